@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: MIT
+# Thin front for CMake + Ninja. `make run` and `make test` install what they
+# need (scripts/deps.sh), build, and do their job.
+.PHONY: all deps build run test asan fuzz bench format format-check clean demo
+
+JOBS ?= $(shell nproc)
+RUN_ARGS ?=
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default -j $(JOBS)
+
+run: build
+	./build/wagate gateway $(RUN_ARGS)
+
+# The whole suite: unit, integration, conformance and a short run of every
+# fuzzer, all under ASan+UBSan. Ends with ctest's summary line.
+test:
+	@bash scripts/test.sh
+
+asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+bench: build
+	@bash bench/run.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* commands.h -- entry points of the CLI's subcommands (cli/main.c dispatches).
+ * Each returns the process exit status. */
+#pragma once
+
+int cmd_gateway_main(int argc, char **argv);
+int cmd_status_main(int argc, char **argv);
+int cmd_version_main(int argc, char **argv);
+/* wagate proto decode-node HEX | encode-node  (cli/cmd_proto.c) */
+int cmd_proto_main(int argc, char **argv);
