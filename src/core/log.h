@@ -19,7 +19,7 @@ enum wlog_level wlog_get_level(void);
 int wlog_parse_level(const char *s, enum wlog_level *out);
 void wlog_set_json(bool json);
 /* Also write to `path` (appended, created 0600); NULL closes the file. */
-int wlog_set_file(const char *path) __attribute__((warn_unused_result));
+int wlog_set_file(const char *path);
 /* Silence stderr output (tests and --quiet). */
 void wlog_set_stderr(bool on);
 

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h -- the daemon's configuration: defaults, JSON file, validation.
+ *
+ * The file is one JSON object (see docs/config.md and wagate.example.json).
+ * Every key is checked against a schema: an unknown key, a value of the
+ * wrong type or out of range is an error whose text names the key, e.g.
+ *   /etc/wagate.json: gateway.listen: expected "HOST:PORT", got "localhost"
+ * A config is a plain value struct; it owns no heap memory.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+
+#define CFG_MAX_DNS     8
+#define CFG_PATH_MAX    512
+#define CFG_ERR_MAX     512
+#define CFG_FILE_MAX    (1024 * 1024) /* a config larger than this is refused */
+#define CFG_DEFAULT_URL "wss://web.whatsapp.com/ws/chat"
+#define CFG_DEFAULT_LISTEN "127.0.0.1:18789"
+
+struct wg_config {
+    /* gateway.* */
+    char listen[128];      /* HOST:PORT or [V6]:PORT */
+    char token[129];       /* empty = generated into <state>/token */
+    unsigned max_clients;  /* API clients at once */
+    /* log.* */
+    enum wlog_level log_level;
+    bool log_json;
+    char log_file[CFG_PATH_MAX]; /* empty = stderr only */
+    /* whatsapp.* (used by the WhatsApp channel) */
+    char wa_endpoint[CFG_PATH_MAX];
+    uint8_t wa_noise_root[32];
+    char wa_tls_ca_file[CFG_PATH_MAX];
+    char wa_dns_servers[CFG_MAX_DNS][64];
+    unsigned wa_dns_count; /* 0 = the system's resolvers */
+};
+
+/* Fill defaults. */
+void cfg_defaults(struct wg_config *c);
+/* Parse JSON text over the values already in c. On error returns -EINVAL
+ * and writes a message naming the key (or the line and column of a syntax
+ * error) to err; c may be partly updated, so parse into a copy. */
+int cfg_parse(struct wg_config *c, const char *json, size_t len, char *err, size_t errlen);
+/* Load `path` into c (defaults first). A missing file is -ENOENT (callers
+ * decide whether that is an error); other errors are -EINVAL/-EIO etc. with
+ * err prefixed by the path. */
+int cfg_load(struct wg_config *c, const char *path, char *err, size_t errlen);
+/* The default config path: $XDG_CONFIG_HOME/wagate/wagate.json, else
+ * $HOME/.config/wagate/wagate.json. Returns -ENOENT if neither is set. */
+int cfg_default_path(char *out, size_t outlen);
+/* The default state dir: $XDG_STATE_HOME/wagate, else $HOME/.local/state/wagate. */
+int cfg_default_state_dir(char *out, size_t outlen);
+/* Validate a "HOST:PORT" listen address; splits it when host/port are non-NULL. */
+int cfg_split_listen(const char *s, char *host, size_t hostlen, int *port);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* statedir.h -- the state directory and its single-instance lock.
+ *
+ * The state directory holds everything wagate keeps (token, databases). It
+ * is created with mode 0700. One daemon owns it at a time: it holds an
+ * exclusive flock(2) on <state>/lock, which contains the holder's PID. The
+ * kernel drops the lock when the process dies, so a crash never leaves a
+ * stale lock behind.
+ */
+#pragma once
+#include <sys/types.h>
+
+struct state_lock {
+    int fd; /* -1 when not held */
+};
+
+/* Create the directory (and parents) with mode 0700 if missing. A directory
+ * that exists with group/other permissions is tightened to 0700.
+ * Returns 0 or -errno; err names the path and the cause. */
+int state_dir_prepare(const char *dir, char *err, size_t errlen);
+/* Take the lock without waiting. On success writes our PID into the file.
+ * -EWOULDBLOCK: another process holds it; *holder is its PID (0 if it could
+ * not be read), and err says so. Other errors are -errno. */
+int state_lock_acquire(const char *dir, struct state_lock *lk, pid_t *holder, char *err,
+                       size_t errlen);
+void state_lock_release(struct state_lock *lk);
+/* Who holds the lock of dir: its PID, 0 if nobody, -EBUSY if held by a
+ * process whose PID cannot be read, or another -errno. Does not
+ * take the lock for longer than the probe. */
+pid_t state_lock_holder(const char *dir);

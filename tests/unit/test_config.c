@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c -- config parsing: defaults, every key, and the errors. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/fileio.h"
+
+static int parse(struct wg_config *c, const char *json, char *err)
+{
+    cfg_defaults(c);
+    return cfg_parse(c, json, strlen(json), err, CFG_ERR_MAX);
+}
+
+static void test_defaults(void **state)
+{
+    struct wg_config c;
+    cfg_defaults(&c);
+    assert_string_equal(c.listen, "127.0.0.1:18789");
+    assert_string_equal(c.wa_endpoint, "wss://web.whatsapp.com/ws/chat");
+    assert_int_equal(c.wa_noise_root[0], 0x14);
+    assert_int_equal(c.wa_noise_root[31], 0x6b);
+    assert_int_equal(c.log_level, WLOG_INFO);
+    assert_int_equal(c.wa_dns_count, 0);
+    assert_string_equal(c.token, "");
+}
+
+static void test_full_config(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    const char *j = "{\"gateway\":{\"listen\":\"[::1]:9000\",\"token\":\"0123456789abcdef0123\","
+                    "\"max_clients\":10},\"log\":{\"level\":\"debug\",\"json\":true,"
+                    "\"file\":\"/tmp/x.log\"},\"whatsapp\":{\"endpoint\":\"ws://127.0.0.1:1/ws/chat\","
+                    "\"noise_root_pubkey\":\"00112233445566778899aabbccddeeff00112233445566778899"
+                    "aabbccddeeff\",\"tls_ca_file\":\"/tmp/ca.pem\",\"dns_servers\":[\"127.0.0.1:"
+                    "5353\",\"::1\",\"10.0.0.1\"]}}";
+    assert_int_equal(parse(&c, j, err), 0);
+    assert_string_equal(c.listen, "[::1]:9000");
+    assert_string_equal(c.token, "0123456789abcdef0123");
+    assert_int_equal(c.max_clients, 10);
+    assert_int_equal(c.log_level, WLOG_DEBUG);
+    assert_true(c.log_json);
+    assert_string_equal(c.log_file, "/tmp/x.log");
+    assert_string_equal(c.wa_endpoint, "ws://127.0.0.1:1/ws/chat");
+    assert_int_equal(c.wa_noise_root[1], 0x11);
+    assert_int_equal(c.wa_dns_count, 3);
+    assert_string_equal(c.wa_dns_servers[0], "127.0.0.1:5353");
+    assert_string_equal(c.wa_dns_servers[1], "::1");
+}
+
+struct bad_case {
+    const char *json;
+    const char *expect; /* substring of the error */
+};
+
+static void test_errors_name_the_key(void **state)
+{
+    static const struct bad_case cases[] = {
+        {"{\"gatway\":{}}", "gatway: unknown key"},
+        {"{\"gateway\":{\"lisen\":\"127.0.0.1:1\"}}", "gateway.lisen: unknown key"},
+        {"{\"gateway\":{\"listen\":18789}}", "gateway.listen: expected \"IP:PORT\""},
+        {"{\"gateway\":{\"listen\":\"localhost:80\"}}", "gateway.listen: expected"},
+        {"{\"gateway\":{\"listen\":\"127.0.0.1:70000\"}}", "gateway.listen: expected"},
+        {"{\"gateway\":{\"listen\":\"127.0.0.1\"}}", "gateway.listen: expected"},
+        {"{\"gateway\":{\"token\":\"short\"}}", "gateway.token: expected a string of 16 to 128"},
+        {"{\"gateway\":{\"max_clients\":0}}", "gateway.max_clients: expected an integer from 1"},
+        {"{\"gateway\":{\"max_clients\":1.5}}", "gateway.max_clients: expected an integer"},
+        {"{\"gateway\":{\"max_clients\":\"8\"}}", "gateway.max_clients: expected an integer"},
+        {"{\"gateway\":[]}", "gateway: expected an object"},
+        {"{\"log\":{\"level\":\"verbose\"}}", "log.level: expected one of"},
+        {"{\"log\":{\"json\":1}}", "log.json: expected true or false, got 1"},
+        {"{\"whatsapp\":{\"endpoint\":\"http://x\"}}", "whatsapp.endpoint: expected a ws://"},
+        {"{\"whatsapp\":{\"noise_root_pubkey\":\"zz\"}}", "whatsapp.noise_root_pubkey: expected 64"},
+        {"{\"whatsapp\":{\"dns_servers\":[\"1.2.3.4\",\"dns.google\"]}}",
+         "whatsapp.dns_servers: expected an array"},
+        {"{\"whatsapp\":{\"dns_servers\":\"1.2.3.4\"}}", "whatsapp.dns_servers: expected"},
+        {"[1,2]", "(top level): expected an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct wg_config c;
+        char err[CFG_ERR_MAX] = "";
+        assert_int_equal(parse(&c, cases[i].json, err), -EINVAL);
+        if (!strstr(err, cases[i].expect))
+            fail_msg("case %zu: '%s' does not contain '%s'", i, err, cases[i].expect);
+    }
+}
+
+static void test_syntax_error_position(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    assert_int_equal(parse(&c, "{\n  \"log\": {\n    \"level\": debug\n  }\n}", err), -EINVAL);
+    assert_non_null(strstr(err, "invalid JSON at line 3"));
+}
+
+static void test_load_file(void **state)
+{
+    char dir[] = "/tmp/wagate-cfg-XXXXXX", path[256], err[CFG_ERR_MAX + 256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/wagate.json", dir);
+    struct wg_config c;
+    assert_int_equal(cfg_load(&c, path, err, sizeof err), -ENOENT);
+    const char *good = "{\"log\":{\"level\":\"warn\"}}";
+    assert_int_equal(file_write_atomic(path, good, strlen(good), 0600), 0);
+    assert_int_equal(cfg_load(&c, path, err, sizeof err), 0);
+    assert_int_equal(c.log_level, WLOG_WARN);
+    const char *badj = "{\"log\":{\"levle\":\"warn\"}}";
+    assert_int_equal(file_write_atomic(path, badj, strlen(badj), 0600), 0);
+    assert_int_equal(cfg_load(&c, path, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "log.levle: unknown key"));
+    /* A failed load leaves defaults, never half a config. */
+    assert_int_equal(c.log_level, WLOG_INFO);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_default_paths(void **state)
+{
+    char p[512];
+    setenv("XDG_CONFIG_HOME", "/x/cfg", 1);
+    setenv("XDG_STATE_HOME", "/x/state", 1);
+    assert_int_equal(cfg_default_path(p, sizeof p), 0);
+    assert_string_equal(p, "/x/cfg/wagate/wagate.json");
+    assert_int_equal(cfg_default_state_dir(p, sizeof p), 0);
+    assert_string_equal(p, "/x/state/wagate");
+    unsetenv("XDG_CONFIG_HOME");
+    unsetenv("XDG_STATE_HOME");
+    setenv("HOME", "/home/u", 1);
+    assert_int_equal(cfg_default_path(p, sizeof p), 0);
+    assert_string_equal(p, "/home/u/.config/wagate/wagate.json");
+    assert_int_equal(cfg_default_state_dir(p, sizeof p), 0);
+    assert_string_equal(p, "/home/u/.local/state/wagate");
+}
+
+static void test_split_listen(void **state)
+{
+    char host[64];
+    int port;
+    assert_int_equal(cfg_split_listen("127.0.0.1:18789", host, sizeof host, &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 18789);
+    assert_int_equal(cfg_split_listen("[::1]:0", host, sizeof host, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    assert_int_equal(cfg_split_listen("::1:80", NULL, 0, NULL), -EINVAL);
+    assert_int_equal(cfg_split_listen("[::1]80", NULL, 0, NULL), -EINVAL);
+    assert_int_equal(cfg_split_listen("1.2.3.4:", NULL, 0, NULL), -EINVAL);
+    assert_int_equal(cfg_split_listen("1.2.3.4:-1", NULL, 0, NULL), -EINVAL);
+    assert_int_equal(cfg_split_listen(":80", NULL, 0, NULL), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full_config),
+        cmocka_unit_test(test_errors_name_the_key),
+        cmocka_unit_test(test_syntax_error_position),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_default_paths),
+        cmocka_unit_test(test_split_listen),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
