@@ -29,13 +29,13 @@ int buf_reserve(struct buf *b, size_t extra)
     if (extra > b->max || b->len > b->max - extra)
         return -ENOBUFS;
     size_t need = b->len + extra;
-    if (need <= b->cap)
+    if (need <= b->cap && b->data)
         return 0;
     size_t ncap = b->cap ? b->cap : 64;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
     if (ncap > b->max)
-        ncap = b->max;
+        ncap = b->max > need ? b->max : (need ? need : 1);
     uint8_t *p = realloc(b->data, ncap);
     if (!p)
         return -ENOMEM;
@@ -74,9 +74,18 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return -EINVAL;
-    int r = buf_reserve(b, (size_t)n + 1);
+    int r = buf_reserve(b, (size_t)n);
     if (r < 0)
         return r;
+    /* vsnprintf writes a terminator: it may use one byte of capacity past max,
+     * which limits len, not the allocation. */
+    if (b->cap < b->len + (size_t)n + 1) {
+        uint8_t *p = realloc(b->data, b->len + (size_t)n + 1);
+        if (!p)
+            return -ENOMEM;
+        b->data = p;
+        b->cap = b->len + (size_t)n + 1;
+    }
     va_start(ap, fmt);
     vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

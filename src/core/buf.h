@@ -21,7 +21,8 @@ struct buf {
 /* Initialise an empty buffer whose length may never exceed `max` (0 = none). */
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
-/* Make room for `extra` more bytes without changing len. */
+/* Make room for `extra` more bytes without changing len. Afterwards `data` is
+ * never NULL, even for extra == 0 (callers may write data + len). */
 int buf_reserve(struct buf *b, size_t extra) __attribute__((warn_unused_result));
 int buf_append(struct buf *b, const void *p, size_t n) __attribute__((warn_unused_result));
 int buf_append_byte(struct buf *b, uint8_t c) __attribute__((warn_unused_result));

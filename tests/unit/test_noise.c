@@ -515,6 +515,30 @@ static void test_transport_short_and_overflow(void **state)
     wa_noise_free(s);
 }
 
+/* Regression (fuzz_noise_transport): an authenticated frame with an empty plaintext
+ * decrypted into a fresh buffer did pointer arithmetic on NULL (UBSan). */
+static void test_transport_empty_plaintext(void **state)
+{
+    uint8_t k1[32], k2[32];
+    memset(k1, 0x11, sizeof k1);
+    memset(k2, 0x22, sizeof k2);
+    struct wa_noise *c = wa_noise_new_transport(WA_NOISE_INITIATOR, k1, k2);
+    struct wa_noise *s = wa_noise_new_transport(WA_NOISE_RESPONDER, k1, k2);
+    assert_non_null(c);
+    assert_non_null(s);
+    struct buf ct, pt;
+    buf_init(&ct, 1024);
+    buf_init(&pt, 1024);
+    assert_int_equal(wa_noise_encrypt(c, NULL, 0, &ct), 0);
+    assert_int_equal(ct.len, WA_NOISE_TAG_LEN);
+    assert_int_equal(wa_noise_decrypt(s, ct.data, ct.len, &pt), 0);
+    assert_int_equal(pt.len, 0);
+    buf_free(&ct);
+    buf_free(&pt);
+    wa_noise_free(c);
+    wa_noise_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_bad_messages),
         cmocka_unit_test(test_low_order_ephemeral),
         cmocka_unit_test(test_transport_short_and_overflow),
+        cmocka_unit_test(test_transport_empty_plaintext),
     };
     return cmocka_run_group_tests(tests, load_vectors, free_vectors);
 }
