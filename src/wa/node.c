@@ -35,7 +35,7 @@ enum {
 
 static void str_free(struct wa_str *s)
 {
-    if (s->owned) free((char *)s->s);
+    if (s->owned == 1) free((char *)s->s);
     s->s = "";
     s->len = 0;
     s->owned = 0;
@@ -55,10 +55,15 @@ static int str_copy(struct wa_str *dst, const char *s, size_t len, uint8_t enc)
     return 0;
 }
 
+/* Copy src into dst. Only strings the decoder took from the static token tables
+ * (owned == WA_STR_STATIC) and empty strings are shared; anything a caller passes
+ * is copied, whatever its `owned` says. */
 static int str_dup(struct wa_str *dst, const struct wa_str *src)
 {
-    if (!src->owned) {
+    if (src->owned == WA_STR_STATIC || src->len == 0) {
         *dst = *src;
+        if (src->len == 0) dst->s = "";
+        dst->owned = src->len == 0 ? 0 : WA_STR_STATIC;
         return 0;
     }
     return str_copy(dst, src->s, src->len, src->enc);
@@ -609,7 +614,7 @@ static int rd_token(struct dec *d, uint8_t tag, struct sval *sv)
         n = wa_token_single_len(tag);
     }
     sv->type = SV_STR;
-    sv->str = (struct wa_str){.s = s, .len = (uint32_t)n, .enc = WA_STR_AUTO};
+    sv->str = (struct wa_str){.s = s, .len = (uint32_t)n, .enc = WA_STR_AUTO, .owned = WA_STR_STATIC};
     return 0;
 }
 

@@ -57,8 +57,9 @@ struct wa_str {
     const char *s; /* NUL-terminated; heap copy if `owned`, else a static token */
     uint32_t len;
     uint8_t enc;   /* enum wa_str_enc */
-    uint8_t owned; /* internal */
+    uint8_t owned; /* internal: 1 heap copy, WA_STR_STATIC token table, 0 other */
 };
+#define WA_STR_STATIC 2
 
 enum wa_val_type { WA_VAL_STR = 0, WA_VAL_JID = 1 };
 

@@ -468,9 +468,43 @@ static void test_encode_errors(void **state)
     assert_null(wa_node_new(""));
 }
 
+/* Regression: setters used to keep the caller's pointer for attribute keys and
+ * values (and string content), so a value built in a stack buffer dangled. */
+static void test_setters_copy_caller_strings(void **state)
+{
+    struct wa_node *n = wa_node_new("iq");
+    assert_non_null(n);
+    char key[16], val[32];
+    snprintf(key, sizeof key, "id");
+    snprintf(val, sizeof val, "abc-123");
+    assert_int_equal(wa_node_set_attr(n, key, val), 0);
+    snprintf(key, sizeof key, "type");
+    snprintf(val, sizeof val, "result");
+    assert_int_equal(wa_node_set_attr(n, key, val), 0);
+    struct wa_str k = {.s = key, .len = 2}, v = {.s = val, .len = 3};
+    snprintf(key, sizeof key, "xx");
+    snprintf(val, sizeof val, "yyy");
+    assert_int_equal(wa_node_append_attr(n, &k, &v, NULL), 0);
+    struct wa_str c = {.s = val, .len = 3};
+    assert_int_equal(wa_node_set_string(n, &c), 0);
+    memset(key, 'Z', sizeof key - 1);
+    memset(val, 'Z', sizeof val - 1);
+    assert_string_equal(wa_node_attr(n, "id"), "abc-123");
+    assert_string_equal(wa_node_attr(n, "type"), "result");
+    assert_string_equal(wa_node_attr(n, "xx"), "yyy");
+    assert_string_equal(wa_node_content_string(n), "yyy");
+    /* Replacing a value copies too. */
+    snprintf(val, sizeof val, "error");
+    assert_int_equal(wa_node_set_attr(n, "type", val), 0);
+    memset(val, 'Q', 5);
+    assert_string_equal(wa_node_attr(n, "type"), "error");
+    wa_node_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_setters_copy_caller_strings),
         cmocka_unit_test(test_binary_vectors),
         cmocka_unit_test(test_vector_contents),
         cmocka_unit_test(test_builders_match_vector),
