@@ -92,7 +92,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
         snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
         return -ENAMETOOLONG;
     unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return -errno;
     int r = write_full(fd, data, len);

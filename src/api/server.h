@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* server.h -- the control API: HTTP/1.1 + WebSocket on one TCP port of the uv loop.
+ *
+ * Built-in routes:
+ *   GET /healthz          no auth, 200 "ok" (text/plain)
+ *   GET /metrics          no auth (the API listens on loopback only, like
+ *                         /healthz; scrapers run locally), Prometheus 0.0.4
+ *   GET /api/v1/status    auth; JSON version, pid, uptime_s, started_at,
+ *                         channels (empty array unless the status callback
+ *                         fills it) + whatever the callback adds
+ *   GET /api/v1/events    auth; WebSocket stream of events, ?since=SEQ to
+ *                         resume (see events.h). Browsers cannot set headers
+ *                         on a WebSocket, so this route (only this one) also
+ *                         accepts the token as ?token=... (percent-encoded).
+ * Auth is "Authorization: Bearer <token>", compared in constant time.
+ * Errors are JSON {"error":"..."}: 404 unknown path, 405 wrong method (with
+ * Allow), 401 missing/bad token (with WWW-Authenticate: Bearer), 400 bad
+ * request, 411 chunked body (not accepted: send Content-Length), 413/414/431
+ * over a size cap, 408 request timeout, 503 too many clients; after any 4xx
+ * parse error the connection is closed.
+ *
+ * Connections: HTTP/1.1 keep-alive, HTTP/1.0 close semantics, pipelined
+ * requests answered in order. Deadlines: a request must arrive whole within
+ * request_timeout_ms of its first byte (slowloris); an idle keep-alive
+ * connection is closed after idle_timeout_ms; WebSocket clients are pinged
+ * every idle_timeout_ms/2 and closed if nothing came back since the last
+ * ping. A client whose unsent output exceeds max_client_pending is dropped
+ * (WebSocket: close 1008 "slow consumer"), so a slow reader never makes
+ * memory grow nor stalls the loop.
+ *
+ * Metrics kept by the server (besides process_*): wagate_api_requests_total
+ * {route,code} (route is the registered prefix, or "unmatched"/"matched"/
+ * "unparsed" so unknown paths cannot grow the label set), wagate_api_clients,
+ * wagate_api_ws_clients, wagate_api_events_published_total,
+ * wagate_api_events_last_seq, wagate_api_clients_dropped_slow_total,
+ * wagate_api_clients_rejected_total, wagate_api_auth_failures_total.
+ * An "Expect: 100-continue" request gets the interim 100 before its body.
+ *
+ * Everything runs on the loop thread; handlers are called from the read
+ * callback and must not block. Two-step close: api_server_close() stops
+ * accepting and closes every client; memory is released in the uv close
+ * callbacks, then cb(arg) is called.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "api/http.h"
+#include "core/buf.h"
+
+struct api_server; /* opaque */
+struct api_events;
+struct api_metrics;
+
+struct api_config {
+    const char *listen;          /* "127.0.0.1:18789", "[::1]:18789"; port 0 = any free port */
+    const char *token;           /* bearer token, required for every /api/ route (copied) */
+    const char *version;         /* reported by /api/v1/status (copied) */
+    size_t max_clients;          /* 0 = default 64 */
+    size_t max_request_bytes;    /* head+body cap, 0 = default 1 MiB */
+    size_t max_client_pending;   /* unsent bytes per client before it is dropped, 0 = 4 MiB */
+    unsigned idle_timeout_ms;    /* keep-alive idle close, 0 = default 60000 */
+    unsigned request_timeout_ms; /* a request must arrive whole within this, 0 = 10000 */
+    size_t event_ring;           /* events kept for resume, 0 = default 1024 */
+};
+
+/* What a route handler sees. Valid only during the handler call. */
+struct api_request {
+    const struct http_request *http; /* method, path, query, headers, body */
+    const char *route;               /* the registered prefix that matched */
+    const char *rest;                /* path after the prefix ("" when exact) */
+    struct api_server *server;
+};
+
+/* What a route handler fills. status defaults to 200 and content_type to
+ * application/json; body and headers are pre-initialised capped buffers
+ * (8 MiB body, 4 KiB of extra header lines) owned by the server. */
+struct api_response {
+    int status;
+    char content_type[64];
+    struct buf body;
+    struct buf headers; /* extra "Name: value\r\n" lines */
+};
+
+/* A synchronous route handler: fill res before returning. */
+typedef void (*api_handler_fn)(const struct api_request *req, struct api_response *res, void *arg);
+
+/* Response helpers; each returns 0 or -ENOBUFS/-ENOMEM. */
+/* Serialise json (ownership taken, NULL -> {}) as the body with status. */
+int api_response_json(struct api_response *res, int status, cJSON *json);
+int api_response_text(struct api_response *res, int status, const char *ctype, const char *text);
+/* {"error": msg} with status. */
+int api_response_error(struct api_response *res, int status, const char *msg);
+int api_response_header(struct api_response *res, const char *name, const char *value);
+
+/* Bind and listen; returns 0 or -errno (e.g. -EADDRINUSE, -EINVAL for a bad
+ * listen address or empty token), detail in err (may be NULL). On failure
+ * nothing is left running except handles whose close is already scheduled. */
+int api_server_start(uv_loop_t *loop, const struct api_config *cfg, struct api_server **out,
+                     char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Port actually bound (useful with port 0). */
+int api_server_port(const struct api_server *s);
+/* Replace the token at run time (SIGHUP reload). Returns 0, -EINVAL (empty),
+ * -ENOMEM. Connected WebSocket clients stay connected. */
+int api_server_set_token(struct api_server *s, const char *token);
+/* Status provider: called for GET /api/v1/status to fill extra fields. The
+ * object already holds version, pid, uptime_s, started_at and an empty
+ * "channels" array (append to it, or replace it). */
+void api_server_set_status_cb(struct api_server *s, void (*fill)(cJSON *status, void *arg),
+                              void *arg);
+/* Register a handler for METHOD + path prefix. A prefix matches the same
+ * path, or a path continuing with '/' (or anything, if the prefix ends with
+ * '/'); the longest matching prefix wins; a path that matches only with
+ * other methods gets 405. needs_auth requires the bearer token. Later
+ * registrations of the same method+prefix replace earlier ones. Returns 0,
+ * -EINVAL, -ENOMEM, -ENOSPC (more than 128 routes). */
+int api_server_add_route(struct api_server *s, const char *method, const char *path_prefix,
+                         bool needs_auth, api_handler_fn fn, void *arg);
+/* The event ring; events published here go to every WebSocket subscriber. */
+struct api_events *api_server_events(struct api_server *s);
+/* Metrics registry used by /metrics; the daemon may add its own counters/gauges. */
+struct api_metrics *api_server_metrics(struct api_server *s);
+/* Clients currently connected (HTTP and WebSocket). */
+size_t api_server_clients(const struct api_server *s);
+/* Two-step close: stop accepting, close every client, free in uv close
+ * callbacks, then cb(arg) (cb may be NULL). Call once. The server, its event
+ * ring and metrics registry are gone when cb runs; do not publish after
+ * calling this. */
+void api_server_close(struct api_server *s, void (*cb)(void *arg), void *arg);
