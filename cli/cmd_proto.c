@@ -24,7 +24,11 @@ static const char usage_text[] =
     "             ignored; HEX missing or '-' reads it from stdin.\n"
     "encode-node  read one node in the text form (see src/wa/nodetext.h) on stdin\n"
     "             and print its hex, with the 00 flags byte unless --no-flags.\n"
-    "exit status: 0 ok, 1 bad input, 2 usage.\n";
+    "       wagate proto connect [--json] [URL]\n"
+    "         connect to URL (default whatsapp.endpoint) with the whatsapp.* config: DNS, TCP,\n"
+    "         TLS, WebSocket, then the Noise handshake up to the server's certificate chain,\n"
+    "         which is verified against whatsapp.noise_root_pubkey; prints the outcome\n"
+    "exit status: 0 ok, 1 bad input or failure, 2 usage.\n";
 
 static int usage(void)
 {
@@ -113,6 +117,19 @@ static int encode_node(bool flags)
 
 int cmd_proto_main(int argc, char **argv)
 {
+    /* connect needs the config: find it after the global options, which it parses. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--state-dir") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(argv[i], "connect") == 0) {
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+            return cmd_connect_main(argc - 1, argv);
+        }
+        if (argv[i][0] != '-')
+            break;
+    }
     bool flags = true;
     unsigned tflags = 0;
     const char *sub = NULL, *arg = NULL;

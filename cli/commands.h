@@ -8,3 +8,5 @@ int cmd_status_main(int argc, char **argv);
 int cmd_version_main(int argc, char **argv);
 /* wagate proto decode-node HEX | encode-node  (cli/cmd_proto.c) */
 int cmd_proto_main(int argc, char **argv);
+/* wagate proto connect [URL]  (cli/cmd_connect.c) */
+int cmd_connect_main(int argc, char **argv);

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Run every benchmark and print its figures (release build in build/).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+for b in build/bench_*; do
+  [ -x "$b" ] || continue
+  echo "== $(basename "$b")"
+  "$b"
+done
+for s in bench/*.sh; do
+  [ "$(basename "$s")" = run.sh ] && continue
+  echo "== $(basename "$s")"
+  WAGATE_BIN=build/wagate bash "$s"
+done

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_status.c -- `wagate status` and `wagate version`. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "core/statedir.h"
+#include "wagate_version.h"
+
+static void print_channels(const cJSON *chans)
+{
+    int n = cJSON_GetArraySize(chans);
+    if (n == 0) {
+        printf("channels: none configured yet\n");
+        return;
+    }
+    const cJSON *c;
+    cJSON_ArrayForEach(c, chans)
+    {
+        const cJSON *ch = cJSON_GetObjectItem(c, "channel"), *acct = cJSON_GetObjectItem(c, "account"),
+                    *st = cJSON_GetObjectItem(c, "state"), *err = cJSON_GetObjectItem(c, "last_error");
+        printf("  %s/%s: %s%s%s\n", cJSON_IsString(ch) ? ch->valuestring : "?",
+               cJSON_IsString(acct) ? acct->valuestring : "?",
+               cJSON_IsString(st) ? st->valuestring : "?",
+               cJSON_IsString(err) && err->valuestring[0] ? " - " : "",
+               cJSON_IsString(err) ? err->valuestring : "");
+    }
+}
+
+int cmd_status_main(int argc, char **argv)
+{
+    struct cli_env e = {0};
+    int r = cli_take_globals(&e, &argc, argv);
+    if (r)
+        return r;
+    if (argc > 1) {
+        fprintf(stderr, "wagate status: unexpected argument '%s'\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    if ((r = cli_load(&e)) != 0)
+        return r;
+    int status = 0;
+    char *body = NULL;
+    r = cli_http(&e, "GET", "/api/v1/status", NULL, 3000, &status, &body);
+    if (r < 0) {
+        pid_t pid = state_lock_holder(e.state_dir);
+        if (e.json)
+            printf("{\"running\":%s,\"error\":\"%s\"}\n", pid > 0 ? "true" : "false",
+                   strerror(-r));
+        else if (pid > 0)
+            fprintf(stderr, "wagate: gateway pid %ld does not answer at %s: %s\n", (long)pid,
+                    e.cfg.listen, strerror(-r));
+        else
+            printf("gateway: not running (state %s)\n", e.state_dir);
+        return pid > 0 ? EXIT_FAIL : EXIT_NOT_RUNNING;
+    }
+    cJSON *st = status == 200 ? cJSON_Parse(body) : NULL;
+    if (!st) {
+        fprintf(stderr, "wagate: status: HTTP %d: %s\n", status, body);
+        free(body);
+        return EXIT_FAIL;
+    }
+    free(body);
+    if (e.json) {
+        cli_print_json(st);
+        return EXIT_OK;
+    }
+    cJSON *v = cJSON_GetObjectItem(st, "version"), *p = cJSON_GetObjectItem(st, "pid"),
+          *u = cJSON_GetObjectItem(st, "uptime_s");
+    printf("wagate %s, pid %lld, up %llds, api http://%s\n",
+           cJSON_IsString(v) ? v->valuestring : "?",
+           cJSON_IsNumber(p) ? (long long)p->valuedouble : 0LL,
+           cJSON_IsNumber(u) ? (long long)u->valuedouble : 0LL, e.cfg.listen);
+    print_channels(cJSON_GetObjectItem(st, "channels"));
+    cJSON_Delete(st);
+    return EXIT_OK;
+}
+
+int cmd_version_main(int argc, char **argv)
+{
+    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    if (json)
+        printf("{\"version\":\"%s\"}\n", WAGATE_VERSION);
+    else
+        printf("wagate %s\n", WAGATE_VERSION);
+    return EXIT_OK;
+}

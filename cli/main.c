@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c -- the wagate CLI: one binary, a table of subcommands. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static int help_main(int argc, char **argv);
+
+static const struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+} commands[] = {
+    {"gateway", cmd_gateway_main,
+     "gateway [run] [--listen IP:PORT]   run the gateway in the foreground\n"
+     "  gateway status [--json]            is the gateway running? pid, version, uptime\n"
+     "  gateway stop [--json]              stop the running gateway (SIGTERM, waits)"},
+    {"status", cmd_status_main, "status [--json]                    gateway and channel status"},
+    {"proto", cmd_proto_main,
+     "proto decode-node HEX              print a binary node as text\n"
+     "  proto encode-node                  read node text on stdin, print its hex\n"
+     "  proto connect [URL]                connect and verify the server's Noise certificate"},
+    {"version", cmd_version_main, "version [--json]                   print the version"},
+    {"help", help_main, "help                               this text"},
+};
+
+static int help_main(int argc, char **argv)
+{
+    printf("usage: wagate [--config FILE] [--state-dir DIR] COMMAND ...\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %s\n", commands[i].usage);
+    printf("\nThe config defaults to $XDG_CONFIG_HOME/wagate/wagate.json, the state directory\n"
+           "to $XDG_STATE_HOME/wagate. Exit status: 0 ok, 1 failure, 2 usage, 3 not running.\n");
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    /* Global options may come before the command: move past them. */
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return help_main(argc, argv);
+        if (strcmp(argv[i], "--version") == 0)
+            return cmd_version_main(1, argv);
+        bool has_value = strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--state-dir") == 0;
+        i += has_value ? 2 : 1;
+    }
+    if (i >= argc)
+        return help_main(argc, argv);
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        if (strcmp(argv[i], commands[k].name) != 0)
+            continue;
+        /* Hand the command its name, its own arguments and the globals. */
+        char *tmp = argv[i];
+        memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+        argv[1] = tmp;
+        return commands[k].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "wagate: unknown command '%s' (see 'wagate help')\n", argv[i]);
+    return EXIT_USAGE;
+}

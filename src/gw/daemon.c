@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon.c -- start-up, signal handling, reload and shutdown of the gateway. */
+#include "gw/daemon.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/server.h"
+#include "api/token.h"
+#include "core/config.h"
+#include "core/fileio.h"
+#include "core/log.h"
+#include "core/statedir.h"
+#include "wagate_version.h"
+
+#define SHUTDOWN_DEADLINE_MS 800 /* SIGTERM must exit within 1 s */
+
+struct daemon {
+    uv_loop_t loop;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t deadline;
+    struct api_server *api;
+    struct state_lock lock;
+    struct wg_config cfg;
+    char config_path[PATH_MAX];
+    bool config_required;
+    char state_dir[PATH_MAX];
+    const char *listen_override;
+    bool stopping;
+};
+
+static void status_fill(cJSON *status, void *arg)
+{
+    struct daemon *d = arg;
+    cJSON_AddStringToObject(status, "state_dir", d->state_dir);
+    cJSON_AddStringToObject(status, "listen", d->cfg.listen);
+}
+
+static int apply_log(const struct wg_config *c)
+{
+    wlog_set_level(c->log_level);
+    wlog_set_json(c->log_json);
+    return wlog_set_file(c->log_file[0] ? c->log_file : NULL);
+}
+
+/* Load the config file; a missing default file means defaults. */
+static int load_config(struct daemon *d, struct wg_config *c, char *err, size_t errlen)
+{
+    if (!d->config_path[0]) {
+        cfg_defaults(c);
+        return 0;
+    }
+    int r = cfg_load(c, d->config_path, err, errlen);
+    if (r == -ENOENT && !d->config_required) {
+        cfg_defaults(c);
+        return 0;
+    }
+    if (r == 0 && d->listen_override)
+        snprintf(c->listen, sizeof c->listen, "%s", d->listen_override);
+    return r;
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void api_closed(void *arg)
+{
+    struct daemon *d = arg;
+    d->api = NULL;
+    close_handle((uv_handle_t *)&d->sig_term);
+    close_handle((uv_handle_t *)&d->sig_int);
+    close_handle((uv_handle_t *)&d->sig_hup);
+    close_handle((uv_handle_t *)&d->deadline);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    log_warn("gateway", NULL, "shutdown took longer than %d ms; stopping now",
+             SHUTDOWN_DEADLINE_MS);
+    uv_stop(t->loop);
+}
+
+static void shutdown_begin(struct daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    log_info("gateway", NULL, "stopping (%s)", why);
+    uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_DEADLINE_MS, 0);
+    uv_unref((uv_handle_t *)&d->deadline);
+    if (d->api)
+        api_server_close(d->api, api_closed, d);
+    else
+        api_closed(d);
+}
+
+static void reload(struct daemon *d)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX];
+    if (load_config(d, &c, err, sizeof err) < 0) {
+        log_error("gateway", NULL, "reload failed, keeping the running config: %s", err);
+        return;
+    }
+    int r = apply_log(&c);
+    if (r < 0)
+        log_error("gateway", NULL, "log.file %s: %s", c.log_file, strerror(-r));
+    if (strcmp(c.listen, d->cfg.listen) != 0)
+        log_warn("gateway", NULL, "gateway.listen changed to %s: takes effect after a restart",
+                 c.listen);
+    if (strcmp(c.token, d->cfg.token) != 0 && c.token[0])
+        api_server_set_token(d->api, c.token);
+    snprintf(c.listen, sizeof c.listen, "%s", d->cfg.listen);
+    d->cfg = c;
+    log_info("gateway", NULL, "configuration reloaded");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (signum == SIGHUP)
+        reload(d);
+    else
+        shutdown_begin(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int start_signals(struct daemon *d)
+{
+    uv_signal_t *hs[] = {&d->sig_term, &d->sig_int, &d->sig_hup};
+    int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&d->loop, hs[i]);
+        hs[i]->data = d;
+        int r = uv_signal_start(hs[i], on_signal, sigs[i]);
+        if (r < 0)
+            return r;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int resolve_paths(struct daemon *d, const struct daemon_opts *o)
+{
+    if (o->config_path)
+        snprintf(d->config_path, sizeof d->config_path, "%s", o->config_path);
+    else if (cfg_default_path(d->config_path, sizeof d->config_path) < 0)
+        d->config_path[0] = '\0';
+    d->config_required = o->config_required;
+    if (o->state_dir) {
+        snprintf(d->state_dir, sizeof d->state_dir, "%s", o->state_dir);
+        return 0;
+    }
+    return cfg_default_state_dir(d->state_dir, sizeof d->state_dir);
+}
+
+/* With port 0 the kernel picked the port: record what was really bound. */
+static void bound_listen(struct daemon *d)
+{
+    char host[64];
+    int port;
+    if (cfg_split_listen(d->cfg.listen, host, sizeof host, &port) < 0 || port != 0)
+        return;
+    snprintf(d->cfg.listen, sizeof d->cfg.listen, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host,
+             api_server_port(d->api));
+}
+
+/* <state>/gateway.json tells the CLI where this daemon listens. */
+static int write_runfile(struct daemon *d)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/gateway.json", d->state_dir);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    cJSON_AddStringToObject(o, "listen", d->cfg.listen);
+    cJSON_AddStringToObject(o, "version", WAGATE_VERSION);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text)
+        return -ENOMEM;
+    int r = file_write_atomic(path, text, strlen(text), 0600);
+    free(text);
+    return r;
+}
+
+static int start_api(struct daemon *d)
+{
+    char err[256] = "";
+    char token[129];
+    if (d->cfg.token[0]) {
+        snprintf(token, sizeof token, "%s", d->cfg.token);
+    } else if (api_token_load_or_create(d->state_dir, token, sizeof token, err, sizeof err) < 0) {
+        log_error("gateway", NULL, "token: %s", err);
+        return -1;
+    }
+    struct api_config ac = {
+        .listen = d->cfg.listen,
+        .token = token,
+        .version = WAGATE_VERSION,
+        .max_clients = d->cfg.max_clients,
+    };
+    int r = api_server_start(&d->loop, &ac, &d->api, err, sizeof err);
+    memset(token, 0, sizeof token);
+    if (r < 0) {
+        log_error("gateway", NULL, "cannot listen on %s: %s", d->cfg.listen, err);
+        return -1;
+    }
+    api_server_set_status_cb(d->api, status_fill, d);
+    bound_listen(d);
+    if (write_runfile(d) < 0)
+        log_warn("gateway", NULL, "cannot write %s/gateway.json: the CLI may not find the API",
+                 d->state_dir);
+    log_info("gateway", NULL, "wagate %s listening on http://%s (pid %ld, state %s)",
+             WAGATE_VERSION, d->cfg.listen, (long)getpid(), d->state_dir);
+    return 0;
+}
+
+static int startup(struct daemon *d, const struct daemon_opts *o)
+{
+    char err[CFG_ERR_MAX + PATH_MAX];
+    if (resolve_paths(d, o) < 0) {
+        log_error("gateway", NULL, "no state directory: set --state-dir, XDG_STATE_HOME or HOME");
+        return -1;
+    }
+    if (load_config(d, &d->cfg, err, sizeof err) < 0) {
+        log_error("gateway", NULL, "config: %s", err);
+        return -1;
+    }
+    if (apply_log(&d->cfg) < 0)
+        log_error("gateway", NULL, "log.file %s: cannot open", d->cfg.log_file);
+    if (state_dir_prepare(d->state_dir, err, sizeof err) < 0) {
+        log_error("gateway", NULL, "%s", err);
+        return -1;
+    }
+    pid_t holder;
+    if (state_lock_acquire(d->state_dir, &d->lock, &holder, err, sizeof err) < 0) {
+        log_error("gateway", NULL, "%s", err);
+        return -1;
+    }
+    uv_timer_init(&d->loop, &d->deadline);
+    if (start_signals(d) < 0 || start_api(d) < 0)
+        return -1;
+    return 0;
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+    close_handle(h);
+}
+
+static void drain_loop(uv_loop_t *loop)
+{
+    uv_walk(loop, close_any, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+    struct daemon *d = calloc(1, sizeof *d);
+    if (!d)
+        return 1;
+    d->lock.fd = -1;
+    d->listen_override = o->listen;
+    uv_loop_init(&d->loop);
+    int status = 0;
+    if (startup(d, o) < 0) {
+        status = 1;
+        if (d->api)
+            api_server_close(d->api, NULL, NULL);
+    } else {
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        log_info("gateway", NULL, "stopped");
+    }
+    drain_loop(&d->loop);
+    uv_loop_close(&d->loop);
+    if (d->lock.fd >= 0) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/gateway.json", d->state_dir);
+        unlink(path);
+    }
+    state_lock_release(&d->lock);
+    wlog_set_file(NULL);
+    free(d);
+    return status;
+}
