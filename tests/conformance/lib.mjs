@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+// lib.mjs -- helpers for the conformance tests: run wagate-fakewa, talk to its admin API,
+// and drive the real, unmodified Baileys client against it (only WA_CERT_DETAILS.PUBLIC_KEY
+// and waWebSocketUrl are changed, see docs/wa-protocol.md section 11.1).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import makeWASocket, { Browsers, WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys';
+import pino from 'pino';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+
+export function fakewaBin() {
+  const cands = [process.env.FAKEWA_BIN,
+    process.env.WAGATE_BUILD && path.join(process.env.WAGATE_BUILD, 'wagate-fakewa'),
+    path.join(root, 'build-asan', 'wagate-fakewa'),
+    path.join(root, 'build', 'wagate-fakewa')].filter(Boolean);
+  const found = cands.find((p) => existsSync(p));
+  if (!found) throw new Error(`wagate-fakewa not built (tried ${cands.join(', ')})`);
+  return found;
+}
+
+export function tmpDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Start fakewa on free loopback ports; resolves {url, admin, root, proc, stop()}.
+export async function startFakewa() {
+  const state = tmpDir('fakewa-state-');
+  const level = process.env.FAKEWA_LOG || 'warn';
+  const proc = spawn(fakewaBin(), ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
+    '--state', state, '--log-level', level], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await new Promise((resolve, reject) => {
+    const kv = {};
+    let buf = '';
+    const t = setTimeout(() => reject(new Error('fakewa did not start')), 10000);
+    proc.on('exit', (code) => reject(new Error(`fakewa exited with ${code}`)));
+    proc.stdout.on('data', (d) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const [k, v] = buf.slice(0, i).split(' ');
+        buf = buf.slice(i + 1);
+        kv[k] = v;
+        if (k === 'ready') { clearTimeout(t); resolve(kv); }
+      }
+    });
+  });
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      const done = new Promise((r) => proc.on('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([done, sleep(5000)]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+  return { url: `ws://${info.listen}/ws/chat`, admin: `http://${info.admin}`, root: info.root, proc, stop };
+}
+
+export async function admin(fw, method, p, body) {
+  const res = await fetch(fw.admin + p, {
+    method, headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  return { status: res.status, json };
+}
+
+// Wait until pred() is truthy (polling), or throw after ms.
+export async function waitFor(pred, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// A Baileys client with auth state in dir. Re-creates its socket on close code 515 (as the
+// Baileys example does). onQr(qr) is called for each QR string. Collects events.
+export class Client {
+  constructor(fw, dir, { onQr } = {}) {
+    this.fw = fw; this.dir = dir; this.onQr = onQr;
+    this.closes = []; this.qrs = []; this.messages = []; this.receipts = []; this.opened = 0;
+    this.stopped = false;
+    this.store = new Map();
+  }
+
+  async start() {
+    WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(this.fw.root, 'hex');
+    const { state, saveCreds } = await useMultiFileAuthState(this.dir);
+    this.state = state; this.saveCreds = saveCreds;
+    this.open = new Promise((resolve, reject) => { this._resolve = resolve; this._reject = reject; });
+    this.connect();
+    return this.open;
+  }
+
+  connect() {
+    const logger = pino({ level: process.env.BAILEYS_LOG || 'silent' });
+    const sock = makeWASocket({
+      auth: this.state, waWebSocketUrl: this.fw.url, logger, printQRInTerminal: false,
+      markOnlineOnConnect: false, syncFullHistory: false, browser: Browsers.ubuntu('Chrome'),
+      connectTimeoutMs: 20000, defaultQueryTimeoutMs: 20000, qrTimeout: 60000,
+      // Baileys needs the original content to answer a retry receipt.
+      getMessage: async (key) => this.store.get(key.id),
+    });
+    this.sock = sock;
+    sock.ev.on('creds.update', this.saveCreds);
+    sock.ev.on('connection.update', (u) => {
+      if (u.qr) { this.qrs.push(u.qr); this.onQr?.(u.qr); }
+      if (u.connection === 'open') { this.opened++; this._resolve(sock); }
+      if (u.connection === 'close') {
+        const code = u.lastDisconnect?.error?.output?.statusCode;
+        this.closes.push(code);
+        if (code === 515 && !this.stopped) this.connect();
+        else if (!this.opened) this._reject(new Error(`closed before open: ${code}`));
+      }
+    });
+    sock.ev.on('messages.upsert', ({ messages, type }) => {
+      for (const m of messages) {
+        this.messages.push({ type, key: m.key, message: m.message, stub: m.messageStubType });
+        if (m.message) this.store.set(m.key.id, m.message);
+      }
+    });
+    sock.ev.on('message-receipt.update', (r) => this.receipts.push(...r));
+    sock.ev.on('messages.update', (r) => this.receipts.push(...r));
+  }
+
+  textOf(m) {
+    return m.message?.conversation ?? m.message?.extendedTextMessage?.text;
+  }
+
+  async waitText(text, ms = 20000) {
+    return waitFor(() => this.messages.find((m) => this.textOf(m) === text), ms, `message "${text}"`);
+  }
+
+  async stop() {
+    this.stopped = true;
+    await sleep(300); // let pending creds writes finish
+    try { this.sock?.end(undefined); } catch { /* already closed */ }
+    await sleep(200);
+  }
+}
+
+export function cleanup(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Create (if needed) nothing; pair a fresh Baileys client to the account `phone` by QR and
+// wait for "open". Returns the Client.
+export async function pairClient(fw, phone, dir) {
+  const scans = [];
+  const c = new Client(fw, dir, {
+    onQr: async (qr) => { scans.push(await admin(fw, 'POST', '/admin/scan', { qr, phone })); },
+  });
+  await c.start();
+  if (scans.length !== 1 || scans[0].status !== 200) throw new Error(`scan failed: ${JSON.stringify(scans)}`);
+  return c;
+}
+
+export async function inbox(fw, who) {
+  return (await admin(fw, 'GET', `/admin/contacts/${encodeURIComponent(who)}/inbox`)).json;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* contacts.h -- simulated devices with real Signal state (libsignal-protocol-c): every
+ * account's primary phone (device 0) and the named contacts driven by the admin API.
+ *
+ * A `struct fw_sim` holds an in-memory Signal store whose identity is the account key pair,
+ * a signed pre-key and FW_SIM_PREKEYS one-time pre-keys (their public halves are published
+ * on the account's device 0, so fakewa's own bundle fetch hands them out). Sessions are kept
+ * under LID addresses ("<lid>_1", device). Stanzas delivered to device 0 are decrypted here
+ * (pkmsg/msg/skmsg, SKDM processed, padding removed) and recorded in the inbox (capped at
+ * FW_SIM_INBOX entries, oldest dropped); a delivery receipt is then routed back.
+ * Persisted (through the account file): registration id and signed pre-key; sessions and
+ * one-time pre-keys are regenerated after a restart.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "accounts.h"
+#include "server.h"
+#include "wa/node.h"
+
+#define FW_SIM_PREKEYS  200
+#define FW_SIM_INBOX    1000
+#define FW_SIM_TEXT_MAX 65536
+
+struct fw_sim;
+
+/* Create the simulated state for account a (saved: the account JSON to restore the
+ * registration id and signed pre-key from, or NULL for new ones). Fills device 0's public
+ * key material. 0 or negative errno. */
+int fw_sim_new(struct fw_server *s, struct fw_account *a, const cJSON *saved, struct fw_sim **out)
+    __attribute__((warn_unused_result));
+void fw_sim_free(struct fw_sim *sim);
+/* Add the persistent fields to the account JSON object. */
+void fw_sim_export(const struct fw_sim *sim, cJSON *o);
+
+/* A stanza (message/receipt/notification) delivered to device 0 of account a. Borrowed. */
+void fw_sim_receive(struct fw_server *s, struct fw_account *a, const struct wa_node *stanza);
+
+/* Send a text from a's phone to `to` ("+phone", phone digits, contact name, or a group id /
+ * JID): encrypt to every device of every recipient (bundles from the registry, sender keys for
+ * groups) and route. id_out (>= 64 bytes) gets the message id. Errors: -ENOENT unknown
+ * recipient, -EINVAL, crypto/store errors (detail in err). */
+int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
+                     char *id_out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* {"messages":[...], "receipts":[...]} as a new cJSON object (caller deletes). */
+cJSON *fw_sim_inbox_json(const struct fw_sim *sim);
