@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "vectors.h"
+
 #include "core/buf.h"
 #include "core/hex.h"
 #include "signal/sg_crypto.h"
@@ -22,25 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VECTORS WAGATE_SOURCE_DIR "/../shared/vectors/wa-vectors.json"
 #define NOW     1800000000u
 
 static cJSON *g_root;
 
 static int load_vectors(void **state)
 {
-    FILE *f = fopen(VECTORS, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)sz + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)sz, f), (size_t)sz);
-    text[sz] = 0;
-    fclose(f);
-    g_root = cJSON_Parse(text);
-    free(text);
+    g_root = vectors_load();
     assert_non_null(g_root);
     return 0;
 }
@@ -54,12 +44,8 @@ static int free_vectors(void **state)
 /* Decode hex string s into a fresh buffer; *n gets the length. */
 static uint8_t *hexdup(const char *s, size_t *n)
 {
-    size_t l = strlen(s);
-    uint8_t *p = malloc(l / 2 + 1);
+    uint8_t *p = vectors_hexdup(s, n);
     assert_non_null(p);
-    long r = hex_decode(p, l / 2 + 1, s, l);
-    assert_true(r >= 0);
-    *n = (size_t)r;
     return p;
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "vectors.h"
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <zlib.h>
@@ -20,29 +22,19 @@
 #include "wa/nodetext.h"
 #include "wa/tokens.h"
 
-#define VECTORS WAGATE_SOURCE_DIR "/../shared/vectors/wa-vectors.json"
-
 static cJSON *load_vectors(void)
 {
-    FILE *f = fopen(VECTORS, "rb");
-    assert_non_null(f);
-    static char data[1 << 20];
-    size_t n = fread(data, 1, sizeof(data) - 1, f);
-    fclose(f);
-    data[n] = '\0';
-    cJSON *root = cJSON_Parse(data);
+    cJSON *root = vectors_load();
     assert_non_null(root);
     return root;
 }
 
 static size_t unhex(const char *s, uint8_t **out)
 {
-    size_t cap = strlen(s) / 2 + 1;
-    *out = malloc(cap);
+    size_t n = 0;
+    *out = vectors_hexdup(s, &n);
     assert_non_null(*out);
-    long n = hex_decode(*out, cap, s, strlen(s));
-    assert_true(n >= 0);
-    return (size_t)n;
+    return n;
 }
 
 static void assert_encodes_to(const struct wa_node *n, const uint8_t *want, size_t len)

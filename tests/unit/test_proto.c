@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "vectors.h"
+
 #include "core/hex.h"
 #include "wa.pb-c.h"
 
@@ -15,24 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VECTORS WAGATE_SOURCE_DIR "/../shared/vectors/wa-vectors.json"
 
 static cJSON *g_root;
 
 static int load_vectors(void **state)
 {
-    FILE *f = fopen(VECTORS, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)sz + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)sz, f), (size_t)sz);
-    text[sz] = 0;
-    fclose(f);
-    g_root = cJSON_Parse(text);
-    free(text);
+    g_root = vectors_load();
     assert_non_null(g_root);
     return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "vectors.h"
+
 #include "core/buf.h"
 #include "core/hex.h"
 #include "signal/sg_cipher.h"
@@ -20,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VECTORS WAGATE_SOURCE_DIR "/../shared/vectors/wa-vectors.json"
 #define GROUP   "120363041234567890@g.us"
 
 static cJSON *g_root;
@@ -33,18 +34,7 @@ struct bytes {
 
 static int setup_all(void **state)
 {
-    FILE *f = fopen(VECTORS, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)sz + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)sz, f), (size_t)sz);
-    text[sz] = 0;
-    fclose(f);
-    g_root = cJSON_Parse(text);
-    free(text);
+    g_root = vectors_load();
     assert_non_null(g_root);
     assert_int_equal(sg_context_create(&g_sig), 0);
     return 0;
