@@ -12,7 +12,7 @@ PKGS=(
   libsqlite3-dev libqrencode-dev libcjson-dev libcmocka-dev zlib1g-dev
   curl ca-certificates nodejs npm
 )
-[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps)
+[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do
