@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tls.c -- OpenSSL client over a pair of memory BIOs, with error classification.
+/* tls.c -- OpenSSL client and server over a pair of memory BIOs, with error classification.
  *
  * OpenSSL's error queue is per thread; every operation clears it first so that the
  * classification only sees errors of this call. The last alert received is captured
@@ -64,11 +64,9 @@ static int ctx_setup(struct ntls *t, const struct ntls_opts *o, char *err, size_
     return 0;
 }
 
-static int ssl_setup(struct ntls *t, const char *host, char *err, size_t errlen)
+/* The SSL object and its two memory BIOs (shared by both modes). */
+static int bio_setup(struct ntls *t, char *err, size_t errlen)
 {
-    unsigned char ip[16];
-    bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
-
     t->ssl = SSL_new(t->ctx);
     t->rbio = BIO_new(BIO_s_mem());
     t->wbio = BIO_new(BIO_s_mem());
@@ -81,8 +79,16 @@ static int ssl_setup(struct ntls *t, const char *host, char *err, size_t errlen)
     }
     BIO_set_mem_eof_return(t->rbio, -1); /* empty = retry, until EOF is fed */
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
-    SSL_set_connect_state(t->ssl);
     SSL_set_ex_data(t->ssl, alert_idx, t);
+    return 0;
+}
+
+static int host_setup(struct ntls *t, const char *host, char *err, size_t errlen)
+{
+    unsigned char ip[16];
+    bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+
+    SSL_set_connect_state(t->ssl);
     if (literal) {
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) != 1) goto bad_host;
     } else if (SSL_set_tlsext_host_name(t->ssl, host) != 1 || SSL_set1_host(t->ssl, host) != 1) {
@@ -94,15 +100,11 @@ bad_host:
     return -EINVAL;
 }
 
-struct ntls *ntls_new(const struct ntls_opts *o, char *err, size_t errlen)
+static struct ntls *ntls_alloc(char *err, size_t errlen)
 {
     struct ntls *t;
 
     if (alert_idx < 0) alert_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (!o || !o->host || !*o->host) {
-        snprintf(err, errlen, "no TLS host");
-        return NULL;
-    }
     t = calloc(1, sizeof(*t));
     if (!t) {
         snprintf(err, errlen, "out of memory");
@@ -110,7 +112,110 @@ struct ntls *ntls_new(const struct ntls_opts *o, char *err, size_t errlen)
     }
     t->alert = -1;
     ERR_clear_error();
-    if (ctx_setup(t, o, err, errlen) || ssl_setup(t, o->host, err, errlen)) return ntls_free(t);
+    return t;
+}
+
+struct ntls *ntls_new(const struct ntls_opts *o, char *err, size_t errlen)
+{
+    struct ntls *t;
+
+    if (!o || !o->host || !*o->host) {
+        snprintf(err, errlen, "no TLS host");
+        return NULL;
+    }
+    t = ntls_alloc(err, errlen);
+    if (!t) return NULL;
+    if (ctx_setup(t, o, err, errlen) || bio_setup(t, err, errlen) ||
+        host_setup(t, o->host, err, errlen))
+        return ntls_free(t);
+    return t;
+}
+
+/* ---- server mode ---------------------------------------------------------------------- */
+
+struct ntls_server {
+    SSL_CTX *ctx;
+};
+
+/* "cannot load WHAT PATH (reason)" from the OpenSSL error queue. */
+static void load_error(char *err, size_t errlen, const char *what, const char *path)
+{
+    unsigned long ec = ERR_peek_last_error();
+    const char *r = ec ? ERR_reason_error_string(ec) : NULL;
+
+    snprintf(err, errlen, "cannot load %s%s%s (%s)", what, path ? " " : "", path ? path : "",
+             r ? r : "unknown error");
+}
+
+static int server_creds(SSL_CTX *ctx, const struct ntls_server_opts *o, char *err, size_t errlen)
+{
+    if (!o->cert_file == !o->cert || !o->key_file == !o->key) {
+        snprintf(err, errlen, "need exactly one certificate and one key");
+        return -EINVAL;
+    }
+    if (o->cert_file ? SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1
+                     : SSL_CTX_use_certificate(ctx, o->cert) != 1) {
+        load_error(err, errlen, "certificate", o->cert_file);
+        return -EINVAL;
+    }
+    if (o->key_file ? SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1
+                    : SSL_CTX_use_PrivateKey(ctx, o->key) != 1) {
+        load_error(err, errlen, "private key", o->key_file);
+        return -EINVAL;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "private key does not match the certificate");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+struct ntls_server *ntls_server_new(const struct ntls_server_opts *o, char *err, size_t errlen)
+{
+    struct ntls_server *s = calloc(1, sizeof(*s));
+
+    if (!s || !o) {
+        snprintf(err, errlen, s ? "no server options" : "out of memory");
+        free(s);
+        return NULL;
+    }
+    ERR_clear_error();
+    s->ctx = SSL_CTX_new(TLS_server_method());
+    if (!s->ctx) {
+        snprintf(err, errlen, "SSL_CTX_new failed");
+        return ntls_server_free(s);
+    }
+    SSL_CTX_set_min_proto_version(s->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_info_callback(s->ctx, info_cb);
+    SSL_CTX_set_options(s->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    if (server_creds(s->ctx, o, err, errlen) < 0) return ntls_server_free(s);
+    ERR_clear_error();
+    return s;
+}
+
+struct ntls_server *ntls_server_free(struct ntls_server *s)
+{
+    if (!s) return NULL;
+    SSL_CTX_free(s->ctx);
+    ERR_clear_error();
+    free(s);
+    return NULL;
+}
+
+struct ntls *ntls_accept_new(struct ntls_server *s, char *err, size_t errlen)
+{
+    struct ntls *t;
+
+    if (!s) {
+        snprintf(err, errlen, "no TLS server");
+        return NULL;
+    }
+    t = ntls_alloc(err, errlen);
+    if (!t) return NULL;
+    SSL_CTX_up_ref(s->ctx);
+    t->ctx = s->ctx;
+    if (bio_setup(t, err, errlen)) return ntls_free(t);
+    SSL_set_accept_state(t->ssl);
     return t;
 }
 
@@ -250,6 +355,18 @@ int ntls_read(struct ntls *t, void *buf, size_t cap, size_t *got)
     r = SSL_read_ex(t->ssl, buf, cap, got);
     if (r == 1) return 0;
     *got = 0;
+    r = classify(t, r);
+    return r == -EAGAIN ? 0 : r;
+}
+
+int ntls_shutdown(struct ntls *t)
+{
+    int r;
+
+    if (!t->hs_done) return -ENOTCONN;
+    ERR_clear_error();
+    r = SSL_shutdown(t->ssl); /* 0: sent, peer's not yet seen; 1: both done */
+    if (r >= 0) return 0;
     r = classify(t, r);
     return r == -EAGAIN ? 0 : r;
 }

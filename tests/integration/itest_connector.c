@@ -3,7 +3,7 @@
  *
  * Starts $WAGATE_BUILD/wagate-testdns as a child (behaviour switched through its control
  * file) and runs TLS/plain WebSocket servers on 127.0.0.1 in a thread of this process,
- * with certificates generated here: a test CA, a leaf for web.whatsapp.test, a leaf for
+ * with certificates from net/testca.h: a test CA, a leaf for web.whatsapp.test, a leaf for
  * another name, a leaf from an unknown CA and a self-signed one. The client side runs on
  * a uv loop in the main thread. Every run is bounded by a guard timer.
  */
@@ -29,77 +29,33 @@
 
 #include <cmocka.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <uv.h>
 
 #include "net/conn.h"
+#include "net/testca.h"
 #include "net/wsc.h"
 
 #define HOST "web.whatsapp.test"
 
 /* ---- certificates ---------------------------------------------------------------- */
 
-struct cert {
-    EVP_PKEY *key;
-    X509 *x;
-};
-
-static struct cert ca, rogue_ca, leaf_ok, leaf_other, leaf_rogue, leaf_self;
+static struct testca_cert ca, rogue_ca, leaf_ok, leaf_other, leaf_rogue, leaf_self;
 static char tmpdir[64], ca_path[128], dns_ctl[128];
 
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *val)
+/* A CA (issuer NULL, is_ca) or a leaf for `cn` signed by issuer (NULL = self-signed). */
+static void make_cert(struct testca_cert *c, const char *cn, const struct testca_cert *issuer,
+                      bool is_ca)
 {
-    X509V3_CTX ctx;
-    X509_EXTENSION *e;
+    struct testca_spec sp = {.cn = cn, .is_ca = is_ca};
+    char err[200] = "";
 
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    e = X509V3_EXT_conf_nid(NULL, &ctx, nid, val);
-    assert_non_null(e);
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-}
-
-static void make_cert(struct cert *c, const char *cn, const struct cert *issuer, bool is_ca)
-{
-    static long serial = 1;
-    X509_NAME *name;
-
-    c->key = EVP_EC_gen("P-256");
-    assert_non_null(c->key);
-    c->x = X509_new();
-    X509_set_version(c->x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(c->x), serial++);
-    X509_gmtime_adj(X509_getm_notBefore(c->x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(c->x), 24 * 3600);
-    X509_set_pubkey(c->x, c->key);
-    name = X509_get_subject_name(c->x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(c->x, issuer ? X509_get_subject_name(issuer->x) : name);
-    if (is_ca) {
-        add_ext(c->x, issuer ? issuer->x : c->x, NID_basic_constraints, "critical,CA:TRUE");
-        add_ext(c->x, issuer ? issuer->x : c->x, NID_key_usage, "critical,keyCertSign,cRLSign");
-    } else {
-        char san[300];
-
-        snprintf(san, sizeof(san), "DNS:%s", cn);
-        add_ext(c->x, issuer ? issuer->x : c->x, NID_subject_alt_name, san);
-        add_ext(c->x, issuer ? issuer->x : c->x, NID_basic_constraints, "CA:FALSE");
-    }
-    assert_true(X509_sign(c->x, issuer ? issuer->key : c->key, EVP_sha256()) > 0);
-}
-
-static void free_cert(struct cert *c)
-{
-    X509_free(c->x);
-    EVP_PKEY_free(c->key);
+    if (testca_issue(c, &sp, issuer, err, sizeof(err)) != 0) fail_msg("testca: %s", err);
 }
 
 static void make_certs(void)
 {
-    FILE *f;
+    char err[200] = "";
 
     make_cert(&ca, "wagate test CA", NULL, true);
     make_cert(&rogue_ca, "rogue CA", NULL, true);
@@ -108,10 +64,7 @@ static void make_certs(void)
     make_cert(&leaf_rogue, HOST, &rogue_ca, false);
     make_cert(&leaf_self, HOST, NULL, false);
     snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", tmpdir);
-    f = fopen(ca_path, "w");
-    assert_non_null(f);
-    PEM_write_X509(f, ca.x);
-    fclose(f);
+    if (testca_write_cert(ca_path, ca.x, err, sizeof(err)) != 0) fail_msg("%s", err);
 }
 
 /* ---- test DNS server (child process) ---------------------------------------------- */
@@ -403,7 +356,7 @@ static int listen_loopback(int *port)
     return fd;
 }
 
-static SSL_CTX *server_ctx(const struct cert *c)
+static SSL_CTX *server_ctx(const struct testca_cert *c)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -413,7 +366,7 @@ static SSL_CTX *server_ctx(const struct cert *c)
     return ctx;
 }
 
-static void server_start(struct tserver *ts, enum smode mode, const struct cert *c)
+static void server_start(struct tserver *ts, enum smode mode, const struct testca_cert *c)
 {
     memset(ts, 0, sizeof(*ts));
     ts->mode = mode;
@@ -995,12 +948,12 @@ static int group_teardown(void **state)
         kill(dns_pid, SIGTERM);
         waitpid(dns_pid, NULL, 0);
     }
-    free_cert(&ca);
-    free_cert(&rogue_ca);
-    free_cert(&leaf_ok);
-    free_cert(&leaf_other);
-    free_cert(&leaf_rogue);
-    free_cert(&leaf_self);
+    testca_cert_free(&ca);
+    testca_cert_free(&rogue_ca);
+    testca_cert_free(&leaf_ok);
+    testca_cert_free(&leaf_other);
+    testca_cert_free(&leaf_rogue);
+    testca_cert_free(&leaf_self);
     unlink(ca_path);
     unlink(dns_ctl);
     snprintf(p, sizeof(p), "%s.tmp", dns_ctl);
