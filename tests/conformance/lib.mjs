@@ -3,7 +3,8 @@
 // and drive the real, unmodified Baileys client against it (only WA_CERT_DETAILS.PUBLIC_KEY
 // and waWebSocketUrl are changed, see docs/wa-protocol.md section 11.1).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +31,16 @@ export function tmpDir(prefix) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Start fakewa on free loopback ports; resolves {url, admin, root, proc, stop()}.
-export async function startFakewa() {
+// With {tls: true} it also serves wss:// (--listen-tls): url is then
+// wss://localhost:PORT/ws/chat, plainUrl the ws:// one, ca the test CA's PEM path and
+// agent an https.Agent trusting that CA (Client passes it to Baileys' `agent` option).
+export async function startFakewa({ tls = false } = {}) {
   const state = tmpDir('fakewa-state-');
   const level = process.env.FAKEWA_LOG || 'warn';
-  const proc = spawn(fakewaBin(), ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
-    '--state', state, '--log-level', level], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state', state,
+    '--log-level', level];
+  if (tls) args.push('--listen-tls', '127.0.0.1:0');
+  const proc = spawn(fakewaBin(), args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const info = await new Promise((resolve, reject) => {
     const kv = {};
     let buf = '';
@@ -60,7 +66,14 @@ export async function startFakewa() {
     }
     rmSync(state, { recursive: true, force: true });
   };
-  return { url: `ws://${info.listen}/ws/chat`, admin: `http://${info.admin}`, root: info.root, proc, stop };
+  const fw = { url: `ws://${info.listen}/ws/chat`, admin: `http://${info.admin}`, root: info.root, proc, stop };
+  if (tls) {
+    fw.plainUrl = fw.url;
+    fw.url = `wss://localhost:${info.listen_tls.split(':').pop()}/ws/chat`;
+    fw.ca = info.ca;
+    fw.agent = new https.Agent({ ca: readFileSync(info.ca) });
+  }
+  return fw;
 }
 
 export async function admin(fw, method, p, body) {
@@ -106,6 +119,7 @@ export class Client {
     const logger = pino({ level: process.env.BAILEYS_LOG || 'silent' });
     const sock = makeWASocket({
       auth: this.state, waWebSocketUrl: this.fw.url, logger, printQRInTerminal: false,
+      agent: this.fw.agent, // wss:// only: trusts fakewa's test CA
       markOnlineOnConnect: false, syncFullHistory: false, browser: Browsers.ubuntu('Chrome'),
       connectTimeoutMs: 20000, defaultQueryTimeoutMs: 20000, qrTimeout: 60000,
       // Baileys needs the original content to answer a retry receipt.

@@ -325,6 +325,7 @@ static void route(struct aconn *c, const struct http_request *r)
         hex_encode(h, c->s->root.pub, 32);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "pubkey", h);
+        if (c->s->ca_path[0]) cJSON_AddStringToObject(o, "ca", c->s->ca_path); /* wss:// CA */
         reply(c, 200, o);
     } else if (get && strcmp(p, "/admin/accounts") == 0) {
         cJSON *arr = cJSON_CreateArray();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* conn.c -- WA port: TCP accept, HTTP upgrade, WebSocket, framing, Noise, node I/O. */
+/* conn.c -- WA port: TCP accept, (TLS,) HTTP upgrade, WebSocket, framing, Noise, node I/O. */
 #include "conn.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include "api/http.h"
 #include "api/wss.h"
 #include "core/log.h"
+#include "net/tls.h"
 #include "router.h"
 #include "wa/frame.h"
 #include "wa/noise.h"
@@ -23,11 +24,13 @@
 struct listener {
     uv_tcp_t tcp;
     struct fw_server *srv;
-    uint64_t refuse_until_ms;
-    uint64_t next_serial;
+    bool tls; /* wss:// (s->tls) */
 };
 
-static struct listener *g_listener; /* one WA listener per process */
+/* At most one ws:// and one wss:// listener per process; both serve the same handler. */
+static struct listener *g_listener, *g_tls_listener;
+static uint64_t g_refuse_until_ms; /* fault "refuse", for both listeners */
+static uint64_t g_next_serial;
 
 struct fw_conn_io {
     uv_tcp_t tcp;
@@ -40,7 +43,8 @@ struct fw_conn_io {
     struct wa_frame_decoder fdec;
     struct wa_frame_encoder fenc;
     struct wa_noise *noise;
-    size_t pending; /* bytes handed to uv_write and not yet written */
+    struct ntls *tls; /* wss:// connections: TLS between TCP and HTTP/WebSocket */
+    size_t pending;   /* bytes handed to uv_write and not yet written */
     bool in_feed;
 };
 
@@ -57,6 +61,7 @@ static void conn_free(struct fw_conn *c)
     wss_free(c->io->ws);
     wa_frame_decoder_free(&c->io->fdec);
     wa_noise_free(c->io->noise);
+    ntls_free(c->io->tls);
     free(c->io);
     free(c);
 }
@@ -95,13 +100,22 @@ static void on_write(uv_write_t *req, int status)
     (void)status;
 }
 
-static int write_raw(struct fw_conn *c, const uint8_t *p, size_t n)
+/* A write request of n bytes to fill, or NULL (*rc set) when the connection cannot take it. */
+static struct wreq *wreq_new(struct fw_conn *c, size_t n, int *rc)
 {
-    if (uv_is_closing((uv_handle_t *)&c->io->tcp)) return -EPIPE;
-    if (c->io->pending + n > MAX_OUTPUT) return -ENOBUFS;
-    struct wreq *w = malloc(sizeof(*w) + n);
-    if (!w) return -ENOMEM;
-    memcpy(w->data, p, n);
+    struct wreq *w = NULL;
+    *rc = 0;
+    if (uv_is_closing((uv_handle_t *)&c->io->tcp))
+        *rc = -EPIPE;
+    else if (c->io->pending + n > MAX_OUTPUT)
+        *rc = -ENOBUFS;
+    else if (!(w = malloc(sizeof(*w) + n)))
+        *rc = -ENOMEM;
+    return w;
+}
+
+static int wreq_submit(struct fw_conn *c, struct wreq *w, size_t n)
+{
     w->c = c;
     w->len = n;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
@@ -112,6 +126,34 @@ static int write_raw(struct fw_conn *c, const uint8_t *p, size_t n)
     }
     c->io->pending += n;
     return 0;
+}
+
+/* Move the TLS codec's ciphertext to the socket. */
+static int flush_tls(struct fw_conn *c)
+{
+    size_t n = ntls_pending_out(c->io->tls);
+    int rc;
+    if (n == 0) return 0;
+    struct wreq *w = wreq_new(c, n, &rc);
+    if (!w) return rc;
+    n = ntls_take_out(c->io->tls, w->data, n);
+    return wreq_submit(c, w, n);
+}
+
+/* Plaintext to the peer: through TLS on wss:// connections, else straight to TCP. */
+static int write_raw(struct fw_conn *c, const uint8_t *p, size_t n)
+{
+    int rc;
+    if (c->io->tls) {
+        if (uv_is_closing((uv_handle_t *)&c->io->tcp)) return -EPIPE;
+        if (c->io->pending + n > MAX_OUTPUT) return -ENOBUFS;
+        rc = ntls_write(c->io->tls, p, n);
+        return rc < 0 ? rc : flush_tls(c);
+    }
+    struct wreq *w = wreq_new(c, n, &rc);
+    if (!w) return rc;
+    memcpy(w->data, p, n);
+    return wreq_submit(c, w, n);
 }
 
 static int flush_ws(struct fw_conn *c)
@@ -155,6 +197,10 @@ void fw_conn_close(struct fw_conn *c, bool reset)
     if (c->io->ws) {
         (void)wss_close(c->io->ws, 1000, "");
         (void)flush_ws(c);
+    }
+    if (c->io->tls) { /* close_notify, or the pending alert of a failed handshake */
+        (void)ntls_shutdown(c->io->tls);
+        (void)flush_tls(c);
     }
     c->io->shut.data = c;
     if (uv_shutdown(&c->io->shut, (uv_stream_t *)&c->io->tcp, on_shutdown) < 0) close_handles(c);
@@ -315,7 +361,7 @@ static void start_ws(struct fw_conn *c, const struct http_request *req)
         http_reply(c, 404, "not found\n");
         return;
     }
-    if (g_listener && fw_now_ms() < g_listener->refuse_until_ms) {
+    if (fw_now_ms() < g_refuse_until_ms) {
         http_reply(c, 503, "refused (fault)\n");
         return;
     }
@@ -358,6 +404,42 @@ static void feed_http(struct fw_conn *c, const uint8_t *p, size_t n)
     if (c->state == FWC_HELLO && used < n) feed_ws(c, p + used, n - used);
 }
 
+static void feed_plain(struct fw_conn *c, const uint8_t *p, size_t n)
+{
+    if (c->state == FWC_HTTP)
+        feed_http(c, p, n);
+    else
+        feed_ws(c, p, n);
+}
+
+/* Ciphertext in: advance the handshake, then hand every decrypted byte on. */
+static void feed_tls(struct fw_conn *c, const uint8_t *p, size_t n)
+{
+    static uint8_t pt[65536];
+    struct ntls *t = c->io->tls;
+    int rc = ntls_feed(t, p, n);
+    if (rc == 0 && !ntls_handshake_done(t)) {
+        rc = ntls_handshake(t);
+        if (rc == 0) log_debug("fakewa", c->name, "TLS handshake complete");
+    }
+    (void)flush_tls(c);
+    while (rc == 0 && c->state != FWC_CLOSING && !c->blackhole) {
+        size_t got = 0;
+        rc = ntls_read(t, pt, sizeof(pt), &got);
+        (void)flush_tls(c); /* e.g. a KeyUpdate answer */
+        if (rc < 0 || got == 0) break;
+        feed_plain(c, pt, got);
+    }
+    if (rc < 0 && rc != -EAGAIN && c->state != FWC_CLOSING) {
+        const struct nout *o = ntls_outcome(t);
+        if (o->cause == NOUT_C_EOF)
+            log_debug("fakewa", c->name, "%s", o->text);
+        else
+            log_info("fakewa", c->name, "%s", rc == -ENOBUFS ? "tls: input cap reached" : o->text);
+        fw_conn_close(c, false);
+    }
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)h;
@@ -374,10 +456,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (c->state == FWC_CLOSING || c->blackhole) return;
-    if (c->state == FWC_HTTP)
-        feed_http(c, (const uint8_t *)b->base, (size_t)nread);
+    if (c->io->tls)
+        feed_tls(c, (const uint8_t *)b->base, (size_t)nread);
     else
-        feed_ws(c, (const uint8_t *)b->base, (size_t)nread);
+        feed_plain(c, (const uint8_t *)b->base, (size_t)nread);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -394,11 +476,16 @@ void fw_conn_set_deadline(struct fw_conn *c, uint64_t ms)
     if (ms) uv_timer_start(&c->io->timer, on_timer, ms, 0);
 }
 
-static int conn_setup(struct fw_server *s, struct fw_conn *c)
+static int conn_setup(struct fw_server *s, struct fw_conn *c, bool tls)
 {
     struct http_limits hl = {.max_head_bytes = 16384, .max_request_bytes = 16384};
+    char err[128];
     int rc = http_parser_new(&hl, &c->io->hp);
     if (rc < 0) return rc;
+    if (tls && !(c->io->tls = ntls_accept_new(s->tls, err, sizeof(err)))) {
+        log_warn("fakewa", c->name, "TLS: %s", err);
+        return -ENOMEM;
+    }
     c->io->noise = wa_noise_new(WA_NOISE_RESPONDER, &s->noise);
     if (!c->io->noise) return -ENOMEM;
     wa_frame_decoder_init(&c->io->fdec, true, MAX_FRAME, 0);
@@ -419,7 +506,7 @@ static void on_connection(uv_stream_t *l, int status)
     }
     c->io = io;
     c->srv = s;
-    c->serial = ++L->next_serial;
+    c->serial = ++g_next_serial;
     snprintf(c->name, sizeof(c->name), "c%llu", (unsigned long long)c->serial);
     uv_tcp_init(s->loop, &io->tcp);
     uv_timer_init(s->loop, &io->timer);
@@ -432,7 +519,8 @@ static void on_connection(uv_stream_t *l, int status)
     size_t live = 0;
     for (struct fw_conn *k = s->conns; k; k = k->next)
         live++;
-    if (uv_accept(l, (uv_stream_t *)&io->tcp) < 0 || live > MAX_CONNS || conn_setup(s, c) < 0) {
+    if (uv_accept(l, (uv_stream_t *)&io->tcp) < 0 || live > MAX_CONNS ||
+        conn_setup(s, c, L->tls) < 0) {
         c->state = FWC_CLOSING;
         unlink_conn(c);
         close_handles(c);
@@ -446,7 +534,7 @@ static void on_connection(uv_stream_t *l, int status)
         fw_conn_close(c, true);
 }
 
-int fw_conn_listen(struct fw_server *s, const char *host, int port, int *bound)
+static int listen_on(struct fw_server *s, const char *host, int port, bool tls, int *bound)
 {
     struct sockaddr_storage ss;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
@@ -457,6 +545,7 @@ int fw_conn_listen(struct fw_server *s, const char *host, int port, int *bound)
     struct listener *L = calloc(1, sizeof(*L));
     if (!L) return -ENOMEM;
     L->srv = s;
+    L->tls = tls;
     uv_tcp_init(s->loop, &L->tcp);
     L->tcp.data = L;
     int rc = uv_tcp_bind(&L->tcp, (struct sockaddr *)&ss, 0);
@@ -472,14 +561,31 @@ int fw_conn_listen(struct fw_server *s, const char *host, int port, int *bound)
     uv_tcp_getsockname(&L->tcp, (struct sockaddr *)&got, &len);
     *bound = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                              : ((struct sockaddr_in *)&got)->sin_port);
-    g_listener = L;
+    if (tls)
+        g_tls_listener = L;
+    else
+        g_listener = L;
     return 0;
+}
+
+int fw_conn_listen(struct fw_server *s, const char *host, int port, int *bound)
+{
+    return listen_on(s, host, port, false, bound);
+}
+
+int fw_conn_listen_tls(struct fw_server *s, const char *host, int port, int *bound)
+{
+    if (!s->tls) {
+        snprintf(s->last_error, sizeof(s->last_error), "no TLS server configuration");
+        return -EINVAL;
+    }
+    return listen_on(s, host, port, true, bound);
 }
 
 void fw_conn_refuse_until(struct fw_server *s, uint64_t until_ms)
 {
     (void)s;
-    if (g_listener) g_listener->refuse_until_ms = until_ms;
+    g_refuse_until_ms = until_ms;
 }
 
 void fw_conn_shutdown(struct fw_server *s)
@@ -489,6 +595,10 @@ void fw_conn_shutdown(struct fw_server *s)
     if (g_listener) {
         uv_close((uv_handle_t *)&g_listener->tcp, (uv_close_cb)free);
         g_listener = NULL;
+    }
+    if (g_tls_listener) {
+        uv_close((uv_handle_t *)&g_tls_listener->tcp, (uv_close_cb)free);
+        g_tls_listener = NULL;
     }
 }
 

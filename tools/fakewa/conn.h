@@ -3,6 +3,8 @@
  * /ws/chat -> WebSocket (binary messages) -> WA framing -> Noise XX responder -> binary
  * nodes, and the way back.
  *
+ * wss:// (fw_conn_listen_tls) puts a server-side TLS codec (net/tls.h) between TCP and HTTP;
+ * everything above it is identical.
  * Lifecycle: accepted by the listener (fw_conn_listen), HTTP until a valid upgrade, then
  * HELLO (expect clientHello), FINISH (expect clientFinish: the ClientPayload is handed to
  * router.h), then PAIRING (registration) or ONLINE (login succeeded) until closed.
@@ -62,7 +64,10 @@ struct fw_conn {
  * (detail in s->last_error). */
 int fw_conn_listen(struct fw_server *s, const char *host, int port, int *bound)
     __attribute__((warn_unused_result));
-/* Stop listening and close every connection. */
+/* The same on a wss:// listener (TLS with s->tls, which must be set). At most one of each. */
+int fw_conn_listen_tls(struct fw_server *s, const char *host, int port, int *bound)
+    __attribute__((warn_unused_result));
+/* Stop listening (both listeners) and close every connection. */
 void fw_conn_shutdown(struct fw_server *s);
 /* Refuse (HTTP 503) new upgrades until the given fw_now_ms() time. */
 void fw_conn_refuse_until(struct fw_server *s, uint64_t until_ms);

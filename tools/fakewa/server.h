@@ -18,6 +18,7 @@
 struct fw_conn;
 struct fw_registry;
 struct fw_faults;
+struct ntls_server;
 
 #define FW_STATE_PATH_MAX 512
 
@@ -49,7 +50,9 @@ struct fw_server {
     struct fw_conn *conns;   /* live WA connections (doubly linked) */
     struct fw_stats stats;
     struct fw_faults *faults; /* faults.h */
-    uint64_t seq;             /* for ids */
+    struct ntls_server *tls;  /* wss:// configuration (net/tls.h), NULL without --listen-tls */
+    char ca_path[FW_STATE_PATH_MAX + 16]; /* test CA of the wss:// certificate ("" = none) */
+    uint64_t seq;                         /* for ids */
     char last_error[1024];
 };
 
