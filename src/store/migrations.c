@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* migrations.c -- schema of the per-account database, as numbered migrations (v1, v2, ...).
+ *
+ * Conventions: keys are raw 32-byte Curve25519 values (CHECK length = 32), signatures 64
+ * bytes, ids of pre-keys 24-bit. JIDs are TEXT in their wire form. Times are Unix seconds.
+ * Signal addresses are (name, device) with name = "user" or "user_<domain type>"
+ * (sg_address_make). Records (sessions, pre-keys, sender keys) are libsignal serialisations
+ * kept verbatim.
+ */
+#include "store/migrations.h"
+
+/* v1: device credentials and the Signal key stores.
+ *
+ * creds            one row (id = 1): our keys and identity (wa-protocol.md §9.1)
+ * identities       peers' identity keys by Signal address (TOFU record)
+ * sessions         Signal session records by address; rewritten on every encrypt/decrypt
+ * prekeys          our one-time pre-keys; deleted when a pkmsg consumes one; uploaded flag
+ * signed_prekeys   our signed pre-key records
+ * sender_keys      group sender-key records by (group JID, sender address)
+ * sender_key_memory which devices already hold our sender key for a group
+ * lid_map          LID user <-> phone-number user (both unique)
+ */
+static const char v1[] =
+    "-- v1: credentials and Signal key stores\n"
+    "CREATE TABLE creds (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "  noise_priv BLOB NOT NULL CHECK (length(noise_priv) = 32),\n"
+    "  noise_pub BLOB NOT NULL CHECK (length(noise_pub) = 32),\n"
+    "  identity_priv BLOB NOT NULL CHECK (length(identity_priv) = 32),\n"
+    "  identity_pub BLOB NOT NULL CHECK (length(identity_pub) = 32),\n"
+    "  registration_id INTEGER NOT NULL CHECK (registration_id BETWEEN 1 AND 4294967295),\n"
+    "  spk_id INTEGER NOT NULL CHECK (spk_id BETWEEN 1 AND 16777215),\n"
+    "  spk_priv BLOB NOT NULL CHECK (length(spk_priv) = 32),\n"
+    "  spk_pub BLOB NOT NULL CHECK (length(spk_pub) = 32),\n"
+    "  spk_sig BLOB NOT NULL CHECK (length(spk_sig) = 64),\n"
+    "  adv_secret BLOB NOT NULL CHECK (length(adv_secret) = 32),\n"
+    "  me_pn TEXT NOT NULL DEFAULT '',\n"
+    "  me_lid TEXT NOT NULL DEFAULT '',\n"
+    "  push_name TEXT NOT NULL DEFAULT '',\n"
+    "  account BLOB CHECK (account IS NULL OR length(account) <= 4096),\n"
+    "  platform TEXT NOT NULL DEFAULT '',\n"
+    "  next_prekey_id INTEGER NOT NULL CHECK (next_prekey_id BETWEEN 1 AND 16777215),\n"
+    "  first_unuploaded_prekey_id INTEGER NOT NULL\n"
+    "    CHECK (first_unuploaded_prekey_id BETWEEN 1 AND 16777215),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE identities (\n"
+    "  name TEXT NOT NULL, device INTEGER NOT NULL,\n"
+    "  key BLOB NOT NULL CHECK (length(key) = 32),\n"
+    "  PRIMARY KEY (name, device)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE sessions (\n"
+    "  name TEXT NOT NULL, device INTEGER NOT NULL,\n"
+    "  record BLOB NOT NULL,\n"
+    "  PRIMARY KEY (name, device)\n"
+    ");\n"
+    "CREATE TABLE prekeys (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 16777215),\n"
+    "  record BLOB NOT NULL,\n"
+    "  uploaded INTEGER NOT NULL DEFAULT 0 CHECK (uploaded IN (0, 1))\n"
+    ");\n"
+    "CREATE TABLE signed_prekeys (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 16777215),\n"
+    "  record BLOB NOT NULL\n"
+    ");\n"
+    "CREATE TABLE sender_keys (\n"
+    "  group_id TEXT NOT NULL, sender_name TEXT NOT NULL, sender_device INTEGER NOT NULL,\n"
+    "  record BLOB NOT NULL,\n"
+    "  PRIMARY KEY (group_id, sender_name, sender_device)\n"
+    ");\n"
+    "CREATE TABLE sender_key_memory (\n"
+    "  group_id TEXT NOT NULL, device_jid TEXT NOT NULL,\n"
+    "  PRIMARY KEY (group_id, device_jid)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE lid_map (\n"
+    "  lid TEXT PRIMARY KEY CHECK (length(lid) BETWEEN 1 AND 128),\n"
+    "  pn TEXT NOT NULL UNIQUE CHECK (length(pn) BETWEEN 1 AND 128)\n"
+    ") WITHOUT ROWID;\n";
+
+/* v2: the message store (design.md "Durability protocol").
+ *
+ * inbox      decrypted messages; `cursor` is AUTOINCREMENT so it only grows (never reused,
+ *            even after deletions): the API's ?after=CURSOR. UNIQUE (chat, sender, msg_id)
+ *            makes a redelivery a recognisable duplicate. delivered = handed to the agent.
+ * outbox     messages to send; idem_key (caller's idempotency key) and msg_id unique;
+ *            state queued -> sent -> delivered -> read, or failed.
+ * retry_buffer plaintexts we sent, for peers' retry receipts (wa-protocol.md §7.7); purged
+ *            after 7 days.
+ * processed  sha256(ciphertext) of every message decrypted, so a redelivery is recognised
+ *            without touching the Signal state.
+ */
+static const char v2[] =
+    "-- v2: inbox, outbox, retry buffer, processed ciphertexts\n"
+    "CREATE TABLE inbox (\n"
+    "  cursor INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  chat TEXT NOT NULL CHECK (length(chat) BETWEEN 1 AND 256),\n"
+    "  sender TEXT NOT NULL CHECK (length(sender) <= 256),\n"
+    "  msg_id TEXT NOT NULL CHECK (length(msg_id) BETWEEN 1 AND 128),\n"
+    "  ts INTEGER NOT NULL,\n"
+    "  type TEXT NOT NULL DEFAULT '' CHECK (length(type) <= 32),\n"
+    "  payload BLOB NOT NULL,\n"
+    "  received INTEGER NOT NULL,\n"
+    "  delivered INTEGER NOT NULL DEFAULT 0 CHECK (delivered IN (0, 1)),\n"
+    "  UNIQUE (chat, sender, msg_id)\n"
+    ");\n"
+    "CREATE INDEX inbox_undelivered ON inbox (delivered, cursor);\n"
+    "CREATE TABLE outbox (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  idem_key TEXT NOT NULL UNIQUE CHECK (length(idem_key) BETWEEN 1 AND 128),\n"
+    "  msg_id TEXT NOT NULL UNIQUE CHECK (length(msg_id) BETWEEN 1 AND 128),\n"
+    "  to_jid TEXT NOT NULL CHECK (length(to_jid) BETWEEN 1 AND 256),\n"
+    "  payload BLOB NOT NULL,\n"
+    "  state TEXT NOT NULL DEFAULT 'queued'\n"
+    "    CHECK (state IN ('queued', 'sent', 'delivered', 'read', 'failed')),\n"
+    "  error TEXT,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX outbox_state ON outbox (state, id);\n"
+    "CREATE TABLE retry_buffer (\n"
+    "  msg_id TEXT PRIMARY KEY CHECK (length(msg_id) BETWEEN 1 AND 128),\n"
+    "  to_jid TEXT NOT NULL,\n"
+    "  payload BLOB NOT NULL,\n"
+    "  created INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX retry_buffer_created ON retry_buffer (created);\n"
+    "CREATE TABLE processed (\n"
+    "  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),\n"
+    "  msg_id TEXT NOT NULL,\n"
+    "  at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2};
+
+const char *st_migration_sql(int version)
+{
+    if (version < 1 || version > ST_SCHEMA_VERSION) return NULL;
+    return migrations[version - 1];
+}

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: MIT */
+/* msgstore.c -- inbox, outbox, retry buffer, processed hashes, LID map: one statement each. */
+#include "store/msgstore.h"
+
+#include <errno.h>
+#include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static bool str_ok(const char *s, size_t min, size_t max)
+{
+    if (!s) return false;
+    size_t n = strnlen(s, max + 1);
+    return n >= min && n <= max;
+}
+
+static int bad(struct st_db *db, const char *what)
+{
+    return st_db__failf(db, -EINVAL, "%s: argument missing or too long", what);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL) return NULL;
+    const unsigned char *p = sqlite3_column_text(s, i);
+    size_t n = (size_t)sqlite3_column_bytes(s, i);
+    char *d = malloc(n + 1);
+    if (d) {
+        if (n) memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static uint8_t *blob_dup(sqlite3_stmt *s, int i, size_t *len)
+{
+    const void *p = sqlite3_column_blob(s, i);
+    size_t n = (size_t)sqlite3_column_bytes(s, i);
+    uint8_t *d = malloc(n ? n : 1);
+    if (d && n) memcpy(d, p, n);
+    *len = n;
+    return d;
+}
+
+static int copy_col(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+    size_t n = (size_t)sqlite3_column_bytes(s, i);
+    if (!out) return 0;
+    if (n >= cap) return -ENOBUFS;
+    if (n) memcpy(out, sqlite3_column_text(s, i), n);
+    out[n] = 0;
+    return 0;
+}
+
+static void bind_payload(sqlite3_stmt *s, int i, const uint8_t *p, size_t len)
+{
+    sqlite3_bind_blob(s, i, len ? (const void *)p : (const void *)"", (int)len, SQLITE_STATIC);
+}
+
+/* ---- inbox ---- */
+
+static int inbox_find(struct st_db *db, const char *chat, const char *sender, const char *id,
+                      int64_t *cursor)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_FIND);
+    sqlite3_bind_text(s, 1, chat, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "inbox find");
+    if (rc == 1) {
+        if (cursor) *cursor = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
+    return rc;
+}
+
+int st_inbox_insert(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                    int64_t ts, const char *type, const uint8_t *payload, size_t len,
+                    int64_t *cursor)
+{
+    if (!str_ok(chat, 1, ST_CHAT_MAX) || !str_ok(sender, 0, ST_CHAT_MAX) ||
+        !str_ok(msg_id, 1, ST_MSGID_MAX) || !str_ok(type ? type : "", 0, ST_TYPE_MAX) ||
+        (!payload && len))
+        return bad(db, "inbox insert");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "inbox insert: payload too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_INSERT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, chat, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, ts);
+    sqlite3_bind_text(s, 5, type ? type : "", -1, SQLITE_STATIC);
+    bind_payload(s, 6, payload, len);
+    sqlite3_bind_int64(s, 7, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "inbox insert");
+    sqlite3_clear_bindings(s);
+    if (rc < 0) return rc;
+    if (st_db__changes(db) == 1) {
+        if (cursor) *cursor = sqlite3_last_insert_rowid(sqlite3_db_handle(s));
+        return 0;
+    }
+    rc = inbox_find(db, chat, sender, msg_id, cursor);
+    if (rc == 0) return st_db__failf(db, -EIO, "inbox insert: conflict but no row");
+    return rc < 0 ? rc : ST_DUPLICATE;
+}
+
+void st_inbox_list_free(struct st_inbox_msg *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].chat);
+        free(v[i].sender);
+        free(v[i].msg_id);
+        free(v[i].type);
+        free(v[i].payload);
+    }
+    free(v);
+}
+
+static int inbox_row(sqlite3_stmt *s, struct st_inbox_msg *m)
+{
+    m->cursor = sqlite3_column_int64(s, 0);
+    m->chat = col_dup(s, 1);
+    m->sender = col_dup(s, 2);
+    m->msg_id = col_dup(s, 3);
+    m->ts = sqlite3_column_int64(s, 4);
+    m->type = col_dup(s, 5);
+    m->payload = blob_dup(s, 6, &m->payload_len);
+    m->received = sqlite3_column_int64(s, 7);
+    m->delivered = sqlite3_column_int(s, 8);
+    return m->chat && m->sender && m->msg_id && m->type && m->payload ? 0 : -ENOMEM;
+}
+
+int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox_msg **out,
+                  size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!limit || limit > ST_LIST_MAX) return bad(db, "inbox list");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_LIST);
+    if (!s) return -ENOTSUP;
+    struct st_inbox_msg *v = calloc(limit, sizeof *v);
+    if (!v) return -ENOMEM;
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, (int64_t)limit);
+    size_t k = 0;
+    int rc;
+    while ((rc = st_db__row(db, s, "inbox list")) == 1) {
+        rc = inbox_row(s, &v[k++]);
+        if (rc < 0) {
+            sqlite3_reset(s);
+            break;
+        }
+    }
+    if (rc < 0) {
+        st_inbox_list_free(v, k);
+        return rc;
+    }
+    if (k == 0) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_MARK);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    int rc = st_db__exec(db, s, "inbox mark delivered");
+    if (rc == 0 && st_db__changes(db) == 0)
+        return st_db__failf(db, -ENOENT, "inbox: no message with cursor %lld", (long long)cursor);
+    return rc;
+}
+
+/* ---- outbox ---- */
+
+static const char *const state_names[] = {"queued", "sent", "delivered", "read", "failed"};
+
+const char *st_out_state_name(enum st_out_state s)
+{
+    return (unsigned)s <= ST_OUT_FAILED ? state_names[s] : NULL;
+}
+
+static enum st_out_state state_parse(const unsigned char *t)
+{
+    for (int i = 0; i <= ST_OUT_FAILED; i++)
+        if (t && strcmp((const char *)t, state_names[i]) == 0) return (enum st_out_state)i;
+    return ST_OUT_FAILED;
+}
+
+void st_outbox_msg_free(struct st_outbox_msg *m)
+{
+    if (!m) return;
+    free(m->idem_key);
+    free(m->msg_id);
+    free(m->to);
+    free(m->error);
+    free(m->payload);
+    memset(m, 0, sizeof *m);
+}
+
+void st_outbox_list_free(struct st_outbox_msg *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        st_outbox_msg_free(&v[i]);
+    free(v);
+}
+
+static int outbox_row(sqlite3_stmt *s, struct st_outbox_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->id = sqlite3_column_int64(s, 0);
+    m->idem_key = col_dup(s, 1);
+    m->msg_id = col_dup(s, 2);
+    m->to = col_dup(s, 3);
+    m->payload = blob_dup(s, 4, &m->payload_len);
+    m->state = state_parse(sqlite3_column_text(s, 5));
+    m->error = col_dup(s, 6);
+    m->attempts = sqlite3_column_int(s, 7);
+    m->created = sqlite3_column_int64(s, 8);
+    m->updated = sqlite3_column_int64(s, 9);
+    if (m->idem_key && m->msg_id && m->to && m->payload) return 0;
+    st_outbox_msg_free(m);
+    return -ENOMEM;
+}
+
+/* Look up one outbox row by key (ST_Q_OUTBOX_BY_KEY / _BY_MSGID): 1, 0, negative. */
+static int outbox_one(struct st_db *db, enum st_q q, const char *k, struct st_outbox_msg *out)
+{
+    sqlite3_stmt *s = st_db__stmt(db, q);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "outbox get");
+    if (rc != 1) return rc;
+    rc = out ? outbox_row(s, out) : 0;
+    sqlite3_reset(s);
+    return rc < 0 ? rc : 1;
+}
+
+int st_outbox_enqueue(struct st_db *db, const char *idem_key, const char *msg_id, const char *to,
+                      const uint8_t *payload, size_t len, struct st_outbox_msg *existing)
+{
+    if (!str_ok(idem_key, 1, ST_IDEM_MAX) || !str_ok(msg_id, 1, ST_MSGID_MAX) ||
+        !str_ok(to, 1, ST_CHAT_MAX) || (!payload && len))
+        return bad(db, "outbox enqueue");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "outbox: payload too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_INSERT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, idem_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
+    bind_payload(s, 4, payload, len);
+    sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "outbox enqueue");
+    sqlite3_clear_bindings(s);
+    if (rc < 0) return rc; /* includes -EINVAL for a msg_id reused under another key */
+    if (st_db__changes(db) == 1) return 0;
+    rc = outbox_one(db, ST_Q_OUTBOX_BY_KEY, idem_key, existing);
+    if (rc == 0) return st_db__failf(db, -EIO, "outbox: conflict but no row");
+    return rc < 0 ? rc : ST_DUPLICATE;
+}
+
+int st_outbox_get(struct st_db *db, const char *msg_id, struct st_outbox_msg *out)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX)) return bad(db, "outbox get");
+    int rc = outbox_one(db, ST_Q_OUTBOX_BY_MSGID, msg_id, out);
+    if (rc == 0) return st_db__failf(db, -ENOENT, "outbox: no message %s", msg_id);
+    return rc < 0 ? rc : 0;
+}
+
+/* 0 apply, ST_DUPLICATE ignore, -EINVAL refuse. */
+static int transition(enum st_out_state from, enum st_out_state to)
+{
+    if (from == to) return ST_DUPLICATE;
+    if (to == ST_OUT_FAILED) return from <= ST_OUT_SENT ? 0 : -EINVAL;
+    if (from == ST_OUT_FAILED) return 0;                      /* retry or a late ack */
+    if (from == ST_OUT_SENT && to == ST_OUT_QUEUED) return 0; /* requeue for resend */
+    return to > from ? 0 : ST_DUPLICATE;
+}
+
+int st_outbox_set_state(struct st_db *db, const char *msg_id, enum st_out_state to,
+                        const char *error)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX) || (unsigned)to > ST_OUT_FAILED)
+        return bad(db, "outbox set state");
+    struct st_outbox_msg cur;
+    int rc = st_outbox_get(db, msg_id, &cur);
+    if (rc < 0) return rc;
+    rc = transition(cur.state, to);
+    if (rc < 0)
+        st_db__failf(db, rc, "outbox %s: %s -> %s not allowed", msg_id, state_names[cur.state],
+                     state_names[to]);
+    st_outbox_msg_free(&cur);
+    if (rc != 0) return rc;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_SET_STATE);
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, state_names[to], -1, SQLITE_STATIC);
+    if (to == ST_OUT_FAILED && error) sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, to == ST_OUT_SENT);
+    sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
+    rc = st_db__exec(db, s, "outbox set state");
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!limit || limit > ST_LIST_MAX) return bad(db, "outbox list");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_LIST_QUEUED);
+    if (!s) return -ENOTSUP;
+    struct st_outbox_msg *v = calloc(limit, sizeof *v);
+    if (!v) return -ENOMEM;
+    sqlite3_bind_int64(s, 1, (int64_t)limit);
+    size_t k = 0;
+    int rc;
+    while ((rc = st_db__row(db, s, "outbox list")) == 1) {
+        rc = outbox_row(s, &v[k]);
+        if (rc < 0) {
+            sqlite3_reset(s);
+            break;
+        }
+        k++;
+    }
+    if (rc < 0) {
+        st_outbox_list_free(v, k);
+        return rc;
+    }
+    if (k == 0) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* ---- retry buffer ---- */
+
+int st_retry_put(struct st_db *db, const char *msg_id, const char *to, const uint8_t *payload,
+                 size_t len, int64_t now)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX) || !str_ok(to, 1, ST_CHAT_MAX) || (!payload && len))
+        return bad(db, "retry put");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "retry: payload too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_RETRY_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    bind_payload(s, 3, payload, len);
+    sqlite3_bind_int64(s, 4, now);
+    int rc = st_db__exec(db, s, "retry put");
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int st_retry_get(struct st_db *db, const char *msg_id, char *to_out, size_t to_cap,
+                 uint8_t **payload, size_t *len)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX)) return bad(db, "retry get");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_RETRY_GET);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "retry get");
+    if (rc != 1) return rc;
+    rc = copy_col(s, 0, to_out, to_cap);
+    if (rc == 0) {
+        *payload = blob_dup(s, 1, len);
+        rc = *payload ? 1 : -ENOMEM;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int st_retry_purge(struct st_db *db, int64_t now, int64_t max_age)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_RETRY_PURGE);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, now - max_age);
+    int rc = st_db__exec(db, s, "retry purge");
+    return rc < 0 ? rc : st_db__changes(db);
+}
+
+/* ---- processed ---- */
+
+void st_ciphertext_hash(const uint8_t *ct, size_t len, uint8_t hash[static 32])
+{
+    SHA256(ct, len, hash);
+}
+
+int st_processed_check(struct st_db *db, const uint8_t hash[static 32], char *id_out, size_t id_cap)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_PROC_HAS);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "processed check");
+    if (rc != 1) return rc;
+    rc = copy_col(s, 0, id_out, id_cap);
+    sqlite3_reset(s);
+    return rc < 0 ? rc : 1;
+}
+
+int st_processed_put(struct st_db *db, const uint8_t hash[static 32], const char *msg_id)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX)) return bad(db, "processed put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_PROC_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "processed put");
+    sqlite3_clear_bindings(s);
+    if (rc < 0) return rc;
+    return st_db__changes(db) == 1 ? 0 : ST_DUPLICATE;
+}
+
+/* ---- LID map ---- */
+
+int st_lid_put(struct st_db *db, const char *lid, const char *pn)
+{
+    if (!str_ok(lid, 1, 128) || !str_ok(pn, 1, 128)) return bad(db, "lid put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_LID_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, lid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, pn, -1, SQLITE_STATIC);
+    int rc = st_db__exec(db, s, "lid put");
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+static int lid_get(struct st_db *db, enum st_q q, const char *k, char *out, size_t cap)
+{
+    if (!str_ok(k, 1, 128)) return bad(db, "lid get");
+    sqlite3_stmt *s = st_db__stmt(db, q);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "lid get");
+    if (rc != 1) return rc;
+    rc = copy_col(s, 0, out, cap);
+    sqlite3_reset(s);
+    return rc < 0 ? rc : 1;
+}
+
+int st_lid_get_pn(struct st_db *db, const char *lid, char *out, size_t cap)
+{
+    return lid_get(db, ST_Q_LID_GET_PN, lid, out, cap);
+}
+
+int st_lid_get_lid(struct st_db *db, const char *pn, char *out, size_t cap)
+{
+    return lid_get(db, ST_Q_LID_GET_LID, pn, out, cap);
+}

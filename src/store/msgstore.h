@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* msgstore.h -- inbox, outbox, retry buffer, processed ciphertexts and LID<->PN map.
+ *
+ * All functions are single statements on the account database (see migrations.c v2 for the
+ * tables). They join the caller's open transaction (st_db_begin), which is how the receive
+ * path commits "Signal state + inbox row + processed hash" together; outside one, each
+ * autocommits. Strings are NUL-terminated and borrowed for the call; the length limits
+ * below are enforced (-EINVAL beyond). Payloads (plaintext protobuf bytes) up to
+ * ST_PAYLOAD_MAX bytes (-ENOBUFS beyond).
+ *
+ * Results that return rows (lists, gets) hand back heap copies the caller frees with the
+ * matching *_free function. Times are Unix seconds passed in by the caller where they
+ * drive behaviour (retry-buffer purge), else taken from time(NULL).
+ * Errors: negative errnos as in db.h, detail in st_db_last_error().
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/db.h"
+
+#define ST_PAYLOAD_MAX   (1u << 20)
+#define ST_MSGID_MAX     128
+#define ST_IDEM_MAX      128
+#define ST_CHAT_MAX      256
+#define ST_TYPE_MAX      32
+#define ST_LIST_MAX      1000 /* cap on rows per list call */
+#define ST_RETRY_MAX_AGE (7 * 24 * 3600)
+
+#define ST_DUPLICATE 1 /* positive result: the row already existed */
+
+/* ---- inbox ---- */
+
+struct st_inbox_msg {
+    int64_t cursor; /* strictly increasing, never reused */
+    char *chat, *sender, *msg_id, *type;
+    int64_t ts;       /* message timestamp (from the stanza) */
+    int64_t received; /* when we stored it */
+    uint8_t *payload;
+    size_t payload_len;
+    int delivered; /* 0/1: handed to the agent */
+};
+
+/* Insert a decrypted message. Returns 0 (new row; *cursor = its cursor) or ST_DUPLICATE
+ * when (chat, sender, msg_id) is already there (*cursor = the existing row's cursor; the
+ * stored row is unchanged), or a negative errno. sender may be "" (1:1 chats). cursor may
+ * be NULL. */
+int st_inbox_insert(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                    int64_t ts, const char *type, const uint8_t *payload, size_t len,
+                    int64_t *cursor) __attribute__((warn_unused_result));
+/* Up to `limit` (1..ST_LIST_MAX) messages with cursor > after, in cursor order. *out is a
+ * new array of *n entries (NULL when 0); free with st_inbox_list_free. */
+int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox_msg **out,
+                  size_t *n) __attribute__((warn_unused_result));
+void st_inbox_list_free(struct st_inbox_msg *v, size_t n);
+/* Mark a message delivered to the agent: 0, or -ENOENT for an unknown cursor. */
+int st_inbox_mark_delivered(struct st_db *db, int64_t cursor) __attribute__((warn_unused_result));
+
+/* ---- outbox ---- */
+
+enum st_out_state {
+    ST_OUT_QUEUED = 0,
+    ST_OUT_SENT,
+    ST_OUT_DELIVERED,
+    ST_OUT_READ,
+    ST_OUT_FAILED,
+};
+
+struct st_outbox_msg {
+    int64_t id;
+    char *idem_key, *msg_id, *to, *error; /* error: NULL unless failed */
+    uint8_t *payload;
+    size_t payload_len;
+    enum st_out_state state;
+    int attempts;
+    int64_t created, updated;
+};
+
+const char *st_out_state_name(enum st_out_state s);
+
+/* Enqueue a message under the caller's idempotency key. Returns 0 (new row, state queued)
+ * or ST_DUPLICATE when the key exists: nothing is inserted and, if `existing` is non-NULL,
+ * it receives the stored row (free with st_outbox_msg_free) so the caller answers with the
+ * same message id and state instead of sending twice. A different key with an already used
+ * msg_id is -EINVAL. */
+int st_outbox_enqueue(struct st_db *db, const char *idem_key, const char *msg_id, const char *to,
+                      const uint8_t *payload, size_t len, struct st_outbox_msg *existing)
+    __attribute__((warn_unused_result));
+/* Load by message id: 0, -ENOENT, negative errno. Free with st_outbox_msg_free. */
+int st_outbox_get(struct st_db *db, const char *msg_id, struct st_outbox_msg *out)
+    __attribute__((warn_unused_result));
+/* Move a message to `to`. States only move forward: queued -> sent -> delivered -> read;
+ * failed from queued or sent; failed -> queued (a retry). A late or repeated receipt that
+ * would move backwards (e.g. delivered after read) changes nothing and returns ST_DUPLICATE.
+ * Entering sent counts an attempt. error is stored for failed (may be NULL).
+ * 0 applied, ST_DUPLICATE ignored, -ENOENT unknown id, -EINVAL not allowed (e.g. read ->
+ * failed). */
+int st_outbox_set_state(struct st_db *db, const char *msg_id, enum st_out_state to,
+                        const char *error) __attribute__((warn_unused_result));
+/* Up to `limit` queued messages, oldest first. Free with st_outbox_list_free. */
+int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
+    __attribute__((warn_unused_result));
+void st_outbox_msg_free(struct st_outbox_msg *m);
+void st_outbox_list_free(struct st_outbox_msg *v, size_t n);
+
+/* ---- retry buffer (what we sent, for peers' retry receipts) ---- */
+
+/* Keep (replace) the plaintext sent as msg_id to `to`, created at `now`. */
+int st_retry_put(struct st_db *db, const char *msg_id, const char *to, const uint8_t *payload,
+                 size_t len, int64_t now) __attribute__((warn_unused_result));
+/* 1 found (*payload new heap copy, *len; to copied into to_out if non-NULL), 0 absent. */
+int st_retry_get(struct st_db *db, const char *msg_id, char *to_out, size_t to_cap,
+                 uint8_t **payload, size_t *len) __attribute__((warn_unused_result));
+/* Delete entries created before now - max_age (ST_RETRY_MAX_AGE is 7 days); returns the
+ * number deleted. */
+int st_retry_purge(struct st_db *db, int64_t now, int64_t max_age);
+
+/* ---- processed ciphertexts ---- */
+
+/* hash = SHA-256(ciphertext). */
+void st_ciphertext_hash(const uint8_t *ct, size_t len, uint8_t hash[static 32]);
+/* 1 if the hash was recorded (msg_id copied into id_out when non-NULL), 0 if not. */
+int st_processed_check(struct st_db *db, const uint8_t hash[static 32], char *id_out, size_t id_cap)
+    __attribute__((warn_unused_result));
+/* Record a processed ciphertext (0; ST_DUPLICATE if it was already recorded). */
+int st_processed_put(struct st_db *db, const uint8_t hash[static 32], const char *msg_id)
+    __attribute__((warn_unused_result));
+
+/* ---- LID <-> phone-number users ---- */
+
+/* Record lid <-> pn (user parts or JIDs, ≤ 128 bytes). A new mapping for either side
+ * replaces the old one (both columns are unique). */
+int st_lid_put(struct st_db *db, const char *lid, const char *pn)
+    __attribute__((warn_unused_result));
+/* 1 found (copied into out), 0 absent, -ENOBUFS if out is too small. */
+int st_lid_get_pn(struct st_db *db, const char *lid, char *out, size_t cap)
+    __attribute__((warn_unused_result));
+int st_lid_get_lid(struct st_db *db, const char *pn, char *out, size_t cap)
+    __attribute__((warn_unused_result));
