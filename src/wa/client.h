@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* client.h -- the WhatsApp linked-device connection core on libuv.
+ *
+ * One `struct wa_client` runs one session at a time: wa_client_start() connects
+ * (net/conn.h: DNS -> TCP -> TLS -> WebSocket), performs the Noise XX handshake (wa/noise.h)
+ * with a registration or login ClientPayload (wa/payload.h), then either pairs by QR
+ * (wa/pairing.h) or logs in, runs the post-login steps (pre-key count and upload, passive
+ * off, offline marker) and keeps the session alive with jittered pings. Every way the session
+ * ends is reported exactly once through on_close() with a classified `struct wa_outcome`;
+ * the owner (the channel supervisor) decides what to do and may call wa_client_start() again
+ * from inside on_close() or later (e.g. at once after a 515 with the paired credentials).
+ *
+ * States (one transition function, logged at debug as "old -> new (reason)"):
+ *   IDLE -> CONNECTING -> HANDSHAKE -> PAIRING | LOGGING_IN -> CONNECTED -> CLOSED
+ * Per-state deadlines: connecting = the transport's own timeouts, handshake 20 s (server
+ * hello), pairing: 20 s for pair-device, then the QR rotation, 20 s for the 515 after our
+ * pair-device-sign; logging_in 20 s for <success>/<failure>.
+ *
+ * Callbacks never run from inside the wa_client_* call that caused them; on_close() and the
+ * failure of pending iqs are delivered from a zero-delay timer. The owner may call any
+ * wa_client_* function, including wa_client_close(), from inside any callback.
+ *
+ * Caps (peer-controlled): WA frame and node sizes (opts.max_frame, node limits), pending iqs
+ * (opts.max_pending_iq), QR refs (WA_PAIR_REFS_MAX of at most WA_PAIR_REF_MAX bytes), queued
+ * output bytes (opts.max_outbuf; a session whose peer does not read is ended).
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/outcome.h"
+#include "signal/sg_store.h"
+#include "wa/creds.h"
+#include "wa/node.h"
+
+struct wa_client;
+
+/* ---- outcomes ---- */
+
+enum wa_outcome_kind {
+    WA_OUT_NONE = 0,
+    WA_OUT_TRANSPORT,    /* dns/connect/tls/ws failure or the socket closed: see `net` */
+    WA_OUT_HANDSHAKE,    /* Noise handshake failed (bad server hello, certificate, timeout) */
+    WA_OUT_PROTOCOL,     /* undecryptable frame, bad node, oversized input, state timeout */
+    WA_OUT_KEEPALIVE,    /* pings unanswered for the whole fail window */
+    WA_OUT_STREAM_ERROR, /* <stream:error> (code 515, 503, 440 conflict, 401 removed, ...) */
+    WA_OUT_FAILURE,      /* <failure reason=N> instead of <success> */
+    WA_OUT_STREAM_END,   /* <xmlstreamend/> */
+    WA_OUT_QR_TIMEOUT,   /* every QR ref shown and expired without a scan */
+    WA_OUT_PAIRING,      /* pair-success rejected (HMAC/signature) or creds not persisted */
+    WA_OUT_MD_MISMATCH,  /* <ib><downgrade_webclient/></ib> */
+};
+
+/* What the supervisor should do (design.md, channel supervisor table). */
+enum wa_outcome_class {
+    WA_OC_TRANSIENT = 0, /* retry with backoff */
+    WA_OC_RESTART,       /* 515: reconnect at once (creds already durable) */
+    WA_OC_REPLACED,      /* 440: escalating backoff, notify */
+    WA_OC_LOGGED_OUT,    /* 401/403/406/device_removed: stop, quarantine, show QR */
+    WA_OC_TEMP_BAN,      /* 402: wait until `expire` */
+    WA_OC_OUTDATED,      /* 405: stop, "update required" */
+    WA_OC_NEEDS_USER,    /* QR refs exhausted, multi-device mismatch: wait for an operator */
+    WA_OC_FATAL,         /* local configuration error (bad URL, ...): do not retry */
+};
+
+#define WA_OUTCOME_TEXT_MAX 240
+
+struct wa_outcome {
+    enum wa_outcome_kind kind;
+    enum wa_outcome_class cls;
+    int code;        /* wa-protocol.md §1.4 numbers: 515, 503, 440, 401, 402, 405, 408, 411,
+                      * 428, 500, ... (Baileys' statusCode) */
+    long expire;     /* 402: ban duration in seconds from `expire` (0 if absent) */
+    int ban_code;    /* 402: `code` attribute (101-106), else 0 */
+    struct nout net; /* WA_OUT_TRANSPORT: the connector's outcome */
+    char text[WA_OUTCOME_TEXT_MAX]; /* one line, e.g. "stream:error 503",
+                                     * "keepalive timeout (no pong for 180 s)" */
+};
+
+/* Classify a node that may end the session. Returns 1 and fills *o for <stream:error>,
+ * <failure> and <xmlstreamend/>; 0 (o untouched) for any other node. Rules (§1.4):
+ * stream:error uses its `code`, else 440 for a <conflict> child, else 500; 515 -> RESTART,
+ * 440 / conflict type=replaced -> REPLACED, 401 or conflict type=device_removed -> LOGGED_OUT,
+ * else TRANSIENT. failure uses `reason` (500 if absent): 401/403/406 LOGGED_OUT, 402
+ * TEMP_BAN (code, expire), 405 OUTDATED, others TRANSIENT. xmlstreamend -> 428 TRANSIENT. */
+int wa_outcome_from_node(const struct wa_node *n, struct wa_outcome *o);
+
+/* Fill *o from a transport outcome: code = HTTP status (>= 400) of a refused upgrade, 428 for
+ * a connection closed after open, 408 otherwise; class FATAL for a bad URL/local error. */
+void wa_outcome_from_net(const struct nout *n, struct wa_outcome *o);
+
+const char *wa_outcome_kind_name(enum wa_outcome_kind k);
+const char *wa_outcome_class_name(enum wa_outcome_class c);
+
+/* ---- client ---- */
+
+enum wa_client_state {
+    WA_CS_IDLE = 0,   /* created, or closed and not restarted */
+    WA_CS_CONNECTING, /* transport */
+    WA_CS_HANDSHAKE,  /* Noise: client hello sent */
+    WA_CS_PAIRING,    /* registration payload sent; QR refs / pair-success */
+    WA_CS_LOGGING_IN, /* login payload sent; waiting for <success>/<failure> */
+    WA_CS_CONNECTED,  /* <success> received */
+    WA_CS_CLOSED,     /* session over; on_close pending or delivered */
+};
+
+struct wa_client_opts {
+    const char *url;                /* default wss://web.whatsapp.com/ws/chat */
+    const char *const *dns_servers; /* NULL: system resolver */
+    size_t ndns_servers;
+    const char *ca_file;           /* NULL: system store */
+    const uint8_t *noise_root_pub; /* 32 bytes; NULL: wa_cert_root_pubkey */
+    const char *log_account;       /* account tag for debug logs; NULL "default" */
+    int connect_timeout_ms;        /* transport stages (net/conn.h), <= 0 defaults */
+    int handshake_timeout_ms;      /* Noise server hello; <= 0: 20000 */
+    int login_timeout_ms;          /* <success>, pair-device, 515 after pairing; <= 0: 20000 */
+    int qr_first_ms;               /* validity of the first QR; <= 0: 60000 */
+    int qr_next_ms;                /* of each later one; <= 0: 20000 */
+    int keepalive_min_ms;          /* ping interval, uniform in [min, max); <= 0: 20000 */
+    int keepalive_max_ms;          /* <= 0: 30000 */
+    int keepalive_deadline_ms;     /* response deadline; <= 0: 10000 */
+    int keepalive_fail_ms;         /* end the session after failing this long; <= 0: 180000 */
+    int iq_timeout_ms;             /* internal iqs; <= 0: 30000 */
+    int tick_ms;                   /* deadline check period; <= 0: 250 */
+    unsigned prekey_min;           /* upload when the server holds fewer; 0: 5 */
+    unsigned prekey_initial;       /* batch when the server holds none; 0: 812 */
+    unsigned prekey_batch;         /* later batches; 0: 50 */
+    unsigned max_pending_iq;       /* 0: 256 */
+    size_t max_frame;              /* 0: WA_FRAME_MAX_DEFAULT */
+    size_t max_outbuf;             /* 0: 16 MiB */
+};
+
+struct wa_client_cbs {
+    /* A QR string to display, valid for valid_ms. */
+    void (*on_qr)(void *ud, const char *qr, unsigned valid_ms);
+    /* Pairing verified. The owner must persist `creds` durably before returning 0; only then
+     * is the pair-device-sign reply sent. Non-zero: an error is answered, the session ends
+     * with WA_OUT_PAIRING. Required for pairing. */
+    int (*on_paired)(void *ud, const struct wa_creds *creds);
+    /* Credentials changed (next pre-key id advanced before an upload, LID learned at
+     * <success>). Must persist before returning 0; non-zero skips the pre-key upload. */
+    int (*on_creds)(void *ud, const struct wa_creds *creds);
+    /* Logged in and the offline queue marker (<ib><offline count/>) arrived (or
+     * login_timeout_ms passed after <success> without it: reported with count 0). */
+    void (*on_connected)(void *ud, const char *lid_jid, unsigned offline_count);
+    /* A stanza the core does not handle (message, receipt, notification, call, ack, ...). */
+    void (*on_node)(void *ud, const struct wa_node *n);
+    /* The session ended (exactly once per wa_client_start that returned 0). */
+    void (*on_close)(void *ud, const struct wa_outcome *o);
+    /* Optional health report after each keepalive ping: ok = answered (rtt_ms valid), else
+     * timed out and pings have been failing for failing_ms (the session ends once that
+     * reaches keepalive_fail_ms). */
+    void (*on_health)(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms);
+};
+
+/* iq callback: status 0 with the result node, -EREMOTEIO with the type=error node,
+ * -ETIMEDOUT, -ENOTCONN (session ended) or -ECANCELED (wa_client_close) with resp NULL. */
+typedef void (*wa_iq_cb)(void *ud, int status, const struct wa_node *resp);
+
+/* Create an idle client. opts strings are copied; cbs copied. 0, -EINVAL, -ENOMEM. */
+int wa_client_new(uv_loop_t *loop, const struct wa_client_opts *opts,
+                  const struct wa_client_cbs *cbs, void *ud, struct wa_client **out)
+    __attribute__((warn_unused_result));
+
+/* Start a session with these credentials (copied; unpaired -> pairing, paired -> login) and
+ * this Signal store (borrowed; it must outlive the session). The store's local identity is
+ * the owner's business (e.g. sg_memstore_set_identity with wa_creds_sg_identity); the client
+ * writes to it: the primary phone's identity at pairing (save_identity, LID device 0), our
+ * signed pre-key at login if absent, and generated one-time pre-keys before uploading them.
+ * -EBUSY if a session is running (state not IDLE/CLOSED, or its on_close not yet delivered),
+ * -EINVAL (bad creds or store), -ENOMEM. On 0, on_close will follow. */
+int wa_client_start(struct wa_client *c, const struct wa_creds *creds, const struct sg_store *store)
+    __attribute__((warn_unused_result));
+
+/* Encode, encrypt and send a node. -ENOTCONN unless the handshake is done and the session
+ * runs, -EMSGSIZE / -EINVAL (node), -ENOBUFS (output queue over max_outbuf). */
+int wa_client_send_node(struct wa_client *c, const struct wa_node *n)
+    __attribute__((warn_unused_result));
+
+/* Send an iq and wait for the result/error with the same `id` (the iq must carry one: use
+ * wa_client_new_id). cb runs exactly once (see wa_iq_cb) unless this returns an error.
+ * timeout_ms <= 0: opts.iq_timeout_ms. -EINVAL (no id), -EEXIST (id already pending),
+ * -ENOSPC when max_pending_iq are pending; send errors as wa_client_send_node. */
+int wa_client_send_iq(struct wa_client *c, const struct wa_node *iq, int timeout_ms, wa_iq_cb cb,
+                      void *ud) __attribute__((warn_unused_result));
+
+/* A fresh unique stanza id ("<8 hex>-<counter>") into out (>= 32 bytes). */
+void wa_client_new_id(struct wa_client *c, char *out, size_t outlen);
+
+/* End everything and free (two-step: memory is released in libuv close callbacks, so the
+ * loop must run afterwards). Pending iq callbacks run with -ECANCELED inside this call;
+ * on_close does not run. Safe inside any callback. NULL accepted. */
+void wa_client_close(struct wa_client *c);
+
+enum wa_client_state wa_client_state(const struct wa_client *c);
+const char *wa_client_state_name(enum wa_client_state s);
+/* Current credentials (as updated by pairing / success). */
+const struct wa_creds *wa_client_creds(const struct wa_client *c);
+/* Session generation: incremented by each wa_client_start. */
+unsigned wa_client_generation(const struct wa_client *c);
+/* Pings answered / sent in the current session (health). */
+void wa_client_keepalive_stats(const struct wa_client *c, unsigned *sent, unsigned *answered);
