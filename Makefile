@@ -15,7 +15,9 @@ build: deps
 	@cmake --preset default >/dev/null
 	@cmake --build --preset default -j $(JOBS)
 
-run: build
+run: deps
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default -j $(JOBS) --target wagate
 	./build/wagate gateway $(RUN_ARGS)
 
 # The whole suite: unit, integration, conformance and a short run of every
