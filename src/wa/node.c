@@ -201,6 +201,7 @@ int wa_node_append_attr(struct wa_node *n, const struct wa_str *key, const struc
 
 static struct wa_attr *find_attr(const struct wa_node *n, const char *key)
 {
+    if (!n) return NULL;
     for (uint32_t i = 0; i < n->nattrs; i++)
         if (str_is(&n->attrs[i].key, key)) return &n->attrs[i];
     return NULL;
@@ -330,7 +331,7 @@ int wa_node_attr_jid(const struct wa_node *n, const char *key, struct wa_jid *ou
 struct wa_node *wa_node_next_child(const struct wa_node *n, const char *tag,
                                    const struct wa_node *prev)
 {
-    if (n->content_type != WA_CONTENT_LIST) return NULL;
+    if (!n || n->content_type != WA_CONTENT_LIST) return NULL;
     uint32_t i = 0;
     if (prev) {
         while (i < n->c.nchildren && n->c.children[i] != prev)
@@ -349,7 +350,7 @@ struct wa_node *wa_node_child(const struct wa_node *n, const char *tag)
 
 size_t wa_node_child_count(const struct wa_node *n)
 {
-    return n->content_type == WA_CONTENT_LIST ? n->c.nchildren : 0;
+    return n && n->content_type == WA_CONTENT_LIST ? n->c.nchildren : 0;
 }
 
 struct wa_node *wa_node_child_at(const struct wa_node *n, size_t i)
@@ -359,7 +360,7 @@ struct wa_node *wa_node_child_at(const struct wa_node *n, size_t i)
 
 const uint8_t *wa_node_content_bytes(const struct wa_node *n, size_t *len)
 {
-    if (n->content_type != WA_CONTENT_BYTES) {
+    if (!n || n->content_type != WA_CONTENT_BYTES) {
         *len = 0;
         return NULL;
     }
@@ -369,7 +370,7 @@ const uint8_t *wa_node_content_bytes(const struct wa_node *n, size_t *len)
 
 const char *wa_node_content_string(const struct wa_node *n)
 {
-    return n->content_type == WA_CONTENT_STRING ? n->c.str.s : NULL;
+    return n && n->content_type == WA_CONTENT_STRING ? n->c.str.s : NULL;
 }
 
 static bool attr_eq(const struct wa_attr *a, const struct wa_attr *b)

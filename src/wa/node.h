@@ -136,7 +136,9 @@ int wa_node_set_jid(struct wa_node *n, const struct wa_jid *jid)
 /* Drop the content (children freed). */
 void wa_node_clear_content(struct wa_node *n);
 
-/* ---- reading ---- */
+/* ---- reading ----
+ * Every reader accepts n == NULL and answers "absent" (NULL, 0, -ENOENT), so lookups
+ * can be chained on peer-controlled trees: wa_node_attr(wa_node_child(n, "x"), "y"). */
 
 /* String form of attribute `key` (first match): a string value as is, a JID
  * formatted with wa_jid_format(). NULL if absent. */

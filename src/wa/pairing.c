@@ -208,6 +208,8 @@ int wa_pairing_process(const struct wa_node *iq, const struct wa_creds *cur, str
         return fail(e, -EBADMSG, 500, "internal-error", "pair-success iq malformed");
     size_t len = 0;
     const uint8_t *b = wa_node_content_bytes(wa_node_child(ps, "device-identity"), &len);
+    if (!b || len == 0)
+        return fail(e, -EBADMSG, 500, "internal-error", "pair-success without device-identity");
     int rc = wa_pairing_verify(cur->adv_secret, &cur->identity, b, len, res, e);
     if (rc < 0) return rc;
     *out = *cur;

@@ -493,10 +493,32 @@ static void test_setters_copy_caller_strings(void **state)
     wa_node_free(n);
 }
 
+/* Readers accept NULL so lookups chain on peer-controlled trees (fuzz_pairing found a
+ * crash where a missing child was passed on). */
+static void test_readers_accept_null(void **state)
+{
+    size_t len = 7;
+    struct wa_jid j;
+    assert_null(wa_node_attr(NULL, "id"));
+    assert_int_equal(wa_node_attr_jid(NULL, "from", &j), -ENOENT);
+    assert_null(wa_node_child(NULL, "x"));
+    assert_null(wa_node_next_child(NULL, "x", NULL));
+    assert_int_equal(wa_node_child_count(NULL), 0);
+    assert_null(wa_node_child_at(NULL, 0));
+    assert_null(wa_node_content_bytes(NULL, &len));
+    assert_int_equal(len, 0);
+    assert_null(wa_node_content_string(NULL));
+    struct wa_node *n = wa_node_new("iq");
+    assert_non_null(n);
+    assert_null(wa_node_attr(wa_node_child(n, "pair-success"), "x"));
+    wa_node_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_setters_copy_caller_strings),
+        cmocka_unit_test(test_readers_accept_null),
         cmocka_unit_test(test_binary_vectors),
         cmocka_unit_test(test_vector_contents),
         cmocka_unit_test(test_builders_match_vector),

@@ -549,6 +549,27 @@ static void test_creds_generate(void **state)
     wa_creds_wipe(&b);
 }
 
+/* Regression (fuzz_pairing): a pair-success without <device-identity> crashed the client
+ * (NULL node handed to wa_node_content_bytes). It must be refused as malformed. */
+static void test_process_without_device_identity(void **state)
+{
+    (void)state;
+    struct wa_creds cur, out;
+    creds_from_vector(&cur);
+    const char *text = "<iq from=@'s.whatsapp.net' type='result' id='1'><pair-success>"
+                       "<gcm key-index='1'>[4B hex 0a020304]</gcm>"
+                       "<device jid=@'15550001:3@s.whatsapp.net'/><platform name='android'/>"
+                       "</pair-success></iq>";
+    struct wa_node *iq = NULL;
+    char err[256];
+    assert_int_equal(wa_nodetext_parse(text, strlen(text), &iq, err, sizeof err), 0);
+    struct wa_pair_result r;
+    struct wa_pair_error e;
+    assert_int_equal(wa_pairing_process(iq, &cur, &out, &r, &e), -EBADMSG);
+    assert_int_equal(e.code, 500);
+    wa_node_free(iq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_reject_malformed),
         cmocka_unit_test(test_process_iq),
         cmocka_unit_test(test_qr_string),
+        cmocka_unit_test(test_process_without_device_identity),
         cmocka_unit_test(test_creds_generate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
