@@ -50,17 +50,18 @@ static int free_port(void)
 static int healthz(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = 0;
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
         const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         char b[256] = {0};
-        if (write(fd, req, sizeof req - 1) == (ssize_t)sizeof req - 1 && read(fd, b, sizeof b - 1) > 0)
+        if (write(fd, req, sizeof req - 1) == (ssize_t)sizeof req - 1 &&
+            read(fd, b, sizeof b - 1) > 0)
             ok = strncmp(b, "HTTP/1.1 200", 12) == 0;
     }
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return ok;
 }
 
@@ -71,10 +72,8 @@ static long proc_field(pid_t pid, const char *file, const char *key)
     FILE *f = fopen(path, "r");
     long v = -1;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, key, strlen(key)) == 0)
-            v = strtol(line + strlen(key), NULL, 10);
-    if (f)
-        fclose(f);
+        if (strncmp(line, key, strlen(key)) == 0) v = strtol(line + strlen(key), NULL, 10);
+    if (f) fclose(f);
     return v;
 }
 
@@ -111,8 +110,7 @@ static int one_run(const char *bin, const char *dir, int idle_s, struct run *r)
         _exit(127);
     }
     while (!healthz(port)) {
-        if (now_ms() - t0 > 5000 || waitpid(pid, NULL, WNOHANG) == pid)
-            return -1;
+        if (now_ms() - t0 > 5000 || waitpid(pid, NULL, WNOHANG) == pid) return -1;
         sleep_ms(1);
     }
     r->start_ms = now_ms() - t0;
@@ -139,8 +137,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char dir[] = "/tmp/wagate-bench-XXXXXX";
-    if (!mkdtemp(dir))
-        return 1;
+    if (!mkdtemp(dir)) return 1;
     char cfg[600];
     snprintf(cfg, sizeof cfg, "%s/c.json", dir);
     FILE *f = fopen(cfg, "w");
@@ -159,19 +156,18 @@ int main(int argc, char **argv)
     }
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-    if (n == 0)
-        return 1;
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (n == 0) return 1;
     double ms = median(s, n), mp = median(p, n), mm = median(m, n), mw = median(w, n);
     printf("wagate gateway, %d runs (medians; first run creates the token)\n", n);
     printf("  %-34s %10s %22s %10s\n", "", "wagate", "clawdbot 2026.1.24", "ratio");
-    printf("  %-34s %8.1f ms %19s %9.0fx\n", "start to first /healthz 200", ms, "4300-5400 ms (warm)",
-           4300 / ms);
+    printf("  %-34s %8.1f ms %19s %9.0fx\n", "start to first /healthz 200", ms,
+           "4300-5400 ms (warm)", 4300 / ms);
     printf("  %-34s %8.1f ms %22s\n", "SIGTERM to exit", mp, "-");
     printf("  %-34s %7.2f MiB %18s %9.0fx\n", "resident memory, idle", mm / 1024, "315-327 MiB",
            315 * 1024 / mm);
     printf("  %-34s %8.2f /s %22s\n", "wake-ups while idle", mw, "-");
-    printf("  (openclaw 2026.9.6: start 8-19 s, RSS 760-980 MiB; anchors quoted from anchors.md)\n");
+    printf(
+        "  (openclaw 2026.9.6: start 8-19 s, RSS 760-980 MiB; anchors quoted from anchors.md)\n");
     return 0;
 }

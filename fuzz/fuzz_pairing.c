@@ -26,10 +26,8 @@ static int g_ready;
 
 static void setup(void)
 {
-    if (g_ready)
-        return;
-    if (wa_creds_generate(&g_creds) != 0)
-        abort();
+    if (g_ready) return;
+    if (wa_creds_generate(&g_creds) != 0) abort();
     memset(g_creds.adv_secret, 0x42, sizeof g_creds.adv_secret);
     g_ready = 1;
 }
@@ -48,14 +46,12 @@ static void fuzz_verify(const uint8_t *p, size_t n)
     c.hmac.len = maclen;
     size_t len = wa__advsigned_device_identity_hmac__get_packed_size(&c);
     uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return;
+    if (!buf) return;
     wa__advsigned_device_identity_hmac__pack(&c, buf);
     struct wa_pair_result r;
     struct wa_pair_error e;
     int rc = wa_pairing_verify(g_creds.adv_secret, &g_creds.identity, buf, len, &r, &e);
-    if (rc == 0 && (r.account_len == 0 || r.account_len > sizeof r.account))
-        abort();
+    if (rc == 0 && (r.account_len == 0 || r.account_len > sizeof r.account)) abort();
     free(buf);
 }
 
@@ -63,8 +59,7 @@ static void fuzz_process(const uint8_t *p, size_t n)
 {
     struct wa_node *iq = NULL;
     char err[256];
-    if (wa_node_decode(p, n, NULL, &iq, err, sizeof err) != 0)
-        return;
+    if (wa_node_decode(p, n, NULL, &iq, err, sizeof err) != 0) return;
     struct wa_creds out;
     struct wa_pair_result r;
     struct wa_pair_error e;
@@ -75,8 +70,7 @@ static void fuzz_process(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 8192)
-        return 0;
+    if (size < 1 || size > 8192) return 0;
     setup();
     if (data[0] & 1)
         fuzz_process(data + 1, size - 1);

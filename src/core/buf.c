@@ -24,21 +24,16 @@ void buf_free(struct buf *b)
 
 int buf_reserve(struct buf *b, size_t extra)
 {
-    if (b->max == 0)
-        b->max = SIZE_MAX;
-    if (extra > b->max || b->len > b->max - extra)
-        return -ENOBUFS;
+    if (b->max == 0) b->max = SIZE_MAX;
+    if (extra > b->max || b->len > b->max - extra) return -ENOBUFS;
     size_t need = b->len + extra;
-    if (need <= b->cap && b->data)
-        return 0;
+    if (need <= b->cap && b->data) return 0;
     size_t ncap = b->cap ? b->cap : 64;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    if (ncap > b->max)
-        ncap = b->max > need ? b->max : (need ? need : 1);
+    if (ncap > b->max) ncap = b->max > need ? b->max : (need ? need : 1);
     uint8_t *p = realloc(b->data, ncap);
-    if (!p)
-        return -ENOMEM;
+    if (!p) return -ENOMEM;
     b->data = p;
     b->cap = ncap;
     return 0;
@@ -46,11 +41,9 @@ int buf_reserve(struct buf *b, size_t extra)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     int r = buf_reserve(b, n);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
@@ -72,17 +65,14 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -EINVAL;
+    if (n < 0) return -EINVAL;
     int r = buf_reserve(b, (size_t)n);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     /* vsnprintf writes a terminator: it may use one byte of capacity past max,
      * which limits len, not the allocation. */
     if (b->cap < b->len + (size_t)n + 1) {
         uint8_t *p = realloc(b->data, b->len + (size_t)n + 1);
-        if (!p)
-            return -ENOMEM;
+        if (!p) return -ENOMEM;
         b->data = p;
         b->cap = b->len + (size_t)n + 1;
     }

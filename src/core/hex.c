@@ -16,12 +16,9 @@ void hex_encode(char *out, const uint8_t *in, size_t n)
 
 static int nibble(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -31,21 +28,17 @@ long hex_decode(uint8_t *out, size_t outmax, const char *in, size_t inlen)
     int hi = -1;
     for (size_t i = 0; i < inlen; i++) {
         char c = in[i];
-        if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
-            continue;
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r') continue;
         int v = nibble(c);
-        if (v < 0)
-            return -EINVAL;
+        if (v < 0) return -EINVAL;
         if (hi < 0) {
             hi = v;
             continue;
         }
-        if (n >= outmax)
-            return -ENOBUFS;
+        if (n >= outmax) return -ENOBUFS;
         out[n++] = (uint8_t)(hi << 4 | v);
         hi = -1;
     }
-    if (hi >= 0)
-        return -EINVAL;
+    if (hi >= 0) return -EINVAL;
     return (long)n;
 }

@@ -50,14 +50,11 @@ void wlog_set_stderr(bool on)
 
 int wlog_set_file(const char *path)
 {
-    if (g_fd >= 0)
-        close(g_fd);
+    if (g_fd >= 0) close(g_fd);
     g_fd = -1;
-    if (!path)
-        return 0;
+    if (!path) return 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) return -errno;
     g_fd = fd;
     return 0;
 }
@@ -107,8 +104,7 @@ static void emit(const char *line, size_t n)
 
 void wlog(enum wlog_level lvl, const char *component, const char *account, const char *fmt, ...)
 {
-    if (lvl > g_level)
-        return;
+    if (lvl > g_level) return;
     int saved = errno;
     char msg[2048], ts[40], line[4600];
     va_list ap;
@@ -134,8 +130,7 @@ void wlog(enum wlog_level lvl, const char *component, const char *account, const
             snprintf(tags, sizeof tags, "[%s] ", component);
         n = (size_t)snprintf(line, sizeof line, "%s %-5s %s%s\n", ts, level_names[lvl], tags, msg);
     }
-    if (n >= sizeof line)
-        n = sizeof line - 1;
+    if (n >= sizeof line) n = sizeof line - 1;
     emit(line, n);
     errno = saved;
 }

@@ -31,6 +31,5 @@ void wlog(enum wlog_level lvl, const char *component, const char *account, const
 #define log_info(comp, acct, ...)  wlog(WLOG_INFO, comp, acct, __VA_ARGS__)
 #define log_debug(comp, acct, ...)                                                                 \
     do {                                                                                           \
-        if (wlog_get_level() >= WLOG_DEBUG)                                                        \
-            wlog(WLOG_DEBUG, comp, acct, __VA_ARGS__);                                             \
+        if (wlog_get_level() >= WLOG_DEBUG) wlog(WLOG_DEBUG, comp, acct, __VA_ARGS__);             \
     } while (0)

@@ -50,8 +50,7 @@ static pid_t read_pid(int fd)
         ssize_t n = pread(fd, b, sizeof b - 1, 0);
         if (n > 0) {
             long pid = strtol(b, NULL, 10);
-            if (pid > 0)
-                return (pid_t)pid;
+            if (pid > 0) return (pid_t)pid;
         }
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -64,10 +63,8 @@ int state_lock_acquire(const char *dir, struct state_lock *lk, pid_t *holder, ch
 {
     char path[PATH_MAX];
     lk->fd = -1;
-    if (holder)
-        *holder = 0;
-    if (lock_path(dir, path, sizeof path) < 0)
-        return -ENAMETOOLONG;
+    if (holder) *holder = 0;
+    if (lock_path(dir, path, sizeof path) < 0) return -ENAMETOOLONG;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         int r = -errno;
@@ -78,8 +75,7 @@ int state_lock_acquire(const char *dir, struct state_lock *lk, pid_t *holder, ch
         int r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
         if (r == -EWOULDBLOCK) {
             pid_t pid = read_pid(fd);
-            if (holder)
-                *holder = pid;
+            if (holder) *holder = pid;
             if (pid > 0)
                 snprintf(err, errlen, "state directory %s is in use by wagate (pid %ld)", dir,
                          (long)pid);
@@ -105,8 +101,7 @@ int state_lock_acquire(const char *dir, struct state_lock *lk, pid_t *holder, ch
 
 void state_lock_release(struct state_lock *lk)
 {
-    if (lk->fd < 0)
-        return;
+    if (lk->fd < 0) return;
     /* Empty the PID first so a reader never sees a dead PID as holder. */
     if (ftruncate(lk->fd, 0) < 0) {
         /* nothing more to do: closing drops the lock anyway */
@@ -118,11 +113,9 @@ void state_lock_release(struct state_lock *lk)
 pid_t state_lock_holder(const char *dir)
 {
     char path[PATH_MAX];
-    if (lock_path(dir, path, sizeof path) < 0)
-        return -ENAMETOOLONG;
+    if (lock_path(dir, path, sizeof path) < 0) return -ENAMETOOLONG;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
+    if (fd < 0) return errno == ENOENT ? 0 : -errno;
     pid_t pid = 0;
     if (flock(fd, LOCK_SH | LOCK_NB) == 0)
         flock(fd, LOCK_UN); /* nobody holds it */

@@ -11,8 +11,7 @@ static uint64_t default_rand(void *ud)
     if (xorshift_state == 0 &&
         getrandom(&xorshift_state, sizeof xorshift_state, 0) != sizeof xorshift_state)
         xorshift_state = 0x9e3779b97f4a7c15ull;
-    if (xorshift_state == 0)
-        xorshift_state = 1;
+    if (xorshift_state == 0) xorshift_state = 1;
     uint64_t x = xorshift_state;
     x ^= x << 13;
     x ^= x >> 7;
@@ -60,8 +59,7 @@ uint64_t backoff_failed(struct backoff *b, uint64_t now_ms)
         b->attempt = 0;
     b->up_since_ms = 0;
     uint64_t window = backoff_window(b);
-    if (b->attempt < UINT32_MAX)
-        b->attempt++;
+    if (b->attempt < UINT32_MAX) b->attempt++;
     uint64_t span = window - b->floor_ms;
     uint64_t d = b->floor_ms + (span ? b->rand64(b->rand_ud) % (span + 1) : 0);
     b->last_delay_ms = d;

@@ -12,8 +12,8 @@
 
 struct backoff {
     uint32_t base_ms, cap_ms, floor_ms, stable_ms;
-    uint32_t attempt;      /* failures since the last stable connection */
-    uint64_t up_since_ms;  /* when the current connection came up; 0 = not up */
+    uint32_t attempt;     /* failures since the last stable connection */
+    uint64_t up_since_ms; /* when the current connection came up; 0 = not up */
     uint64_t (*rand64)(void *ud);
     void *rand_ud;
     uint64_t last_delay_ms;

@@ -615,7 +615,8 @@ static int rd_token(struct dec *d, uint8_t tag, struct sval *sv)
         n = wa_token_single_len(tag);
     }
     sv->type = SV_STR;
-    sv->str = (struct wa_str){.s = s, .len = (uint32_t)n, .enc = WA_STR_AUTO, .owned = WA_STR_STATIC};
+    sv->str =
+        (struct wa_str){.s = s, .len = (uint32_t)n, .enc = WA_STR_AUTO, .owned = WA_STR_STATIC};
     return 0;
 }
 

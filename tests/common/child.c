@@ -22,11 +22,9 @@ static int count_lines(const char *s)
 pid_t child_start(char *const argv[], int lines, char *out, size_t outlen, int timeout_ms)
 {
     int pfd[2];
-    if (outlen == 0 || pipe(pfd) < 0)
-        return -1;
+    if (outlen == 0 || pipe(pfd) < 0) return -1;
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (pid < 0) return -1;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(pfd[1], 1);
@@ -40,11 +38,9 @@ pid_t child_start(char *const argv[], int lines, char *out, size_t outlen, int t
     out[0] = '\0';
     struct pollfd p = {.fd = pfd[0], .events = POLLIN};
     while (off < outlen - 1 && count_lines(out) < lines) {
-        if (poll(&p, 1, timeout_ms) != 1)
-            break;
+        if (poll(&p, 1, timeout_ms) != 1) break;
         ssize_t n = read(pfd[0], out + off, outlen - 1 - off);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         off += (size_t)n;
         out[off] = '\0';
     }
@@ -58,8 +54,7 @@ pid_t child_start(char *const argv[], int lines, char *out, size_t outlen, int t
 
 void child_stop(pid_t pid)
 {
-    if (pid <= 0)
-        return;
+    if (pid <= 0) return;
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 }

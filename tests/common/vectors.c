@@ -17,8 +17,7 @@ cJSON *vectors_load(void)
              dir && *dir ? dir : WAGATE_SOURCE_DIR);
     char *text = NULL;
     size_t len = 0;
-    if (file_read_all(path, 16u << 20, &text, &len) < 0)
-        return NULL;
+    if (file_read_all(path, 16u << 20, &text, &len) < 0) return NULL;
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     return root;
@@ -28,8 +27,7 @@ uint8_t *vectors_hexdup(const char *hex, size_t *n)
 {
     size_t l = strlen(hex);
     uint8_t *p = malloc(l / 2 + 1);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     long r = hex_decode(p, l / 2 + 1, hex, l);
     if (r < 0) {
         free(p);

@@ -27,10 +27,10 @@
 #include "child.h"
 #include "net/conn.h"
 
-#define NCONN        8
-#define RUN_MS       2500
-#define LIMIT_MS     50.0
-#define RESOLVE_MS   3000
+#define NCONN      8
+#define RUN_MS     2500
+#define LIMIT_MS   50.0
+#define RESOLVE_MS 3000
 
 struct ctx {
     uv_loop_t loop;
@@ -55,7 +55,8 @@ static double now_ms(void)
 static int get_healthz(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -82,28 +83,22 @@ static void *client(void *arg)
         c->requests++;
         c->failures += !ok;
         c->sum_ms += dt;
-        if (dt > c->max_ms)
-            c->max_ms = dt;
+        if (dt > c->max_ms) c->max_ms = dt;
         usleep(2000);
     }
     atomic_store(&c->client_done, true);
     return NULL;
 }
 
-static void on_open(struct nconn *n, void *ud)
-{
-}
+static void on_open(struct nconn *n, void *ud) {}
 
-static void on_message(struct nconn *n, void *ud, const uint8_t *d, size_t l)
-{
-}
+static void on_message(struct nconn *n, void *ud, const uint8_t *d, size_t l) {}
 
 static void on_close(struct nconn *n, void *ud, const struct nout *o)
 {
     struct ctx *c = ud;
     for (int i = 0; i < NCONN; i++) {
-        if (c->conns[i] != n)
-            continue;
+        if (c->conns[i] != n) continue;
         snprintf(c->outcomes[i], sizeof c->outcomes[i], "%s", o->text);
         nconn_close(n);
         c->conns[i] = NULL;
@@ -111,15 +106,12 @@ static void on_close(struct nconn *n, void *ud, const struct nout *o)
     }
 }
 
-static void api_closed(void *arg)
-{
-}
+static void api_closed(void *arg) {}
 
 static void on_poll(uv_timer_t *t)
 {
     struct ctx *c = t->data;
-    if (!atomic_load(&c->client_done) || c->closed < NCONN)
-        return;
+    if (!atomic_load(&c->client_done) || c->closed < NCONN) return;
     uv_close((uv_handle_t *)&c->poll, NULL);
     api_server_close(c->api, api_closed, c);
 }
@@ -127,8 +119,12 @@ static void on_poll(uv_timer_t *t)
 static void test_api_answers_while_dns_hangs(void **state)
 {
     char line[256];
-    char *argv[] = {(char *)child_build_path("wagate-testdns"), "--listen", "127.0.0.1:0",
-                    "--default", "drop", NULL};
+    char *argv[] = {(char *)child_build_path("wagate-testdns"),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--default",
+                    "drop",
+                    NULL};
     pid_t dns = child_start(argv, 1, line, sizeof line, 5000);
     assert_true(dns > 0);
     char server[64];
@@ -137,15 +133,17 @@ static void test_api_answers_while_dns_hangs(void **state)
     struct ctx *c = calloc(1, sizeof *c);
     assert_non_null(c);
     assert_int_equal(uv_loop_init(&c->loop), 0);
-    struct api_config ac = {.listen = "127.0.0.1:0", .token = "0123456789abcdef0123",
-                            .version = "test"};
+    struct api_config ac = {
+        .listen = "127.0.0.1:0", .token = "0123456789abcdef0123", .version = "test"};
     char err[256];
     assert_int_equal(api_server_start(&c->loop, &ac, &c->api, err, sizeof err), 0);
     c->port = api_server_port(c->api);
 
     const char *servers[] = {server};
-    struct nconn_opts o = {.url = "wss://hang.test/ws/chat", .dns_servers = servers,
-                           .ndns_servers = 1, .resolve_timeout_ms = RESOLVE_MS};
+    struct nconn_opts o = {.url = "wss://hang.test/ws/chat",
+                           .dns_servers = servers,
+                           .ndns_servers = 1,
+                           .resolve_timeout_ms = RESOLVE_MS};
     struct nconn_cbs cbs = {on_open, on_message, on_close};
     for (int i = 0; i < NCONN; i++)
         assert_int_equal(nconn_start(&c->loop, &o, &cbs, c, &c->conns[i]), 0);

@@ -47,8 +47,7 @@ static void test_never_gives_up_and_stays_in_bounds(void **state)
         assert_true(d >= 100 && d <= 60000);
         if (i > 20) {
             sum += d;
-            if (d > maxd)
-                maxd = d;
+            if (d > maxd) maxd = d;
         }
     }
     /* Full jitter at the cap: mean near the middle of [100, 60000], max near the top. */

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW     1800000000u
+#define NOW 1800000000u
 
 static cJSON *g_root;
 

@@ -37,12 +37,13 @@ static void test_full_config(void **state)
 {
     struct wg_config c;
     char err[CFG_ERR_MAX] = "";
-    const char *j = "{\"gateway\":{\"listen\":\"[::1]:9000\",\"token\":\"0123456789abcdef0123\","
-                    "\"max_clients\":10},\"log\":{\"level\":\"debug\",\"json\":true,"
-                    "\"file\":\"/tmp/x.log\"},\"whatsapp\":{\"endpoint\":\"ws://127.0.0.1:1/ws/chat\","
-                    "\"noise_root_pubkey\":\"00112233445566778899aabbccddeeff00112233445566778899"
-                    "aabbccddeeff\",\"tls_ca_file\":\"/tmp/ca.pem\",\"dns_servers\":[\"127.0.0.1:"
-                    "5353\",\"::1\",\"10.0.0.1\"]}}";
+    const char *j =
+        "{\"gateway\":{\"listen\":\"[::1]:9000\",\"token\":\"0123456789abcdef0123\","
+        "\"max_clients\":10},\"log\":{\"level\":\"debug\",\"json\":true,"
+        "\"file\":\"/tmp/x.log\"},\"whatsapp\":{\"endpoint\":\"ws://127.0.0.1:1/ws/chat\","
+        "\"noise_root_pubkey\":\"00112233445566778899aabbccddeeff00112233445566778899"
+        "aabbccddeeff\",\"tls_ca_file\":\"/tmp/ca.pem\",\"dns_servers\":[\"127.0.0.1:"
+        "5353\",\"::1\",\"10.0.0.1\"]}}";
     assert_int_equal(parse(&c, j, err), 0);
     assert_string_equal(c.listen, "[::1]:9000");
     assert_string_equal(c.token, "0123456789abcdef0123");
@@ -79,7 +80,8 @@ static void test_errors_name_the_key(void **state)
         {"{\"log\":{\"level\":\"verbose\"}}", "log.level: expected one of"},
         {"{\"log\":{\"json\":1}}", "log.json: expected true or false, got 1"},
         {"{\"whatsapp\":{\"endpoint\":\"http://x\"}}", "whatsapp.endpoint: expected a ws://"},
-        {"{\"whatsapp\":{\"noise_root_pubkey\":\"zz\"}}", "whatsapp.noise_root_pubkey: expected 64"},
+        {"{\"whatsapp\":{\"noise_root_pubkey\":\"zz\"}}",
+         "whatsapp.noise_root_pubkey: expected 64"},
         {"{\"whatsapp\":{\"dns_servers\":[\"1.2.3.4\",\"dns.google\"]}}",
          "whatsapp.dns_servers: expected an array"},
         {"{\"whatsapp\":{\"dns_servers\":\"1.2.3.4\"}}", "whatsapp.dns_servers: expected"},

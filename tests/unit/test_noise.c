@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW     1800000000u /* inside the vector chain's validity window */
+#define NOW 1800000000u /* inside the vector chain's validity window */
 
 static cJSON *g_root;
 static const cJSON *g_noise;

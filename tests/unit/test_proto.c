@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static cJSON *g_root;
 
 static int load_vectors(void **state)

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GROUP   "120363041234567890@g.us"
+#define GROUP "120363041234567890@g.us"
 
 static cJSON *g_root;
 static signal_context *g_sig;

@@ -90,8 +90,7 @@ static void test_lock_dropped_when_holder_dies(void **state)
         char e[256];
         int r = state_lock_acquire(base, &lk, &h, e, sizeof e);
         char c = r == 0 ? 'y' : 'n';
-        if (write(p[1], &c, 1) != 1)
-            _exit(2);
+        if (write(p[1], &c, 1) != 1) _exit(2);
         pause(); /* killed below, never releases cleanly */
         _exit(0);
     }
