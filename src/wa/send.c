@@ -1,0 +1,1273 @@
+/* SPDX-License-Identifier: MIT */
+/* send.c -- the send path: outbox, usync, bundles, per-device encryption, groups, retries. */
+#include "wa/send.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "store/sgstore.h"
+#include "wa.pb-c.h"
+#include "wa/usync.h"
+
+/* ------------------------------------------------------------------ pure helpers */
+
+int wa_send_msg_id(const char *user, int64_t now, char *out, size_t outlen)
+{
+    if (!user || outlen < WA_SEND_MSGID_LEN + 1) return -EINVAL;
+    size_t ul = strlen(user);
+    if (ul > 128) return -EINVAL;
+    uint8_t in[8 + 128 + 5 + 16], md[SHA256_DIGEST_LENGTH];
+    for (int i = 0; i < 8; i++)
+        in[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    memcpy(in + 8, user, ul);
+    memcpy(in + 8 + ul, "@c.us", 5);
+    if (RAND_bytes(in + 13 + ul, 16) != 1) return -EIO;
+    SHA256(in, 8 + ul + 5 + 16, md);
+    static const char hx[] = "0123456789ABCDEF";
+    memcpy(out, "3EB0", 4);
+    for (int i = 0; i < 9; i++) {
+        out[4 + 2 * i] = hx[md[i] >> 4];
+        out[5 + 2 * i] = hx[md[i] & 15];
+    }
+    out[WA_SEND_MSGID_LEN] = 0;
+    return 0;
+}
+
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return n > 0;
+}
+
+int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
+{
+    if (!to || !*to) return errf(err, errlen, "empty destination");
+    const char *p = to[0] == '+' ? to + 1 : to;
+    size_t n = strlen(p);
+    if (!strchr(to, '@')) {
+        if (n < 5 || n > 20 || !all_digits(p, n))
+            return errf(err, errlen, "'%s' is not a phone number (5-20 digits, optional +)", to);
+        if ((size_t)snprintf(out, outlen, "%s@%s", p, WA_SERVER_PN) >= outlen)
+            return errf(err, errlen, "destination too long");
+        return 0;
+    }
+    struct wa_jid j;
+    if (wa_jid_parse(&j, to, strlen(to)) < 0) return errf(err, errlen, "'%s' is not a JID", to);
+    bool pn = !strcmp(j.server, WA_SERVER_PN) || !strcmp(j.server, WA_SERVER_LEGACY_PN);
+    if (j.form != WA_JID_FORM_PAIR)
+        return errf(err, errlen, "'%s' names a device; send to the user or group", to);
+    if (pn && all_digits(j.user, strlen(j.user)) && strlen(j.user) >= 5 && strlen(j.user) <= 20) {
+        if ((size_t)snprintf(out, outlen, "%s@%s", j.user, WA_SERVER_PN) >= outlen)
+            return errf(err, errlen, "destination too long");
+        return 0;
+    }
+    if (!strcmp(j.server, WA_SERVER_GROUP) && j.user[0]) {
+        if ((size_t)snprintf(out, outlen, "%s@%s", j.user, WA_SERVER_GROUP) >= outlen)
+            return errf(err, errlen, "destination too long");
+        return 0;
+    }
+    return errf(err, errlen, "'%s': only phone numbers, PN JIDs and group JIDs are supported", to);
+}
+
+static int pack_msg(const Wa__Message *m, struct buf *out)
+{
+    size_t n = wa__message__get_packed_size(m);
+    int rc = buf_reserve(out, n);
+    if (rc < 0) return rc;
+    wa__message__pack(m, out->data + out->len);
+    out->len += n;
+    return 0;
+}
+
+int wa_send_build_text(const char *text, struct buf *out)
+{
+    Wa__Message m = WA__MESSAGE__INIT;
+    m.conversation = (char *)text;
+    return pack_msg(&m, out);
+}
+
+int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
+{
+    Wa__Message *inner = wa__message__unpack(NULL, len, msg);
+    if (!inner) return -EBADMSG;
+    Wa__Message m = WA__MESSAGE__INIT;
+    Wa__DeviceSentMessage d = WA__DEVICE_SENT_MESSAGE__INIT;
+    d.destinationjid = (char *)dest;
+    d.message = inner;
+    m.devicesentmessage = &d;
+    m.messagecontextinfo = inner->messagecontextinfo;
+    int rc = pack_msg(&m, out);
+    wa__message__free_unpacked(inner, NULL);
+    return rc;
+}
+
+int wa_send_build_skdm(const char *group, const uint8_t *skdm, size_t skdm_len, const uint8_t *msg,
+                       size_t len, struct buf *out)
+{
+    Wa__Message empty = WA__MESSAGE__INIT;
+    Wa__Message *m = msg ? wa__message__unpack(NULL, len, msg) : &empty;
+    if (!m) return -EBADMSG;
+    Wa__SenderKeyDistributionMessage sk = WA__SENDER_KEY_DISTRIBUTION_MESSAGE__INIT;
+    Wa__SenderKeyDistributionMessage *old = m->senderkeydistributionmessage;
+    sk.groupid = (char *)group;
+    sk.has_axolotlsenderkeydistributionmessage = 1;
+    sk.axolotlsenderkeydistributionmessage.data = (uint8_t *)skdm;
+    sk.axolotlsenderkeydistributionmessage.len = skdm_len;
+    m->senderkeydistributionmessage = &sk;
+    int rc = pack_msg(m, out);
+    m->senderkeydistributionmessage = old;
+    if (m != &empty) wa__message__free_unpacked(m, NULL);
+    return rc;
+}
+
+static struct wa_node *child_new(struct wa_node *parent, const char *tag)
+{
+    struct wa_node *c = wa_node_new(tag);
+    if (c && wa_node_add_child(parent, c) < 0) {
+        wa_node_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static struct wa_node *enc_node(struct wa_node *parent, enum sg_msg_type t, const uint8_t *ct,
+                                size_t len)
+{
+    struct wa_node *e = child_new(parent, "enc");
+    if (!e || wa_node_set_attr(e, "v", "2") < 0 ||
+        wa_node_set_attr(e, "type", sg_msg_type_name(t)) < 0 || wa_node_set_bytes(e, ct, len) < 0)
+        return NULL;
+    return e;
+}
+
+struct wa_node *wa_send_build_stanza(const char *id, const struct wa_jid *to,
+                                     const struct wa_send_part *parts, size_t nparts,
+                                     const uint8_t *sk, size_t sklen, const uint8_t *account,
+                                     size_t account_len)
+{
+    struct wa_node *m = wa_node_new("message");
+    bool pk = false, ok = m && wa_node_set_attr(m, "id", id) == 0 &&
+                          wa_node_set_attr_jid(m, "to", to) == 0 &&
+                          wa_node_set_attr(m, "type", "text") == 0;
+    struct wa_node *ps = ok && nparts ? child_new(m, "participants") : NULL;
+    if (nparts && !ps) ok = false;
+    for (size_t i = 0; ok && i < nparts; i++) {
+        struct wa_node *t = child_new(ps, "to");
+        ok = t && wa_node_set_attr_jid(t, "jid", &parts[i].jid) == 0 &&
+             enc_node(t, parts[i].type, parts[i].ct, parts[i].len);
+        pk |= parts[i].type == SG_PKMSG;
+    }
+    if (ok && sk) ok = enc_node(m, SG_SKMSG, sk, sklen) != NULL;
+    if (ok && pk && account && account_len) {
+        struct wa_node *di = child_new(m, "device-identity");
+        ok = di && wa_node_set_bytes(di, account, account_len) == 0;
+    }
+    if (!ok) {
+        wa_node_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------------ the sender */
+
+struct target {
+    struct sg_address addr; /* Signal session address */
+    struct wa_jid wire;     /* <to jid> (PN form) */
+    struct wa_jid keyjid;   /* `encrypt get` user jid (LID form when known) */
+    bool own;               /* one of our own other devices */
+    int bundle; /* 0 none, 1 fetched (b valid), 2 has a session, -1 unusable (no bundle) */
+    struct sg_bundle b;
+};
+
+struct job {
+    struct st_outbox_msg row;
+    bool group;
+    struct wa_jid chat;
+    char chat_str[WA_JID_STR_MAX];
+    char (*users)[WA_USYNC_USER_MAX];
+    size_t nusers;
+    struct target *t;
+    size_t nt;
+};
+
+/* A peer's retry receipt being answered. */
+struct retry_req {
+    char msg_id[ST_MSGID_MAX + 1];
+    char to[ST_CHAT_MAX + 1];
+    char count[16];
+    bool group;
+    struct wa_jid from;
+    struct target t;
+    uint8_t *payload;
+    size_t len;
+};
+
+enum op_kind { OP_GROUP, OP_USYNC, OP_KEYS, OP_RETRY_KEYS };
+
+struct op {
+    struct wa_sender *s;
+    enum op_kind kind;
+    unsigned jobseq;
+    struct retry_req *rr;
+    struct op *next;
+};
+
+struct note {
+    char *msg_id, *error;
+    enum st_out_state state;
+};
+
+struct counter {
+    char key[ST_MSGID_MAX + WA_JID_STR_MAX + 2];
+    int n;
+};
+#define COUNTERS 128
+
+struct wa_sender {
+    struct wa_sender_env env;
+    struct wa_usync_cache *cache;
+    struct job *job;
+    unsigned jobseq;
+    bool stalled;
+    struct op *ops;
+    char inflight[WA_SEND_INFLIGHT_MAX][ST_MSGID_MAX + 1];
+    char inflight_group[WA_SEND_INFLIGHT_MAX][WA_JID_STR_MAX];
+    size_t ninflight;
+    struct note *notes;
+    size_t nnotes;
+    struct counter attempts[COUNTERS], retries[COUNTERS];
+    unsigned attempts_next, retries_next;
+    char me_user[WA_JID_USER_MAX], me_lid[WA_JID_USER_MAX];
+    int me_dev;
+    char err[WA_SEND_ERR_MAX];
+    wa_sender_send_fn hook;
+    void *hook_ud;
+};
+
+static int send_frame(struct wa_sender *s, const struct wa_node *n)
+{
+    if (s->hook) return s->hook(s->hook_ud, n);
+    return wa_client_send_node(s->env.client, n);
+}
+
+void wa_sender_set_send_hook(struct wa_sender *s, wa_sender_send_fn fn, void *ud)
+{
+    s->hook = fn;
+    s->hook_ud = ud;
+}
+
+static void seterr(struct wa_sender *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void seterr(struct wa_sender *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    va_end(ap);
+}
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static bool connected(const struct wa_sender *s)
+{
+    return wa_client_state(s->env.client) == WA_CS_CONNECTED;
+}
+
+/* Refresh our own identity from the creds (they may be filled in by pairing later). */
+static int load_me(struct wa_sender *s)
+{
+    struct wa_jid j;
+    const struct wa_creds *c = s->env.creds;
+    if (!c->me_pn[0] || wa_jid_parse(&j, c->me_pn, strlen(c->me_pn)) < 0) return -EINVAL;
+    snprintf(s->me_user, sizeof(s->me_user), "%s", j.user);
+    s->me_dev = j.device;
+    s->me_lid[0] = 0;
+    if (c->me_lid[0] && wa_jid_parse(&j, c->me_lid, strlen(c->me_lid)) == 0)
+        snprintf(s->me_lid, sizeof(s->me_lid), "%s", j.user);
+    return 0;
+}
+
+/* ---- counters (attempts per row, answers per retried message+device) ---- */
+
+static int *counter(struct counter *v, unsigned *next, const char *key)
+{
+    for (size_t i = 0; i < COUNTERS; i++)
+        if (v[i].key[0] && strcmp(v[i].key, key) == 0) return &v[i].n;
+    struct counter *c = &v[*next % COUNTERS];
+    (*next)++;
+    snprintf(c->key, sizeof(c->key), "%s", key);
+    c->n = 0;
+    return &c->n;
+}
+
+/* ---- notifications (delivered from async contexts only) ---- */
+
+static void note(struct wa_sender *s, const char *msg_id, enum st_out_state st, const char *error)
+{
+    struct note *v = realloc(s->notes, (s->nnotes + 1) * sizeof(*v));
+    if (!v) return;
+    s->notes = v;
+    v[s->nnotes].msg_id = strdup(msg_id);
+    v[s->nnotes].error = error ? strdup(error) : NULL;
+    v[s->nnotes].state = st;
+    if (v[s->nnotes].msg_id) s->nnotes++;
+}
+
+static void flush_notes(struct wa_sender *s)
+{
+    while (s->nnotes) {
+        struct note *v = s->notes;
+        size_t n = s->nnotes;
+        s->notes = NULL;
+        s->nnotes = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (s->env.on_state) s->env.on_state(s->env.ud, v[i].msg_id, v[i].state, v[i].error);
+            free(v[i].msg_id);
+            free(v[i].error);
+        }
+        free(v);
+    }
+}
+
+/* ---- ops (iq callbacks) ---- */
+
+static void pump(struct wa_sender *s);
+static void op_cb(void *ud, int status, const struct wa_node *resp);
+
+static int send_iq(struct wa_sender *s, struct wa_node *iq, enum op_kind kind, struct retry_req *rr)
+{
+    struct op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        wa_node_free(iq);
+        return -ENOMEM;
+    }
+    op->s = s;
+    op->kind = kind;
+    op->jobseq = s->jobseq;
+    op->rr = rr;
+    int rc = wa_client_send_iq(s->env.client, iq, WA_SEND_IQ_TIMEOUT_MS, op_cb, op);
+    wa_node_free(iq);
+    if (rc < 0) {
+        free(op);
+        return rc;
+    }
+    op->next = s->ops;
+    s->ops = op;
+    return 0;
+}
+
+static void op_unlink(struct wa_sender *s, struct op *op)
+{
+    for (struct op **p = &s->ops; *p; p = &(*p)->next)
+        if (*p == op) {
+            *p = op->next;
+            return;
+        }
+}
+
+static struct wa_node *new_iq(struct wa_sender *s, const char *xmlns, const struct wa_jid *to)
+{
+    struct wa_node *iq = wa_node_new("iq");
+    char id[40];
+    struct wa_jid srv;
+    wa_client_new_id(s->env.client, id, sizeof(id));
+    if (!to && wa_jid_set(&srv, "", WA_SERVER_PN) == 0) to = &srv;
+    if (!iq || !to || wa_node_set_attr(iq, "id", id) < 0 ||
+        wa_node_set_attr_jid(iq, "to", to) < 0 || wa_node_set_attr(iq, "type", "get") < 0 ||
+        wa_node_set_attr(iq, "xmlns", xmlns) < 0) {
+        wa_node_free(iq);
+        return NULL;
+    }
+    return iq;
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct job *j)
+{
+    if (!j) return;
+    st_outbox_msg_free(&j->row);
+    free(j->users);
+    free(j->t);
+    free(j);
+}
+
+static void job_end(struct wa_sender *s)
+{
+    job_free(s->job);
+    s->job = NULL;
+    s->jobseq++;
+}
+
+/* The current row could not be sent. permanent: failed at once; rc -ENOTCONN: just wait. */
+static void job_fail(struct wa_sender *s, int rc, bool permanent)
+{
+    const char *id = s->job->row.msg_id;
+    if (rc != -ENOTCONN) {
+        int *n = counter(s->attempts, &s->attempts_next, id);
+        if (permanent || ++*n >= WA_SEND_MAX_ATTEMPTS) {
+            char e[WA_SEND_ERR_MAX];
+            snprintf(e, sizeof(e), "%s", s->err);
+            if (st_outbox_set_state(s->env.db, id, ST_OUT_FAILED, e) == 0)
+                note(s, id, ST_OUT_FAILED, e);
+            *n = 0;
+            job_end(s);
+            return;
+        }
+    }
+    s->stalled = true; /* retried on the next kick */
+    job_end(s);
+}
+
+static int add_user(struct job *j, const char *u)
+{
+    for (size_t i = 0; i < j->nusers; i++)
+        if (strcmp(j->users[i], u) == 0) return 0;
+    if (j->nusers >= WA_USYNC_MAX_USERS || strlen(u) >= WA_USYNC_USER_MAX) return -E2BIG;
+    void *v = realloc(j->users, (j->nusers + 1) * sizeof(*j->users));
+    if (!v) return -ENOMEM;
+    j->users = v;
+    snprintf(j->users[j->nusers++], WA_USYNC_USER_MAX, "%s", u);
+    return 0;
+}
+
+static int step_devices(struct wa_sender *s);
+static int step_keys(struct wa_sender *s);
+static int step_encrypt(struct wa_sender *s);
+
+/* Start the oldest queued row not in flight: 1 async, 2 finished at once, 0 nothing, <0 error */
+static int start_next(struct wa_sender *s)
+{
+    struct st_outbox_msg *v = NULL;
+    size_t n = 0;
+    int rc = st_outbox_list_queued(s->env.db, s->ninflight + 1, &v, &n);
+    if (rc < 0) {
+        seterr(s, "outbox: %s", st_db_last_error(s->env.db));
+        return rc;
+    }
+    size_t pick = n;
+    for (size_t i = 0; i < n && pick == n; i++) {
+        bool fl = false;
+        for (size_t k = 0; k < s->ninflight; k++)
+            fl |= strcmp(s->inflight[k], v[i].msg_id) == 0;
+        if (!fl) pick = i;
+    }
+    if (pick == n) {
+        st_outbox_list_free(v, n);
+        return 0;
+    }
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        st_outbox_list_free(v, n);
+        return -ENOMEM;
+    }
+    j->row = v[pick];
+    memset(&v[pick], 0, sizeof(v[pick]));
+    st_outbox_list_free(v, n);
+    s->job = j;
+    s->jobseq++;
+    if (load_me(s) < 0 || wa_jid_parse(&j->chat, j->row.to, strlen(j->row.to)) < 0) {
+        seterr(s, "%s: bad destination or not paired", j->row.msg_id);
+        job_fail(s, -EINVAL, true);
+        return 2;
+    }
+    wa_jid_format_bare(&j->chat, j->chat_str, sizeof(j->chat_str));
+    j->group = wa_jid_is_group(&j->chat);
+    if (j->group) {
+        struct wa_node *iq = new_iq(s, "w:g2", &j->chat);
+        struct wa_node *q = iq ? child_new(iq, "query") : NULL;
+        if (!q || wa_node_set_attr(q, "request", "interactive") < 0) {
+            wa_node_free(iq);
+            return -ENOMEM;
+        }
+        return send_iq(s, iq, OP_GROUP, NULL) < 0 ? -ENOTCONN : 1;
+    }
+    if (add_user(j, s->me_user) < 0 || add_user(j, j->chat.user) < 0) return -ENOMEM;
+    return step_devices(s);
+}
+
+static int on_group(struct wa_sender *s, const struct wa_node *resp)
+{
+    struct job *j = s->job;
+    const struct wa_node *g = wa_node_child(resp, "group");
+    if (!g) {
+        seterr(s, "%s: group %s: no <group> in the answer", j->row.msg_id, j->chat_str);
+        return -EPROTO;
+    }
+    int rc = add_user(j, s->me_user);
+    for (const struct wa_node *p = wa_node_next_child(g, "participant", NULL); rc == 0 && p;
+         p = wa_node_next_child(g, "participant", p)) {
+        struct wa_jid pj;
+        char pn[WA_USYNC_USER_MAX];
+        if (wa_node_attr_jid(p, "jid", &pj) < 0) continue;
+        if (wa_jid_is_pn(&pj))
+            rc = add_user(j, pj.user);
+        else if (wa_jid_is_lid(&pj) && st_lid_get_pn(s->env.db, pj.user, pn, sizeof(pn)) == 1)
+            rc = add_user(j, pn);
+    }
+    if (rc == -E2BIG) rc = 0; /* more than WA_SEND_GROUP_MAX: the rest is ignored */
+    return rc < 0 ? rc : step_devices(s);
+}
+
+/* Missing device lists -> one usync iq; else go on with the keys. */
+static int step_devices(struct wa_sender *s)
+{
+    struct job *j = s->job;
+    int64_t now = mono_now();
+    const char **miss = calloc(j->nusers, sizeof(*miss));
+    size_t nm = 0;
+    if (!miss) return -ENOMEM;
+    for (size_t i = 0; i < j->nusers; i++)
+        if (!wa_usync_cache_get(s->cache, j->users[i], now)) miss[nm++] = j->users[i];
+    if (nm == 0) {
+        free(miss);
+        return step_keys(s);
+    }
+    char id[40];
+    wa_client_new_id(s->env.client, id, sizeof(id));
+    struct wa_node *iq = wa_usync_build(id, miss, nm);
+    free(miss);
+    if (!iq) return -ENOMEM;
+    return send_iq(s, iq, OP_USYNC, NULL) < 0 ? -ENOTCONN : 1;
+}
+
+static int on_usync(struct wa_sender *s, const struct wa_node *resp)
+{
+    size_t n = 0;
+    struct wa_usync_user *u = calloc(WA_USYNC_MAX_USERS, sizeof(*u));
+    if (!u) return -ENOMEM;
+    int rc = wa_usync_parse(resp, u, WA_USYNC_MAX_USERS, &n);
+    int64_t now = mono_now();
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (u[i].ndev) /* not cached without devices: a failure must come from an iq */
+            wa_usync_cache_put(s->cache, &u[i], now);
+        if (u[i].lid[0] && st_lid_put(s->env.db, u[i].lid, u[i].pn) < 0)
+            seterr(s, "lid map: %s", st_db_last_error(s->env.db)); /* not fatal */
+    }
+    free(u);
+    if (rc < 0) {
+        seterr(s, "%s: unparseable usync answer", s->job->row.msg_id);
+        return rc;
+    }
+    return step_keys(s);
+}
+
+static int jid_dev(struct wa_jid *j, const char *user, bool lid, int dev)
+{
+    if (dev == 0) return wa_jid_set(j, user, lid ? WA_SERVER_LID : WA_SERVER_PN);
+    return wa_jid_set_ad(j, user, lid ? WA_DOMAIN_LID : WA_DOMAIN_PN, (uint8_t)dev);
+}
+
+/* Fill a target for device `dev` of (pn, lid) users. */
+static int target_make(struct target *t, const char *pn, const char *lid, int dev, bool own)
+{
+    memset(t, 0, sizeof(*t));
+    t->own = own;
+    int rc = jid_dev(&t->wire, pn, false, dev);
+    if (rc == 0) rc = jid_dev(&t->keyjid, lid[0] ? lid : pn, lid[0] != 0, dev);
+    if (rc == 0) rc = sg_address_make(&t->addr, lid[0] ? lid : pn, lid[0] ? 1 : 0, (uint32_t)dev);
+    return rc;
+}
+
+static int build_targets(struct wa_sender *s)
+{
+    struct job *j = s->job;
+    int64_t now = mono_now();
+    size_t cap = 0;
+    for (size_t i = 0; i < j->nusers; i++) {
+        const struct wa_usync_user *u = wa_usync_cache_get(s->cache, j->users[i], now);
+        cap += u ? u->ndev : 0;
+    }
+    if (cap > WA_SEND_MAX_TARGETS) cap = WA_SEND_MAX_TARGETS;
+    free(j->t);
+    j->nt = 0;
+    j->t = calloc(cap ? cap : 1, sizeof(*j->t));
+    if (!j->t) return -ENOMEM;
+    for (size_t i = 0; i < j->nusers; i++) {
+        const struct wa_usync_user *u = wa_usync_cache_get(s->cache, j->users[i], now);
+        /* our other devices get the DSM copy, except in a chat with ourselves */
+        bool own = !strcmp(j->users[i], s->me_user) && strcmp(j->chat.user, s->me_user) != 0;
+        for (size_t d = 0; u && d < u->ndev && j->nt < cap; d++) {
+            if (own && u->dev[d] == s->me_dev) continue;
+            if (target_make(&j->t[j->nt], u->pn, u->lid, u->dev[d], own) == 0) j->nt++;
+        }
+    }
+    return 0;
+}
+
+static struct wa_node *keys_iq(struct wa_sender *s, struct target *t, size_t n, bool only_missing)
+{
+    struct wa_node *iq = new_iq(s, "encrypt", NULL);
+    struct wa_node *key = iq ? child_new(iq, "key") : NULL;
+    bool ok = key != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (only_missing && t[i].bundle) continue;
+        struct wa_node *u = child_new(key, "user");
+        ok = u && wa_node_set_attr_jid(u, "jid", &t[i].keyjid) == 0;
+    }
+    if (!ok) {
+        wa_node_free(iq);
+        return NULL;
+    }
+    return iq;
+}
+
+/* Devices without a session -> one `encrypt get` for all; else encrypt. */
+static int step_keys(struct wa_sender *s)
+{
+    struct job *j = s->job;
+    int rc = build_targets(s);
+    if (rc < 0) return rc;
+    size_t need = 0;
+    for (size_t i = 0; i < j->nt; i++) {
+        rc = sg_has_session(s->env.sg, &j->t[i].addr);
+        if (rc < 0) {
+            seterr(s, "session lookup: %s", sg_ctx_last_error(s->env.sg));
+            return rc;
+        }
+        j->t[i].bundle = rc == 1 ? 2 : 0; /* 2: has a session */
+        need += rc == 0;
+    }
+    if (need == 0) return step_encrypt(s);
+    struct wa_node *iq = keys_iq(s, j->t, j->nt, true);
+    if (!iq) return -ENOMEM;
+    return send_iq(s, iq, OP_KEYS, NULL) < 0 ? -ENOTCONN : 1;
+}
+
+static int bytes_child(const struct wa_node *n, const char *tag, uint8_t *out, size_t want,
+                       bool be_int, uint32_t *val)
+{
+    size_t len = 0;
+    const struct wa_node *c = n ? wa_node_child(n, tag) : NULL;
+    const uint8_t *p = c ? wa_node_content_bytes(c, &len) : NULL;
+    if (!p) return -EPROTO;
+    if (be_int) {
+        if (len == 0 || len > 4) return -EPROTO;
+        *val = 0;
+        for (size_t i = 0; i < len; i++)
+            *val = (*val << 8) | p[i];
+        return 0;
+    }
+    if (len == want + 1 && p[0] == SG_KEY_TYPE_DJB && want == SG_KEY_LEN) p++, len--;
+    if (len != want) return -EPROTO;
+    memcpy(out, p, want);
+    return 0;
+}
+
+/* Parse identity/skey/[key] under `n` (registration from `reg_parent`). */
+static int parse_bundle(const struct wa_node *n, const struct wa_node *reg_parent,
+                        struct sg_bundle *b)
+{
+    memset(b, 0, sizeof(*b));
+    const struct wa_node *sk = wa_node_child(n, "skey"), *k = wa_node_child(n, "key");
+    int rc = bytes_child(reg_parent, "registration", NULL, 0, true, &b->registration_id);
+    if (rc == 0) rc = bytes_child(n, "identity", b->identity, SG_KEY_LEN, false, NULL);
+    if (rc == 0) rc = bytes_child(sk, "id", NULL, 0, true, &b->signed_prekey_id);
+    if (rc == 0) rc = bytes_child(sk, "value", b->signed_prekey, SG_KEY_LEN, false, NULL);
+    if (rc == 0) rc = bytes_child(sk, "signature", b->signed_prekey_sig, SG_SIG_LEN, false, NULL);
+    if (rc == 0 && k) {
+        rc = bytes_child(k, "id", NULL, 0, true, &b->prekey_id);
+        if (rc == 0) rc = bytes_child(k, "value", b->prekey, SG_KEY_LEN, false, NULL);
+        b->has_prekey = rc == 0;
+    }
+    return rc;
+}
+
+static bool same_dev(const struct wa_jid *a, const struct wa_jid *b)
+{
+    return !strcmp(a->user, b->user) && !strcmp(a->server, b->server) && a->device == b->device;
+}
+
+/* Match <list><user jid> answers to targets; devices without a bundle get -1. */
+static void take_bundles(const struct wa_node *resp, struct target *t, size_t n)
+{
+    const struct wa_node *list = wa_node_child(resp, "list");
+    for (const struct wa_node *u = list ? wa_node_next_child(list, "user", NULL) : NULL; u;
+         u = wa_node_next_child(list, "user", u)) {
+        struct wa_jid j;
+        if (wa_node_attr_jid(u, "jid", &j) < 0) continue;
+        const struct wa_node *src = wa_node_child(u, "keys") ? wa_node_child(u, "keys") : u;
+        for (size_t i = 0; i < n; i++) {
+            if (t[i].bundle != 0 || !same_dev(&t[i].keyjid, &j)) continue;
+            t[i].bundle = parse_bundle(src, u, &t[i].b) == 0 ? 1 : -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (t[i].bundle == 0) t[i].bundle = -1;
+}
+
+static int pad_copy(const uint8_t *p, size_t len, struct buf *out)
+{
+    buf_reset(out);
+    int rc = buf_append(out, p, len);
+    return rc == 0 ? sg_pad(out) : rc;
+}
+
+/* Encrypt `pt` (unpadded) for t; appends the ciphertext to ct. */
+static int enc_one(struct wa_sender *s, struct target *t, const uint8_t *pt, size_t len,
+                   enum sg_msg_type *type, struct buf *ct)
+{
+    struct buf p;
+    buf_init(&p, SG_MAX_MESSAGE);
+    int rc = pad_copy(pt, len, &p);
+    if (rc == 0) rc = sg_encrypt(s->env.sg, &t->addr, p.data, p.len, type, ct);
+    if (rc < 0) seterr(s, "encrypt for %s: %s", t->addr.name, sg_ctx_last_error(s->env.sg));
+    buf_free(&p);
+    return rc;
+}
+
+struct encout {
+    struct wa_send_part *parts;
+    size_t n;
+    struct buf ct;     /* all ciphertexts back to back */
+    size_t *off;       /* offset of part i in ct */
+    struct buf sk;     /* skmsg */
+    struct buf skdm;   /* SKDM bytes */
+    struct buf skdmsg; /* Message{senderKeyDistributionMessage} */
+};
+
+static void encout_free(struct encout *e)
+{
+    free(e->parts);
+    free(e->off);
+    buf_free(&e->ct);
+    buf_free(&e->sk);
+    buf_free(&e->skdm);
+    buf_free(&e->skdmsg);
+}
+
+static int self_address(struct wa_sender *s, struct sg_address *a)
+{
+    const char *u = s->me_lid[0] ? s->me_lid : s->me_user;
+    return sg_address_make(a, u, s->me_lid[0] ? 1 : 0, (uint32_t)s->me_dev);
+}
+
+/* Inside the transaction: group part (SKDM memory + skmsg). */
+static int enc_group(struct wa_sender *s, struct encout *e)
+{
+    struct job *j = s->job;
+    struct sg_address self;
+    int rc = self_address(s, &self);
+    if (rc == 0) rc = sg_group_create(s->env.sg, j->chat_str, &self, &e->skdm);
+    if (rc == 0)
+        rc = wa_send_build_skdm(j->chat_str, e->skdm.data, e->skdm.len, NULL, 0, &e->skdmsg);
+    for (size_t i = 0; rc == 0 && i < j->nt; i++) {
+        struct target *t = &j->t[i];
+        char jt[WA_JID_STR_MAX];
+        wa_jid_format(&t->wire, jt, sizeof(jt));
+        if (t->bundle < 0) continue;
+        int has = st_sg_skmem_has(s->env.db, j->chat_str, jt);
+        if (has != 0) {
+            rc = has < 0 ? has : 0;
+            continue;
+        }
+        e->off[e->n] = e->ct.len;
+        rc = enc_one(s, t, e->skdmsg.data, e->skdmsg.len, &e->parts[e->n].type, &e->ct);
+        if (rc == 0) rc = st_sg_skmem_put(s->env.db, j->chat_str, jt);
+        if (rc == 0) e->parts[e->n++].jid = t->wire;
+    }
+    struct buf p;
+    buf_init(&p, SG_MAX_MESSAGE);
+    if (rc == 0) rc = pad_copy(j->row.payload, j->row.payload_len, &p);
+    if (rc == 0) rc = sg_group_encrypt(s->env.sg, j->chat_str, &self, p.data, p.len, &e->sk);
+    buf_free(&p);
+    if (rc < 0 && !s->err[0]) seterr(s, "group encrypt: %s", sg_ctx_last_error(s->env.sg));
+    return rc;
+}
+
+/* Inside the transaction: one part per device (DSM copy for our own devices). */
+static int enc_direct(struct wa_sender *s, struct encout *e)
+{
+    struct job *j = s->job;
+    struct buf dsm;
+    buf_init(&dsm, ST_PAYLOAD_MAX);
+    int rc = wa_send_build_dsm(j->chat_str, j->row.payload, j->row.payload_len, &dsm);
+    size_t peers = 0;
+    for (size_t i = 0; rc == 0 && i < j->nt; i++) {
+        struct target *t = &j->t[i];
+        if (t->bundle < 0) continue;
+        e->off[e->n] = e->ct.len;
+        rc = t->own
+                 ? enc_one(s, t, dsm.data, dsm.len, &e->parts[e->n].type, &e->ct)
+                 : enc_one(s, t, j->row.payload, j->row.payload_len, &e->parts[e->n].type, &e->ct);
+        if (rc == 0) e->parts[e->n++].jid = t->wire;
+        peers += !t->own;
+    }
+    buf_free(&dsm);
+    if (rc == 0 && peers == 0) {
+        seterr(s, "%s: %s has no usable device", j->row.msg_id, j->chat_str);
+        rc = -ENXIO;
+    }
+    return rc;
+}
+
+static int build_sessions(struct wa_sender *s)
+{
+    struct job *j = s->job;
+    for (size_t i = 0; i < j->nt; i++) {
+        if (j->t[i].bundle != 1) continue;
+        int rc = sg_session_from_bundle(s->env.sg, &j->t[i].addr, &j->t[i].b);
+        if (rc < 0) { /* e.g. a bad signed pre-key signature: skip that device */
+            seterr(s, "bundle for %s: %s", j->t[i].addr.name, sg_ctx_last_error(s->env.sg));
+            j->t[i].bundle = -1;
+        }
+    }
+    return 0;
+}
+
+static int mark_inflight(struct wa_sender *s)
+{
+    struct job *j = s->job;
+    if (s->ninflight >= WA_SEND_INFLIGHT_MAX) return -ENOSPC;
+    snprintf(s->inflight[s->ninflight], sizeof(s->inflight[0]), "%s", j->row.msg_id);
+    snprintf(s->inflight_group[s->ninflight], sizeof(s->inflight_group[0]), "%s",
+             j->group ? j->chat_str : "");
+    s->ninflight++;
+    return 0;
+}
+
+/* BEGIN; sessions; encrypt; COMMIT; then write the frame. */
+static int step_encrypt(struct wa_sender *s)
+{
+    struct job *j = s->job;
+    struct encout e = {0};
+    s->err[0] = 0;
+    buf_init(&e.ct, 0);
+    buf_init(&e.sk, SG_MAX_MESSAGE);
+    buf_init(&e.skdm, SG_MAX_MESSAGE);
+    buf_init(&e.skdmsg, SG_MAX_MESSAGE);
+    e.parts = calloc(j->nt + 1, sizeof(*e.parts));
+    e.off = calloc(j->nt + 1, sizeof(*e.off));
+    int rc = e.parts && e.off ? st_db_begin(s->env.db) : -ENOMEM;
+    if (rc == 0) {
+        rc = build_sessions(s);
+        if (rc == 0) rc = j->group ? enc_group(s, &e) : enc_direct(s, &e);
+        if (rc == 0)
+            rc = st_db_commit(s->env.db);
+        else
+            st_db_rollback(s->env.db);
+        if (rc < 0 && !s->err[0]) seterr(s, "store: %s", st_db_last_error(s->env.db));
+    }
+    struct wa_node *m = NULL;
+    if (rc == 0) {
+        for (size_t i = 0; i < e.n; i++) {
+            e.parts[i].ct = e.ct.data + e.off[i];
+            e.parts[i].len = (i + 1 < e.n ? e.off[i + 1] : e.ct.len) - e.off[i];
+        }
+        m = wa_send_build_stanza(j->row.msg_id, &j->chat, e.parts, e.n, j->group ? e.sk.data : NULL,
+                                 e.sk.len, s->env.creds->account, s->env.creds->account_len);
+        rc = m ? send_frame(s, m) : -ENOMEM;
+        if (rc < 0) seterr(s, "%s: write: %d", j->row.msg_id, rc);
+        /* committed but not written: the devices did not get the SKDM after all */
+        if (rc < 0 && j->group) st_sg_skmem_clear(s->env.db, j->chat_str);
+        if (rc == 0) rc = mark_inflight(s);
+    }
+    wa_node_free(m);
+    encout_free(&e);
+    if (rc < 0) {
+        bool perm = rc == -ENXIO;
+        job_fail(s, rc == -ENOTCONN ? -ENOTCONN : rc, perm);
+        return 2;
+    }
+    job_end(s);
+    return 2;
+}
+
+static int op_step(struct wa_sender *s, struct op *op, const struct wa_node *resp)
+{
+    switch (op->kind) {
+    case OP_GROUP:
+        return on_group(s, resp);
+    case OP_USYNC:
+        return on_usync(s, resp);
+    case OP_KEYS:
+        take_bundles(resp, s->job->t, s->job->nt);
+        return step_encrypt(s);
+    default:
+        return -EINVAL;
+    }
+}
+
+static void retry_keys_done(struct wa_sender *s, struct retry_req *rr, int status,
+                            const struct wa_node *resp);
+
+static void op_cb(void *ud, int status, const struct wa_node *resp)
+{
+    struct op *op = ud;
+    struct wa_sender *s = op->s;
+    if (!s) { /* the sender was freed */
+        if (op->rr) free(op->rr->payload);
+        free(op->rr);
+        free(op);
+        return;
+    }
+    op_unlink(s, op);
+    if (op->kind == OP_RETRY_KEYS) {
+        retry_keys_done(s, op->rr, status, resp);
+    } else if (s->job && op->jobseq == s->jobseq) {
+        int rc = status;
+        if (status == 0) rc = op_step(s, op, resp);
+        if (status == -EREMOTEIO) seterr(s, "%s: iq error", s->job->row.msg_id);
+        if (status == -ETIMEDOUT) seterr(s, "%s: iq timed out", s->job->row.msg_id);
+        if (rc < 0 && s->job) job_fail(s, rc == -ECANCELED ? -ENOTCONN : rc, false);
+    }
+    free(op);
+    pump(s);
+    flush_notes(s);
+}
+
+static void pump(struct wa_sender *s)
+{
+    while (!s->job && !s->stalled && connected(s) && s->ninflight < WA_SEND_INFLIGHT_MAX) {
+        int rc = start_next(s);
+        if (rc == 1 || rc == 2) continue;
+        if (rc < 0 && s->job) job_fail(s, rc, false);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ public API */
+
+int wa_sender_new(const struct wa_sender_env *env, struct wa_sender **out)
+{
+    *out = NULL;
+    if (!env || !env->client || !env->db || !env->sg || !env->creds) return -EINVAL;
+    struct wa_sender *s = calloc(1, sizeof(*s));
+    if (!s) return -ENOMEM;
+    s->env = *env;
+    if (wa_usync_cache_new(0, &s->cache) < 0) {
+        free(s);
+        return -ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void wa_sender_free(struct wa_sender *s)
+{
+    if (!s) return;
+    for (struct op *op = s->ops; op; op = op->next)
+        op->s = NULL;
+    job_free(s->job);
+    for (size_t i = 0; i < s->nnotes; i++) {
+        free(s->notes[i].msg_id);
+        free(s->notes[i].error);
+    }
+    free(s->notes);
+    wa_usync_cache_free(s->cache);
+    free(s);
+}
+
+const char *wa_sender_last_error(const struct wa_sender *s)
+{
+    return s->err;
+}
+
+size_t wa_sender_inflight(const struct wa_sender *s)
+{
+    return s->ninflight;
+}
+
+int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
+                      struct st_outbox_msg *out)
+{
+    char chat[ST_CHAT_MAX + 1], id[WA_SEND_MSGID_LEN + 1];
+    memset(out, 0, sizeof(*out));
+    int rc = wa_send_normalize_to(to, chat, sizeof(chat), s->err, sizeof(s->err));
+    if (rc < 0) return rc;
+    size_t tl = text ? strlen(text) : 0;
+    if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
+        seterr(s, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
+        return -EINVAL;
+    }
+    if (load_me(s) < 0) {
+        seterr(s, "not paired");
+        return -EINVAL;
+    }
+    rc = wa_send_msg_id(s->me_user, (int64_t)time(NULL), id, sizeof(id));
+    struct buf pb;
+    buf_init(&pb, ST_PAYLOAD_MAX);
+    if (rc == 0) rc = wa_send_build_text(text, &pb);
+    if (rc == 0) rc = st_db_begin(s->env.db);
+    if (rc < 0) {
+        seterr(s, "enqueue: %s", rc == -EIO ? "rng" : st_db_last_error(s->env.db));
+        buf_free(&pb);
+        return rc;
+    }
+    rc = st_outbox_enqueue(s->env.db, idem_key ? idem_key : id, id, chat, pb.data, pb.len, out);
+    if (rc == 0) rc = st_retry_put(s->env.db, id, chat, pb.data, pb.len, (int64_t)time(NULL));
+    if (rc == 0)
+        rc = st_db_commit(s->env.db);
+    else
+        st_db_rollback(s->env.db);
+    if (rc == 0) rc = st_outbox_get(s->env.db, id, out);
+    if (rc < 0) seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+    buf_free(&pb);
+    return rc;
+}
+
+void wa_sender_kick(struct wa_sender *s)
+{
+    flush_notes(s); /* from earlier operations only */
+    s->stalled = false;
+    pump(s);
+}
+
+static int inflight_find(struct wa_sender *s, const char *id)
+{
+    for (size_t i = 0; i < s->ninflight; i++)
+        if (strcmp(s->inflight[i], id) == 0) return (int)i;
+    return -1;
+}
+
+static void inflight_remove(struct wa_sender *s, int i)
+{
+    s->ninflight--;
+    if ((size_t)i != s->ninflight) {
+        memcpy(s->inflight[i], s->inflight[s->ninflight], sizeof(s->inflight[0]));
+        memcpy(s->inflight_group[i], s->inflight_group[s->ninflight], sizeof(s->inflight_group[0]));
+    }
+}
+
+static int handle_ack(struct wa_sender *s, const struct wa_node *n)
+{
+    const char *id = wa_node_attr(n, "id"), *error = wa_node_attr(n, "error");
+    int i = id ? inflight_find(s, id) : -1;
+    if (i < 0) {
+        struct st_outbox_msg m;
+        if (!id || st_outbox_get(s->env.db, id, &m) < 0) return 0;
+        st_outbox_msg_free(&m);
+        return 1; /* a late ack or the ack of a retry resend */
+    }
+    if (s->inflight_group[i][0] && error) st_sg_skmem_clear(s->env.db, s->inflight_group[i]);
+    inflight_remove(s, i);
+    if (error) { /* the server refused it: stays queued, counts as an attempt */
+        int *c = counter(s->attempts, &s->attempts_next, id);
+        seterr(s, "%s: server ack error %s", id, error);
+        if (++*c >= WA_SEND_MAX_ATTEMPTS &&
+            st_outbox_set_state(s->env.db, id, ST_OUT_FAILED, s->err) == 0)
+            note(s, id, ST_OUT_FAILED, s->err);
+        else
+            s->stalled = true;
+    } else if (st_outbox_set_state(s->env.db, id, ST_OUT_SENT, NULL) == 0) {
+        note(s, id, ST_OUT_SENT, NULL);
+    }
+    pump(s);
+    return 1;
+}
+
+/* ---- retry receipts ---- */
+
+static void retry_free(struct retry_req *rr)
+{
+    if (!rr) return;
+    free(rr->payload);
+    free(rr);
+}
+
+/* Plaintext for the retried device: DSM for our own, SKDM + message for a group. */
+static int retry_plaintext(struct wa_sender *s, struct retry_req *rr, struct buf *out)
+{
+    if (rr->group) {
+        struct sg_address self;
+        struct buf skdm;
+        buf_init(&skdm, SG_MAX_MESSAGE);
+        int rc = self_address(s, &self);
+        if (rc == 0) rc = sg_group_create(s->env.sg, rr->to, &self, &skdm);
+        if (rc == 0)
+            rc = wa_send_build_skdm(rr->to, skdm.data, skdm.len, rr->payload, rr->len, out);
+        buf_free(&skdm);
+        return rc;
+    }
+    if (rr->t.own) return wa_send_build_dsm(rr->to, rr->payload, rr->len, out);
+    return buf_append(out, rr->payload, rr->len);
+}
+
+static struct wa_node *retry_stanza(struct wa_sender *s, struct retry_req *rr,
+                                    enum sg_msg_type type, const struct buf *ct)
+{
+    struct wa_send_part p = {.jid = rr->t.wire, .type = type, .ct = ct->data, .len = ct->len};
+    struct wa_jid chat;
+    struct wa_node *m = NULL;
+    if (rr->group && wa_jid_parse(&chat, rr->to, strlen(rr->to)) == 0)
+        m = wa_send_build_stanza(rr->msg_id, &chat, &p, 1, NULL, 0, s->env.creds->account,
+                                 s->env.creds->account_len);
+    else if (!rr->group)
+        m = wa_send_build_stanza(rr->msg_id, &rr->t.wire, NULL, 0, NULL, 0, NULL, 0);
+    if (!m) return NULL;
+    struct wa_node *enc = NULL;
+    if (rr->group) {
+        struct wa_node *ps = wa_node_child(m, "participants");
+        enc = wa_node_child(wa_node_child(ps, "to"), "enc");
+    } else {
+        enc = enc_node(m, type, ct->data, ct->len);
+        if (enc && type == SG_PKMSG) {
+            struct wa_node *di = child_new(m, "device-identity");
+            if (!di || wa_node_set_bytes(di, s->env.creds->account, s->env.creds->account_len))
+                enc = NULL;
+        }
+        if (enc && wa_node_set_attr(m, "device_fanout", "false") < 0) enc = NULL;
+    }
+    if (!enc || wa_node_set_attr(enc, "count", rr->count) < 0) {
+        wa_node_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* BEGIN; [session from the receipt's keys]; encrypt for that device; COMMIT; send. */
+static void retry_finish(struct wa_sender *s, struct retry_req *rr)
+{
+    struct buf pt, ct;
+    buf_init(&pt, ST_PAYLOAD_MAX);
+    buf_init(&ct, SG_MAX_MESSAGE);
+    enum sg_msg_type type = SG_MSG;
+    load_me(s);
+    int rc = st_db_begin(s->env.db);
+    if (rc == 0) {
+        if (rr->t.bundle == 1) rc = sg_session_from_bundle(s->env.sg, &rr->t.addr, &rr->t.b);
+        if (rc == 0) rc = retry_plaintext(s, rr, &pt);
+        if (rc == 0) rc = enc_one(s, &rr->t, pt.data, pt.len, &type, &ct);
+        if (rc == 0 && rr->group) {
+            char jt[WA_JID_STR_MAX];
+            wa_jid_format(&rr->t.wire, jt, sizeof(jt));
+            rc = st_sg_skmem_put(s->env.db, rr->to, jt);
+        }
+        if (rc == 0)
+            rc = st_db_commit(s->env.db);
+        else
+            st_db_rollback(s->env.db);
+    }
+    struct wa_node *m = rc == 0 ? retry_stanza(s, rr, type, &ct) : NULL;
+    if (m && send_frame(s, m) < 0) rc = -ENOTCONN;
+    if (rc < 0 || !m) seterr(s, "retry %s for %s: %d %s", rr->msg_id, rr->t.addr.name, rc, s->err);
+    wa_node_free(m);
+    buf_free(&pt);
+    buf_free(&ct);
+    retry_free(rr);
+}
+
+static void retry_keys_done(struct wa_sender *s, struct retry_req *rr, int status,
+                            const struct wa_node *resp)
+{
+    if (status == 0) take_bundles(resp, &rr->t, 1);
+    if (status == 0 && rr->t.bundle == 1)
+        retry_finish(s, rr);
+    else {
+        seterr(s, "retry %s: no keys for %s (%d)", rr->msg_id, rr->t.addr.name, status);
+        retry_free(rr);
+    }
+}
+
+/* Fill rr->t for the device that sent the receipt. */
+static int retry_target(struct wa_sender *s, struct retry_req *rr, const struct wa_jid *dev)
+{
+    char pn[WA_USYNC_USER_MAX] = "", lid[WA_USYNC_USER_MAX] = "";
+    if (wa_jid_is_lid(dev)) {
+        snprintf(lid, sizeof(lid), "%s", dev->user);
+        if (st_lid_get_pn(s->env.db, lid, pn, sizeof(pn)) != 1) return -ENOENT;
+    } else if (wa_jid_is_pn(dev)) {
+        snprintf(pn, sizeof(pn), "%s", dev->user);
+        if (st_lid_get_lid(s->env.db, pn, lid, sizeof(lid)) != 1) lid[0] = 0;
+    } else {
+        return -EINVAL;
+    }
+    return target_make(&rr->t, pn, lid, dev->device, strcmp(pn, s->me_user) == 0);
+}
+
+static int handle_retry(struct wa_sender *s, const struct wa_node *n)
+{
+    const char *id = wa_node_attr(n, "id");
+    struct wa_jid from, dev;
+    if (!id || strlen(id) > ST_MSGID_MAX || wa_node_attr_jid(n, "from", &from) < 0) return 0;
+    bool group = wa_jid_is_group(&from);
+    if (group ? wa_node_attr_jid(n, "participant", &dev) < 0 : (dev = from, 0)) return 0;
+    struct retry_req *rr = calloc(1, sizeof(*rr));
+    if (!rr) return 1;
+    int rc = st_retry_get(s->env.db, id, rr->to, sizeof(rr->to), &rr->payload, &rr->len);
+    if (rc != 1) { /* not a message of ours (or expired): not handled here */
+        retry_free(rr);
+        return 0;
+    }
+    char key[sizeof(s->retries[0].key)], dj[WA_JID_STR_MAX];
+    wa_jid_format(&dev, dj, sizeof(dj));
+    snprintf(key, sizeof(key), "%s %s", id, dj);
+    int *cnt = counter(s->retries, &s->retries_next, key);
+    const struct wa_node *rt = wa_node_child(n, "retry");
+    const char *count = rt ? wa_node_attr(rt, "count") : NULL;
+    snprintf(rr->msg_id, sizeof(rr->msg_id), "%s", id);
+    snprintf(rr->count, sizeof(rr->count), "%s", count ? count : "1");
+    rr->group = group;
+    rr->from = from;
+    load_me(s);
+    if (*cnt >= WA_SEND_RETRY_MAX || retry_target(s, rr, &dev) < 0) {
+        seterr(s, "retry %s from %s: %s", id, dj,
+               *cnt >= WA_SEND_RETRY_MAX ? "answered too often" : "unknown device");
+        retry_free(rr);
+        return 1;
+    }
+    ++*cnt;
+    const struct wa_node *keys = wa_node_child(n, "keys");
+    if (keys) {
+        rr->t.bundle = parse_bundle(keys, n, &rr->t.b) == 0 ? 1 : 0;
+        if (!rr->t.bundle) seterr(s, "retry %s: unparseable <keys>", id);
+    }
+    if (rr->t.bundle == 1 || sg_has_session(s->env.sg, &rr->t.addr) == 1) {
+        retry_finish(s, rr);
+        return 1;
+    }
+    struct wa_node *iq = keys_iq(s, &rr->t, 1, false);
+    if (!iq || send_iq(s, iq, OP_RETRY_KEYS, rr) < 0) retry_free(rr);
+    return 1;
+}
+
+int wa_sender_handle(struct wa_sender *s, const struct wa_node *n)
+{
+    const char *cls = wa_node_attr(n, "class"), *type = wa_node_attr(n, "type");
+    int rc = 0;
+    if (!strcmp(n->tag.s, "ack") && cls && !strcmp(cls, "message"))
+        rc = handle_ack(s, n);
+    else if (!strcmp(n->tag.s, "receipt") && type && !strcmp(type, "retry"))
+        rc = handle_retry(s, n);
+    flush_notes(s);
+    return rc;
+}
+
+void wa_sender_disconnected(struct wa_sender *s)
+{
+    /* the rows are still `queued` in the store: forgetting them here is the requeue; group
+     * rows lose their sender-key memory so that the resend carries the SKDM again */
+    for (size_t i = 0; i < s->ninflight; i++)
+        if (s->inflight_group[i][0]) st_sg_skmem_clear(s->env.db, s->inflight_group[i]);
+    s->ninflight = 0;
+    for (struct op *op = s->ops; op; op = op->next)
+        op->jobseq = (unsigned)-1; /* stale: their callbacks change nothing */
+    if (s->job) job_end(s);
+    s->stalled = false;
+}

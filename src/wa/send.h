@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/* send.h -- the send path: durable outbox, device lists, pre-key bundles, per-device
+ * encryption, own-device copies, groups with sender keys, answering retry receipts.
+ *
+ * Durability (design.md "Durability protocol"): wa_sender_enqueue() commits the outbox row
+ * and the retry-buffer copy (the plaintext Message protobuf) in one transaction before
+ * anything goes on the wire. Sending one row: usync (cached, WA_USYNC_TTL_S) -> one
+ * `encrypt get` for every device without a session -> BEGIN; build sessions; encrypt for each
+ * device (sessions advance); COMMIT -> only then the <message> frame is written. The row is
+ * marked `sent` on the server's <ack class='message' id=…>, then on_state runs.
+ *
+ * Pipeline: one row is prepared at a time (its iqs and its encryption run alone; encryption
+ * and the commit happen inside one callback on the loop thread, so no session is ever
+ * encrypted to concurrently); once its frame is written the next row starts while the first
+ * waits for its ack (at most WA_SEND_INFLIGHT_MAX unacknowledged rows).
+ *
+ * Addressing (chosen after wa-protocol.md §13): the Baileys form that the verified transcript
+ * shows -- stanza `to` and `<to jid>` in PN form (device 0 without ":0"), Signal sessions
+ * under the LID addresses ("<lid>_1.<device>") learnt from usync (PN addresses when the server
+ * gives no LID); the LID<->PN pairs are recorded with st_lid_put. Groups: sender key under our
+ * own LID address (as whatsmeow; fakewa and both clients accept it), SKDM only to devices that
+ * lack it per the sender-key memory (Baileys), consecutive iterations. Message plaintext:
+ * Message{conversation} (both clients accept it), our other devices get
+ * Message{deviceSentMessage{destinationJid, message}}; each padded separately (§7.3).
+ *
+ * Failures: an iq timeout or error, a failed encryption or store error leaves the row queued
+ * with the detail in wa_sender_last_error(); the sender then pauses until the next
+ * wa_sender_kick() (e.g. on reconnect). After WA_SEND_MAX_ATTEMPTS such failures of the same
+ * row (counted in memory since the sender was created) the row becomes `failed` (on_state).
+ * A message to a user without any device, or with an unusable `to`, fails at once. A lost
+ * session (-ENOTCONN) is not a failure: the row simply waits.
+ *
+ * At-least-once edge: a frame written but not acknowledged before the session dropped goes
+ * back to queued (wa_sender_disconnected) and is encrypted and sent again after reconnect
+ * with the SAME message id; if the server had in fact routed the first copy, recipients see
+ * the id twice and drop the second (receivers dedupe by message id: our inbox is unique on
+ * chat+sender+id, WhatsApp clients do the same). Both Baileys and whatsmeow behave like this.
+ *
+ * Callbacks: on_state never runs from inside wa_sender_enqueue/kick/disconnected for work they
+ * started: notifications are queued and delivered from the next iq callback or
+ * wa_sender_handle() call (or the next kick). All functions run on the loop thread.
+ * (A row that fails without any iq -- a store or encryption error on cached devices and
+ * existing sessions, WA_SEND_MAX_ATTEMPTS times -- is reported with the next such event.)
+ * Do not free the sender inside on_state. Free it before the client/db/sg it borrows;
+ * pending iq callbacks after wa_sender_free are ignored.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "signal/sg_cipher.h"
+#include "store/db.h"
+#include "store/msgstore.h"
+#include "wa/client.h"
+#include "wa/creds.h"
+#include "wa/node.h"
+
+#define WA_SEND_TEXT_MAX      65536 /* bytes of one text message */
+#define WA_SEND_MAX_ATTEMPTS  5     /* transient failures before a row becomes failed */
+#define WA_SEND_INFLIGHT_MAX  64    /* rows written and waiting for the server's ack */
+#define WA_SEND_RETRY_MAX     5     /* answers to retry receipts per message and device */
+#define WA_SEND_IQ_TIMEOUT_MS 20000
+#define WA_SEND_MAX_TARGETS   1024 /* devices one message is encrypted for */
+#define WA_SEND_GROUP_MAX     512  /* participants read from a w:g2 answer */
+#define WA_SEND_MSGID_LEN     22   /* "3EB0" + 18 hex */
+#define WA_SEND_ERR_MAX       256
+
+struct wa_sender;
+struct wa_sender_env {
+    struct wa_client *client;
+    struct st_db *db;
+    struct sg_ctx *sg;
+    const struct wa_creds *creds;
+    /* A message changed state (sent on the server's ack, failed, ...), after the commit. */
+    void (*on_state)(void *ud, const char *msg_id, enum st_out_state state, const char *error);
+    void *ud;
+};
+
+/* 0, -EINVAL (missing client/db/sg/creds), -ENOMEM. env copied; its pointers borrowed. */
+int wa_sender_new(const struct wa_sender_env *env, struct wa_sender **out)
+    __attribute__((warn_unused_result));
+void wa_sender_free(struct wa_sender *s);
+
+/* Durable enqueue (outbox row + retry-buffer copy, COMMIT) before anything goes on the wire.
+ * to: "+15550002" / "15550002" (phone), a PN JID, or a group JID "...@g.us". Same idempotency key
+ * (may be NULL: the message id is used) -> the existing row and ST_DUPLICATE. Fills *out
+ * (caller frees with st_outbox_msg_free). Does not send: call wa_sender_kick.
+ * Errors: -EINVAL (bad to / empty or oversized text / creds not paired; detail in
+ * wa_sender_last_error), store errors. */
+int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
+                      struct st_outbox_msg *out) __attribute__((warn_unused_result));
+/* Connected: send every queued outbox row, oldest first. Not connected: nothing. */
+void wa_sender_kick(struct wa_sender *s);
+/* <ack class='message'> for our messages, and <receipt type='retry'> (via on_retry_receipt):
+ * 1 if handled, 0 if not ours. A retry receipt is NOT acked here (the receive path acks every
+ * receipt); it is answered (§7.7) by re-encrypting the retry-buffer copy for that one device:
+ * a session is first built from the receipt's <keys> when present, else from a fetched bundle
+ * when there is no session; the resend is <message to=<device> device_fanout='false'><enc
+ * count=<retry count>>[<device-identity>]</message> (groups: to=<group> with one <participants>
+ * entry whose Message carries a fresh SKDM). At most WA_SEND_RETRY_MAX answers per message and
+ * device (counted in memory). */
+int wa_sender_handle(struct wa_sender *s, const struct wa_node *n);
+/* The session ended: messages in flight go back to queued; they are sent once after reconnect. */
+void wa_sender_disconnected(struct wa_sender *s);
+
+/* Test seam: frames (<message>, <ack>) go to fn instead of wa_client_send_node; fn returns 0
+ * or a negative errno like wa_client_send_node. iqs still use the client. NULL restores. */
+typedef int (*wa_sender_send_fn)(void *ud, const struct wa_node *n);
+void wa_sender_set_send_hook(struct wa_sender *s, wa_sender_send_fn fn, void *ud);
+
+/* Detail of the last failure ("" if none). */
+const char *wa_sender_last_error(const struct wa_sender *s);
+/* Rows written and not yet acknowledged. */
+size_t wa_sender_inflight(const struct wa_sender *s);
+
+/* ---- pure helpers (exposed for tests) ---- */
+
+/* A WhatsApp-Web-style message id (§8.1): "3EB0" + the first 9 bytes (upper-case hex) of
+ * SHA-256(8-byte BE `now` || user || "@c.us" || 16 random bytes). out >= 23 bytes.
+ * 0 or -EIO (RNG). */
+int wa_send_msg_id(const char *user, int64_t now, char *out, size_t outlen)
+    __attribute__((warn_unused_result));
+/* Normalise a destination: "+15550002", "15550002" (5..20 digits), "15550002@s.whatsapp.net"
+ * (or @c.us) -> "15550002@s.whatsapp.net"; "<id>@g.us" kept. Anything else (a device JID,
+ * LID, broadcast, newsletter, garbage) -> -EINVAL with a reason in err. */
+int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Message{conversation = text} packed into out. */
+int wa_send_build_text(const char *text, struct buf *out) __attribute__((warn_unused_result));
+/* Message{deviceSentMessage{destinationJid = dest, message = <msg bytes>}} packed into out. */
+int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
+    __attribute__((warn_unused_result));
+/* msg with senderKeyDistributionMessage{groupId, skdm} added, packed into out. */
+int wa_send_build_skdm(const char *group, const uint8_t *skdm, size_t skdm_len, const uint8_t *msg,
+                       size_t len, struct buf *out) __attribute__((warn_unused_result));
+
+/* One <to> entry of a stanza. */
+struct wa_send_part {
+    struct wa_jid jid;
+    enum sg_msg_type type;
+    const uint8_t *ct;
+    size_t len;
+};
+/* <message id to type='text'><participants><to jid><enc v='2' type/></to>…</participants>
+ * [<enc v='2' type='skmsg'>][<device-identity>]</message>: participants omitted when
+ * nparts == 0, skmsg when sk != NULL, device-identity (account bytes) when any part is a
+ * pkmsg. Returns a new node or NULL. */
+struct wa_node *wa_send_build_stanza(const char *id, const struct wa_jid *to,
+                                     const struct wa_send_part *parts, size_t nparts,
+                                     const uint8_t *sk, size_t sklen, const uint8_t *account,
+                                     size_t account_len);
