@@ -1,0 +1,749 @@
+/* SPDX-License-Identifier: MIT */
+/* recv.c -- the receive path: decrypt in one transaction with the inbox row, then receipt. */
+#include "wa/recv.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "signal/sg_keys.h"
+#include "signal/sg_store.h"
+#include "store/sgstore.h"
+#include "wa/msg.h"
+
+#define RECEIPT_LIST_MAX 256
+#define NACK_PARSE       "487"
+
+/* ---------------------------------------------------------------- retry counts */
+
+struct retry_slot {
+    const void *db;
+    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+    unsigned count;
+    unsigned long seq;
+};
+
+static struct retry_slot g_slots[WA_RECV_RETRY_SLOTS];
+static unsigned long g_seq;
+static struct wa_recv_stats g_stats;
+
+void wa_recv_get_stats(struct wa_recv_stats *out)
+{
+    *out = g_stats;
+}
+
+void wa_recv_reset_retries(void)
+{
+    memset(g_slots, 0, sizeof(g_slots));
+}
+
+static struct retry_slot *retry_find(const void *db, const char *key, bool create)
+{
+    struct retry_slot *old = &g_slots[0];
+    for (size_t i = 0; i < WA_RECV_RETRY_SLOTS; i++) {
+        struct retry_slot *s = &g_slots[i];
+        if (s->db == db && s->count && strcmp(s->key, key) == 0) return s;
+        if (s->seq < old->seq) old = s;
+    }
+    if (!create) return NULL;
+    memset(old, 0, sizeof(*old));
+    old->db = db;
+    snprintf(old->key, sizeof(old->key), "%s", key);
+    old->seq = ++g_seq;
+    return old;
+}
+
+/* ---------------------------------------------------------------- per-message context */
+
+struct mctx {
+    const struct wa_recv_env *env;
+    const struct wa_node *n;
+    const char *id;
+    struct wa_jid from, dev; /* stanza from; the sender device */
+    bool group, own, peer;   /* group/broadcast; from our own account; category=peer */
+    bool has_recipient;
+    char lid_user[WA_JID_USER_MAX], pn_user[WA_JID_USER_MAX];
+    struct sg_address addr;
+    char gid[WA_JID_STR_MAX];
+    char devjid[WA_JID_STR_MAX];
+    int64_t ts;
+};
+
+static int send_node(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    if (env->send_node) return env->send_node(env->ud, n);
+    return env->client ? wa_client_send_node(env->client, n) : -ENOTCONN;
+}
+
+/* Copy a JID attribute (as a JID) from src to dst under dkey; absent -> 0. */
+static int copy_jid(struct wa_node *dst, const char *dkey, const struct wa_node *src,
+                    const char *skey)
+{
+    struct wa_jid j;
+    int rc = wa_node_attr_jid(src, skey, &j);
+    if (rc == -ENOENT) return 0;
+    if (rc < 0) return rc;
+    return wa_node_set_attr_jid(dst, dkey, &j);
+}
+
+/* <tag id to=from [participant] [recipient]> */
+static struct wa_node *reply_base(const char *tag, const struct wa_node *n, bool recipient)
+{
+    struct wa_node *r = wa_node_new(tag);
+    const char *id = wa_node_attr(n, "id");
+    int rc = r && id ? wa_node_set_attr(r, "id", id) : -ENOMEM;
+    if (rc == 0) rc = copy_jid(r, "to", n, "from");
+    if (rc == 0) rc = copy_jid(r, "participant", n, "participant");
+    if (rc == 0 && recipient) rc = copy_jid(r, "recipient", n, "recipient");
+    if (rc < 0) {
+        wa_node_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int send_owned(const struct wa_recv_env *env, struct wa_node *r)
+{
+    int rc = r ? send_node(env, r) : -ENOMEM;
+    wa_node_free(r);
+    return rc;
+}
+
+/* <ack id to class [participant] [type] [error]> */
+static int send_ack(const struct wa_recv_env *env, const struct wa_node *n, const char *cls,
+                    bool copy_type, const char *error)
+{
+    struct wa_node *a = reply_base("ack", n, false);
+    const char *type = wa_node_attr(n, "type");
+    int rc = a ? wa_node_set_attr(a, "class", cls) : -ENOMEM;
+    if (rc == 0 && copy_type && type) rc = wa_node_set_attr(a, "type", type);
+    if (rc == 0 && error) rc = wa_node_set_attr(a, "error", error);
+    if (rc < 0) {
+        wa_node_free(a);
+        return rc;
+    }
+    return send_owned(env, a);
+}
+
+static int send_receipt(struct mctx *m)
+{
+    struct wa_node *r = reply_base("receipt", m->n, true);
+    const char *type = m->peer ? "peer_msg" : m->own ? "sender" : "inactive";
+    int rc = r ? wa_node_set_attr(r, "type", type) : -ENOMEM;
+    if (rc < 0) {
+        wa_node_free(r);
+        return rc;
+    }
+    return send_owned(m->env, r);
+}
+
+/* ---------------------------------------------------------------- resolution (§7.1) */
+
+static bool user_is(const struct wa_jid *j, const char *creds_jid)
+{
+    struct wa_jid me;
+    if (!creds_jid || !*creds_jid || wa_jid_parse(&me, creds_jid, strlen(creds_jid)) < 0)
+        return false;
+    return wa_jid_same_user(j, &me);
+}
+
+static void own_users(struct mctx *m)
+{
+    struct wa_jid me;
+    const struct wa_creds *c = m->env->creds;
+    if (c && wa_jid_parse(&me, c->me_pn, strlen(c->me_pn)) == 0)
+        snprintf(m->pn_user, sizeof(m->pn_user), "%s", me.user);
+    if (c && wa_jid_parse(&me, c->me_lid, strlen(c->me_lid)) == 0)
+        snprintf(m->lid_user, sizeof(m->lid_user), "%s", me.user);
+}
+
+/* Fill lid_user / pn_user from the alt attribute or the store. */
+static int resolve_alt(struct mctx *m, const char *pn_attr, const char *lid_attr)
+{
+    struct wa_jid alt;
+    bool lid = wa_jid_is_lid(&m->dev), pn = wa_jid_is_pn(&m->dev);
+    if (lid) snprintf(m->lid_user, sizeof(m->lid_user), "%s", m->dev.user);
+    if (pn) snprintf(m->pn_user, sizeof(m->pn_user), "%s", m->dev.user);
+    if (lid && !*m->pn_user && wa_node_attr_jid(m->n, pn_attr, &alt) == 0 && wa_jid_is_pn(&alt))
+        snprintf(m->pn_user, sizeof(m->pn_user), "%s", alt.user);
+    if (pn && !*m->lid_user && wa_node_attr_jid(m->n, lid_attr, &alt) == 0 && wa_jid_is_lid(&alt))
+        snprintf(m->lid_user, sizeof(m->lid_user), "%s", alt.user);
+    int rc = 0;
+    if (lid && !*m->pn_user)
+        rc = st_lid_get_pn(m->env->db, m->lid_user, m->pn_user, WA_JID_USER_MAX);
+    if (pn && !*m->lid_user)
+        rc = st_lid_get_lid(m->env->db, m->pn_user, m->lid_user, WA_JID_USER_MAX);
+    if (rc == -ENOBUFS) rc = 0;
+    return rc < 0 ? rc : 0;
+}
+
+/* 0, -EBADMSG (malformed stanza: nack), -ENOTSUP (nothing to decrypt: plain ack), or a store
+ * error. */
+static int resolve(struct mctx *m)
+{
+    const struct wa_node *n = m->n;
+    enum wa_jid_kind k = wa_jid_kind(&m->from);
+    m->group = k == WA_JID_KIND_GROUP || k == WA_JID_KIND_BROADCAST;
+    const char *cat = wa_node_attr(n, "category");
+    m->peer = cat && strcmp(cat, "peer") == 0;
+    const char *t = wa_node_attr(n, "t");
+    m->ts = t ? strtoll(t, NULL, 10) : 0;
+    if (m->group) {
+        if (wa_node_attr_jid(n, "participant", &m->dev) < 0) return -EBADMSG;
+        if (wa_jid_format_bare(&m->from, m->gid, sizeof(m->gid)) < 0) return -EBADMSG;
+    } else if (k == WA_JID_KIND_PN || k == WA_JID_KIND_LID) {
+        m->dev = m->from;
+    } else {
+        return -ENOTSUP; /* newsletter, server, bots, ...: no Signal content for us */
+    }
+    if (!wa_jid_is_pn(&m->dev) && !wa_jid_is_lid(&m->dev)) return -ENOTSUP;
+    m->own = user_is(&m->dev, m->env->creds ? m->env->creds->me_pn : NULL) ||
+             user_is(&m->dev, m->env->creds ? m->env->creds->me_lid : NULL);
+    m->has_recipient = m->own && !m->group && wa_node_attr(n, "recipient");
+    if (m->own) own_users(m);
+    int rc = m->group ? resolve_alt(m, "participant_pn", "participant_lid")
+                      : resolve_alt(m, "sender_pn", "sender_lid");
+    if (rc < 0) return rc;
+    if (wa_jid_format(&m->dev, m->devjid, sizeof(m->devjid)) < 0) return -EBADMSG;
+    if (*m->lid_user)
+        return sg_address_make(&m->addr, m->lid_user, 1, m->dev.device) < 0 ? -EBADMSG : 0;
+    return sg_address_make(&m->addr, m->dev.user, wa_jid_domain_type(&m->dev), m->dev.device) < 0
+               ? -EBADMSG
+               : 0;
+}
+
+/* ---------------------------------------------------------------- transaction body */
+
+struct rx {
+    struct buf content; /* inbox payload */
+    const char *type;   /* static string */
+    char dest[WA_JID_STR_MAX];
+    bool any_content;
+    int peer_err;    /* first decryption failure caused by the peer (retry receipt) */
+    bool force_keys; /* an skmsg without sender key and no 1:1 part: send <keys> at once */
+    bool one_to_one; /* a pkmsg/msg enc was seen */
+    bool dup;        /* libsignal: already processed */
+};
+
+static bool local_error(int rc)
+{
+    switch (rc) {
+    case SG_E_NO_SESSION:
+    case SG_E_BAD_MAC:
+    case SG_E_DUPLICATE:
+    case SG_E_NO_PREKEY:
+    case SG_E_UNTRUSTED:
+    case SG_E_MALFORMED:
+    case SG_E_TOO_BIG:
+    case -EINVAL:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Store LID<->PN pairs; copy a PN session to the LID address the first time. */
+static int learn_lid(struct mctx *m)
+{
+    if (!*m->lid_user || !*m->pn_user || m->own) return 0;
+    int rc = st_lid_put(m->env->db, m->lid_user, m->pn_user);
+    if (rc == -EINVAL) return 0; /* a pair the store refuses: decrypt anyway, learn nothing */
+    if (rc < 0) return rc;
+    struct sg_address pn;
+    if (sg_address_make(&pn, m->pn_user, 0, m->dev.device) < 0) return 0;
+    if (sg_has_session(m->env->sg, &m->addr) != 0 || sg_has_session(m->env->sg, &pn) != 1) return 0;
+    const struct sg_store_ops *ops = st_sgstore_ops();
+    signal_protocol_address a = {pn.name, pn.name_len, pn.device};
+    signal_protocol_address b = {m->addr.name, m->addr.name_len, m->addr.device};
+    signal_buffer *rec = NULL;
+    rc = ops->load_session(m->env->db, &a, &rec);
+    if (rc == 1 && rec)
+        rc = ops->store_session(m->env->db, &b, signal_buffer_data(rec), signal_buffer_len(rec));
+    if (rec) signal_buffer_bzero_free(rec);
+    return rc < 0 ? rc : 0;
+}
+
+static int decrypt_one(struct mctx *m, enum sg_msg_type type, const uint8_t *ct, size_t len,
+                       struct buf *pt)
+{
+    if (type == SG_SKMSG)
+        return m->group ? sg_group_decrypt(m->env->sg, m->gid, &m->addr, ct, len, pt)
+                        : SG_E_MALFORMED;
+    int rc = sg_decrypt(m->env->sg, &m->addr, type, ct, len, pt);
+    if (rc == SG_E_UNTRUSTED) { /* as whatsmeow: forget identity and session, try once more */
+        signal_protocol_address a = {m->addr.name, m->addr.name_len, m->addr.device};
+        int r2 = st_sgstore_ops()->save_identity(m->env->db, &a, NULL);
+        if (r2 >= 0) r2 = sg_delete_session(m->env->sg, &m->addr);
+        if (r2 < 0) return r2;
+        rc = sg_decrypt(m->env->sg, &m->addr, type, ct, len, pt);
+    }
+    return rc;
+}
+
+/* Take the content of one decrypted Message (and process its SKDM). */
+static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
+{
+    struct wa_msg_info mi;
+    int rc = wa_msg_decode(p, len, &mi);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) return SG_E_MALFORMED;
+    if (mi.skdm_group && strlen(mi.skdm_group) <= SG_GROUP_MAX) {
+        rc = sg_group_process_skdm(m->env->sg, mi.skdm_group, &m->addr, mi.skdm, mi.skdm_len);
+        if (rc < 0 && !local_error(rc)) rc = 0; /* a bad SKDM: the skmsg will fail on its own */
+    }
+    if (rc == 0 && mi.type) {
+        buf_reset(&x->content);
+        x->type = mi.type;
+        x->any_content = true;
+        if (mi.text)
+            rc = buf_append(&x->content, mi.text, strlen(mi.text));
+        else
+            rc = buf_append(&x->content, p, len);
+        if (rc == -ENOBUFS) rc = SG_E_TOO_BIG;
+        x->dest[0] = 0;
+        if (mi.dest_jid && strlen(mi.dest_jid) < sizeof(x->dest))
+            snprintf(x->dest, sizeof(x->dest), "%s", mi.dest_jid);
+    }
+    wa_msg_info_free(&mi);
+    return rc;
+}
+
+static int process_enc(struct mctx *m, struct rx *x, const struct wa_node *e)
+{
+    enum sg_msg_type type;
+    size_t len = 0;
+    const uint8_t *ct = wa_node_content_bytes(e, &len);
+    if (sg_msg_type_parse(wa_node_attr(e, "type"), &type) < 0) return 0; /* msmsg, ...: skip */
+    if (type != SG_SKMSG) x->one_to_one = true;
+    if (!ct || len == 0) return SG_E_MALFORMED;
+    uint8_t h[32];
+    st_ciphertext_hash(ct, len, h);
+    int rc = st_processed_check(m->env->db, h, NULL, 0);
+    if (rc != 0) return rc < 0 ? rc : 0; /* committed earlier with its message */
+    struct buf pt;
+    buf_init(&pt, WA_MSG_MAX + 32);
+    rc = decrypt_one(m, type, ct, len, &pt);
+    if (rc == -ENOBUFS) rc = SG_E_TOO_BIG;
+    /* whatsmeow: no sender key and nobody sent it to us 1:1 -> the sender must rebuild */
+    if (rc == SG_E_NO_SESSION && type == SG_SKMSG && !x->one_to_one) x->force_keys = true;
+    size_t plen = 0;
+    if (rc == 0 && sg_unpad(pt.data, pt.len, &plen) < 0) rc = SG_E_MALFORMED;
+    if (rc == 0) rc = absorb(m, x, pt.data, plen);
+    if (rc == 0) rc = st_processed_put(m->env->db, h, m->id);
+    if (rc == ST_DUPLICATE) rc = 0;
+    OPENSSL_cleanse(pt.data, pt.len);
+    buf_free(&pt);
+    return rc;
+}
+
+/* Inbox chat / sender names: PN preferred. */
+static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
+{
+    if (*m->pn_user)
+        snprintf(sender, WA_JID_STR_MAX, "%s@%s", m->pn_user, WA_SERVER_PN);
+    else
+        wa_jid_format_bare(&m->dev, sender, WA_JID_STR_MAX);
+    if (m->group) {
+        snprintf(chat, WA_JID_STR_MAX, "%s", m->gid);
+    } else if (m->has_recipient) {
+        struct wa_jid r;
+        if (*x->dest)
+            snprintf(chat, WA_JID_STR_MAX, "%s", x->dest);
+        else if (wa_node_attr_jid(m->n, "recipient", &r) == 0)
+            wa_jid_format_bare(&r, chat, WA_JID_STR_MAX);
+        else
+            snprintf(chat, WA_JID_STR_MAX, "%s", sender);
+    } else {
+        snprintf(chat, WA_JID_STR_MAX, "%s", sender);
+    }
+}
+
+/* Everything between BEGIN and COMMIT. Returns 0 (x says what happened) or a local error. */
+static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserted)
+{
+    int rc = learn_lid(m);
+    for (const struct wa_node *e = wa_node_next_child(m->n, "enc", NULL); rc == 0 && e;
+         e = wa_node_next_child(m->n, "enc", e)) {
+        int r = process_enc(m, x, e);
+        if (r == SG_E_DUPLICATE) {
+            x->dup = true;
+        } else if (r < 0 && !local_error(r)) {
+            x->peer_err = r;
+            return 0;
+        } else {
+            rc = r;
+        }
+    }
+    if (rc < 0 || x->dup || !x->any_content) return rc;
+    char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
+    names(m, x, chat, sender);
+    rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
+                         x->content.len, cursor);
+    if (rc == 0) *inserted = true;
+    return rc == ST_DUPLICATE ? 0 : rc;
+}
+
+/* ---------------------------------------------------------------- retry receipts (§7.7) */
+
+static void be(uint8_t *p, uint32_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static int add_bytes(struct wa_node *parent, const char *tag, const void *p, size_t len)
+{
+    struct wa_node *c = wa_node_new(tag);
+    int rc = c ? wa_node_set_bytes(c, p, len) : -ENOMEM;
+    if (rc == 0) rc = wa_node_add_child(parent, c);
+    if (rc < 0) wa_node_free(c);
+    return rc;
+}
+
+static struct wa_node *add_child(struct wa_node *parent, const char *tag)
+{
+    struct wa_node *c = wa_node_new(tag);
+    if (c && wa_node_add_child(parent, c) < 0) {
+        wa_node_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* A fresh one-time pre-key in the retry range, committed to the store. */
+static int retry_prekey(const struct wa_recv_env *env, struct sg_prekey *pk)
+{
+    signal_context *sig = sg_ctx_signal(env->sg);
+    struct sg_store st = st_sgstore(env->db, SG_TRUST_ANY);
+    uint32_t span = SG_PREKEY_ID_MAX - WA_RECV_PREKEY_BASE, id = 0;
+    for (int i = 0; i < 16 && !id; i++) {
+        uint32_t r;
+        struct sg_prekey tmp;
+        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) return -EIO;
+        uint32_t cand = WA_RECV_PREKEY_BASE + r % span;
+        int rc = sg_store_get_prekey(sig, &st, cand, &tmp);
+        OPENSSL_cleanse(&tmp, sizeof(tmp));
+        if (rc < 0 && rc != -EPROTO) return rc;
+        if (rc == 0) id = cand;
+    }
+    if (!id) return -ENOSPC;
+    int rc = sg_prekeys_generate(sig, id, 1, pk, NULL);
+    if (rc == 0) rc = st_db_begin(env->db);
+    if (rc < 0) return rc;
+    rc = sg_store_put_prekeys(sig, &st, pk, 1);
+    if (rc == 0) return st_db_commit(env->db);
+    st_db_rollback(env->db);
+    return rc;
+}
+
+static int add_keys(const struct wa_recv_env *env, struct wa_node *r)
+{
+    const struct wa_creds *c = env->creds;
+    struct sg_prekey pk = {0};
+    uint8_t b[3], t = SG_KEY_TYPE_DJB;
+    int rc = retry_prekey(env, &pk);
+    struct wa_node *keys = rc == 0 ? add_child(r, "keys") : NULL;
+    if (rc == 0 && !keys) rc = -ENOMEM;
+    if (rc == 0) rc = add_bytes(keys, "type", &t, 1);
+    if (rc == 0) rc = add_bytes(keys, "identity", c->identity.pub, 32);
+    struct wa_node *k = rc == 0 ? add_child(keys, "key") : NULL;
+    if (rc == 0 && !k) rc = -ENOMEM;
+    be(b, pk.id, 3);
+    if (rc == 0) rc = add_bytes(k, "id", b, 3);
+    if (rc == 0) rc = add_bytes(k, "value", pk.kp.pub, 32);
+    struct wa_node *sk = rc == 0 ? add_child(keys, "skey") : NULL;
+    if (rc == 0 && !sk) rc = -ENOMEM;
+    be(b, c->signed_prekey_id, 3);
+    if (rc == 0) rc = add_bytes(sk, "id", b, 3);
+    if (rc == 0) rc = add_bytes(sk, "value", c->signed_prekey.pub, 32);
+    if (rc == 0) rc = add_bytes(sk, "signature", c->signed_prekey_sig, 64);
+    if (rc == 0 && c->account_len)
+        rc = add_bytes(keys, "device-identity", c->account, c->account_len);
+    OPENSSL_cleanse(&pk, sizeof(pk));
+    return rc;
+}
+
+static struct wa_node *retry_node(struct mctx *m, unsigned count, bool keys, int *err)
+{
+    struct wa_node *r = reply_base("receipt", m->n, true);
+    char cnt[12];
+    snprintf(cnt, sizeof(cnt), "%u", count);
+    int rc = r ? wa_node_set_attr(r, "type", "retry") : -ENOMEM;
+    if (rc == 0 && m->peer) rc = wa_node_set_attr(r, "category", "peer");
+    struct wa_node *rt = rc == 0 ? add_child(r, "retry") : NULL;
+    if (rc == 0 && !rt) rc = -ENOMEM;
+    const char *t = wa_node_attr(m->n, "t");
+    if (rc == 0) rc = wa_node_set_attr(rt, "count", cnt);
+    if (rc == 0) rc = wa_node_set_attr(rt, "id", m->id);
+    if (rc == 0) rc = wa_node_set_attr(rt, "t", t ? t : "0");
+    if (rc == 0) rc = wa_node_set_attr(rt, "v", "1");
+    uint8_t reg[4];
+    be(reg, m->env->creds ? m->env->creds->registration_id : 0, 4);
+    if (rc == 0) rc = add_bytes(r, "registration", reg, 4);
+    if (rc == 0 && (count > 1 || keys) && m->env->creds) rc = add_keys(m->env, r);
+    if (rc < 0) {
+        wa_node_free(r);
+        r = NULL;
+    }
+    *err = rc;
+    return r;
+}
+
+/* The peer's resend carries <enc count=k>: resume at k + 1. */
+static unsigned enc_count(const struct wa_node *n)
+{
+    unsigned best = 0;
+    for (const struct wa_node *e = wa_node_next_child(n, "enc", NULL); e;
+         e = wa_node_next_child(n, "enc", e)) {
+        const char *c = wa_node_attr(e, "count");
+        long v = c ? strtol(c, NULL, 10) : 0;
+        if (v > 0 && v <= 100 && (unsigned)v > best) best = (unsigned)v;
+    }
+    return best;
+}
+
+static int handle_failure(struct mctx *m, int why, bool force_keys)
+{
+    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+    snprintf(key, sizeof(key), "%s|%s", m->devjid, m->id);
+    struct retry_slot *s = retry_find(m->env->db, key, true);
+    unsigned count = s->count + 1, ec = enc_count(m->n) + 1;
+    if (ec > count) count = ec;
+    s->seq = ++g_seq;
+    log_debug("wa", NULL, "recv: %s from %s undecryptable (%s), retry %u", m->id, m->devjid,
+              sg_strerror(why), count);
+    if (count <= WA_RECV_MAX_RETRY) {
+        int rc = 0;
+        struct wa_node *r = retry_node(m, count, force_keys, &rc);
+        if (!r) return rc; /* the pre-key could not be stored: no ack, redelivery tries again */
+        s->count = count;
+        rc = send_owned(m->env, r);
+        if (rc == 0) g_stats.retries_sent++;
+        if (count == WA_RECV_MAX_RETRY) {
+            (void)sg_delete_session(m->env->sg, &m->addr); /* design "Session repair" 2 */
+            g_stats.gave_up++;
+            log_debug("wa", NULL, "recv: giving up on %s from %s; session dropped", m->id,
+                      m->devjid);
+        }
+    } else {
+        s->count = count;
+    }
+    (void)send_ack(m->env, m->n, "message", false, NULL);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- <message> */
+
+static int check_caps(const struct wa_node *n)
+{
+    size_t nenc = 0;
+    for (size_t i = 0; i < wa_node_child_count(n); i++) {
+        const struct wa_node *c = wa_node_child_at(n, i);
+        if (strcmp(c->tag.s, "enc") != 0) continue;
+        size_t len = 0;
+        wa_node_content_bytes(c, &len);
+        if (++nenc > WA_RECV_MAX_ENC || len > WA_RECV_MAX_CT) return -EMSGSIZE;
+    }
+    return (int)nenc;
+}
+
+/* All ciphertexts already recorded: a redelivery of a committed message. */
+static int all_processed(struct mctx *m)
+{
+    int seen = 0;
+    for (const struct wa_node *e = wa_node_next_child(m->n, "enc", NULL); e;
+         e = wa_node_next_child(m->n, "enc", e)) {
+        size_t len = 0;
+        const uint8_t *ct = wa_node_content_bytes(e, &len);
+        if (!ct || !len) return 0;
+        uint8_t h[32];
+        st_ciphertext_hash(ct, len, h);
+        int rc = st_processed_check(m->env->db, h, NULL, 0);
+        if (rc <= 0) return rc;
+        seen++;
+    }
+    return seen > 0;
+}
+
+static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
+{
+    if (!m->env->on_message) return;
+    char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
+    names(m, x, chat, sender);
+    struct st_inbox_msg im = {
+        .cursor = cursor,
+        .chat = chat,
+        .sender = sender,
+        .msg_id = (char *)m->id,
+        .type = (char *)x->type,
+        .ts = m->ts,
+        .received = time(NULL),
+        .payload = x->content.data,
+        .payload_len = x->content.len,
+    };
+    m->env->on_message(m->env->ud, &im);
+}
+
+static int run_message(struct mctx *m)
+{
+    int rc = all_processed(m);
+    if (rc < 0) return rc;
+    if (rc > 0) {
+        g_stats.redelivered++;
+        (void)send_receipt(m);
+        return 1;
+    }
+    struct rx x = {0};
+    buf_init(&x.content, ST_PAYLOAD_MAX);
+    int64_t cursor = 0;
+    bool inserted = false;
+    rc = st_db_begin(m->env->db);
+    if (rc == 0) rc = txn_body(m, &x, &cursor, &inserted);
+    if (rc == 0 && !x.peer_err && !x.dup) {
+        rc = st_db_commit(m->env->db);
+    } else {
+        st_db_rollback(m->env->db);
+        inserted = false;
+    }
+    if (rc == 0 && x.peer_err) {
+        rc = handle_failure(m, x.peer_err, x.force_keys);
+    } else if (rc == 0) {
+        char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+        snprintf(key, sizeof(key), "%s|%s", m->devjid, m->id);
+        struct retry_slot *s = retry_find(m->env->db, key, false);
+        if (s) memset(s, 0, sizeof(*s));
+        if (x.dup) g_stats.redelivered++;
+        if (inserted) g_stats.stored++;
+        (void)send_receipt(m);
+        if (inserted) deliver(m, &x, cursor);
+        rc = 1;
+    }
+    OPENSSL_cleanse(x.content.data, x.content.len);
+    buf_free(&x.content);
+    return rc;
+}
+
+static int handle_message(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    struct mctx m = {.env = env, .n = n, .id = wa_node_attr(n, "id")};
+    if (!m.id || wa_node_attr_jid(n, "from", &m.from) < 0) return 1; /* cannot even ack */
+    if (!*m.id || strlen(m.id) >= ST_MSGID_MAX) {
+        (void)send_ack(env, n, "message", false, NACK_PARSE);
+        return 1;
+    }
+    int nenc = check_caps(n);
+    int rc = nenc < 0 ? nenc : resolve(&m);
+    if (rc == -ENOTSUP || (rc == 0 && nenc == 0)) { /* unavailable / plaintext / nothing */
+        (void)send_ack(env, n, "message", false, NULL);
+        return 1;
+    }
+    if (rc == -EBADMSG || rc == -EMSGSIZE || rc == -EINVAL) {
+        (void)send_ack(env, n, "message", false, NACK_PARSE);
+        return 1;
+    }
+    if (rc < 0) return rc;
+    return run_message(&m);
+}
+
+/* ---------------------------------------------------------------- <receipt> */
+
+static bool receipt_state(const char *type, enum st_out_state *st)
+{
+    if (!type || !strcmp(type, "inactive") || !strcmp(type, "delivery")) {
+        *st = ST_OUT_DELIVERED;
+        return true;
+    }
+    if (!strcmp(type, "read") || !strcmp(type, "read-self") || !strcmp(type, "played") ||
+        !strcmp(type, "played-self")) {
+        *st = ST_OUT_READ;
+        return true;
+    }
+    return false;
+}
+
+static size_t receipt_ids(const struct wa_node *n, const char **ids, size_t cap)
+{
+    size_t k = 0;
+    ids[k++] = wa_node_attr(n, "id");
+    const struct wa_node *list = wa_node_child(n, "list");
+    for (const struct wa_node *it = list ? wa_node_next_child(list, "item", NULL) : NULL;
+         it && k < cap; it = wa_node_next_child(list, "item", it)) {
+        const char *id = wa_node_attr(it, "id");
+        if (id && *id && strlen(id) < ST_MSGID_MAX) ids[k++] = id;
+    }
+    return k;
+}
+
+static int handle_receipt(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    const char *id = wa_node_attr(n, "id"), *type = wa_node_attr(n, "type");
+    struct wa_jid from;
+    if (!id || !*id || wa_node_attr_jid(n, "from", &from) < 0) return 1;
+    if (type && strcmp(type, "retry") == 0) {
+        (void)send_ack(env, n, "receipt", true, NULL);
+        if (env->on_retry_receipt) env->on_retry_receipt(env->ud, n);
+        return 1;
+    }
+    enum st_out_state st;
+    if (strlen(id) >= ST_MSGID_MAX || !receipt_state(type, &st)) {
+        (void)send_ack(env, n, "receipt", true, NULL);
+        return 1;
+    }
+    const char *ids[RECEIPT_LIST_MAX];
+    bool applied[RECEIPT_LIST_MAX] = {0};
+    size_t k = receipt_ids(n, ids, RECEIPT_LIST_MAX);
+    int rc = st_db_begin(env->db);
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        int r = st_outbox_set_state(env->db, ids[i], st, NULL);
+        applied[i] = r == 0;
+        if (r < 0 && r != -ENOENT && r != -EINVAL) rc = r;
+    }
+    if (rc == 0)
+        rc = st_db_commit(env->db);
+    else if (st_db_in_txn(env->db))
+        st_db_rollback(env->db);
+    if (rc < 0) return rc;
+    (void)send_ack(env, n, "receipt", true, NULL);
+    const char *who =
+        wa_node_attr(n, "participant") ? wa_node_attr(n, "participant") : wa_node_attr(n, "from");
+    for (size_t i = 0; i < k && env->on_receipt; i++)
+        if (applied[i]) env->on_receipt(env->ud, ids[i], st, who);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- others */
+
+static int handle_notification(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    const char *type = wa_node_attr(n, "type");
+    struct wa_jid from;
+    if (type && !strcmp(type, "encrypt") && wa_node_child(n, "identity") &&
+        wa_node_attr_jid(n, "from", &from) == 0 && (wa_jid_is_pn(&from) || wa_jid_is_lid(&from))) {
+        char name[SG_NAME_MAX + 1];
+        int len = wa_jid_signal_name(&from, name, sizeof(name));
+        if (len > 0) (void)st_sgstore_ops()->delete_all_sessions(env->db, name, (size_t)len);
+    }
+    if (wa_node_attr(n, "id")) (void)send_ack(env, n, "notification", true, NULL);
+    return 1;
+}
+
+int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    if (!env || !n || !n->tag.s || !env->db || !env->sg) return -EINVAL;
+    const char *tag = n->tag.s;
+    if (!strcmp(tag, "message")) return handle_message(env, n);
+    if (!strcmp(tag, "receipt")) return handle_receipt(env, n);
+    if (!strcmp(tag, "notification")) return handle_notification(env, n);
+    if (!strcmp(tag, "call")) {
+        if (wa_node_attr(n, "id")) (void)send_ack(env, n, "call", true, NULL);
+        return 1;
+    }
+    return 0;
+}

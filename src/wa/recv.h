@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* recv.h -- the receive path: decrypt, persist, acknowledge, deliver (wa-protocol.md §7).
+ *
+ * wa_recv_handle() takes one stanza the client core passed to on_node:
+ *
+ *  <message>  Sender and chat are resolved (§7.1: 1:1 by PN or LID, groups/broadcasts by
+ *             `participant`, copies of our own messages from our other devices with
+ *             `recipient`, peer messages from our own devices). LID<->PN pairs from the
+ *             sender_pn / sender_lid / participant_pn / participant_lid attributes are stored,
+ *             and the Signal address is the LID one whenever a LID is known (an existing PN
+ *             session is copied to the LID address the first time). Then, in ONE transaction
+ *             (design.md "Durability protocol"): every <enc> in order (pkmsg/msg 1:1,
+ *             skmsg with the sender key of (chat, sender); an SKDM inside a decrypted Message
+ *             is processed before the next <enc>; unknown types such as msmsg are skipped),
+ *             strict unpadding, Message decoding (msg.h), the inbox row (type "text" with the
+ *             UTF-8 text as payload; "reaction" / "protocol" / "other" with the raw Message
+ *             protobuf) and the SHA-256 of every ciphertext; COMMIT; then the receipt; then
+ *             env->on_message (synchronously, from inside this call: the channel is the caller).
+ *             The receipt is the acknowledgement (§7.5): `type='inactive'` for peers' 1:1 and
+ *             group messages (the gateway never sends `available` presence, and the server
+ *             only expects plain delivery receipts from "online" clients -- both Baileys and
+ *             whatsmeow send inactive then; the sender still gets the delivered tick),
+ *             `type='sender'` for copies of our own messages (`recipient` present),
+ *             `type='peer_msg'` for `category='peer'` messages from our own devices.
+ *             Redelivery (every ciphertext hash already recorded, or libsignal's "already
+ *             processed") -> the receipt again, no inbox row, no on_message.
+ *             A store failure (BEGIN/COMMIT/insert, or -ENOMEM/-EIO/store errors inside
+ *             libsignal) -> rollback, nothing sent, a negative return: the server redelivers.
+ *             A decryption failure (no session, bad MAC, invalid pre-key, untrusted identity
+ *             after one retry with the identity forgotten, malformed, bad padding, not a
+ *             Message) -> rollback and a retry receipt (§7.7): count = 1 + max(the failures
+ *             counted for (sender, id) in this process, the <enc count> the peer's resend
+ *             carries); from count 2 (or at once when an skmsg found no sender key and
+ *             the stanza had no 1:1 part, as whatsmeow) with <keys> (identity, a fresh
+ *             one-time pre-key -- committed to the store before the receipt is sent --,
+ *             signed pre-key, device identity). Counts live in memory (a 256-entry table;
+ *             after a restart the peer's <enc count> resumes them). The retry receipt with
+ *             count 5 is the last: that peer's session is deleted at the same time (design.md
+ *             "Session repair" 2, so the peer's next pkmsg rebuilds it); later failures of
+ *             that id are only acked. Every failed message is also acked (`<ack
+ *             class='message'>`, no type, as whatsmeow). Retry pre-keys use ids
+ *             0xF00000..0xFFFFFE (a random free one), a range the client's sequential pre-key
+ *             ids never reach, so the two never collide.
+ *             Malformed stanzas (no id/from, over a cap) are nacked with error 487.
+ *  <receipt>  For our messages: outbox state forward-only (no type / inactive -> delivered;
+ *             read / read-self / played -> read; <list><item id/></list> ids included) in one
+ *             transaction; COMMIT; `<ack class='receipt'>` (type copied); then env->on_receipt
+ *             for each applied change. type='retry' -> ack, then env->on_retry_receipt.
+ *  <notification>  acked (the client core already handles `encrypt` pre-key counts; an
+ *             `encrypt` <identity/> notification also drops the contact's sessions).
+ *  <call>     acked (class call).
+ * Anything else (iq, ack, ib, presence, chatstate, ...) is not ours: returns 0.
+ *
+ * Caps: WA_RECV_MAX_ENC <enc> children, WA_RECV_MAX_CT bytes per ciphertext, WA_MSG_MAX
+ * bytes of plaintext, ids up to ST_MSGID_MAX - 1 bytes, JIDs up to WA_JID_STR_MAX.
+ * Loop thread only (the retry table is process-wide state). Nothing logs above debug.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signal/sg_cipher.h"
+#include "store/db.h"
+#include "store/msgstore.h"
+#include "wa/client.h"
+#include "wa/creds.h"
+#include "wa/node.h"
+
+#define WA_RECV_MAX_ENC     4
+#define WA_RECV_MAX_CT      (256u * 1024u)
+#define WA_RECV_MAX_RETRY   5
+#define WA_RECV_RETRY_SLOTS 256
+#define WA_RECV_PREKEY_BASE 0xF00000u /* retry pre-key ids: BASE .. SG_PREKEY_ID_MAX - 1 */
+
+struct wa_recv_env {
+    struct wa_client *client; /* acks, receipts, retry receipts go out with wa_client_send_node */
+    struct st_db *db;         /* the account's store (src/store/db.h) */
+    struct sg_ctx *sg;        /* Signal context over st_sgstore(db) (src/signal/sg_cipher.h) */
+    const struct wa_creds *creds; /* our JIDs (src/wa/creds.h) */
+    /* A new message: called after its inbox row is COMMITted and the ack/receipt was sent. */
+    void (*on_message)(void *ud, const struct st_inbox_msg *m);
+    /* A delivery/read receipt for one of our messages, after the outbox state was committed. */
+    void (*on_receipt)(void *ud, const char *msg_id, enum st_out_state state, const char *from);
+    /* A peer's retry receipt for one of our messages: the channel hands it to wa_sender_handle().
+     */
+    void (*on_retry_receipt)(void *ud, const struct wa_node *receipt);
+    void *ud;
+    /* Optional: send nodes through this instead of wa_client_send_node(client, n) (tests,
+     * fuzzing; client may then be NULL). Return 0 or a negative errno. */
+    int (*send_node)(void *ud, const struct wa_node *n);
+};
+
+/* Handle one stanza the client passed to on_node (<message>, <receipt>, <notification>, ...).
+ * Returns 1 if handled, 0 if not ours, < 0 on a local error (store failure: nothing was acked,
+ * so the server redelivers). */
+int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n);
+
+/* Process-wide counters (loop thread): retry receipts sent, messages given up (session
+ * dropped), messages stored, redeliveries re-acked. */
+struct wa_recv_stats {
+    unsigned long retries_sent, gave_up, stored, redelivered;
+};
+void wa_recv_get_stats(struct wa_recv_stats *out);
+/* Forget every retry count (tests). */
+void wa_recv_reset_retries(void);

@@ -1,0 +1,918 @@
+/* SPDX-License-Identifier: MIT */
+/* test_recv.c -- the receive path against a hand-built peer (memstore) and our SQLite store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "signal/sg_cipher.h"
+#include "signal/sg_crypto.h"
+#include "signal/sg_keys.h"
+#include "signal/sg_memstore.h"
+#include "signal/sg_store.h"
+#include "store/creds.h"
+#include "store/db.h"
+#include "store/msgstore.h"
+#include "store/sgstore.h"
+#include "wa.pb-c.h"
+#include "wa/creds.h"
+#include "wa/msg.h"
+#include "wa/node.h"
+#include "wa/recv.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ME_PN     "15551230000:7@s.whatsapp.net"
+#define ME_LID    "211111111111111:7@lid"
+#define ALICE_LID "222222222222222@lid"
+#define ALICE_PN  "15550001111@s.whatsapp.net"
+#define GROUP     "120363041234567890@g.us"
+
+static signal_context *g_sig;
+
+/* ---- us: SQLite store + creds ---- */
+
+struct us {
+    char dir[64], path[128];
+    struct st_db *db;
+    struct sg_store st;
+    struct sg_ctx *ctx;
+    struct wa_creds creds;
+    struct wa_recv_env env;
+    struct wa_node *sent[64];
+    size_t nsent;
+    int fail_send;
+    size_t delivered, receipts, retries;
+    char last_text[256];
+    enum st_out_state last_state;
+};
+
+static int hook_send(void *ud, const struct wa_node *n)
+{
+    struct us *u = ud;
+    if (u->fail_send) return -ENOTCONN;
+    assert_true(u->nsent < 64);
+    /* keep a copy: encode + decode */
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(wa_node_encode(n, &b, NULL, 0), 0);
+    struct wa_node *c = NULL;
+    assert_int_equal(wa_node_decode(b.data, b.len, NULL, &c, NULL, 0), 0);
+    buf_free(&b);
+    u->sent[u->nsent++] = c;
+    return 0;
+}
+
+static void on_message(void *ud, const struct st_inbox_msg *m)
+{
+    struct us *u = ud;
+    u->delivered++;
+    snprintf(u->last_text, sizeof u->last_text, "%.*s", (int)m->payload_len,
+             (const char *)m->payload);
+}
+
+static void on_receipt(void *ud, const char *id, enum st_out_state st, const char *from)
+{
+    struct us *u = ud;
+    u->receipts++;
+    u->last_state = st;
+}
+
+static void on_retry(void *ud, const struct wa_node *r)
+{
+    struct us *u = ud;
+    u->retries++;
+}
+
+static void sent_clear(struct us *u)
+{
+    for (size_t i = 0; i < u->nsent; i++)
+        wa_node_free(u->sent[i]);
+    u->nsent = 0;
+}
+
+static void us_open(struct us *u)
+{
+    char err[256] = "";
+    int rc = st_db_open(u->path, &u->db, err, sizeof err);
+    if (rc) fprintf(stderr, "open: %s\n", err);
+    assert_int_equal(rc, 0);
+    u->st = st_sgstore(u->db, SG_TRUST_ANY);
+    assert_int_equal(sg_ctx_new(&u->ctx, g_sig, &u->st), 0);
+    u->env = (struct wa_recv_env){.db = u->db,
+                                  .sg = u->ctx,
+                                  .creds = &u->creds,
+                                  .on_message = on_message,
+                                  .on_receipt = on_receipt,
+                                  .on_retry_receipt = on_retry,
+                                  .ud = u,
+                                  .send_node = hook_send};
+}
+
+static void us_close(struct us *u)
+{
+    sg_ctx_free(u->ctx);
+    assert_int_equal(st_db_close(u->db), 0);
+    sent_clear(u);
+}
+
+static void us_init(struct us *u)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->dir, sizeof u->dir, "/tmp/test_recv.XXXXXX");
+    assert_non_null(mkdtemp(u->dir));
+    snprintf(u->path, sizeof u->path, "%s/wa.db", u->dir);
+    us_open(u);
+    assert_int_equal(wa_creds_generate(&u->creds), 0);
+    snprintf(u->creds.me_pn, sizeof u->creds.me_pn, "%s", ME_PN);
+    snprintf(u->creds.me_lid, sizeof u->creds.me_lid, "%s", ME_LID);
+    memcpy(u->creds.account, "ACCOUNT-BYTES", 13);
+    u->creds.account_len = 13;
+    struct st_creds c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.identity_priv, u->creds.identity.priv, 32);
+    memcpy(c.identity_pub, u->creds.identity.pub, 32);
+    memcpy(c.noise_priv, u->creds.noise.priv, 32);
+    memcpy(c.noise_pub, u->creds.noise.pub, 32);
+    c.registration_id = u->creds.registration_id;
+    c.spk_id = u->creds.signed_prekey_id;
+    memcpy(c.spk_priv, u->creds.signed_prekey.priv, 32);
+    memcpy(c.spk_pub, u->creds.signed_prekey.pub, 32);
+    memcpy(c.spk_sig, u->creds.signed_prekey_sig, 64);
+    c.next_prekey_id = c.first_unuploaded_prekey_id = 11;
+    assert_int_equal(st_creds_save(u->db, &c), 0);
+    struct sg_signed_prekey spk;
+    wa_creds_sg_signed_prekey(&u->creds, &spk);
+    assert_int_equal(sg_store_put_signed_prekey(g_sig, &u->st, &spk), 0);
+    struct sg_prekey pks[10];
+    assert_int_equal(sg_prekeys_generate(g_sig, 1, 10, pks, NULL), 0);
+    assert_int_equal(sg_store_put_prekeys(g_sig, &u->st, pks, 10), 0);
+    wa_recv_reset_retries();
+}
+
+static void us_free(struct us *u)
+{
+    us_close(u);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", u->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static size_t inbox_count(struct us *u, struct st_inbox_msg **out)
+{
+    struct st_inbox_msg *v = NULL;
+    size_t n = 0;
+    assert_int_equal(st_inbox_list(u->db, 0, 100, &v, &n), 0);
+    if (out)
+        *out = v;
+    else
+        st_inbox_list_free(v, n);
+    return n;
+}
+
+/* ---- alice: memstore peer ---- */
+
+struct alice {
+    struct sg_memstore *ms;
+    struct sg_store st;
+    struct sg_ctx *ctx;
+    struct sg_identity id;
+    struct sg_address self; /* her own address (as sender key owner) */
+    struct sg_address to;   /* our device */
+};
+
+static void alice_init(struct alice *a, struct us *u, uint32_t pkid)
+{
+    memset(a, 0, sizeof *a);
+    assert_int_equal(sg_memstore_new(&a->ms, NULL), 0);
+    assert_int_equal(sg_identity_generate(g_sig, &a->id), 0);
+    sg_memstore_set_identity(a->ms, &a->id);
+    a->st = sg_memstore_store(a->ms, SG_TRUST_ANY);
+    assert_int_equal(sg_ctx_new(&a->ctx, g_sig, &a->st), 0);
+    assert_int_equal(sg_address_make(&a->self, "222222222222222", 1, 0), 0);
+    assert_int_equal(sg_address_make(&a->to, "211111111111111", 1, 7), 0);
+    struct sg_identity ours;
+    struct sg_signed_prekey spk;
+    struct sg_prekey pk;
+    wa_creds_sg_identity(&u->creds, &ours);
+    wa_creds_sg_signed_prekey(&u->creds, &spk);
+    assert_int_equal(sg_store_get_prekey(g_sig, &u->st, pkid, &pk), 1);
+    struct sg_bundle b;
+    sg_bundle_make(&ours, &spk, &pk, &b);
+    assert_int_equal(sg_session_from_bundle(a->ctx, &a->to, &b), 0);
+}
+
+static void alice_free(struct alice *a)
+{
+    sg_ctx_free(a->ctx);
+    sg_memstore_free(a->ms);
+}
+
+static void pack(const Wa__Message *m, struct buf *pt)
+{
+    size_t n = wa__message__get_packed_size(m);
+    assert_int_equal(buf_reserve(pt, n + 16), 0);
+    wa__message__pack(m, pt->data + pt->len);
+    pt->len += n;
+    assert_int_equal(sg_pad(pt), 0);
+}
+
+static enum sg_msg_type alice_encrypt(struct alice *a, const Wa__Message *m, struct buf *ct)
+{
+    struct buf pt;
+    buf_init(&pt, 1 << 20);
+    pack(m, &pt);
+    enum sg_msg_type t;
+    buf_reset(ct);
+    assert_int_equal(sg_encrypt(a->ctx, &a->to, pt.data, pt.len, &t, ct), 0);
+    buf_free(&pt);
+    return t;
+}
+
+static void add_enc(struct wa_node *msg, enum sg_msg_type t, const struct buf *ct,
+                    const char *count)
+{
+    struct wa_node *e = wa_node_new("enc");
+    assert_non_null(e);
+    assert_int_equal(wa_node_set_attr(e, "v", "2"), 0);
+    assert_int_equal(wa_node_set_attr(e, "type", sg_msg_type_name(t)), 0);
+    if (count) assert_int_equal(wa_node_set_attr(e, "count", count), 0);
+    assert_int_equal(wa_node_set_bytes(e, ct->data, ct->len), 0);
+    assert_int_equal(wa_node_add_child(msg, e), 0);
+}
+
+static void set_jid(struct wa_node *n, const char *k, const char *v)
+{
+    struct wa_jid j;
+    assert_int_equal(wa_jid_parse(&j, v, strlen(v)), 0);
+    assert_int_equal(wa_node_set_attr_jid(n, k, &j), 0);
+}
+
+static struct wa_node *stanza(const char *id, const char *from, const char *participant)
+{
+    struct wa_node *n = wa_node_new("message");
+    assert_non_null(n);
+    set_jid(n, "from", from);
+    if (participant) {
+        set_jid(n, "participant", participant);
+        set_jid(n, "participant_pn", ALICE_PN);
+    } else {
+        set_jid(n, "sender_pn", ALICE_PN);
+    }
+    assert_int_equal(wa_node_set_attr(n, "addressing_mode", "lid"), 0);
+    assert_int_equal(wa_node_set_attr(n, "type", "text"), 0);
+    assert_int_equal(wa_node_set_attr(n, "id", id), 0);
+    assert_int_equal(wa_node_set_attr(n, "t", "1700000000"), 0);
+    return n;
+}
+
+/* A 1:1 text from alice as a stanza; *ctout keeps the ciphertext. */
+static struct wa_node *alice_text(struct alice *a, const char *id, const char *text,
+                                  enum sg_msg_type *t)
+{
+    Wa__Message m = WA__MESSAGE__INIT;
+    m.conversation = (char *)text;
+    struct buf ct;
+    buf_init(&ct, 1 << 20);
+    enum sg_msg_type tt = alice_encrypt(a, &m, &ct);
+    if (t) *t = tt;
+    struct wa_node *n = stanza(id, ALICE_LID, NULL);
+    add_enc(n, tt, &ct, NULL);
+    buf_free(&ct);
+    return n;
+}
+
+/* We answer alice once so that her next messages are `msg`. */
+static void reply_to_alice(struct us *u, struct alice *a)
+{
+    struct sg_address al;
+    assert_int_equal(sg_address_make(&al, "222222222222222", 1, 0), 0);
+    struct buf pt, ct, out;
+    buf_init(&pt, 4096);
+    buf_init(&ct, 1 << 20);
+    buf_init(&out, 1 << 20);
+    assert_int_equal(buf_append_str(&pt, "ok"), 0);
+    assert_int_equal(sg_pad(&pt), 0);
+    enum sg_msg_type t;
+    assert_int_equal(sg_encrypt(u->ctx, &al, pt.data, pt.len, &t, &ct), 0);
+    assert_int_equal(sg_decrypt(a->ctx, &a->to, t, ct.data, ct.len, &out), 0);
+    buf_free(&pt);
+    buf_free(&ct);
+    buf_free(&out);
+}
+
+static const char *sattr(const struct wa_node *n, const char *k)
+{
+    const char *v = wa_node_attr(n, k);
+    return v ? v : "";
+}
+
+/* ---- tests ---- */
+
+static void test_pkmsg_then_msg(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 1);
+    enum sg_msg_type t;
+    struct wa_node *n = alice_text(&a, "ALICEMSG0001", "hello from alice", &t);
+    assert_int_equal(t, SG_PKMSG);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_int_equal(u.delivered, 1);
+    assert_string_equal(u.last_text, "hello from alice");
+    assert_int_equal(u.nsent, 1);
+    assert_string_equal(u.sent[0]->tag.s, "receipt");
+    assert_string_equal(sattr(u.sent[0], "type"), "inactive");
+    assert_string_equal(sattr(u.sent[0], "to"), ALICE_LID);
+    assert_string_equal(sattr(u.sent[0], "id"), "ALICEMSG0001");
+    struct st_inbox_msg *v;
+    assert_int_equal(inbox_count(&u, &v), 1);
+    assert_string_equal(v[0].chat, ALICE_PN);
+    assert_string_equal(v[0].type, "text");
+    assert_int_equal(v[0].ts, 1700000000);
+    st_inbox_list_free(v, 1);
+    /* the one-time pre-key was consumed in the same transaction; the LID map learned */
+    struct sg_prekey pk;
+    assert_int_equal(sg_store_get_prekey(g_sig, &u.st, 1, &pk), 0);
+    char pn[64];
+    assert_int_equal(st_lid_get_pn(u.db, "222222222222222", pn, sizeof pn), 1);
+    assert_string_equal(pn, "15550001111");
+    sent_clear(&u);
+
+    reply_to_alice(&u, &a);
+    n = alice_text(&a, "ALICEMSG0002", "reply from alice", &t);
+    assert_int_equal(t, SG_MSG);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_int_equal(u.delivered, 2);
+    assert_string_equal(u.last_text, "reply from alice");
+    assert_int_equal(inbox_count(&u, NULL), 2);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_group_skdm(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 2);
+    struct buf skdm, pt, sk, ct;
+    buf_init(&skdm, 4096);
+    buf_init(&pt, 1 << 20);
+    buf_init(&sk, 1 << 20);
+    buf_init(&ct, 1 << 20);
+    assert_int_equal(sg_group_create(a.ctx, GROUP, &a.self, &skdm), 0);
+    Wa__Message dist = WA__MESSAGE__INIT, m = WA__MESSAGE__INIT;
+    Wa__SenderKeyDistributionMessage d = WA__SENDER_KEY_DISTRIBUTION_MESSAGE__INIT;
+    d.groupid = GROUP;
+    d.has_axolotlsenderkeydistributionmessage = 1;
+    d.axolotlsenderkeydistributionmessage = (ProtobufCBinaryData){skdm.len, skdm.data};
+    dist.senderkeydistributionmessage = &d;
+    enum sg_msg_type t = alice_encrypt(&a, &dist, &ct);
+    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
+    et.text = "hi group";
+    m.extendedtextmessage = &et;
+    pack(&m, &pt);
+    assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
+    struct wa_node *n = stanza("GRP1", GROUP, "222222222222222:0@lid");
+    add_enc(n, t, &ct, NULL);
+    add_enc(n, SG_SKMSG, &sk, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(u.delivered, 1);
+    assert_string_equal(u.last_text, "hi group");
+    assert_int_equal(u.nsent, 1);
+    assert_string_equal(sattr(u.sent[0], "to"), GROUP);
+    assert_string_equal(sattr(u.sent[0], "participant"), "222222222222222:0@lid");
+    struct st_inbox_msg *v;
+    assert_int_equal(inbox_count(&u, &v), 1);
+    assert_string_equal(v[0].chat, GROUP);
+    assert_string_equal(v[0].sender, ALICE_PN);
+    st_inbox_list_free(v, 1);
+    /* a second group message with the skmsg only */
+    buf_reset(&pt);
+    buf_reset(&sk);
+    Wa__Message m2 = WA__MESSAGE__INIT;
+    m2.conversation = "second";
+    pack(&m2, &pt);
+    assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
+    wa_node_free(n);
+    n = stanza("GRP2", GROUP, "222222222222222:0@lid");
+    add_enc(n, SG_SKMSG, &sk, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_string_equal(u.last_text, "second");
+    /* skmsg in a 1:1 stanza is malformed -> retry receipt */
+    sent_clear(&u);
+    wa_node_free(n);
+    buf_reset(&sk);
+    assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
+    n = stanza("GRP3", ALICE_LID, NULL);
+    add_enc(n, SG_SKMSG, &sk, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_string_equal(sattr(u.sent[0], "type"), "retry");
+    wa_node_free(n);
+    buf_free(&skdm);
+    buf_free(&pt);
+    buf_free(&sk);
+    buf_free(&ct);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_redelivery(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 3);
+    struct wa_node *n = alice_text(&a, "DUP1", "once", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    /* crash after COMMIT, before the receipt: the server redelivers the same stanza */
+    us_close(&u);
+    us_open(&u);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(u.delivered, 1);
+    assert_int_equal(inbox_count(&u, NULL), 1);
+    assert_int_equal(u.nsent, 2);
+    for (size_t i = 0; i < u.nsent; i++) {
+        assert_string_equal(u.sent[i]->tag.s, "receipt");
+        assert_string_equal(sattr(u.sent[i], "id"), "DUP1");
+    }
+    wa_node_free(n);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static struct wa_node *corrupt_last(struct wa_node *n)
+{
+    struct wa_node *e = wa_node_child(n, "enc");
+    assert_non_null(e);
+    e->c.bytes[e->c.nbytes - 1] ^= 0x01;
+    return n;
+}
+
+static const struct wa_node *find_sent(struct us *u, const char *tag, size_t *idx)
+{
+    for (size_t i = 0; i < u->nsent; i++)
+        if (strcmp(u->sent[i]->tag.s, tag) == 0) {
+            if (idx) *idx = i;
+            return u->sent[i];
+        }
+    return NULL;
+}
+
+static void test_bad_mac_retry(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 4);
+    struct wa_node *n = alice_text(&a, "OK1", "first", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    reply_to_alice(&u, &a);
+    sent_clear(&u);
+    /* count 1: no keys; the message is acked */
+    n = corrupt_last(alice_text(&a, "BAD1", "broken", NULL));
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    const struct wa_node *r = find_sent(&u, "receipt", NULL);
+    assert_non_null(r);
+    assert_string_equal(sattr(r, "type"), "retry");
+    assert_string_equal(sattr(r, "to"), ALICE_LID);
+    const struct wa_node *rt = wa_node_child(r, "retry");
+    assert_string_equal(sattr(rt, "count"), "1");
+    assert_string_equal(sattr(rt, "id"), "BAD1");
+    assert_string_equal(sattr(rt, "t"), "1700000000");
+    size_t rl = 0;
+    const uint8_t *reg = wa_node_content_bytes(wa_node_child(r, "registration"), &rl);
+    assert_int_equal(rl, 4);
+    assert_int_equal(((uint32_t)reg[2] << 8 | reg[3]), u.creds.registration_id & 0xffff);
+    assert_null(wa_node_child(r, "keys"));
+    const struct wa_node *ack = find_sent(&u, "ack", NULL);
+    assert_non_null(ack);
+    assert_string_equal(sattr(ack, "class"), "message");
+    assert_int_equal(u.delivered, 1);
+    sent_clear(&u);
+    /* alice re-sends on the same session (count=1); it decrypts */
+    n = alice_text(&a, "BAD1", "broken, resent", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_int_equal(u.delivered, 2);
+    assert_string_equal(u.last_text, "broken, resent");
+    assert_string_equal(sattr(u.sent[0], "type"), "inactive");
+    sent_clear(&u);
+    /* another message failing 6 times: counts 1..5 (keys from 2), then only acks */
+    for (unsigned i = 1; i <= 6; i++) {
+        n = corrupt_last(alice_text(&a, "BAD2", "never", NULL));
+        assert_int_equal(wa_recv_handle(&u.env, n), 1);
+        wa_node_free(n);
+        r = find_sent(&u, "receipt", NULL);
+        assert_non_null(find_sent(&u, "ack", NULL));
+        if (i == 6) {
+            assert_null(r);
+            sent_clear(&u);
+            break;
+        }
+        assert_non_null(r);
+        char want[8];
+        snprintf(want, sizeof want, "%u", i);
+        assert_string_equal(sattr(wa_node_child(r, "retry"), "count"), want);
+        const struct wa_node *keys = wa_node_child(r, "keys");
+        if (i == 1) {
+            assert_null(keys);
+        } else {
+            assert_non_null(keys);
+            size_t len = 0;
+            const uint8_t *p = wa_node_content_bytes(wa_node_child(keys, "identity"), &len);
+            assert_int_equal(len, 32);
+            assert_memory_equal(p, u.creds.identity.pub, 32);
+            const struct wa_node *k = wa_node_child(keys, "key");
+            p = wa_node_content_bytes(wa_node_child(k, "id"), &len);
+            assert_int_equal(len, 3);
+            uint32_t id = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+            assert_true(id >= WA_RECV_PREKEY_BASE && id < SG_PREKEY_ID_MAX);
+            struct sg_prekey pk;
+            assert_int_equal(sg_store_get_prekey(g_sig, &u.st, id, &pk), 1); /* persisted */
+            p = wa_node_content_bytes(wa_node_child(k, "value"), &len);
+            assert_memory_equal(p, pk.kp.pub, 32);
+            assert_non_null(wa_node_child(keys, "skey"));
+            p = wa_node_content_bytes(wa_node_child(keys, "device-identity"), &len);
+            assert_int_equal(len, 13);
+        }
+        sent_clear(&u);
+    }
+    struct sg_address al;
+    assert_int_equal(sg_address_make(&al, "222222222222222", 1, 0), 0);
+    assert_int_equal(sg_has_session(u.ctx, &al), 0); /* dropped after the 5th */
+    struct wa_recv_stats st;
+    wa_recv_get_stats(&st);
+    assert_true(st.gave_up >= 1);
+    assert_int_equal(u.delivered, 2);
+    /* a stanza carrying <enc count=3> resumes at 4 (after a restart) */
+    wa_recv_reset_retries();
+    alice_free(&a);
+    alice_init(&a, &u, 5);
+    n = corrupt_last(alice_text(&a, "BAD3", "x", NULL));
+    assert_int_equal(wa_node_set_attr(wa_node_child(n, "enc"), "count", "3"), 0);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    r = find_sent(&u, "receipt", NULL);
+    assert_string_equal(sattr(wa_node_child(r, "retry"), "count"), "4");
+    /* and a fresh pkmsg still decrypts (the pre-key 5 was not consumed by the failure) */
+    sent_clear(&u);
+    n = alice_text(&a, "BAD3", "x again", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_string_equal(u.last_text, "x again");
+    alice_free(&a);
+    us_free(&u);
+}
+
+/* A copy of our own message sent from our phone (device 0): DeviceSentMessage. */
+static void test_own_device_copy(void **state)
+{
+    struct us u;
+    struct alice phone;
+    us_init(&u);
+    alice_init(&phone, &u, 8);
+    Wa__Message inner = WA__MESSAGE__INIT, m = WA__MESSAGE__INIT;
+    Wa__DeviceSentMessage dsm = WA__DEVICE_SENT_MESSAGE__INIT;
+    inner.conversation = "sent from the phone";
+    dsm.destinationjid = ALICE_PN;
+    dsm.message = &inner;
+    m.devicesentmessage = &dsm;
+    struct buf ct;
+    buf_init(&ct, 1 << 20);
+    enum sg_msg_type t = alice_encrypt(&phone, &m, &ct);
+    struct wa_node *n = wa_node_new("message");
+    set_jid(n, "from", "211111111111111:0@lid");
+    set_jid(n, "recipient", ALICE_LID);
+    assert_int_equal(wa_node_set_attr(n, "id", "OWN1"), 0);
+    add_enc(n, t, &ct, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_string_equal(u.last_text, "sent from the phone");
+    assert_string_equal(sattr(u.sent[0], "type"), "sender");
+    assert_string_equal(sattr(u.sent[0], "recipient"), ALICE_LID);
+    struct st_inbox_msg *v;
+    assert_int_equal(inbox_count(&u, &v), 1);
+    assert_string_equal(v[0].chat, ALICE_PN);
+    assert_string_equal(v[0].sender, "15551230000@s.whatsapp.net");
+    st_inbox_list_free(v, 1);
+    wa_node_free(n);
+    buf_free(&ct);
+    alice_free(&phone);
+    us_free(&u);
+}
+
+/* PN-addressed first, then LID-addressed with sender_pn: the PN session moves to the LID
+ * address (alice's second pkmsg names the already consumed pre-key: only the migrated session
+ * can decrypt it). */
+static void test_pn_session_migrates_to_lid(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 9);
+    Wa__Message m = WA__MESSAGE__INIT;
+    m.conversation = "via pn";
+    struct buf ct;
+    buf_init(&ct, 1 << 20);
+    enum sg_msg_type t = alice_encrypt(&a, &m, &ct);
+    struct wa_node *n = wa_node_new("message");
+    set_jid(n, "from", ALICE_PN);
+    assert_int_equal(wa_node_set_attr(n, "id", "PN1"), 0);
+    add_enc(n, t, &ct, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_string_equal(u.last_text, "via pn");
+    struct sg_address pn, lid;
+    assert_int_equal(sg_address_make(&pn, "15550001111", 0, 0), 0);
+    assert_int_equal(sg_address_make(&lid, "222222222222222", 1, 0), 0);
+    assert_int_equal(sg_has_session(u.ctx, &pn), 1);
+    assert_int_equal(sg_has_session(u.ctx, &lid), 0);
+    n = alice_text(&a, "LID1", "via lid", &t);
+    assert_int_equal(t, SG_PKMSG);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_string_equal(u.last_text, "via lid");
+    assert_int_equal(sg_has_session(u.ctx, &lid), 1);
+    assert_int_equal(u.delivered, 2);
+    buf_free(&ct);
+    alice_free(&a);
+    us_free(&u);
+}
+
+/* Under a TOFU store a reinstalled peer (new identity) is accepted after forgetting the old
+ * identity and session once (as whatsmeow). */
+static void test_identity_change(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    sg_ctx_free(u.ctx);
+    u.st = st_sgstore(u.db, SG_TRUST_TOFU);
+    assert_int_equal(sg_ctx_new(&u.ctx, g_sig, &u.st), 0);
+    u.env.sg = u.ctx;
+    alice_init(&a, &u, 1);
+    struct wa_node *n = alice_text(&a, "ID1", "old phone", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    alice_free(&a);
+    alice_init(&a, &u, 2); /* new identity */
+    n = alice_text(&a, "ID2", "new phone", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    wa_node_free(n);
+    assert_string_equal(u.last_text, "new phone");
+    assert_int_equal(u.delivered, 2);
+    alice_free(&a);
+    us_free(&u);
+}
+
+/* An skmsg from a sender whose key we never got, without a 1:1 part: keys at count 1. */
+static void test_skmsg_without_key(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 3);
+    struct buf skdm, pt, sk;
+    buf_init(&skdm, 4096);
+    buf_init(&pt, 1 << 20);
+    buf_init(&sk, 1 << 20);
+    assert_int_equal(sg_group_create(a.ctx, GROUP, &a.self, &skdm), 0);
+    Wa__Message m = WA__MESSAGE__INIT;
+    m.conversation = "no key";
+    pack(&m, &pt);
+    assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
+    struct wa_node *n = stanza("NOKEY", GROUP, "222222222222222:0@lid");
+    add_enc(n, SG_SKMSG, &sk, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    const struct wa_node *r = find_sent(&u, "receipt", NULL);
+    assert_non_null(r);
+    assert_string_equal(sattr(r, "type"), "retry");
+    assert_string_equal(sattr(r, "participant"), "222222222222222:0@lid");
+    assert_string_equal(sattr(wa_node_child(r, "retry"), "count"), "1");
+    assert_non_null(wa_node_child(r, "keys"));
+    assert_int_equal(u.delivered, 0);
+    wa_node_free(n);
+    buf_free(&skdm);
+    buf_free(&pt);
+    buf_free(&sk);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc) fprintf(stderr, "sql: %s\n", err);
+    assert_int_equal(rc, SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_store_failure(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 6);
+    exec_sql(u.path, "CREATE TRIGGER boom BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk "
+                     "on fire'); END;");
+    struct wa_node *n = alice_text(&a, "SF1", "survives", NULL);
+    assert_true(wa_recv_handle(&u.env, n) < 0);
+    assert_int_equal(u.nsent, 0); /* no ack, no receipt: the server redelivers */
+    assert_int_equal(u.delivered, 0);
+    assert_int_equal(inbox_count(&u, NULL), 0);
+    struct sg_prekey pk;
+    assert_int_equal(sg_store_get_prekey(g_sig, &u.st, 6, &pk), 1); /* rolled back */
+    exec_sql(u.path, "DROP TRIGGER boom;");
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(u.delivered, 1);
+    assert_string_equal(u.last_text, "survives");
+    assert_string_equal(u.sent[0]->tag.s, "receipt");
+    wa_node_free(n);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static struct wa_node *receipt(const char *id, const char *type)
+{
+    struct wa_node *r = wa_node_new("receipt");
+    set_jid(r, "from", "15550001111:0@s.whatsapp.net");
+    assert_int_equal(wa_node_set_attr(r, "id", id), 0);
+    if (type) assert_int_equal(wa_node_set_attr(r, "type", type), 0);
+    return r;
+}
+
+static void test_receipts(void **state)
+{
+    struct us u;
+    us_init(&u);
+    assert_int_equal(st_outbox_enqueue(u.db, "k1", "OUT1", ALICE_PN, (const uint8_t *)"x", 1, NULL),
+                     0);
+    assert_int_equal(st_outbox_enqueue(u.db, "k2", "OUT2", ALICE_PN, (const uint8_t *)"y", 1, NULL),
+                     0);
+    assert_int_equal(st_outbox_set_state(u.db, "OUT1", ST_OUT_SENT, NULL), 0);
+    assert_int_equal(st_outbox_set_state(u.db, "OUT2", ST_OUT_SENT, NULL), 0);
+    struct wa_node *r = receipt("OUT1", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    wa_node_free(r);
+    assert_int_equal(u.receipts, 1);
+    assert_int_equal(u.last_state, ST_OUT_DELIVERED);
+    assert_string_equal(u.sent[0]->tag.s, "ack");
+    assert_string_equal(sattr(u.sent[0], "class"), "receipt");
+    /* read for both (list) */
+    r = receipt("OUT1", "read");
+    struct wa_node *list = wa_node_new("list"), *item = wa_node_new("item");
+    assert_int_equal(wa_node_set_attr(item, "id", "OUT2"), 0);
+    assert_int_equal(wa_node_add_child(list, item), 0);
+    assert_int_equal(wa_node_add_child(r, list), 0);
+    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    wa_node_free(r);
+    assert_int_equal(u.receipts, 3);
+    struct st_outbox_msg om;
+    assert_int_equal(st_outbox_get(u.db, "OUT2", &om), 0);
+    assert_int_equal(om.state, ST_OUT_READ);
+    st_outbox_msg_free(&om);
+    /* late delivery after read: acked, no state change, no callback; unknown id likewise */
+    r = receipt("OUT1", "inactive");
+    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    wa_node_free(r);
+    r = receipt("NOPE", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    wa_node_free(r);
+    assert_int_equal(u.receipts, 3);
+    assert_int_equal(u.nsent, 4);
+    /* retry receipt */
+    r = receipt("OUT1", "retry");
+    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    wa_node_free(r);
+    assert_int_equal(u.retries, 1);
+    assert_string_equal(sattr(u.sent[4], "type"), "retry");
+    us_free(&u);
+}
+
+static void test_other_stanzas_and_caps(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 7);
+    struct wa_node *n = wa_node_new("notification");
+    set_jid(n, "from", "s.whatsapp.net");
+    assert_int_equal(wa_node_set_attr(n, "id", "N1"), 0);
+    assert_int_equal(wa_node_set_attr(n, "type", "server_sync"), 0);
+    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_string_equal(sattr(u.sent[0], "class"), "notification");
+    assert_string_equal(sattr(u.sent[0], "type"), "server_sync");
+    wa_node_free(n);
+    n = wa_node_new("iq");
+    assert_int_equal(wa_recv_handle(&u.env, n), 0);
+    wa_node_free(n);
+    sent_clear(&u);
+    /* too many encs -> nack 487, nothing stored */
+    struct wa_node *m = alice_text(&a, "CAP1", "x", NULL);
+    struct buf ct;
+    buf_init(&ct, 0);
+    assert_int_equal(buf_append_str(&ct, "junk"), 0);
+    for (int i = 0; i < WA_RECV_MAX_ENC; i++)
+        add_enc(m, SG_MSG, &ct, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, m), 1);
+    assert_string_equal(sattr(u.sent[0], "error"), "487");
+    wa_node_free(m);
+    sent_clear(&u);
+    /* group without participant -> nack */
+    m = wa_node_new("message");
+    set_jid(m, "from", GROUP);
+    assert_int_equal(wa_node_set_attr(m, "id", "CAP2"), 0);
+    add_enc(m, SG_SKMSG, &ct, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, m), 1);
+    assert_string_equal(sattr(u.sent[0], "error"), "487");
+    wa_node_free(m);
+    sent_clear(&u);
+    /* no <enc> (unavailable) -> plain ack */
+    m = stanza("CAP3", ALICE_LID, NULL);
+    assert_int_equal(wa_recv_handle(&u.env, m), 1);
+    assert_string_equal(u.sent[0]->tag.s, "ack");
+    assert_null(wa_node_attr(u.sent[0], "error"));
+    wa_node_free(m);
+    buf_free(&ct);
+    assert_int_equal(inbox_count(&u, NULL), 0);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_msg_decode(void **state)
+{
+    Wa__Message inner = WA__MESSAGE__INIT, m = WA__MESSAGE__INIT;
+    Wa__DeviceSentMessage dsm = WA__DEVICE_SENT_MESSAGE__INIT;
+    inner.conversation = "to bob";
+    dsm.destinationjid = "15550002222@s.whatsapp.net";
+    dsm.message = &inner;
+    m.devicesentmessage = &dsm;
+    uint8_t buf[256];
+    size_t n = wa__message__pack(&m, buf);
+    struct wa_msg_info mi;
+    assert_int_equal(wa_msg_decode(buf, n, &mi), 0);
+    assert_string_equal(mi.type, "text");
+    assert_string_equal(mi.text, "to bob");
+    assert_string_equal(mi.dest_jid, "15550002222@s.whatsapp.net");
+    wa_msg_info_free(&mi);
+    /* deep nesting is refused before protobuf-c recurses */
+    static uint8_t deep[4096];
+    size_t len = 0;
+    for (int i = 0; i < 100; i++) {
+        memmove(deep + 2, deep, len);
+        deep[0] = 0x0a;
+        deep[1] = (uint8_t)len;
+        len += 2;
+        if (len > 120) break;
+    }
+    assert_int_equal(wa_msg_check_depth(deep, len, 8), -EMSGSIZE);
+    assert_int_equal(wa_msg_check_depth(buf, n, 8), 0);
+    assert_int_equal(wa_msg_decode((const uint8_t *)"\xff\xff", 2, &mi), -EBADMSG);
+}
+
+static int setup(void **state)
+{
+    return sg_context_create(&g_sig);
+}
+
+static int teardown(void **state)
+{
+    signal_context_destroy(g_sig);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pkmsg_then_msg),
+        cmocka_unit_test(test_group_skdm),
+        cmocka_unit_test(test_redelivery),
+        cmocka_unit_test(test_bad_mac_retry),
+        cmocka_unit_test(test_store_failure),
+        cmocka_unit_test(test_receipts),
+        cmocka_unit_test(test_other_stanzas_and_caps),
+        cmocka_unit_test(test_msg_decode),
+        cmocka_unit_test(test_own_device_copy),
+        cmocka_unit_test(test_pn_session_migrates_to_lid),
+        cmocka_unit_test(test_identity_change),
+        cmocka_unit_test(test_skmsg_without_key),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
