@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     char cfg[600];
     snprintf(cfg, sizeof cfg, "%s/c.json", dir);
     FILE *f = fopen(cfg, "w");
-    fputs("{}\n", f);
+    fputs("{\"whatsapp\":{\"accounts\":{}}}\n", f); /* no channel: loopback only */
     fclose(f);
     double s[1000], p[1000], m[1000], w[1000];
     int n = 0;

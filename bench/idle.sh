@@ -8,7 +8,7 @@ BIN=${WAGATE_BIN:-$(dirname "$0")/../build/wagate}
 SECS=${IDLE_SECONDS:-10}
 T=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-echo '{}' > "$T/c.json"
+echo '{"whatsapp":{"accounts":{}}}' > "$T/c.json"
 "$BIN" --config "$T/c.json" --state-dir "$T/s" gateway --listen 127.0.0.1:0 2>"$T/err" &
 PID=$!
 for _ in $(seq 200); do [ -f "$T/s/gateway.json" ] && break; sleep 0.01; done

@@ -10,3 +10,7 @@ int cmd_version_main(int argc, char **argv);
 int cmd_proto_main(int argc, char **argv);
 /* wagate proto connect [URL]  (cli/cmd_connect.c) */
 int cmd_connect_main(int argc, char **argv);
+/* wagate channels status|login|restart [--account ID]  (cli/cmd_channels.c) */
+int cmd_channels_main(int argc, char **argv);
+/* wagate message send --to N --text T [--account ID] [--idempotency-key K]  (cli/cmd_channels.c) */
+int cmd_message_main(int argc, char **argv);

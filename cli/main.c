@@ -19,6 +19,15 @@ static const struct command {
      "  gateway status [--json]            is the gateway running? pid, version, uptime\n"
      "  gateway stop [--json]              stop the running gateway (SIGTERM, waits)"},
     {"status", cmd_status_main, "status [--json]                    gateway and channel status"},
+    {"channels", cmd_channels_main,
+     "channels status [--json]           state, since, last error, jid of every channel\n"
+     "  channels login [--account ID] [--timeout S]\n"
+     "                                     link the account: shows the QR (refreshed as it\n"
+     "                                     rotates) and waits until connected\n"
+     "  channels restart [--account ID]    restart a channel with its stored credentials"},
+    {"message", cmd_message_main,
+     "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"
+     "                                     queue a text message (sent once, even after outages)"},
     {"proto", cmd_proto_main,
      "proto decode-node HEX              print a binary node as text\n"
      "  proto encode-node                  read node text on stdin, print its hex\n"

@@ -16,7 +16,8 @@
 static const char default_root_hex[] =
     "142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b";
 
-enum ktype { K_SECTION, K_STRING, K_BOOL, K_UINT, K_LEVEL, K_LISTEN, K_URL, K_HEX32, K_DNS };
+enum ktype { K_SECTION, K_STRING, K_BOOL, K_UINT, K_LEVEL, K_LISTEN, K_URL, K_HEX32, K_DNS,
+             K_ACCOUNTS };
 
 struct key {
     const char *path;
@@ -40,6 +41,7 @@ static const struct key schema[] = {
     {"whatsapp.noise_root_pubkey", K_HEX32, F(wa_noise_root), 0, 0},
     {"whatsapp.tls_ca_file", K_STRING, F(wa_tls_ca_file), 1, CFG_PATH_MAX - 1},
     {"whatsapp.dns_servers", K_DNS, F(wa_dns_servers), 0, CFG_MAX_DNS},
+    {"whatsapp.accounts", K_ACCOUNTS, F(wa_accounts), 0, CFG_MAX_ACCOUNTS},
 };
 #undef F
 
@@ -50,6 +52,8 @@ void cfg_defaults(struct wg_config *c)
     c->max_clients = 64;
     c->log_level = WLOG_INFO;
     snprintf(c->wa_endpoint, sizeof c->wa_endpoint, "%s", CFG_DEFAULT_URL);
+    snprintf(c->wa_accounts[0], sizeof c->wa_accounts[0], "default");
+    c->wa_account_count = 1;
     long n = hex_decode(c->wa_noise_root, sizeof c->wa_noise_root, default_root_hex,
                         sizeof default_root_hex - 1);
     (void)n;
@@ -156,6 +160,63 @@ static int set_dns(const struct key *k, struct wg_config *c, const cJSON *v, cha
     return 0;
 }
 
+bool cfg_account_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > CFG_ACCOUNT_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+              s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* One whatsapp.accounts entry: a valid, new id whose value is an object without keys (every
+ * per-account key is reserved for later). */
+static int check_account(const struct wg_config *c, unsigned n, const char *path, const cJSON *e,
+                         char *err, size_t errlen)
+{
+    if (!cfg_account_id_valid(e->string)) {
+        snprintf(err, errlen, "%s: account id must match [a-z0-9_-]{1,32}", path);
+        return -EINVAL;
+    }
+    if (!cJSON_IsObject(e))
+        return bad(err, errlen, path, "an object", e);
+    if (e->child) {
+        snprintf(err, errlen, "%s.%.40s: unknown key", path, e->child->string);
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (strcmp(c->wa_accounts[i], e->string) == 0) {
+            snprintf(err, errlen, "%s: duplicate account", path);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* whatsapp.accounts: {"ID": {}, ...}. */
+static int set_accounts(const struct key *k, struct wg_config *c, const cJSON *v, char *err,
+                        size_t errlen)
+{
+    if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) > CFG_MAX_ACCOUNTS)
+        return bad(err, errlen, k->path, "an object of up to 16 accounts", v);
+    unsigned n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        char path[128];
+        snprintf(path, sizeof path, "%s.%.40s", k->path, e->string);
+        int r = check_account(c, n, path, e, err, errlen);
+        if (r < 0)
+            return r;
+        snprintf(c->wa_accounts[n++], sizeof c->wa_accounts[0], "%s", e->string);
+    }
+    c->wa_account_count = n;
+    return 0;
+}
+
 static int set_value(const struct key *k, struct wg_config *c, const cJSON *v, char *err,
                      size_t errlen)
 {
@@ -200,6 +261,8 @@ static int set_value(const struct key *k, struct wg_config *c, const cJSON *v, c
         return 0;
     case K_DNS:
         return set_dns(k, c, v, err, errlen);
+    case K_ACCOUNTS:
+        return set_accounts(k, c, v, err, errlen);
     case K_SECTION:
         break;
     }

@@ -20,6 +20,8 @@
 #define CFG_FILE_MAX    (1024 * 1024) /* a config larger than this is refused */
 #define CFG_DEFAULT_URL "wss://web.whatsapp.com/ws/chat"
 #define CFG_DEFAULT_LISTEN "127.0.0.1:18789"
+#define CFG_MAX_ACCOUNTS 16
+#define CFG_ACCOUNT_ID_MAX 32 /* [a-z0-9_-]{1,32} */
 
 struct wg_config {
     /* gateway.* */
@@ -36,6 +38,11 @@ struct wg_config {
     char wa_tls_ca_file[CFG_PATH_MAX];
     char wa_dns_servers[CFG_MAX_DNS][64];
     unsigned wa_dns_count; /* 0 = the system's resolvers */
+    /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
+     * An empty object means no WhatsApp account. Each value is an object whose keys are
+     * reserved (none is accepted yet). */
+    char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
+    unsigned wa_account_count;
 };
 
 /* Fill defaults. */
@@ -53,5 +60,7 @@ int cfg_load(struct wg_config *c, const char *path, char *err, size_t errlen);
 int cfg_default_path(char *out, size_t outlen);
 /* The default state dir: $XDG_STATE_HOME/wagate, else $HOME/.local/state/wagate. */
 int cfg_default_state_dir(char *out, size_t outlen);
+/* True if s is a valid account id ([a-z0-9_-]{1,32}). */
+bool cfg_account_id_valid(const char *s);
 /* Validate a "HOST:PORT" listen address; splits it when host/port are non-NULL. */
 int cfg_split_listen(const char *s, char *host, size_t hostlen, int *port);

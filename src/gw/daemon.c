@@ -18,6 +18,8 @@
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/statedir.h"
+#include "gw/channel.h"
+#include "gw/routes.h"
 #include "wagate_version.h"
 
 #define SHUTDOWN_DEADLINE_MS 800 /* SIGTERM must exit within 1 s */
@@ -34,6 +36,7 @@ struct daemon {
     char state_dir[PATH_MAX];
     const char *listen_override;
     bool stopping;
+    struct gw_channel_list chans; /* one WhatsApp channel per configured account */
 };
 
 static void status_fill(cJSON *status, void *arg)
@@ -41,6 +44,49 @@ static void status_fill(cJSON *status, void *arg)
     struct daemon *d = arg;
     cJSON_AddStringToObject(status, "state_dir", d->state_dir);
     cJSON_AddStringToObject(status, "listen", d->cfg.listen);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(status, "channels");
+    if (!cJSON_IsArray(arr)) {
+        arr = cJSON_CreateArray();
+        cJSON_ReplaceItemInObjectCaseSensitive(status, "channels", arr);
+    }
+    for (size_t i = 0; i < d->chans.n; i++)
+        cJSON_AddItemToArray(arr, gw_channel_status_json(d->chans.v[i]));
+}
+
+/* Stop every channel (two-step; they publish nothing more). */
+static void close_channels(struct daemon *d)
+{
+    for (size_t i = 0; i < d->chans.n; i++) {
+        gw_channel_detach_api(d->chans.v[i]);
+        gw_channel_close(d->chans.v[i], NULL, NULL);
+    }
+    d->chans.n = 0;
+}
+
+static int start_channels(struct daemon *d)
+{
+    for (unsigned i = 0; i < d->cfg.wa_account_count; i++) {
+        struct gw_channel_opts o = {
+            .account = d->cfg.wa_accounts[i],
+            .state_dir = d->state_dir,
+            .cfg = &d->cfg,
+            .events = api_server_events(d->api),
+            .metrics = api_server_metrics(d->api),
+        };
+        int r = gw_channel_new(&d->loop, &o, &d->chans.v[d->chans.n]);
+        if (r < 0) {
+            log_error("gateway", o.account, "cannot create the channel: %s", strerror(-r));
+            return -1;
+        }
+        d->chans.n++;
+    }
+    if (gw_routes_add(d->api, &d->chans) < 0) {
+        log_error("gateway", NULL, "cannot register the channel routes");
+        return -1;
+    }
+    for (size_t i = 0; i < d->chans.n; i++)
+        gw_channel_start(d->chans.v[i]);
+    return 0;
 }
 
 static int apply_log(const struct wg_config *c)
@@ -98,10 +144,23 @@ static void shutdown_begin(struct daemon *d, const char *why)
     log_info("gateway", NULL, "stopping (%s)", why);
     uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_DEADLINE_MS, 0);
     uv_unref((uv_handle_t *)&d->deadline);
+    close_channels(d);
     if (d->api)
         api_server_close(d->api, api_closed, d);
     else
         api_closed(d);
+}
+
+/* whatsapp.* as the channels use it (they copied it at start). */
+static bool wa_config_changed(const struct wg_config *a, const struct wg_config *b)
+{
+    return strcmp(a->wa_endpoint, b->wa_endpoint) != 0 ||
+           memcmp(a->wa_noise_root, b->wa_noise_root, sizeof a->wa_noise_root) != 0 ||
+           strcmp(a->wa_tls_ca_file, b->wa_tls_ca_file) != 0 ||
+           a->wa_dns_count != b->wa_dns_count ||
+           memcmp(a->wa_dns_servers, b->wa_dns_servers, sizeof a->wa_dns_servers) != 0 ||
+           a->wa_account_count != b->wa_account_count ||
+           memcmp(a->wa_accounts, b->wa_accounts, sizeof a->wa_accounts) != 0;
 }
 
 static void reload(struct daemon *d)
@@ -118,6 +177,8 @@ static void reload(struct daemon *d)
     if (strcmp(c.listen, d->cfg.listen) != 0)
         log_warn("gateway", NULL, "gateway.listen changed to %s: takes effect after a restart",
                  c.listen);
+    if (wa_config_changed(&c, &d->cfg))
+        log_warn("gateway", NULL, "whatsapp.* changed: takes effect after a restart");
     if (strcmp(c.token, d->cfg.token) != 0 && c.token[0])
         api_server_set_token(d->api, c.token);
     snprintf(c.listen, sizeof c.listen, "%s", d->cfg.listen);
@@ -247,7 +308,7 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
         return -1;
     }
     uv_timer_init(&d->loop, &d->deadline);
-    if (start_signals(d) < 0 || start_api(d) < 0)
+    if (start_signals(d) < 0 || start_api(d) < 0 || start_channels(d) < 0)
         return -1;
     return 0;
 }
@@ -274,6 +335,7 @@ int daemon_run(const struct daemon_opts *o)
     int status = 0;
     if (startup(d, o) < 0) {
         status = 1;
+        close_channels(d);
         if (d->api)
             api_server_close(d->api, NULL, NULL);
     } else {

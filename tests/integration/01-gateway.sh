@@ -43,14 +43,14 @@ check "metrics expose resident memory" grep -q '^process_resident_memory_bytes '
 check "metrics are Prometheus text (HELP/TYPE)" grep -q '^# TYPE ' <<<"$m"
 
 # SIGHUP reload: a good change applies, a bad one is refused and the old config kept.
-echo '{"log":{"level":"debug"}}' > "$T/a/wagate.json"
+echo '{"log":{"level":"debug"},"whatsapp":{"accounts":{}}}' > "$T/a/wagate.json"
 kill -HUP "$GW_PID"; sleep 0.2
 check "SIGHUP reloads the config" grep -q "configuration reloaded" "$T/a/err.log"
 echo '{"log":{"levl":"debug"}}' > "$T/a/wagate.json"
 kill -HUP "$GW_PID"; sleep 0.2
 check "bad config on reload is refused, naming the key" grep -q "reload failed.*log.levl: unknown key" "$T/a/err.log"
 check "still serving after a bad reload" curl -sf "http://$GW_LISTEN/healthz" -o /dev/null
-echo '{}' > "$T/a/wagate.json"
+echo '{"whatsapp":{"accounts":{}}}' > "$T/a/wagate.json"
 
 # SIGTERM exits 0 within 1 s and frees the state dir.
 t0=$(now_ms)

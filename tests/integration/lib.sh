@@ -36,7 +36,9 @@ start_gateway() {
   local name=$1; shift
   GW_STATE=$T/$name/state
   mkdir -p "$T/$name"
-  [ -f "$T/$name/wagate.json" ] || echo '{}' > "$T/$name/wagate.json"
+  # no WhatsApp account unless a test configures one (the implicit "default" account would
+  # connect to the real endpoint)
+  [ -f "$T/$name/wagate.json" ] || echo '{"whatsapp":{"accounts":{}}}' > "$T/$name/wagate.json"
   GW_START_MS=$(now_ms)
   "$WAGATE_BIN" --config "$T/$name/wagate.json" --state-dir "$GW_STATE" gateway \
     --listen 127.0.0.1:0 "$@" >"$T/$name/out.log" 2>"$T/$name/err.log" &

@@ -144,6 +144,47 @@ static void test_default_paths(void **state)
     assert_string_equal(p, "/home/u/.local/state/wagate");
 }
 
+static void test_accounts(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    cfg_defaults(&c);
+    assert_int_equal(c.wa_account_count, 1); /* "default" exists implicitly */
+    assert_string_equal(c.wa_accounts[0], "default");
+    assert_int_equal(parse(&c, "{\"whatsapp\":{\"accounts\":{\"work\":{},\"home-2\":{}}}}", err),
+                     0);
+    assert_int_equal(c.wa_account_count, 2);
+    assert_string_equal(c.wa_accounts[0], "work");
+    assert_string_equal(c.wa_accounts[1], "home-2");
+    assert_int_equal(parse(&c, "{\"whatsapp\":{\"accounts\":{}}}", err), 0);
+    assert_int_equal(c.wa_account_count, 0);
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"whatsapp\":{\"accounts\":{\"Work\":{}}}}",
+         "whatsapp.accounts.Work: account id must match [a-z0-9_-]{1,32}"},
+        {"{\"whatsapp\":{\"accounts\":{\"\":{}}}}",
+         "whatsapp.accounts.: account id must match [a-z0-9_-]{1,32}"},
+        {"{\"whatsapp\":{\"accounts\":{\"a23456789012345678901234567890123\":{}}}}",
+         "whatsapp.accounts.a23456789012345678901234567890123: account id must match "
+         "[a-z0-9_-]{1,32}"},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"phone\":\"1\"}}}}",
+         "whatsapp.accounts.a.phone: unknown key"},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":1}}}",
+         "whatsapp.accounts.a: expected an object, got 1"},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{},\"a\":{}}}}",
+         "whatsapp.accounts.a: duplicate account"},
+        {"{\"whatsapp\":{\"accounts\":[\"a\"]}}",
+         "whatsapp.accounts: expected an object of up to 16 accounts, got [\"a\"]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&c, bad[i].json, err), -EINVAL);
+        assert_string_equal(err, bad[i].msg);
+    }
+    assert_true(cfg_account_id_valid("a_b-9"));
+    assert_false(cfg_account_id_valid("a.b"));
+}
+
 static void test_split_listen(void **state)
 {
     char host[64];
@@ -171,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_default_paths),
         cmocka_unit_test(test_split_listen),
+        cmocka_unit_test(test_accounts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: MIT */
+/* channel.c -- the per-account WhatsApp supervisor: store, credentials, session, policy.
+ *
+ * Order of work: every attempt runs from the retry timer (never from inside a client
+ * callback), so wa_client_start() is never re-entered from on_close(). A session that must be
+ * torn down early (health, operator) is closed with wa_client_close() -- safe inside the
+ * client's own callbacks, two-step -- and a new client is created for the next attempt; the
+ * old one can deliver nothing more, so no stale callback reaches the supervisor.
+ */
+#include "gw/channel.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/events.h"
+#include "api/metrics.h"
+#include "core/log.h"
+#include "gw/chmsg.h"
+#include "signal/sg_cipher.h"
+#include "signal/sg_crypto.h"
+#include "store/creds.h"
+#include "store/db.h"
+#include "store/sgstore.h"
+#include "wa/client.h"
+#include "wa/creds.h"
+
+#define NO_RETRY    UINT64_MAX
+#define TICK_MS     1000
+#define QR_MAX      1024
+#define HEALTH_MISS 2 /* unanswered pings in a row = wedged */
+#define COMP        "whatsapp"
+
+struct gw_channel {
+    uv_loop_t *loop;
+    char account[CFG_ACCOUNT_ID_MAX + 1];
+    char dbpath[PATH_MAX];
+    struct wg_config cfg;
+    const char *dns[CFG_MAX_DNS];
+    int ka_min, ka_max, ka_deadline;
+    uint64_t down_notice_ms;
+    uint64_t down_since; /* first failure since the last connected; 0 = up */
+    bool down_notified;
+    struct api_events *events;
+    struct api_metrics *metrics;
+
+    enum gw_ch_state state;
+    uint64_t since_mono;
+    int64_t since_wall_ms;
+    char last_error[256];
+    char detail[256]; /* why the current attempt failed locally (store, client) */
+    char attempt_reason[300];
+    bool retry_pending;
+    uint64_t retry_at, retry_delay;
+    int64_t retry_wall_ms;
+    struct chpolicy pol;
+
+    struct st_db *db;
+    struct sg_store store;
+    signal_context *sig;
+    struct sg_ctx *sg;
+    struct wa_creds creds;
+    bool have_creds;
+    struct wa_client *client;
+    struct chmsg *msg; /* receive/send paths (gw/chmsg.h) */
+    unsigned health_fail;
+
+    char qr[QR_MAX];
+    bool qr_valid;
+    uint64_t qr_expires;
+    uint64_t reconnects;
+
+    uv_timer_t retry_timer, tick;
+    int open_handles;
+    bool closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+/* snprintf that truncates on purpose (log and status strings). */
+static void strfmt(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void strfmt(char *dst, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, n, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void iso_ms(int64_t ms, char *out, size_t len)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char b[32];
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    strfmt(out, len, "%s.%03dZ", b, (int)(ms % 1000));
+}
+
+static uint64_t now(const struct gw_channel *ch)
+{
+    return uv_now(ch->loop);
+}
+
+/* ---- events, metrics, the transition function ---- */
+
+static void labels(const struct gw_channel *ch, char *out, size_t len, const char *state)
+{
+    char acct[80];
+    api_metrics_label_escape(ch->account, acct, sizeof acct);
+    if (state)
+        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\",state=\"%s\"", acct, state);
+    else
+        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\"", acct);
+}
+
+static void metric_add(struct gw_channel *ch, const char *name, double v)
+{
+    if (!ch->metrics) return;
+    char l[160];
+    labels(ch, l, sizeof l, NULL);
+    api_metrics_add(ch->metrics, name, l, v);
+}
+
+static void metrics_state(struct gw_channel *ch)
+{
+    if (!ch->metrics) return;
+    for (int s = 0; s < GW_CH_STATE_COUNT; s++) {
+        char l[200];
+        labels(ch, l, sizeof l, gw_ch_state_name((enum gw_ch_state)s));
+        api_metrics_set(ch->metrics, "wagate_channel_state", l, s == (int)ch->state ? 1 : 0);
+    }
+}
+
+static void declare_metrics(struct gw_channel *ch)
+{
+    if (!ch->metrics) return;
+    api_metrics_declare(ch->metrics, "wagate_channel_state",
+                        "1 for the channel's current state, 0 for the others", API_METRIC_GAUGE);
+    api_metrics_declare(ch->metrics, "wagate_channel_reconnects_total",
+                        "sessions that ended and were retried", API_METRIC_COUNTER);
+    api_metrics_declare(ch->metrics, "wagate_channel_messages_in_total",
+                        "messages received and stored in the inbox", API_METRIC_COUNTER);
+    api_metrics_declare(ch->metrics, "wagate_channel_messages_out_total",
+                        "messages accepted into the outbox", API_METRIC_COUNTER);
+    metric_add(ch, "wagate_channel_reconnects_total", 0);
+    metric_add(ch, "wagate_channel_messages_in_total", 0);
+    metric_add(ch, "wagate_channel_messages_out_total", 0);
+    metrics_state(ch);
+}
+
+static void publish(struct gw_channel *ch, const char *type, cJSON *data)
+{
+    if (ch->events && !ch->closing)
+        api_events_publish(ch->events, type, data);
+    else
+        cJSON_Delete(data);
+}
+
+/* An operator notice: warn log + channel.notice event. */
+static void notice(struct gw_channel *ch, const char *text)
+{
+    log_warn(COMP, ch->account, "%s", text);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddStringToObject(d, "level", "warn");
+    cJSON_AddStringToObject(d, "text", text);
+    publish(ch, "channel.notice", d);
+}
+
+/* The one transition function. retry_ms: the delay of the attempt just scheduled, or
+ * NO_RETRY. */
+static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *reason,
+                      uint64_t retry_ms)
+{
+    enum gw_ch_state from = ch->state;
+    ch->state = to;
+    ch->since_mono = now(ch);
+    ch->since_wall_ms = wall_ms();
+    if (retry_ms != NO_RETRY)
+        log_info(COMP, ch->account, "%s -> %s (%s; next attempt in %" PRIu64 " ms)",
+                 gw_ch_state_name(from), gw_ch_state_name(to), reason, retry_ms);
+    else
+        log_info(COMP, ch->account, "%s -> %s (%s)", gw_ch_state_name(from), gw_ch_state_name(to),
+                 reason);
+    metrics_state(ch);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddStringToObject(d, "from", gw_ch_state_name(from));
+    cJSON_AddStringToObject(d, "to", gw_ch_state_name(to));
+    cJSON_AddStringToObject(d, "reason", reason);
+    if (retry_ms != NO_RETRY) cJSON_AddNumberToObject(d, "next_retry_ms", (double)retry_ms);
+    publish(ch, "channel.state", d);
+}
+
+/* ---- credentials: wa_creds <-> st_creds ---- */
+
+static void to_st(const struct wa_creds *w, struct st_creds *s)
+{
+    memset(s, 0, sizeof *s);
+    memcpy(s->noise_priv, w->noise.priv, 32);
+    memcpy(s->noise_pub, w->noise.pub, 32);
+    memcpy(s->identity_priv, w->identity.priv, 32);
+    memcpy(s->identity_pub, w->identity.pub, 32);
+    s->registration_id = w->registration_id;
+    s->spk_id = w->signed_prekey_id;
+    memcpy(s->spk_priv, w->signed_prekey.priv, 32);
+    memcpy(s->spk_pub, w->signed_prekey.pub, 32);
+    memcpy(s->spk_sig, w->signed_prekey_sig, 64);
+    memcpy(s->adv_secret, w->adv_secret, 32);
+    strfmt(s->me_pn, sizeof s->me_pn, "%s", w->me_pn);
+    strfmt(s->me_lid, sizeof s->me_lid, "%s", w->me_lid);
+    strfmt(s->push_name, sizeof s->push_name, "%s", w->push_name);
+    strfmt(s->platform, sizeof s->platform, "%s", w->platform);
+    s->account_len = w->account_len <= sizeof s->account ? w->account_len : 0;
+    memcpy(s->account, w->account, s->account_len);
+    s->next_prekey_id = w->next_prekey_id;
+    s->first_unuploaded_prekey_id = w->next_prekey_id;
+}
+
+static int from_st(const struct st_creds *s, struct wa_creds *w)
+{
+    memset(w, 0, sizeof *w);
+    if (s->account_len > sizeof w->account || strlen(s->me_pn) >= sizeof w->me_pn ||
+        strlen(s->me_lid) >= sizeof w->me_lid)
+        return -EUCLEAN;
+    memcpy(w->noise.priv, s->noise_priv, 32);
+    memcpy(w->noise.pub, s->noise_pub, 32);
+    memcpy(w->identity.priv, s->identity_priv, 32);
+    memcpy(w->identity.pub, s->identity_pub, 32);
+    w->registration_id = s->registration_id;
+    w->signed_prekey_id = s->spk_id;
+    memcpy(w->signed_prekey.priv, s->spk_priv, 32);
+    memcpy(w->signed_prekey.pub, s->spk_pub, 32);
+    memcpy(w->signed_prekey_sig, s->spk_sig, 64);
+    memcpy(w->adv_secret, s->adv_secret, 32);
+    strfmt(w->me_pn, sizeof w->me_pn, "%s", s->me_pn);
+    strfmt(w->me_lid, sizeof w->me_lid, "%s", s->me_lid);
+    strfmt(w->push_name, sizeof w->push_name, "%s", s->push_name);
+    strfmt(w->platform, sizeof w->platform, "%s", s->platform);
+    memcpy(w->account, s->account, s->account_len);
+    w->account_len = s->account_len;
+    w->next_prekey_id = s->next_prekey_id;
+    return wa_creds_validate(w, NULL) < 0 ? -EUCLEAN : 0;
+}
+
+static int save_creds(struct gw_channel *ch, const struct wa_creds *c)
+{
+    if (!ch->db) return -ENOTCONN;
+    struct st_creds s;
+    to_st(c, &s);
+    int r = st_creds_save(ch->db, &s);
+    st_creds_wipe(&s);
+    if (r < 0) {
+        strfmt(ch->last_error, sizeof ch->last_error, "saving credentials: %s",
+               st_db_last_error(ch->db));
+        log_error(COMP, ch->account, "%s", ch->last_error);
+        return r;
+    }
+    if (c != &ch->creds) ch->creds = *c;
+    ch->have_creds = true;
+    return 0;
+}
+
+/* Load the stored credentials, or create (and store) fresh unpaired ones. */
+static int load_creds(struct gw_channel *ch)
+{
+    struct st_creds s;
+    int r = st_creds_load(ch->db, &s);
+    if (r == 0) {
+        r = from_st(&s, &ch->creds);
+        st_creds_wipe(&s);
+        if (r == 0) ch->have_creds = true;
+        return r;
+    }
+    if (r != -ENOENT) return r;
+    r = wa_creds_generate(&ch->creds);
+    if (r < 0) return r;
+    log_info(COMP, ch->account, "no credentials yet: a new device identity was created");
+    return save_creds(ch, &ch->creds);
+}
+
+/* ---- the store ---- */
+
+static void close_store(struct gw_channel *ch)
+{
+    chmsg_free(ch->msg);
+    ch->msg = NULL;
+    sg_ctx_free(ch->sg);
+    ch->sg = NULL;
+    if (ch->sig) signal_context_destroy(ch->sig);
+    ch->sig = NULL;
+    if (ch->db && st_db_close(ch->db) < 0)
+        log_warn(COMP, ch->account, "closing the database reported an error");
+    ch->db = NULL;
+    wa_creds_wipe(&ch->creds);
+    ch->have_creds = false;
+}
+
+/* Rename `path`, -wal and -shm to path.<tag>-<UTC> (never delete). */
+static int move_aside(struct gw_channel *ch, const char *tag, char *newpath, size_t newlen)
+{
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    strfmt(newpath, newlen, "%s.%s-%s", ch->dbpath, tag, ts);
+    if (rename(ch->dbpath, newpath) < 0) return -errno;
+    const char *sfx[] = {"-wal", "-shm"};
+    for (int i = 0; i < 2; i++) {
+        char a[PATH_MAX + 8], b[PATH_MAX + 64];
+        strfmt(a, sizeof a, "%s%s", ch->dbpath, sfx[i]);
+        strfmt(b, sizeof b, "%s%s", newpath, sfx[i]);
+        if (access(a, F_OK) == 0 && rename(a, b) < 0) return -errno;
+    }
+    return 0;
+}
+
+static void quarantine_loggedout(struct gw_channel *ch)
+{
+    close_store(ch);
+    char np[PATH_MAX + 64], text[PATH_MAX + 160];
+    int r = move_aside(ch, "loggedout", np, sizeof np);
+    if (r < 0)
+        strfmt(text, sizeof text, "logged out; could not move the database aside: %s",
+               strerror(-r));
+    else
+        strfmt(text, sizeof text,
+               "logged out by the phone: the old database was kept as %s; run 'wagate "
+               "channels login --account %s' to link again",
+               np, ch->account);
+    notice(ch, text);
+}
+
+/* 0 open, 1 corrupt (quarantined, state changed), < 0 error (last_error set). */
+static int open_store(struct gw_channel *ch)
+{
+    char err[512] = "";
+    int r = st_db_open(ch->dbpath, &ch->db, err, sizeof err);
+    if (r == -EUCLEAN) {
+        char np[PATH_MAX + 64] = "", qerr[256] = "", text[PATH_MAX + 400];
+        int q = st_db_quarantine(ch->dbpath, np, sizeof np, qerr, sizeof qerr);
+        strfmt(text, sizeof text, "database corrupt (%s): %s %s; a new QR is needed", err,
+               q < 0 ? "could not quarantine it:" : "quarantined as", q < 0 ? qerr : np);
+        strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
+        notice(ch, text);
+        set_state(ch, GW_CH_LOGGED_OUT, "database corrupt", NO_RETRY);
+        return 1;
+    }
+    if (r < 0) {
+        strfmt(ch->detail, sizeof ch->detail, "%s", err);
+        return r;
+    }
+    ch->store = st_sgstore(ch->db, SG_TRUST_ANY);
+    r = sg_context_create(&ch->sig);
+    if (r == 0) r = sg_ctx_new(&ch->sg, ch->sig, &ch->store);
+    if (r < 0) {
+        strfmt(ch->detail, sizeof ch->detail, "signal context: %s", strerror(-r));
+        close_store(ch);
+    }
+    return r;
+}
+
+/* ---- sessions ---- */
+
+static const struct wa_client_cbs client_cbs;
+
+static int new_client(struct gw_channel *ch)
+{
+    struct wa_client_opts o = {
+        .url = ch->cfg.wa_endpoint,
+        .dns_servers = ch->cfg.wa_dns_count ? ch->dns : NULL,
+        .ndns_servers = ch->cfg.wa_dns_count,
+        .ca_file = ch->cfg.wa_tls_ca_file[0] ? ch->cfg.wa_tls_ca_file : NULL,
+        .noise_root_pub = ch->cfg.wa_noise_root,
+        .log_account = ch->account,
+        .keepalive_min_ms = ch->ka_min,
+        .keepalive_max_ms = ch->ka_max,
+        .keepalive_deadline_ms = ch->ka_deadline,
+    };
+    int r = wa_client_new(ch->loop, &o, &client_cbs, ch, &ch->client);
+    if (r < 0) strfmt(ch->detail, sizeof ch->detail, "%s", strerror(-r));
+    return r;
+}
+
+/* End the session now (no on_close will come) and forget the client. */
+static void drop_client(struct gw_channel *ch)
+{
+    if (ch->msg) chmsg_disconnected(ch->msg);
+    chmsg_free(ch->msg);
+    ch->msg = NULL;
+    wa_client_close(ch->client);
+    ch->client = NULL;
+    ch->qr_valid = false;
+    ch->health_fail = 0;
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void schedule(struct gw_channel *ch, uint64_t delay)
+{
+    ch->retry_pending = true;
+    ch->retry_delay = delay;
+    ch->retry_at = now(ch) + delay;
+    ch->retry_wall_ms = wall_ms() + (int64_t)delay;
+    uv_timer_start(&ch->retry_timer, on_retry, delay, 0);
+}
+
+/* Down for a long time: one notice (and one when back, see cb_connected). */
+static void track_down(struct gw_channel *ch)
+{
+    uint64_t t = now(ch);
+    if (!ch->down_since) ch->down_since = t ? t : 1;
+    if (ch->down_notified || t - ch->down_since < ch->down_notice_ms) return;
+    ch->down_notified = true;
+    char text[400];
+    strfmt(text, sizeof text, "WhatsApp unreachable for %llu s (%s); still retrying",
+           (unsigned long long)((t - ch->down_since) / 1000), ch->last_error);
+    notice(ch, text);
+}
+
+static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
+{
+    struct chaction a;
+    chpolicy_on_outcome(&ch->pol, o, now(ch), &a);
+    if (o->cls != WA_OC_RESTART)
+        strfmt(ch->last_error, sizeof ch->last_error, "%s", o->text[0] ? o->text : a.reason);
+    ch->qr_valid = false;
+    ch->health_fail = 0;
+    if (a.quarantine)
+        quarantine_loggedout(ch);
+    else if (a.notify)
+        notice(ch, a.reason);
+    if (!a.retry) {
+        ch->retry_pending = false;
+        set_state(ch, a.next, a.reason, NO_RETRY);
+        return;
+    }
+    if (o->cls == WA_OC_TRANSIENT) track_down(ch);
+    ch->reconnects++;
+    metric_add(ch, "wagate_channel_reconnects_total", 1);
+    schedule(ch, a.delay_ms);
+    if (a.next == GW_CH_CONNECTING) /* at once: the attempt makes the transition */
+        strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", a.reason);
+    else
+        set_state(ch, a.next, a.reason, a.delay_ms);
+}
+
+/* A local failure (store, credentials, client creation) counts as a transient outcome. */
+static void local_failure(struct gw_channel *ch, const char *what, int err)
+{
+    struct wa_outcome o = {.kind = WA_OUT_NONE, .cls = WA_OC_TRANSIENT};
+    strfmt(o.text, sizeof o.text, "%s: %s", what, ch->detail[0] ? ch->detail : strerror(-err));
+    handle_outcome(ch, &o);
+}
+
+static void attempt(struct gw_channel *ch)
+{
+    ch->retry_pending = false;
+    ch->detail[0] = '\0';
+    if (!ch->db) {
+        int r = open_store(ch);
+        if (r == 1) return;
+        if (r < 0) return local_failure(ch, "store", r);
+    }
+    if (!ch->have_creds) {
+        int r = load_creds(ch);
+        if (r == -EUCLEAN) {
+            close_store(ch);
+            char np[PATH_MAX + 64];
+            if (move_aside(ch, "badcreds", np, sizeof np) == 0)
+                notice(ch, "stored credentials are invalid: database moved aside");
+            set_state(ch, GW_CH_LOGGED_OUT, "invalid stored credentials", NO_RETRY);
+            return;
+        }
+        if (r < 0) {
+            strfmt(ch->detail, sizeof ch->detail, "%s", st_db_last_error(ch->db));
+            return local_failure(ch, "credentials", r);
+        }
+    }
+    if (!ch->client) {
+        int r = new_client(ch);
+        if (r < 0) return local_failure(ch, "client", r);
+    }
+    if (!ch->msg)
+        ch->msg =
+            chmsg_new(ch->client, ch->db, ch->sg, &ch->creds, ch->account, ch->events, ch->metrics);
+    bool pairing = !wa_creds_is_paired(&ch->creds);
+    int r = wa_client_start(ch->client, &ch->creds, &ch->store);
+    if (r < 0) {
+        drop_client(ch);
+        return local_failure(ch, "session", r);
+    }
+    char reason[240];
+    strfmt(reason, sizeof reason, "%s%s%s", ch->attempt_reason, ch->attempt_reason[0] ? ": " : "",
+           pairing ? "pairing a new device" : "logging in with the stored credentials");
+    ch->attempt_reason[0] = '\0';
+    set_state(ch, GW_CH_CONNECTING, reason, NO_RETRY);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    struct gw_channel *ch = t->data;
+    if (!ch->closing) attempt(ch);
+}
+
+/* Tear the running session down and treat it as outcome o (health, watchdog). */
+static void end_session(struct gw_channel *ch, const char *text)
+{
+    struct wa_outcome o = {.kind = WA_OUT_KEEPALIVE, .cls = WA_OC_TRANSIENT, .code = 408};
+    strfmt(o.text, sizeof o.text, "%s", text);
+    drop_client(ch);
+    handle_outcome(ch, &o);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct gw_channel *ch = t->data;
+    if (ch->closing) return;
+    if (ch->qr_valid && now(ch) >= ch->qr_expires) ch->qr_valid = false;
+    if (ch->down_since && (ch->state == GW_CH_BACKOFF || ch->state == GW_CH_CONNECTING))
+        track_down(ch);
+    if (ch->state == GW_CH_CONNECTING && ch->client && now(ch) - ch->since_mono > CHANNEL_STUCK_MS)
+        end_session(ch, "watchdog: session stuck while connecting");
+}
+
+/* ---- client callbacks ---- */
+
+static void cb_qr(void *ud, const char *qr, unsigned valid_ms)
+{
+    struct gw_channel *ch = ud;
+    strfmt(ch->qr, sizeof ch->qr, "%s", qr);
+    ch->qr_valid = true;
+    ch->qr_expires = now(ch) + valid_ms;
+    if (ch->state != GW_CH_PAIRING)
+        set_state(ch, GW_CH_PAIRING, "QR code ready: scan it with the phone", NO_RETRY);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddStringToObject(d, "qr", qr);
+    cJSON_AddNumberToObject(d, "valid_ms", valid_ms);
+    publish(ch, "channel.qr", d);
+}
+
+static int cb_paired(void *ud, const struct wa_creds *c)
+{
+    struct gw_channel *ch = ud;
+    int r = save_creds(ch, c);
+    if (r == 0)
+        log_info(COMP, ch->account, "paired as %s (%s); credentials stored", c->me_pn,
+                 c->platform[0] ? c->platform : "unknown platform");
+    return r;
+}
+
+static int cb_creds(void *ud, const struct wa_creds *c)
+{
+    return save_creds(ud, c);
+}
+
+static void cb_connected(void *ud, const char *lid, unsigned offline)
+{
+    struct gw_channel *ch = ud;
+    ch->qr_valid = false;
+    ch->health_fail = 0;
+    chpolicy_connected(&ch->pol, now(ch));
+    char reason[320];
+    strfmt(reason, sizeof reason, "logged in as %s, %u offline stanza%s", ch->creds.me_pn, offline,
+           offline == 1 ? "" : "s");
+    set_state(ch, GW_CH_CONNECTED, reason, NO_RETRY);
+    if (ch->down_notified) {
+        strfmt(reason, sizeof reason, "WhatsApp connection restored after %llu s",
+               (unsigned long long)((now(ch) - ch->down_since) / 1000));
+        notice(ch, reason);
+    }
+    ch->down_since = 0;
+    ch->down_notified = false;
+    if (ch->msg) chmsg_connected(ch->msg);
+}
+
+static void cb_node(void *ud, const struct wa_node *n)
+{
+    struct gw_channel *ch = ud;
+    if (ch->msg) chmsg_node(ch->msg, n);
+}
+
+static void cb_close(void *ud, const struct wa_outcome *o)
+{
+    struct gw_channel *ch = ud;
+    if (ch->msg) chmsg_disconnected(ch->msg);
+    handle_outcome(ch, o);
+}
+
+static void cb_health(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms)
+{
+    struct gw_channel *ch = ud;
+    if (ok) {
+        ch->health_fail = 0;
+        return;
+    }
+    if (++ch->health_fail < HEALTH_MISS) return;
+    char text[128];
+    strfmt(text, sizeof text, "health: %u keepalive pings unanswered (%u ms)", ch->health_fail,
+           failing_ms);
+    end_session(ch, text);
+}
+
+static const struct wa_client_cbs client_cbs = {
+    .on_qr = cb_qr,
+    .on_paired = cb_paired,
+    .on_creds = cb_creds,
+    .on_connected = cb_connected,
+    .on_node = cb_node,
+    .on_close = cb_close,
+    .on_health = cb_health,
+};
+
+/* ---- public API ---- */
+
+int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_channel **out)
+{
+    *out = NULL;
+    if (!loop || !o || !o->account || !cfg_account_id_valid(o->account) || !o->state_dir || !o->cfg)
+        return -EINVAL;
+    struct gw_channel *ch = calloc(1, sizeof *ch);
+    if (!ch) return -ENOMEM;
+    ch->loop = loop;
+    strfmt(ch->account, sizeof ch->account, "%s", o->account);
+    int n =
+        snprintf(ch->dbpath, sizeof ch->dbpath, "%s/accounts/%s/wa.db", o->state_dir, o->account);
+    if (n < 0 || (size_t)n >= sizeof ch->dbpath) {
+        free(ch);
+        return -EINVAL;
+    }
+    ch->cfg = *o->cfg;
+    for (unsigned i = 0; i < ch->cfg.wa_dns_count && i < CFG_MAX_DNS; i++)
+        ch->dns[i] = ch->cfg.wa_dns_servers[i];
+    ch->ka_min = o->keepalive_min_ms;
+    ch->ka_max = o->keepalive_max_ms;
+    ch->ka_deadline = o->keepalive_deadline_ms;
+    ch->down_notice_ms =
+        o->down_notice_ms > 0 ? (uint64_t)o->down_notice_ms : CHANNEL_DOWN_NOTICE_MS;
+    ch->events = o->events;
+    ch->metrics = o->metrics;
+    ch->state = GW_CH_STOPPED;
+    ch->since_mono = uv_now(loop);
+    ch->since_wall_ms = wall_ms();
+    chpolicy_init(&ch->pol, NULL, NULL);
+    uv_timer_init(loop, &ch->retry_timer);
+    uv_timer_init(loop, &ch->tick);
+    ch->retry_timer.data = ch->tick.data = ch;
+    ch->open_handles = 2;
+    declare_metrics(ch);
+    *out = ch;
+    return 0;
+}
+
+void gw_channel_start(struct gw_channel *ch)
+{
+    if (ch->closing || ch->state != GW_CH_STOPPED) return;
+    chpolicy_reset(&ch->pol);
+    uv_timer_start(&ch->tick, on_tick, TICK_MS, TICK_MS);
+    set_state(ch, GW_CH_STARTING, "start", NO_RETRY);
+    schedule(ch, 0);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct gw_channel *ch = h->data;
+    if (--ch->open_handles > 0) return;
+    void (*cb)(void *) = ch->close_cb;
+    void *arg = ch->close_arg;
+    free(ch);
+    if (cb) cb(arg);
+}
+
+void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
+{
+    if (!ch || ch->closing) return;
+    if (ch->state != GW_CH_STOPPED)
+        log_info(COMP, ch->account, "%s -> stopped (operator stop)", gw_ch_state_name(ch->state));
+    ch->closing = true;
+    ch->close_cb = cb;
+    ch->close_arg = arg;
+    drop_client(ch);
+    close_store(ch);
+    uv_timer_stop(&ch->retry_timer);
+    uv_timer_stop(&ch->tick);
+    uv_close((uv_handle_t *)&ch->retry_timer, handle_closed);
+    uv_close((uv_handle_t *)&ch->tick, handle_closed);
+}
+
+void gw_channel_detach_api(struct gw_channel *ch)
+{
+    ch->events = NULL;
+    ch->metrics = NULL;
+    chmsg_detach_api(ch->msg);
+}
+
+const char *gw_channel_account(const struct gw_channel *ch)
+{
+    return ch->account;
+}
+
+enum gw_ch_state gw_channel_state(const struct gw_channel *ch)
+{
+    return ch->state;
+}
+
+const char *gw_channel_qr(const struct gw_channel *ch, unsigned *left_ms)
+{
+    if (!ch->qr_valid || ch->state != GW_CH_PAIRING || now(ch) >= ch->qr_expires) return NULL;
+    if (left_ms) *left_ms = (unsigned)(ch->qr_expires - now(ch));
+    return ch->qr;
+}
+
+cJSON *gw_channel_status_json(const struct gw_channel *ch)
+{
+    cJSON *o = cJSON_CreateObject();
+    char iso[40];
+    cJSON_AddStringToObject(o, "channel", "whatsapp");
+    cJSON_AddStringToObject(o, "account", ch->account);
+    cJSON_AddStringToObject(o, "state", gw_ch_state_name(ch->state));
+    iso_ms(ch->since_wall_ms, iso, sizeof iso);
+    cJSON_AddStringToObject(o, "since", iso);
+    cJSON_AddStringToObject(o, "last_error", ch->last_error);
+    if (ch->have_creds && ch->creds.me_pn[0])
+        cJSON_AddStringToObject(o, "jid", ch->creds.me_pn);
+    else
+        cJSON_AddNullToObject(o, "jid");
+    if (ch->retry_pending && (ch->state == GW_CH_BACKOFF || ch->state == GW_CH_CONFLICT)) {
+        iso_ms(ch->retry_wall_ms, iso, sizeof iso);
+        cJSON_AddStringToObject(o, "next_retry", iso);
+        uint64_t t = now(ch);
+        cJSON_AddNumberToObject(o, "next_retry_ms",
+                                (double)(ch->retry_at > t ? ch->retry_at - t : 0));
+    }
+    cJSON_AddNumberToObject(o, "reconnects", (double)ch->reconnects);
+    cJSON_AddBoolToObject(o, "qr_available", gw_channel_qr(ch, NULL) != NULL);
+    return o;
+}
+
+/* Operator-driven new attempt now: forget the backoff, end any session. */
+static void force_attempt(struct gw_channel *ch, const char *why)
+{
+    chpolicy_reset(&ch->pol);
+    drop_client(ch);
+    if (ch->state == GW_CH_STOPPED) uv_timer_start(&ch->tick, on_tick, TICK_MS, TICK_MS);
+    strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", why);
+    ch->retry_pending = false;
+    uv_timer_stop(&ch->retry_timer);
+    attempt(ch);
+}
+
+int gw_channel_restart(struct gw_channel *ch, const char *why)
+{
+    if (ch->state == GW_CH_LOGGED_OUT) return -EPERM;
+    force_attempt(ch, why ? why : "operator restart");
+    return 0;
+}
+
+static bool unlinked(const struct gw_channel *ch)
+{
+    if (ch->state == GW_CH_LOGGED_OUT) return true;
+    return ch->have_creds && !wa_creds_is_paired(&ch->creds);
+}
+
+int gw_channel_login(struct gw_channel *ch, cJSON **out)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *action = "none";
+    int status = 200;
+    bool stuck = ch->state == GW_CH_CONNECTING && now(ch) - ch->since_mono > 15000;
+    if (ch->state == GW_CH_CONNECTED || ch->state == GW_CH_STARTING ||
+        (ch->state == GW_CH_CONNECTING && !stuck)) {
+        action = ch->state == GW_CH_CONNECTED ? "already linked" : "in progress";
+    } else if (ch->state == GW_CH_PAIRING && gw_channel_qr(ch, NULL)) {
+        action = "scan the QR code";
+    } else {
+        action = unlinked(ch) ? "pairing" : "restarted with the stored credentials";
+        force_attempt(ch, unlinked(ch) ? "login: pairing" : "login: force restart");
+        status = 202;
+    }
+    cJSON_AddStringToObject(o, "account", ch->account);
+    cJSON_AddStringToObject(o, "state", gw_ch_state_name(ch->state));
+    cJSON_AddStringToObject(o, "action", action);
+    const char *qr = gw_channel_qr(ch, NULL);
+    if (qr) cJSON_AddStringToObject(o, "qr", qr);
+    if (ch->have_creds && ch->creds.me_pn[0]) cJSON_AddStringToObject(o, "jid", ch->creds.me_pn);
+    *out = o;
+    return status;
+}
+
+int gw_channel_send(struct gw_channel *ch, const char *to, const char *text, const char *idem_key,
+                    cJSON **out)
+{
+    if (!ch->msg) {
+        *out = NULL;
+        return -EAGAIN;
+    }
+    return chmsg_send(ch->msg, to, text, idem_key, out);
+}
+
+int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, cJSON **out)
+{
+    if (!ch->db) {
+        *out = NULL;
+        return -EAGAIN;
+    }
+    return chmsg_inbox(ch->db, ch->account, after, limit, out);
+}

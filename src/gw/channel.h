@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* channel.h -- the WhatsApp channel supervisor: one per account, on the daemon's uv loop.
+ *
+ * A `struct gw_channel` owns everything one account needs: its SQLite store
+ * (`<state>/accounts/<id>/wa.db`, store/db.h), the credentials in it, the Signal context over
+ * that store, the wa_client (wa/client.h) and the receive/send paths. It runs the state
+ * machine of design.md ("Channel supervisor"; states and policy in gw/chpolicy.h):
+ *
+ *   stopped -> starting -> connecting -> (pairing ->) connected
+ *                  ^            |  every session end is an outcome -> chpolicy
+ *                  |            v
+ *                  +---- backoff / conflict (timer) ----+   logged_out (needs a QR), stopped
+ *
+ * - Credentials present and paired -> login; absent or unpaired -> pairing (QR codes that
+ *   rotate; each one is published as a `channel.qr` event and served by the QR route).
+ * - A corrupt database is quarantined (st_db_quarantine, never deleted) and the account
+ *   goes to logged_out with a notice; a logged-out account's database is renamed aside
+ *   (`wa.db.loggedout-<UTC>`) and a later login pairs a fresh device.
+ * - Health watchdog: a 1 s tick; two unanswered keepalive pings in a row (the client's
+ *   on_health) or a session stuck in connecting for CHANNEL_STUCK_MS tear the session down
+ *   and retry with backoff. Nothing but gw_channel_close() ends the supervisor.
+ * - A channel that keeps failing for down_notice_ms (3 min) raises ONE notice ("unreachable
+ *   for N s, still retrying"), and one more when it is connected again (fault-matrix #3, #13).
+ *
+ * Every transition goes through one function that logs `old -> new (reason)` at info with
+ * the `[whatsapp] [<account>]` tags and publishes a `channel.state` event
+ * {"account","from","to","reason","next_retry_ms"?}. Notices that need the operator
+ * (logged out, conflicts, bans, corrupt store, update required) are also published as
+ * `channel.notice` {"account","level","text"} and logged at warn.
+ *
+ * Callbacks and timers all run on the loop thread; no function here calls back into the
+ * caller. Two-step close: gw_channel_close() stops everything and the memory is released
+ * from libuv close callbacks, after which `cb` runs.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "gw/chpolicy.h"
+
+struct gw_channel;
+struct api_events;
+struct api_metrics;
+
+#define CHANNEL_STUCK_MS       90000  /* a session may stay in connecting this long */
+#define CHANNEL_DOWN_NOTICE_MS 180000 /* unreachable this long: one notice, then one when back */
+
+struct gw_channel_opts {
+    const char *account;         /* [a-z0-9_-]{1,32} (copied) */
+    const char *state_dir;       /* the daemon's state dir (copied) */
+    const struct wg_config *cfg; /* whatsapp.* (copied) */
+    struct api_events *events;   /* may be NULL: no events */
+    struct api_metrics *metrics; /* may be NULL: no metrics */
+    int keepalive_min_ms;        /* test knobs, <= 0: the client's defaults */
+    int keepalive_max_ms;
+    int keepalive_deadline_ms;
+    int down_notice_ms; /* <= 0: CHANNEL_DOWN_NOTICE_MS */
+};
+
+/* Create a stopped channel (no I/O yet). 0, -EINVAL (bad account id / options), -ENOMEM. */
+int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_channel **out)
+    __attribute__((warn_unused_result));
+/* Start supervising: stopped -> starting; the first attempt runs on the next loop
+ * iteration. No-op unless stopped. */
+void gw_channel_start(struct gw_channel *ch);
+/* Operator stop and free (two-step): ends the session, closes the store, publishes nothing
+ * more; cb(arg) runs from the last close callback (cb may be NULL). NULL ch is a no-op. */
+void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg);
+/* Forget the event ring and metrics registry (call before the API server closes). */
+void gw_channel_detach_api(struct gw_channel *ch);
+
+const char *gw_channel_account(const struct gw_channel *ch);
+enum gw_ch_state gw_channel_state(const struct gw_channel *ch);
+/* Status entry: {"channel":"whatsapp","account","state","since","last_error","jid",
+ * "next_retry"?,"next_retry_ms"?,"reconnects","qr_available"}. New object, caller owns. */
+cJSON *gw_channel_status_json(const struct gw_channel *ch);
+
+/* The current QR payload while pairing (NULL if none is current); *left_ms = validity left. */
+const char *gw_channel_qr(const struct gw_channel *ch, unsigned *left_ms);
+
+/* `login` (design.md): connected -> nothing to do; pairing -> the current QR; unlinked
+ * (logged_out, or never paired and not pairing) -> start pairing; any other state (backoff,
+ * conflict, stopped, stuck) -> force-restart with the existing credentials. Fills *out with
+ * {"account","state","qr"?,"jid"?,"action"} and returns an HTTP status (200 or 202). */
+int gw_channel_login(struct gw_channel *ch, cJSON **out);
+/* Operator restart: forget the backoff, end the session, retry now with the existing
+ * credentials. -EPERM for a logged-out account (login pairs it), else 0. */
+int gw_channel_restart(struct gw_channel *ch, const char *why);
+
+/* Messaging (fills *out and returns an HTTP status; 503 while send/receive are not
+ * available). send: {"id","state"}; inbox: {"messages":[...],"next_cursor"}. */
+int gw_channel_send(struct gw_channel *ch, const char *to, const char *text, const char *idem_key,
+                    cJSON **out);
+int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, cJSON **out);

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* routes.c -- channel control, QR and message routes of the control API. */
+#include "gw/routes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+#include "core/qr.h"
+#include "gw/channel.h"
+#include "store/msgstore.h"
+
+#define CH_PREFIX "/api/v1/channels/whatsapp/"
+#define MSG_PATH  "/api/v1/messages"
+
+struct gw_channel *gw_channel_list_find(const struct gw_channel_list *list, const char *account)
+{
+    for (size_t i = 0; i < list->n; i++)
+        if (strcmp(gw_channel_account(list->v[i]), account) == 0) return list->v[i];
+    return NULL;
+}
+
+/* Split "acct/action" into acct and action ("" when absent). -EINVAL if malformed. */
+static int split_rest(const char *rest, char *acct, size_t alen, const char **action)
+{
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (n == 0 || n >= alen) return -EINVAL;
+    memcpy(acct, rest, n);
+    acct[n] = '\0';
+    *action = slash ? slash + 1 : "";
+    return 0;
+}
+
+static struct gw_channel *find_channel(const struct api_request *req, struct api_response *res,
+                                       struct gw_channel_list *list, const char **action)
+{
+    char acct[CFG_ACCOUNT_ID_MAX + 2];
+    if (split_rest(req->rest, acct, sizeof acct, action) < 0) {
+        api_response_error(res, 404, "no such channel");
+        return NULL;
+    }
+    struct gw_channel *ch = gw_channel_list_find(list, acct);
+    if (!ch) api_response_error(res, 404, "no such account");
+    return ch;
+}
+
+static void serve_qr(struct gw_channel *ch, const struct api_request *req, struct api_response *res)
+{
+    char fmt[16] = "json";
+    long fl = http_query_param(req->http->query, "format", fmt, sizeof fmt);
+    if (fl < 0 && fl != -ENOENT) {
+        api_response_error(res, 400, "format must be json, text, svg or png");
+        return;
+    }
+    unsigned left = 0;
+    const char *qr = gw_channel_qr(ch, &left);
+    if (!qr) {
+        api_response_error(res, 404, "no QR code is current (the account is not pairing)");
+        return;
+    }
+    if (strcmp(fmt, "json") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "qr", qr);
+        cJSON_AddNumberToObject(o, "valid_ms", left);
+        api_response_json(res, 200, o);
+        return;
+    }
+    const char *ctype = strcmp(fmt, "text") == 0  ? "text/plain; charset=utf-8"
+                        : strcmp(fmt, "svg") == 0 ? "image/svg+xml"
+                        : strcmp(fmt, "png") == 0 ? "image/png"
+                                                  : NULL;
+    if (!ctype) {
+        api_response_error(res, 400, "format must be json, text, svg or png");
+        return;
+    }
+    struct qr *q = NULL;
+    int r = qr_encode(qr, &q);
+    buf_reset(&res->body);
+    if (r == 0)
+        r = fmt[0] == 't'   ? qr_render_text(q, &res->body, false)
+            : fmt[0] == 's' ? qr_render_svg(q, &res->body, 4)
+                            : qr_render_png(q, &res->body, 8);
+    qr_free(q);
+    if (r < 0) {
+        api_response_error(res, 500, "cannot render the QR code");
+        return;
+    }
+    res->status = 200;
+    snprintf(res->content_type, sizeof res->content_type, "%s", ctype);
+}
+
+static void channel_get(const struct api_request *req, struct api_response *res, void *arg)
+{
+    const char *action;
+    struct gw_channel *ch = find_channel(req, res, arg, &action);
+    if (!ch) return;
+    if (strcmp(action, "qr") == 0)
+        serve_qr(ch, req, res);
+    else if (action[0] == '\0')
+        api_response_json(res, 200, gw_channel_status_json(ch));
+    else
+        api_response_error(res, 404, "unknown channel resource");
+}
+
+static void channel_post(const struct api_request *req, struct api_response *res, void *arg)
+{
+    const char *action;
+    struct gw_channel *ch = find_channel(req, res, arg, &action);
+    if (!ch) return;
+    if (strcmp(action, "login") == 0) {
+        cJSON *o = NULL;
+        int st = gw_channel_login(ch, &o);
+        api_response_json(res, st, o);
+    } else if (strcmp(action, "restart") == 0) {
+        if (gw_channel_restart(ch, "operator restart") == -EPERM) {
+            api_response_error(res, 409, "the account is logged out: use login to link it");
+            return;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "state", gw_ch_state_name(gw_channel_state(ch)));
+        api_response_json(res, 202, o);
+    } else {
+        api_response_error(res, 404, "unknown channel action");
+    }
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void send_parsed(const cJSON *body, struct api_response *res, struct gw_channel_list *l)
+{
+    const char *acct = jstr(body, "account"), *to = jstr(body, "to"), *text = jstr(body, "text"),
+               *key = jstr(body, "idempotency_key");
+    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(body, "idempotency_key");
+    if (!to || !text || (kv && !cJSON_IsNull(kv) && !key)) {
+        api_response_error(res, 400, "need \"to\" and \"text\" strings");
+        return;
+    }
+    if (key && (!key[0] || strlen(key) >= ST_IDEM_MAX)) {
+        api_response_error(res, 400, "idempotency_key: 1 to 127 characters");
+        return;
+    }
+    struct gw_channel *ch = gw_channel_list_find(l, acct ? acct : "default");
+    if (!ch) {
+        api_response_error(res, 404, "no such account");
+        return;
+    }
+    cJSON *o = NULL;
+    int st = gw_channel_send(ch, to, text, key, &o);
+    if (st < 0) {
+        api_response_error(res, 503, "the channel's store is not open yet; retry shortly");
+        return;
+    }
+    api_response_json(res, st, o);
+}
+
+static void messages_post(const struct api_request *req, struct api_response *res, void *arg)
+{
+    cJSON *body = req->http->body_len
+                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
+                      : NULL;
+    if (!cJSON_IsObject(body)) {
+        cJSON_Delete(body);
+        api_response_error(res, 400, "expected a JSON object");
+        return;
+    }
+    send_parsed(body, res, arg);
+    cJSON_Delete(body);
+}
+
+/* A non-negative integer query parameter; def when absent, -1 when malformed. */
+static long long query_num(const char *query, const char *name, long long def)
+{
+    char v[24];
+    long r = http_query_param(query, name, v, sizeof v);
+    if (r == -ENOENT) return def;
+    if (r <= 0) return -1;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return *end || n < 0 ? -1 : n;
+}
+
+static void messages_get(const struct api_request *req, struct api_response *res, void *arg)
+{
+    char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
+    long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
+    long long after = query_num(req->http->query, "after", 0);
+    long long limit = query_num(req->http->query, "limit", 100);
+    if ((ar < 0 && ar != -ENOENT) || after < 0 || limit < 1 || limit > ST_LIST_MAX) {
+        api_response_error(res, 400, "account=ID&after=CURSOR&limit=1..1000");
+        return;
+    }
+    struct gw_channel *ch = gw_channel_list_find(arg, acct);
+    if (!ch) {
+        api_response_error(res, 404, "no such account");
+        return;
+    }
+    cJSON *o = NULL;
+    int st = gw_channel_inbox(ch, after, (size_t)limit, &o);
+    if (st < 0) {
+        api_response_error(res, 503, "the channel's store is not open");
+        return;
+    }
+    api_response_json(res, st, o);
+}
+
+int gw_routes_add(struct api_server *s, struct gw_channel_list *list)
+{
+    int r = api_server_add_route(s, "GET", CH_PREFIX, true, channel_get, list);
+    if (r == 0) r = api_server_add_route(s, "POST", CH_PREFIX, true, channel_post, list);
+    if (r == 0) r = api_server_add_route(s, "POST", MSG_PATH, true, messages_post, list);
+    if (r == 0) r = api_server_add_route(s, "GET", MSG_PATH, true, messages_get, list);
+    return r;
+}
