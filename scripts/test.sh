@@ -17,4 +17,4 @@ cmake --build --preset asan -j "$JOBS"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd build-asan
-ctest --output-on-failure -j "$JOBS" --timeout 300
+ctest --output-on-failure --no-label-summary -j "$JOBS" --timeout 300
