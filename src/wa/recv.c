@@ -630,16 +630,18 @@ static int run_message(struct mctx *m)
     return rc;
 }
 
-static int handle_message(const struct wa_recv_env *env, const struct wa_node *n)
+/* Checks and resolution before the transaction: 0 = ready for run_message (m filled), else
+ * the stanza was dealt with here and the result (1 or a local error) is returned. */
+static int prepare_message(struct mctx *m, const struct wa_recv_env *env, const struct wa_node *n)
 {
-    struct mctx m = {.env = env, .n = n, .id = wa_node_attr(n, "id")};
-    if (!m.id || wa_node_attr_jid(n, "from", &m.from) < 0) return 1; /* cannot even ack */
-    if (!*m.id || strlen(m.id) >= ST_MSGID_MAX) {
+    *m = (struct mctx){.env = env, .n = n, .id = wa_node_attr(n, "id")};
+    if (!m->id || wa_node_attr_jid(n, "from", &m->from) < 0) return 1; /* cannot even ack */
+    if (!*m->id || strlen(m->id) >= ST_MSGID_MAX) {
         (void)send_ack(env, n, "message", false, NACK_PARSE);
         return 1;
     }
     int nenc = check_caps(n);
-    int rc = nenc < 0 ? nenc : resolve(&m);
+    int rc = nenc < 0 ? nenc : resolve(m);
     if (rc == -ENOTSUP || (rc == 0 && nenc == 0)) { /* unavailable / plaintext / nothing */
         (void)send_ack(env, n, "message", false, NULL);
         return 1;
@@ -648,8 +650,112 @@ static int handle_message(const struct wa_recv_env *env, const struct wa_node *n
         (void)send_ack(env, n, "message", false, NACK_PARSE);
         return 1;
     }
-    if (rc < 0) return rc;
-    return run_message(&m);
+    return rc;
+}
+
+static int handle_message(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    struct mctx m;
+    int rc = prepare_message(&m, env, n);
+    return rc != 0 ? rc : run_message(&m);
+}
+
+/* ---------------------------------------------------------------- group commit */
+
+struct bitem {
+    struct mctx m;
+    struct rx x;
+    int64_t cursor;
+    bool inserted, redelivery;
+};
+
+/* Every candidate's body in the open transaction. 0 = all clean; 1 = one needs the single
+ * path (a peer failure or a libsignal duplicate); < 0 = a local error. */
+static int batch_body(struct bitem *it, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        int rc = all_processed(&it[i].m);
+        if (rc < 0) return rc;
+        if (rc > 0) {
+            it[i].redelivery = true;
+            continue;
+        }
+        rc = txn_body(&it[i].m, &it[i].x, &it[i].cursor, &it[i].inserted);
+        if (rc < 0) return rc;
+        if (it[i].x.peer_err || it[i].x.dup) return 1;
+    }
+    return 0;
+}
+
+/* After COMMIT: every receipt, then every delivery. */
+static void batch_ack_deliver(struct bitem *it, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        struct mctx *m = &it[i].m;
+        char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+        snprintf(key, sizeof(key), "%s|%s", m->devjid, m->id);
+        struct retry_slot *s = retry_find(m->env->db, key, false);
+        if (s) memset(s, 0, sizeof(*s));
+        if (it[i].redelivery) g_stats.redelivered++;
+        if (it[i].inserted) g_stats.stored++;
+        (void)send_receipt(m);
+    }
+    for (size_t i = 0; i < k; i++)
+        if (it[i].inserted) deliver(&it[i].m, &it[i].x, it[i].cursor);
+}
+
+static int run_batch(struct bitem *it, size_t k, const size_t *idx, int *results)
+{
+    for (size_t i = 0; i < k; i++)
+        buf_init(&it[i].x.content, ST_PAYLOAD_MAX);
+    int rc = st_db_begin(it[0].m.env->db);
+    int body = rc == 0 ? batch_body(it, k) : rc;
+    if (body == 0) {
+        rc = st_db_commit(it[0].m.env->db);
+    } else {
+        st_db_rollback(it[0].m.env->db);
+        rc = body < 0 ? body : 0;
+    }
+    if (body == 0 && rc == 0) batch_ack_deliver(it, k);
+    for (size_t i = 0; i < k; i++) {
+        OPENSSL_cleanse(it[i].x.content.data, it[i].x.content.len);
+        buf_free(&it[i].x.content);
+        int r = rc < 0 ? rc : 1;
+        /* rolled back for one stanza's sake: each again on the single path, in order */
+        if (body == 1) r = run_message(&it[i].m);
+        if (r < 0 && rc == 0) rc = r;
+        if (results) results[idx[i]] = r;
+    }
+    return rc;
+}
+
+int wa_recv_handle_batch(const struct wa_recv_env *env, const struct wa_node *const *nodes,
+                         size_t n, int *results)
+{
+    if (!env || !env->db || !env->sg || (!nodes && n) || n > WA_RECV_BATCH_MAX) return -EINVAL;
+    if (st_db_in_txn(env->db)) return -EALREADY;
+    struct bitem *it = n ? calloc(n, sizeof(*it)) : NULL;
+    size_t idx[WA_RECV_BATCH_MAX], k = 0;
+    if (n && !it) return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct wa_node *s = nodes[i];
+        int r = !s || !s->tag.s                    ? -EINVAL
+                : strcmp(s->tag.s, "message") != 0 ? wa_recv_handle(env, s)
+                                                   : prepare_message(&it[k].m, env, s);
+        if (r == 0 && s && s->tag.s && strcmp(s->tag.s, "message") == 0) {
+            idx[k++] = i;
+            continue;
+        }
+        if (r < 0 && rc == 0) rc = r;
+        if (results) results[i] = r;
+    }
+    if (k) {
+        int r = run_batch(it, k, idx, results);
+        if (r < 0 && rc == 0) rc = r;
+    }
+    free(it);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- <receipt> */

@@ -95,6 +95,23 @@ struct wa_recv_env {
  * so the server redelivers). */
 int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n);
 
+/* Group commit: handle up to WA_RECV_BATCH_MAX stanzas that arrived together. Stanzas other
+ * than <message>, and messages settled before decryption (malformed, nothing to decrypt), are
+ * handled first, one by one, as wa_recv_handle() does. The remaining <message>s are decrypted
+ * and stored in ONE transaction, in order (a later message sees the sessions the earlier ones
+ * advanced); after COMMIT every receipt is sent, then every env->on_message is called, in
+ * order. Redeliveries inside the batch are re-acked only. A store failure rolls the whole
+ * transaction back and acks none of those messages (the server redelivers them all). A
+ * stanza that needs the single path (a decryption failure -> retry receipt, a libsignal
+ * duplicate) rolls the transaction back too, and then every message of the batch is handled
+ * again one transaction each, in order (same outcome as wa_recv_handle on each).
+ * results (may be NULL) gets, per stanza, what wa_recv_handle would have returned. Returns 0
+ * or the first local error (< 0); -EINVAL (n over the cap, NULL nodes), -EALREADY (a
+ * transaction is already open on env->db), -ENOMEM. Loop thread only. */
+#define WA_RECV_BATCH_MAX 64
+int wa_recv_handle_batch(const struct wa_recv_env *env, const struct wa_node *const *nodes,
+                         size_t n, int *results);
+
 /* Process-wide counters (loop thread): retry receipts sent, messages given up (session
  * dropped), messages stored, redeliveries re-acked. */
 struct wa_recv_stats {

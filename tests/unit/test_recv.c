@@ -16,6 +16,7 @@
 #include "store/db.h"
 #include "store/msgstore.h"
 #include "store/sgstore.h"
+#include "gw/chbatch.h"
 #include "wa.pb-c.h"
 #include "wa/creds.h"
 #include "wa/msg.h"
@@ -46,6 +47,7 @@ struct us {
     struct wa_creds creds;
     struct wa_recv_env env;
     struct wa_node *sent[64];
+    size_t deliv_at[64]; /* messages delivered when sent[i] went out */
     size_t nsent;
     int fail_send;
     size_t delivered, receipts, retries;
@@ -65,6 +67,7 @@ static int hook_send(void *ud, const struct wa_node *n)
     struct wa_node *c = NULL;
     assert_int_equal(wa_node_decode(b.data, b.len, NULL, &c, NULL, 0), 0);
     buf_free(&b);
+    u->deliv_at[u->nsent] = u->delivered;
     u->sent[u->nsent++] = c;
     return 0;
 }
@@ -887,6 +890,286 @@ static void test_msg_decode(void **state)
     assert_int_equal(wa_msg_decode((const uint8_t *)"\xff\xff", 2, &mi), -EBADMSG);
 }
 
+/* ---- group commit ---- */
+
+#define NB 5
+
+static void batch_make(struct alice *a, struct wa_node **v, const char *prefix)
+{
+    for (int i = 0; i < NB; i++) {
+        char id[32], text[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        snprintf(text, sizeof text, "batch text %d", i);
+        v[i] = alice_text(a, id, text, NULL);
+    }
+}
+
+static void batch_free(struct wa_node **v)
+{
+    for (int i = 0; i < NB; i++)
+        wa_node_free(v[i]);
+}
+
+static void test_batch_commits_atomically(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 7);
+    struct wa_node *v[NB + 1];
+    batch_make(&a, v, "GC");
+    v[NB] = wa_node_new("call"); /* not a message: handled on its own, acked */
+    assert_int_equal(wa_node_set_attr(v[NB], "id", "CALL1"), 0);
+    set_jid(v[NB], "from", ALICE_PN);
+    int res[NB + 1];
+    struct wa_recv_stats s0, s1;
+    wa_recv_get_stats(&s0);
+    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB + 1, res),
+                     0);
+    wa_recv_get_stats(&s1);
+    for (int i = 0; i <= NB; i++)
+        assert_int_equal(res[i], 1);
+    assert_int_equal(s1.stored - s0.stored, NB);
+    assert_int_equal(u.delivered, NB);
+    assert_string_equal(u.last_text, "batch text 4");
+    struct st_inbox_msg *in = NULL;
+    assert_int_equal(inbox_count(&u, &in), NB);
+    for (int i = 0; i < NB; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "GC%d", i);
+        assert_string_equal(in[i].msg_id, id); /* committed in order */
+    }
+    st_inbox_list_free(in, NB);
+    /* the call ack first, then every receipt before the first delivery */
+    assert_int_equal(u.nsent, NB + 1);
+    assert_string_equal(u.sent[0]->tag.s, "ack");
+    for (int i = 1; i <= NB; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "GC%d", i - 1);
+        assert_string_equal(u.sent[i]->tag.s, "receipt");
+        assert_string_equal(sattr(u.sent[i], "id"), id);
+        assert_int_equal(u.deliv_at[i], 0);
+    }
+    batch_free(v);
+    wa_node_free(v[NB]);
+    assert_int_equal(wa_recv_handle_batch(&u.env, NULL, 0, NULL), 0);
+    assert_int_equal(
+        wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, WA_RECV_BATCH_MAX + 1, NULL),
+        -EINVAL);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_batch_failure_acks_nothing(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 8);
+    struct wa_node *v[NB];
+    batch_make(&a, v, "GF");
+    /* the third message's insert fails: the whole batch rolls back */
+    exec_sql(u.path, "CREATE TRIGGER boom BEFORE INSERT ON inbox WHEN NEW.msg_id = 'GF2' BEGIN "
+                     "SELECT RAISE(ABORT, 'disk on fire'); END;");
+    int res[NB];
+    assert_true(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res) < 0);
+    for (int i = 0; i < NB; i++)
+        assert_true(res[i] < 0);
+    assert_int_equal(u.nsent, 0);
+    assert_int_equal(u.delivered, 0);
+    assert_int_equal(inbox_count(&u, NULL), 0);
+    struct sg_prekey pk;
+    assert_int_equal(sg_store_get_prekey(g_sig, &u.st, 8, &pk), 1); /* rolled back */
+    /* the server redelivers the batch: now it all goes through */
+    exec_sql(u.path, "DROP TRIGGER boom;");
+    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res), 0);
+    assert_int_equal(u.delivered, NB);
+    assert_int_equal(inbox_count(&u, NULL), NB);
+    assert_int_equal(u.nsent, NB);
+    batch_free(v);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_batch_redelivery_reacked_only(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 9);
+    struct wa_node *v[NB];
+    batch_make(&a, v, "GR");
+    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, NULL), 0);
+    assert_int_equal(u.delivered, NB);
+    sent_clear(&u);
+    /* crash after COMMIT, before the receipts: the same batch again */
+    us_close(&u);
+    us_open(&u);
+    struct wa_recv_stats s0, s1;
+    wa_recv_get_stats(&s0);
+    int res[NB];
+    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res), 0);
+    wa_recv_get_stats(&s1);
+    assert_int_equal(s1.redelivered - s0.redelivered, NB);
+    assert_int_equal(s1.stored, s0.stored);
+    assert_int_equal(u.delivered, NB); /* nothing delivered again */
+    assert_int_equal(inbox_count(&u, NULL), NB);
+    assert_int_equal(u.nsent, NB);
+    for (int i = 0; i < NB; i++) {
+        assert_int_equal(res[i], 1);
+        assert_string_equal(u.sent[i]->tag.s, "receipt");
+    }
+    batch_free(v);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_batch_bad_mac_falls_back(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 10);
+    struct wa_node *w = alice_text(&a, "GBWARM", "warm", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, w), 1);
+    wa_node_free(w);
+    reply_to_alice(&u, &a); /* her next messages are `msg`: the corrupted byte is the MAC */
+    sent_clear(&u);
+    u.delivered = 0;
+    struct wa_node *v[NB];
+    batch_make(&a, v, "GB");
+    corrupt_last(v[3]);
+    int res[NB];
+    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res), 0);
+    for (int i = 0; i < NB; i++)
+        assert_int_equal(res[i], 1);
+    assert_int_equal(u.delivered, NB - 1);
+    assert_int_equal(inbox_count(&u, NULL), NB); /* with the warm-up message */
+    size_t idx = 0;
+    const struct wa_node *r = NULL;
+    for (size_t i = 0; i < u.nsent; i++)
+        if (!strcmp(sattr(u.sent[i], "type"), "retry")) {
+            r = u.sent[i];
+            idx = i;
+        }
+    assert_non_null(r);
+    assert_string_equal(sattr(r, "id"), "GB3");
+    assert_true(idx > 0);
+    batch_free(v);
+    alice_free(&a);
+    us_free(&u);
+}
+
+/* gw/chbatch: the receive path's group commit driven by the loop (one iteration = one batch) */
+static void batch_err(void *ud, const struct wa_node *n, int rc)
+{
+    (*(int *)ud)++;
+}
+
+/* One loop iteration (the check handle is unref'ed: a ref'ed timer keeps the loop alive, as
+ * the session's socket does in the daemon). */
+static void noop_timer(uv_timer_t *t) {}
+
+static void spin(uv_loop_t *loop)
+{
+    uv_timer_t t;
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, noop_timer, 60000, 0), 0);
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void test_chbatch_loop_iteration(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 7);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    int errs = 0;
+    struct chbatch *b = NULL;
+    assert_int_equal(chbatch_new(&loop, &u.env, batch_err, &errs, &b), 0);
+    struct wa_node *v[NB];
+    batch_make(&a, v, "CB");
+    for (int i = 0; i < NB; i++)
+        assert_int_equal(chbatch_push(b, v[i]), 0); /* copies */
+    batch_free(v);
+    assert_int_equal(chbatch_pending(b), NB);
+    assert_int_equal(u.nsent, 0); /* nothing acked or stored before the loop turns */
+    assert_int_equal(inbox_count(&u, NULL), 0);
+    spin(&loop);
+    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(u.delivered, NB);
+    assert_int_equal(inbox_count(&u, NULL), NB);
+    assert_int_equal(u.nsent, NB);
+    for (int i = 0; i < NB; i++)
+        assert_int_equal(u.deliv_at[i], 0); /* every receipt before the first delivery */
+    /* dropped (session ended): nothing acked, nothing stored */
+    batch_make(&a, v, "CD");
+    for (int i = 0; i < NB; i++)
+        assert_int_equal(chbatch_push(b, v[i]), 0);
+    chbatch_drop(b);
+    spin(&loop);
+    assert_int_equal(u.nsent, NB);
+    assert_int_equal(inbox_count(&u, NULL), NB);
+    /* a store failure: on_error for each, nothing acked; pending ones at free are dropped */
+    exec_sql(u.path, "CREATE TRIGGER boom BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, "
+                     "'disk on fire'); END;");
+    for (int i = 0; i < NB; i++)
+        assert_int_equal(chbatch_push(b, v[i]), 0);
+    chbatch_flush(b);
+    assert_int_equal(errs, NB);
+    assert_int_equal(u.nsent, NB);
+    assert_int_equal(chbatch_push(b, v[0]), 0);
+    batch_free(v);
+    chbatch_free(b);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(u.nsent, NB);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_chbatch_full_queue_flushes(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 8);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    size_t total = WA_RECV_BATCH_MAX + 3;
+    struct wa_recv_env env = u.env;
+    env.send_node = NULL; /* no client: the receipts fail (ignored), the messages are stored */
+    env.client = NULL;
+    struct chbatch *b = NULL;
+    assert_int_equal(chbatch_new(&loop, &env, NULL, NULL, &b), 0);
+    for (size_t i = 0; i < total; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "FQ%zu", i);
+        struct wa_node *n = alice_text(&a, id, "full", NULL);
+        assert_int_equal(chbatch_push(b, n), 0);
+        wa_node_free(n);
+        if (i == WA_RECV_BATCH_MAX) /* the 65th push flushed the first 64 */
+            assert_int_equal(inbox_count(&u, NULL), WA_RECV_BATCH_MAX);
+    }
+    assert_int_equal(chbatch_pending(b), 3);
+    spin(&loop);
+    assert_int_equal(chbatch_pending(b), 0);
+    struct st_inbox_msg *in = NULL;
+    size_t k = 0;
+    assert_int_equal(st_inbox_list(u.db, 0, 1000, &in, &k), 0);
+    assert_int_equal(k, total);
+    st_inbox_list_free(in, k);
+    chbatch_free(b);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    alice_free(&a);
+    us_free(&u);
+}
+
 static int setup(void **state)
 {
     return sg_context_create(&g_sig);
@@ -913,6 +1196,12 @@ int main(void)
         cmocka_unit_test(test_pn_session_migrates_to_lid),
         cmocka_unit_test(test_identity_change),
         cmocka_unit_test(test_skmsg_without_key),
+        cmocka_unit_test(test_batch_commits_atomically),
+        cmocka_unit_test(test_batch_failure_acks_nothing),
+        cmocka_unit_test(test_batch_redelivery_reacked_only),
+        cmocka_unit_test(test_batch_bad_mac_falls_back),
+        cmocka_unit_test(test_chbatch_loop_iteration),
+        cmocka_unit_test(test_chbatch_full_queue_flushes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

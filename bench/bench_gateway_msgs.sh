@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The real daemon (build/wagate) linked to wagate-fakewa over loopback: idle RSS and wake-ups
+# with one linked account, then outbound (POST /api/v1/messages -> encrypt -> commit -> frame
+# -> server ack, until the contact's phone has them all) and inbound (fakewa's simulated
+# contact floods us -> decrypt -> commit -> receipt -> event -> inbox route) messages/s.
+# Both daemon and fakewa share this machine's 2 cores, so every rate is given twice: wall
+# clock, and per CPU-second of the daemon alone (utime+stime from /proc: the "one core"
+# figure). Prints figures; asserts nothing. BENCH_MSGS outbound per run (default 300, max 330:
+# fakewa keeps 1000 inbox rows per phone), BENCH_MSGS_IN inbound per run (default 1000); 3 runs
+# each way, medians, IDLE_SECONDS (default 10), BENCH_SMAPS=1 (list the largest
+# resident mappings).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${WAGATE_BUILD:-build}
+BIN=${WAGATE_BIN:-$B/wagate}
+FW=$B/wagate-fakewa
+N=${BENCH_MSGS:-300}
+NIN=${BENCH_MSGS_IN:-1000}
+SECS=${IDLE_SECONDS:-10}
+[ "$N" -gt 330 ] && N=330
+for x in "$BIN" "$FW"; do [ -x "$x" ] || { echo "bench_gateway_msgs: $x not built"; exit 0; }; done
+for c in jq curl python3; do command -v $c >/dev/null || { echo "bench_gateway_msgs: $c missing"; exit 0; }; done
+T=$(mktemp -d /tmp/wagate-bench-XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+
+"$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn \
+  >"$T/fw.out" 2>"$T/fw.err" &
+PIDS+=($!)
+for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
+ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
+ROOT=$(sed -n 's/^root //p' "$T/fw.out")
+LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
+fw() { curl -s -m 5 -X "$1" ${3:+-d "$3"} "http://$ADMIN$2"; }
+fw POST /admin/accounts '{"phone":"+15550001"}' >/dev/null
+fw POST /admin/contacts '{"name":"alice","phone":"+15550002"}' >/dev/null
+
+S=$T/g/state
+mkdir -p "$T/g"
+printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s"}}\n' "$LISTEN" "$ROOT" \
+  >"$T/g/wagate.json"
+"$BIN" --config "$T/g/wagate.json" --state-dir "$S" gateway --listen 127.0.0.1:0 \
+  >"$T/g/out.log" 2>"$T/g/err.log" &
+PID=$!
+PIDS+=("$PID")
+L=""
+for _ in $(seq 1 500); do
+  [ -f "$S/gateway.json" ] && L=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$S/gateway.json")
+  [ -n "$L" ] && curl -sf -m 1 "http://$L/healthz" >/dev/null && break
+  sleep 0.01
+done
+TOK=$(cat "$S/token")
+api() { curl -s -m 5 -X "$1" -H "Authorization: Bearer $TOK" ${3:+-H 'content-type: application/json' -d "$3"} "http://$L$2"; }
+state() { api GET /api/v1/channels/whatsapp/default | jq -r .state; }
+wait_state() {
+  for _ in $(seq 1 400); do [ "$(state)" = "$1" ] && return 0; sleep 0.05; done
+  echo "bench_gateway_msgs: channel not $1 (state $(state))"; exit 0
+}
+wait_state pairing
+QR=""
+for _ in $(seq 1 200); do
+  QR=$(api GET '/api/v1/channels/whatsapp/default/qr?format=json' | jq -r '.qr // empty')
+  [ -n "$QR" ] && break
+  sleep 0.05
+done
+fw POST /admin/scan "{\"qr\":\"$QR\",\"phone\":\"+15550001\"}" >/dev/null
+wait_state connected
+
+# ---- idle with one linked account ----
+sleep 2
+switches() { cat /proc/$PID/task/*/status | awk '/^voluntary_ctxt_switches/ {s+=$2} END {print s}'; }
+rss_kb() { awk '/^VmRSS/ {print $2}' /proc/$PID/status; }
+a=$(switches)
+sleep "$SECS"
+b=$(switches)
+rss=$(rss_kb)
+echo "idle RSS with one linked account: $(awk "BEGIN{printf \"%.1f\", $rss/1024}") MiB" \
+  "(VmRSS $rss KiB, $(ls /proc/$PID/task | wc -l) threads; goal < 8 MiB)"
+sm() { awk -v k="$1:" '$1 == k {print $2}' /proc/$PID/smaps_rollup 2>/dev/null; }
+priv=$(( $(sm Private_Clean) + $(sm Private_Dirty) ))
+echo "  of which private $(awk "BEGIN{printf \"%.1f\", $priv/1024}") MiB (anon $(sm Anonymous) KiB)," \
+  "shared with other processes $(awk "BEGIN{printf \"%.1f\", ($rss-$priv)/1024}") MiB, PSS $(sm Pss) KiB"
+if [ -n "${BENCH_SMAPS:-}" ]; then # the largest mappings, resident KiB
+  awk '/^[0-9a-f]+-[0-9a-f]+ / {name = NF >= 6 ? $6 : "[anon]"} /^Rss:/ {r[name] += $2}
+       END {for (k in r) print r[k], k}' /proc/$PID/smaps | sort -rn | head -12 | sed 's/^/    /'
+fi
+echo "idle wake-ups with one linked account: $((b - a)) in ${SECS}s" \
+  "($(awk "BEGIN{printf \"%.2f\", ($b-$a)/$SECS}")/s, keepalive pings included)"
+
+# ---- the floods (python: keep-alive HTTP, timing, /proc CPU accounting) ----
+cat >"$T/flood.py" <<'PY'
+import http.client, json, os, sys, time
+gw, tok, admin, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+n, nin = int(sys.argv[5]), int(sys.argv[6])
+hz = os.sysconf("SC_CLK_TCK")
+def cpu():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / hz
+def conn(hostport):
+    h, p = hostport.rsplit(":", 1)
+    return http.client.HTTPConnection(h, int(p), timeout=10)
+G, A = conn(gw), conn(admin)
+H = {"Authorization": "Bearer " + tok, "content-type": "application/json"}
+def req(c, m, path, body=None, h=None):
+    c.request(m, path, body=json.dumps(body) if body is not None else None, headers=h or {})
+    r = c.getresponse()
+    d = r.read()
+    return r.status, (json.loads(d) if d else None)
+def alice_count():
+    return len(req(A, "GET", "/admin/contacts/alice/inbox")[1]["messages"])
+def inbox_after(cur):
+    got, last = 0, cur
+    while True:
+        s, b = req(G, "GET", f"/api/v1/messages?account=default&after={last}&limit=1000", h=H)
+        got += len(b["messages"])
+        if not b["messages"]:
+            return got, last
+        last = b["next_cursor"]
+def median(v):
+    return sorted(v)[len(v) // 2]
+def summary(what, runs, n, note):
+    w = [n / r[0] for r in runs]
+    c = sum(r[1] for r in runs)  # /proc counts 10 ms ticks: the total over all runs
+    print(f"{what}: {median(w):.0f} msgs/s wall (median of {len(runs)} x {n}; runs "
+          f"{', '.join(f'{x:.0f}' for x in w)}); {len(runs) * n / c if c > 0 else 0:.0f} msgs per "
+          f"daemon CPU-second ({c:.2f} s of CPU for {len(runs) * n})")
+    print(f"  {note}")
+ROUNDS = 3
+# outbound: enqueue every message, then wait until alice's phone has them all
+runs, enq = [], []
+for k in range(ROUNDS):
+    base = alice_count()
+    c0, t0 = cpu(), time.monotonic()
+    for i in range(n):
+        s, _ = req(G, "POST", "/api/v1/messages", {"account": "default", "to": "+15550002",
+                   "text": f"bench outbound {k}.{i}: the quick brown fox jumps over the lazy dog"}, H)
+        if s not in (200, 202):
+            sys.exit(f"POST /api/v1/messages: {s}")
+    enq.append(time.monotonic() - t0)
+    while alice_count() - base < n:
+        if time.monotonic() - t0 > 60:
+            sys.exit("outbound: timed out")
+        time.sleep(0.005)
+    runs.append((time.monotonic() - t0, cpu() - c0))
+summary("outbound (POST -> enqueue commit -> encrypt -> commit -> frame -> server ack -> phone)",
+        runs, n, f"the POSTs alone took {median(enq):.2f} s a run: one HTTP request + one enqueue "
+        "commit each, sequential on one keep-alive connection (no enqueue batching)")
+# inbound: the contact's phone sends n texts (fakewa encrypts each), wait for the inbox route
+_, cur = inbox_after(0)
+runs, snd = [], []
+for k in range(ROUNDS):
+    c0, t0 = cpu(), time.monotonic()
+    for i in range(nin):
+        s, _ = req(A, "POST", "/admin/contacts/alice/send",
+                   {"to": "+15550001", "text": f"bench inbound {k}.{i}: the quick brown fox"})
+        if s != 200:
+            sys.exit(f"fakewa send: {s}")
+    snd.append(time.monotonic() - t0)
+    got = 0
+    while got < nin:
+        if time.monotonic() - t0 > 60:
+            sys.exit(f"inbound: timed out ({got}/{nin})")
+        m, cur = inbox_after(cur)
+        got += m
+        if got < nin:
+            time.sleep(0.005)
+    runs.append((time.monotonic() - t0, cpu() - c0))
+summary("inbound end to end (fakewa encrypt -> daemon decrypt+commit+receipt+event -> inbox)",
+        runs, nin, f"fakewa's admin sends alone took {median(snd):.2f} s a run ({nin / median(snd):.0f}/s: "
+        "its HTTP + encryption + routing, on the same 2 cores): end to end cannot beat that")
+PY
+python3 "$T/flood.py" "$L" "$TOK" "$ADMIN" "$PID" "$N" "$NIN" || echo "bench_gateway_msgs: flood failed"
+echo "daemon RSS after the floods: $(awk "BEGIN{printf \"%.1f\", $(rss_kb)/1024}") MiB"
