@@ -42,6 +42,12 @@ static const struct key schema[] = {
     {"whatsapp.tls_ca_file", K_STRING, F(wa_tls_ca_file), 1, CFG_PATH_MAX - 1},
     {"whatsapp.dns_servers", K_DNS, F(wa_dns_servers), 0, CFG_MAX_DNS},
     {"whatsapp.accounts", K_ACCOUNTS, F(wa_accounts), 0, CFG_MAX_ACCOUNTS},
+    {"hooks", K_SECTION, 0, 0, 0, 0},
+    {"hooks.exec", K_SECTION, 0, 0, 0, 0},
+    {"hooks.exec.command", K_STRING, F(hook_exec_command), 1, CFG_HOOK_CMD_MAX - 1},
+    {"hooks.exec.timeout_ms", K_UINT, F(hook_exec_timeout_ms), 100, 600000},
+    {"hooks.exec.max_running", K_UINT, F(hook_exec_max_running), 1, 64},
+    {"hooks.exec.max_queued", K_UINT, F(hook_exec_max_queued), 0, 10000},
 };
 #undef F
 
@@ -54,6 +60,9 @@ void cfg_defaults(struct wg_config *c)
     snprintf(c->wa_endpoint, sizeof c->wa_endpoint, "%s", CFG_DEFAULT_URL);
     snprintf(c->wa_accounts[0], sizeof c->wa_accounts[0], "default");
     c->wa_account_count = 1;
+    c->hook_exec_timeout_ms = 10000;
+    c->hook_exec_max_running = 4;
+    c->hook_exec_max_queued = 64;
     long n = hex_decode(c->wa_noise_root, sizeof c->wa_noise_root, default_root_hex,
                         sizeof default_root_hex - 1);
     (void)n;

@@ -22,6 +22,7 @@
 #define CFG_DEFAULT_LISTEN "127.0.0.1:18789"
 #define CFG_MAX_ACCOUNTS 16
 #define CFG_ACCOUNT_ID_MAX 32 /* [a-z0-9_-]{1,32} */
+#define CFG_HOOK_CMD_MAX 1024 /* hooks.exec.command, bytes incl. the NUL */
 
 struct wg_config {
     /* gateway.* */
@@ -43,6 +44,12 @@ struct wg_config {
      * reserved (none is accepted yet). */
     char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
     unsigned wa_account_count;
+    /* hooks.exec.* (gw/chhook.h): the agent command run per received text message.
+     * An empty command = no exec hook. Defaults: 10000 ms, 4 at once, 64 waiting. */
+    char hook_exec_command[CFG_HOOK_CMD_MAX];
+    unsigned hook_exec_timeout_ms;  /* 100..600000: the command is killed after this */
+    unsigned hook_exec_max_running; /* 1..64 commands at once */
+    unsigned hook_exec_max_queued;  /* 0..10000 messages waiting for a slot; more are dropped */
 };
 
 /* Fill defaults. */

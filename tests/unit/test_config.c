@@ -185,6 +185,58 @@ static void test_accounts(void **state)
     assert_false(cfg_account_id_valid("a.b"));
 }
 
+static void test_hooks(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    cfg_defaults(&c);
+    assert_string_equal(c.hook_exec_command, ""); /* no hook unless configured */
+    assert_int_equal(c.hook_exec_timeout_ms, 10000);
+    assert_int_equal(c.hook_exec_max_running, 4);
+    assert_int_equal(c.hook_exec_max_queued, 64);
+    assert_int_equal(parse(&c,
+                           "{\"hooks\":{\"exec\":{\"command\":\"./bot.sh --x\",\"timeout_ms\":250,"
+                           "\"max_running\":2,\"max_queued\":0}}}",
+                           err),
+                     0);
+    assert_string_equal(c.hook_exec_command, "./bot.sh --x");
+    assert_int_equal(c.hook_exec_timeout_ms, 250);
+    assert_int_equal(c.hook_exec_max_running, 2);
+    assert_int_equal(c.hook_exec_max_queued, 0);
+    assert_int_equal(parse(&c, "{\"hooks\":{}}", err), 0);
+    assert_string_equal(c.hook_exec_command, "");
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"hooks\":{\"exec\":{\"cmd\":\"x\"}}}", "hooks.exec.cmd: unknown key"},
+        {"{\"hooks\":{\"nope\":{}}}", "hooks.nope: unknown key"},
+        {"{\"hooks\":{\"exec\":\"echo\"}}", "hooks.exec: expected an object, got \"echo\""},
+        {"{\"hooks\":{\"exec\":{\"command\":\"\"}}}",
+         "hooks.exec.command: expected a string of 1 to 1023 characters, got \"\""},
+        {"{\"hooks\":{\"exec\":{\"command\":[\"a\"]}}}",
+         "hooks.exec.command: expected a string, got [\"a\"]"},
+        {"{\"hooks\":{\"exec\":{\"timeout_ms\":99}}}",
+         "hooks.exec.timeout_ms: expected an integer from 100 to 600000, got 99"},
+        {"{\"hooks\":{\"exec\":{\"timeout_ms\":1.5}}}",
+         "hooks.exec.timeout_ms: expected an integer from 100 to 600000, got 1.5"},
+        {"{\"hooks\":{\"exec\":{\"max_running\":0}}}",
+         "hooks.exec.max_running: expected an integer from 1 to 64, got 0"},
+        {"{\"hooks\":{\"exec\":{\"max_queued\":10001}}}",
+         "hooks.exec.max_queued: expected an integer from 0 to 10000, got 10001"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&c, bad[i].json, err), -EINVAL);
+        assert_string_equal(err, bad[i].msg);
+    }
+    /* a command longer than the cap is refused, naming the key */
+    char big[CFG_HOOK_CMD_MAX + 64];
+    int n = snprintf(big, sizeof big, "{\"hooks\":{\"exec\":{\"command\":\"");
+    memset(big + n, 'x', CFG_HOOK_CMD_MAX);
+    snprintf(big + n + CFG_HOOK_CMD_MAX, sizeof big - (size_t)n - CFG_HOOK_CMD_MAX, "\"}}}");
+    assert_int_equal(parse(&c, big, err), -EINVAL);
+    assert_non_null(strstr(err, "hooks.exec.command: expected a string of 1 to 1023"));
+}
+
 static void test_split_listen(void **state)
 {
     char host[64];
@@ -213,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_default_paths),
         cmocka_unit_test(test_split_listen),
         cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_hooks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
