@@ -33,6 +33,10 @@ fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 
+# fakewa + a gateway linked to a simulated phone + an echo bot (exec hook), all on loopback.
+demo: deps
+	@bash scripts/demo.sh
+
 bench: build
 	@bash bench/run.sh
 

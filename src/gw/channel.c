@@ -22,6 +22,7 @@
 #include "api/events.h"
 #include "api/metrics.h"
 #include "core/log.h"
+#include "gw/chhook.h"
 #include "gw/chmsg.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
@@ -68,7 +69,8 @@ struct gw_channel {
     struct wa_creds creds;
     bool have_creds;
     struct wa_client *client;
-    struct chmsg *msg; /* receive/send paths (gw/chmsg.h) */
+    struct chmsg *msg;   /* receive/send paths (gw/chmsg.h) */
+    struct chhook *hook; /* the exec hook on received messages (gw/chhook.h) */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -499,6 +501,8 @@ static void attempt(struct gw_channel *ch)
     if (!ch->msg)
         ch->msg =
             chmsg_new(ch->client, ch->db, ch->sg, &ch->creds, ch->account, ch->events, ch->metrics);
+    chmsg_set_hook(ch->msg, ch->hook);
+    chmsg_enable_batch(ch->msg, ch->loop);
     bool pairing = !wa_creds_is_paired(&ch->creds);
     int r = wa_client_start(ch->client, &ch->creds, &ch->store);
     if (r < 0) {
@@ -658,6 +662,15 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     ch->since_mono = uv_now(loop);
     ch->since_wall_ms = wall_ms();
     chpolicy_init(&ch->pol, NULL, NULL);
+    struct chhook_opts ho = {.account = ch->account,
+                             .cfg = o->cfg,
+                             .events = o->events,
+                             .send = chhook_channel_send,
+                             .send_ud = ch};
+    if (chhook_new(loop, &ho, &ch->hook) < 0) {
+        free(ch);
+        return -ENOMEM;
+    }
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
     ch->retry_timer.data = ch->tick.data = ch;
@@ -696,6 +709,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->close_arg = arg;
     drop_client(ch);
     close_store(ch);
+    chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
+    ch->hook = NULL;
     uv_timer_stop(&ch->retry_timer);
     uv_timer_stop(&ch->tick);
     uv_close((uv_handle_t *)&ch->retry_timer, handle_closed);
@@ -707,6 +722,7 @@ void gw_channel_detach_api(struct gw_channel *ch)
     ch->events = NULL;
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
+    chhook_detach_api(ch->hook);
 }
 
 const char *gw_channel_account(const struct gw_channel *ch)
@@ -806,11 +822,14 @@ int gw_channel_login(struct gw_channel *ch, cJSON **out)
 int gw_channel_send(struct gw_channel *ch, const char *to, const char *text, const char *idem_key,
                     cJSON **out)
 {
-    if (!ch->msg) {
+    if (ch->msg) return chmsg_send(ch->msg, to, text, idem_key, out);
+    /* Between sessions (backoff after a restart, before the first attempt): queue durably;
+     * the next session sends it. Only an account that is not linked has nowhere to send. */
+    if (!ch->db || !wa_creds_is_paired(&ch->creds)) {
         *out = NULL;
         return -EAGAIN;
     }
-    return chmsg_send(ch->msg, to, text, idem_key, out);
+    return chmsg_send_queued(ch->db, &ch->creds, ch->account, to, text, idem_key, out);
 }
 
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, cJSON **out)

@@ -53,7 +53,8 @@ struct api_metrics;
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */
     const char *state_dir;       /* the daemon's state dir (copied) */
-    const struct wg_config *cfg; /* whatsapp.* (copied) */
+    const struct wg_config *cfg; /* whatsapp.* (copied); hooks.exec.* read live by the
+                                  * exec hook (gw/chhook.h): must outlive the channel */
     struct api_events *events;   /* may be NULL: no events */
     struct api_metrics *metrics; /* may be NULL: no metrics */
     int keepalive_min_ms;        /* test knobs, <= 0: the client's defaults */

@@ -10,6 +10,8 @@
 #include "api/metrics.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "gw/chbatch.h"
+#include "gw/chhook.h"
 #include "wa/recv.h"
 #include "wa/send.h"
 
@@ -21,6 +23,8 @@ struct chmsg {
     struct wa_sender *sender;
     struct api_events *events;
     struct api_metrics *metrics;
+    struct chhook *hook;   /* the channel's exec hook (gw/chhook.h), may be NULL */
+    struct chbatch *batch; /* group commit (chmsg_enable_batch), may be NULL */
 };
 
 static void count(struct chmsg *m, const char *name)
@@ -83,6 +87,7 @@ static void on_message(void *ud, const struct st_inbox_msg *r)
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->msg_id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
     publish(m, "message.received", chmsg_inbox_json(m->account, r));
+    chhook_message(m->hook, m->renv.creds, r);
 }
 
 static void state_event(struct chmsg *m, const char *id, enum st_out_state st, const char *err)
@@ -146,8 +151,14 @@ struct chmsg *chmsg_new(struct wa_client *client, struct st_db *db, struct sg_ct
 void chmsg_free(struct chmsg *m)
 {
     if (!m) return;
+    chbatch_free(m->batch);
     wa_sender_free(m->sender);
     free(m);
+}
+
+void chmsg_set_hook(struct chmsg *m, struct chhook *hook)
+{
+    if (m) m->hook = hook;
 }
 
 void chmsg_detach_api(struct chmsg *m)
@@ -164,12 +175,15 @@ void chmsg_connected(struct chmsg *m)
 
 void chmsg_disconnected(struct chmsg *m)
 {
+    chbatch_drop(m->batch); /* not acked: the server redelivers them */
     wa_sender_disconnected(m->sender);
 }
 
 void chmsg_node(struct chmsg *m, const struct wa_node *n)
 {
     const char *tag = n->tag.s ? n->tag.s : "";
+    if (m->batch && strcmp(tag, "message") == 0 && chbatch_push(m->batch, n) == 0) return;
+    chbatch_flush(m->batch); /* stanzas stay in arrival order */
     if (strcmp(tag, "ack") == 0) {
         const char *cls = wa_node_attr(n, "class");
         if (cls && strcmp(cls, "message") == 0) wa_sender_handle(m->sender, n);
@@ -181,11 +195,35 @@ void chmsg_node(struct chmsg *m, const struct wa_node *n)
                  wa_node_attr(n, "id") ? wa_node_attr(n, "id") : "?", strerror(-r));
 }
 
+static void on_batch_error(void *ud, const struct wa_node *n, int rc)
+{
+    struct chmsg *m = ud;
+    log_warn(COMP, m->account, "<message id=%s>: not stored (%s); the server will redeliver it",
+             wa_node_attr(n, "id") ? wa_node_attr(n, "id") : "?", strerror(-rc));
+}
+
+void chmsg_enable_batch(struct chmsg *m, uv_loop_t *loop)
+{
+    if (!m || m->batch) return;
+    if (chbatch_new(loop, &m->renv, on_batch_error, m, &m->batch) < 0) m->batch = NULL;
+}
+
 static int fail(cJSON **out, int status, const char *msg)
 {
     *out = cJSON_CreateObject();
     cJSON_AddStringToObject(*out, "error", msg);
     return status;
+}
+
+/* The API answer for an enqueued (or already known) message. */
+static int send_answer(const char *account, int r, const struct st_outbox_msg *row, cJSON **out)
+{
+    *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(*out, "account", account);
+    cJSON_AddStringToObject(*out, "id", row->msg_id ? row->msg_id : "");
+    cJSON_AddStringToObject(*out, "state", st_out_state_name(row->state));
+    if (r == ST_DUPLICATE) cJSON_AddTrueToObject(*out, "duplicate");
+    return r == ST_DUPLICATE ? 200 : 202;
 }
 
 int chmsg_send(struct chmsg *m, const char *to, const char *text, const char *idem_key, cJSON **out)
@@ -198,13 +236,21 @@ int chmsg_send(struct chmsg *m, const char *to, const char *text, const char *id
     }
     if (r != ST_DUPLICATE) count(m, "wagate_channel_messages_out_total");
     wa_sender_kick(m->sender);
-    *out = cJSON_CreateObject();
-    cJSON_AddStringToObject(*out, "account", m->account);
-    cJSON_AddStringToObject(*out, "id", row.msg_id ? row.msg_id : "");
-    cJSON_AddStringToObject(*out, "state", st_out_state_name(row.state));
-    if (r == ST_DUPLICATE) cJSON_AddTrueToObject(*out, "duplicate");
+    int status = send_answer(m->account, r, &row, out);
     st_outbox_msg_free(&row);
-    return r == ST_DUPLICATE ? 200 : 202;
+    return status;
+}
+
+int chmsg_send_queued(struct st_db *db, const struct wa_creds *creds, const char *account,
+                      const char *to, const char *text, const char *idem_key, cJSON **out)
+{
+    struct st_outbox_msg row = {0};
+    char err[256] = "";
+    int r = wa_send_enqueue_db(db, creds, to, text, idem_key, &row, err, sizeof err);
+    if (r < 0) return fail(out, r == -EINVAL ? 400 : 500, err[0] ? err : strerror(-r));
+    int status = send_answer(account, r, &row, out);
+    st_outbox_msg_free(&row);
+    return status;
 }
 
 int chmsg_inbox(struct st_db *db, const char *account, int64_t after, size_t limit, cJSON **out)

@@ -37,8 +37,16 @@ struct chmsg *chmsg_new(struct wa_client *client, struct st_db *db, struct sg_ct
                         struct api_events *events, struct api_metrics *metrics);
 void chmsg_free(struct chmsg *m);       /* NULL ok */
 void chmsg_detach_api(struct chmsg *m); /* NULL ok */
+struct chhook;
+/* Hand each received message to this exec hook after message.received (gw/chhook.h; the
+ * hook must outlive the chmsg or be unset with NULL). NULL m is a no-op. */
+void chmsg_set_hook(struct chmsg *m, struct chhook *hook);
 void chmsg_connected(struct chmsg *m);
 void chmsg_disconnected(struct chmsg *m);
+/* Group commit (gw/chbatch.h): from now on the <message> stanzas of one loop iteration are
+ * stored in one transaction, then acked, then delivered. Idempotent; without it (or if it
+ * fails: -ENOMEM) each message is its own transaction. NULL m is a no-op. */
+void chmsg_enable_batch(struct chmsg *m, uv_loop_t *loop);
 /* A stanza from the client's on_node. */
 void chmsg_node(struct chmsg *m, const struct wa_node *n);
 
@@ -47,6 +55,10 @@ void chmsg_node(struct chmsg *m, const struct wa_node *n);
  * input, 500 store error). */
 int chmsg_send(struct chmsg *m, const char *to, const char *text, const char *idem_key,
                cJSON **out);
+/* Enqueue durably with no session object (between sessions): the row waits in the outbox
+ * and the next session's sender sends it. Same answers as chmsg_send. */
+int chmsg_send_queued(struct st_db *db, const struct wa_creds *creds, const char *account,
+                      const char *to, const char *text, const char *idem_key, cJSON **out);
 /* Inbox rows after `after` (limit 1..ST_LIST_MAX): {"messages":[...],"next_cursor":N};
  * returns an HTTP status (200 or 500). */
 int chmsg_inbox(struct st_db *db, const char *account, int64_t after, size_t limit, cJSON **out);

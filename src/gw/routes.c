@@ -156,7 +156,7 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
     cJSON *o = NULL;
     int st = gw_channel_send(ch, to, text, key, &o);
     if (st < 0) {
-        api_response_error(res, 503, "the channel's store is not open yet; retry shortly");
+        api_response_error(res, 503, "the account is not linked yet (or its store is not open): link it with POST /api/v1/channels/whatsapp/{account}/login");
         return;
     }
     api_response_json(res, st, o);

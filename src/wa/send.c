@@ -994,42 +994,51 @@ size_t wa_sender_inflight(const struct wa_sender *s)
     return s->ninflight;
 }
 
-int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
-                      struct st_outbox_msg *out)
+int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
+                       const char *text, const char *idem_key, struct st_outbox_msg *out,
+                       char *err, size_t errlen)
 {
     char chat[ST_CHAT_MAX + 1], id[WA_SEND_MSGID_LEN + 1];
     memset(out, 0, sizeof(*out));
-    int rc = wa_send_normalize_to(to, chat, sizeof(chat), s->err, sizeof(s->err));
+    int rc = wa_send_normalize_to(to, chat, sizeof(chat), err, errlen);
     if (rc < 0) return rc;
     size_t tl = text ? strlen(text) : 0;
     if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
-        seterr(s, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
+        snprintf(err, errlen, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
         return -EINVAL;
     }
-    if (load_me(s) < 0) {
-        seterr(s, "not paired");
+    struct wa_jid me;
+    if (!creds->me_pn[0] || wa_jid_parse(&me, creds->me_pn, strlen(creds->me_pn)) < 0) {
+        snprintf(err, errlen, "not paired");
         return -EINVAL;
     }
-    rc = wa_send_msg_id(s->me_user, (int64_t)time(NULL), id, sizeof(id));
+    rc = wa_send_msg_id(me.user, (int64_t)time(NULL), id, sizeof(id));
     struct buf pb;
     buf_init(&pb, ST_PAYLOAD_MAX);
     if (rc == 0) rc = wa_send_build_text(text, &pb);
-    if (rc == 0) rc = st_db_begin(s->env.db);
+    if (rc == 0) rc = st_db_begin(db);
     if (rc < 0) {
-        seterr(s, "enqueue: %s", rc == -EIO ? "rng" : st_db_last_error(s->env.db));
+        snprintf(err, errlen, "enqueue: %s", rc == -EIO ? "rng" : st_db_last_error(db));
         buf_free(&pb);
         return rc;
     }
-    rc = st_outbox_enqueue(s->env.db, idem_key ? idem_key : id, id, chat, pb.data, pb.len, out);
-    if (rc == 0) rc = st_retry_put(s->env.db, id, chat, pb.data, pb.len, (int64_t)time(NULL));
+    rc = st_outbox_enqueue(db, idem_key ? idem_key : id, id, chat, pb.data, pb.len, out);
+    if (rc == 0) rc = st_retry_put(db, id, chat, pb.data, pb.len, (int64_t)time(NULL));
     if (rc == 0)
-        rc = st_db_commit(s->env.db);
+        rc = st_db_commit(db);
     else
-        st_db_rollback(s->env.db);
-    if (rc == 0) rc = st_outbox_get(s->env.db, id, out);
-    if (rc < 0) seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+        st_db_rollback(db);
+    if (rc == 0) rc = st_outbox_get(db, id, out);
+    if (rc < 0) snprintf(err, errlen, "enqueue: %s", st_db_last_error(db));
     buf_free(&pb);
     return rc;
+}
+
+int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
+                      struct st_outbox_msg *out)
+{
+    return wa_send_enqueue_db(s->env.db, s->env.creds, to, text, idem_key, out, s->err,
+                              sizeof(s->err));
 }
 
 void wa_sender_kick(struct wa_sender *s)

@@ -91,6 +91,12 @@ void wa_sender_free(struct wa_sender *s);
  * wa_sender_last_error), store errors. */
 int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
                       struct st_outbox_msg *out) __attribute__((warn_unused_result));
+/* The same durable enqueue without a sender or a session (the channel uses it while no
+ * connection object exists): the row waits in the outbox for the next wa_sender_kick().
+ * err gets a one-line reason on failure. */
+int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
+                       const char *text, const char *idem_key, struct st_outbox_msg *out,
+                       char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Connected: send every queued outbox row, oldest first. Not connected: nothing. */
 void wa_sender_kick(struct wa_sender *s);
 /* <ack class='message'> for our messages, and <receipt type='retry'> (via on_retry_receipt):

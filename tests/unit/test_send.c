@@ -399,6 +399,37 @@ static void test_enqueue_durable_and_idempotent(void **state)
     st_outbox_msg_free(&c);
 }
 
+/* Between sessions the channel has no sender object: POST /api/v1/messages must still
+ * queue durably (it answered "not available" before), and the next session's sender must
+ * find the row and count it as its own (same idempotency rules). */
+static void test_enqueue_without_sender(void **state)
+{
+    struct fx *f = *state;
+    struct st_outbox_msg a, b;
+    char err[256] = "";
+    assert_int_equal(
+        wa_send_enqueue_db(f->db, &f->creds, "+15550002", "queued", "k-off", &a, err, sizeof err),
+        0);
+    assert_int_equal(a.state, ST_OUT_QUEUED);
+    assert_string_equal(a.to, "15550002@s.whatsapp.net");
+    /* the sender of a later session sees the same key as a duplicate of that row */
+    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "queued", "k-off", &b), ST_DUPLICATE);
+    assert_string_equal(b.msg_id, a.msg_id);
+    struct st_outbox_msg *v = NULL;
+    size_t n = 0;
+    assert_int_equal(st_outbox_list_queued(f->db, 10, &v, &n), 0);
+    assert_int_equal(n, 1);
+    st_outbox_list_free(v, n);
+    st_outbox_msg_free(&a);
+    st_outbox_msg_free(&b);
+    struct wa_creds unpaired = f->creds;
+    unpaired.me_pn[0] = 0;
+    assert_int_equal(
+        wa_send_enqueue_db(f->db, &unpaired, "+15550002", "x", NULL, &a, err, sizeof err),
+        -EINVAL);
+    assert_string_equal(err, "not paired");
+}
+
 static void test_enqueue_rejects(void **state)
 {
     struct fx *f = *state;
@@ -581,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_usync_build),
         cmocka_unit_test(test_usync_parse_and_cache),
         cmocka_unit_test_setup_teardown(test_enqueue_durable_and_idempotent, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_without_sender, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_rejects, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_not_ours, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_retry_with_keys, fx_setup, fx_teardown),

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The exec hook in the REAL daemon against wagate-fakewa: alice's text goes to the command as
+# the message.received JSON on stdin and its stdout comes back to her as the reply
+# (examples/echo-bot.sh); a failing command and one that times out are logged and published
+# as hook.failed, never retried, and the slow one's process is killed; an empty output is no
+# reply; our own phone's messages are not handed to the hook; the reply's idempotency key
+# (hook:<account>:<id>) makes a second reply impossible, also across a restart; SIGHUP applies
+# a new command; the concurrency bound drops with an event; SIGTERM with a hook running exits
+# 0 within 1 s and kills it.
+source "$(dirname "$0")/lib.sh"
+FW="${WAGATE_BUILD:?}/wagate-fakewa"
+SRC="${WAGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+[ -x "$FW" ] || { echo "not ok - $FW not built"; exit 1; }
+command -v jq >/dev/null || { echo "not ok - jq missing"; exit 1; }
+command -v python3 >/dev/null || { echo "not ok - python3 missing"; exit 1; }
+
+"$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn \
+  >"$T/fw.out" 2>"$T/fw.err" &
+FW_PID=$!
+PIDS+=("$FW_PID")
+for _ in $(seq 1 3000); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
+ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
+ROOT=$(sed -n 's/^root //p' "$T/fw.out")
+LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
+fw() { curl -s -m 5 -X "$1" ${3:+-d "$3"} "http://$ADMIN$2"; }
+fw POST /admin/accounts '{"phone":"+15550001"}' >/dev/null
+fw POST /admin/contacts '{"name":"alice","phone":"+15550002"}' >/dev/null
+
+# The bot: records every call (its stdin) and dispatches on the text.
+cat >"$T/bot.sh" <<EOF
+#!/bin/sh
+IFS= read -r msg
+printf '%s\n' "\$msg" >>"$T/bot.calls"
+case "\$msg" in
+  *'"text":"fail"'*) echo "bot: boom" >&2; exit 3 ;;
+  *'"text":"slow'*) echo \$\$ >"$T/slow.pid"; sleep 5; echo late; exit 0 ;;
+  *'"text":"silent"'*) exit 0 ;;
+esac
+printf '%s\n' "\$msg" | sh "$SRC/examples/echo-bot.sh"
+EOF
+cat >"$T/bot2.sh" <<'EOF'
+#!/bin/sh
+IFS= read -r msg
+sleep 0.4
+printf 'v2: %s\n' "$(printf '%s\n' "$msg" | sed -n 's/.*"text":"\([^"]*\)"}$/\1/p')"
+EOF
+mkdir -p "$T/g"
+conf() { # conf COMMAND TIMEOUT_MS [EXTRA exec keys]
+  printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s"},
+ "hooks":{"exec":{"command":"%s","timeout_ms":%s%s}}}\n' "$LISTEN" "$ROOT" "$1" "$2" "${3:-}" \
+    >"$T/g/wagate.json"
+}
+conf "sh $T/bot.sh" 1000
+
+ok_if() { eval "$1"; }
+cat >"$T/events.py" <<'PY'
+import base64, json, os, socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=3)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /api/v1/events?since=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % (key, sys.argv[2])).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+buf = buf.split(b"\r\n\r\n", 1)[1]
+s.settimeout(0.5)
+try:
+    while True:
+        while len(buf) < 2 or len(buf) < 2 + (buf[1] & 127 if buf[1] & 127 < 126 else 2):
+            buf += s.recv(65536) or sys.exit(0)
+        n, off = buf[1] & 127, 2
+        if n == 126:
+            n, off = struct.unpack(">H", buf[2:4])[0], 4
+        while len(buf) < off + n:
+            buf += s.recv(65536)
+        op, payload, buf = buf[0] & 15, buf[off:off + n], buf[off + n:]
+        if op == 1:
+            print(json.dumps(json.loads(payload)))
+except socket.timeout:
+    pass
+PY
+events() { python3 "$T/events.py" "$GW_LISTEN" "$GW_TOKEN"; }
+api() {
+  local out
+  out=$(curl -s -m 5 -w '\n%{http_code}' -X "$1" -H "Authorization: Bearer $GW_TOKEN" \
+    ${3:+-H 'content-type: application/json' -d "$3"} "http://$GW_LISTEN$2")
+  CODE=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
+chan() { api GET /api/v1/channels/whatsapp/default; jq -r ".$1" <<<"$BODY"; }
+wait_state() {
+  local end=$(( $(now_ms) + $2 ))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    [ "$(chan state)" = "$1" ] && return 0
+    sleep 0.05
+  done
+  echo "# state $(chan state), last_error $(chan last_error)"
+  return 1
+}
+get_qr() { api GET '/api/v1/channels/whatsapp/default/qr?format=json'; jq -r '.qr // empty' <<<"$BODY"; }
+wait_qr() {
+  local q
+  for _ in $(seq 1 200); do q=$(get_qr); [ -n "$q" ] && { echo "$q"; return 0; }; sleep 0.05; done
+  return 1
+}
+stop_gw() {
+  local s rc
+  s=$(now_ms)
+  kill -TERM "$GW_PID"
+  wait "$GW_PID"; rc=$?
+  STOP_MS=$(( $(now_ms) - s ))
+  [ "$rc" = 0 ] && [ "$STOP_MS" -le 1000 ]
+}
+alice_has() { # number of messages alice received with exactly that text
+  fw GET /admin/contacts/alice/inbox | jq --arg t "$1" '[.messages[] | select(.text==$t)] | length'
+}
+wait_alice() {
+  for _ in $(seq 1 200); do [ "$(alice_has "$1")" -ge 1 ] && return 0; sleep 0.05; done
+  return 1
+}
+alice_says() { fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\":\"$1\"}" | jq -r .id; }
+calls() { # how many times the bot ran for that text
+  [ -f "$T/bot.calls" ] || { echo 0; return; }
+  grep -c "\"text\":\"$1\"" "$T/bot.calls" || true
+}
+# gone PID: the process is dead (a zombie counts: a killed grandchild of the daemon is reparented
+# to PID 1, which may not reap it in a container)
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null; }
+wait_log() { # wait_log PATTERN MS
+  local end=$(( $(now_ms) + $2 ))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    grep -q -- "$1" "$T/g/err.log" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# ---- link ----
+check "gateway starts with an exec hook configured" start_gateway g
+check "pairing" wait_state pairing 5000
+QR=$(wait_qr)
+check "the fake phone scans the QR" grep -q '"jid"' <<<"$(fw POST /admin/scan "{\"qr\":\"$QR\",\"phone\":\"+15550001\"}")"
+check "connected" wait_state connected 10000
+
+# ---- echo ----
+ID1=$(alice_says hello)
+check "alice gets the bot's reply (echo: hello)" wait_alice "echo: hello"
+check "the reply was logged with the [hook] [default] tags" \
+  grep -q "\[hook\] \[default\] message $ID1 from 15550002@s.whatsapp.net: reply .* queued" "$T/g/err.log"
+ev=$(events)
+recv=$(jq -c "select(.type==\"message.received\" and .data.id==\"$ID1\") | .data" <<<"$ev")
+stdin=$(grep -F "\"id\":\"$ID1\"" "$T/bot.calls" | head -1)
+check "the hook's stdin is the message.received event data" \
+  ok_if '[ -n "$recv" ] && [ "$(jq -S -c . <<<"$stdin")" = "$(jq -S -c . <<<"$recv")" ]'
+check "hook.replied event names the message and the reply" \
+  ok_if '[ -n "$(jq -r "select(.type==\"hook.replied\" and .data.id==\"$ID1\") | .data.reply_id" <<<"$ev")" ]'
+REPLY_ID=$(jq -r "select(.type==\"hook.replied\" and .data.id==\"$ID1\") | .data.reply_id" <<<"$ev" | head -1)
+
+# ---- the idempotency key ----
+api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"a second reply\",\"idempotency_key\":\"hook:default:$ID1\"}"
+check "the reply's key is hook:default:<id>: a second reply is a duplicate" ok_if \
+  '[ "$CODE" = 200 ] && [ "$(jq -r .duplicate <<<"$BODY")" = true ] && [ "$(jq -r .id <<<"$BODY")" = "$REPLY_ID" ]'
+
+# ---- failures: logged, one event, never retried ----
+alice_says fail >/dev/null
+check "a failing command: warn log with its exit status" \
+  wait_log '\[hook\] \[default\] .*hook failed: exit (exit status 3)' 5000
+alice_says slow >/dev/null
+check "a slow command times out (1 s)" wait_log '\[hook\] \[default\] .*hook failed: timeout' 5000
+SLOW=$(cat "$T/slow.pid" 2>/dev/null)
+check "the slow command's process was killed" ok_if '[ -n "$SLOW" ] && gone "$SLOW"'
+alice_says silent >/dev/null
+check "an empty output is no reply" wait_log 'from 15550002@s.whatsapp.net: no reply' 5000
+sleep 1.5
+check "failed commands ran once each (no retry)" \
+  ok_if '[ "$(calls fail)" = 1 ] && [ "$(calls slow)" = 1 ] && [ "$(calls silent)" = 1 ]'
+check "nothing was sent for them" \
+  ok_if '[ "$(alice_has late)" = 0 ] && [ "$(alice_has "echo: fail")" = 0 ]'
+ev=$(events)
+check "hook.failed events: exit and timeout" ok_if \
+  '[ "$(jq -r "select(.type==\"hook.failed\") | .data.error" <<<"$ev" | sort | tr "\n" " ")" = "exit timeout " ]'
+
+# ---- our own phone's messages are not for the bot ----
+fw POST /admin/contacts/%2B15550001/send '{"to":"alice","text":"from my phone"}' >/dev/null
+got=""
+for _ in $(seq 1 100); do
+  api GET '/api/v1/messages?account=default&after=0&limit=50'
+  got=$(jq -r '.messages[] | select(.text=="from my phone") | .id' <<<"$BODY")
+  [ -n "$got" ] && break
+  sleep 0.05
+done
+check "the phone's own message reaches the gateway's inbox" [ -n "$got" ]
+sleep 0.5
+check "but is not handed to the hook" [ "$(calls "from my phone")" = 0 ]
+
+# ---- restart: no second reply ----
+check "SIGTERM exits 0 within 1 s" stop_gw
+check "gateway starts again" start_gateway g
+check "connected again" wait_state connected 10000
+sleep 1
+check "still exactly one reply to hello, and the bot ran once for it" \
+  ok_if '[ "$(alice_has "echo: hello")" = 1 ] && [ "$(calls hello)" = 1 ]'
+
+# ---- SIGHUP: a new command and limits ----
+conf "sh $T/bot2.sh" 1000 ',"max_running":1,"max_queued":0'
+kill -HUP "$GW_PID"
+check "SIGHUP reloads" wait_log 'configuration reloaded' 3000
+alice_says one >/dev/null
+alice_says two >/dev/null
+check "the new command answers" wait_alice "v2: one"
+check "beyond max_running + max_queued the message is dropped with an event" \
+  wait_log '\[hook\] \[default\] .*hook failed: queue_full' 5000
+sleep 0.6
+check "the dropped one got no reply" [ "$(alice_has "v2: two")" = 0 ]
+ev=$(events)
+check "hook.failed queue_full event" \
+  ok_if 'jq -r "select(.type==\"hook.failed\") | .data.error" <<<"$ev" | grep -qx queue_full'
+
+# ---- SIGTERM while a hook runs ----
+conf "sh $T/bot.sh" 20000
+kill -HUP "$GW_PID"
+sleep 0.3
+rm -f "$T/slow.pid"
+alice_says slow2 >/dev/null
+for _ in $(seq 1 100); do [ -s "$T/slow.pid" ] && break; sleep 0.05; done
+SLOW=$(cat "$T/slow.pid" 2>/dev/null)
+check "a slow hook is running" ok_if '[ -n "$SLOW" ] && kill -0 "$SLOW"'
+check "SIGTERM with a hook running exits 0 within 1 s" stop_gw
+echo "# stop took ${STOP_MS} ms"
+sleep 0.2
+check "the running hook was killed" gone "$SLOW"
+
+if grep -q 'ERROR: AddressSanitizer\|runtime error\|LeakSanitizer' "$T/g/err.log"; then
+  nok "sanitizer reports in the gateway log"
+  grep -A20 'Sanitizer\|runtime error' "$T/g/err.log" | head -40 | sed 's/^/# /'
+fi
+kill -TERM "$FW_PID"; wait "$FW_PID"
+finish
