@@ -14,7 +14,8 @@ start_fw() { # sets FW_PID, ADMIN, LISTEN, ROOT
     >"$T/fw.out" 2>>"$T/fw.err" &
   FW_PID=$!
   PIDS+=("$FW_PID")
-  for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
+  # bounded: 30 s (an ASan build under a loaded CI machine can be slow to restart)
+  for _ in $(seq 1 3000); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
   ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
   LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
   ROOT=$(sed -n 's/^root //p' "$T/fw.out")

@@ -25,7 +25,7 @@ start_fw() { # start_fw [extra args]: sets FW_PID, ADMIN, LISTEN, TLS, ROOT, CA
     --log-level info "$@" >"$T/fw.out" 2>>"$T/fw.err" &
   FW_PID=$!
   PIDS+=("$FW_PID")
-  for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
+  for _ in $(seq 1 3000); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
   ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
   LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
   TLS=$(sed -n 's/^listen_tls //p' "$T/fw.out")

@@ -15,7 +15,7 @@ command -v jq >/dev/null || { echo "not ok - jq missing"; exit 1; }
   >"$T/fw.out" 2>"$T/fw.err" &
 FW_PID=$!
 PIDS+=("$FW_PID")
-for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
+for _ in $(seq 1 3000); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
 ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
 ROOT=$(sed -n 's/^root //p' "$T/fw.out")
 LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")

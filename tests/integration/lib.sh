@@ -45,7 +45,7 @@ start_gateway() {
   GW_PID=$!
   PIDS+=("$GW_PID")
   GW_LISTEN=""
-  for _ in $(seq 1 500); do
+  for _ in $(seq 1 2000); do # bounded: 10 s
     if [ -f "$GW_STATE/gateway.json" ]; then
       GW_LISTEN=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$GW_STATE/gateway.json")
       [ -n "$GW_LISTEN" ] && curl -sf -m 1 "http://$GW_LISTEN/healthz" >/dev/null && break
