@@ -3,13 +3,14 @@
 // and drive the real, unmodified Baileys client against it (only WA_CERT_DETAILS.PUBLIC_KEY
 // and waWebSocketUrl are changed, see docs/wa-protocol.md section 11.1).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import makeWASocket, { Browsers, WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys';
 import pino from 'pino';
+import WebSocket from 'ws'; // a dependency of Baileys (the events API of wagate)
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -181,4 +182,102 @@ export async function pairClient(fw, phone, dir) {
 
 export async function inbox(fw, who) {
   return (await admin(fw, 'GET', `/admin/contacts/${encodeURIComponent(who)}/inbox`)).json;
+}
+
+// ---- the real gateway daemon (wagate) against fakewa ----
+
+export function wagateBin() {
+  const cands = [process.env.WAGATE_BIN,
+    process.env.WAGATE_BUILD && path.join(process.env.WAGATE_BUILD, 'wagate'),
+    path.join(root, 'build-asan', 'wagate'),
+    path.join(root, 'build', 'wagate')].filter(Boolean);
+  const found = cands.find((p) => existsSync(p));
+  if (!found) throw new Error(`wagate not built (tried ${cands.join(', ')})`);
+  return found;
+}
+
+// Start the daemon `wagate ... gateway --listen 127.0.0.1:0` with one WhatsApp account
+// "default" pointed at fw. dir holds wagate.json, the state dir (state/) and the logs
+// (gw.log, appended); pass the dir of an earlier (stopped) gateway to restart on the same
+// state. Resolves {dir, state, proc, base, token, events, api(), status(), waitState(),
+// link(phone), send(), inbox(), waitInbox(), log(), stop()}. `events` collects every event
+// of the /api/v1/events WebSocket (replayed from since=0) as {seq, type, data}.
+export async function startWagate(fw, { dir } = {}) {
+  dir ??= tmpDir('wagate-');
+  const state = path.join(dir, 'state');
+  const cfgPath = path.join(dir, 'wagate.json');
+  writeFileSync(cfgPath, JSON.stringify({ whatsapp: { endpoint: fw.plainUrl ?? fw.url,
+    noise_root_pubkey: fw.root, accounts: { default: {} } } }));
+  const logPath = path.join(dir, 'gw.log');
+  const logFd = openSync(logPath, 'a');
+  const proc = spawn(wagateBin(), ['--config', cfgPath, '--state-dir', state, 'gateway',
+    '--listen', '127.0.0.1:0'], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const exited = new Promise((r) => proc.on('exit', (code, sig) => r({ code, sig })));
+  const gw = { dir, state, proc, exited, events: [], log: () => readFileSync(logPath, 'utf8') };
+  gw.base = await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`wagate exited with ${proc.exitCode}:\n${gw.log()}`);
+    try {
+      const { listen } = JSON.parse(readFileSync(path.join(state, 'gateway.json'), 'utf8'));
+      const base = `http://${listen}`;
+      return (await fetch(`${base}/healthz`)).ok ? base : null;
+    } catch { return null; }
+  }, 10000, 'wagate gateway.json and /healthz');
+  gw.token = readFileSync(path.join(state, 'token'), 'utf8').trim();
+
+  gw.api = async (method, p, body) => {
+    const res = await fetch(gw.base + p, {
+      method, headers: { authorization: `Bearer ${gw.token}`,
+        ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: res.status, json };
+  };
+  gw.status = async () => (await gw.api('GET', '/api/v1/status')).json.channels
+    ?.find((c) => c.account === 'default');
+  gw.waitState = (want, ms = 15000) => waitFor(async () => {
+    const s = await gw.status();
+    return s?.state === want ? s : null;
+  }, ms, `wagate channel state ${want}`);
+  // Link by QR: login route -> fakewa scans as `phone` -> connected (after the 515).
+  gw.link = async (phone) => {
+    const qr = await waitFor(async () => {
+      const r = await gw.api('POST', '/api/v1/channels/whatsapp/default/login');
+      return r.json?.qr;
+    }, 10000, 'wagate QR');
+    const s = await admin(fw, 'POST', '/admin/scan', { qr, phone });
+    if (s.status !== 200) throw new Error(`scan failed: ${JSON.stringify(s)}`);
+    return gw.waitState('connected');
+  };
+  gw.send = async (to, text) => {
+    const r = await gw.api('POST', '/api/v1/messages', { account: 'default', to, text });
+    if (r.status !== 202) throw new Error(`send: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json;
+  };
+  gw.inbox = async () => (await gw.api('GET', '/api/v1/messages?account=default&after=0&limit=1000'))
+    .json.messages;
+  gw.waitInbox = (text, ms = 20000) => waitFor(async () => (await gw.inbox())
+    .find((m) => m.text === text), ms, `wagate inbox "${text}"`);
+  gw.waitEvent = (pred, ms = 20000, what = 'event') => waitFor(() => gw.events.find(pred), ms, what);
+
+  const ws = new WebSocket(`ws://${gw.base.slice(7)}/api/v1/events?since=0`,
+    { headers: { authorization: `Bearer ${gw.token}` } });
+  ws.on('message', (d) => { try { gw.events.push(JSON.parse(d.toString())); } catch { /* skip */ } });
+  ws.on('error', () => {});
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+
+  // SIGTERM; resolves the exit status (SIGKILL after 5 s). The dir is kept (restart on it).
+  gw.stop = async () => {
+    ws.terminate();
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const r = await Promise.race([exited, sleep(5000).then(() => null)]);
+      if (!r) { proc.kill('SIGKILL'); await exited; return { code: null, sig: 'timeout' }; }
+    }
+    return exited;
+  };
+  return gw;
 }
