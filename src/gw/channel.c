@@ -185,6 +185,21 @@ static void notice(struct gw_channel *ch, const char *text)
 
 /* The one transition function. retry_ms: the delay of the attempt just scheduled, or
  * NO_RETRY. */
+static void on_tick(uv_timer_t *t);
+
+/* The 1 s housekeeping tick (QR expiry, the "unreachable" notice, the stuck-connecting
+ * watchdog) runs only in the states that have something to watch: a connected or stopped
+ * channel does not wake the process (its session's keepalive is the client's timer). */
+static void tick_update(struct gw_channel *ch)
+{
+    bool need = !ch->closing && ch->state != GW_CH_CONNECTED && ch->state != GW_CH_STOPPED &&
+                ch->state != GW_CH_LOGGED_OUT;
+    if (!need)
+        uv_timer_stop(&ch->tick);
+    else if (!uv_is_active((uv_handle_t *)&ch->tick))
+        uv_timer_start(&ch->tick, on_tick, TICK_MS, TICK_MS);
+}
+
 static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *reason,
                       uint64_t retry_ms)
 {
@@ -206,6 +221,7 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
     cJSON_AddStringToObject(d, "reason", reason);
     if (retry_ms != NO_RETRY) cJSON_AddNumberToObject(d, "next_retry_ms", (double)retry_ms);
     publish(ch, "channel.state", d);
+    tick_update(ch);
 }
 
 /* ---- credentials: wa_creds <-> st_creds ---- */
@@ -684,7 +700,6 @@ void gw_channel_start(struct gw_channel *ch)
 {
     if (ch->closing || ch->state != GW_CH_STOPPED) return;
     chpolicy_reset(&ch->pol);
-    uv_timer_start(&ch->tick, on_tick, TICK_MS, TICK_MS);
     set_state(ch, GW_CH_STARTING, "start", NO_RETRY);
     schedule(ch, 0);
 }
@@ -773,7 +788,6 @@ static void force_attempt(struct gw_channel *ch, const char *why)
 {
     chpolicy_reset(&ch->pol);
     drop_client(ch);
-    if (ch->state == GW_CH_STOPPED) uv_timer_start(&ch->tick, on_tick, TICK_MS, TICK_MS);
     strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", why);
     ch->retry_pending = false;
     uv_timer_stop(&ch->retry_timer);

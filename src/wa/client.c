@@ -3,8 +3,10 @@
  *
  * Order of work: transport callbacks (nconn) feed the frame decoder; each frame is the
  * server hello (HANDSHAKE) or a transport frame that is decrypted, decoded into a node and
- * dispatched. One repeating `tick` timer checks every deadline (state deadline, iq timeouts,
- * QR rotation, keepalive schedule); a zero-delay `defer` timer delivers the end of a
+ * dispatched. One `tick` timer is armed, one-shot, for the earliest pending deadline (state
+ * deadline, iq timeouts, QR rotation, offline marker, next keepalive) and re-armed after
+ * each transport callback, new iq and tick, so an idle session sleeps until its next
+ * keepalive instead of waking periodically; a zero-delay `defer` timer delivers the end of a
  * session (pending iqs fail, then on_close) so that no callback runs from the call that
  * caused it. Resources of an ended session (Noise state, frame decoder) are released at the
  * next start or at close, never while a dispatch loop may still be using them: after every
@@ -226,6 +228,8 @@ static uint64_t now_ms(const struct wa_client *c)
     return uv_now(c->loop);
 }
 
+static void arm(struct wa_client *c);
+
 /* The one transition function: logs, and sets the state's deadline (0 ms = none). */
 static void set_state(struct wa_client *c, enum wa_client_state s, const char *reason,
                       int deadline_ms)
@@ -397,7 +401,10 @@ int wa_client_send_iq(struct wa_client *c, const struct wa_node *iq, int timeout
     int rc = iq_add(c, id, timeout_ms, cb, ud);
     if (rc < 0) return rc;
     rc = wa_client_send_node(c, iq);
-    if (rc < 0) iq_remove(c, iq_find(c, id));
+    if (rc < 0)
+        iq_remove(c, iq_find(c, id));
+    else
+        arm(c); /* the new iq's deadline may be the earliest */
     return rc;
 }
 
@@ -535,6 +542,35 @@ static void qr_tick(struct wa_client *c)
 
 /* ---------------------------------------------------------------- tick / defer */
 
+static void on_tick(uv_timer_t *t);
+
+static void take_min(uint64_t *next, uint64_t t)
+{
+    if (t && t < *next) *next = t;
+}
+
+/* The one deadline timer is armed for the earliest pending deadline and sleeps otherwise:
+ * an idle connected session wakes only for its keepalive. Call after anything that may
+ * set a deadline; an early wake-up is harmless (on_tick re-arms). */
+static void arm(struct wa_client *c)
+{
+    if (!session_live(c) || uv_is_closing((uv_handle_t *)&c->tick)) return;
+    uint64_t next = UINT64_MAX;
+    take_min(&next, c->deadline);
+    for (size_t i = 0; i < c->niqs; i++)
+        take_min(&next, c->iqs[i].deadline);
+    if (c->state == WA_CS_PAIRING && c->nrefs && !c->pair_replied) take_min(&next, c->qr_expiry);
+    if (c->state == WA_CS_CONNECTED && !c->connected_reported)
+        take_min(&next, c->offline_deadline);
+    if (c->state == WA_CS_CONNECTED && !c->ka_inflight) take_min(&next, c->ka_next);
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&c->tick);
+        return;
+    }
+    uint64_t now = now_ms(c);
+    uv_timer_start(&c->tick, on_tick, next > now ? next - now : 0, 0);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct wa_client *c = t->data;
@@ -557,6 +593,7 @@ static void on_tick(uv_timer_t *t)
         if (!alive(c, gen)) return;
     }
     if (c->state == WA_CS_CONNECTED && !c->ka_inflight && now >= c->ka_next) ka_ping(c);
+    if (alive(c, gen)) arm(c);
 }
 
 static void on_defer(uv_timer_t *t)
@@ -1002,6 +1039,7 @@ static void on_nc_open(struct nconn *nc, void *ud)
         return;
     }
     set_state(c, WA_CS_HANDSHAKE, "transport open, client hello sent", c->o.handshake_timeout_ms);
+    arm(c);
 }
 
 static void on_nc_message(struct nconn *nc, void *ud, const uint8_t *data, size_t len)
@@ -1019,7 +1057,7 @@ static void on_nc_message(struct nconn *nc, void *ud, const uint8_t *data, size_
                      wa_frame_decoder_error(&c->fd));
             return;
         }
-        if (rc == 0) return;
+        if (rc == 0) break;
         if (c->state == WA_CS_HANDSHAKE)
             handshake_frame(c, f, flen);
         else if (c->state > WA_CS_HANDSHAKE)
@@ -1027,6 +1065,7 @@ static void on_nc_message(struct nconn *nc, void *ud, const uint8_t *data, size_
         else
             end_with(c, WA_OUT_PROTOCOL, WA_OC_TRANSIENT, 500, "frame before the handshake");
     }
+    if (nc == c->nc && alive(c, gen)) arm(c); /* frames move deadlines (state, iqs, pings) */
 }
 
 static void on_nc_close(struct nconn *nc, void *ud, const struct nout *no)
@@ -1062,7 +1101,6 @@ static void resolve_opts(struct wa_client_opts *o)
     o->keepalive_deadline_ms = dflt(o->keepalive_deadline_ms, 10000);
     o->keepalive_fail_ms = dflt(o->keepalive_fail_ms, 180000);
     o->iq_timeout_ms = dflt(o->iq_timeout_ms, 30000);
-    o->tick_ms = dflt(o->tick_ms, 250);
     if (!o->prekey_min) o->prekey_min = 5;
     if (!o->prekey_initial) o->prekey_initial = 812;
     if (!o->prekey_batch) o->prekey_batch = 50;
@@ -1176,7 +1214,7 @@ int wa_client_start(struct wa_client *c, const struct wa_creds *creds, const str
     if (rc < 0) return rc;
     set_state(c, WA_CS_CONNECTING, wa_creds_is_paired(creds) ? "start (login)" : "start (pairing)",
               0);
-    uv_timer_start(&c->tick, on_tick, (uint64_t)c->o.tick_ms, (uint64_t)c->o.tick_ms);
+    arm(c);
     return 0;
 }
 

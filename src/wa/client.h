@@ -123,7 +123,6 @@ struct wa_client_opts {
     int keepalive_deadline_ms;     /* response deadline; <= 0: 10000 */
     int keepalive_fail_ms;         /* end the session after failing this long; <= 0: 180000 */
     int iq_timeout_ms;             /* internal iqs; <= 0: 30000 */
-    int tick_ms;                   /* deadline check period; <= 0: 250 */
     unsigned prekey_min;           /* upload when the server holds fewer; 0: 5 */
     unsigned prekey_initial;       /* batch when the server holds none; 0: 812 */
     unsigned prekey_batch;         /* later batches; 0: 50 */

@@ -201,7 +201,6 @@ static void h_init_on(struct h *h, const struct wa_client_opts *extra, uv_loop_t
     struct wa_client_opts o = extra ? *extra : (struct wa_client_opts){0};
     o.url = g_url;
     if (!o.noise_root_pub) o.noise_root_pub = g_root;
-    o.tick_ms = 50;
     assert_int_equal(wa_client_new(h->loop, &o, &CBS, h, &h->c), 0);
 }
 

@@ -264,7 +264,7 @@ static void h_open(struct h *h, const struct wa_creds *creds)
             fail_msg("creds must be passed after the first open");
         }
     }
-    struct wa_client_opts o = {.url = g_url, .noise_root_pub = g_root, .tick_ms = 50};
+    struct wa_client_opts o = {.url = g_url, .noise_root_pub = g_root};
     assert_int_equal(wa_client_new(&h->loop, &o, &CBS, h, &h->c), 0);
     h->env = (struct wa_recv_env){.client = h->c,
                                   .db = h->db,

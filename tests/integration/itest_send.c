@@ -361,7 +361,7 @@ static int setup(void **state)
     h->store = st_sgstore(h->db, SG_TRUST_ANY);
     if (sg_context_create(&h->sig) < 0 || sg_ctx_new(&h->sg, h->sig, &h->store) < 0) return -1;
     if (uv_loop_init(&h->loop) < 0) return -1;
-    struct wa_client_opts o = {.url = g_url, .noise_root_pub = g_root, .tick_ms = 50};
+    struct wa_client_opts o = {.url = g_url, .noise_root_pub = g_root};
     if (wa_client_new(&h->loop, &o, &CBS, h, &h->c) < 0) return -1;
     struct wa_sender_env env = {.client = h->c,
                                 .db = h->db,
