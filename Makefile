@@ -38,6 +38,7 @@ demo: deps
 	@bash scripts/demo.sh
 
 bench: build
+	@bash scripts/deps.sh --test
 	@bash bench/run.sh
 
 format:

@@ -12,7 +12,7 @@ PKGS=(
   libsqlite3-dev libqrencode-dev libcjson-dev libcmocka-dev zlib1g-dev
   curl ca-certificates nodejs npm
 )
-[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools)
+[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3)
 
 missing=()
 for p in "${PKGS[@]}"; do
