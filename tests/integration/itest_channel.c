@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "http1.h"
+
 #include "child.h"
 
 #include "api/events.h"
@@ -40,48 +42,10 @@ static struct wg_config g_cfg;
 
 /* ---- blocking admin HTTP ---- */
 
-static int tcp_connect(const char *hostport)
-{
-    char host[192];
-    snprintf(host, sizeof(host), "%s", hostport);
-    char *colon = strrchr(host, ':');
-    if (!colon) return -1;
-    *colon = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return -1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) return fd;
-    if (fd >= 0) close(fd);
-    return -1;
-}
-
 static int http(const char *method, const char *path, const char *json, char **body)
 {
-    int fd = tcp_connect(g_admin);
-    assert_true(fd >= 0);
-    char req[4096];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: fakewa\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, json ? strlen(json) : 0, json ? json : "");
-    assert_true(n > 0 && (size_t)n < sizeof(req));
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    size_t cap = 65536, have = 0;
-    char *all = malloc(cap);
-    assert_non_null(all);
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (have < cap - 1 && poll(&p, 1, WAIT_MS) == 1) {
-        ssize_t r = read(fd, all + have, cap - 1 - have);
-        if (r <= 0) break;
-        have += (size_t)r;
-    }
-    close(fd);
-    all[have] = 0;
-    int status = 0;
-    assert_int_equal(sscanf(all, "HTTP/1.1 %d", &status), 1);
-    const char *b = strstr(all, "\r\n\r\n");
-    if (body) *body = strdup(b ? b + 4 : "");
-    free(all);
+    int status = http1_request(g_admin, method, path, json, WAIT_MS, body);
+    assert_true(status > 0);
     return status;
 }
 
