@@ -9,23 +9,9 @@
 # a new command; the concurrency bound drops with an event; SIGTERM with a hook running exits
 # 0 within 1 s and kills it.
 source "$(dirname "$0")/lib.sh"
-FW="${WAGATE_BUILD:?}/wagate-fakewa"
+source "$(dirname "$0")/channel-lib.sh"
 SRC="${WAGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-[ -x "$FW" ] || { echo "not ok - $FW not built"; exit 1; }
-command -v jq >/dev/null || { echo "not ok - jq missing"; exit 1; }
-command -v python3 >/dev/null || { echo "not ok - python3 missing"; exit 1; }
-
-"$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn \
-  >"$T/fw.out" 2>"$T/fw.err" &
-FW_PID=$!
-PIDS+=("$FW_PID")
-for _ in $(seq 1 3000); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
-ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
-ROOT=$(sed -n 's/^root //p' "$T/fw.out")
-LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
-fw() { curl -s -m 5 -X "$1" ${3:+-d "$3"} "http://$ADMIN$2"; }
-fw POST /admin/accounts '{"phone":"+15550001"}' >/dev/null
-fw POST /admin/contacts '{"name":"alice","phone":"+15550002"}' >/dev/null
+fakewa_up
 
 # The bot: records every call (its stdin) and dispatches on the text.
 cat >"$T/bot.sh" <<EOF
@@ -53,59 +39,6 @@ conf() { # conf COMMAND TIMEOUT_MS [EXTRA exec keys]
 }
 conf "sh $T/bot.sh" 1000
 
-ok_if() { eval "$1"; }
-cat >"$T/events.py" <<'PY'
-import base64, json, os, socket, struct, sys
-host, port = sys.argv[1].rsplit(":", 1)
-s = socket.create_connection((host, int(port)), timeout=3)
-key = base64.b64encode(os.urandom(16)).decode()
-s.sendall(("GET /api/v1/events?since=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n"
-           "Authorization: Bearer %s\r\n\r\n" % (key, sys.argv[2])).encode())
-buf = b""
-while b"\r\n\r\n" not in buf:
-    buf += s.recv(4096)
-buf = buf.split(b"\r\n\r\n", 1)[1]
-s.settimeout(0.5)
-try:
-    while True:
-        while len(buf) < 2 or len(buf) < 2 + (buf[1] & 127 if buf[1] & 127 < 126 else 2):
-            buf += s.recv(65536) or sys.exit(0)
-        n, off = buf[1] & 127, 2
-        if n == 126:
-            n, off = struct.unpack(">H", buf[2:4])[0], 4
-        while len(buf) < off + n:
-            buf += s.recv(65536)
-        op, payload, buf = buf[0] & 15, buf[off:off + n], buf[off + n:]
-        if op == 1:
-            print(json.dumps(json.loads(payload)))
-except socket.timeout:
-    pass
-PY
-events() { python3 "$T/events.py" "$GW_LISTEN" "$GW_TOKEN"; }
-api() {
-  local out
-  out=$(curl -s -m 5 -w '\n%{http_code}' -X "$1" -H "Authorization: Bearer $GW_TOKEN" \
-    ${3:+-H 'content-type: application/json' -d "$3"} "http://$GW_LISTEN$2")
-  CODE=${out##*$'\n'}
-  BODY=${out%$'\n'*}
-}
-chan() { api GET /api/v1/channels/whatsapp/default; jq -r ".$1" <<<"$BODY"; }
-wait_state() {
-  local end=$(( $(now_ms) + $2 ))
-  while [ "$(now_ms)" -lt "$end" ]; do
-    [ "$(chan state)" = "$1" ] && return 0
-    sleep 0.05
-  done
-  echo "# state $(chan state), last_error $(chan last_error)"
-  return 1
-}
-get_qr() { api GET '/api/v1/channels/whatsapp/default/qr?format=json'; jq -r '.qr // empty' <<<"$BODY"; }
-wait_qr() {
-  local q
-  for _ in $(seq 1 200); do q=$(get_qr); [ -n "$q" ] && { echo "$q"; return 0; }; sleep 0.05; done
-  return 1
-}
 stop_gw() {
   local s rc
   s=$(now_ms)

@@ -7,7 +7,6 @@ source "$(dirname "$0")/lib.sh"
 SRC="${WAGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${WAGATE_BUILD:?}"
 
-ok_if() { eval "$1"; }
 # run_demo OUT [ENV=...]: runs the demo (bounded), sets RC, DUR_MS and DIR (its temp dir).
 run_demo() {
   local out=$1 s; shift

@@ -24,6 +24,7 @@ check() { # check "description" command...
   local d=$1; shift
   if "$@"; then ok "$d"; else nok "$d"; fi
 }
+ok_if() { eval "$1"; } # check "..." ok_if 'a compound condition'
 finish() {
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
