@@ -26,6 +26,8 @@ struct st_db {
     sqlite3 *h;
     sqlite3_stmt *q[ST_Q_COUNT];
     bool in_txn;
+    bool in_sp; /* a savepoint is open inside the transaction */
+    uint64_t commits;
     bool prepared;
     int version;
     char last_error[256];
@@ -36,6 +38,9 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_BEGIN] = "BEGIN IMMEDIATE",
     [ST_Q_COMMIT] = "COMMIT",
     [ST_Q_ROLLBACK] = "ROLLBACK",
+    [ST_Q_SAVEPOINT] = "SAVEPOINT unit",
+    [ST_Q_RELEASE] = "RELEASE unit",
+    [ST_Q_ROLLBACK_TO] = "ROLLBACK TO unit",
     [ST_Q_CREDS_GET] =
         "SELECT noise_priv, noise_pub, identity_priv, identity_pub, registration_id, spk_id,"
         " spk_priv, spk_pub, spk_sig, adv_secret, me_pn, me_lid, push_name, account, platform,"
@@ -262,6 +267,7 @@ int st_db_begin(struct st_db *db)
 int st_db_rollback(struct st_db *db)
 {
     db->in_txn = false;
+    db->in_sp = false;
     if (sqlite3_get_autocommit(db->h)) return 0; /* SQLite already rolled back */
     return step_ctl(db, ST_Q_ROLLBACK, "rollback");
 }
@@ -272,12 +278,49 @@ int st_db_commit(struct st_db *db)
     int rc = step_ctl(db, ST_Q_COMMIT, "commit");
     if (rc == 0) {
         db->in_txn = false;
+        db->in_sp = false;
+        db->commits++;
         return 0;
     }
     char keep[sizeof db->last_error];
     memcpy(keep, db->last_error, sizeof keep);
     st_db_rollback(db);
     memcpy(db->last_error, keep, sizeof keep);
+    return rc;
+}
+
+uint64_t st_db_commits(const struct st_db *db)
+{
+    return db->commits;
+}
+
+int st_db_savepoint(struct st_db *db)
+{
+    if (!db->in_txn) return st_db__failf(db, -EINVAL, "savepoint: no transaction is open");
+    if (db->in_sp) return st_db__failf(db, -EALREADY, "savepoint: one is already open");
+    int rc = step_ctl(db, ST_Q_SAVEPOINT, "savepoint");
+    if (rc == 0) db->in_sp = true;
+    return rc;
+}
+
+int st_db_release(struct st_db *db)
+{
+    if (!db->in_sp) return st_db__failf(db, -EINVAL, "release: no savepoint is open");
+    int rc = step_ctl(db, ST_Q_RELEASE, "release");
+    if (rc == 0) db->in_sp = false;
+    return rc;
+}
+
+int st_db_rollback_to(struct st_db *db)
+{
+    if (!db->in_sp) return st_db__failf(db, -EINVAL, "rollback to: no savepoint is open");
+    if (sqlite3_get_autocommit(db->h)) { /* SQLite rolled the whole transaction back */
+        db->in_sp = db->in_txn = false;
+        return st_db__failf(db, -EIO, "rollback to: the transaction was rolled back");
+    }
+    int rc = step_ctl(db, ST_Q_ROLLBACK_TO, "rollback to");
+    if (rc == 0) rc = step_ctl(db, ST_Q_RELEASE, "release");
+    db->in_sp = false;
     return rc;
 }
 

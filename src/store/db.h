@@ -75,6 +75,19 @@ int st_db_commit(struct st_db *db) __attribute__((warn_unused_result));
 int st_db_rollback(struct st_db *db);
 bool st_db_in_txn(const struct st_db *db);
 
+/* One savepoint level inside an open transaction (group commit: one unit of work that can be
+ * undone alone while the rest of the transaction goes on). st_db_savepoint(): -EINVAL when no
+ * transaction is open, -EALREADY when a savepoint is already open. st_db_release() keeps the
+ * unit's changes (they become durable with the transaction's COMMIT); st_db_rollback_to()
+ * undoes them and closes the savepoint (the transaction stays open). Both: -EINVAL when no
+ * savepoint is open. A COMMIT or ROLLBACK of the transaction also ends the savepoint. */
+int st_db_savepoint(struct st_db *db) __attribute__((warn_unused_result));
+int st_db_release(struct st_db *db) __attribute__((warn_unused_result));
+int st_db_rollback_to(struct st_db *db);
+
+/* Transactions committed on this handle since it was opened (st_db_commit successes). */
+uint64_t st_db_commits(const struct st_db *db);
+
 /* Detail of the last failure on this handle ("" if none). */
 const char *st_db_last_error(const struct st_db *db);
 /* Schema version of the open database (PRAGMA user_version). */
@@ -89,6 +102,9 @@ enum st_q {
     ST_Q_BEGIN,
     ST_Q_COMMIT,
     ST_Q_ROLLBACK,
+    ST_Q_SAVEPOINT,
+    ST_Q_RELEASE,
+    ST_Q_ROLLBACK_TO,
     /* creds.c */
     ST_Q_CREDS_GET,
     ST_Q_CREDS_PUT,

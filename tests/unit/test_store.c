@@ -492,6 +492,37 @@ static void expect_corrupt(const char *what)
     unlink(side);
 }
 
+/* Savepoints: one unit undone alone, the transaction goes on; misuse refused. */
+static void test_savepoint(void **state)
+{
+    struct st_db *db = open_ok();
+    const uint8_t pb[] = {1};
+    assert_int_equal(st_db_savepoint(db), -EINVAL); /* no transaction */
+    assert_int_equal(st_db_release(db), -EINVAL);
+    assert_int_equal(st_db_rollback_to(db), -EINVAL);
+    assert_int_equal(st_db_begin(db), 0);
+    assert_int_equal(st_outbox_enqueue(db, "k1", "M1", "t", pb, 1, NULL), 0);
+    assert_int_equal(st_db_savepoint(db), 0);
+    assert_int_equal(st_db_savepoint(db), -EALREADY);
+    assert_int_equal(st_outbox_enqueue(db, "k2", "M2", "t", pb, 1, NULL), 0);
+    assert_int_equal(st_db_rollback_to(db), 0); /* M2 undone */
+    assert_int_equal(st_db_savepoint(db), 0);
+    assert_int_equal(st_outbox_enqueue(db, "k3", "M3", "t", pb, 1, NULL), 0);
+    assert_int_equal(st_db_release(db), 0); /* M3 kept */
+    assert_int_equal(st_db_release(db), -EINVAL);
+    assert_true(st_db_in_txn(db));
+    assert_int_equal(st_db_savepoint(db), 0); /* ended by the commit */
+    assert_int_equal(st_db_commit(db), 0);
+    assert_int_equal(st_db_release(db), -EINVAL);
+    struct st_outbox_msg m;
+    assert_int_equal(st_outbox_get(db, "M1", &m), 0);
+    st_outbox_msg_free(&m);
+    assert_int_equal(st_outbox_get(db, "M2", &m), -ENOENT);
+    assert_int_equal(st_outbox_get(db, "M3", &m), 0);
+    st_outbox_msg_free(&m);
+    assert_int_equal(st_db_close(db), 0);
+}
+
 static void test_garbage(void **state)
 {
     char junk[8192];
@@ -602,6 +633,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_processed_lid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_future_version, setup, teardown),
