@@ -261,6 +261,11 @@ struct wa_sender {
     unsigned attempts_next, retries_next;
     char me_user[WA_JID_USER_MAX], me_lid[WA_JID_USER_MAX];
     int me_dev;
+    /* group commit: a transaction of ours is open; encrypted rows' frames wait for its COMMIT */
+    bool grp;
+    size_t grp_notes; /* notes queued before the group (later ones die with a rollback) */
+    struct wa_node *held[WA_SEND_INFLIGHT_MAX];
+    size_t nheld;
     char err[WA_SEND_ERR_MAX];
     wa_sender_send_fn hook;
     void *hook_ud;
@@ -425,10 +430,9 @@ static void job_end(struct wa_sender *s)
     s->jobseq++;
 }
 
-/* The current row could not be sent. permanent: failed at once; rc -ENOTCONN: just wait. */
-static void job_fail(struct wa_sender *s, int rc, bool permanent)
+/* Row `id` could not be sent. permanent: failed at once; rc -ENOTCONN: just wait. */
+static void row_fail(struct wa_sender *s, const char *id, int rc, bool permanent)
 {
-    const char *id = s->job->row.msg_id;
     if (rc != -ENOTCONN) {
         int *n = counter(s->attempts, &s->attempts_next, id);
         if (permanent || ++*n >= WA_SEND_MAX_ATTEMPTS) {
@@ -437,11 +441,16 @@ static void job_fail(struct wa_sender *s, int rc, bool permanent)
             if (st_outbox_set_state(s->env.db, id, ST_OUT_FAILED, e) == 0)
                 note(s, id, ST_OUT_FAILED, e);
             *n = 0;
-            job_end(s);
             return;
         }
     }
     s->stalled = true; /* retried on the next kick */
+}
+
+/* The current row could not be sent (see row_fail); the job ends. */
+static void job_fail(struct wa_sender *s, int rc, bool permanent)
+{
+    row_fail(s, s->job->row.msg_id, rc, permanent);
     job_end(s);
 }
 
@@ -852,7 +861,42 @@ static int mark_inflight(struct wa_sender *s)
     return 0;
 }
 
-/* BEGIN; sessions; encrypt; COMMIT; then write the frame. */
+/* A unit of work: its own transaction, or a savepoint inside the open group. */
+static int unit_begin(struct wa_sender *s)
+{
+    return s->grp ? st_db_savepoint(s->env.db) : st_db_begin(s->env.db);
+}
+
+static int unit_end(struct wa_sender *s, int rc)
+{
+    if (rc == 0) return s->grp ? st_db_release(s->env.db) : st_db_commit(s->env.db);
+    if (s->grp)
+        st_db_rollback_to(s->env.db);
+    else
+        st_db_rollback(s->env.db);
+    return rc;
+}
+
+/* The frame of an encrypted row: written now, or held until the group's COMMIT. */
+static int emit(struct wa_sender *s, struct wa_node **m)
+{
+    struct job *j = s->job;
+    if (s->grp) {
+        int rc = mark_inflight(s);
+        if (rc == 0) {
+            s->held[s->nheld++] = *m;
+            *m = NULL;
+        }
+        return rc;
+    }
+    int rc = send_frame(s, *m);
+    if (rc < 0) seterr(s, "%s: write: %d", j->row.msg_id, rc);
+    /* committed but not written: the devices did not get the SKDM after all */
+    if (rc < 0 && j->group) st_sg_skmem_clear(s->env.db, j->chat_str);
+    return rc == 0 ? mark_inflight(s) : rc;
+}
+
+/* BEGIN (or SAVEPOINT); sessions; encrypt; COMMIT (or RELEASE); then the frame (emit). */
 static int step_encrypt(struct wa_sender *s)
 {
     struct job *j = s->job;
@@ -864,14 +908,11 @@ static int step_encrypt(struct wa_sender *s)
     buf_init(&e.skdmsg, SG_MAX_MESSAGE);
     e.parts = calloc(j->nt + 1, sizeof(*e.parts));
     e.off = calloc(j->nt + 1, sizeof(*e.off));
-    int rc = e.parts && e.off ? st_db_begin(s->env.db) : -ENOMEM;
+    int rc = e.parts && e.off ? unit_begin(s) : -ENOMEM;
     if (rc == 0) {
         rc = build_sessions(s);
         if (rc == 0) rc = j->group ? enc_group(s, &e) : enc_direct(s, &e);
-        if (rc == 0)
-            rc = st_db_commit(s->env.db);
-        else
-            st_db_rollback(s->env.db);
+        rc = unit_end(s, rc);
         if (rc < 0 && !s->err[0]) seterr(s, "store: %s", st_db_last_error(s->env.db));
     }
     struct wa_node *m = NULL;
@@ -882,11 +923,7 @@ static int step_encrypt(struct wa_sender *s)
         }
         m = wa_send_build_stanza(j->row.msg_id, &j->chat, e.parts, e.n, j->group ? e.sk.data : NULL,
                                  e.sk.len, s->env.creds->account, s->env.creds->account_len);
-        rc = m ? send_frame(s, m) : -ENOMEM;
-        if (rc < 0) seterr(s, "%s: write: %d", j->row.msg_id, rc);
-        /* committed but not written: the devices did not get the SKDM after all */
-        if (rc < 0 && j->group) st_sg_skmem_clear(s->env.db, j->chat_str);
-        if (rc == 0) rc = mark_inflight(s);
+        rc = m ? emit(s, &m) : -ENOMEM;
     }
     wa_node_free(m);
     encout_free(&e);
@@ -917,6 +954,97 @@ static int op_step(struct wa_sender *s, struct op *op, const struct wa_node *res
 static void retry_keys_done(struct wa_sender *s, struct retry_req *rr, int status,
                             const struct wa_node *resp);
 
+/* ---- group commit ---- */
+
+static int inflight_find(struct wa_sender *s, const char *id)
+{
+    for (size_t i = 0; i < s->ninflight; i++)
+        if (strcmp(s->inflight[i], id) == 0) return (int)i;
+    return -1;
+}
+
+static void inflight_remove(struct wa_sender *s, int i)
+{
+    s->ninflight--;
+    if ((size_t)i != s->ninflight) {
+        memcpy(s->inflight[i], s->inflight[s->ninflight], sizeof(s->inflight[0]));
+        memcpy(s->inflight_group[i], s->inflight_group[s->ninflight], sizeof(s->inflight_group[0]));
+    }
+}
+
+static void drop_notes(struct wa_sender *s, size_t keep)
+{
+    while (s->nnotes > keep) {
+        s->nnotes--;
+        free(s->notes[s->nnotes].msg_id);
+        free(s->notes[s->nnotes].error);
+    }
+}
+
+/* Open a group: one transaction for everything until group_close (acks' states, every row
+ * pump encrypts). false: not opened (a transaction is already open, or BEGIN failed): the
+ * work then runs one transaction per unit, as without a group. */
+static bool group_open(struct wa_sender *s)
+{
+    if (s->grp || st_db_in_txn(s->env.db) || st_db_begin(s->env.db) < 0) return false;
+    s->grp = true;
+    s->grp_notes = s->nnotes;
+    return true;
+}
+
+/* The group's transaction ended: rc 0 committed (the held frames are written now), else
+ * rolled back or a failed COMMIT (they are forgotten: their rows are still `queued` in the
+ * store, and the sender pauses until the next kick). */
+static void group_finish(struct wa_sender *s, int rc)
+{
+    s->grp = false;
+    for (size_t i = 0; i < s->nheld; i++) {
+        struct wa_node *m = s->held[i];
+        const char *id = wa_node_attr(m, "id");
+        int k = inflight_find(s, id ? id : "");
+        int w = rc == 0 ? send_frame(s, m) : rc;
+        if (w < 0 && k >= 0) {
+            /* not written: devices did not get the SKDM after all */
+            if (rc == 0 && s->inflight_group[k][0])
+                st_sg_skmem_clear(s->env.db, s->inflight_group[k]);
+            if (rc == 0) {
+                seterr(s, "%s: write: %d", id, w);
+                row_fail(s, id, w, false);
+            }
+            inflight_remove(s, k);
+        }
+        wa_node_free(m);
+    }
+    s->nheld = 0;
+    if (rc < 0) {
+        drop_notes(s, s->grp_notes);
+        s->stalled = true;
+    }
+}
+
+/* COMMIT the group (ok) or roll it back, then group_finish. 0 or the COMMIT's error. */
+static int group_close(struct wa_sender *s, bool ok)
+{
+    int rc = -ECANCELED;
+    if (ok) {
+        rc = st_db_commit(s->env.db);
+        if (rc < 0) seterr(s, "store: commit: %s", st_db_last_error(s->env.db));
+    } else {
+        st_db_rollback(s->env.db);
+    }
+    group_finish(s, rc);
+    return rc == -ECANCELED ? 0 : rc;
+}
+
+/* pump() inside a group when there can be work (one COMMIT for every row it encrypts). */
+static void pump_group(struct wa_sender *s)
+{
+    bool g = !s->grp && !s->job && !s->stalled && connected(s) &&
+             s->ninflight < WA_SEND_INFLIGHT_MAX && group_open(s);
+    pump(s);
+    if (g) (void)group_close(s, true);
+}
+
 static void op_cb(void *ud, int status, const struct wa_node *resp)
 {
     struct op *op = ud;
@@ -931,14 +1059,17 @@ static void op_cb(void *ud, int status, const struct wa_node *resp)
     if (op->kind == OP_RETRY_KEYS) {
         retry_keys_done(s, op->rr, status, resp);
     } else if (s->job && op->jobseq == s->jobseq) {
+        bool g = group_open(s); /* this row and the ones pump finds ready: one COMMIT */
         int rc = status;
         if (status == 0) rc = op_step(s, op, resp);
         if (status == -EREMOTEIO) seterr(s, "%s: iq error", s->job->row.msg_id);
         if (status == -ETIMEDOUT) seterr(s, "%s: iq timed out", s->job->row.msg_id);
         if (rc < 0 && s->job) job_fail(s, rc == -ECANCELED ? -ENOTCONN : rc, false);
+        pump(s);
+        if (g) (void)group_close(s, true);
     }
     free(op);
-    pump(s);
+    pump_group(s);
     flush_notes(s);
 }
 
@@ -975,6 +1106,8 @@ void wa_sender_free(struct wa_sender *s)
     for (struct op *op = s->ops; op; op = op->next)
         op->s = NULL;
     job_free(s->job);
+    for (size_t i = 0; i < s->nheld; i++)
+        wa_node_free(s->held[i]);
     for (size_t i = 0; i < s->nnotes; i++) {
         free(s->notes[i].msg_id);
         free(s->notes[i].error);
@@ -994,13 +1127,17 @@ size_t wa_sender_inflight(const struct wa_sender *s)
     return s->ninflight;
 }
 
-int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
-                       const char *text, const char *idem_key, struct st_outbox_msg *out,
-                       char *err, size_t errlen)
-{
+/* A new row: destination, id and Message bytes (no store access). */
+struct newrow {
     char chat[ST_CHAT_MAX + 1], id[WA_SEND_MSGID_LEN + 1];
-    memset(out, 0, sizeof(*out));
-    int rc = wa_send_normalize_to(to, chat, sizeof(chat), err, errlen);
+    struct buf pb;
+};
+
+static int newrow_make(struct newrow *r, const struct wa_creds *creds, const char *to,
+                       const char *text, char *err, size_t errlen)
+{
+    buf_init(&r->pb, ST_PAYLOAD_MAX);
+    int rc = wa_send_normalize_to(to, r->chat, sizeof(r->chat), err, errlen);
     if (rc < 0) return rc;
     size_t tl = text ? strlen(text) : 0;
     if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
@@ -1012,58 +1149,90 @@ int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const cha
         snprintf(err, errlen, "not paired");
         return -EINVAL;
     }
-    rc = wa_send_msg_id(me.user, (int64_t)time(NULL), id, sizeof(id));
-    struct buf pb;
-    buf_init(&pb, ST_PAYLOAD_MAX);
-    if (rc == 0) rc = wa_send_build_text(text, &pb);
-    if (rc == 0) rc = st_db_begin(db);
+    rc = wa_send_msg_id(me.user, (int64_t)time(NULL), r->id, sizeof(r->id));
+    if (rc < 0) snprintf(err, errlen, "enqueue: rng");
+    if (rc == 0) rc = wa_send_build_text(text, &r->pb);
+    return rc;
+}
+
+/* Inside the caller's transaction: outbox row + retry-buffer copy; *out filled. 0,
+ * ST_DUPLICATE (nothing written, *out = the existing row) or a store error. */
+static int newrow_store(struct st_db *db, const struct newrow *r, const char *idem_key,
+                        struct st_outbox_msg *out)
+{
+    int rc = st_outbox_enqueue(db, idem_key ? idem_key : r->id, r->id, r->chat, r->pb.data,
+                               r->pb.len, out);
+    if (rc == 0) rc = st_retry_put(db, r->id, r->chat, r->pb.data, r->pb.len, (int64_t)time(NULL));
+    if (rc == 0) rc = st_outbox_get(db, r->id, out);
+    return rc;
+}
+
+int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
+                       const char *text, const char *idem_key, struct st_outbox_msg *out, char *err,
+                       size_t errlen)
+{
+    struct newrow r;
+    memset(out, 0, sizeof(*out));
+    int rc = newrow_make(&r, creds, to, text, err, errlen);
     if (rc < 0) {
-        snprintf(err, errlen, "enqueue: %s", rc == -EIO ? "rng" : st_db_last_error(db));
-        buf_free(&pb);
+        buf_free(&r.pb);
         return rc;
     }
-    rc = st_outbox_enqueue(db, idem_key ? idem_key : id, id, chat, pb.data, pb.len, out);
-    if (rc == 0) rc = st_retry_put(db, id, chat, pb.data, pb.len, (int64_t)time(NULL));
-    if (rc == 0)
-        rc = st_db_commit(db);
-    else
-        st_db_rollback(db);
-    if (rc == 0) rc = st_outbox_get(db, id, out);
-    if (rc < 0) snprintf(err, errlen, "enqueue: %s", st_db_last_error(db));
-    buf_free(&pb);
+    rc = st_db_begin(db);
+    if (rc == 0) {
+        rc = newrow_store(db, &r, idem_key, out);
+        if (rc == 0)
+            rc = st_db_commit(db);
+        else
+            st_db_rollback(db);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "enqueue: %s", st_db_last_error(db));
+        st_outbox_msg_free(out);
+    }
+    buf_free(&r.pb);
     return rc;
 }
 
 int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
                       struct st_outbox_msg *out)
 {
-    return wa_send_enqueue_db(s->env.db, s->env.creds, to, text, idem_key, out, s->err,
-                              sizeof(s->err));
+    /* idle and connected: the row and its encryption share one COMMIT */
+    bool idle =
+        !s->grp && !s->job && !s->stalled && connected(s) && s->ninflight < WA_SEND_INFLIGHT_MAX;
+    if (!idle)
+        return wa_send_enqueue_db(s->env.db, s->env.creds, to, text, idem_key, out, s->err,
+                                  sizeof(s->err));
+    struct newrow r;
+    memset(out, 0, sizeof(*out));
+    int rc = newrow_make(&r, s->env.creds, to, text, s->err, sizeof(s->err));
+    if (rc == 0 && !group_open(s)) rc = -EIO;
+    if (rc < 0) {
+        if (rc == -EIO && !s->err[0]) seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+        buf_free(&r.pb);
+        return rc;
+    }
+    rc = newrow_store(s->env.db, &r, idem_key, out);
+    if (rc < 0) seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+    if (rc == 0) pump(s);
+    int c = group_close(s, rc >= 0);
+    if (rc >= 0 && c < 0) {
+        seterr(s, "enqueue: commit: %s", st_db_last_error(s->env.db));
+        rc = c;
+    }
+    if (rc < 0) st_outbox_msg_free(out);
+    buf_free(&r.pb);
+    return rc;
 }
 
 void wa_sender_kick(struct wa_sender *s)
 {
     flush_notes(s); /* from earlier operations only */
     s->stalled = false;
-    pump(s);
+    pump_group(s);
 }
 
-static int inflight_find(struct wa_sender *s, const char *id)
-{
-    for (size_t i = 0; i < s->ninflight; i++)
-        if (strcmp(s->inflight[i], id) == 0) return (int)i;
-    return -1;
-}
-
-static void inflight_remove(struct wa_sender *s, int i)
-{
-    s->ninflight--;
-    if ((size_t)i != s->ninflight) {
-        memcpy(s->inflight[i], s->inflight[s->ninflight], sizeof(s->inflight[0]));
-        memcpy(s->inflight_group[i], s->inflight_group[s->ninflight], sizeof(s->inflight_group[0]));
-    }
-}
-
+/* Inside the group (or autocommit when there is none): one <ack class='message'>. */
 static int handle_ack(struct wa_sender *s, const struct wa_node *n)
 {
     const char *id = wa_node_attr(n, "id"), *error = wa_node_attr(n, "error");
@@ -1087,8 +1256,45 @@ static int handle_ack(struct wa_sender *s, const struct wa_node *n)
     } else if (st_outbox_set_state(s->env.db, id, ST_OUT_SENT, NULL) == 0) {
         note(s, id, ST_OUT_SENT, NULL);
     }
-    pump(s);
     return 1;
+}
+
+static bool is_msg_ack(const struct wa_node *n)
+{
+    const char *cls = n && n->tag.s && !strcmp(n->tag.s, "ack") ? wa_node_attr(n, "class") : NULL;
+    return cls && !strcmp(cls, "message");
+}
+
+int wa_sender_acks_in_txn(struct wa_sender *s, const struct wa_node *const *acks, size_t n)
+{
+    if (!s || (!acks && n) || s->grp || !st_db_in_txn(s->env.db)) return -EINVAL;
+    s->grp = true;
+    s->grp_notes = s->nnotes;
+    int handled = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_msg_ack(acks[i])) handled += handle_ack(s, acks[i]);
+    pump(s);
+    return handled;
+}
+
+void wa_sender_txn_done(struct wa_sender *s, bool committed)
+{
+    if (!s || !s->grp) return;
+    group_finish(s, committed ? 0 : -ECANCELED);
+    flush_notes(s);
+}
+
+int wa_sender_handle_acks(struct wa_sender *s, const struct wa_node *const *acks, size_t n)
+{
+    if (!s || (!acks && n)) return -EINVAL;
+    bool g = group_open(s);
+    int handled = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_msg_ack(acks[i])) handled += handle_ack(s, acks[i]);
+    pump(s);
+    if (g) (void)group_close(s, true);
+    flush_notes(s);
+    return handled;
 }
 
 /* ---- retry receipts ---- */
@@ -1258,12 +1464,10 @@ static int handle_retry(struct wa_sender *s, const struct wa_node *n)
 
 int wa_sender_handle(struct wa_sender *s, const struct wa_node *n)
 {
-    const char *cls = wa_node_attr(n, "class"), *type = wa_node_attr(n, "type");
+    const char *type = wa_node_attr(n, "type");
+    if (is_msg_ack(n)) return wa_sender_handle_acks(s, &n, 1);
     int rc = 0;
-    if (!strcmp(n->tag.s, "ack") && cls && !strcmp(cls, "message"))
-        rc = handle_ack(s, n);
-    else if (!strcmp(n->tag.s, "receipt") && type && !strcmp(type, "retry"))
-        rc = handle_retry(s, n);
+    if (!strcmp(n->tag.s, "receipt") && type && !strcmp(type, "retry")) rc = handle_retry(s, n);
     flush_notes(s);
     return rc;
 }

@@ -14,6 +14,15 @@
  * encrypted to concurrently); once its frame is written the next row starts while the first
  * waits for its ack (at most WA_SEND_INFLIGHT_MAX unacknowledged rows).
  *
+ * Group commit: wa_sender_enqueue, wa_sender_kick, wa_sender_handle_acks and the iq callbacks
+ * open ONE transaction for all the work they do: the new row (enqueue), the acks' `sent`
+ * states, and every queued row whose devices and sessions are known (each encrypted inside a
+ * savepoint, so one row's failure undoes only that row). The frames of the encrypted rows are
+ * held in memory and written, in order, only after that COMMIT; a failed COMMIT forgets them
+ * (the rows are still queued; the sender pauses until the next kick). So an idle connected
+ * sender turns "enqueue + encrypt" into one fsync, and a burst of acks or a backlog after a
+ * reconnect costs one fsync, not one per row.
+ *
  * Addressing (chosen after wa-protocol.md §13): the Baileys form that the verified transcript
  * shows -- stanza `to` and `<to jid>` in PN form (device 0 without ":0"), Signal sessions
  * under the LID addresses ("<lid>_1.<device>") learnt from usync (PN addresses when the server
@@ -86,7 +95,9 @@ void wa_sender_free(struct wa_sender *s);
 /* Durable enqueue (outbox row + retry-buffer copy, COMMIT) before anything goes on the wire.
  * to: "+15550002" / "15550002" (phone), a PN JID, or a group JID "...@g.us". Same idempotency key
  * (may be NULL: the message id is used) -> the existing row and ST_DUPLICATE. Fills *out
- * (caller frees with st_outbox_msg_free). Does not send: call wa_sender_kick.
+ * (caller frees with st_outbox_msg_free; state as committed: `queued`). When the sender is
+ * connected and idle, the row is also encrypted in the same transaction (group commit) and its
+ * frame written right after the COMMIT; otherwise call wa_sender_kick to send it.
  * Errors: -EINVAL (bad to / empty or oversized text / creds not paired; detail in
  * wa_sender_last_error), store errors. */
 int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
@@ -95,8 +106,8 @@ int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, con
  * connection object exists): the row waits in the outbox for the next wa_sender_kick().
  * err gets a one-line reason on failure. */
 int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
-                       const char *text, const char *idem_key, struct st_outbox_msg *out,
-                       char *err, size_t errlen) __attribute__((warn_unused_result));
+                       const char *text, const char *idem_key, struct st_outbox_msg *out, char *err,
+                       size_t errlen) __attribute__((warn_unused_result));
 /* Connected: send every queued outbox row, oldest first. Not connected: nothing. */
 void wa_sender_kick(struct wa_sender *s);
 /* <ack class='message'> for our messages, and <receipt type='retry'> (via on_retry_receipt):
@@ -108,6 +119,19 @@ void wa_sender_kick(struct wa_sender *s);
  * entry whose Message carries a fresh SKDM). At most WA_SEND_RETRY_MAX answers per message and
  * device (counted in memory). */
 int wa_sender_handle(struct wa_sender *s, const struct wa_node *n);
+/* Group commit for the <ack class='message'> stanzas that arrived together (other nodes are
+ * skipped): every `sent` state, and the encryption of the rows the freed slots let through, in
+ * one transaction; then the frames; then on_state for each change. Returns how many acks were
+ * ours (as wa_sender_handle), -EINVAL on bad arguments. */
+int wa_sender_handle_acks(struct wa_sender *s, const struct wa_node *const *acks, size_t n);
+/* The same inside a transaction the CALLER opened (a receive batch, wa_recv_handle_batch_ex):
+ * the acks' states and the rows they let through (each in a savepoint) go into it, frames
+ * held. The caller then COMMITs (or rolls back) and calls wa_sender_txn_done(committed), which
+ * writes the held frames (or forgets them and pauses the sender) and reports the states.
+ * Nothing else may be called on the sender in between. Returns as wa_sender_handle_acks;
+ * -EINVAL also when no transaction is open or a group is already running. */
+int wa_sender_acks_in_txn(struct wa_sender *s, const struct wa_node *const *acks, size_t n);
+void wa_sender_txn_done(struct wa_sender *s, bool committed);
 /* The session ended: messages in flight go back to queued; they are sent once after reconnect. */
 void wa_sender_disconnected(struct wa_sender *s);
 
