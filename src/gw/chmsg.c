@@ -182,7 +182,7 @@ void chmsg_disconnected(struct chmsg *m)
 void chmsg_node(struct chmsg *m, const struct wa_node *n)
 {
     const char *tag = n->tag.s ? n->tag.s : "";
-    if (m->batch && strcmp(tag, "message") == 0 && chbatch_push(m->batch, n) == 0) return;
+    if (m->batch && chbatch_takes(n) && chbatch_push(m->batch, n) == 0) return;
     chbatch_flush(m->batch); /* stanzas stay in arrival order */
     if (strcmp(tag, "ack") == 0) {
         const char *cls = wa_node_attr(n, "class");
@@ -198,14 +198,36 @@ void chmsg_node(struct chmsg *m, const struct wa_node *n)
 static void on_batch_error(void *ud, const struct wa_node *n, int rc)
 {
     struct chmsg *m = ud;
-    log_warn(COMP, m->account, "<message id=%s>: not stored (%s); the server will redeliver it",
-             wa_node_attr(n, "id") ? wa_node_attr(n, "id") : "?", strerror(-rc));
+    log_warn(COMP, m->account, "<%s id=%s>: not stored (%s); the server will redeliver it",
+             n->tag.s ? n->tag.s : "?", wa_node_attr(n, "id") ? wa_node_attr(n, "id") : "?",
+             strerror(-rc));
+}
+
+static void on_batch_acks(void *ud, const struct wa_node *const *acks, size_t n)
+{
+    struct chmsg *m = ud;
+    (void)wa_sender_handle_acks(m->sender, acks, n);
+}
+
+static void on_batch_acks_in_txn(void *ud, const struct wa_node *const *acks, size_t n)
+{
+    struct chmsg *m = ud;
+    (void)wa_sender_acks_in_txn(m->sender, acks, n);
+}
+
+static void on_batch_acks_done(void *ud, bool committed)
+{
+    struct chmsg *m = ud;
+    wa_sender_txn_done(m->sender, committed);
 }
 
 void chmsg_enable_batch(struct chmsg *m, uv_loop_t *loop)
 {
     if (!m || m->batch) return;
-    if (chbatch_new(loop, &m->renv, on_batch_error, m, &m->batch) < 0) m->batch = NULL;
+    static const struct chbatch_acks acks = {
+        .handle = on_batch_acks, .in_txn = on_batch_acks_in_txn, .done = on_batch_acks_done};
+    if (chbatch_new(loop, &m->renv, on_batch_error, &acks, m, &m->batch) < 0) m->batch = NULL;
+    chbatch_set_delay(m->batch, CHMSG_COMMIT_WINDOW_MS);
 }
 
 static int fail(cJSON **out, int status, const char *msg)

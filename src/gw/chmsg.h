@@ -43,9 +43,12 @@ struct chhook;
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook);
 void chmsg_connected(struct chmsg *m);
 void chmsg_disconnected(struct chmsg *m);
-/* Group commit (gw/chbatch.h): from now on the <message> stanzas of one loop iteration are
- * stored in one transaction, then acked, then delivered. Idempotent; without it (or if it
- * fails: -ENOMEM) each message is its own transaction. NULL m is a no-op. */
+/* Group commit (gw/chbatch.h): from now on the <message> and <receipt> stanzas of one loop
+ * iteration are stored in one transaction, then acked, then delivered, and the acks of our
+ * messages are committed together (with the rows they let through); acks and receipts alone
+ * wait up to CHMSG_COMMIT_WINDOW_MS for company (chbatch_set_delay). Idempotent; without it (or if
+ * it fails: -ENOMEM) each message is its own transaction. NULL m is a no-op. */
+#define CHMSG_COMMIT_WINDOW_MS 5
 void chmsg_enable_batch(struct chmsg *m, uv_loop_t *loop);
 /* A stanza from the client's on_node. */
 void chmsg_node(struct chmsg *m, const struct wa_node *n);

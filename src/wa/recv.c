@@ -660,6 +660,105 @@ static int handle_message(const struct wa_recv_env *env, const struct wa_node *n
     return rc != 0 ? rc : run_message(&m);
 }
 
+/* ---------------------------------------------------------------- <receipt> */
+
+static bool receipt_state(const char *type, enum st_out_state *st)
+{
+    if (!type || !strcmp(type, "inactive") || !strcmp(type, "delivery")) {
+        *st = ST_OUT_DELIVERED;
+        return true;
+    }
+    if (!strcmp(type, "read") || !strcmp(type, "read-self") || !strcmp(type, "played") ||
+        !strcmp(type, "played-self")) {
+        *st = ST_OUT_READ;
+        return true;
+    }
+    return false;
+}
+
+static size_t receipt_ids(const struct wa_node *n, const char **ids, size_t cap)
+{
+    size_t k = 0;
+    ids[k++] = wa_node_attr(n, "id");
+    const struct wa_node *list = wa_node_child(n, "list");
+    for (const struct wa_node *it = list ? wa_node_next_child(list, "item", NULL) : NULL;
+         it && k < cap; it = wa_node_next_child(list, "item", it)) {
+        const char *id = wa_node_attr(it, "id");
+        if (id && *id && strlen(id) < ST_MSGID_MAX) ids[k++] = id;
+    }
+    return k;
+}
+
+/* A delivery/read receipt for our messages, between its parts. */
+struct rcpt {
+    const struct wa_node *n;
+    enum st_out_state st;
+    size_t k;
+    const char *ids[RECEIPT_LIST_MAX];
+    bool applied[RECEIPT_LIST_MAX];
+};
+
+/* 0: r is ready for rcpt_apply; 1: settled here without the store (retry receipts, types
+ * and ids we do not track: acked). */
+static int rcpt_prepare(const struct wa_recv_env *env, const struct wa_node *n, struct rcpt *r)
+{
+    const char *id = wa_node_attr(n, "id"), *type = wa_node_attr(n, "type");
+    struct wa_jid from;
+    if (!id || !*id || wa_node_attr_jid(n, "from", &from) < 0) return 1;
+    if (type && strcmp(type, "retry") == 0) {
+        (void)send_ack(env, n, "receipt", true, NULL);
+        if (env->on_retry_receipt) env->on_retry_receipt(env->ud, n);
+        return 1;
+    }
+    if (strlen(id) >= ST_MSGID_MAX || !receipt_state(type, &r->st)) {
+        (void)send_ack(env, n, "receipt", true, NULL);
+        return 1;
+    }
+    r->n = n;
+    r->k = receipt_ids(n, r->ids, RECEIPT_LIST_MAX);
+    memset(r->applied, 0, sizeof(r->applied));
+    return 0;
+}
+
+/* Inside the transaction: the outbox states (forward-only; unknown ids are not ours). */
+static int rcpt_apply(const struct wa_recv_env *env, struct rcpt *r)
+{
+    for (size_t i = 0; i < r->k; i++) {
+        int rc = st_outbox_set_state(env->db, r->ids[i], r->st, NULL);
+        r->applied[i] = rc == 0;
+        if (rc < 0 && rc != -ENOENT && rc != -EINVAL) return rc;
+    }
+    return 0;
+}
+
+/* After COMMIT: the ack, then on_receipt for each applied change. */
+static void rcpt_done(const struct wa_recv_env *env, const struct rcpt *r)
+{
+    (void)send_ack(env, r->n, "receipt", true, NULL);
+    const char *who = wa_node_attr(r->n, "participant") ? wa_node_attr(r->n, "participant")
+                                                        : wa_node_attr(r->n, "from");
+    for (size_t i = 0; i < r->k && env->on_receipt; i++)
+        if (r->applied[i]) env->on_receipt(env->ud, r->ids[i], r->st, who);
+}
+
+static int handle_receipt(const struct wa_recv_env *env, const struct wa_node *n)
+{
+    struct rcpt *r = malloc(sizeof(*r));
+    if (!r) return -ENOMEM;
+    int rc = rcpt_prepare(env, n, r);
+    if (rc == 0) rc = st_db_begin(env->db);
+    if (rc == 0) {
+        rc = rcpt_apply(env, r);
+        if (rc == 0)
+            rc = st_db_commit(env->db);
+        else
+            st_db_rollback(env->db);
+        if (rc == 0) rcpt_done(env, r);
+    }
+    free(r);
+    return rc < 0 ? rc : 1;
+}
+
 /* ---------------------------------------------------------------- group commit */
 
 struct bitem {
@@ -704,19 +803,50 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
         if (it[i].inserted) deliver(&it[i].m, &it[i].x, it[i].cursor);
 }
 
-static int run_batch(struct bitem *it, size_t k, const size_t *idx, int *results)
+/* The batch's candidates: k messages (it, stanza indexes idx) and nr receipts (rc_, ridx). */
+struct batch {
+    const struct wa_recv_env *env;
+    struct bitem *it;
+    size_t k, idx[WA_RECV_BATCH_MAX];
+    struct rcpt *r;
+    size_t nr, ridx[WA_RECV_BATCH_MAX];
+    struct wa_recv_txn_hook *hook;
+};
+
+static int batch_receipts(struct batch *b)
 {
+    for (size_t i = 0; i < b->nr; i++) {
+        int rc = rcpt_apply(b->env, &b->r[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int run_batch(struct batch *b, int *results)
+{
+    struct bitem *it = b->it;
+    size_t k = b->k;
     for (size_t i = 0; i < k; i++)
         buf_init(&it[i].x.content, ST_PAYLOAD_MAX);
-    int rc = st_db_begin(it[0].m.env->db);
+    int rc = st_db_begin(b->env->db);
     int body = rc == 0 ? batch_body(it, k) : rc;
+    if (body == 0 && b->hook) {
+        b->hook->body(b->hook->ud);
+        b->hook->ran = true;
+    }
+    if (body == 0) body = batch_receipts(b);
     if (body == 0) {
-        rc = st_db_commit(it[0].m.env->db);
+        rc = st_db_commit(b->env->db);
     } else {
-        st_db_rollback(it[0].m.env->db);
+        st_db_rollback(b->env->db);
         rc = body < 0 ? body : 0;
     }
-    if (body == 0 && rc == 0) batch_ack_deliver(it, k);
+    if (b->hook && b->hook->ran) b->hook->done(b->hook->ud, body == 0 && rc == 0);
+    if (body == 0 && rc == 0) {
+        for (size_t i = 0; i < b->nr; i++)
+            rcpt_done(b->env, &b->r[i]);
+        batch_ack_deliver(it, k);
+    }
     for (size_t i = 0; i < k; i++) {
         OPENSSL_cleanse(it[i].x.content.data, it[i].x.content.len);
         buf_free(&it[i].x.content);
@@ -724,7 +854,13 @@ static int run_batch(struct bitem *it, size_t k, const size_t *idx, int *results
         /* rolled back for one stanza's sake: each again on the single path, in order */
         if (body == 1) r = run_message(&it[i].m);
         if (r < 0 && rc == 0) rc = r;
-        if (results) results[idx[i]] = r;
+        if (results) results[b->idx[i]] = r;
+    }
+    for (size_t i = 0; i < b->nr; i++) {
+        int r = rc < 0 ? rc : 1;
+        if (body == 1) r = handle_receipt(b->env, b->r[i].n);
+        if (r < 0 && rc == 0) rc = r;
+        if (results) results[b->ridx[i]] = r;
     }
     return rc;
 }
@@ -732,96 +868,54 @@ static int run_batch(struct bitem *it, size_t k, const size_t *idx, int *results
 int wa_recv_handle_batch(const struct wa_recv_env *env, const struct wa_node *const *nodes,
                          size_t n, int *results)
 {
+    return wa_recv_handle_batch_ex(env, nodes, n, results, NULL);
+}
+
+int wa_recv_handle_batch_ex(const struct wa_recv_env *env, const struct wa_node *const *nodes,
+                            size_t n, int *results, struct wa_recv_txn_hook *hook)
+{
+    if (hook) hook->ran = false;
     if (!env || !env->db || !env->sg || (!nodes && n) || n > WA_RECV_BATCH_MAX) return -EINVAL;
+    if (hook && (!hook->body || !hook->done)) return -EINVAL;
     if (st_db_in_txn(env->db)) return -EALREADY;
-    struct bitem *it = n ? calloc(n, sizeof(*it)) : NULL;
-    size_t idx[WA_RECV_BATCH_MAX], k = 0;
-    if (n && !it) return -ENOMEM;
+    struct batch b = {.env = env, .hook = hook};
+    size_t nrc = 0;
+    for (size_t i = 0; i < n; i++)
+        nrc += nodes[i] && nodes[i]->tag.s && !strcmp(nodes[i]->tag.s, "receipt");
+    b.it = n ? calloc(n, sizeof(*b.it)) : NULL;
+    b.r = nrc ? malloc(nrc * sizeof(*b.r)) : NULL;
+    if ((n && !b.it) || (nrc && !b.r)) {
+        free(b.it);
+        free(b.r);
+        return -ENOMEM;
+    }
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const struct wa_node *s = nodes[i];
-        int r = !s || !s->tag.s                    ? -EINVAL
-                : strcmp(s->tag.s, "message") != 0 ? wa_recv_handle(env, s)
-                                                   : prepare_message(&it[k].m, env, s);
-        if (r == 0 && s && s->tag.s && strcmp(s->tag.s, "message") == 0) {
-            idx[k++] = i;
+        const char *tag = s && s->tag.s ? s->tag.s : NULL;
+        bool msg = tag && !strcmp(tag, "message"), rcp = tag && !strcmp(tag, "receipt");
+        int r = !tag  ? -EINVAL
+                : msg ? prepare_message(&b.it[b.k].m, env, s)
+                : rcp ? rcpt_prepare(env, s, &b.r[b.nr])
+                      : wa_recv_handle(env, s);
+        if (r == 0 && msg) {
+            b.idx[b.k++] = i;
+            continue;
+        }
+        if (r == 0 && rcp) {
+            b.ridx[b.nr++] = i;
             continue;
         }
         if (r < 0 && rc == 0) rc = r;
         if (results) results[i] = r;
     }
-    if (k) {
-        int r = run_batch(it, k, idx, results);
+    if (b.k || b.nr) {
+        int r = run_batch(&b, results);
         if (r < 0 && rc == 0) rc = r;
     }
-    free(it);
+    free(b.it);
+    free(b.r);
     return rc;
-}
-
-/* ---------------------------------------------------------------- <receipt> */
-
-static bool receipt_state(const char *type, enum st_out_state *st)
-{
-    if (!type || !strcmp(type, "inactive") || !strcmp(type, "delivery")) {
-        *st = ST_OUT_DELIVERED;
-        return true;
-    }
-    if (!strcmp(type, "read") || !strcmp(type, "read-self") || !strcmp(type, "played") ||
-        !strcmp(type, "played-self")) {
-        *st = ST_OUT_READ;
-        return true;
-    }
-    return false;
-}
-
-static size_t receipt_ids(const struct wa_node *n, const char **ids, size_t cap)
-{
-    size_t k = 0;
-    ids[k++] = wa_node_attr(n, "id");
-    const struct wa_node *list = wa_node_child(n, "list");
-    for (const struct wa_node *it = list ? wa_node_next_child(list, "item", NULL) : NULL;
-         it && k < cap; it = wa_node_next_child(list, "item", it)) {
-        const char *id = wa_node_attr(it, "id");
-        if (id && *id && strlen(id) < ST_MSGID_MAX) ids[k++] = id;
-    }
-    return k;
-}
-
-static int handle_receipt(const struct wa_recv_env *env, const struct wa_node *n)
-{
-    const char *id = wa_node_attr(n, "id"), *type = wa_node_attr(n, "type");
-    struct wa_jid from;
-    if (!id || !*id || wa_node_attr_jid(n, "from", &from) < 0) return 1;
-    if (type && strcmp(type, "retry") == 0) {
-        (void)send_ack(env, n, "receipt", true, NULL);
-        if (env->on_retry_receipt) env->on_retry_receipt(env->ud, n);
-        return 1;
-    }
-    enum st_out_state st;
-    if (strlen(id) >= ST_MSGID_MAX || !receipt_state(type, &st)) {
-        (void)send_ack(env, n, "receipt", true, NULL);
-        return 1;
-    }
-    const char *ids[RECEIPT_LIST_MAX];
-    bool applied[RECEIPT_LIST_MAX] = {0};
-    size_t k = receipt_ids(n, ids, RECEIPT_LIST_MAX);
-    int rc = st_db_begin(env->db);
-    for (size_t i = 0; rc == 0 && i < k; i++) {
-        int r = st_outbox_set_state(env->db, ids[i], st, NULL);
-        applied[i] = r == 0;
-        if (r < 0 && r != -ENOENT && r != -EINVAL) rc = r;
-    }
-    if (rc == 0)
-        rc = st_db_commit(env->db);
-    else if (st_db_in_txn(env->db))
-        st_db_rollback(env->db);
-    if (rc < 0) return rc;
-    (void)send_ack(env, n, "receipt", true, NULL);
-    const char *who =
-        wa_node_attr(n, "participant") ? wa_node_attr(n, "participant") : wa_node_attr(n, "from");
-    for (size_t i = 0; i < k && env->on_receipt; i++)
-        if (applied[i]) env->on_receipt(env->ud, ids[i], st, who);
-    return 1;
 }
 
 /* ---------------------------------------------------------------- others */

@@ -56,6 +56,7 @@
  * Loop thread only (the retry table is process-wide state). Nothing logs above debug.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,21 +97,37 @@ struct wa_recv_env {
 int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n);
 
 /* Group commit: handle up to WA_RECV_BATCH_MAX stanzas that arrived together. Stanzas other
- * than <message>, and messages settled before decryption (malformed, nothing to decrypt), are
- * handled first, one by one, as wa_recv_handle() does. The remaining <message>s are decrypted
- * and stored in ONE transaction, in order (a later message sees the sessions the earlier ones
- * advanced); after COMMIT every receipt is sent, then every env->on_message is called, in
- * order. Redeliveries inside the batch are re-acked only. A store failure rolls the whole
- * transaction back and acks none of those messages (the server redelivers them all). A
- * stanza that needs the single path (a decryption failure -> retry receipt, a libsignal
- * duplicate) rolls the transaction back too, and then every message of the batch is handled
- * again one transaction each, in order (same outcome as wa_recv_handle on each).
+ * than <message> and delivery/read <receipt>s, and messages settled before decryption
+ * (malformed, nothing to decrypt), are handled first, one by one, as wa_recv_handle() does. The
+ * remaining <message>s are decrypted and stored in ONE transaction, in order (a later message
+ * sees the sessions the earlier ones advanced), and the receipts' outbox states are written in
+ * the same transaction; after COMMIT every receipt's ack and on_receipt, then every message's
+ * receipt, then every env->on_message is called, in order. Redeliveries inside the batch are
+ * re-acked only. A store failure rolls the whole transaction back and acks none of those
+ * messages and receipts (the server redelivers them all). A stanza that needs the single path
+ * (a decryption failure -> retry receipt, a libsignal duplicate) rolls the transaction back
+ * too, and then every message, then every receipt, of the batch is handled again one
+ * transaction each, in order (same outcome as wa_recv_handle on each).
  * results (may be NULL) gets, per stanza, what wa_recv_handle would have returned. Returns 0
  * or the first local error (< 0); -EINVAL (n over the cap, NULL nodes), -EALREADY (a
  * transaction is already open on env->db), -ENOMEM. Loop thread only. */
 #define WA_RECV_BATCH_MAX 64
 int wa_recv_handle_batch(const struct wa_recv_env *env, const struct wa_node *const *nodes,
                          size_t n, int *results);
+/* Other work sharing the batch's transaction (group commit across modules, e.g. the acks of
+ * our own messages): body runs inside it after the messages' bodies and before the receipts'
+ * states, ONLY when the batch goes to COMMIT as a whole (not when it falls back to the single
+ * path, and not when nothing of the batch needs the store); ran tells the caller whether it
+ * did. done then runs right after the COMMIT (committed true) or the rollback that ended it
+ * (false), before the batch's acks and deliveries. body must not open or end transactions. */
+struct wa_recv_txn_hook {
+    void (*body)(void *ud);
+    void (*done)(void *ud, bool committed);
+    void *ud;
+    bool ran;
+};
+int wa_recv_handle_batch_ex(const struct wa_recv_env *env, const struct wa_node *const *nodes,
+                            size_t n, int *results, struct wa_recv_txn_hook *hook);
 
 /* Process-wide counters (loop thread): retry receipts sent, messages given up (session
  * dropped), messages stored, redeliveries re-acked. */

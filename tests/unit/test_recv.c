@@ -1060,6 +1060,157 @@ static void test_batch_bad_mac_falls_back(void **state)
     us_free(&u);
 }
 
+/* Receipts for our messages share the batch's transaction, and so does a caller's hook (the
+ * send path's acks): one COMMIT for all; the hook's done() before any ack goes out. */
+struct hk {
+    struct us *u;
+    int body, done, committed;
+    size_t sent_at_done;
+    bool in_txn;
+};
+
+static void hk_body(void *ud)
+{
+    struct hk *h = ud;
+    h->body++;
+    h->in_txn = st_db_in_txn(h->u->db);
+}
+
+static void hk_done(void *ud, bool committed)
+{
+    struct hk *h = ud;
+    h->done++;
+    h->committed = committed;
+    h->sent_at_done = h->u->nsent;
+}
+
+static void outbox3(struct us *u)
+{
+    static const char *ids[] = {"OUT1", "OUT2", "OUT3"};
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        assert_int_equal(
+            st_outbox_enqueue(u->db, k, ids[i], ALICE_PN, (const uint8_t *)"x", 1, NULL), 0);
+        assert_int_equal(st_outbox_set_state(u->db, ids[i], ST_OUT_SENT, NULL), 0);
+    }
+}
+
+static enum st_out_state out_state(struct us *u, const char *id)
+{
+    struct st_outbox_msg m;
+    assert_int_equal(st_outbox_get(u->db, id, &m), 0);
+    enum st_out_state st = m.state;
+    st_outbox_msg_free(&m);
+    return st;
+}
+
+static void test_batch_receipts_and_hook(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 1);
+    outbox3(&u);
+    struct wa_node *v[NB + 3];
+    batch_make(&a, v, "RH");
+    v[NB] = receipt("OUT1", NULL);
+    v[NB + 1] = receipt("OUT2", "read");
+    v[NB + 2] = receipt("OUT3", "retry"); /* not batched: acked and handed over at once */
+    struct hk h = {.u = &u};
+    struct wa_recv_txn_hook hook = {.body = hk_body, .done = hk_done, .ud = &h};
+    int res[NB + 3];
+    uint64_t c0 = st_db_commits(u.db);
+    assert_int_equal(
+        wa_recv_handle_batch_ex(&u.env, (const struct wa_node *const *)v, NB + 3, res, &hook), 0);
+    for (int i = 0; i < NB + 3; i++)
+        assert_int_equal(res[i], 1);
+    assert_int_equal(st_db_commits(u.db) - c0, 1); /* messages + receipts + hook */
+    assert_true(hook.ran);
+    assert_int_equal(h.body, 1);
+    assert_true(h.in_txn);
+    assert_int_equal(h.done, 1);
+    assert_int_equal(h.committed, 1);
+    assert_int_equal(h.sent_at_done, 1); /* only the retry receipt's ack went out before */
+    assert_int_equal(u.retries, 1);
+    assert_int_equal(u.receipts, 2);
+    assert_int_equal(out_state(&u, "OUT1"), ST_OUT_DELIVERED);
+    assert_int_equal(out_state(&u, "OUT2"), ST_OUT_READ);
+    assert_int_equal(out_state(&u, "OUT3"), ST_OUT_SENT);
+    assert_int_equal(u.delivered, NB);
+    /* 1 retry ack + 2 receipt acks + NB message receipts */
+    assert_int_equal(u.nsent, 3 + NB);
+    assert_string_equal(sattr(u.sent[1], "class"), "receipt");
+    assert_string_equal(sattr(u.sent[2], "class"), "receipt");
+    batch_free(v);
+    for (int i = NB; i < NB + 3; i++)
+        wa_node_free(v[i]);
+
+    /* receipts alone: one transaction; a store failure acks none of them */
+    sent_clear(&u);
+    v[0] = receipt("OUT1", "read");
+    v[1] = receipt("OUT3", NULL);
+    c0 = st_db_commits(u.db);
+    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, 2, res), 0);
+    assert_int_equal(st_db_commits(u.db) - c0, 1);
+    assert_int_equal(out_state(&u, "OUT1"), ST_OUT_READ);
+    assert_int_equal(out_state(&u, "OUT3"), ST_OUT_DELIVERED);
+    assert_int_equal(u.nsent, 2);
+    /* (a trigger that RAISEs is a constraint error, which a receipt ignores as "not allowed";
+     * a missing table is a plain SQL error, i.e. a store failure) */
+    exec_sql(u.path, "CREATE TABLE gone (x); CREATE TRIGGER boom BEFORE UPDATE ON outbox BEGIN "
+                     "INSERT INTO gone VALUES (1); END; DROP TABLE gone;");
+    wa_node_free(v[1]);
+    v[1] = receipt("OUT3", "read");
+    h = (struct hk){.u = &u};
+    assert_true(wa_recv_handle_batch_ex(&u.env, (const struct wa_node *const *)v, 2, res, &hook) <
+                0);
+    assert_true(res[0] < 0 && res[1] < 0);
+    assert_int_equal(u.nsent, 2); /* no new ack: the server redelivers */
+    assert_int_equal(h.done, 1);  /* the hook's work was rolled back with it */
+    assert_int_equal(h.committed, 0);
+    assert_int_equal(out_state(&u, "OUT3"), ST_OUT_DELIVERED);
+    wa_node_free(v[0]);
+    wa_node_free(v[1]);
+    alice_free(&a);
+    us_free(&u);
+}
+
+/* A batch that falls back to the single path does not run the hook (its caller does the work
+ * on its own); receipts are then applied one transaction each. */
+static void test_batch_fallback_skips_hook(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 2);
+    outbox3(&u);
+    struct wa_node *w = alice_text(&a, "FBWARM", "warm", NULL);
+    assert_int_equal(wa_recv_handle(&u.env, w), 1);
+    wa_node_free(w);
+    reply_to_alice(&u, &a);
+    sent_clear(&u);
+    u.delivered = 0;
+    struct wa_node *v[NB + 1];
+    batch_make(&a, v, "FB");
+    corrupt_last(v[2]);
+    v[NB] = receipt("OUT1", "read");
+    struct hk h = {.u = &u};
+    struct wa_recv_txn_hook hook = {.body = hk_body, .done = hk_done, .ud = &h};
+    int res[NB + 1];
+    assert_int_equal(
+        wa_recv_handle_batch_ex(&u.env, (const struct wa_node *const *)v, NB + 1, res, &hook), 0);
+    assert_false(hook.ran);
+    assert_int_equal(h.body + h.done, 0);
+    assert_int_equal(res[NB], 1);
+    assert_int_equal(out_state(&u, "OUT1"), ST_OUT_READ);
+    assert_int_equal(u.delivered, NB - 1);
+    batch_free(v);
+    wa_node_free(v[NB]);
+    alice_free(&a);
+    us_free(&u);
+}
+
 /* gw/chbatch: the receive path's group commit driven by the loop (one iteration = one batch) */
 static void batch_err(void *ud, const struct wa_node *n, int rc)
 {
@@ -1090,7 +1241,7 @@ static void test_chbatch_loop_iteration(void **state)
     assert_int_equal(uv_loop_init(&loop), 0);
     int errs = 0;
     struct chbatch *b = NULL;
-    assert_int_equal(chbatch_new(&loop, &u.env, batch_err, &errs, &b), 0);
+    assert_int_equal(chbatch_new(&loop, &u.env, batch_err, NULL, &errs, &b), 0);
     struct wa_node *v[NB];
     batch_make(&a, v, "CB");
     for (int i = 0; i < NB; i++)
@@ -1145,7 +1296,7 @@ static void test_chbatch_full_queue_flushes(void **state)
     env.send_node = NULL; /* no client: the receipts fail (ignored), the messages are stored */
     env.client = NULL;
     struct chbatch *b = NULL;
-    assert_int_equal(chbatch_new(&loop, &env, NULL, NULL, &b), 0);
+    assert_int_equal(chbatch_new(&loop, &env, NULL, NULL, NULL, &b), 0);
     for (size_t i = 0; i < total; i++) {
         char id[32];
         snprintf(id, sizeof id, "FQ%zu", i);
@@ -1163,6 +1314,116 @@ static void test_chbatch_full_queue_flushes(void **state)
     assert_int_equal(st_inbox_list(u.db, 0, 1000, &in, &k), 0);
     assert_int_equal(k, total);
     st_inbox_list_free(in, k);
+    chbatch_free(b);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    alice_free(&a);
+    us_free(&u);
+}
+
+/* chbatch with a commit window: acks and receipts alone wait for it; a message flushes all at
+ * the end of its iteration; the acks go through the receive batch's transaction. */
+struct ackrec {
+    int handle, in_txn, done, n;
+};
+
+static void ar_handle(void *ud, const struct wa_node *const *acks, size_t n)
+{
+    struct ackrec *r = ud;
+    r->handle++;
+    r->n += (int)n;
+}
+
+static void ar_in_txn(void *ud, const struct wa_node *const *acks, size_t n)
+{
+    struct ackrec *r = ud;
+    r->in_txn++;
+    r->n += (int)n;
+}
+
+static void ar_done(void *ud, bool committed)
+{
+    struct ackrec *r = ud;
+    r->done += committed;
+}
+
+static struct wa_node *msg_ack(const char *id)
+{
+    struct wa_node *n = wa_node_new("ack");
+    assert_int_equal(wa_node_set_attr(n, "id", id), 0);
+    assert_int_equal(wa_node_set_attr(n, "class", "message"), 0);
+    return n;
+}
+
+static void run_for(uv_loop_t *loop, unsigned ms)
+{
+    uv_timer_t t;
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, noop_timer, ms, 0), 0);
+    uv_run(loop, UV_RUN_DEFAULT); /* until t fired (the batch's handles are unref'ed) */
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void test_chbatch_commit_window(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 3);
+    outbox3(&u);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct ackrec r = {0};
+    const struct chbatch_acks acks = {.handle = ar_handle, .in_txn = ar_in_txn, .done = ar_done};
+    struct chbatch *b = NULL;
+    struct chbatch_acks bad = {.handle = ar_handle};
+    assert_int_equal(chbatch_new(&loop, &u.env, NULL, &bad, &r, &b), -EINVAL);
+    assert_int_equal(chbatch_new(&loop, &u.env, NULL, &acks, &r, &b), 0);
+    chbatch_set_delay(b, 20);
+    struct wa_node *n = msg_ack("OUT1"), *rc = receipt("OUT1", NULL);
+    assert_true(chbatch_takes(n) && chbatch_takes(rc));
+    assert_int_equal(chbatch_push(b, n), 0);
+    assert_int_equal(chbatch_push(b, rc), 0);
+    wa_node_free(n);
+    wa_node_free(rc);
+    n = receipt("OUT2", "retry");
+    assert_false(chbatch_takes(n));
+    wa_node_free(n);
+    spin(&loop); /* end of the iteration: no message, so they wait */
+    assert_int_equal(chbatch_pending(b), 2);
+    assert_int_equal(u.nsent, 0);
+    uint64_t c0 = st_db_commits(u.db);
+    run_for(&loop, 60); /* the window closed: one commit for the receipt and the ack */
+    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(st_db_commits(u.db) - c0, 1);
+    assert_int_equal(r.in_txn, 1);
+    assert_int_equal(r.done, 1);
+    assert_int_equal(r.handle, 0);
+    assert_int_equal(out_state(&u, "OUT1"), ST_OUT_DELIVERED);
+    assert_int_equal(u.nsent, 1); /* the receipt's ack */
+    /* an ack, then a message: flushed at the end of the message's iteration */
+    n = msg_ack("OUT2");
+    assert_int_equal(chbatch_push(b, n), 0);
+    wa_node_free(n);
+    spin(&loop);
+    assert_int_equal(chbatch_pending(b), 1);
+    n = alice_text(&a, "CW1", "window", NULL);
+    assert_int_equal(chbatch_push(b, n), 0);
+    wa_node_free(n);
+    spin(&loop);
+    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(u.delivered, 1);
+    assert_int_equal(r.in_txn, 2);
+    /* acks alone after the window: their own group (handle) */
+    n = msg_ack("OUT3");
+    assert_int_equal(chbatch_push(b, n), 0);
+    wa_node_free(n);
+    spin(&loop); /* the check phase (as after the read that brought it) starts the window */
+    assert_int_equal(chbatch_pending(b), 1);
+    run_for(&loop, 60);
+    assert_int_equal(r.handle, 1);
+    assert_int_equal(r.n, 3);
     chbatch_free(b);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -1202,6 +1463,9 @@ int main(void)
         cmocka_unit_test(test_batch_bad_mac_falls_back),
         cmocka_unit_test(test_chbatch_loop_iteration),
         cmocka_unit_test(test_chbatch_full_queue_flushes),
+        cmocka_unit_test(test_batch_receipts_and_hook),
+        cmocka_unit_test(test_batch_fallback_skips_hook),
+        cmocka_unit_test(test_chbatch_commit_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
