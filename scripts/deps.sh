@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev lld
   libuv1-dev libc-ares-dev libssl-dev libwslay-dev node-llhttp
   libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev libqrencode-dev libcjson-dev libcmocka-dev zlib1g-dev

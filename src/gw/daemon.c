@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/statedir.h"
 #include "gw/channel.h"
+#include "gw/memtrim.h"
 #include "gw/routes.h"
 #include "wagate_version.h"
 
@@ -28,6 +29,7 @@ struct daemon {
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t deadline;
+    struct gw_memtrim trim; /* hands freed heap pages back once the loop is quiet */
     struct api_server *api;
     struct state_lock lock;
     struct wg_config cfg;
@@ -127,6 +129,7 @@ static void api_closed(void *arg)
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
     close_handle((uv_handle_t *)&d->deadline);
+    gw_memtrim_close(&d->trim);
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -308,6 +311,8 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
         return -1;
     }
     uv_timer_init(&d->loop, &d->deadline);
+    if (gw_memtrim_start(&d->loop, &d->trim, 0) < 0)
+        log_warn("gateway", NULL, "cannot start the heap trimmer: freed memory stays resident");
     if (start_signals(d) < 0 || start_api(d) < 0 || start_channels(d) < 0)
         return -1;
     return 0;

@@ -438,7 +438,7 @@ static int set_pragmas(struct st_db *db, const struct st_db_opts *o, char *err, 
     if (!code) code = exec_sql(db, "PRAGMA secure_delete = ON", err, errlen, "secure_delete");
     /* A linked device's working set is small (credentials, a few sessions): 512 KiB of page
      * cache per account instead of SQLite's 2 MiB default keeps the idle daemon small. */
-    if (!code) code = exec_sql(db, "PRAGMA cache_size = -512", err, errlen, "cache_size");
+    if (!code) code = exec_sql(db, "PRAGMA cache_size = -256", err, errlen, "cache_size");
     return code;
 }
 
