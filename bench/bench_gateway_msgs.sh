@@ -9,7 +9,8 @@
 # figure). Prints figures; asserts nothing. BENCH_MSGS outbound per run (default 300, max 330:
 # fakewa keeps 1000 inbox rows per phone), BENCH_MSGS_IN inbound per run (default 1000); 3 runs
 # each way, medians, IDLE_SECONDS (default 10), BENCH_SMAPS=1 (list the largest
-# resident mappings).
+# resident mappings). Last, the daemon is restarted on the same state dir (login from the
+# stored credentials) and its idle RSS is measured again.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${WAGATE_BUILD:-build}
@@ -40,17 +41,21 @@ S=$T/g/state
 mkdir -p "$T/g"
 printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s"}}\n' "$LISTEN" "$ROOT" \
   >"$T/g/wagate.json"
-"$BIN" --config "$T/g/wagate.json" --state-dir "$S" gateway --listen 127.0.0.1:0 \
-  >"$T/g/out.log" 2>"$T/g/err.log" &
-PID=$!
-PIDS+=("$PID")
-L=""
-for _ in $(seq 1 500); do
-  [ -f "$S/gateway.json" ] && L=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$S/gateway.json")
-  [ -n "$L" ] && curl -sf -m 1 "http://$L/healthz" >/dev/null && break
-  sleep 0.01
-done
-TOK=$(cat "$S/token")
+start_daemon() {
+  rm -f "$S/gateway.json"
+  "$BIN" --config "$T/g/wagate.json" --state-dir "$S" gateway --listen 127.0.0.1:0 \
+    >>"$T/g/out.log" 2>>"$T/g/err.log" &
+  PID=$!
+  PIDS+=("$PID")
+  L=""
+  for _ in $(seq 1 500); do
+    [ -f "$S/gateway.json" ] && L=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$S/gateway.json")
+    [ -n "$L" ] && curl -sf -m 1 "http://$L/healthz" >/dev/null && break
+    sleep 0.01
+  done
+  TOK=$(cat "$S/token")
+}
+start_daemon
 api() { curl -s -m 5 -X "$1" -H "Authorization: Bearer $TOK" ${3:+-H 'content-type: application/json' -d "$3"} "http://$L$2"; }
 state() { api GET /api/v1/channels/whatsapp/default | jq -r .state; }
 wait_state() {
@@ -94,9 +99,19 @@ import http.client, json, os, sys, time
 gw, tok, admin, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 n, nin = int(sys.argv[5]), int(sys.argv[6])
 hz = os.sysconf("SC_CLK_TCK")
-def cpu():
+def cpu2():
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / hz
+    return int(f[11]) / hz, int(f[12]) / hz
+def cpu():  # ns-precise CPU time of all the daemon's threads (/proc/PID/task/*/schedstat)
+    t = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        t += int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+    return t / 1e9
+def wsys():  # write-type system calls of the daemon (/proc/PID/io syscw: WAL frames, sockets)
+    for line in open(f"/proc/{pid}/io"):
+        if line.startswith("syscw:"):
+            return int(line.split()[1])
+    return 0
 def conn(hostport):
     h, p = hostport.rsplit(":", 1)
     return http.client.HTTPConnection(h, int(p), timeout=10)
@@ -119,16 +134,18 @@ def inbox_after(cur):
         last = b["next_cursor"]
 def median(v):
     return sorted(v)[len(v) // 2]
-def summary(what, runs, n, note):
+def summary(what, runs, n, note, us):
     w = [n / r[0] for r in runs]
-    c = sum(r[1] for r in runs)  # /proc counts 10 ms ticks: the total over all runs
+    c = sum(r[1] for r in runs)  # schedstat: ns; the user/system split below is in 10 ms ticks
     print(f"{what}: {median(w):.0f} msgs/s wall (median of {len(runs)} x {n}; runs "
           f"{', '.join(f'{x:.0f}' for x in w)}); {len(runs) * n / c if c > 0 else 0:.0f} msgs per "
-          f"daemon CPU-second ({c:.2f} s of CPU for {len(runs) * n})")
+          f"daemon CPU-second ({c:.2f} s of CPU for {len(runs) * n}: user {us[0]:.2f} s, "
+          f"system {us[1]:.2f} s; {us[2] / (len(runs) * n):.1f} write syscalls per message)")
     print(f"  {note}")
 ROUNDS = 3
 # outbound: enqueue every message, then wait until alice's phone has them all
 runs, enq = [], []
+u0, w0 = cpu2(), wsys()
 for k in range(ROUNDS):
     base = alice_count()
     c0, t0 = cpu(), time.monotonic()
@@ -143,12 +160,15 @@ for k in range(ROUNDS):
             sys.exit("outbound: timed out")
         time.sleep(0.005)
     runs.append((time.monotonic() - t0, cpu() - c0))
-summary("outbound (POST -> enqueue commit -> encrypt -> commit -> frame -> server ack -> phone)",
-        runs, n, f"the POSTs alone took {median(enq):.2f} s a run: one HTTP request + one enqueue "
-        "commit each, sequential on one keep-alive connection (no enqueue batching)")
+u1 = cpu2()
+summary("outbound (POST -> enqueue+encrypt commit -> frame -> server ack -> phone)",
+        runs, n, f"the POSTs alone took {median(enq):.2f} s a run: one HTTP request each, "
+        "sequential on one keep-alive connection",
+        (u1[0] - u0[0], u1[1] - u0[1], wsys() - w0))
 # inbound: the contact's phone sends n texts (fakewa encrypts each), wait for the inbox route
 _, cur = inbox_after(0)
 runs, snd = [], []
+u0, w0 = cpu2(), wsys()
 for k in range(ROUNDS):
     c0, t0 = cpu(), time.monotonic()
     for i in range(nin):
@@ -168,7 +188,22 @@ for k in range(ROUNDS):
     runs.append((time.monotonic() - t0, cpu() - c0))
 summary("inbound end to end (fakewa encrypt -> daemon decrypt+commit+receipt+event -> inbox)",
         runs, nin, f"fakewa's admin sends alone took {median(snd):.2f} s a run ({nin / median(snd):.0f}/s: "
-        "its HTTP + encryption + routing, on the same 2 cores): end to end cannot beat that")
+        "its HTTP + encryption + routing, on the same 2 cores): end to end cannot beat that",
+        (cpu2()[0] - u0[0], cpu2()[1] - u0[1], wsys() - w0))
 PY
 python3 "$T/flood.py" "$L" "$TOK" "$ADMIN" "$PID" "$N" "$NIN" || echo "bench_gateway_msgs: flood failed"
-echo "daemon RSS after the floods: $(awk "BEGIN{printf \"%.1f\", $(rss_kb)/1024}") MiB"
+r0=$(rss_kb)
+sleep 2 # the daemon hands freed heap pages back once its loop has been quiet (gw/memtrim)
+echo "daemon RSS after the floods: $(awk "BEGIN{printf \"%.1f\", $r0/1024}") MiB at once," \
+  "$(awk "BEGIN{printf \"%.1f\", $(rss_kb)/1024}") MiB after 2 s idle"
+
+# ---- restart on the same state: login from the stored credentials (no QR), then idle ----
+kill "$PID" && wait "$PID" 2>/dev/null
+start_daemon
+wait_state connected
+sleep 2
+a=$(switches)
+sleep "$SECS"
+b=$(switches)
+echo "idle RSS after a restart (login from the store): $(awk "BEGIN{printf \"%.1f\", $(rss_kb)/1024}")" \
+  "MiB (VmRSS $(rss_kb) KiB; $((b - a)) wake-ups in ${SECS}s)"
