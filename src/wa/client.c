@@ -54,6 +54,7 @@ struct wa_client {
     uint8_t root[32];
     struct wa_client_cbs cbs;
     void *ud;
+    struct wa_client_sink sink;
 
     enum wa_client_state state;
     unsigned gen;
@@ -542,6 +543,14 @@ static void qr_tick(struct wa_client *c)
 
 /* ---------------------------------------------------------------- tick / defer */
 
+/* on_connected, then the sink's connected (if the owner did not end the session). */
+static void report_connected(struct wa_client *c, unsigned offline)
+{
+    unsigned gen = c->gen;
+    if (c->cbs.on_connected) c->cbs.on_connected(c->ud, c->creds.me_lid, offline);
+    if (alive(c, gen) && c->sink.connected) c->sink.connected(c->sink.ud);
+}
+
 static void on_tick(uv_timer_t *t);
 
 static void take_min(uint64_t *next, uint64_t t)
@@ -589,7 +598,7 @@ static void on_tick(uv_timer_t *t)
     if (!alive(c, gen)) return;
     if (c->state == WA_CS_CONNECTED && !c->connected_reported && now >= c->offline_deadline) {
         c->connected_reported = true; /* no <ib><offline/> came: report anyway */
-        if (c->cbs.on_connected) c->cbs.on_connected(c->ud, c->creds.me_lid, 0);
+        report_connected(c, 0);
         if (!alive(c, gen)) return;
     }
     if (c->state == WA_CS_CONNECTED && !c->ka_inflight && now >= c->ka_next) ka_ping(c);
@@ -606,6 +615,8 @@ static void on_defer(uv_timer_t *t)
     c->end_pending = false;
     log_debug("wa", c->acct, "client: session %u ended: %s [%s, code %d]", c->gen, o.text,
               wa_outcome_class_name(o.cls), o.code);
+    if (c->sink.ended) c->sink.ended(c->sink.ud);
+    if (c->closing) return;
     if (c->cbs.on_close) c->cbs.on_close(c->ud, &o);
 }
 
@@ -917,8 +928,7 @@ static bool handle_ib(struct wa_client *c, const struct wa_node *n)
         c->connected_reported = true;
         log_debug("wa", c->acct, "client: connected as %s, %ld offline stanzas", c->creds.me_lid,
                   cnt);
-        if (c->cbs.on_connected)
-            c->cbs.on_connected(c->ud, c->creds.me_lid, cnt > 0 ? (unsigned)cnt : 0);
+        report_connected(c, cnt > 0 ? (unsigned)cnt : 0);
     }
     return true;
 }
@@ -960,7 +970,11 @@ static void dispatch(struct wa_client *c, const struct wa_node *n)
         handled = handle_ib(c, n);
     else if (tag_is(n, "notification"))
         handled = handle_notification(c, n);
-    if (!handled && session_live(c) && c->cbs.on_node) c->cbs.on_node(c->ud, n);
+    if (handled || !session_live(c)) return;
+    if (c->sink.node)
+        c->sink.node(c->sink.ud, n);
+    else if (c->cbs.on_node)
+        c->cbs.on_node(c->ud, n);
 }
 
 /* ---------------------------------------------------------------- transport */
@@ -1238,6 +1252,16 @@ void wa_client_close(struct wa_client *c)
     iq_fail_all(c, -ECANCELED);
     uv_close((uv_handle_t *)&c->tick, on_handle_closed);
     uv_close((uv_handle_t *)&c->defer, on_handle_closed);
+}
+
+void wa_client_set_sink(struct wa_client *c, const struct wa_client_sink *sink)
+{
+    c->sink = sink ? *sink : (struct wa_client_sink){0};
+}
+
+uv_loop_t *wa_client_loop(const struct wa_client *c)
+{
+    return c->loop;
 }
 
 enum wa_client_state wa_client_state(const struct wa_client *c)

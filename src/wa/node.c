@@ -169,6 +169,44 @@ void wa_node_free(struct wa_node *n)
     free(n);
 }
 
+static int clone_content(struct wa_node *dst, const struct wa_node *src)
+{
+    switch (src->content_type) {
+    case WA_CONTENT_LIST: {
+        int rc = wa_node_set_empty_list(dst);
+        for (uint32_t i = 0; rc == 0 && i < src->c.nchildren; i++) {
+            struct wa_node *c = wa_node_clone(src->c.children[i]);
+            rc = c ? wa_node_add_child(dst, c) : -ENOMEM;
+            if (rc < 0) wa_node_free(c);
+        }
+        return rc;
+    }
+    case WA_CONTENT_BYTES: return wa_node_set_bytes(dst, src->c.bytes, src->c.nbytes);
+    case WA_CONTENT_STRING: return wa_node_set_string(dst, &src->c.str);
+    case WA_CONTENT_JID: return wa_node_set_jid(dst, &src->c.jid);
+    default: return 0;
+    }
+}
+
+struct wa_node *wa_node_clone(const struct wa_node *n)
+{
+    if (!n) return NULL;
+    struct wa_node *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->c.str.s = "";
+    int rc = str_dup(&c->tag, &n->tag);
+    for (uint32_t i = 0; rc == 0 && i < n->nattrs; i++) {
+        const struct wa_attr *a = &n->attrs[i];
+        rc = wa_node_append_attr(c, &a->key, &a->str, a->type == WA_VAL_JID ? &a->jid : NULL);
+    }
+    if (rc == 0) rc = clone_content(c, n);
+    if (rc < 0) {
+        wa_node_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 static int attrs_grow(struct wa_node *n)
 {
     if (n->nattrs < n->attrs_cap) return 0;

@@ -107,6 +107,10 @@ struct wa_node_limits {
 
 /* ---- building and freeing ---- */
 
+/* A deep copy of the whole tree (tags, attributes with their encoding hints, content); it
+ * compares equal to n and encodes to the same bytes. NULL on ENOMEM or a NULL n. */
+struct wa_node *wa_node_clone(const struct wa_node *n);
+
 /* New node without attributes or content; NULL on ENOMEM or an empty tag. */
 struct wa_node *wa_node_new(const char *tag);
 /* Free a node and its subtree. Accepts NULL. */

@@ -48,6 +48,19 @@ static void assert_encodes_to(const struct wa_node *n, const uint8_t *want, size
     buf_free(&b);
 }
 
+/* wa_node_clone: an equal tree that encodes to the same bytes, independent of the original. */
+static void assert_clone_same(const struct wa_node *n, const uint8_t *want, size_t len)
+{
+    struct wa_node *c = wa_node_clone(n);
+    assert_non_null(c);
+    assert_true(wa_node_equal(n, c));
+    assert_encodes_to(c, want, len);
+    assert_int_equal(wa_node_set_attr(c, "clone-probe", "x"), 0); /* the original stays */
+    assert_false(wa_node_equal(n, c));
+    assert_encodes_to(n, want, len);
+    wa_node_free(c);
+}
+
 /* decode -> encode identical, and decode -> print -> parse -> equal -> encode identical. */
 static void check_vector(const char *name, const char *hex)
 {
@@ -58,6 +71,7 @@ static void check_vector(const char *name, const char *hex)
     int rc = wa_node_decode(in, len, NULL, &n, err, sizeof(err));
     if (rc) fail_msg("%s: decode failed: %s", name, err);
     assert_encodes_to(n, in, len);
+    assert_clone_same(n, in, len);
 
     struct buf text;
     buf_init(&text, 0);
@@ -415,6 +429,7 @@ static void test_noncanonical_roundtrip(void **state)
         char err[WA_NODE_ERR_MAX];
         int rc = wa_node_decode(in, len, NULL, &n, err, sizeof(err));
         if (rc) fail_msg("%s: %s", cases[i].hex, err);
+        assert_clone_same(n, in, len);
         struct buf t;
         buf_init(&t, 0);
         assert_int_equal(wa_nodetext_print(n, &t, WA_NODETEXT_COMPACT), 0);
