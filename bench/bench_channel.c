@@ -23,7 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/buf.h"
-#include "gw/chmsg.h"
+#include "gw/msgjson.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
 #include "signal/sg_keys.h"
@@ -89,6 +89,7 @@ struct us {
     struct sg_ctx *ctx;
     struct wa_creds creds;
     struct wa_recv_env env;
+    struct wa_receiver *rcv;
     struct buf out; /* the last encoded receipt */
     unsigned long acks, events, event_bytes;
 };
@@ -109,10 +110,10 @@ static int hook_send(void *ud, const struct wa_node *n)
     return rc;
 }
 
-static void on_message(void *ud, const struct st_inbox_msg *m)
+static void on_message(void *ud, const struct wa_inmsg *m)
 {
     struct us *u = ud;
-    cJSON *o = chmsg_inbox_json("default", m);
+    cJSON *o = gw_inmsg_json("default", m);
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     if (s) u->event_bytes += strlen(s);
     u->events++;
@@ -157,6 +158,7 @@ static void us_setup(struct us *u, const char *path)
                                   .on_message = on_message,
                                   .ud = u,
                                   .send_node = hook_send};
+    CHECK("receiver", wa_receiver_new(&u->env, &u->rcv));
 }
 
 static void set_jid(struct wa_node *n, const char *k, const char *v)
@@ -229,7 +231,7 @@ static void peer_setup(struct peer *p, struct us *u, int i)
     peer_stanza(p, mid, "hello", &wire);
     struct wa_node *n = NULL;
     CHECK("decode", wa_node_decode(wire.data, wire.len, NULL, &n, NULL, 0));
-    if (wa_recv_handle(&u->env, n) != 1) die("warm-up recv", -1);
+    if (wa_recv_handle(u->rcv, n) != 1) die("warm-up recv", -1);
     wa_node_free(n);
     /* our reply turns the ratchet on the peer's side */
     struct sg_address them;
@@ -299,9 +301,9 @@ static double round_run(struct us *u, const struct round *r, int batch, double *
             CHECK("decode",
                   wa_node_decode(r->wire[i + j], r->len[i + j], NULL, &nodes[j], NULL, 0));
         if (batch == 1) {
-            if (wa_recv_handle(&u->env, nodes[0]) != 1) die("recv", -1);
+            if (wa_recv_handle(u->rcv, nodes[0]) != 1) die("recv", -1);
         } else {
-            CHECK("recv batch", wa_recv_handle_batch(&u->env, (const struct wa_node *const *)nodes,
+            CHECK("recv batch", wa_recv_handle_batch(u->rcv, (const struct wa_node *const *)nodes,
                                                      (size_t)k, NULL));
         }
         for (int j = 0; j < k; j++)
@@ -381,6 +383,7 @@ int main(int argc, char **argv)
     }
     sg_ctx_free(u.ctx);
     buf_free(&u.out);
+    wa_receiver_free(u.rcv);
     if (st_db_close(u.db)) die("close", -1);
     signal_context_destroy(g_sig);
     char cmd[600];

@@ -34,6 +34,7 @@ static signal_context *g_sig;
 static struct sg_ctx *g_sg;
 static struct wa_creds g_creds;
 static struct wa_recv_env g_env;
+static struct wa_receiver *g_rcv;
 static size_t g_delivered;
 
 static int hook_send(void *ud, const struct wa_node *n)
@@ -46,7 +47,7 @@ static int hook_send(void *ud, const struct wa_node *n)
     return 0;
 }
 
-static void on_message(void *ud, const struct st_inbox_msg *m)
+static void on_message(void *ud, const struct wa_inmsg *m)
 {
     g_delivered++;
 }
@@ -82,6 +83,7 @@ static void init(void)
                                  .creds = &g_creds,
                                  .on_message = on_message,
                                  .send_node = hook_send};
+    if (wa_receiver_new(&g_env, &g_rcv) != 0) abort();
 }
 
 static const char *const FROM[] = {
@@ -165,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!n) return 0;
     size_t before = inbox_rows(), delivered = g_delivered;
-    int rc = wa_recv_handle(&g_env, n);
+    int rc = wa_recv_handle(g_rcv, n);
     wa_node_free(n);
     if (rc < 0 || rc > 1) abort();   /* the store is healthy: no local error */
     if (st_db_in_txn(g_db)) abort(); /* never left open */

@@ -31,6 +31,7 @@
 #include "store/sgstore.h"
 #include "wa/client.h"
 #include "wa/creds.h"
+#include "wa/session.h"
 
 #define NO_RETRY    UINT64_MAX
 #define TICK_MS     1000
@@ -69,8 +70,9 @@ struct gw_channel {
     struct wa_creds creds;
     bool have_creds;
     struct wa_client *client;
-    struct chmsg *msg;   /* receive/send paths (gw/chmsg.h) */
-    struct chhook *hook; /* the exec hook on received messages (gw/chhook.h) */
+    struct wa_session *sess; /* receive/send paths of the current client (wa/session.h) */
+    struct chmsg *msg;       /* their events as logs, API events, metrics (gw/chmsg.h) */
+    struct chhook *hook;     /* the exec hook on received messages (gw/chhook.h) */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -315,8 +317,8 @@ static int load_creds(struct gw_channel *ch)
 
 static void close_store(struct gw_channel *ch)
 {
-    chmsg_free(ch->msg);
-    ch->msg = NULL;
+    wa_session_free(ch->sess);
+    ch->sess = NULL;
     sg_ctx_free(ch->sg);
     ch->sg = NULL;
     if (ch->sig) signal_context_destroy(ch->sig);
@@ -418,9 +420,8 @@ static int new_client(struct gw_channel *ch)
 /* End the session now (no on_close will come) and forget the client. */
 static void drop_client(struct gw_channel *ch)
 {
-    if (ch->msg) chmsg_disconnected(ch->msg);
-    chmsg_free(ch->msg);
-    ch->msg = NULL;
+    wa_session_free(ch->sess); /* first: it is attached to the client */
+    ch->sess = NULL;
     wa_client_close(ch->client);
     ch->client = NULL;
     ch->qr_valid = false;
@@ -514,11 +515,16 @@ static void attempt(struct gw_channel *ch)
         int r = new_client(ch);
         if (r < 0) return local_failure(ch, "client", r);
     }
-    if (!ch->msg)
-        ch->msg =
-            chmsg_new(ch->client, ch->db, ch->sg, &ch->creds, ch->account, ch->events, ch->metrics);
-    chmsg_set_hook(ch->msg, ch->hook);
-    chmsg_enable_batch(ch->msg, ch->loop);
+    if (!ch->sess) {
+        struct wa_session_opts so = {.client = ch->client,
+                                     .db = ch->db,
+                                     .sg = ch->sg,
+                                     .creds = &ch->creds,
+                                     .batch = true,
+                                     .commit_window_ms = CHANNEL_COMMIT_WINDOW_MS};
+        int r = wa_session_new(&so, chmsg_events(ch->msg), &ch->sess);
+        if (r < 0) return local_failure(ch, "session", r);
+    }
     bool pairing = !wa_creds_is_paired(&ch->creds);
     int r = wa_client_start(ch->client, &ch->creds, &ch->store);
     if (r < 0) {
@@ -607,20 +613,11 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     }
     ch->down_since = 0;
     ch->down_notified = false;
-    if (ch->msg) chmsg_connected(ch->msg);
-}
-
-static void cb_node(void *ud, const struct wa_node *n)
-{
-    struct gw_channel *ch = ud;
-    if (ch->msg) chmsg_node(ch->msg, n);
 }
 
 static void cb_close(void *ud, const struct wa_outcome *o)
 {
-    struct gw_channel *ch = ud;
-    if (ch->msg) chmsg_disconnected(ch->msg);
-    handle_outcome(ch, o);
+    handle_outcome(ud, o);
 }
 
 static void cb_health(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms)
@@ -642,12 +639,17 @@ static const struct wa_client_cbs client_cbs = {
     .on_paired = cb_paired,
     .on_creds = cb_creds,
     .on_connected = cb_connected,
-    .on_node = cb_node,
     .on_close = cb_close,
     .on_health = cb_health,
 };
 
 /* ---- public API ---- */
+
+/* The exec hook's replies (gw/chhook.h) go through the channel's send. */
+static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result *r)
+{
+    return gw_channel_send(ud, m, r);
+}
 
 int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_channel **out)
 {
@@ -681,12 +683,15 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     struct chhook_opts ho = {.account = ch->account,
                              .cfg = o->cfg,
                              .events = o->events,
-                             .send = chhook_channel_send,
+                             .send = hook_send,
                              .send_ud = ch};
-    if (chhook_new(loop, &ho, &ch->hook) < 0) {
+    ch->msg = chmsg_new(ch->account, &ch->creds, o->events, o->metrics);
+    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0) {
+        chmsg_free(ch->msg);
         free(ch);
         return -ENOMEM;
     }
+    chmsg_set_hook(ch->msg, ch->hook);
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
     ch->retry_timer.data = ch->tick.data = ch;
@@ -726,6 +731,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     close_store(ch);
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
     ch->hook = NULL;
+    chmsg_free(ch->msg);
+    ch->msg = NULL;
     uv_timer_stop(&ch->retry_timer);
     uv_timer_stop(&ch->tick);
     uv_close((uv_handle_t *)&ch->retry_timer, handle_closed);
@@ -807,50 +814,55 @@ static bool unlinked(const struct gw_channel *ch)
     return ch->have_creds && !wa_creds_is_paired(&ch->creds);
 }
 
-int gw_channel_login(struct gw_channel *ch, cJSON **out)
+void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
 {
-    cJSON *o = cJSON_CreateObject();
-    const char *action = "none";
-    int status = 200;
     bool stuck = ch->state == GW_CH_CONNECTING && now(ch) - ch->since_mono > 15000;
+    *r = (struct gw_login_result){.action = "none"};
     if (ch->state == GW_CH_CONNECTED || ch->state == GW_CH_STARTING ||
         (ch->state == GW_CH_CONNECTING && !stuck)) {
-        action = ch->state == GW_CH_CONNECTED ? "already linked" : "in progress";
+        r->action = ch->state == GW_CH_CONNECTED ? "already linked" : "in progress";
     } else if (ch->state == GW_CH_PAIRING && gw_channel_qr(ch, NULL)) {
-        action = "scan the QR code";
+        r->action = "scan the QR code";
     } else {
-        action = unlinked(ch) ? "pairing" : "restarted with the stored credentials";
-        force_attempt(ch, unlinked(ch) ? "login: pairing" : "login: force restart");
-        status = 202;
+        bool pair = unlinked(ch);
+        r->action = pair ? "pairing" : "restarted with the stored credentials";
+        r->started = true;
+        force_attempt(ch, pair ? "login: pairing" : "login: force restart");
     }
-    cJSON_AddStringToObject(o, "account", ch->account);
-    cJSON_AddStringToObject(o, "state", gw_ch_state_name(ch->state));
-    cJSON_AddStringToObject(o, "action", action);
-    const char *qr = gw_channel_qr(ch, NULL);
-    if (qr) cJSON_AddStringToObject(o, "qr", qr);
-    if (ch->have_creds && ch->creds.me_pn[0]) cJSON_AddStringToObject(o, "jid", ch->creds.me_pn);
-    *out = o;
-    return status;
 }
 
-int gw_channel_send(struct gw_channel *ch, const char *to, const char *text, const char *idem_key,
-                    cJSON **out)
+const char *gw_channel_jid(const struct gw_channel *ch)
 {
-    if (ch->msg) return chmsg_send(ch->msg, to, text, idem_key, out);
-    /* Between sessions (backoff after a restart, before the first attempt): queue durably;
-     * the next session sends it. Only an account that is not linked has nowhere to send. */
-    if (!ch->db || !wa_creds_is_paired(&ch->creds)) {
-        *out = NULL;
-        return -EAGAIN;
-    }
-    return chmsg_send_queued(ch->db, &ch->creds, ch->account, to, text, idem_key, out);
+    return ch->have_creds && ch->creds.me_pn[0] ? ch->creds.me_pn : NULL;
 }
 
-int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, cJSON **out)
+static void send_result(const struct st_outbox_msg *row, int rc, struct gw_send_result *r)
 {
-    if (!ch->db) {
-        *out = NULL;
-        return -EAGAIN;
-    }
-    return chmsg_inbox(ch->db, ch->account, after, limit, out);
+    snprintf(r->id, sizeof r->id, "%s", row->msg_id ? row->msg_id : "");
+    r->state = row->state;
+    r->duplicate = rc == ST_DUPLICATE;
+}
+
+int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
+{
+    *r = (struct gw_send_result){0};
+    /* Between sessions (backoff after a restart, before the first attempt) the row goes
+     * straight into the outbox and the next session sends it. Only an account that is not
+     * linked has nowhere to send. */
+    if (!ch->sess && (!ch->db || !wa_creds_is_paired(&ch->creds))) return -EAGAIN;
+    struct st_outbox_msg row = {0};
+    int rc = ch->sess ? wa_session_send(ch->sess, m, &row, r->error, sizeof r->error)
+                      : wa_outbox_enqueue(ch->db, &ch->creds, m, &row, r->error, sizeof r->error);
+    if (rc < 0) return rc;
+    send_result(&row, rc, r);
+    st_outbox_msg_free(&row);
+    chmsg_sent(ch->msg, r);
+    return 0;
+}
+
+int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
+                     size_t *n)
+{
+    if (!ch->db) return -EAGAIN;
+    return st_inbox_list(ch->db, after, limit, v, n);
 }

@@ -42,13 +42,17 @@
 
 #include "core/config.h"
 #include "gw/chpolicy.h"
+#include "gw/sendres.h"
+#include "store/msgstore.h"
+#include "wa/outmsg.h"
 
 struct gw_channel;
 struct api_events;
 struct api_metrics;
 
-#define CHANNEL_STUCK_MS       90000  /* a session may stay in connecting this long */
-#define CHANNEL_DOWN_NOTICE_MS 180000 /* unreachable this long: one notice, then one when back */
+#define CHANNEL_STUCK_MS         90000  /* a session may stay in connecting this long */
+#define CHANNEL_COMMIT_WINDOW_MS 5      /* acks and receipts alone wait this long for company */
+#define CHANNEL_DOWN_NOTICE_MS   180000 /* unreachable this long: one notice, then one when back */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */
@@ -86,15 +90,23 @@ const char *gw_channel_qr(const struct gw_channel *ch, unsigned *left_ms);
 
 /* `login` (design.md): connected -> nothing to do; pairing -> the current QR; unlinked
  * (logged_out, or never paired and not pairing) -> start pairing; any other state (backoff,
- * conflict, stopped, stuck) -> force-restart with the existing credentials. Fills *out with
- * {"account","state","qr"?,"jid"?,"action"} and returns an HTTP status (200 or 202). */
-int gw_channel_login(struct gw_channel *ch, cJSON **out);
+ * conflict, stopped, stuck) -> force-restart with the existing credentials. Fills *r: what
+ * was done (`action`, a static string) and whether a new attempt was started. */
+struct gw_login_result {
+    const char *action;
+    bool started;
+};
+void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r);
+/* Our own number (PN JID) once paired, else NULL. */
+const char *gw_channel_jid(const struct gw_channel *ch);
 /* Operator restart: forget the backoff, end the session, retry now with the existing
  * credentials. -EPERM for a logged-out account (login pairs it), else 0. */
 int gw_channel_restart(struct gw_channel *ch, const char *why);
 
-/* Messaging (fills *out and returns an HTTP status; 503 while send/receive are not
- * available). send: {"id","state"}; inbox: {"messages":[...],"next_cursor"}. */
-int gw_channel_send(struct gw_channel *ch, const char *to, const char *text, const char *idem_key,
-                    cJSON **out);
-int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, cJSON **out);
+/* Messaging. send: the durable enqueue of m (with the live session, or straight into the
+ * outbox between sessions); 0 with *r filled, -EAGAIN when the account is not linked or its
+ * store is not open, -EINVAL (r->error says why), store errors. inbox: the rows after
+ * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors. */
+int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
+int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
+                     size_t *n);

@@ -9,9 +9,8 @@
 
 #include "api/events.h"
 #include "core/log.h"
-#include "gw/channel.h"
-#include "gw/chmsg.h"
 #include "gw/hook.h"
+#include "gw/msgjson.h"
 #include "wa/jid.h"
 
 #define COMP "hook"
@@ -68,36 +67,38 @@ static void failed(struct chhook *h, const struct job *j, const char *error, con
     publish(h, "hook.failed", d);
 }
 
+static void replied(struct chhook *h, const struct job *j, const struct gw_send_result *r)
+{
+    h->st.replied++;
+    log_info(COMP, h->account, "message %s from %s: reply %s %s", j->id, j->chat, r->id,
+             r->duplicate ? "was already queued (duplicate, not sent again)" : "queued");
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", h->account);
+    cJSON_AddStringToObject(d, "id", j->id);
+    cJSON_AddStringToObject(d, "chat", j->chat);
+    cJSON_AddStringToObject(d, "reply_id", r->id);
+    if (r->duplicate) cJSON_AddTrueToObject(d, "duplicate");
+    publish(h, "hook.replied", d);
+}
+
 static void send_reply(struct chhook *h, const struct job *j, const char *reply)
 {
     char key[16 + CFG_ACCOUNT_ID_MAX + ST_MSGID_MAX];
     snprintf(key, sizeof key, "hook:%s:%s", h->account, j->id);
-    cJSON *out = NULL;
-    int r = h->send(h->send_ud, j->chat, reply, key, &out);
-    const cJSON *id = out ? cJSON_GetObjectItemCaseSensitive(out, "id") : NULL;
-    if (r == 200 || r == 202) {
-        h->st.replied++;
-        const char *rid = cJSON_IsString(id) ? id->valuestring : "";
-        log_info(COMP, h->account, "message %s from %s: reply %s %s", j->id, j->chat, rid,
-                 r == 200 ? "was already queued (duplicate, not sent again)" : "queued");
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "account", h->account);
-        cJSON_AddStringToObject(d, "id", j->id);
-        cJSON_AddStringToObject(d, "chat", j->chat);
-        cJSON_AddStringToObject(d, "reply_id", rid);
-        if (r == 200) cJSON_AddTrueToObject(d, "duplicate");
-        publish(h, "hook.replied", d);
-    } else {
-        const cJSON *e = out ? cJSON_GetObjectItemCaseSensitive(out, "error") : NULL;
-        char detail[256];
-        if (r < 0)
-            snprintf(detail, sizeof detail, "the channel cannot send now: %s", strerror(-r));
-        else
-            snprintf(detail, sizeof detail, "the reply was refused (%d): %s", r,
-                     cJSON_IsString(e) ? e->valuestring : "?");
-        failed(h, j, "send", detail);
+    struct gw_send_result r = {0};
+    struct wa_outmsg m = wa_outmsg_text(j->chat, reply, key);
+    int rc = h->send(h->send_ud, &m, &r);
+    if (rc == 0) {
+        replied(h, j, &r);
+        return;
     }
-    cJSON_Delete(out);
+    char detail[320];
+    if (rc == -EAGAIN)
+        snprintf(detail, sizeof detail, "the channel cannot send now: %s", strerror(-rc));
+    else
+        snprintf(detail, sizeof detail, "the reply was refused: %s",
+                 r.error[0] ? r.error : strerror(-rc));
+    failed(h, j, "send", detail);
 }
 
 static void start_next(struct chhook *h);
@@ -191,11 +192,10 @@ static bool same_user(const struct wa_jid *a, const char *b)
 }
 
 /* Text from a peer in a 1:1 or group chat. */
-static bool wanted(const struct wa_creds *creds, const struct st_inbox_msg *m)
+static bool wanted(const struct wa_creds *creds, const struct wa_inmsg *m)
 {
-    if (!m->type || strcmp(m->type, "text") != 0 || !m->chat || !m->msg_id || !m->msg_id[0])
-        return false;
-    if (strlen(m->chat) >= WA_JID_STR_MAX || strlen(m->msg_id) >= ST_MSGID_MAX) return false;
+    if (m->kind != WA_IN_TEXT || !m->chat || !m->id || !m->id[0]) return false;
+    if (strlen(m->chat) >= WA_JID_STR_MAX || strlen(m->id) >= ST_MSGID_MAX) return false;
     struct wa_jid chat, sender;
     if (wa_jid_parse(&chat, m->chat, strlen(m->chat)) < 0) return false;
     enum wa_jid_kind k = wa_jid_kind(&chat);
@@ -205,10 +205,10 @@ static bool wanted(const struct wa_creds *creds, const struct st_inbox_msg *m)
     return !(creds && (same_user(&sender, creds->me_pn) || same_user(&sender, creds->me_lid)));
 }
 
-static struct job *make_job(struct chhook *h, const struct st_inbox_msg *m)
+static struct job *make_job(struct chhook *h, const struct wa_inmsg *m)
 {
     struct job *j = calloc(1, sizeof *j);
-    cJSON *o = chmsg_inbox_json(h->account, m);
+    cJSON *o = gw_inmsg_json(h->account, m);
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!j || !text) {
@@ -230,11 +230,11 @@ static struct job *make_job(struct chhook *h, const struct st_inbox_msg *m)
     j->h = h;
     j->timeout_ms = h->cfg->hook_exec_timeout_ms;
     snprintf(j->chat, sizeof j->chat, "%s", m->chat);
-    snprintf(j->id, sizeof j->id, "%s", m->msg_id);
+    snprintf(j->id, sizeof j->id, "%s", m->id);
     return j;
 }
 
-void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct st_inbox_msg *m)
+void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct wa_inmsg *m)
 {
     if (!h || h->closing || !m || !h->cfg->hook_exec_command[0]) return;
     if (!wanted(creds, m)) {
@@ -245,7 +245,7 @@ void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct
     if (!j) {
         struct job tmp = {.h = h};
         snprintf(tmp.chat, sizeof tmp.chat, "%s", m->chat);
-        snprintf(tmp.id, sizeof tmp.id, "%s", m->msg_id);
+        snprintf(tmp.id, sizeof tmp.id, "%s", m->id);
         failed(h, &tmp, "spawn", "out of memory");
         return;
     }
@@ -315,10 +315,4 @@ void chhook_close(struct chhook *h)
 void chhook_get_stats(const struct chhook *h, struct chhook_stats *out)
 {
     *out = h->st;
-}
-
-int chhook_channel_send(void *ud, const char *to, const char *text, const char *idem_key,
-                        cJSON **out)
-{
-    return gw_channel_send(ud, to, text, idem_key, out);
 }

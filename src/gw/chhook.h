@@ -3,8 +3,8 @@
  *
  * One `struct chhook` per channel (gw/channel.h creates it with the channel and closes it
  * with the channel). For every text message the receive path committed to the inbox
- * (chmsg's on_message), chhook_message() runs `hooks.exec.command` with the message JSON
- * on stdin -- exactly the `message.received` event data (chmsg_inbox_json), one line ending
+ * (chmsg's message_received), chhook_message() runs `hooks.exec.command` with the message
+ * JSON on stdin -- exactly the `message.received` event data (gw/msgjson.h), one line ending
  * in "\n" -- and sends what the command prints (trimmed) as the reply to the chat the
  * message came from, through the channel's durable outbox with the idempotency key
  * `hook:<account>:<message id>`: a message handled twice never gets two replies. An empty
@@ -40,18 +40,18 @@
 #include <uv.h>
 
 #include "core/config.h"
-#include "store/msgstore.h"
+#include "gw/sendres.h"
 #include "wa/creds.h"
+#include "wa/inmsg.h"
+#include "wa/outmsg.h"
 
 struct chhook;
 struct api_events;
 
-/* Queue `text` to `to` with the idempotency key: returns an HTTP status (202 queued, 200 a
- * duplicate of the key, else an error with *out {"error"}) and fills *out {"id",...}, or a
- * negative errno with *out NULL (the channel has no session: -EAGAIN). gw_channel_send has
- * this shape; chhook_channel_send adapts it. */
-typedef int (*chhook_send_fn)(void *ud, const char *to, const char *text, const char *idem_key,
-                              cJSON **out);
+/* Queue the reply m durably: 0 (r filled: id, duplicate), or a negative errno with r->error
+ * saying why (-EAGAIN: the channel cannot send now; -EINVAL: the reply was refused; store
+ * errors). gw_channel_send has this shape. */
+typedef int (*chhook_send_fn)(void *ud, const struct wa_outmsg *m, struct gw_send_result *r);
 
 struct chhook_opts {
     const char *account;         /* copied */
@@ -67,7 +67,7 @@ int chhook_new(uv_loop_t *loop, const struct chhook_opts *o, struct chhook **out
 /* A message committed to the inbox (creds: our JIDs, to skip our own devices' copies; may be
  * NULL). Starts the command now or queues the message; never calls back synchronously.
  * NULL h is a no-op. */
-void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct st_inbox_msg *m);
+void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct wa_inmsg *m);
 /* Forget the event ring (before the API server closes). NULL ok. */
 void chhook_detach_api(struct chhook *h);
 /* Kill the running commands, drop the queued messages, free when the last one is reaped.
@@ -79,7 +79,3 @@ struct chhook_stats {
     unsigned long started, replied, failed, dropped, skipped;
 };
 void chhook_get_stats(const struct chhook *h, struct chhook_stats *out);
-
-/* chhook_send_fn over gw_channel_send(): ud is the struct gw_channel. */
-int chhook_channel_send(void *ud, const char *to, const char *text, const char *idem_key,
-                        cJSON **out);

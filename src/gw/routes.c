@@ -10,6 +10,7 @@
 #include "api/server.h"
 #include "core/qr.h"
 #include "gw/channel.h"
+#include "gw/msgjson.h"
 #include "store/msgstore.h"
 
 #define CH_PREFIX "/api/v1/channels/whatsapp/"
@@ -106,15 +107,27 @@ static void channel_get(const struct api_request *req, struct api_response *res,
         api_response_error(res, 404, "unknown channel resource");
 }
 
+static void login(struct gw_channel *ch, struct api_response *res)
+{
+    struct gw_login_result r;
+    gw_channel_login(ch, &r);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+    cJSON_AddStringToObject(o, "state", gw_ch_state_name(gw_channel_state(ch)));
+    cJSON_AddStringToObject(o, "action", r.action);
+    const char *qr = gw_channel_qr(ch, NULL), *jid = gw_channel_jid(ch);
+    if (qr) cJSON_AddStringToObject(o, "qr", qr);
+    if (jid) cJSON_AddStringToObject(o, "jid", jid);
+    api_response_json(res, r.started ? 202 : 200, o);
+}
+
 static void channel_post(const struct api_request *req, struct api_response *res, void *arg)
 {
     const char *action;
     struct gw_channel *ch = find_channel(req, res, arg, &action);
     if (!ch) return;
     if (strcmp(action, "login") == 0) {
-        cJSON *o = NULL;
-        int st = gw_channel_login(ch, &o);
-        api_response_json(res, st, o);
+        login(ch, res);
     } else if (strcmp(action, "restart") == 0) {
         if (gw_channel_restart(ch, "operator restart") == -EPERM) {
             api_response_error(res, 409, "the account is logged out: use login to link it");
@@ -153,13 +166,25 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
         api_response_error(res, 404, "no such account");
         return;
     }
-    cJSON *o = NULL;
-    int st = gw_channel_send(ch, to, text, key, &o);
-    if (st < 0) {
-        api_response_error(res, 503, "the account is not linked yet (or its store is not open): link it with POST /api/v1/channels/whatsapp/{account}/login");
+    struct wa_outmsg m = wa_outmsg_text(to, text, key);
+    struct gw_send_result r;
+    int rc = gw_channel_send(ch, &m, &r);
+    if (rc == -EAGAIN) {
+        api_response_error(res, 503,
+                           "the account is not linked yet (or its store is not open): link it with "
+                           "POST /api/v1/channels/whatsapp/{account}/login");
         return;
     }
-    api_response_json(res, st, o);
+    if (rc < 0) {
+        api_response_error(res, rc == -EINVAL ? 400 : 500, r.error[0] ? r.error : strerror(-rc));
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+    cJSON_AddStringToObject(o, "id", r.id);
+    cJSON_AddStringToObject(o, "state", st_out_state_name(r.state));
+    if (r.duplicate) cJSON_AddTrueToObject(o, "duplicate");
+    api_response_json(res, r.duplicate ? 200 : 202, o);
 }
 
 static void messages_post(const struct api_request *req, struct api_response *res, void *arg)
@@ -188,6 +213,23 @@ static long long query_num(const char *query, const char *name, long long def)
     return *end || n < 0 ? -1 : n;
 }
 
+/* {"messages":[...],"next_cursor":N} */
+static cJSON *inbox_json(const char *account, int64_t after, const struct st_inbox_msg *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    int64_t next = after;
+    for (size_t i = 0; i < n; i++) {
+        struct wa_inmsg m;
+        wa_inmsg_from_row(&v[i], &m);
+        cJSON_AddItemToArray(arr, gw_inmsg_json(account, &m));
+        next = v[i].cursor;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "messages", arr);
+    cJSON_AddNumberToObject(o, "next_cursor", (double)next);
+    return o;
+}
+
 static void messages_get(const struct api_request *req, struct api_response *res, void *arg)
 {
     char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
@@ -203,13 +245,19 @@ static void messages_get(const struct api_request *req, struct api_response *res
         api_response_error(res, 404, "no such account");
         return;
     }
-    cJSON *o = NULL;
-    int st = gw_channel_inbox(ch, after, (size_t)limit, &o);
-    if (st < 0) {
+    struct st_inbox_msg *v = NULL;
+    size_t n = 0;
+    int rc = gw_channel_inbox(ch, after, (size_t)limit, &v, &n);
+    if (rc == -EAGAIN) {
         api_response_error(res, 503, "the channel's store is not open");
         return;
     }
-    api_response_json(res, st, o);
+    if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+        return;
+    }
+    api_response_json(res, 200, inbox_json(gw_channel_account(ch), after, v, n));
+    st_inbox_list_free(v, n);
 }
 
 int gw_routes_add(struct api_server *s, struct gw_channel_list *list)

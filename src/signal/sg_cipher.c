@@ -184,6 +184,11 @@ void sg_ctx_free(struct sg_ctx *c)
     free(c);
 }
 
+const struct sg_store *sg_ctx_store(const struct sg_ctx *c)
+{
+    return &c->st;
+}
+
 signal_context *sg_ctx_signal(const struct sg_ctx *c)
 {
     return c->sig;

@@ -92,6 +92,8 @@ int sg_ctx_new(struct sg_ctx **out, signal_context *sig, const struct sg_store *
     __attribute__((warn_unused_result));
 void sg_ctx_free(struct sg_ctx *c);
 signal_context *sg_ctx_signal(const struct sg_ctx *c);
+/* The key-store interface the context was created with (its copy; valid while c lives). */
+const struct sg_store *sg_ctx_store(const struct sg_ctx *c);
 /* Human-readable detail of the last failure ("" if none). */
 const char *sg_ctx_last_error(const struct sg_ctx *c);
 

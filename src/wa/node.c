@@ -181,10 +181,14 @@ static int clone_content(struct wa_node *dst, const struct wa_node *src)
         }
         return rc;
     }
-    case WA_CONTENT_BYTES: return wa_node_set_bytes(dst, src->c.bytes, src->c.nbytes);
-    case WA_CONTENT_STRING: return wa_node_set_string(dst, &src->c.str);
-    case WA_CONTENT_JID: return wa_node_set_jid(dst, &src->c.jid);
-    default: return 0;
+    case WA_CONTENT_BYTES:
+        return wa_node_set_bytes(dst, src->c.bytes, src->c.nbytes);
+    case WA_CONTENT_STRING:
+        return wa_node_set_string(dst, &src->c.str);
+    case WA_CONTENT_JID:
+        return wa_node_set_jid(dst, &src->c.jid);
+    default:
+        return 0;
     }
 }
 

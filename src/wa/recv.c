@@ -15,66 +15,39 @@
 #include "core/log.h"
 #include "signal/sg_keys.h"
 #include "signal/sg_store.h"
-#include "store/sgstore.h"
 #include "wa/msg.h"
+#include "wa/nodeb.h"
+#include "wa/recv_int.h"
 
-#define RECEIPT_LIST_MAX 256
-#define NACK_PARSE       "487"
+/* ---------------------------------------------------------------- the receiver */
 
-/* ---------------------------------------------------------------- retry counts */
-
-struct retry_slot {
-    const void *db;
-    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
-    unsigned count;
-    unsigned long seq;
-};
-
-static struct retry_slot g_slots[WA_RECV_RETRY_SLOTS];
-static unsigned long g_seq;
-static struct wa_recv_stats g_stats;
-
-void wa_recv_get_stats(struct wa_recv_stats *out)
+int wa_receiver_new(const struct wa_recv_env *env, struct wa_receiver **out)
 {
-    *out = g_stats;
+    *out = NULL;
+    if (!env || !env->db || !env->sg) return -EINVAL;
+    struct wa_receiver *r = calloc(1, sizeof(*r));
+    if (!r) return -ENOMEM;
+    r->env = *env;
+    *out = r;
+    return 0;
 }
 
-void wa_recv_reset_retries(void)
+void wa_receiver_free(struct wa_receiver *r)
 {
-    memset(g_slots, 0, sizeof(g_slots));
+    free(r);
 }
 
-static struct retry_slot *retry_find(const void *db, const char *key, bool create)
+void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out)
 {
-    struct retry_slot *old = &g_slots[0];
-    for (size_t i = 0; i < WA_RECV_RETRY_SLOTS; i++) {
-        struct retry_slot *s = &g_slots[i];
-        if (s->db == db && s->count && strcmp(s->key, key) == 0) return s;
-        if (s->seq < old->seq) old = s;
-    }
-    if (!create) return NULL;
-    memset(old, 0, sizeof(*old));
-    old->db = db;
-    snprintf(old->key, sizeof(old->key), "%s", key);
-    old->seq = ++g_seq;
-    return old;
+    *out = r->stats;
 }
 
-/* ---------------------------------------------------------------- per-message context */
+void wa_recv_reset_retries(struct wa_receiver *r)
+{
+    memset(r->slots, 0, sizeof(r->slots));
+}
 
-struct mctx {
-    const struct wa_recv_env *env;
-    const struct wa_node *n;
-    const char *id;
-    struct wa_jid from, dev; /* stanza from; the sender device */
-    bool group, own, peer;   /* group/broadcast; from our own account; category=peer */
-    bool has_recipient;
-    char lid_user[WA_JID_USER_MAX], pn_user[WA_JID_USER_MAX];
-    struct sg_address addr;
-    char gid[WA_JID_STR_MAX];
-    char devjid[WA_JID_STR_MAX];
-    int64_t ts;
-};
+/* ---------------------------------------------------------------- replies */
 
 static int send_node(const struct wa_recv_env *env, const struct wa_node *n)
 {
@@ -82,34 +55,7 @@ static int send_node(const struct wa_recv_env *env, const struct wa_node *n)
     return env->client ? wa_client_send_node(env->client, n) : -ENOTCONN;
 }
 
-/* Copy a JID attribute (as a JID) from src to dst under dkey; absent -> 0. */
-static int copy_jid(struct wa_node *dst, const char *dkey, const struct wa_node *src,
-                    const char *skey)
-{
-    struct wa_jid j;
-    int rc = wa_node_attr_jid(src, skey, &j);
-    if (rc == -ENOENT) return 0;
-    if (rc < 0) return rc;
-    return wa_node_set_attr_jid(dst, dkey, &j);
-}
-
-/* <tag id to=from [participant] [recipient]> */
-static struct wa_node *reply_base(const char *tag, const struct wa_node *n, bool recipient)
-{
-    struct wa_node *r = wa_node_new(tag);
-    const char *id = wa_node_attr(n, "id");
-    int rc = r && id ? wa_node_set_attr(r, "id", id) : -ENOMEM;
-    if (rc == 0) rc = copy_jid(r, "to", n, "from");
-    if (rc == 0) rc = copy_jid(r, "participant", n, "participant");
-    if (rc == 0 && recipient) rc = copy_jid(r, "recipient", n, "recipient");
-    if (rc < 0) {
-        wa_node_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-static int send_owned(const struct wa_recv_env *env, struct wa_node *r)
+int rx_send_owned(const struct wa_recv_env *env, struct wa_node *r)
 {
     int rc = r ? send_node(env, r) : -ENOMEM;
     wa_node_free(r);
@@ -117,31 +63,23 @@ static int send_owned(const struct wa_recv_env *env, struct wa_node *r)
 }
 
 /* <ack id to class [participant] [type] [error]> */
-static int send_ack(const struct wa_recv_env *env, const struct wa_node *n, const char *cls,
-                    bool copy_type, const char *error)
+int rx_send_ack(const struct wa_recv_env *env, const struct wa_node *n, const char *cls,
+                bool copy_type, const char *error)
 {
-    struct wa_node *a = reply_base("ack", n, false);
-    const char *type = wa_node_attr(n, "type");
-    int rc = a ? wa_node_set_attr(a, "class", cls) : -ENOMEM;
-    if (rc == 0 && copy_type && type) rc = wa_node_set_attr(a, "type", type);
-    if (rc == 0 && error) rc = wa_node_set_attr(a, "error", error);
-    if (rc < 0) {
-        wa_node_free(a);
-        return rc;
-    }
-    return send_owned(env, a);
+    struct wa_node *a = wa_nb_ack(n, cls, copy_type, error);
+    return a ? rx_send_owned(env, a) : -ENOMEM;
 }
 
 static int send_receipt(struct mctx *m)
 {
-    struct wa_node *r = reply_base("receipt", m->n, true);
+    struct wa_node *r = wa_nb_reply("receipt", m->n, true);
     const char *type = m->peer ? "peer_msg" : m->own ? "sender" : "inactive";
     int rc = r ? wa_node_set_attr(r, "type", type) : -ENOMEM;
     if (rc < 0) {
         wa_node_free(r);
         return rc;
     }
-    return send_owned(m->env, r);
+    return rx_send_owned(m->env, r);
 }
 
 /* ---------------------------------------------------------------- resolution (§7.1) */
@@ -221,17 +159,6 @@ static int resolve(struct mctx *m)
 
 /* ---------------------------------------------------------------- transaction body */
 
-struct rx {
-    struct buf content; /* inbox payload */
-    const char *type;   /* static string */
-    char dest[WA_JID_STR_MAX];
-    bool any_content;
-    int peer_err;    /* first decryption failure caused by the peer (retry receipt) */
-    bool force_keys; /* an skmsg without sender key and no 1:1 part: send <keys> at once */
-    bool one_to_one; /* a pkmsg/msg enc was seen */
-    bool dup;        /* libsignal: already processed */
-};
-
 static bool local_error(int rc)
 {
     switch (rc) {
@@ -259,13 +186,13 @@ static int learn_lid(struct mctx *m)
     struct sg_address pn;
     if (sg_address_make(&pn, m->pn_user, 0, m->dev.device) < 0) return 0;
     if (sg_has_session(m->env->sg, &m->addr) != 0 || sg_has_session(m->env->sg, &pn) != 1) return 0;
-    const struct sg_store_ops *ops = st_sgstore_ops();
+    const struct sg_store *st = sg_ctx_store(m->env->sg);
     signal_protocol_address a = {pn.name, pn.name_len, pn.device};
     signal_protocol_address b = {m->addr.name, m->addr.name_len, m->addr.device};
     signal_buffer *rec = NULL;
-    rc = ops->load_session(m->env->db, &a, &rec);
+    rc = st->ops->load_session(st->ud, &a, &rec);
     if (rc == 1 && rec)
-        rc = ops->store_session(m->env->db, &b, signal_buffer_data(rec), signal_buffer_len(rec));
+        rc = st->ops->store_session(st->ud, &b, signal_buffer_data(rec), signal_buffer_len(rec));
     if (rec) signal_buffer_bzero_free(rec);
     return rc < 0 ? rc : 0;
 }
@@ -279,7 +206,8 @@ static int decrypt_one(struct mctx *m, enum sg_msg_type type, const uint8_t *ct,
     int rc = sg_decrypt(m->env->sg, &m->addr, type, ct, len, pt);
     if (rc == SG_E_UNTRUSTED) { /* as whatsmeow: forget identity and session, try once more */
         signal_protocol_address a = {m->addr.name, m->addr.name_len, m->addr.device};
-        int r2 = st_sgstore_ops()->save_identity(m->env->db, &a, NULL);
+        const struct sg_store *st = sg_ctx_store(m->env->sg);
+        int r2 = st->ops->save_identity(st->ud, &a, NULL);
         if (r2 >= 0) r2 = sg_delete_session(m->env->sg, &m->addr);
         if (r2 < 0) return r2;
         rc = sg_decrypt(m->env->sg, &m->addr, type, ct, len, pt);
@@ -390,155 +318,6 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
     return rc == ST_DUPLICATE ? 0 : rc;
 }
 
-/* ---------------------------------------------------------------- retry receipts (§7.7) */
-
-static void be(uint8_t *p, uint32_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-static int add_bytes(struct wa_node *parent, const char *tag, const void *p, size_t len)
-{
-    struct wa_node *c = wa_node_new(tag);
-    int rc = c ? wa_node_set_bytes(c, p, len) : -ENOMEM;
-    if (rc == 0) rc = wa_node_add_child(parent, c);
-    if (rc < 0) wa_node_free(c);
-    return rc;
-}
-
-static struct wa_node *add_child(struct wa_node *parent, const char *tag)
-{
-    struct wa_node *c = wa_node_new(tag);
-    if (c && wa_node_add_child(parent, c) < 0) {
-        wa_node_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-/* A fresh one-time pre-key in the retry range, committed to the store. */
-static int retry_prekey(const struct wa_recv_env *env, struct sg_prekey *pk)
-{
-    signal_context *sig = sg_ctx_signal(env->sg);
-    struct sg_store st = st_sgstore(env->db, SG_TRUST_ANY);
-    uint32_t span = SG_PREKEY_ID_MAX - WA_RECV_PREKEY_BASE, id = 0;
-    for (int i = 0; i < 16 && !id; i++) {
-        uint32_t r;
-        struct sg_prekey tmp;
-        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) return -EIO;
-        uint32_t cand = WA_RECV_PREKEY_BASE + r % span;
-        int rc = sg_store_get_prekey(sig, &st, cand, &tmp);
-        OPENSSL_cleanse(&tmp, sizeof(tmp));
-        if (rc < 0 && rc != -EPROTO) return rc;
-        if (rc == 0) id = cand;
-    }
-    if (!id) return -ENOSPC;
-    int rc = sg_prekeys_generate(sig, id, 1, pk, NULL);
-    if (rc == 0) rc = st_db_begin(env->db);
-    if (rc < 0) return rc;
-    rc = sg_store_put_prekeys(sig, &st, pk, 1);
-    if (rc == 0) return st_db_commit(env->db);
-    st_db_rollback(env->db);
-    return rc;
-}
-
-static int add_keys(const struct wa_recv_env *env, struct wa_node *r)
-{
-    const struct wa_creds *c = env->creds;
-    struct sg_prekey pk = {0};
-    uint8_t b[3], t = SG_KEY_TYPE_DJB;
-    int rc = retry_prekey(env, &pk);
-    struct wa_node *keys = rc == 0 ? add_child(r, "keys") : NULL;
-    if (rc == 0 && !keys) rc = -ENOMEM;
-    if (rc == 0) rc = add_bytes(keys, "type", &t, 1);
-    if (rc == 0) rc = add_bytes(keys, "identity", c->identity.pub, 32);
-    struct wa_node *k = rc == 0 ? add_child(keys, "key") : NULL;
-    if (rc == 0 && !k) rc = -ENOMEM;
-    be(b, pk.id, 3);
-    if (rc == 0) rc = add_bytes(k, "id", b, 3);
-    if (rc == 0) rc = add_bytes(k, "value", pk.kp.pub, 32);
-    struct wa_node *sk = rc == 0 ? add_child(keys, "skey") : NULL;
-    if (rc == 0 && !sk) rc = -ENOMEM;
-    be(b, c->signed_prekey_id, 3);
-    if (rc == 0) rc = add_bytes(sk, "id", b, 3);
-    if (rc == 0) rc = add_bytes(sk, "value", c->signed_prekey.pub, 32);
-    if (rc == 0) rc = add_bytes(sk, "signature", c->signed_prekey_sig, 64);
-    if (rc == 0 && c->account_len)
-        rc = add_bytes(keys, "device-identity", c->account, c->account_len);
-    OPENSSL_cleanse(&pk, sizeof(pk));
-    return rc;
-}
-
-static struct wa_node *retry_node(struct mctx *m, unsigned count, bool keys, int *err)
-{
-    struct wa_node *r = reply_base("receipt", m->n, true);
-    char cnt[12];
-    snprintf(cnt, sizeof(cnt), "%u", count);
-    int rc = r ? wa_node_set_attr(r, "type", "retry") : -ENOMEM;
-    if (rc == 0 && m->peer) rc = wa_node_set_attr(r, "category", "peer");
-    struct wa_node *rt = rc == 0 ? add_child(r, "retry") : NULL;
-    if (rc == 0 && !rt) rc = -ENOMEM;
-    const char *t = wa_node_attr(m->n, "t");
-    if (rc == 0) rc = wa_node_set_attr(rt, "count", cnt);
-    if (rc == 0) rc = wa_node_set_attr(rt, "id", m->id);
-    if (rc == 0) rc = wa_node_set_attr(rt, "t", t ? t : "0");
-    if (rc == 0) rc = wa_node_set_attr(rt, "v", "1");
-    uint8_t reg[4];
-    be(reg, m->env->creds ? m->env->creds->registration_id : 0, 4);
-    if (rc == 0) rc = add_bytes(r, "registration", reg, 4);
-    if (rc == 0 && (count > 1 || keys) && m->env->creds) rc = add_keys(m->env, r);
-    if (rc < 0) {
-        wa_node_free(r);
-        r = NULL;
-    }
-    *err = rc;
-    return r;
-}
-
-/* The peer's resend carries <enc count=k>: resume at k + 1. */
-static unsigned enc_count(const struct wa_node *n)
-{
-    unsigned best = 0;
-    for (const struct wa_node *e = wa_node_next_child(n, "enc", NULL); e;
-         e = wa_node_next_child(n, "enc", e)) {
-        const char *c = wa_node_attr(e, "count");
-        long v = c ? strtol(c, NULL, 10) : 0;
-        if (v > 0 && v <= 100 && (unsigned)v > best) best = (unsigned)v;
-    }
-    return best;
-}
-
-static int handle_failure(struct mctx *m, int why, bool force_keys)
-{
-    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
-    snprintf(key, sizeof(key), "%s|%s", m->devjid, m->id);
-    struct retry_slot *s = retry_find(m->env->db, key, true);
-    unsigned count = s->count + 1, ec = enc_count(m->n) + 1;
-    if (ec > count) count = ec;
-    s->seq = ++g_seq;
-    log_debug("wa", NULL, "recv: %s from %s undecryptable (%s), retry %u", m->id, m->devjid,
-              sg_strerror(why), count);
-    if (count <= WA_RECV_MAX_RETRY) {
-        int rc = 0;
-        struct wa_node *r = retry_node(m, count, force_keys, &rc);
-        if (!r) return rc; /* the pre-key could not be stored: no ack, redelivery tries again */
-        s->count = count;
-        rc = send_owned(m->env, r);
-        if (rc == 0) g_stats.retries_sent++;
-        if (count == WA_RECV_MAX_RETRY) {
-            (void)sg_delete_session(m->env->sg, &m->addr); /* design "Session repair" 2 */
-            g_stats.gave_up++;
-            log_debug("wa", NULL, "recv: giving up on %s from %s; session dropped", m->id,
-                      m->devjid);
-        }
-    } else {
-        s->count = count;
-    }
-    (void)send_ack(m->env, m->n, "message", false, NULL);
-    return 1;
-}
-
 /* ---------------------------------------------------------------- <message> */
 
 static int check_caps(const struct wa_node *n)
@@ -577,17 +356,22 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
     if (!m->env->on_message) return;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
     names(m, x, chat, sender);
-    struct st_inbox_msg im = {
+    struct wa_inmsg im = {
         .cursor = cursor,
         .chat = chat,
         .sender = sender,
-        .msg_id = (char *)m->id,
-        .type = (char *)x->type,
+        .id = m->id,
+        .kind = wa_inmsg_kind_parse(x->type),
         .ts = m->ts,
         .received = time(NULL),
-        .payload = x->content.data,
-        .payload_len = x->content.len,
     };
+    if (im.kind == WA_IN_TEXT) {
+        im.text = (const char *)x->content.data;
+        im.text_len = x->content.len;
+    } else {
+        im.raw = x->content.data;
+        im.raw_len = x->content.len;
+    }
     m->env->on_message(m->env->ud, &im);
 }
 
@@ -596,7 +380,7 @@ static int run_message(struct mctx *m)
     int rc = all_processed(m);
     if (rc < 0) return rc;
     if (rc > 0) {
-        g_stats.redelivered++;
+        m->rcv->stats.redelivered++;
         (void)send_receipt(m);
         return 1;
     }
@@ -613,14 +397,11 @@ static int run_message(struct mctx *m)
         inserted = false;
     }
     if (rc == 0 && x.peer_err) {
-        rc = handle_failure(m, x.peer_err, x.force_keys);
+        rc = rx_retry_failure(m, x.peer_err, x.force_keys);
     } else if (rc == 0) {
-        char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
-        snprintf(key, sizeof(key), "%s|%s", m->devjid, m->id);
-        struct retry_slot *s = retry_find(m->env->db, key, false);
-        if (s) memset(s, 0, sizeof(*s));
-        if (x.dup) g_stats.redelivered++;
-        if (inserted) g_stats.stored++;
+        rx_retry_forget(m);
+        if (x.dup) m->rcv->stats.redelivered++;
+        if (inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
         if (inserted) deliver(m, &x, cursor);
         rc = 1;
@@ -632,131 +413,33 @@ static int run_message(struct mctx *m)
 
 /* Checks and resolution before the transaction: 0 = ready for run_message (m filled), else
  * the stanza was dealt with here and the result (1 or a local error) is returned. */
-static int prepare_message(struct mctx *m, const struct wa_recv_env *env, const struct wa_node *n)
+static int prepare_message(struct mctx *m, struct wa_receiver *rcv, const struct wa_node *n)
 {
-    *m = (struct mctx){.env = env, .n = n, .id = wa_node_attr(n, "id")};
+    const struct wa_recv_env *env = &rcv->env;
+    *m = (struct mctx){.rcv = rcv, .env = env, .n = n, .id = wa_node_attr(n, "id")};
     if (!m->id || wa_node_attr_jid(n, "from", &m->from) < 0) return 1; /* cannot even ack */
     if (!*m->id || strlen(m->id) >= ST_MSGID_MAX) {
-        (void)send_ack(env, n, "message", false, NACK_PARSE);
+        (void)rx_send_ack(env, n, "message", false, NACK_PARSE);
         return 1;
     }
     int nenc = check_caps(n);
     int rc = nenc < 0 ? nenc : resolve(m);
     if (rc == -ENOTSUP || (rc == 0 && nenc == 0)) { /* unavailable / plaintext / nothing */
-        (void)send_ack(env, n, "message", false, NULL);
+        (void)rx_send_ack(env, n, "message", false, NULL);
         return 1;
     }
     if (rc == -EBADMSG || rc == -EMSGSIZE || rc == -EINVAL) {
-        (void)send_ack(env, n, "message", false, NACK_PARSE);
+        (void)rx_send_ack(env, n, "message", false, NACK_PARSE);
         return 1;
     }
     return rc;
 }
 
-static int handle_message(const struct wa_recv_env *env, const struct wa_node *n)
+static int handle_message(struct wa_receiver *rcv, const struct wa_node *n)
 {
     struct mctx m;
-    int rc = prepare_message(&m, env, n);
+    int rc = prepare_message(&m, rcv, n);
     return rc != 0 ? rc : run_message(&m);
-}
-
-/* ---------------------------------------------------------------- <receipt> */
-
-static bool receipt_state(const char *type, enum st_out_state *st)
-{
-    if (!type || !strcmp(type, "inactive") || !strcmp(type, "delivery")) {
-        *st = ST_OUT_DELIVERED;
-        return true;
-    }
-    if (!strcmp(type, "read") || !strcmp(type, "read-self") || !strcmp(type, "played") ||
-        !strcmp(type, "played-self")) {
-        *st = ST_OUT_READ;
-        return true;
-    }
-    return false;
-}
-
-static size_t receipt_ids(const struct wa_node *n, const char **ids, size_t cap)
-{
-    size_t k = 0;
-    ids[k++] = wa_node_attr(n, "id");
-    const struct wa_node *list = wa_node_child(n, "list");
-    for (const struct wa_node *it = list ? wa_node_next_child(list, "item", NULL) : NULL;
-         it && k < cap; it = wa_node_next_child(list, "item", it)) {
-        const char *id = wa_node_attr(it, "id");
-        if (id && *id && strlen(id) < ST_MSGID_MAX) ids[k++] = id;
-    }
-    return k;
-}
-
-/* A delivery/read receipt for our messages, between its parts. */
-struct rcpt {
-    const struct wa_node *n;
-    enum st_out_state st;
-    size_t k;
-    const char *ids[RECEIPT_LIST_MAX];
-    bool applied[RECEIPT_LIST_MAX];
-};
-
-/* 0: r is ready for rcpt_apply; 1: settled here without the store (retry receipts, types
- * and ids we do not track: acked). */
-static int rcpt_prepare(const struct wa_recv_env *env, const struct wa_node *n, struct rcpt *r)
-{
-    const char *id = wa_node_attr(n, "id"), *type = wa_node_attr(n, "type");
-    struct wa_jid from;
-    if (!id || !*id || wa_node_attr_jid(n, "from", &from) < 0) return 1;
-    if (type && strcmp(type, "retry") == 0) {
-        (void)send_ack(env, n, "receipt", true, NULL);
-        if (env->on_retry_receipt) env->on_retry_receipt(env->ud, n);
-        return 1;
-    }
-    if (strlen(id) >= ST_MSGID_MAX || !receipt_state(type, &r->st)) {
-        (void)send_ack(env, n, "receipt", true, NULL);
-        return 1;
-    }
-    r->n = n;
-    r->k = receipt_ids(n, r->ids, RECEIPT_LIST_MAX);
-    memset(r->applied, 0, sizeof(r->applied));
-    return 0;
-}
-
-/* Inside the transaction: the outbox states (forward-only; unknown ids are not ours). */
-static int rcpt_apply(const struct wa_recv_env *env, struct rcpt *r)
-{
-    for (size_t i = 0; i < r->k; i++) {
-        int rc = st_outbox_set_state(env->db, r->ids[i], r->st, NULL);
-        r->applied[i] = rc == 0;
-        if (rc < 0 && rc != -ENOENT && rc != -EINVAL) return rc;
-    }
-    return 0;
-}
-
-/* After COMMIT: the ack, then on_receipt for each applied change. */
-static void rcpt_done(const struct wa_recv_env *env, const struct rcpt *r)
-{
-    (void)send_ack(env, r->n, "receipt", true, NULL);
-    const char *who = wa_node_attr(r->n, "participant") ? wa_node_attr(r->n, "participant")
-                                                        : wa_node_attr(r->n, "from");
-    for (size_t i = 0; i < r->k && env->on_receipt; i++)
-        if (r->applied[i]) env->on_receipt(env->ud, r->ids[i], r->st, who);
-}
-
-static int handle_receipt(const struct wa_recv_env *env, const struct wa_node *n)
-{
-    struct rcpt *r = malloc(sizeof(*r));
-    if (!r) return -ENOMEM;
-    int rc = rcpt_prepare(env, n, r);
-    if (rc == 0) rc = st_db_begin(env->db);
-    if (rc == 0) {
-        rc = rcpt_apply(env, r);
-        if (rc == 0)
-            rc = st_db_commit(env->db);
-        else
-            st_db_rollback(env->db);
-        if (rc == 0) rcpt_done(env, r);
-    }
-    free(r);
-    return rc < 0 ? rc : 1;
 }
 
 /* ---------------------------------------------------------------- group commit */
@@ -791,12 +474,9 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
 {
     for (size_t i = 0; i < k; i++) {
         struct mctx *m = &it[i].m;
-        char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
-        snprintf(key, sizeof(key), "%s|%s", m->devjid, m->id);
-        struct retry_slot *s = retry_find(m->env->db, key, false);
-        if (s) memset(s, 0, sizeof(*s));
-        if (it[i].redelivery) g_stats.redelivered++;
-        if (it[i].inserted) g_stats.stored++;
+        rx_retry_forget(m);
+        if (it[i].redelivery) m->rcv->stats.redelivered++;
+        if (it[i].inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
     }
     for (size_t i = 0; i < k; i++)
@@ -816,7 +496,7 @@ struct batch {
 static int batch_receipts(struct batch *b)
 {
     for (size_t i = 0; i < b->nr; i++) {
-        int rc = rcpt_apply(b->env, &b->r[i]);
+        int rc = rx_rcpt_apply(b->env, &b->r[i]);
         if (rc < 0) return rc;
     }
     return 0;
@@ -844,7 +524,7 @@ static int run_batch(struct batch *b, int *results)
     if (b->hook && b->hook->ran) b->hook->done(b->hook->ud, body == 0 && rc == 0);
     if (body == 0 && rc == 0) {
         for (size_t i = 0; i < b->nr; i++)
-            rcpt_done(b->env, &b->r[i]);
+            rx_rcpt_done(b->env, &b->r[i]);
         batch_ack_deliver(it, k);
     }
     for (size_t i = 0; i < k; i++) {
@@ -858,24 +538,26 @@ static int run_batch(struct batch *b, int *results)
     }
     for (size_t i = 0; i < b->nr; i++) {
         int r = rc < 0 ? rc : 1;
-        if (body == 1) r = handle_receipt(b->env, b->r[i].n);
+        if (body == 1) r = rx_handle_receipt(b->env, b->r[i].n);
         if (r < 0 && rc == 0) rc = r;
         if (results) results[b->ridx[i]] = r;
     }
     return rc;
 }
 
-int wa_recv_handle_batch(const struct wa_recv_env *env, const struct wa_node *const *nodes,
-                         size_t n, int *results)
+int wa_recv_handle_batch(struct wa_receiver *rcv, const struct wa_node *const *nodes, size_t n,
+                         int *results)
 {
-    return wa_recv_handle_batch_ex(env, nodes, n, results, NULL);
+    return wa_recv_handle_batch_ex(rcv, nodes, n, results, NULL);
 }
 
-int wa_recv_handle_batch_ex(const struct wa_recv_env *env, const struct wa_node *const *nodes,
-                            size_t n, int *results, struct wa_recv_txn_hook *hook)
+int wa_recv_handle_batch_ex(struct wa_receiver *rcv, const struct wa_node *const *nodes, size_t n,
+                            int *results, struct wa_recv_txn_hook *hook)
 {
     if (hook) hook->ran = false;
-    if (!env || !env->db || !env->sg || (!nodes && n) || n > WA_RECV_BATCH_MAX) return -EINVAL;
+    if (!rcv) return -EINVAL;
+    const struct wa_recv_env *env = &rcv->env;
+    if ((!nodes && n) || n > WA_RECV_BATCH_MAX) return -EINVAL;
     if (hook && (!hook->body || !hook->done)) return -EINVAL;
     if (st_db_in_txn(env->db)) return -EALREADY;
     struct batch b = {.env = env, .hook = hook};
@@ -895,9 +577,9 @@ int wa_recv_handle_batch_ex(const struct wa_recv_env *env, const struct wa_node 
         const char *tag = s && s->tag.s ? s->tag.s : NULL;
         bool msg = tag && !strcmp(tag, "message"), rcp = tag && !strcmp(tag, "receipt");
         int r = !tag  ? -EINVAL
-                : msg ? prepare_message(&b.it[b.k].m, env, s)
-                : rcp ? rcpt_prepare(env, s, &b.r[b.nr])
-                      : wa_recv_handle(env, s);
+                : msg ? prepare_message(&b.it[b.k].m, rcv, s)
+                : rcp ? rx_rcpt_prepare(env, s, &b.r[b.nr])
+                      : wa_recv_handle(rcv, s);
         if (r == 0 && msg) {
             b.idx[b.k++] = i;
             continue;
@@ -928,21 +610,23 @@ static int handle_notification(const struct wa_recv_env *env, const struct wa_no
         wa_node_attr_jid(n, "from", &from) == 0 && (wa_jid_is_pn(&from) || wa_jid_is_lid(&from))) {
         char name[SG_NAME_MAX + 1];
         int len = wa_jid_signal_name(&from, name, sizeof(name));
-        if (len > 0) (void)st_sgstore_ops()->delete_all_sessions(env->db, name, (size_t)len);
+        const struct sg_store *st = sg_ctx_store(env->sg);
+        if (len > 0) (void)st->ops->delete_all_sessions(st->ud, name, (size_t)len);
     }
-    if (wa_node_attr(n, "id")) (void)send_ack(env, n, "notification", true, NULL);
+    if (wa_node_attr(n, "id")) (void)rx_send_ack(env, n, "notification", true, NULL);
     return 1;
 }
 
-int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n)
+int wa_recv_handle(struct wa_receiver *rcv, const struct wa_node *n)
 {
-    if (!env || !n || !n->tag.s || !env->db || !env->sg) return -EINVAL;
+    if (!rcv || !n || !n->tag.s) return -EINVAL;
+    const struct wa_recv_env *env = &rcv->env;
     const char *tag = n->tag.s;
-    if (!strcmp(tag, "message")) return handle_message(env, n);
-    if (!strcmp(tag, "receipt")) return handle_receipt(env, n);
+    if (!strcmp(tag, "message")) return handle_message(rcv, n);
+    if (!strcmp(tag, "receipt")) return rx_handle_receipt(env, n);
     if (!strcmp(tag, "notification")) return handle_notification(env, n);
     if (!strcmp(tag, "call")) {
-        if (wa_node_attr(n, "id")) (void)send_ack(env, n, "call", true, NULL);
+        if (wa_node_attr(n, "id")) (void)rx_send_ack(env, n, "call", true, NULL);
         return 1;
     }
     return 0;

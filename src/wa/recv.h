@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* recv.h -- the receive path: decrypt, persist, acknowledge, deliver (wa-protocol.md §7).
  *
- * wa_recv_handle() takes one stanza the client core passed to on_node:
+ * One `struct wa_receiver` per session (wa/session.h owns it): it holds the retry counts and
+ * the counters of its account; nothing here is process-wide. wa_recv_handle() takes one
+ * stanza the session's dispatcher routes to it:
  *
  *  <message>  Sender and chat are resolved (§7.1: 1:1 by PN or LID, groups/broadcasts by
  *             `participant`, copies of our own messages from our other devices with
@@ -33,8 +35,9 @@
  *             carries); from count 2 (or at once when an skmsg found no sender key and
  *             the stanza had no 1:1 part, as whatsmeow) with <keys> (identity, a fresh
  *             one-time pre-key -- committed to the store before the receipt is sent --,
- *             signed pre-key, device identity). Counts live in memory (a 256-entry table;
- *             after a restart the peer's <enc count> resumes them). The retry receipt with
+ *             signed pre-key, device identity). Counts live in the receiver (a 256-entry table;
+ *             after a restart the peer's <enc count> resumes them). Each retry receipt sent
+ *             is reported through env->on_undecryptable. The retry receipt with
  *             count 5 is the last: that peer's session is deleted at the same time (design.md
  *             "Session repair" 2, so the peer's next pkmsg rebuilds it); later failures of
  *             that id are only acked. Every failed message is also acked (`<ack
@@ -53,7 +56,8 @@
  *
  * Caps: WA_RECV_MAX_ENC <enc> children, WA_RECV_MAX_CT bytes per ciphertext, WA_MSG_MAX
  * bytes of plaintext, ids up to ST_MSGID_MAX - 1 bytes, JIDs up to WA_JID_STR_MAX.
- * Loop thread only (the retry table is process-wide state). Nothing logs above debug.
+ * The retry code lives in wa/retry.c, the receipts in wa/receipts.c (private header
+ * wa/recv_int.h). Loop thread only. Nothing logs above debug.
  */
 #pragma once
 #include <stdbool.h>
@@ -65,6 +69,7 @@
 #include "store/msgstore.h"
 #include "wa/client.h"
 #include "wa/creds.h"
+#include "wa/inmsg.h"
 #include "wa/node.h"
 
 #define WA_RECV_MAX_ENC     4
@@ -73,28 +78,47 @@
 #define WA_RECV_RETRY_SLOTS 256
 #define WA_RECV_PREKEY_BASE 0xF00000u /* retry pre-key ids: BASE .. SG_PREKEY_ID_MAX - 1 */
 
+/* A message we could not decrypt, after its retry receipt went out (or was not sent). */
+struct wa_undecryptable {
+    const char *id;     /* message id */
+    const char *from;   /* the sender device JID */
+    const char *chat;   /* the group JID, or the stanza's from for 1:1 */
+    const char *reason; /* libsignal's error in words ("bad MAC", "no session", ...) */
+    unsigned count;     /* retry receipts for this id so far (this one included) */
+    bool gave_up;       /* the last one: the session was deleted */
+};
+
 struct wa_recv_env {
     struct wa_client *client; /* acks, receipts, retry receipts go out with wa_client_send_node */
     struct st_db *db;         /* the account's store (src/store/db.h) */
     struct sg_ctx *sg;        /* Signal context over st_sgstore(db) (src/signal/sg_cipher.h) */
     const struct wa_creds *creds; /* our JIDs (src/wa/creds.h) */
     /* A new message: called after its inbox row is COMMITted and the ack/receipt was sent. */
-    void (*on_message)(void *ud, const struct st_inbox_msg *m);
+    void (*on_message)(void *ud, const struct wa_inmsg *m);
     /* A delivery/read receipt for one of our messages, after the outbox state was committed. */
     void (*on_receipt)(void *ud, const char *msg_id, enum st_out_state state, const char *from);
     /* A peer's retry receipt for one of our messages: the channel hands it to wa_sender_handle().
      */
     void (*on_retry_receipt)(void *ud, const struct wa_node *receipt);
+    /* Optional: a message failed to decrypt (see struct wa_undecryptable). */
+    void (*on_undecryptable)(void *ud, const struct wa_undecryptable *u);
     void *ud;
     /* Optional: send nodes through this instead of wa_client_send_node(client, n) (tests,
      * fuzzing; client may then be NULL). Return 0 or a negative errno. */
     int (*send_node)(void *ud, const struct wa_node *n);
 };
 
-/* Handle one stanza the client passed to on_node (<message>, <receipt>, <notification>, ...).
- * Returns 1 if handled, 0 if not ours, < 0 on a local error (store failure: nothing was acked,
- * so the server redelivers). */
-int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n);
+struct wa_receiver;
+/* A receiver over env (copied; its pointers are borrowed and must outlive it). 0, -EINVAL
+ * (no db or sg), -ENOMEM. */
+int wa_receiver_new(const struct wa_recv_env *env, struct wa_receiver **out)
+    __attribute__((warn_unused_result));
+void wa_receiver_free(struct wa_receiver *r); /* NULL ok */
+
+/* Handle one stanza (<message>, <receipt>, <notification>, <call>). Returns 1 if handled, 0
+ * if not ours, < 0 on a local error (store failure: nothing was acked, so the server
+ * redelivers). */
+int wa_recv_handle(struct wa_receiver *r, const struct wa_node *n);
 
 /* Group commit: handle up to WA_RECV_BATCH_MAX stanzas that arrived together. Stanzas other
  * than <message> and delivery/read <receipt>s, and messages settled before decryption
@@ -112,8 +136,8 @@ int wa_recv_handle(const struct wa_recv_env *env, const struct wa_node *n);
  * or the first local error (< 0); -EINVAL (n over the cap, NULL nodes), -EALREADY (a
  * transaction is already open on env->db), -ENOMEM. Loop thread only. */
 #define WA_RECV_BATCH_MAX 64
-int wa_recv_handle_batch(const struct wa_recv_env *env, const struct wa_node *const *nodes,
-                         size_t n, int *results);
+int wa_recv_handle_batch(struct wa_receiver *r, const struct wa_node *const *nodes, size_t n,
+                         int *results);
 /* Other work sharing the batch's transaction (group commit across modules, e.g. the acks of
  * our own messages): body runs inside it after the messages' bodies and before the receipts'
  * states, ONLY when the batch goes to COMMIT as a whole (not when it falls back to the single
@@ -126,14 +150,14 @@ struct wa_recv_txn_hook {
     void *ud;
     bool ran;
 };
-int wa_recv_handle_batch_ex(const struct wa_recv_env *env, const struct wa_node *const *nodes,
-                            size_t n, int *results, struct wa_recv_txn_hook *hook);
+int wa_recv_handle_batch_ex(struct wa_receiver *r, const struct wa_node *const *nodes, size_t n,
+                            int *results, struct wa_recv_txn_hook *hook);
 
-/* Process-wide counters (loop thread): retry receipts sent, messages given up (session
- * dropped), messages stored, redeliveries re-acked. */
+/* The receiver's counters: retry receipts sent, messages given up (session dropped),
+ * messages stored, redeliveries re-acked. */
 struct wa_recv_stats {
     unsigned long retries_sent, gave_up, stored, redelivered;
 };
-void wa_recv_get_stats(struct wa_recv_stats *out);
+void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out);
 /* Forget every retry count (tests). */
-void wa_recv_reset_retries(void);
+void wa_recv_reset_retries(struct wa_receiver *r);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* send.c -- the send path: outbox, usync, bundles, per-device encryption, groups, retries. */
-#include "wa/send.h"
+/* send.c -- the sender: outbox pipeline, usync, bundles, per-device encryption, group commit. */
+#include "wa/send_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,265 +13,9 @@
 #include <openssl/sha.h>
 
 #include "store/sgstore.h"
-#include "wa.pb-c.h"
-#include "wa/usync.h"
+#include "wa/nodeb.h"
 
-/* ------------------------------------------------------------------ pure helpers */
-
-int wa_send_msg_id(const char *user, int64_t now, char *out, size_t outlen)
-{
-    if (!user || outlen < WA_SEND_MSGID_LEN + 1) return -EINVAL;
-    size_t ul = strlen(user);
-    if (ul > 128) return -EINVAL;
-    uint8_t in[8 + 128 + 5 + 16], md[SHA256_DIGEST_LENGTH];
-    for (int i = 0; i < 8; i++)
-        in[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
-    memcpy(in + 8, user, ul);
-    memcpy(in + 8 + ul, "@c.us", 5);
-    if (RAND_bytes(in + 13 + ul, 16) != 1) return -EIO;
-    SHA256(in, 8 + ul + 5 + 16, md);
-    static const char hx[] = "0123456789ABCDEF";
-    memcpy(out, "3EB0", 4);
-    for (int i = 0; i < 9; i++) {
-        out[4 + 2 * i] = hx[md[i] >> 4];
-        out[5 + 2 * i] = hx[md[i] & 15];
-    }
-    out[WA_SEND_MSGID_LEN] = 0;
-    return 0;
-}
-
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return n > 0;
-}
-
-int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
-{
-    if (!to || !*to) return errf(err, errlen, "empty destination");
-    const char *p = to[0] == '+' ? to + 1 : to;
-    size_t n = strlen(p);
-    if (!strchr(to, '@')) {
-        if (n < 5 || n > 20 || !all_digits(p, n))
-            return errf(err, errlen, "'%s' is not a phone number (5-20 digits, optional +)", to);
-        if ((size_t)snprintf(out, outlen, "%s@%s", p, WA_SERVER_PN) >= outlen)
-            return errf(err, errlen, "destination too long");
-        return 0;
-    }
-    struct wa_jid j;
-    if (wa_jid_parse(&j, to, strlen(to)) < 0) return errf(err, errlen, "'%s' is not a JID", to);
-    bool pn = !strcmp(j.server, WA_SERVER_PN) || !strcmp(j.server, WA_SERVER_LEGACY_PN);
-    if (j.form != WA_JID_FORM_PAIR)
-        return errf(err, errlen, "'%s' names a device; send to the user or group", to);
-    if (pn && all_digits(j.user, strlen(j.user)) && strlen(j.user) >= 5 && strlen(j.user) <= 20) {
-        if ((size_t)snprintf(out, outlen, "%s@%s", j.user, WA_SERVER_PN) >= outlen)
-            return errf(err, errlen, "destination too long");
-        return 0;
-    }
-    if (!strcmp(j.server, WA_SERVER_GROUP) && j.user[0]) {
-        if ((size_t)snprintf(out, outlen, "%s@%s", j.user, WA_SERVER_GROUP) >= outlen)
-            return errf(err, errlen, "destination too long");
-        return 0;
-    }
-    return errf(err, errlen, "'%s': only phone numbers, PN JIDs and group JIDs are supported", to);
-}
-
-static int pack_msg(const Wa__Message *m, struct buf *out)
-{
-    size_t n = wa__message__get_packed_size(m);
-    int rc = buf_reserve(out, n);
-    if (rc < 0) return rc;
-    wa__message__pack(m, out->data + out->len);
-    out->len += n;
-    return 0;
-}
-
-int wa_send_build_text(const char *text, struct buf *out)
-{
-    Wa__Message m = WA__MESSAGE__INIT;
-    m.conversation = (char *)text;
-    return pack_msg(&m, out);
-}
-
-int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
-{
-    Wa__Message *inner = wa__message__unpack(NULL, len, msg);
-    if (!inner) return -EBADMSG;
-    Wa__Message m = WA__MESSAGE__INIT;
-    Wa__DeviceSentMessage d = WA__DEVICE_SENT_MESSAGE__INIT;
-    d.destinationjid = (char *)dest;
-    d.message = inner;
-    m.devicesentmessage = &d;
-    m.messagecontextinfo = inner->messagecontextinfo;
-    int rc = pack_msg(&m, out);
-    wa__message__free_unpacked(inner, NULL);
-    return rc;
-}
-
-int wa_send_build_skdm(const char *group, const uint8_t *skdm, size_t skdm_len, const uint8_t *msg,
-                       size_t len, struct buf *out)
-{
-    Wa__Message empty = WA__MESSAGE__INIT;
-    Wa__Message *m = msg ? wa__message__unpack(NULL, len, msg) : &empty;
-    if (!m) return -EBADMSG;
-    Wa__SenderKeyDistributionMessage sk = WA__SENDER_KEY_DISTRIBUTION_MESSAGE__INIT;
-    Wa__SenderKeyDistributionMessage *old = m->senderkeydistributionmessage;
-    sk.groupid = (char *)group;
-    sk.has_axolotlsenderkeydistributionmessage = 1;
-    sk.axolotlsenderkeydistributionmessage.data = (uint8_t *)skdm;
-    sk.axolotlsenderkeydistributionmessage.len = skdm_len;
-    m->senderkeydistributionmessage = &sk;
-    int rc = pack_msg(m, out);
-    m->senderkeydistributionmessage = old;
-    if (m != &empty) wa__message__free_unpacked(m, NULL);
-    return rc;
-}
-
-static struct wa_node *child_new(struct wa_node *parent, const char *tag)
-{
-    struct wa_node *c = wa_node_new(tag);
-    if (c && wa_node_add_child(parent, c) < 0) {
-        wa_node_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-static struct wa_node *enc_node(struct wa_node *parent, enum sg_msg_type t, const uint8_t *ct,
-                                size_t len)
-{
-    struct wa_node *e = child_new(parent, "enc");
-    if (!e || wa_node_set_attr(e, "v", "2") < 0 ||
-        wa_node_set_attr(e, "type", sg_msg_type_name(t)) < 0 || wa_node_set_bytes(e, ct, len) < 0)
-        return NULL;
-    return e;
-}
-
-struct wa_node *wa_send_build_stanza(const char *id, const struct wa_jid *to,
-                                     const struct wa_send_part *parts, size_t nparts,
-                                     const uint8_t *sk, size_t sklen, const uint8_t *account,
-                                     size_t account_len)
-{
-    struct wa_node *m = wa_node_new("message");
-    bool pk = false, ok = m && wa_node_set_attr(m, "id", id) == 0 &&
-                          wa_node_set_attr_jid(m, "to", to) == 0 &&
-                          wa_node_set_attr(m, "type", "text") == 0;
-    struct wa_node *ps = ok && nparts ? child_new(m, "participants") : NULL;
-    if (nparts && !ps) ok = false;
-    for (size_t i = 0; ok && i < nparts; i++) {
-        struct wa_node *t = child_new(ps, "to");
-        ok = t && wa_node_set_attr_jid(t, "jid", &parts[i].jid) == 0 &&
-             enc_node(t, parts[i].type, parts[i].ct, parts[i].len);
-        pk |= parts[i].type == SG_PKMSG;
-    }
-    if (ok && sk) ok = enc_node(m, SG_SKMSG, sk, sklen) != NULL;
-    if (ok && pk && account && account_len) {
-        struct wa_node *di = child_new(m, "device-identity");
-        ok = di && wa_node_set_bytes(di, account, account_len) == 0;
-    }
-    if (!ok) {
-        wa_node_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-/* ------------------------------------------------------------------ the sender */
-
-struct target {
-    struct sg_address addr; /* Signal session address */
-    struct wa_jid wire;     /* <to jid> (PN form) */
-    struct wa_jid keyjid;   /* `encrypt get` user jid (LID form when known) */
-    bool own;               /* one of our own other devices */
-    int bundle; /* 0 none, 1 fetched (b valid), 2 has a session, -1 unusable (no bundle) */
-    struct sg_bundle b;
-};
-
-struct job {
-    struct st_outbox_msg row;
-    bool group;
-    struct wa_jid chat;
-    char chat_str[WA_JID_STR_MAX];
-    char (*users)[WA_USYNC_USER_MAX];
-    size_t nusers;
-    struct target *t;
-    size_t nt;
-};
-
-/* A peer's retry receipt being answered. */
-struct retry_req {
-    char msg_id[ST_MSGID_MAX + 1];
-    char to[ST_CHAT_MAX + 1];
-    char count[16];
-    bool group;
-    struct wa_jid from;
-    struct target t;
-    uint8_t *payload;
-    size_t len;
-};
-
-enum op_kind { OP_GROUP, OP_USYNC, OP_KEYS, OP_RETRY_KEYS };
-
-struct op {
-    struct wa_sender *s;
-    enum op_kind kind;
-    unsigned jobseq;
-    struct retry_req *rr;
-    struct op *next;
-};
-
-struct note {
-    char *msg_id, *error;
-    enum st_out_state state;
-};
-
-struct counter {
-    char key[ST_MSGID_MAX + WA_JID_STR_MAX + 2];
-    int n;
-};
-#define COUNTERS 128
-
-struct wa_sender {
-    struct wa_sender_env env;
-    struct wa_usync_cache *cache;
-    struct job *job;
-    unsigned jobseq;
-    bool stalled;
-    struct op *ops;
-    char inflight[WA_SEND_INFLIGHT_MAX][ST_MSGID_MAX + 1];
-    char inflight_group[WA_SEND_INFLIGHT_MAX][WA_JID_STR_MAX];
-    size_t ninflight;
-    struct note *notes;
-    size_t nnotes;
-    struct counter attempts[COUNTERS], retries[COUNTERS];
-    unsigned attempts_next, retries_next;
-    char me_user[WA_JID_USER_MAX], me_lid[WA_JID_USER_MAX];
-    int me_dev;
-    /* group commit: a transaction of ours is open; encrypted rows' frames wait for its COMMIT */
-    bool grp;
-    size_t grp_notes; /* notes queued before the group (later ones die with a rollback) */
-    struct wa_node *held[WA_SEND_INFLIGHT_MAX];
-    size_t nheld;
-    char err[WA_SEND_ERR_MAX];
-    wa_sender_send_fn hook;
-    void *hook_ud;
-};
-
-static int send_frame(struct wa_sender *s, const struct wa_node *n)
+int snd_send_frame(struct wa_sender *s, const struct wa_node *n)
 {
     if (s->hook) return s->hook(s->hook_ud, n);
     return wa_client_send_node(s->env.client, n);
@@ -283,8 +27,7 @@ void wa_sender_set_send_hook(struct wa_sender *s, wa_sender_send_fn fn, void *ud
     s->hook_ud = ud;
 }
 
-static void seterr(struct wa_sender *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct wa_sender *s, const char *fmt, ...)
+void snd_seterr(struct wa_sender *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -305,7 +48,7 @@ static bool connected(const struct wa_sender *s)
 }
 
 /* Refresh our own identity from the creds (they may be filled in by pairing later). */
-static int load_me(struct wa_sender *s)
+int snd_load_me(struct wa_sender *s)
 {
     struct wa_jid j;
     const struct wa_creds *c = s->env.creds;
@@ -320,7 +63,7 @@ static int load_me(struct wa_sender *s)
 
 /* ---- counters (attempts per row, answers per retried message+device) ---- */
 
-static int *counter(struct counter *v, unsigned *next, const char *key)
+int *snd_counter(struct counter *v, unsigned *next, const char *key)
 {
     for (size_t i = 0; i < COUNTERS; i++)
         if (v[i].key[0] && strcmp(v[i].key, key) == 0) return &v[i].n;
@@ -333,6 +76,8 @@ static int *counter(struct counter *v, unsigned *next, const char *key)
 
 /* ---- notifications (delivered from async contexts only) ---- */
 
+static void flush_notes(struct wa_sender *s);
+
 static void note(struct wa_sender *s, const char *msg_id, enum st_out_state st, const char *error)
 {
     struct note *v = realloc(s->notes, (s->nnotes + 1) * sizeof(*v));
@@ -342,6 +87,13 @@ static void note(struct wa_sender *s, const char *msg_id, enum st_out_state st, 
     v[s->nnotes].error = error ? strdup(error) : NULL;
     v[s->nnotes].state = st;
     if (v[s->nnotes].msg_id) s->nnotes++;
+    if (s->env.wake) s->env.wake(s->env.ud);
+}
+
+void wa_sender_flush_notes(struct wa_sender *s)
+{
+    if (s->grp) return; /* a group's notes wait for its end (a rollback drops them) */
+    flush_notes(s);
 }
 
 static void flush_notes(struct wa_sender *s)
@@ -365,7 +117,7 @@ static void flush_notes(struct wa_sender *s)
 static void pump(struct wa_sender *s);
 static void op_cb(void *ud, int status, const struct wa_node *resp);
 
-static int send_iq(struct wa_sender *s, struct wa_node *iq, enum op_kind kind, struct retry_req *rr)
+int snd_send_iq(struct wa_sender *s, struct wa_node *iq, enum op_kind kind, struct retry_req *rr)
 {
     struct op *op = calloc(1, sizeof(*op));
     if (!op) {
@@ -434,7 +186,7 @@ static void job_end(struct wa_sender *s)
 static void row_fail(struct wa_sender *s, const char *id, int rc, bool permanent)
 {
     if (rc != -ENOTCONN) {
-        int *n = counter(s->attempts, &s->attempts_next, id);
+        int *n = snd_counter(s->attempts, &s->attempts_next, id);
         if (permanent || ++*n >= WA_SEND_MAX_ATTEMPTS) {
             char e[WA_SEND_ERR_MAX];
             snprintf(e, sizeof(e), "%s", s->err);
@@ -477,7 +229,7 @@ static int start_next(struct wa_sender *s)
     size_t n = 0;
     int rc = st_outbox_list_queued(s->env.db, s->ninflight + 1, &v, &n);
     if (rc < 0) {
-        seterr(s, "outbox: %s", st_db_last_error(s->env.db));
+        snd_seterr(s, "outbox: %s", st_db_last_error(s->env.db));
         return rc;
     }
     size_t pick = n;
@@ -501,8 +253,8 @@ static int start_next(struct wa_sender *s)
     st_outbox_list_free(v, n);
     s->job = j;
     s->jobseq++;
-    if (load_me(s) < 0 || wa_jid_parse(&j->chat, j->row.to, strlen(j->row.to)) < 0) {
-        seterr(s, "%s: bad destination or not paired", j->row.msg_id);
+    if (snd_load_me(s) < 0 || wa_jid_parse(&j->chat, j->row.to, strlen(j->row.to)) < 0) {
+        snd_seterr(s, "%s: bad destination or not paired", j->row.msg_id);
         job_fail(s, -EINVAL, true);
         return 2;
     }
@@ -510,12 +262,12 @@ static int start_next(struct wa_sender *s)
     j->group = wa_jid_is_group(&j->chat);
     if (j->group) {
         struct wa_node *iq = new_iq(s, "w:g2", &j->chat);
-        struct wa_node *q = iq ? child_new(iq, "query") : NULL;
+        struct wa_node *q = iq ? wa_nb_child(iq, "query") : NULL;
         if (!q || wa_node_set_attr(q, "request", "interactive") < 0) {
             wa_node_free(iq);
             return -ENOMEM;
         }
-        return send_iq(s, iq, OP_GROUP, NULL) < 0 ? -ENOTCONN : 1;
+        return snd_send_iq(s, iq, OP_GROUP, NULL) < 0 ? -ENOTCONN : 1;
     }
     if (add_user(j, s->me_user) < 0 || add_user(j, j->chat.user) < 0) return -ENOMEM;
     return step_devices(s);
@@ -526,7 +278,7 @@ static int on_group(struct wa_sender *s, const struct wa_node *resp)
     struct job *j = s->job;
     const struct wa_node *g = wa_node_child(resp, "group");
     if (!g) {
-        seterr(s, "%s: group %s: no <group> in the answer", j->row.msg_id, j->chat_str);
+        snd_seterr(s, "%s: group %s: no <group> in the answer", j->row.msg_id, j->chat_str);
         return -EPROTO;
     }
     int rc = add_user(j, s->me_user);
@@ -563,7 +315,7 @@ static int step_devices(struct wa_sender *s)
     struct wa_node *iq = wa_usync_build(id, miss, nm);
     free(miss);
     if (!iq) return -ENOMEM;
-    return send_iq(s, iq, OP_USYNC, NULL) < 0 ? -ENOTCONN : 1;
+    return snd_send_iq(s, iq, OP_USYNC, NULL) < 0 ? -ENOTCONN : 1;
 }
 
 static int on_usync(struct wa_sender *s, const struct wa_node *resp)
@@ -577,11 +329,11 @@ static int on_usync(struct wa_sender *s, const struct wa_node *resp)
         if (u[i].ndev) /* not cached without devices: a failure must come from an iq */
             wa_usync_cache_put(s->cache, &u[i], now);
         if (u[i].lid[0] && st_lid_put(s->env.db, u[i].lid, u[i].pn) < 0)
-            seterr(s, "lid map: %s", st_db_last_error(s->env.db)); /* not fatal */
+            snd_seterr(s, "lid map: %s", st_db_last_error(s->env.db)); /* not fatal */
     }
     free(u);
     if (rc < 0) {
-        seterr(s, "%s: unparseable usync answer", s->job->row.msg_id);
+        snd_seterr(s, "%s: unparseable usync answer", s->job->row.msg_id);
         return rc;
     }
     return step_keys(s);
@@ -594,7 +346,7 @@ static int jid_dev(struct wa_jid *j, const char *user, bool lid, int dev)
 }
 
 /* Fill a target for device `dev` of (pn, lid) users. */
-static int target_make(struct target *t, const char *pn, const char *lid, int dev, bool own)
+int snd_target_make(struct target *t, const char *pn, const char *lid, int dev, bool own)
 {
     memset(t, 0, sizeof(*t));
     t->own = own;
@@ -624,20 +376,20 @@ static int build_targets(struct wa_sender *s)
         bool own = !strcmp(j->users[i], s->me_user) && strcmp(j->chat.user, s->me_user) != 0;
         for (size_t d = 0; u && d < u->ndev && j->nt < cap; d++) {
             if (own && u->dev[d] == s->me_dev) continue;
-            if (target_make(&j->t[j->nt], u->pn, u->lid, u->dev[d], own) == 0) j->nt++;
+            if (snd_target_make(&j->t[j->nt], u->pn, u->lid, u->dev[d], own) == 0) j->nt++;
         }
     }
     return 0;
 }
 
-static struct wa_node *keys_iq(struct wa_sender *s, struct target *t, size_t n, bool only_missing)
+struct wa_node *snd_keys_iq(struct wa_sender *s, struct target *t, size_t n, bool only_missing)
 {
     struct wa_node *iq = new_iq(s, "encrypt", NULL);
-    struct wa_node *key = iq ? child_new(iq, "key") : NULL;
+    struct wa_node *key = iq ? wa_nb_child(iq, "key") : NULL;
     bool ok = key != NULL;
     for (size_t i = 0; ok && i < n; i++) {
         if (only_missing && t[i].bundle) continue;
-        struct wa_node *u = child_new(key, "user");
+        struct wa_node *u = wa_nb_child(key, "user");
         ok = u && wa_node_set_attr_jid(u, "jid", &t[i].keyjid) == 0;
     }
     if (!ok) {
@@ -657,16 +409,16 @@ static int step_keys(struct wa_sender *s)
     for (size_t i = 0; i < j->nt; i++) {
         rc = sg_has_session(s->env.sg, &j->t[i].addr);
         if (rc < 0) {
-            seterr(s, "session lookup: %s", sg_ctx_last_error(s->env.sg));
+            snd_seterr(s, "session lookup: %s", sg_ctx_last_error(s->env.sg));
             return rc;
         }
         j->t[i].bundle = rc == 1 ? 2 : 0; /* 2: has a session */
         need += rc == 0;
     }
     if (need == 0) return step_encrypt(s);
-    struct wa_node *iq = keys_iq(s, j->t, j->nt, true);
+    struct wa_node *iq = snd_keys_iq(s, j->t, j->nt, true);
     if (!iq) return -ENOMEM;
-    return send_iq(s, iq, OP_KEYS, NULL) < 0 ? -ENOTCONN : 1;
+    return snd_send_iq(s, iq, OP_KEYS, NULL) < 0 ? -ENOTCONN : 1;
 }
 
 static int bytes_child(const struct wa_node *n, const char *tag, uint8_t *out, size_t want,
@@ -690,8 +442,7 @@ static int bytes_child(const struct wa_node *n, const char *tag, uint8_t *out, s
 }
 
 /* Parse identity/skey/[key] under `n` (registration from `reg_parent`). */
-static int parse_bundle(const struct wa_node *n, const struct wa_node *reg_parent,
-                        struct sg_bundle *b)
+int snd_parse_bundle(const struct wa_node *n, const struct wa_node *reg_parent, struct sg_bundle *b)
 {
     memset(b, 0, sizeof(*b));
     const struct wa_node *sk = wa_node_child(n, "skey"), *k = wa_node_child(n, "key");
@@ -714,7 +465,7 @@ static bool same_dev(const struct wa_jid *a, const struct wa_jid *b)
 }
 
 /* Match <list><user jid> answers to targets; devices without a bundle get -1. */
-static void take_bundles(const struct wa_node *resp, struct target *t, size_t n)
+void snd_take_bundles(const struct wa_node *resp, struct target *t, size_t n)
 {
     const struct wa_node *list = wa_node_child(resp, "list");
     for (const struct wa_node *u = list ? wa_node_next_child(list, "user", NULL) : NULL; u;
@@ -724,7 +475,7 @@ static void take_bundles(const struct wa_node *resp, struct target *t, size_t n)
         const struct wa_node *src = wa_node_child(u, "keys") ? wa_node_child(u, "keys") : u;
         for (size_t i = 0; i < n; i++) {
             if (t[i].bundle != 0 || !same_dev(&t[i].keyjid, &j)) continue;
-            t[i].bundle = parse_bundle(src, u, &t[i].b) == 0 ? 1 : -1;
+            t[i].bundle = snd_parse_bundle(src, u, &t[i].b) == 0 ? 1 : -1;
         }
     }
     for (size_t i = 0; i < n; i++)
@@ -739,14 +490,14 @@ static int pad_copy(const uint8_t *p, size_t len, struct buf *out)
 }
 
 /* Encrypt `pt` (unpadded) for t; appends the ciphertext to ct. */
-static int enc_one(struct wa_sender *s, struct target *t, const uint8_t *pt, size_t len,
-                   enum sg_msg_type *type, struct buf *ct)
+int snd_enc_one(struct wa_sender *s, struct target *t, const uint8_t *pt, size_t len,
+                enum sg_msg_type *type, struct buf *ct)
 {
     struct buf p;
     buf_init(&p, SG_MAX_MESSAGE);
     int rc = pad_copy(pt, len, &p);
     if (rc == 0) rc = sg_encrypt(s->env.sg, &t->addr, p.data, p.len, type, ct);
-    if (rc < 0) seterr(s, "encrypt for %s: %s", t->addr.name, sg_ctx_last_error(s->env.sg));
+    if (rc < 0) snd_seterr(s, "encrypt for %s: %s", t->addr.name, sg_ctx_last_error(s->env.sg));
     buf_free(&p);
     return rc;
 }
@@ -771,7 +522,7 @@ static void encout_free(struct encout *e)
     buf_free(&e->skdmsg);
 }
 
-static int self_address(struct wa_sender *s, struct sg_address *a)
+int snd_self_address(struct wa_sender *s, struct sg_address *a)
 {
     const char *u = s->me_lid[0] ? s->me_lid : s->me_user;
     return sg_address_make(a, u, s->me_lid[0] ? 1 : 0, (uint32_t)s->me_dev);
@@ -782,7 +533,7 @@ static int enc_group(struct wa_sender *s, struct encout *e)
 {
     struct job *j = s->job;
     struct sg_address self;
-    int rc = self_address(s, &self);
+    int rc = snd_self_address(s, &self);
     if (rc == 0) rc = sg_group_create(s->env.sg, j->chat_str, &self, &e->skdm);
     if (rc == 0)
         rc = wa_send_build_skdm(j->chat_str, e->skdm.data, e->skdm.len, NULL, 0, &e->skdmsg);
@@ -797,7 +548,7 @@ static int enc_group(struct wa_sender *s, struct encout *e)
             continue;
         }
         e->off[e->n] = e->ct.len;
-        rc = enc_one(s, t, e->skdmsg.data, e->skdmsg.len, &e->parts[e->n].type, &e->ct);
+        rc = snd_enc_one(s, t, e->skdmsg.data, e->skdmsg.len, &e->parts[e->n].type, &e->ct);
         if (rc == 0) rc = st_sg_skmem_put(s->env.db, j->chat_str, jt);
         if (rc == 0) e->parts[e->n++].jid = t->wire;
     }
@@ -806,7 +557,7 @@ static int enc_group(struct wa_sender *s, struct encout *e)
     if (rc == 0) rc = pad_copy(j->row.payload, j->row.payload_len, &p);
     if (rc == 0) rc = sg_group_encrypt(s->env.sg, j->chat_str, &self, p.data, p.len, &e->sk);
     buf_free(&p);
-    if (rc < 0 && !s->err[0]) seterr(s, "group encrypt: %s", sg_ctx_last_error(s->env.sg));
+    if (rc < 0 && !s->err[0]) snd_seterr(s, "group encrypt: %s", sg_ctx_last_error(s->env.sg));
     return rc;
 }
 
@@ -822,15 +573,15 @@ static int enc_direct(struct wa_sender *s, struct encout *e)
         struct target *t = &j->t[i];
         if (t->bundle < 0) continue;
         e->off[e->n] = e->ct.len;
-        rc = t->own
-                 ? enc_one(s, t, dsm.data, dsm.len, &e->parts[e->n].type, &e->ct)
-                 : enc_one(s, t, j->row.payload, j->row.payload_len, &e->parts[e->n].type, &e->ct);
+        rc = t->own ? snd_enc_one(s, t, dsm.data, dsm.len, &e->parts[e->n].type, &e->ct)
+                    : snd_enc_one(s, t, j->row.payload, j->row.payload_len, &e->parts[e->n].type,
+                                  &e->ct);
         if (rc == 0) e->parts[e->n++].jid = t->wire;
         peers += !t->own;
     }
     buf_free(&dsm);
     if (rc == 0 && peers == 0) {
-        seterr(s, "%s: %s has no usable device", j->row.msg_id, j->chat_str);
+        snd_seterr(s, "%s: %s has no usable device", j->row.msg_id, j->chat_str);
         rc = -ENXIO;
     }
     return rc;
@@ -843,7 +594,7 @@ static int build_sessions(struct wa_sender *s)
         if (j->t[i].bundle != 1) continue;
         int rc = sg_session_from_bundle(s->env.sg, &j->t[i].addr, &j->t[i].b);
         if (rc < 0) { /* e.g. a bad signed pre-key signature: skip that device */
-            seterr(s, "bundle for %s: %s", j->t[i].addr.name, sg_ctx_last_error(s->env.sg));
+            snd_seterr(s, "bundle for %s: %s", j->t[i].addr.name, sg_ctx_last_error(s->env.sg));
             j->t[i].bundle = -1;
         }
     }
@@ -889,8 +640,8 @@ static int emit(struct wa_sender *s, struct wa_node **m)
         }
         return rc;
     }
-    int rc = send_frame(s, *m);
-    if (rc < 0) seterr(s, "%s: write: %d", j->row.msg_id, rc);
+    int rc = snd_send_frame(s, *m);
+    if (rc < 0) snd_seterr(s, "%s: write: %d", j->row.msg_id, rc);
     /* committed but not written: the devices did not get the SKDM after all */
     if (rc < 0 && j->group) st_sg_skmem_clear(s->env.db, j->chat_str);
     return rc == 0 ? mark_inflight(s) : rc;
@@ -913,7 +664,7 @@ static int step_encrypt(struct wa_sender *s)
         rc = build_sessions(s);
         if (rc == 0) rc = j->group ? enc_group(s, &e) : enc_direct(s, &e);
         rc = unit_end(s, rc);
-        if (rc < 0 && !s->err[0]) seterr(s, "store: %s", st_db_last_error(s->env.db));
+        if (rc < 0 && !s->err[0]) snd_seterr(s, "store: %s", st_db_last_error(s->env.db));
     }
     struct wa_node *m = NULL;
     if (rc == 0) {
@@ -944,15 +695,12 @@ static int op_step(struct wa_sender *s, struct op *op, const struct wa_node *res
     case OP_USYNC:
         return on_usync(s, resp);
     case OP_KEYS:
-        take_bundles(resp, s->job->t, s->job->nt);
+        snd_take_bundles(resp, s->job->t, s->job->nt);
         return step_encrypt(s);
     default:
         return -EINVAL;
     }
 }
-
-static void retry_keys_done(struct wa_sender *s, struct retry_req *rr, int status,
-                            const struct wa_node *resp);
 
 /* ---- group commit ---- */
 
@@ -1002,13 +750,13 @@ static void group_finish(struct wa_sender *s, int rc)
         struct wa_node *m = s->held[i];
         const char *id = wa_node_attr(m, "id");
         int k = inflight_find(s, id ? id : "");
-        int w = rc == 0 ? send_frame(s, m) : rc;
+        int w = rc == 0 ? snd_send_frame(s, m) : rc;
         if (w < 0 && k >= 0) {
             /* not written: devices did not get the SKDM after all */
             if (rc == 0 && s->inflight_group[k][0])
                 st_sg_skmem_clear(s->env.db, s->inflight_group[k]);
             if (rc == 0) {
-                seterr(s, "%s: write: %d", id, w);
+                snd_seterr(s, "%s: write: %d", id, w);
                 row_fail(s, id, w, false);
             }
             inflight_remove(s, k);
@@ -1028,7 +776,7 @@ static int group_close(struct wa_sender *s, bool ok)
     int rc = -ECANCELED;
     if (ok) {
         rc = st_db_commit(s->env.db);
-        if (rc < 0) seterr(s, "store: commit: %s", st_db_last_error(s->env.db));
+        if (rc < 0) snd_seterr(s, "store: commit: %s", st_db_last_error(s->env.db));
     } else {
         st_db_rollback(s->env.db);
     }
@@ -1057,13 +805,13 @@ static void op_cb(void *ud, int status, const struct wa_node *resp)
     }
     op_unlink(s, op);
     if (op->kind == OP_RETRY_KEYS) {
-        retry_keys_done(s, op->rr, status, resp);
+        snd_retry_keys_done(s, op->rr, status, resp);
     } else if (s->job && op->jobseq == s->jobseq) {
         bool g = group_open(s); /* this row and the ones pump finds ready: one COMMIT */
         int rc = status;
         if (status == 0) rc = op_step(s, op, resp);
-        if (status == -EREMOTEIO) seterr(s, "%s: iq error", s->job->row.msg_id);
-        if (status == -ETIMEDOUT) seterr(s, "%s: iq timed out", s->job->row.msg_id);
+        if (status == -EREMOTEIO) snd_seterr(s, "%s: iq error", s->job->row.msg_id);
+        if (status == -ETIMEDOUT) snd_seterr(s, "%s: iq timed out", s->job->row.msg_id);
         if (rc < 0 && s->job) job_fail(s, rc == -ECANCELED ? -ENOTCONN : rc, false);
         pump(s);
         if (g) (void)group_close(s, true);
@@ -1127,101 +875,32 @@ size_t wa_sender_inflight(const struct wa_sender *s)
     return s->ninflight;
 }
 
-/* A new row: destination, id and Message bytes (no store access). */
-struct newrow {
-    char chat[ST_CHAT_MAX + 1], id[WA_SEND_MSGID_LEN + 1];
-    struct buf pb;
-};
-
-static int newrow_make(struct newrow *r, const struct wa_creds *creds, const char *to,
-                       const char *text, char *err, size_t errlen)
-{
-    buf_init(&r->pb, ST_PAYLOAD_MAX);
-    int rc = wa_send_normalize_to(to, r->chat, sizeof(r->chat), err, errlen);
-    if (rc < 0) return rc;
-    size_t tl = text ? strlen(text) : 0;
-    if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
-        snprintf(err, errlen, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
-        return -EINVAL;
-    }
-    struct wa_jid me;
-    if (!creds->me_pn[0] || wa_jid_parse(&me, creds->me_pn, strlen(creds->me_pn)) < 0) {
-        snprintf(err, errlen, "not paired");
-        return -EINVAL;
-    }
-    rc = wa_send_msg_id(me.user, (int64_t)time(NULL), r->id, sizeof(r->id));
-    if (rc < 0) snprintf(err, errlen, "enqueue: rng");
-    if (rc == 0) rc = wa_send_build_text(text, &r->pb);
-    return rc;
-}
-
-/* Inside the caller's transaction: outbox row + retry-buffer copy; *out filled. 0,
- * ST_DUPLICATE (nothing written, *out = the existing row) or a store error. */
-static int newrow_store(struct st_db *db, const struct newrow *r, const char *idem_key,
-                        struct st_outbox_msg *out)
-{
-    int rc = st_outbox_enqueue(db, idem_key ? idem_key : r->id, r->id, r->chat, r->pb.data,
-                               r->pb.len, out);
-    if (rc == 0) rc = st_retry_put(db, r->id, r->chat, r->pb.data, r->pb.len, (int64_t)time(NULL));
-    if (rc == 0) rc = st_outbox_get(db, r->id, out);
-    return rc;
-}
-
-int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
-                       const char *text, const char *idem_key, struct st_outbox_msg *out, char *err,
-                       size_t errlen)
-{
-    struct newrow r;
-    memset(out, 0, sizeof(*out));
-    int rc = newrow_make(&r, creds, to, text, err, errlen);
-    if (rc < 0) {
-        buf_free(&r.pb);
-        return rc;
-    }
-    rc = st_db_begin(db);
-    if (rc == 0) {
-        rc = newrow_store(db, &r, idem_key, out);
-        if (rc == 0)
-            rc = st_db_commit(db);
-        else
-            st_db_rollback(db);
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "enqueue: %s", st_db_last_error(db));
-        st_outbox_msg_free(out);
-    }
-    buf_free(&r.pb);
-    return rc;
-}
-
-int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
-                      struct st_outbox_msg *out)
+int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
 {
     /* idle and connected: the row and its encryption share one COMMIT */
     bool idle =
         !s->grp && !s->job && !s->stalled && connected(s) && s->ninflight < WA_SEND_INFLIGHT_MAX;
-    if (!idle)
-        return wa_send_enqueue_db(s->env.db, s->env.creds, to, text, idem_key, out, s->err,
-                                  sizeof(s->err));
-    struct newrow r;
+    s->err[0] = '\0';
+    if (!idle) return wa_outbox_enqueue(s->env.db, s->env.creds, m, out, s->err, sizeof(s->err));
+    struct wa_outrow r;
     memset(out, 0, sizeof(*out));
-    int rc = newrow_make(&r, s->env.creds, to, text, s->err, sizeof(s->err));
+    int rc = wa_outrow_make(&r, m, s->env.creds, s->err, sizeof(s->err));
     if (rc == 0 && !group_open(s)) rc = -EIO;
     if (rc < 0) {
-        if (rc == -EIO && !s->err[0]) seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
-        buf_free(&r.pb);
+        if (rc == -EIO && !s->err[0]) snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+        wa_outrow_free(&r);
         return rc;
     }
-    rc = newrow_store(s->env.db, &r, idem_key, out);
-    if (rc < 0) seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+    rc = wa_outrow_store(s->env.db, &r, m->idem_key, out);
+    if (rc < 0) snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
     if (rc == 0) pump(s);
     int c = group_close(s, rc >= 0);
     if (rc >= 0 && c < 0) {
-        seterr(s, "enqueue: commit: %s", st_db_last_error(s->env.db));
+        snd_seterr(s, "enqueue: commit: %s", st_db_last_error(s->env.db));
         rc = c;
     }
     if (rc < 0) st_outbox_msg_free(out);
-    buf_free(&r.pb);
+    wa_outrow_free(&r);
     return rc;
 }
 
@@ -1246,8 +925,8 @@ static int handle_ack(struct wa_sender *s, const struct wa_node *n)
     if (s->inflight_group[i][0] && error) st_sg_skmem_clear(s->env.db, s->inflight_group[i]);
     inflight_remove(s, i);
     if (error) { /* the server refused it: stays queued, counts as an attempt */
-        int *c = counter(s->attempts, &s->attempts_next, id);
-        seterr(s, "%s: server ack error %s", id, error);
+        int *c = snd_counter(s->attempts, &s->attempts_next, id);
+        snd_seterr(s, "%s: server ack error %s", id, error);
         if (++*c >= WA_SEND_MAX_ATTEMPTS &&
             st_outbox_set_state(s->env.db, id, ST_OUT_FAILED, s->err) == 0)
             note(s, id, ST_OUT_FAILED, s->err);
@@ -1297,177 +976,12 @@ int wa_sender_handle_acks(struct wa_sender *s, const struct wa_node *const *acks
     return handled;
 }
 
-/* ---- retry receipts ---- */
-
-static void retry_free(struct retry_req *rr)
-{
-    if (!rr) return;
-    free(rr->payload);
-    free(rr);
-}
-
-/* Plaintext for the retried device: DSM for our own, SKDM + message for a group. */
-static int retry_plaintext(struct wa_sender *s, struct retry_req *rr, struct buf *out)
-{
-    if (rr->group) {
-        struct sg_address self;
-        struct buf skdm;
-        buf_init(&skdm, SG_MAX_MESSAGE);
-        int rc = self_address(s, &self);
-        if (rc == 0) rc = sg_group_create(s->env.sg, rr->to, &self, &skdm);
-        if (rc == 0)
-            rc = wa_send_build_skdm(rr->to, skdm.data, skdm.len, rr->payload, rr->len, out);
-        buf_free(&skdm);
-        return rc;
-    }
-    if (rr->t.own) return wa_send_build_dsm(rr->to, rr->payload, rr->len, out);
-    return buf_append(out, rr->payload, rr->len);
-}
-
-static struct wa_node *retry_stanza(struct wa_sender *s, struct retry_req *rr,
-                                    enum sg_msg_type type, const struct buf *ct)
-{
-    struct wa_send_part p = {.jid = rr->t.wire, .type = type, .ct = ct->data, .len = ct->len};
-    struct wa_jid chat;
-    struct wa_node *m = NULL;
-    if (rr->group && wa_jid_parse(&chat, rr->to, strlen(rr->to)) == 0)
-        m = wa_send_build_stanza(rr->msg_id, &chat, &p, 1, NULL, 0, s->env.creds->account,
-                                 s->env.creds->account_len);
-    else if (!rr->group)
-        m = wa_send_build_stanza(rr->msg_id, &rr->t.wire, NULL, 0, NULL, 0, NULL, 0);
-    if (!m) return NULL;
-    struct wa_node *enc = NULL;
-    if (rr->group) {
-        struct wa_node *ps = wa_node_child(m, "participants");
-        enc = wa_node_child(wa_node_child(ps, "to"), "enc");
-    } else {
-        enc = enc_node(m, type, ct->data, ct->len);
-        if (enc && type == SG_PKMSG) {
-            struct wa_node *di = child_new(m, "device-identity");
-            if (!di || wa_node_set_bytes(di, s->env.creds->account, s->env.creds->account_len))
-                enc = NULL;
-        }
-        if (enc && wa_node_set_attr(m, "device_fanout", "false") < 0) enc = NULL;
-    }
-    if (!enc || wa_node_set_attr(enc, "count", rr->count) < 0) {
-        wa_node_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-/* BEGIN; [session from the receipt's keys]; encrypt for that device; COMMIT; send. */
-static void retry_finish(struct wa_sender *s, struct retry_req *rr)
-{
-    struct buf pt, ct;
-    buf_init(&pt, ST_PAYLOAD_MAX);
-    buf_init(&ct, SG_MAX_MESSAGE);
-    enum sg_msg_type type = SG_MSG;
-    load_me(s);
-    int rc = st_db_begin(s->env.db);
-    if (rc == 0) {
-        if (rr->t.bundle == 1) rc = sg_session_from_bundle(s->env.sg, &rr->t.addr, &rr->t.b);
-        if (rc == 0) rc = retry_plaintext(s, rr, &pt);
-        if (rc == 0) rc = enc_one(s, &rr->t, pt.data, pt.len, &type, &ct);
-        if (rc == 0 && rr->group) {
-            char jt[WA_JID_STR_MAX];
-            wa_jid_format(&rr->t.wire, jt, sizeof(jt));
-            rc = st_sg_skmem_put(s->env.db, rr->to, jt);
-        }
-        if (rc == 0)
-            rc = st_db_commit(s->env.db);
-        else
-            st_db_rollback(s->env.db);
-    }
-    struct wa_node *m = rc == 0 ? retry_stanza(s, rr, type, &ct) : NULL;
-    if (m && send_frame(s, m) < 0) rc = -ENOTCONN;
-    if (rc < 0 || !m) seterr(s, "retry %s for %s: %d %s", rr->msg_id, rr->t.addr.name, rc, s->err);
-    wa_node_free(m);
-    buf_free(&pt);
-    buf_free(&ct);
-    retry_free(rr);
-}
-
-static void retry_keys_done(struct wa_sender *s, struct retry_req *rr, int status,
-                            const struct wa_node *resp)
-{
-    if (status == 0) take_bundles(resp, &rr->t, 1);
-    if (status == 0 && rr->t.bundle == 1)
-        retry_finish(s, rr);
-    else {
-        seterr(s, "retry %s: no keys for %s (%d)", rr->msg_id, rr->t.addr.name, status);
-        retry_free(rr);
-    }
-}
-
-/* Fill rr->t for the device that sent the receipt. */
-static int retry_target(struct wa_sender *s, struct retry_req *rr, const struct wa_jid *dev)
-{
-    char pn[WA_USYNC_USER_MAX] = "", lid[WA_USYNC_USER_MAX] = "";
-    if (wa_jid_is_lid(dev)) {
-        snprintf(lid, sizeof(lid), "%s", dev->user);
-        if (st_lid_get_pn(s->env.db, lid, pn, sizeof(pn)) != 1) return -ENOENT;
-    } else if (wa_jid_is_pn(dev)) {
-        snprintf(pn, sizeof(pn), "%s", dev->user);
-        if (st_lid_get_lid(s->env.db, pn, lid, sizeof(lid)) != 1) lid[0] = 0;
-    } else {
-        return -EINVAL;
-    }
-    return target_make(&rr->t, pn, lid, dev->device, strcmp(pn, s->me_user) == 0);
-}
-
-static int handle_retry(struct wa_sender *s, const struct wa_node *n)
-{
-    const char *id = wa_node_attr(n, "id");
-    struct wa_jid from, dev;
-    if (!id || strlen(id) > ST_MSGID_MAX || wa_node_attr_jid(n, "from", &from) < 0) return 0;
-    bool group = wa_jid_is_group(&from);
-    if (group ? wa_node_attr_jid(n, "participant", &dev) < 0 : (dev = from, 0)) return 0;
-    struct retry_req *rr = calloc(1, sizeof(*rr));
-    if (!rr) return 1;
-    int rc = st_retry_get(s->env.db, id, rr->to, sizeof(rr->to), &rr->payload, &rr->len);
-    if (rc != 1) { /* not a message of ours (or expired): not handled here */
-        retry_free(rr);
-        return 0;
-    }
-    char key[sizeof(s->retries[0].key)], dj[WA_JID_STR_MAX];
-    wa_jid_format(&dev, dj, sizeof(dj));
-    snprintf(key, sizeof(key), "%s %s", id, dj);
-    int *cnt = counter(s->retries, &s->retries_next, key);
-    const struct wa_node *rt = wa_node_child(n, "retry");
-    const char *count = rt ? wa_node_attr(rt, "count") : NULL;
-    snprintf(rr->msg_id, sizeof(rr->msg_id), "%s", id);
-    snprintf(rr->count, sizeof(rr->count), "%s", count ? count : "1");
-    rr->group = group;
-    rr->from = from;
-    load_me(s);
-    if (*cnt >= WA_SEND_RETRY_MAX || retry_target(s, rr, &dev) < 0) {
-        seterr(s, "retry %s from %s: %s", id, dj,
-               *cnt >= WA_SEND_RETRY_MAX ? "answered too often" : "unknown device");
-        retry_free(rr);
-        return 1;
-    }
-    ++*cnt;
-    const struct wa_node *keys = wa_node_child(n, "keys");
-    if (keys) {
-        rr->t.bundle = parse_bundle(keys, n, &rr->t.b) == 0 ? 1 : 0;
-        if (!rr->t.bundle) seterr(s, "retry %s: unparseable <keys>", id);
-    }
-    if (rr->t.bundle == 1 || sg_has_session(s->env.sg, &rr->t.addr) == 1) {
-        retry_finish(s, rr);
-        return 1;
-    }
-    struct wa_node *iq = keys_iq(s, &rr->t, 1, false);
-    if (!iq || send_iq(s, iq, OP_RETRY_KEYS, rr) < 0) retry_free(rr);
-    return 1;
-}
-
 int wa_sender_handle(struct wa_sender *s, const struct wa_node *n)
 {
     const char *type = wa_node_attr(n, "type");
     if (is_msg_ack(n)) return wa_sender_handle_acks(s, &n, 1);
     int rc = 0;
-    if (!strcmp(n->tag.s, "receipt") && type && !strcmp(type, "retry")) rc = handle_retry(s, n);
+    if (!strcmp(n->tag.s, "receipt") && type && !strcmp(type, "retry")) rc = snd_handle_retry(s, n);
     flush_notes(s);
     return rc;
 }

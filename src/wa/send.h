@@ -65,6 +65,8 @@
 #include "wa/client.h"
 #include "wa/creds.h"
 #include "wa/node.h"
+#include "wa/outmsg.h"
+#include "wa/sendbuild.h"
 
 #define WA_SEND_TEXT_MAX      65536 /* bytes of one text message */
 #define WA_SEND_MAX_ATTEMPTS  5     /* transient failures before a row becomes failed */
@@ -73,7 +75,6 @@
 #define WA_SEND_IQ_TIMEOUT_MS 20000
 #define WA_SEND_MAX_TARGETS   1024 /* devices one message is encrypted for */
 #define WA_SEND_GROUP_MAX     512  /* participants read from a w:g2 answer */
-#define WA_SEND_MSGID_LEN     22   /* "3EB0" + 18 hex */
 #define WA_SEND_ERR_MAX       256
 
 struct wa_sender;
@@ -84,6 +85,10 @@ struct wa_sender_env {
     const struct wa_creds *creds;
     /* A message changed state (sent on the server's ack, failed, ...), after the commit. */
     void (*on_state)(void *ud, const char *msg_id, enum st_out_state state, const char *error);
+    /* Optional: a state change was queued; call wa_sender_flush_notes() soon (from a
+     * zero-delay timer: never from inside this callback's caller). Without it, changes wait
+     * for the next iq answer, ack or kick. */
+    void (*wake)(void *ud);
     void *ud;
 };
 
@@ -98,16 +103,13 @@ void wa_sender_free(struct wa_sender *s);
  * (caller frees with st_outbox_msg_free; state as committed: `queued`). When the sender is
  * connected and idle, the row is also encrypted in the same transaction (group commit) and its
  * frame written right after the COMMIT; otherwise call wa_sender_kick to send it.
- * Errors: -EINVAL (bad to / empty or oversized text / creds not paired; detail in
- * wa_sender_last_error), store errors. */
-int wa_sender_enqueue(struct wa_sender *s, const char *to, const char *text, const char *idem_key,
-                      struct st_outbox_msg *out) __attribute__((warn_unused_result));
-/* The same durable enqueue without a sender or a session (the channel uses it while no
- * connection object exists): the row waits in the outbox for the next wa_sender_kick().
- * err gets a one-line reason on failure. */
-int wa_send_enqueue_db(struct st_db *db, const struct wa_creds *creds, const char *to,
-                       const char *text, const char *idem_key, struct st_outbox_msg *out, char *err,
-                       size_t errlen) __attribute__((warn_unused_result));
+ * m: the message value (wa/outmsg.h); when the sender is not connected, or busy, this is
+ * wa_outbox_enqueue(). Errors: -EINVAL (bad to / empty or oversized text / creds not paired;
+ * detail in wa_sender_last_error), store errors. */
+int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
+    __attribute__((warn_unused_result));
+/* Deliver the queued state changes (on_state) now; nothing while a group is open. */
+void wa_sender_flush_notes(struct wa_sender *s);
 /* Connected: send every queued outbox row, oldest first. Not connected: nothing. */
 void wa_sender_kick(struct wa_sender *s);
 /* <ack class='message'> for our messages, and <receipt type='retry'> (via on_retry_receipt):
@@ -144,40 +146,3 @@ void wa_sender_set_send_hook(struct wa_sender *s, wa_sender_send_fn fn, void *ud
 const char *wa_sender_last_error(const struct wa_sender *s);
 /* Rows written and not yet acknowledged. */
 size_t wa_sender_inflight(const struct wa_sender *s);
-
-/* ---- pure helpers (exposed for tests) ---- */
-
-/* A WhatsApp-Web-style message id (§8.1): "3EB0" + the first 9 bytes (upper-case hex) of
- * SHA-256(8-byte BE `now` || user || "@c.us" || 16 random bytes). out >= 23 bytes.
- * 0 or -EIO (RNG). */
-int wa_send_msg_id(const char *user, int64_t now, char *out, size_t outlen)
-    __attribute__((warn_unused_result));
-/* Normalise a destination: "+15550002", "15550002" (5..20 digits), "15550002@s.whatsapp.net"
- * (or @c.us) -> "15550002@s.whatsapp.net"; "<id>@g.us" kept. Anything else (a device JID,
- * LID, broadcast, newsletter, garbage) -> -EINVAL with a reason in err. */
-int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
-/* Message{conversation = text} packed into out. */
-int wa_send_build_text(const char *text, struct buf *out) __attribute__((warn_unused_result));
-/* Message{deviceSentMessage{destinationJid = dest, message = <msg bytes>}} packed into out. */
-int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
-    __attribute__((warn_unused_result));
-/* msg with senderKeyDistributionMessage{groupId, skdm} added, packed into out. */
-int wa_send_build_skdm(const char *group, const uint8_t *skdm, size_t skdm_len, const uint8_t *msg,
-                       size_t len, struct buf *out) __attribute__((warn_unused_result));
-
-/* One <to> entry of a stanza. */
-struct wa_send_part {
-    struct wa_jid jid;
-    enum sg_msg_type type;
-    const uint8_t *ct;
-    size_t len;
-};
-/* <message id to type='text'><participants><to jid><enc v='2' type/></to>…</participants>
- * [<enc v='2' type='skmsg'>][<device-identity>]</message>: participants omitted when
- * nparts == 0, skmsg when sk != NULL, device-identity (account bytes) when any part is a
- * pkmsg. Returns a new node or NULL. */
-struct wa_node *wa_send_build_stanza(const char *id, const struct wa_jid *to,
-                                     const struct wa_send_part *parts, size_t nparts,
-                                     const uint8_t *sk, size_t sklen, const uint8_t *account,
-                                     size_t account_len);

@@ -111,6 +111,7 @@ struct h {
     struct sg_ctx *sg;
     struct wa_creds creds;
     struct wa_recv_env env;
+    struct wa_receiver *rcv;
     char qr[700];
     int nqr, connected, closes, delivered, local_errors;
     struct wa_outcome out;
@@ -172,7 +173,7 @@ static void on_connected(void *ud, const char *lid, unsigned offline)
 static void on_node(void *ud, const struct wa_node *n)
 {
     struct h *h = ud;
-    if (wa_recv_handle(&h->env, n) < 0) h->local_errors++;
+    if (wa_recv_handle(h->rcv, n) < 0) h->local_errors++;
 }
 
 static void on_close(void *ud, const struct wa_outcome *o)
@@ -189,14 +190,13 @@ static const struct wa_client_cbs CBS = {.on_qr = on_qr,
                                          .on_node = on_node,
                                          .on_close = on_close};
 
-static void on_message(void *ud, const struct st_inbox_msg *m)
+static void on_message(void *ud, const struct wa_inmsg *m)
 {
     struct h *h = ud;
     h->delivered++;
-    snprintf(h->last_text, sizeof(h->last_text), "%.*s", (int)m->payload_len,
-             (const char *)m->payload);
+    snprintf(h->last_text, sizeof(h->last_text), "%.*s", (int)m->text_len, m->text ? m->text : "");
     snprintf(h->last_chat, sizeof(h->last_chat), "%s", m->chat);
-    snprintf(h->last_id, sizeof(h->last_id), "%s", m->msg_id);
+    snprintf(h->last_id, sizeof(h->last_id), "%s", m->id);
 }
 
 static int send_hook(void *ud, const struct wa_node *n)
@@ -237,10 +237,14 @@ static void h_open(struct h *h, const struct wa_creds *creds)
                                   .on_message = on_message,
                                   .ud = h,
                                   .send_node = send_hook};
+    wa_receiver_free(h->rcv);
+    assert_int_equal(wa_receiver_new(&h->env, &h->rcv), 0);
 }
 
 static void h_close(struct h *h)
 {
+    wa_receiver_free(h->rcv);
+    h->rcv = NULL;
     wa_client_close(h->c);
     uv_run(&h->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&h->loop), 0);
@@ -469,7 +473,7 @@ static void test_receive(void **state)
     /* corrupt: retry receipt, alice re-sends, it decrypts */
     reply_to_alice(h);
     struct wa_recv_stats before, after;
-    wa_recv_get_stats(&before);
+    wa_recv_get_stats(h->rcv, &before);
     const char *at = strchr(h->creds.me_pn, ':');
     char req[256];
     snprintf(req, sizeof(req), "{\"type\":\"corrupt\",\"phone\":\"" PHONE "\",\"device\":%d}",
@@ -479,7 +483,7 @@ static void test_receive(void **state)
     if (!run_until(h, &h->delivered, 3, WAIT_MS)) fail_msg("re-sent message not delivered");
     assert_string_equal(h->last_text, "after the fault");
     assert_string_equal(h->last_id, id);
-    wa_recv_get_stats(&after);
+    wa_recv_get_stats(h->rcv, &after);
     assert_int_equal(after.retries_sent, before.retries_sent + 1);
     bool saw_retry = false;
     for (int i = 0; i < 50 && !saw_retry; i++) {
@@ -512,10 +516,10 @@ static void test_receive(void **state)
     struct wa_creds creds = h->creds;
     h_close(h);
     h_open(h, &creds);
-    wa_recv_get_stats(&before);
+    wa_recv_get_stats(h->rcv, &before);
     login(h);
     assert_true(wait_receipt(h, id, NULL, 0)); /* the redelivery was re-acked */
-    wa_recv_get_stats(&after);
+    wa_recv_get_stats(h->rcv, &after);
     assert_true(after.redelivered > before.redelivered);
     assert_int_equal(h->delivered, 0); /* ... and not delivered again */
     assert_int_equal(inbox_rows(h->db, id, NULL, 0), 1);

@@ -40,6 +40,14 @@
 #include <unistd.h>
 #include <uv.h>
 
+/* The sender's enqueue of a text message value (wa/outmsg.h). */
+static int enq(struct wa_sender *s, const char *to, const char *text, const char *key,
+               struct st_outbox_msg *out)
+{
+    struct wa_outmsg m = wa_outmsg_text(to, text, key);
+    return wa_sender_enqueue(s, &m, out);
+}
+
 #define PHONE     "+15550001"
 #define PHONE_URL "%2B15550001"
 #define ALICE     "+15550002"
@@ -389,7 +397,7 @@ static void send_and_wait(struct h *h, const char *to, const char *text, const c
 {
     struct st_outbox_msg m;
     int want = h->sent + 1;
-    int rc = wa_sender_enqueue(h->s, to, text, key, &m);
+    int rc = enq(h->s, to, text, key, &m);
     if (rc < 0) fail_msg("enqueue: %d %s", rc, wa_sender_last_error(h->s));
     assert_int_equal(m.state, ST_OUT_QUEUED);
     snprintf(id_out, 64, "%s", m.msg_id);
@@ -430,7 +438,7 @@ static void test_idempotency(void **state)
     char id[64], text[64];
     send_and_wait(h, ALICE, "exactly once", "idem-1", id);
     struct st_outbox_msg m;
-    assert_int_equal(wa_sender_enqueue(h->s, ALICE, "exactly once", "idem-1", &m), ST_DUPLICATE);
+    assert_int_equal(enq(h->s, ALICE, "exactly once", "idem-1", &m), ST_DUPLICATE);
     assert_string_equal(m.msg_id, id);
     assert_int_equal(m.state, ST_OUT_SENT);
     st_outbox_msg_free(&m);
@@ -449,7 +457,7 @@ static void test_queued_while_disconnected(void **state)
     post("/admin/fault", "{\"type\":\"close\",\"phone\":\"" PHONE "\"}", NULL, 0);
     assert_true(run_until(h, &h->closes, closes + 1, WAIT_MS));
     struct st_outbox_msg m;
-    assert_int_equal(wa_sender_enqueue(h->s, ALICE, "sent after reconnect", "offline-1", &m), 0);
+    assert_int_equal(enq(h->s, ALICE, "sent after reconnect", "offline-1", &m), 0);
     char id[64];
     snprintf(id, sizeof(id), "%s", m.msg_id);
     st_outbox_msg_free(&m);
@@ -477,7 +485,7 @@ static void test_inflight_requeued(void **state)
     post("/admin/fault", "{\"type\":\"blackhole\",\"phone\":\"" PHONE "\",\"duration_ms\":800}",
          NULL, 0);
     struct st_outbox_msg m;
-    assert_int_equal(wa_sender_enqueue(h->s, ALICE, "lost ack", NULL, &m), 0);
+    assert_int_equal(enq(h->s, ALICE, "lost ack", NULL, &m), 0);
     char id[64];
     snprintf(id, sizeof(id), "%s", m.msg_id);
     st_outbox_msg_free(&m);
@@ -569,13 +577,13 @@ static void test_not_on_whatsapp(void **state)
     (void)state;
     struct h *h = &g_h;
     struct st_outbox_msg m;
-    assert_int_equal(wa_sender_enqueue(h->s, "+15559999", "nobody", NULL, &m), 0);
+    assert_int_equal(enq(h->s, "+15559999", "nobody", NULL, &m), 0);
     st_outbox_msg_free(&m);
     int failed = h->failed;
     wa_sender_kick(h->s);
     assert_true(run_until(h, &h->failed, failed + 1, WAIT_MS));
     assert_non_null(strstr(h->last_err, "no usable device"));
-    assert_int_equal(wa_sender_enqueue(h->s, "alice@lid", "x", NULL, &m), -EINVAL);
+    assert_int_equal(enq(h->s, "alice@lid", "x", NULL, &m), -EINVAL);
 }
 
 /* iq errors are transient: the row stays queued (paused until the next kick) and becomes
@@ -585,7 +593,7 @@ static void test_iq_error_bounded(void **state)
     (void)state;
     struct h *h = &g_h;
     struct st_outbox_msg m;
-    assert_int_equal(wa_sender_enqueue(h->s, "120363999999999999@g.us", "x", NULL, &m), 0);
+    assert_int_equal(enq(h->s, "120363999999999999@g.us", "x", NULL, &m), 0);
     char id[64];
     snprintf(id, sizeof(id), "%s", m.msg_id);
     st_outbox_msg_free(&m);
@@ -620,7 +628,7 @@ static void test_burst(void **state)
         struct st_outbox_msg m;
         char t[32];
         snprintf(t, sizeof(t), "burst %d", i);
-        assert_int_equal(wa_sender_enqueue(h->s, ALICE, t, NULL, &m), 0);
+        assert_int_equal(enq(h->s, ALICE, t, NULL, &m), 0);
         snprintf(ids[i], sizeof(ids[i]), "%s", m.msg_id);
         st_outbox_msg_free(&m);
     }
@@ -664,7 +672,7 @@ static void test_group_commit(void **state)
     struct st_outbox_msg m;
     uint64_t c0 = st_db_commits(h->db);
     int sent = h->sent;
-    assert_int_equal(wa_sender_enqueue(h->s, ALICE, "one commit", NULL, &m), 0);
+    assert_int_equal(enq(h->s, ALICE, "one commit", NULL, &m), 0);
     assert_int_equal(m.state, ST_OUT_QUEUED);
     char id[64];
     snprintf(id, sizeof(id), "%s", m.msg_id);
@@ -686,7 +694,7 @@ static void test_group_commit(void **state)
     for (int i = 0; i < N; i++) {
         char t[32];
         snprintf(t, sizeof(t), "backlog %d", i);
-        assert_int_equal(wa_sender_enqueue(h->s, ALICE, t, NULL, &m), 0);
+        assert_int_equal(enq(h->s, ALICE, t, NULL, &m), 0);
         snprintf(ids[i], sizeof(ids[i]), "%s", m.msg_id);
         st_outbox_msg_free(&m);
     }

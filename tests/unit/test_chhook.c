@@ -16,7 +16,7 @@
 
 #include "api/events.h"
 #include "gw/chhook.h"
-#include "gw/chmsg.h"
+#include "gw/msgjson.h"
 
 #define MAXS 16
 
@@ -29,32 +29,30 @@ struct fake {
     int nevents;
 };
 
-static int fake_send(void *ud, const char *to, const char *text, const char *key, cJSON **out)
+static int fake_send(void *ud, const struct wa_outmsg *m, struct gw_send_result *r)
 {
     struct fake *f = ud;
     int i = f->calls++;
     assert_true(i < MAXS);
-    snprintf(f->to[i], sizeof f->to[i], "%s", to);
-    snprintf(f->text[i], sizeof f->text[i], "%s", text);
-    snprintf(f->key[i], sizeof f->key[i], "%s", key);
+    assert_int_equal(m->kind, WA_OM_TEXT);
+    snprintf(f->to[i], sizeof f->to[i], "%s", m->to);
+    snprintf(f->text[i], sizeof f->text[i], "%s", m->text);
+    snprintf(f->key[i], sizeof f->key[i], "%s", m->idem_key);
     if (f->fail_with) {
-        *out = NULL;
+        snprintf(r->error, sizeof r->error, "refused by the test");
         return f->fail_with;
     }
-    *out = cJSON_CreateObject();
+    snprintf(r->id, sizeof r->id, "R0");
     for (int k = 0; k < f->nkeys; k++) {
-        if (strcmp(f->keys_seen[k], key) == 0) {
+        if (strcmp(f->keys_seen[k], m->idem_key) == 0) {
             f->dups++;
-            cJSON_AddStringToObject(*out, "id", "R0");
-            cJSON_AddTrueToObject(*out, "duplicate");
-            return 200;
+            r->duplicate = true;
+            return 0;
         }
     }
-    snprintf(f->keys_seen[f->nkeys++], sizeof f->keys_seen[0], "%s", key);
+    snprintf(f->keys_seen[f->nkeys++], sizeof f->keys_seen[0], "%s", m->idem_key);
     f->queued++;
-    cJSON_AddStringToObject(*out, "id", "R0");
-    cJSON_AddStringToObject(*out, "state", "queued");
-    return 202;
+    return 0;
 }
 
 static void sink(void *arg, long long seq, const char *json, size_t len)
@@ -116,7 +114,7 @@ static void env_free(struct env *e)
 static void msg(struct env *e, const char *chat, const char *sender, const char *id,
                 const char *type, const char *text)
 {
-    struct st_inbox_msg m = {.cursor = 7,
+    struct st_inbox_msg r = {.cursor = 7,
                              .chat = (char *)chat,
                              .sender = (char *)sender,
                              .msg_id = (char *)id,
@@ -125,6 +123,8 @@ static void msg(struct env *e, const char *chat, const char *sender, const char 
                              .received = 1700000001,
                              .payload = (uint8_t *)text,
                              .payload_len = strlen(text)};
+    struct wa_inmsg m;
+    wa_inmsg_from_row(&r, &m);
     chhook_message(e->h, &e->creds, &m);
 }
 
@@ -166,7 +166,9 @@ static void test_stdin_is_the_event_data(void **state)
                              .received = 1700000001,
                              .payload = (uint8_t *)"a \"quoted\"\nline",
                              .payload_len = 15};
-    cJSON *want = chmsg_inbox_json("acct", &m);
+    struct wa_inmsg im;
+    wa_inmsg_from_row(&m, &im);
+    cJSON *want = gw_inmsg_json("acct", &im);
     cJSON *got = cJSON_Parse(e->f.text[0]);
     assert_non_null(got);
     assert_true(cJSON_Compare(want, got, 1));

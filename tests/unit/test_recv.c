@@ -16,7 +16,7 @@
 #include "store/db.h"
 #include "store/msgstore.h"
 #include "store/sgstore.h"
-#include "gw/chbatch.h"
+#include "wa/batch.h"
 #include "wa.pb-c.h"
 #include "wa/creds.h"
 #include "wa/msg.h"
@@ -46,6 +46,7 @@ struct us {
     struct sg_ctx *ctx;
     struct wa_creds creds;
     struct wa_recv_env env;
+    struct wa_receiver *rcv;
     struct wa_node *sent[64];
     size_t deliv_at[64]; /* messages delivered when sent[i] went out */
     size_t nsent;
@@ -72,12 +73,14 @@ static int hook_send(void *ud, const struct wa_node *n)
     return 0;
 }
 
-static void on_message(void *ud, const struct st_inbox_msg *m)
+static void on_message(void *ud, const struct wa_inmsg *m)
 {
     struct us *u = ud;
     u->delivered++;
-    snprintf(u->last_text, sizeof u->last_text, "%.*s", (int)m->payload_len,
-             (const char *)m->payload);
+    if (m->kind == WA_IN_TEXT)
+        snprintf(u->last_text, sizeof u->last_text, "%.*s", (int)m->text_len, m->text);
+    else
+        snprintf(u->last_text, sizeof u->last_text, "%.*s", (int)m->raw_len, (const char *)m->raw);
 }
 
 static void on_receipt(void *ud, const char *id, enum st_out_state st, const char *from)
@@ -116,10 +119,20 @@ static void us_open(struct us *u)
                                   .on_retry_receipt = on_retry,
                                   .ud = u,
                                   .send_node = hook_send};
+    assert_int_equal(wa_receiver_new(&u->env, &u->rcv), 0);
+}
+
+/* u->env changed: a receiver over the new env (its retry counts start over). */
+static void us_renew(struct us *u)
+{
+    wa_receiver_free(u->rcv);
+    assert_int_equal(wa_receiver_new(&u->env, &u->rcv), 0);
 }
 
 static void us_close(struct us *u)
 {
+    wa_receiver_free(u->rcv);
+    u->rcv = NULL;
     sg_ctx_free(u->ctx);
     assert_int_equal(st_db_close(u->db), 0);
     sent_clear(u);
@@ -156,7 +169,7 @@ static void us_init(struct us *u)
     struct sg_prekey pks[10];
     assert_int_equal(sg_prekeys_generate(g_sig, 1, 10, pks, NULL), 0);
     assert_int_equal(sg_store_put_prekeys(g_sig, &u->st, pks, 10), 0);
-    wa_recv_reset_retries();
+    wa_recv_reset_retries(u->rcv);
 }
 
 static void us_free(struct us *u)
@@ -327,7 +340,7 @@ static void test_pkmsg_then_msg(void **state)
     enum sg_msg_type t;
     struct wa_node *n = alice_text(&a, "ALICEMSG0001", "hello from alice", &t);
     assert_int_equal(t, SG_PKMSG);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_int_equal(u.delivered, 1);
     assert_string_equal(u.last_text, "hello from alice");
@@ -353,7 +366,7 @@ static void test_pkmsg_then_msg(void **state)
     reply_to_alice(&u, &a);
     n = alice_text(&a, "ALICEMSG0002", "reply from alice", &t);
     assert_int_equal(t, SG_MSG);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_int_equal(u.delivered, 2);
     assert_string_equal(u.last_text, "reply from alice");
@@ -389,7 +402,7 @@ static void test_group_skdm(void **state)
     struct wa_node *n = stanza("GRP1", GROUP, "222222222222222:0@lid");
     add_enc(n, t, &ct, NULL);
     add_enc(n, SG_SKMSG, &sk, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_int_equal(u.delivered, 1);
     assert_string_equal(u.last_text, "hi group");
     assert_int_equal(u.nsent, 1);
@@ -410,7 +423,7 @@ static void test_group_skdm(void **state)
     wa_node_free(n);
     n = stanza("GRP2", GROUP, "222222222222222:0@lid");
     add_enc(n, SG_SKMSG, &sk, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_string_equal(u.last_text, "second");
     /* skmsg in a 1:1 stanza is malformed -> retry receipt */
     sent_clear(&u);
@@ -419,7 +432,7 @@ static void test_group_skdm(void **state)
     assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
     n = stanza("GRP3", ALICE_LID, NULL);
     add_enc(n, SG_SKMSG, &sk, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_string_equal(sattr(u.sent[0], "type"), "retry");
     wa_node_free(n);
     buf_free(&skdm);
@@ -437,12 +450,12 @@ static void test_redelivery(void **state)
     us_init(&u);
     alice_init(&a, &u, 3);
     struct wa_node *n = alice_text(&a, "DUP1", "once", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     /* crash after COMMIT, before the receipt: the server redelivers the same stanza */
     us_close(&u);
     us_open(&u);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_int_equal(u.delivered, 1);
     assert_int_equal(inbox_count(&u, NULL), 1);
     assert_int_equal(u.nsent, 2);
@@ -480,13 +493,13 @@ static void test_bad_mac_retry(void **state)
     us_init(&u);
     alice_init(&a, &u, 4);
     struct wa_node *n = alice_text(&a, "OK1", "first", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     reply_to_alice(&u, &a);
     sent_clear(&u);
     /* count 1: no keys; the message is acked */
     n = corrupt_last(alice_text(&a, "BAD1", "broken", NULL));
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     const struct wa_node *r = find_sent(&u, "receipt", NULL);
     assert_non_null(r);
@@ -508,7 +521,7 @@ static void test_bad_mac_retry(void **state)
     sent_clear(&u);
     /* alice re-sends on the same session (count=1); it decrypts */
     n = alice_text(&a, "BAD1", "broken, resent", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_int_equal(u.delivered, 2);
     assert_string_equal(u.last_text, "broken, resent");
@@ -517,7 +530,7 @@ static void test_bad_mac_retry(void **state)
     /* another message failing 6 times: counts 1..5 (keys from 2), then only acks */
     for (unsigned i = 1; i <= 6; i++) {
         n = corrupt_last(alice_text(&a, "BAD2", "never", NULL));
-        assert_int_equal(wa_recv_handle(&u.env, n), 1);
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
         wa_node_free(n);
         r = find_sent(&u, "receipt", NULL);
         assert_non_null(find_sent(&u, "ack", NULL));
@@ -558,23 +571,23 @@ static void test_bad_mac_retry(void **state)
     assert_int_equal(sg_address_make(&al, "222222222222222", 1, 0), 0);
     assert_int_equal(sg_has_session(u.ctx, &al), 0); /* dropped after the 5th */
     struct wa_recv_stats st;
-    wa_recv_get_stats(&st);
+    wa_recv_get_stats(u.rcv, &st);
     assert_true(st.gave_up >= 1);
     assert_int_equal(u.delivered, 2);
     /* a stanza carrying <enc count=3> resumes at 4 (after a restart) */
-    wa_recv_reset_retries();
+    wa_recv_reset_retries(u.rcv);
     alice_free(&a);
     alice_init(&a, &u, 5);
     n = corrupt_last(alice_text(&a, "BAD3", "x", NULL));
     assert_int_equal(wa_node_set_attr(wa_node_child(n, "enc"), "count", "3"), 0);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     r = find_sent(&u, "receipt", NULL);
     assert_string_equal(sattr(wa_node_child(r, "retry"), "count"), "4");
     /* and a fresh pkmsg still decrypts (the pre-key 5 was not consumed by the failure) */
     sent_clear(&u);
     n = alice_text(&a, "BAD3", "x again", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_string_equal(u.last_text, "x again");
     alice_free(&a);
@@ -602,7 +615,7 @@ static void test_own_device_copy(void **state)
     set_jid(n, "recipient", ALICE_LID);
     assert_int_equal(wa_node_set_attr(n, "id", "OWN1"), 0);
     add_enc(n, t, &ct, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_string_equal(u.last_text, "sent from the phone");
     assert_string_equal(sattr(u.sent[0], "type"), "sender");
     assert_string_equal(sattr(u.sent[0], "recipient"), ALICE_LID);
@@ -635,7 +648,7 @@ static void test_pn_session_migrates_to_lid(void **state)
     set_jid(n, "from", ALICE_PN);
     assert_int_equal(wa_node_set_attr(n, "id", "PN1"), 0);
     add_enc(n, t, &ct, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_string_equal(u.last_text, "via pn");
     struct sg_address pn, lid;
@@ -645,7 +658,7 @@ static void test_pn_session_migrates_to_lid(void **state)
     assert_int_equal(sg_has_session(u.ctx, &lid), 0);
     n = alice_text(&a, "LID1", "via lid", &t);
     assert_int_equal(t, SG_PKMSG);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_string_equal(u.last_text, "via lid");
     assert_int_equal(sg_has_session(u.ctx, &lid), 1);
@@ -666,14 +679,15 @@ static void test_identity_change(void **state)
     u.st = st_sgstore(u.db, SG_TRUST_TOFU);
     assert_int_equal(sg_ctx_new(&u.ctx, g_sig, &u.st), 0);
     u.env.sg = u.ctx;
+    us_renew(&u);
     alice_init(&a, &u, 1);
     struct wa_node *n = alice_text(&a, "ID1", "old phone", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     alice_free(&a);
     alice_init(&a, &u, 2); /* new identity */
     n = alice_text(&a, "ID2", "new phone", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_string_equal(u.last_text, "new phone");
     assert_int_equal(u.delivered, 2);
@@ -699,7 +713,7 @@ static void test_skmsg_without_key(void **state)
     assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
     struct wa_node *n = stanza("NOKEY", GROUP, "222222222222222:0@lid");
     add_enc(n, SG_SKMSG, &sk, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     const struct wa_node *r = find_sent(&u, "receipt", NULL);
     assert_non_null(r);
     assert_string_equal(sattr(r, "type"), "retry");
@@ -736,14 +750,14 @@ static void test_store_failure(void **state)
     exec_sql(u.path, "CREATE TRIGGER boom BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk "
                      "on fire'); END;");
     struct wa_node *n = alice_text(&a, "SF1", "survives", NULL);
-    assert_true(wa_recv_handle(&u.env, n) < 0);
+    assert_true(wa_recv_handle(u.rcv, n) < 0);
     assert_int_equal(u.nsent, 0); /* no ack, no receipt: the server redelivers */
     assert_int_equal(u.delivered, 0);
     assert_int_equal(inbox_count(&u, NULL), 0);
     struct sg_prekey pk;
     assert_int_equal(sg_store_get_prekey(g_sig, &u.st, 6, &pk), 1); /* rolled back */
     exec_sql(u.path, "DROP TRIGGER boom;");
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_int_equal(u.delivered, 1);
     assert_string_equal(u.last_text, "survives");
     assert_string_equal(u.sent[0]->tag.s, "receipt");
@@ -772,7 +786,7 @@ static void test_receipts(void **state)
     assert_int_equal(st_outbox_set_state(u.db, "OUT1", ST_OUT_SENT, NULL), 0);
     assert_int_equal(st_outbox_set_state(u.db, "OUT2", ST_OUT_SENT, NULL), 0);
     struct wa_node *r = receipt("OUT1", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, r), 1);
     wa_node_free(r);
     assert_int_equal(u.receipts, 1);
     assert_int_equal(u.last_state, ST_OUT_DELIVERED);
@@ -784,7 +798,7 @@ static void test_receipts(void **state)
     assert_int_equal(wa_node_set_attr(item, "id", "OUT2"), 0);
     assert_int_equal(wa_node_add_child(list, item), 0);
     assert_int_equal(wa_node_add_child(r, list), 0);
-    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, r), 1);
     wa_node_free(r);
     assert_int_equal(u.receipts, 3);
     struct st_outbox_msg om;
@@ -793,16 +807,16 @@ static void test_receipts(void **state)
     st_outbox_msg_free(&om);
     /* late delivery after read: acked, no state change, no callback; unknown id likewise */
     r = receipt("OUT1", "inactive");
-    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, r), 1);
     wa_node_free(r);
     r = receipt("NOPE", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, r), 1);
     wa_node_free(r);
     assert_int_equal(u.receipts, 3);
     assert_int_equal(u.nsent, 4);
     /* retry receipt */
     r = receipt("OUT1", "retry");
-    assert_int_equal(wa_recv_handle(&u.env, r), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, r), 1);
     wa_node_free(r);
     assert_int_equal(u.retries, 1);
     assert_string_equal(sattr(u.sent[4], "type"), "retry");
@@ -819,12 +833,12 @@ static void test_other_stanzas_and_caps(void **state)
     set_jid(n, "from", "s.whatsapp.net");
     assert_int_equal(wa_node_set_attr(n, "id", "N1"), 0);
     assert_int_equal(wa_node_set_attr(n, "type", "server_sync"), 0);
-    assert_int_equal(wa_recv_handle(&u.env, n), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_string_equal(sattr(u.sent[0], "class"), "notification");
     assert_string_equal(sattr(u.sent[0], "type"), "server_sync");
     wa_node_free(n);
     n = wa_node_new("iq");
-    assert_int_equal(wa_recv_handle(&u.env, n), 0);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 0);
     wa_node_free(n);
     sent_clear(&u);
     /* too many encs -> nack 487, nothing stored */
@@ -834,7 +848,7 @@ static void test_other_stanzas_and_caps(void **state)
     assert_int_equal(buf_append_str(&ct, "junk"), 0);
     for (int i = 0; i < WA_RECV_MAX_ENC; i++)
         add_enc(m, SG_MSG, &ct, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, m), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, m), 1);
     assert_string_equal(sattr(u.sent[0], "error"), "487");
     wa_node_free(m);
     sent_clear(&u);
@@ -843,13 +857,13 @@ static void test_other_stanzas_and_caps(void **state)
     set_jid(m, "from", GROUP);
     assert_int_equal(wa_node_set_attr(m, "id", "CAP2"), 0);
     add_enc(m, SG_SKMSG, &ct, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, m), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, m), 1);
     assert_string_equal(sattr(u.sent[0], "error"), "487");
     wa_node_free(m);
     sent_clear(&u);
     /* no <enc> (unavailable) -> plain ack */
     m = stanza("CAP3", ALICE_LID, NULL);
-    assert_int_equal(wa_recv_handle(&u.env, m), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, m), 1);
     assert_string_equal(u.sent[0]->tag.s, "ack");
     assert_null(wa_node_attr(u.sent[0], "error"));
     wa_node_free(m);
@@ -923,10 +937,9 @@ static void test_batch_commits_atomically(void **state)
     set_jid(v[NB], "from", ALICE_PN);
     int res[NB + 1];
     struct wa_recv_stats s0, s1;
-    wa_recv_get_stats(&s0);
-    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB + 1, res),
-                     0);
-    wa_recv_get_stats(&s1);
+    wa_recv_get_stats(u.rcv, &s0);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, NB + 1, res), 0);
+    wa_recv_get_stats(u.rcv, &s1);
     for (int i = 0; i <= NB; i++)
         assert_int_equal(res[i], 1);
     assert_int_equal(s1.stored - s0.stored, NB);
@@ -952,9 +965,9 @@ static void test_batch_commits_atomically(void **state)
     }
     batch_free(v);
     wa_node_free(v[NB]);
-    assert_int_equal(wa_recv_handle_batch(&u.env, NULL, 0, NULL), 0);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, NULL, 0, NULL), 0);
     assert_int_equal(
-        wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, WA_RECV_BATCH_MAX + 1, NULL),
+        wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, WA_RECV_BATCH_MAX + 1, NULL),
         -EINVAL);
     alice_free(&a);
     us_free(&u);
@@ -972,7 +985,7 @@ static void test_batch_failure_acks_nothing(void **state)
     exec_sql(u.path, "CREATE TRIGGER boom BEFORE INSERT ON inbox WHEN NEW.msg_id = 'GF2' BEGIN "
                      "SELECT RAISE(ABORT, 'disk on fire'); END;");
     int res[NB];
-    assert_true(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res) < 0);
+    assert_true(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, NB, res) < 0);
     for (int i = 0; i < NB; i++)
         assert_true(res[i] < 0);
     assert_int_equal(u.nsent, 0);
@@ -982,7 +995,7 @@ static void test_batch_failure_acks_nothing(void **state)
     assert_int_equal(sg_store_get_prekey(g_sig, &u.st, 8, &pk), 1); /* rolled back */
     /* the server redelivers the batch: now it all goes through */
     exec_sql(u.path, "DROP TRIGGER boom;");
-    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res), 0);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, NB, res), 0);
     assert_int_equal(u.delivered, NB);
     assert_int_equal(inbox_count(&u, NULL), NB);
     assert_int_equal(u.nsent, NB);
@@ -999,17 +1012,17 @@ static void test_batch_redelivery_reacked_only(void **state)
     alice_init(&a, &u, 9);
     struct wa_node *v[NB];
     batch_make(&a, v, "GR");
-    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, NULL), 0);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, NB, NULL), 0);
     assert_int_equal(u.delivered, NB);
     sent_clear(&u);
     /* crash after COMMIT, before the receipts: the same batch again */
     us_close(&u);
     us_open(&u);
     struct wa_recv_stats s0, s1;
-    wa_recv_get_stats(&s0);
+    wa_recv_get_stats(u.rcv, &s0);
     int res[NB];
-    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res), 0);
-    wa_recv_get_stats(&s1);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, NB, res), 0);
+    wa_recv_get_stats(u.rcv, &s1);
     assert_int_equal(s1.redelivered - s0.redelivered, NB);
     assert_int_equal(s1.stored, s0.stored);
     assert_int_equal(u.delivered, NB); /* nothing delivered again */
@@ -1031,7 +1044,7 @@ static void test_batch_bad_mac_falls_back(void **state)
     us_init(&u);
     alice_init(&a, &u, 10);
     struct wa_node *w = alice_text(&a, "GBWARM", "warm", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, w), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, w), 1);
     wa_node_free(w);
     reply_to_alice(&u, &a); /* her next messages are `msg`: the corrupted byte is the MAC */
     sent_clear(&u);
@@ -1040,7 +1053,7 @@ static void test_batch_bad_mac_falls_back(void **state)
     batch_make(&a, v, "GB");
     corrupt_last(v[3]);
     int res[NB];
-    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, NB, res), 0);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, NB, res), 0);
     for (int i = 0; i < NB; i++)
         assert_int_equal(res[i], 1);
     assert_int_equal(u.delivered, NB - 1);
@@ -1122,7 +1135,7 @@ static void test_batch_receipts_and_hook(void **state)
     int res[NB + 3];
     uint64_t c0 = st_db_commits(u.db);
     assert_int_equal(
-        wa_recv_handle_batch_ex(&u.env, (const struct wa_node *const *)v, NB + 3, res, &hook), 0);
+        wa_recv_handle_batch_ex(u.rcv, (const struct wa_node *const *)v, NB + 3, res, &hook), 0);
     for (int i = 0; i < NB + 3; i++)
         assert_int_equal(res[i], 1);
     assert_int_equal(st_db_commits(u.db) - c0, 1); /* messages + receipts + hook */
@@ -1151,7 +1164,7 @@ static void test_batch_receipts_and_hook(void **state)
     v[0] = receipt("OUT1", "read");
     v[1] = receipt("OUT3", NULL);
     c0 = st_db_commits(u.db);
-    assert_int_equal(wa_recv_handle_batch(&u.env, (const struct wa_node *const *)v, 2, res), 0);
+    assert_int_equal(wa_recv_handle_batch(u.rcv, (const struct wa_node *const *)v, 2, res), 0);
     assert_int_equal(st_db_commits(u.db) - c0, 1);
     assert_int_equal(out_state(&u, "OUT1"), ST_OUT_READ);
     assert_int_equal(out_state(&u, "OUT3"), ST_OUT_DELIVERED);
@@ -1163,7 +1176,7 @@ static void test_batch_receipts_and_hook(void **state)
     wa_node_free(v[1]);
     v[1] = receipt("OUT3", "read");
     h = (struct hk){.u = &u};
-    assert_true(wa_recv_handle_batch_ex(&u.env, (const struct wa_node *const *)v, 2, res, &hook) <
+    assert_true(wa_recv_handle_batch_ex(u.rcv, (const struct wa_node *const *)v, 2, res, &hook) <
                 0);
     assert_true(res[0] < 0 && res[1] < 0);
     assert_int_equal(u.nsent, 2); /* no new ack: the server redelivers */
@@ -1186,7 +1199,7 @@ static void test_batch_fallback_skips_hook(void **state)
     alice_init(&a, &u, 2);
     outbox3(&u);
     struct wa_node *w = alice_text(&a, "FBWARM", "warm", NULL);
-    assert_int_equal(wa_recv_handle(&u.env, w), 1);
+    assert_int_equal(wa_recv_handle(u.rcv, w), 1);
     wa_node_free(w);
     reply_to_alice(&u, &a);
     sent_clear(&u);
@@ -1199,7 +1212,7 @@ static void test_batch_fallback_skips_hook(void **state)
     struct wa_recv_txn_hook hook = {.body = hk_body, .done = hk_done, .ud = &h};
     int res[NB + 1];
     assert_int_equal(
-        wa_recv_handle_batch_ex(&u.env, (const struct wa_node *const *)v, NB + 1, res, &hook), 0);
+        wa_recv_handle_batch_ex(u.rcv, (const struct wa_node *const *)v, NB + 1, res, &hook), 0);
     assert_false(hook.ran);
     assert_int_equal(h.body + h.done, 0);
     assert_int_equal(res[NB], 1);
@@ -1211,10 +1224,52 @@ static void test_batch_fallback_skips_hook(void **state)
     us_free(&u);
 }
 
-/* gw/chbatch: the receive path's group commit driven by the loop (one iteration = one batch) */
-static void batch_err(void *ud, const struct wa_node *n, int rc)
+/* wa/batch: the receive path's group commit driven by the loop (one iteration = one batch).
+ * tb_flush composes a flush the way wa/session.c does: messages and receipts in the
+ * receiver's transaction, acks inside it through the hook (or alone when it did not run),
+ * then the errors per stanza. */
+struct ackrec {
+    int handle, in_txn, done, n;
+};
+
+struct tb {
+    struct wa_receiver *rcv;
+    struct ackrec *ar; /* NULL: acks are not expected */
+    int errs;
+};
+
+static void ar_in_txn(void *ud)
 {
-    (*(int *)ud)++;
+    struct tb *t = ud;
+    t->ar->in_txn++;
+}
+
+static void ar_done(void *ud, bool committed)
+{
+    struct tb *t = ud;
+    t->ar->done += committed;
+}
+
+static void tb_flush(void *ud, struct wa_node *const *q, size_t n)
+{
+    struct tb *t = ud;
+    const struct wa_node *rx[WA_BATCH_MAX];
+    int res[WA_BATCH_MAX];
+    size_t nr = 0, na = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(q[i]->tag.s, "ack") == 0) {
+            na++;
+            continue;
+        }
+        res[nr] = 1;
+        rx[nr++] = q[i];
+    }
+    struct wa_recv_txn_hook h = {.body = ar_in_txn, .done = ar_done, .ud = t};
+    int rc = nr ? wa_recv_handle_batch_ex(t->rcv, rx, nr, res, na && t->ar ? &h : NULL) : 0;
+    if (t->ar) t->ar->n += (int)na;
+    if (na && t->ar && !h.ran) t->ar->handle++;
+    for (size_t i = 0; i < nr; i++)
+        if ((rc < 0 ? rc : res[i]) < 0) t->errs++;
 }
 
 /* One loop iteration (the check handle is unref'ed: a ref'ed timer keeps the loop alive, as
@@ -1231,7 +1286,7 @@ static void spin(uv_loop_t *loop)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
-static void test_chbatch_loop_iteration(void **state)
+static void test_batch_loop_loop_iteration(void **state)
 {
     struct us u;
     struct alice a;
@@ -1239,19 +1294,19 @@ static void test_chbatch_loop_iteration(void **state)
     alice_init(&a, &u, 7);
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    int errs = 0;
-    struct chbatch *b = NULL;
-    assert_int_equal(chbatch_new(&loop, &u.env, batch_err, NULL, &errs, &b), 0);
+    struct tb t = {.rcv = u.rcv};
+    struct wa_batch *b = NULL;
+    assert_int_equal(wa_batch_new(&loop, tb_flush, &t, &b), 0);
     struct wa_node *v[NB];
     batch_make(&a, v, "CB");
     for (int i = 0; i < NB; i++)
-        assert_int_equal(chbatch_push(b, v[i]), 0); /* copies */
+        assert_int_equal(wa_batch_push(b, v[i]), 0); /* copies */
     batch_free(v);
-    assert_int_equal(chbatch_pending(b), NB);
+    assert_int_equal(wa_batch_pending(b), NB);
     assert_int_equal(u.nsent, 0); /* nothing acked or stored before the loop turns */
     assert_int_equal(inbox_count(&u, NULL), 0);
     spin(&loop);
-    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(wa_batch_pending(b), 0);
     assert_int_equal(u.delivered, NB);
     assert_int_equal(inbox_count(&u, NULL), NB);
     assert_int_equal(u.nsent, NB);
@@ -1260,8 +1315,8 @@ static void test_chbatch_loop_iteration(void **state)
     /* dropped (session ended): nothing acked, nothing stored */
     batch_make(&a, v, "CD");
     for (int i = 0; i < NB; i++)
-        assert_int_equal(chbatch_push(b, v[i]), 0);
-    chbatch_drop(b);
+        assert_int_equal(wa_batch_push(b, v[i]), 0);
+    wa_batch_drop(b);
     spin(&loop);
     assert_int_equal(u.nsent, NB);
     assert_int_equal(inbox_count(&u, NULL), NB);
@@ -1269,13 +1324,13 @@ static void test_chbatch_loop_iteration(void **state)
     exec_sql(u.path, "CREATE TRIGGER boom BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, "
                      "'disk on fire'); END;");
     for (int i = 0; i < NB; i++)
-        assert_int_equal(chbatch_push(b, v[i]), 0);
-    chbatch_flush(b);
-    assert_int_equal(errs, NB);
+        assert_int_equal(wa_batch_push(b, v[i]), 0);
+    wa_batch_flush(b);
+    assert_int_equal(t.errs, NB);
     assert_int_equal(u.nsent, NB);
-    assert_int_equal(chbatch_push(b, v[0]), 0);
+    assert_int_equal(wa_batch_push(b, v[0]), 0);
     batch_free(v);
-    chbatch_free(b);
+    wa_batch_free(b);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_int_equal(u.nsent, NB);
@@ -1283,7 +1338,7 @@ static void test_chbatch_loop_iteration(void **state)
     us_free(&u);
 }
 
-static void test_chbatch_full_queue_flushes(void **state)
+static void test_batch_loop_full_queue_flushes(void **state)
 {
     struct us u;
     struct alice a;
@@ -1295,58 +1350,37 @@ static void test_chbatch_full_queue_flushes(void **state)
     struct wa_recv_env env = u.env;
     env.send_node = NULL; /* no client: the receipts fail (ignored), the messages are stored */
     env.client = NULL;
-    struct chbatch *b = NULL;
-    assert_int_equal(chbatch_new(&loop, &env, NULL, NULL, NULL, &b), 0);
+    struct tb t = {0};
+    assert_int_equal(wa_receiver_new(&env, &t.rcv), 0);
+    struct wa_batch *b = NULL;
+    assert_int_equal(wa_batch_new(&loop, tb_flush, &t, &b), 0);
     for (size_t i = 0; i < total; i++) {
         char id[32];
         snprintf(id, sizeof id, "FQ%zu", i);
         struct wa_node *n = alice_text(&a, id, "full", NULL);
-        assert_int_equal(chbatch_push(b, n), 0);
+        assert_int_equal(wa_batch_push(b, n), 0);
         wa_node_free(n);
         if (i == WA_RECV_BATCH_MAX) /* the 65th push flushed the first 64 */
             assert_int_equal(inbox_count(&u, NULL), WA_RECV_BATCH_MAX);
     }
-    assert_int_equal(chbatch_pending(b), 3);
+    assert_int_equal(wa_batch_pending(b), 3);
     spin(&loop);
-    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(wa_batch_pending(b), 0);
     struct st_inbox_msg *in = NULL;
     size_t k = 0;
     assert_int_equal(st_inbox_list(u.db, 0, 1000, &in, &k), 0);
     assert_int_equal(k, total);
     st_inbox_list_free(in, k);
-    chbatch_free(b);
+    wa_batch_free(b);
+    wa_receiver_free(t.rcv);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0);
     alice_free(&a);
     us_free(&u);
 }
 
-/* chbatch with a commit window: acks and receipts alone wait for it; a message flushes all at
- * the end of its iteration; the acks go through the receive batch's transaction. */
-struct ackrec {
-    int handle, in_txn, done, n;
-};
-
-static void ar_handle(void *ud, const struct wa_node *const *acks, size_t n)
-{
-    struct ackrec *r = ud;
-    r->handle++;
-    r->n += (int)n;
-}
-
-static void ar_in_txn(void *ud, const struct wa_node *const *acks, size_t n)
-{
-    struct ackrec *r = ud;
-    r->in_txn++;
-    r->n += (int)n;
-}
-
-static void ar_done(void *ud, bool committed)
-{
-    struct ackrec *r = ud;
-    r->done += committed;
-}
-
+/* wa/batch with a commit window: acks and receipts alone wait for it; a message flushes all
+ * at the end of its iteration; the acks go through the receive batch's transaction. */
 static struct wa_node *msg_ack(const char *id)
 {
     struct wa_node *n = wa_node_new("ack");
@@ -1365,7 +1399,7 @@ static void run_for(uv_loop_t *loop, unsigned ms)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
-static void test_chbatch_commit_window(void **state)
+static void test_batch_loop_commit_window(void **state)
 {
     struct us u;
     struct alice a;
@@ -1375,27 +1409,21 @@ static void test_chbatch_commit_window(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     struct ackrec r = {0};
-    const struct chbatch_acks acks = {.handle = ar_handle, .in_txn = ar_in_txn, .done = ar_done};
-    struct chbatch *b = NULL;
-    struct chbatch_acks bad = {.handle = ar_handle};
-    assert_int_equal(chbatch_new(&loop, &u.env, NULL, &bad, &r, &b), -EINVAL);
-    assert_int_equal(chbatch_new(&loop, &u.env, NULL, &acks, &r, &b), 0);
-    chbatch_set_delay(b, 20);
+    struct tb t = {.rcv = u.rcv, .ar = &r};
+    struct wa_batch *b = NULL;
+    assert_int_equal(wa_batch_new(&loop, tb_flush, &t, &b), 0);
+    wa_batch_set_delay(b, 20);
     struct wa_node *n = msg_ack("OUT1"), *rc = receipt("OUT1", NULL);
-    assert_true(chbatch_takes(n) && chbatch_takes(rc));
-    assert_int_equal(chbatch_push(b, n), 0);
-    assert_int_equal(chbatch_push(b, rc), 0);
+    assert_int_equal(wa_batch_push(b, n), 0);
+    assert_int_equal(wa_batch_push(b, rc), 0);
     wa_node_free(n);
     wa_node_free(rc);
-    n = receipt("OUT2", "retry");
-    assert_false(chbatch_takes(n));
-    wa_node_free(n);
     spin(&loop); /* end of the iteration: no message, so they wait */
-    assert_int_equal(chbatch_pending(b), 2);
+    assert_int_equal(wa_batch_pending(b), 2);
     assert_int_equal(u.nsent, 0);
     uint64_t c0 = st_db_commits(u.db);
     run_for(&loop, 60); /* the window closed: one commit for the receipt and the ack */
-    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(wa_batch_pending(b), 0);
     assert_int_equal(st_db_commits(u.db) - c0, 1);
     assert_int_equal(r.in_txn, 1);
     assert_int_equal(r.done, 1);
@@ -1404,27 +1432,27 @@ static void test_chbatch_commit_window(void **state)
     assert_int_equal(u.nsent, 1); /* the receipt's ack */
     /* an ack, then a message: flushed at the end of the message's iteration */
     n = msg_ack("OUT2");
-    assert_int_equal(chbatch_push(b, n), 0);
+    assert_int_equal(wa_batch_push(b, n), 0);
     wa_node_free(n);
     spin(&loop);
-    assert_int_equal(chbatch_pending(b), 1);
+    assert_int_equal(wa_batch_pending(b), 1);
     n = alice_text(&a, "CW1", "window", NULL);
-    assert_int_equal(chbatch_push(b, n), 0);
+    assert_int_equal(wa_batch_push(b, n), 0);
     wa_node_free(n);
     spin(&loop);
-    assert_int_equal(chbatch_pending(b), 0);
+    assert_int_equal(wa_batch_pending(b), 0);
     assert_int_equal(u.delivered, 1);
     assert_int_equal(r.in_txn, 2);
     /* acks alone after the window: their own group (handle) */
     n = msg_ack("OUT3");
-    assert_int_equal(chbatch_push(b, n), 0);
+    assert_int_equal(wa_batch_push(b, n), 0);
     wa_node_free(n);
     spin(&loop); /* the check phase (as after the read that brought it) starts the window */
-    assert_int_equal(chbatch_pending(b), 1);
+    assert_int_equal(wa_batch_pending(b), 1);
     run_for(&loop, 60);
     assert_int_equal(r.handle, 1);
     assert_int_equal(r.n, 3);
-    chbatch_free(b);
+    wa_batch_free(b);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0);
     alice_free(&a);
@@ -1461,11 +1489,11 @@ int main(void)
         cmocka_unit_test(test_batch_failure_acks_nothing),
         cmocka_unit_test(test_batch_redelivery_reacked_only),
         cmocka_unit_test(test_batch_bad_mac_falls_back),
-        cmocka_unit_test(test_chbatch_loop_iteration),
-        cmocka_unit_test(test_chbatch_full_queue_flushes),
+        cmocka_unit_test(test_batch_loop_loop_iteration),
+        cmocka_unit_test(test_batch_loop_full_queue_flushes),
         cmocka_unit_test(test_batch_receipts_and_hook),
         cmocka_unit_test(test_batch_fallback_skips_hook),
-        cmocka_unit_test(test_chbatch_commit_window),
+        cmocka_unit_test(test_batch_loop_commit_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,22 @@
 #include "wa/send.h"
 #include "wa/usync.h"
 
+/* The sender's enqueue of a text message value (wa/outmsg.h). */
+static int enq(struct wa_sender *s, const char *to, const char *text, const char *key,
+               struct st_outbox_msg *out)
+{
+    struct wa_outmsg m = wa_outmsg_text(to, text, key);
+    return wa_sender_enqueue(s, &m, out);
+}
+
+/* The session-less outbox enqueue of a text message value. */
+static int enq_db(struct st_db *db, const struct wa_creds *creds, const char *to, const char *text,
+                  const char *key, struct st_outbox_msg *out, char *err, size_t errlen)
+{
+    struct wa_outmsg m = wa_outmsg_text(to, text, key);
+    return wa_outbox_enqueue(db, creds, &m, out, err, errlen);
+}
+
 /* ---- pure helpers ---- */
 
 static void test_msg_id(void **state)
@@ -356,7 +372,7 @@ static void test_enqueue_durable_and_idempotent(void **state)
 {
     struct fx *f = *state;
     struct st_outbox_msg a, b;
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "hello", "key-1", &a), 0);
+    assert_int_equal(enq(f->s, "+15550002", "hello", "key-1", &a), 0);
     assert_int_equal(a.state, ST_OUT_QUEUED);
     assert_string_equal(a.to, "15550002@s.whatsapp.net");
     assert_string_equal(a.idem_key, "key-1");
@@ -375,8 +391,7 @@ static void test_enqueue_durable_and_idempotent(void **state)
     assert_memory_equal(pl, a.payload, pll);
     free(pl);
     /* same key: same row, nothing new */
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "hello again", "key-1", &b),
-                     ST_DUPLICATE);
+    assert_int_equal(enq(f->s, "+15550002", "hello again", "key-1", &b), ST_DUPLICATE);
     assert_string_equal(b.msg_id, a.msg_id);
     struct st_outbox_msg *v = NULL;
     size_t n = 0;
@@ -385,7 +400,7 @@ static void test_enqueue_durable_and_idempotent(void **state)
     st_outbox_list_free(v, n);
     /* no key: the message id is the key, so two sends are two rows */
     struct st_outbox_msg c;
-    assert_int_equal(wa_sender_enqueue(f->s, "120363041234567890@g.us", "grp", NULL, &c), 0);
+    assert_int_equal(enq(f->s, "120363041234567890@g.us", "grp", NULL, &c), 0);
     assert_string_equal(c.idem_key, c.msg_id);
     /* not connected: kick does nothing, nothing in flight, no callback */
     wa_sender_kick(f->s);
@@ -407,13 +422,12 @@ static void test_enqueue_without_sender(void **state)
     struct fx *f = *state;
     struct st_outbox_msg a, b;
     char err[256] = "";
-    assert_int_equal(
-        wa_send_enqueue_db(f->db, &f->creds, "+15550002", "queued", "k-off", &a, err, sizeof err),
-        0);
+    assert_int_equal(enq_db(f->db, &f->creds, "+15550002", "queued", "k-off", &a, err, sizeof err),
+                     0);
     assert_int_equal(a.state, ST_OUT_QUEUED);
     assert_string_equal(a.to, "15550002@s.whatsapp.net");
     /* the sender of a later session sees the same key as a duplicate of that row */
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "queued", "k-off", &b), ST_DUPLICATE);
+    assert_int_equal(enq(f->s, "+15550002", "queued", "k-off", &b), ST_DUPLICATE);
     assert_string_equal(b.msg_id, a.msg_id);
     struct st_outbox_msg *v = NULL;
     size_t n = 0;
@@ -424,9 +438,8 @@ static void test_enqueue_without_sender(void **state)
     st_outbox_msg_free(&b);
     struct wa_creds unpaired = f->creds;
     unpaired.me_pn[0] = 0;
-    assert_int_equal(
-        wa_send_enqueue_db(f->db, &unpaired, "+15550002", "x", NULL, &a, err, sizeof err),
-        -EINVAL);
+    assert_int_equal(enq_db(f->db, &unpaired, "+15550002", "x", NULL, &a, err, sizeof err),
+                     -EINVAL);
     assert_string_equal(err, "not paired");
 }
 
@@ -434,16 +447,16 @@ static void test_enqueue_rejects(void **state)
 {
     struct fx *f = *state;
     struct st_outbox_msg a;
-    assert_int_equal(wa_sender_enqueue(f->s, "222@lid", "x", NULL, &a), -EINVAL);
+    assert_int_equal(enq(f->s, "222@lid", "x", NULL, &a), -EINVAL);
     assert_non_null(strstr(wa_sender_last_error(f->s), "only phone numbers"));
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "", NULL, &a), -EINVAL);
+    assert_int_equal(enq(f->s, "+15550002", "", NULL, &a), -EINVAL);
     char *big = malloc(WA_SEND_TEXT_MAX + 2);
     memset(big, 'a', WA_SEND_TEXT_MAX + 1);
     big[WA_SEND_TEXT_MAX + 1] = 0;
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", big, NULL, &a), -EINVAL);
+    assert_int_equal(enq(f->s, "+15550002", big, NULL, &a), -EINVAL);
     free(big);
     f->creds.me_pn[0] = 0; /* not paired */
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "x", NULL, &a), -EINVAL);
+    assert_int_equal(enq(f->s, "+15550002", "x", NULL, &a), -EINVAL);
     snprintf(f->creds.me_pn, sizeof(f->creds.me_pn), "15551230000:7@s.whatsapp.net");
 }
 
@@ -470,7 +483,7 @@ static void test_handle_not_ours(void **state)
     wa_node_free(n);
     /* an ack for a known row that is not in flight (e.g. after a retry resend) is ours */
     struct st_outbox_msg a;
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "hello", NULL, &a), 0);
+    assert_int_equal(enq(f->s, "+15550002", "hello", NULL, &a), 0);
     char t[200];
     snprintf(t, sizeof(t), "<ack class='message' id='%s'/>", a.msg_id);
     n = parse(t);
@@ -544,7 +557,7 @@ static void test_retry_with_keys(void **state)
     struct peer p;
     peer_init(&p, f->sig);
     struct st_outbox_msg a;
-    assert_int_equal(wa_sender_enqueue(f->s, "+15550002", "hello again", NULL, &a), 0);
+    assert_int_equal(enq(f->s, "+15550002", "hello again", NULL, &a), 0);
 
     /* a broken signed pre-key signature: no session, nothing re-sent (nor acked: the receive
      * path acks receipts) */

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* inmsg.c -- received messages as typed values. */
+#include "wa/inmsg.h"
+
+#include <string.h>
+
+static const char *const kind_names[] = {
+    [WA_IN_TEXT] = "text",
+    [WA_IN_REACTION] = "reaction",
+    [WA_IN_PROTOCOL] = "protocol",
+    [WA_IN_OTHER] = "other",
+};
+
+const char *wa_inmsg_kind_name(enum wa_inmsg_kind k)
+{
+    return (unsigned)k <= WA_IN_OTHER ? kind_names[k] : "other";
+}
+
+enum wa_inmsg_kind wa_inmsg_kind_parse(const char *name)
+{
+    for (unsigned k = 0; name && k <= WA_IN_OTHER; k++)
+        if (strcmp(name, kind_names[k]) == 0) return (enum wa_inmsg_kind)k;
+    return WA_IN_OTHER;
+}
+
+void wa_inmsg_from_row(const struct st_inbox_msg *r, struct wa_inmsg *out)
+{
+    *out = (struct wa_inmsg){
+        .cursor = r->cursor,
+        .chat = r->chat ? r->chat : "",
+        .sender = r->sender ? r->sender : "",
+        .id = r->msg_id ? r->msg_id : "",
+        .ts = r->ts,
+        .received = r->received,
+        .kind = wa_inmsg_kind_parse(r->type),
+    };
+    if (out->kind == WA_IN_TEXT) {
+        out->text = (const char *)r->payload;
+        out->text_len = r->payload_len;
+    } else {
+        out->raw = r->payload;
+        out->raw_len = r->payload_len;
+    }
+}

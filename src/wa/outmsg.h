@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* outmsg.h -- an outgoing message as a value, and the durable outbox enqueue.
+ *
+ * A `struct wa_outmsg` is built once where a send starts (the API route, the exec hook) and
+ * passed down unchanged: the gateway layer never shapes a message into arguments. Today the
+ * kind is text; media, reactions and replies become more kinds of the same value.
+ *
+ * wa_outrow_make() checks the value and turns it into what the outbox stores (the normalized
+ * chat JID, a fresh message id, the Message protobuf); wa_outrow_store() writes it inside
+ * the caller's transaction; wa_outbox_enqueue() does both in a transaction of its own and
+ * needs no session (the row waits in the outbox for the next sender's kick). Strings in the
+ * value are borrowed for the call.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "store/db.h"
+#include "store/msgstore.h"
+#include "wa/creds.h"
+
+#define WA_SEND_TEXT_MAX 65536 /* bytes of one text message */
+
+enum wa_outmsg_kind {
+    WA_OM_TEXT = 1, /* Message{conversation = text} */
+};
+
+struct wa_outmsg {
+    enum wa_outmsg_kind kind;
+    const char *to;       /* "+15550002" / "15550002", a PN JID, or a group "...@g.us" */
+    const char *text;     /* WA_OM_TEXT: 1..WA_SEND_TEXT_MAX bytes (NUL-terminated) */
+    const char *idem_key; /* NULL: the message id (every enqueue is new) */
+};
+
+/* A text message value. */
+static inline struct wa_outmsg wa_outmsg_text(const char *to, const char *text,
+                                              const char *idem_key)
+{
+    return (struct wa_outmsg){.kind = WA_OM_TEXT, .to = to, .text = text, .idem_key = idem_key};
+}
+
+/* What the outbox stores for one message. */
+struct wa_outrow {
+    char chat[ST_CHAT_MAX + 1];
+    char id[32];
+    struct buf pb; /* the Message protobuf */
+};
+
+/* Validate m and fill r (r->pb must be freed with wa_outrow_free, whatever the result).
+ * 0, or -EINVAL with a reason in err (bad `to`, empty or oversized text, unknown kind, the
+ * creds not paired), -EIO (no randomness), -ENOMEM. */
+int wa_outrow_make(struct wa_outrow *r, const struct wa_outmsg *m, const struct wa_creds *creds,
+                   char *err, size_t errlen) __attribute__((warn_unused_result));
+void wa_outrow_free(struct wa_outrow *r);
+/* Inside the caller's transaction: outbox row + retry-buffer copy; *out filled (caller frees
+ * with st_outbox_msg_free). 0, ST_DUPLICATE (nothing written; *out = the row that has the
+ * idempotency key) or a store error. */
+int wa_outrow_store(struct st_db *db, const struct wa_outrow *r, const char *idem_key,
+                    struct st_outbox_msg *out) __attribute__((warn_unused_result));
+/* The durable enqueue with no session: make, BEGIN, store, COMMIT. Results as above; err gets
+ * a one-line reason on failure. */
+int wa_outbox_enqueue(struct st_db *db, const struct wa_creds *creds, const struct wa_outmsg *m,
+                      struct st_outbox_msg *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));

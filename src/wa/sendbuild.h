@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* sendbuild.h -- pure builders of the send path (no store, no session): message ids,
+ * destinations, Message protobuf bytes, <message> stanzas. Unit-tested in test_send.c. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "signal/sg_cipher.h"
+#include "wa/jid.h"
+#include "wa/node.h"
+
+#define WA_SEND_MSGID_LEN 22 /* "3EB0" + 18 hex */
+
+/* A WhatsApp-Web-style message id (§8.1): "3EB0" + the first 9 bytes (upper-case hex) of
+ * SHA-256(8-byte BE `now` || user || "@c.us" || 16 random bytes). out >= 23 bytes.
+ * 0 or -EIO (RNG). */
+int wa_send_msg_id(const char *user, int64_t now, char *out, size_t outlen)
+    __attribute__((warn_unused_result));
+/* Normalise a destination: "+15550002", "15550002" (5..20 digits), "15550002@s.whatsapp.net"
+ * (or @c.us) -> "15550002@s.whatsapp.net"; "<id>@g.us" kept. Anything else (a device JID,
+ * LID, broadcast, newsletter, garbage) -> -EINVAL with a reason in err. */
+int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Message{conversation = text} packed into out. */
+int wa_send_build_text(const char *text, struct buf *out) __attribute__((warn_unused_result));
+/* Message{deviceSentMessage{destinationJid = dest, message = <msg bytes>}} packed into out. */
+int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
+    __attribute__((warn_unused_result));
+/* msg with senderKeyDistributionMessage{groupId, skdm} added, packed into out. */
+int wa_send_build_skdm(const char *group, const uint8_t *skdm, size_t skdm_len, const uint8_t *msg,
+                       size_t len, struct buf *out) __attribute__((warn_unused_result));
+
+/* One <to> entry of a stanza. */
+struct wa_send_part {
+    struct wa_jid jid;
+    enum sg_msg_type type;
+    const uint8_t *ct;
+    size_t len;
+};
+/* <message id to type='text'><participants><to jid><enc v='2' type/></to>…</participants>
+ * [<enc v='2' type='skmsg'>][<device-identity>]</message>: participants omitted when
+ * nparts == 0, skmsg when sk != NULL, device-identity (account bytes) when any part is a
+ * pkmsg. Returns a new node or NULL. */
+struct wa_node *wa_send_build_stanza(const char *id, const struct wa_jid *to,
+                                     const struct wa_send_part *parts, size_t nparts,
+                                     const uint8_t *sk, size_t sklen, const uint8_t *account,
+                                     size_t account_len);
+/* <enc v='2' type=…>ct</enc> appended to parent; NULL on ENOMEM. */
+struct wa_node *wa_send_add_enc(struct wa_node *parent, enum sg_msg_type t, const uint8_t *ct,
+                                size_t len);
