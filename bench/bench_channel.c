@@ -34,6 +34,7 @@
 #include "store/msgstore.h"
 #include "store/sgstore.h"
 #include "wa.pb-c.h"
+#include "wa/credstore.h"
 #include "wa/creds.h"
 #include "wa/node.h"
 #include "wa/recv.h"
@@ -134,17 +135,8 @@ static void us_setup(struct us *u, const char *path)
     CHECK("creds", wa_creds_generate(&u->creds));
     snprintf(u->creds.me_pn, sizeof u->creds.me_pn, "15551230000:7@s.whatsapp.net");
     snprintf(u->creds.me_lid, sizeof u->creds.me_lid, ME_LID ":7@lid");
-    struct st_creds c;
-    memset(&c, 0, sizeof c);
-    memcpy(c.identity_priv, u->creds.identity.priv, 32);
-    memcpy(c.identity_pub, u->creds.identity.pub, 32);
-    c.registration_id = u->creds.registration_id;
-    c.spk_id = u->creds.signed_prekey_id;
-    memcpy(c.spk_priv, u->creds.signed_prekey.priv, 32);
-    memcpy(c.spk_pub, u->creds.signed_prekey.pub, 32);
-    memcpy(c.spk_sig, u->creds.signed_prekey_sig, 64);
-    c.next_prekey_id = c.first_unuploaded_prekey_id = PEERS + 1;
-    CHECK("creds save", st_creds_save(u->db, &c));
+    u->creds.next_prekey_id = PEERS + 1;
+    CHECK("creds save", wa_creds_store(u->db, &u->creds));
     struct sg_signed_prekey spk;
     wa_creds_sg_signed_prekey(&u->creds, &spk);
     CHECK("spk", sg_store_put_signed_prekey(g_sig, &u->st, &spk));

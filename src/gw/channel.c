@@ -30,6 +30,7 @@
 #include "store/db.h"
 #include "store/sgstore.h"
 #include "wa/client.h"
+#include "wa/credstore.h"
 #include "wa/creds.h"
 #include "wa/session.h"
 
@@ -226,64 +227,12 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
     tick_update(ch);
 }
 
-/* ---- credentials: wa_creds <-> st_creds ---- */
-
-static void to_st(const struct wa_creds *w, struct st_creds *s)
-{
-    memset(s, 0, sizeof *s);
-    memcpy(s->noise_priv, w->noise.priv, 32);
-    memcpy(s->noise_pub, w->noise.pub, 32);
-    memcpy(s->identity_priv, w->identity.priv, 32);
-    memcpy(s->identity_pub, w->identity.pub, 32);
-    s->registration_id = w->registration_id;
-    s->spk_id = w->signed_prekey_id;
-    memcpy(s->spk_priv, w->signed_prekey.priv, 32);
-    memcpy(s->spk_pub, w->signed_prekey.pub, 32);
-    memcpy(s->spk_sig, w->signed_prekey_sig, 64);
-    memcpy(s->adv_secret, w->adv_secret, 32);
-    strfmt(s->me_pn, sizeof s->me_pn, "%s", w->me_pn);
-    strfmt(s->me_lid, sizeof s->me_lid, "%s", w->me_lid);
-    strfmt(s->push_name, sizeof s->push_name, "%s", w->push_name);
-    strfmt(s->platform, sizeof s->platform, "%s", w->platform);
-    s->account_len = w->account_len <= sizeof s->account ? w->account_len : 0;
-    memcpy(s->account, w->account, s->account_len);
-    s->next_prekey_id = w->next_prekey_id;
-    s->first_unuploaded_prekey_id = w->next_prekey_id;
-}
-
-static int from_st(const struct st_creds *s, struct wa_creds *w)
-{
-    memset(w, 0, sizeof *w);
-    if (s->account_len > sizeof w->account || strlen(s->me_pn) >= sizeof w->me_pn ||
-        strlen(s->me_lid) >= sizeof w->me_lid)
-        return -EUCLEAN;
-    memcpy(w->noise.priv, s->noise_priv, 32);
-    memcpy(w->noise.pub, s->noise_pub, 32);
-    memcpy(w->identity.priv, s->identity_priv, 32);
-    memcpy(w->identity.pub, s->identity_pub, 32);
-    w->registration_id = s->registration_id;
-    w->signed_prekey_id = s->spk_id;
-    memcpy(w->signed_prekey.priv, s->spk_priv, 32);
-    memcpy(w->signed_prekey.pub, s->spk_pub, 32);
-    memcpy(w->signed_prekey_sig, s->spk_sig, 64);
-    memcpy(w->adv_secret, s->adv_secret, 32);
-    strfmt(w->me_pn, sizeof w->me_pn, "%s", s->me_pn);
-    strfmt(w->me_lid, sizeof w->me_lid, "%s", s->me_lid);
-    strfmt(w->push_name, sizeof w->push_name, "%s", s->push_name);
-    strfmt(w->platform, sizeof w->platform, "%s", s->platform);
-    memcpy(w->account, s->account, s->account_len);
-    w->account_len = s->account_len;
-    w->next_prekey_id = s->next_prekey_id;
-    return wa_creds_validate(w, NULL) < 0 ? -EUCLEAN : 0;
-}
+/* ---- credentials (wa/credstore.h) ---- */
 
 static int save_creds(struct gw_channel *ch, const struct wa_creds *c)
 {
     if (!ch->db) return -ENOTCONN;
-    struct st_creds s;
-    to_st(c, &s);
-    int r = st_creds_save(ch->db, &s);
-    st_creds_wipe(&s);
+    int r = wa_creds_store(ch->db, c);
     if (r < 0) {
         strfmt(ch->last_error, sizeof ch->last_error, "saving credentials: %s",
                st_db_last_error(ch->db));
@@ -298,14 +247,9 @@ static int save_creds(struct gw_channel *ch, const struct wa_creds *c)
 /* Load the stored credentials, or create (and store) fresh unpaired ones. */
 static int load_creds(struct gw_channel *ch)
 {
-    struct st_creds s;
-    int r = st_creds_load(ch->db, &s);
-    if (r == 0) {
-        r = from_st(&s, &ch->creds);
-        st_creds_wipe(&s);
-        if (r == 0) ch->have_creds = true;
-        return r;
-    }
+    int r = wa_creds_fetch(ch->db, &ch->creds);
+    if (r == 0) ch->have_creds = true;
+    if (r == 0 || r == -EUCLEAN) return r;
     if (r != -ENOENT) return r;
     r = wa_creds_generate(&ch->creds);
     if (r < 0) return r;

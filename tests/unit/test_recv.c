@@ -18,6 +18,7 @@
 #include "store/sgstore.h"
 #include "wa/batch.h"
 #include "wa.pb-c.h"
+#include "wa/credstore.h"
 #include "wa/creds.h"
 #include "wa/msg.h"
 #include "wa/node.h"
@@ -150,19 +151,8 @@ static void us_init(struct us *u)
     snprintf(u->creds.me_lid, sizeof u->creds.me_lid, "%s", ME_LID);
     memcpy(u->creds.account, "ACCOUNT-BYTES", 13);
     u->creds.account_len = 13;
-    struct st_creds c;
-    memset(&c, 0, sizeof c);
-    memcpy(c.identity_priv, u->creds.identity.priv, 32);
-    memcpy(c.identity_pub, u->creds.identity.pub, 32);
-    memcpy(c.noise_priv, u->creds.noise.priv, 32);
-    memcpy(c.noise_pub, u->creds.noise.pub, 32);
-    c.registration_id = u->creds.registration_id;
-    c.spk_id = u->creds.signed_prekey_id;
-    memcpy(c.spk_priv, u->creds.signed_prekey.priv, 32);
-    memcpy(c.spk_pub, u->creds.signed_prekey.pub, 32);
-    memcpy(c.spk_sig, u->creds.signed_prekey_sig, 64);
-    c.next_prekey_id = c.first_unuploaded_prekey_id = 11;
-    assert_int_equal(st_creds_save(u->db, &c), 0);
+    u->creds.next_prekey_id = 11;
+    assert_int_equal(wa_creds_store(u->db, &u->creds), 0);
     struct sg_signed_prekey spk;
     wa_creds_sg_signed_prekey(&u->creds, &spk);
     assert_int_equal(sg_store_put_signed_prekey(g_sig, &u->st, &spk), 0);
