@@ -14,7 +14,7 @@
 
 #include "api/server.h"
 #include "api/token.h"
-#include "core/config.h"
+#include "gw/config.h"
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/statedir.h"

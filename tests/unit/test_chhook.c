@@ -17,6 +17,7 @@
 #include "api/events.h"
 #include "gw/chhook.h"
 #include "gw/chmsg.h"
+#include "gw/config.h"
 
 #define MAXS 16
 
