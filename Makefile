@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Thin front for CMake + Ninja. `make run` and `make test` install what they
 # need (scripts/deps.sh), build, and do their job.
-.PHONY: all deps build run test asan fuzz bench format format-check clean demo
+.PHONY: all deps build run test asan fuzz bench format format-check check-layers clean demo
 
 JOBS ?= $(shell nproc)
 RUN_ARGS ?=
@@ -46,6 +46,10 @@ format:
 
 format-check:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+
+# Includes follow the layers (ARCHITECTURE.md); no include cycle between modules.
+check-layers:
+	@bash scripts/check-layers.sh .
 
 clean:
 	rm -rf build build-asan build-fuzz
