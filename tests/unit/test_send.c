@@ -425,8 +425,7 @@ static void test_enqueue_without_sender(void **state)
     struct wa_creds unpaired = f->creds;
     unpaired.me_pn[0] = 0;
     assert_int_equal(
-        wa_send_enqueue_db(f->db, &unpaired, "+15550002", "x", NULL, &a, err, sizeof err),
-        -EINVAL);
+        wa_send_enqueue_db(f->db, &unpaired, "+15550002", "x", NULL, &a, err, sizeof err), -EINVAL);
     assert_string_equal(err, "not paired");
 }
 
