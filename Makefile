@@ -41,11 +41,13 @@ bench: build
 	@bash scripts/deps.sh --test
 	@bash bench/run.sh
 
+# clang-format over git ls-files '*.c' '*.h' minus src/wa/tokens_gen.h (scripts/format.sh);
+# format-check is also the ctest test `format`.
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+	@bash scripts/format.sh
 
 format-check:
-	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+	@bash scripts/format.sh --check
 
 # Includes follow the layers (ARCHITECTURE.md); no include cycle between modules.
 check-layers:
