@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Thin front for CMake + Ninja. `make run` and `make test` install what they
 # need (scripts/deps.sh), build, and do their job.
-.PHONY: all deps build run test asan fuzz bench format format-check clean demo
+.PHONY: all deps build run test asan fuzz bench format format-check check-layers clean demo
 
 JOBS ?= $(shell nproc)
 RUN_ARGS ?=
@@ -41,11 +41,17 @@ bench: build
 	@bash scripts/deps.sh --test
 	@bash bench/run.sh
 
+# clang-format over git ls-files '*.c' '*.h' minus src/wa/tokens_gen.h (scripts/format.sh);
+# format-check is also the ctest test `format`.
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+	@bash scripts/format.sh
 
 format-check:
-	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h' | grep -v '^src/wa/tokens_gen')
+	@bash scripts/format.sh --check
+
+# Includes follow the layers (ARCHITECTURE.md); no include cycle between modules.
+check-layers:
+	@bash scripts/check-layers.sh .
 
 clean:
 	rm -rf build build-asan build-fuzz

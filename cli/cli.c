@@ -57,8 +57,7 @@ static void use_runfile(struct cli_env *e)
     char path[PATH_MAX + 16], *text = NULL;
     size_t len;
     snprintf(path, sizeof path, "%s/gateway.json", e->state_dir);
-    if (file_read_all(path, 4096, &text, &len) < 0)
-        return;
+    if (file_read_all(path, 4096, &text, &len) < 0) return;
     cJSON *o = cJSON_Parse(text);
     free(text);
     const cJSON *pid = cJSON_GetObjectItem(o, "pid"), *listen = cJSON_GetObjectItem(o, "listen");
@@ -106,8 +105,7 @@ int cli_token(const struct cli_env *e, char *out, size_t outlen)
     size_t len;
     snprintf(path, sizeof path, "%s/token", e->state_dir);
     int r = file_read_all(path, 4096, &text, &len);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         text[--len] = '\0';
     snprintf(out, outlen, "%s", text);
@@ -127,13 +125,10 @@ static int wait_fd(int fd, short ev, long long deadline)
     struct pollfd p = {.fd = fd, .events = ev};
     for (;;) {
         long long left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
+        if (left <= 0) return -ETIMEDOUT;
         int n = poll(&p, 1, (int)left);
-        if (n > 0)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return -errno;
+        if (n > 0) return 0;
+        if (n < 0 && errno != EINTR) return -errno;
     }
 }
 
@@ -141,8 +136,7 @@ static int connect_api(const struct cli_env *e, long long deadline)
 {
     char host[64];
     int port;
-    if (cfg_split_listen(e->cfg.listen, host, sizeof host, &port) < 0)
-        return -EINVAL;
+    if (cfg_split_listen(e->cfg.listen, host, sizeof host, &port) < 0) return -EINVAL;
     struct sockaddr_storage ss = {0};
     socklen_t sl;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -159,8 +153,7 @@ static int connect_api(const struct cli_env *e, long long deadline)
         return -EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) return -errno;
     if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
         int r = -errno;
         close(fd);
@@ -168,8 +161,7 @@ static int connect_api(const struct cli_env *e, long long deadline)
     }
     int r = wait_fd(fd, POLLOUT, deadline), soerr = 0;
     socklen_t el = sizeof soerr;
-    if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) == 0 && soerr)
-        r = -soerr;
+    if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) == 0 && soerr) r = -soerr;
     if (r < 0) {
         close(fd);
         return r;
@@ -183,12 +175,10 @@ static int send_all(int fd, const char *p, size_t n, long long deadline)
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
         if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
             int r = wait_fd(fd, POLLOUT, deadline);
-            if (r < 0)
-                return r;
+            if (r < 0) return r;
             continue;
         }
-        if (k < 0)
-            return -errno;
+        if (k < 0) return -errno;
         p += k;
         n -= (size_t)k;
     }
@@ -200,34 +190,27 @@ static int recv_all(int fd, struct buf *b, long long deadline)
 {
     for (;;) {
         int r = buf_reserve(b, 4096);
-        if (r < 0)
-            return r;
+        if (r < 0) return r;
         ssize_t k = recv(fd, b->data + b->len, 4096, 0);
-        if (k == 0)
-            return 0;
+        if (k == 0) return 0;
         if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
             r = wait_fd(fd, POLLIN, deadline);
-            if (r < 0)
-                return r;
+            if (r < 0) return r;
             continue;
         }
-        if (k < 0)
-            return -errno;
+        if (k < 0) return -errno;
         b->len += (size_t)k;
     }
 }
 
 static int parse_response(struct buf *b, int *status, char **resp)
 {
-    if (buf_append_byte(b, 0) < 0)
-        return -ENOMEM;
+    if (buf_append_byte(b, 0) < 0) return -ENOMEM;
     const char *s = (const char *)b->data;
     int major, minor;
-    if (sscanf(s, "HTTP/%d.%d %d", &major, &minor, status) != 3)
-        return -EPROTO;
+    if (sscanf(s, "HTTP/%d.%d %d", &major, &minor, status) != 3) return -EPROTO;
     const char *body = strstr(s, "\r\n\r\n");
-    if (!body)
-        return -EPROTO;
+    if (!body) return -EPROTO;
     *resp = strdup(body + 4);
     return *resp ? 0 : -ENOMEM;
 }
@@ -239,8 +222,7 @@ int cli_http(const struct cli_env *e, const char *method, const char *path, cons
     char token[160] = "";
     cli_token(e, token, sizeof token);
     int fd = connect_api(e, deadline);
-    if (fd < 0)
-        return fd;
+    if (fd < 0) return fd;
     struct buf req, in;
     buf_init(&req, 1 << 20);
     buf_init(&in, RESP_MAX);
@@ -250,14 +232,10 @@ int cli_http(const struct cli_env *e, const char *method, const char *path, cons
                        "Authorization: Bearer %s\r\nContent-Length: %zu\r\n%s\r\n",
                        method, path, e->cfg.listen, token, blen,
                        body ? "Content-Type: application/json\r\n" : "");
-    if (r == 0 && body)
-        r = buf_append(&req, body, blen);
-    if (r == 0)
-        r = send_all(fd, (const char *)req.data, req.len, deadline);
-    if (r == 0)
-        r = recv_all(fd, &in, deadline);
-    if (r == 0)
-        r = parse_response(&in, status, resp);
+    if (r == 0 && body) r = buf_append(&req, body, blen);
+    if (r == 0) r = send_all(fd, (const char *)req.data, req.len, deadline);
+    if (r == 0) r = recv_all(fd, &in, deadline);
+    if (r == 0) r = parse_response(&in, status, resp);
     memset(token, 0, sizeof token);
     buf_free(&req);
     buf_free(&in);
@@ -268,8 +246,7 @@ int cli_http(const struct cli_env *e, const char *method, const char *path, cons
 void cli_print_json(void *cjson)
 {
     char *s = cJSON_Print(cjson);
-    if (s)
-        printf("%s\n", s);
+    if (s) printf("%s\n", s);
     free(s);
     cJSON_Delete(cjson);
 }

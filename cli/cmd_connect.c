@@ -30,9 +30,9 @@ struct probe {
     struct wa_noise *noise;
     struct wa_frame_decoder dec;
     long long t0;
-    int status;         /* exit status */
-    char result[512];   /* what happened */
-    const char *stage;  /* "noise", "dns", ... */
+    int status;        /* exit status */
+    char result[512];  /* what happened */
+    const char *stage; /* "noise", "dns", ... */
     bool done;
 };
 
@@ -48,8 +48,7 @@ static void finish(struct probe *p, int status, const char *stage, const char *f
 
 static void finish(struct probe *p, int status, const char *stage, const char *fmt, ...)
 {
-    if (p->done)
-        return;
+    if (p->done) return;
     p->done = true;
     p->status = status;
     p->stage = stage;
@@ -71,14 +70,11 @@ static void on_open(struct nconn *c, void *ud)
     struct wa_frame_encoder enc;
     wa_frame_encoder_init(&enc, true, WA_FRAME_MAX_DEFAULT);
     int r = wa_noise_write_client_hello(p->noise, &hello);
-    if (r == 0)
-        r = wa_frame_encode(&enc, &wire, hello.data, hello.len);
-    if (r == 0)
-        r = nconn_send(c, wire.data, wire.len);
+    if (r == 0) r = wa_frame_encode(&enc, &wire, hello.data, hello.len);
+    if (r == 0) r = nconn_send(c, wire.data, wire.len);
     buf_free(&hello);
     buf_free(&wire);
-    if (r < 0)
-        finish(p, EXIT_FAIL, "noise", "noise: cannot send client hello: %s", strerror(-r));
+    if (r < 0) finish(p, EXIT_FAIL, "noise", "noise: cannot send client hello: %s", strerror(-r));
 }
 
 static void on_message(struct nconn *c, void *ud, const uint8_t *data, size_t len)
@@ -95,8 +91,7 @@ static void on_message(struct nconn *c, void *ud, const uint8_t *data, size_t le
             finish(p, EXIT_FAIL, "frame", "frame: %s", wa_frame_decoder_error(&p->dec));
             return;
         }
-        if (r == 0)
-            return;
+        if (r == 0) return;
         r = wa_noise_read_server_hello(p->noise, frame, flen);
         if (r < 0)
             finish(p, EXIT_FAIL, "noise", "noise: %s", wa_noise_last_error(p->noise));
@@ -149,12 +144,10 @@ static int run_probe(struct probe *p, const char *url)
     };
     struct nconn_cbs cbs = {on_open, on_message, on_close};
     struct wa_keypair static_kp;
-    if (wa_keypair_generate(&static_kp) < 0)
-        return EXIT_FAIL;
+    if (wa_keypair_generate(&static_kp) < 0) return EXIT_FAIL;
     p->noise = wa_noise_new(WA_NOISE_INITIATOR, &static_kp);
     wa_keypair_wipe(&static_kp);
-    if (!p->noise)
-        return EXIT_FAIL;
+    if (!p->noise) return EXIT_FAIL;
     wa_noise_set_cert_policy(p->noise, cfg->wa_noise_root, (uint64_t)time(NULL));
     wa_frame_decoder_init(&p->dec, false, WA_FRAME_MAX_DEFAULT, 0);
     uv_loop_init(&p->loop);
@@ -176,14 +169,12 @@ int cmd_connect_main(int argc, char **argv)
 {
     struct cli_env e = {0};
     int r = cli_take_globals(&e, &argc, argv);
-    if (r)
-        return r;
+    if (r) return r;
     if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         fprintf(stderr, "usage: wagate proto connect [--json] [URL]\n");
         return EXIT_USAGE;
     }
-    if ((r = cli_load(&e)) != 0)
-        return r;
+    if ((r = cli_load(&e)) != 0) return r;
     struct probe p = {.env = &e};
     return run_probe(&p, argc == 2 ? argv[1] : e.cfg.wa_endpoint);
 }

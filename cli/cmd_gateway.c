@@ -55,8 +55,7 @@ static int not_running(struct cli_env *e)
 static int gateway_status(struct cli_env *e)
 {
     pid_t pid = state_lock_holder(e->state_dir);
-    if (pid == 0)
-        return not_running(e);
+    if (pid == 0) return not_running(e);
     int status = 0;
     char *body = NULL;
     int r = cli_http(e, "GET", "/api/v1/status", NULL, 3000, &status, &body);
@@ -105,8 +104,7 @@ static int gateway_stop(struct cli_env *e)
             return EXIT_OK;
         }
     }
-    fprintf(stderr, "gateway: pid %ld did not stop within %d s\n", (long)pid,
-            STOP_WAIT_MS / 1000);
+    fprintf(stderr, "gateway: pid %ld did not stop within %d s\n", (long)pid, STOP_WAIT_MS / 1000);
     return EXIT_FAIL;
 }
 
@@ -114,23 +112,17 @@ int cmd_gateway_main(int argc, char **argv)
 {
     struct cli_env e = {0};
     int r = cli_take_globals(&e, &argc, argv);
-    if (r)
-        return r;
-    if ((r = cli_load(&e)) != 0)
-        return r;
+    if (r) return r;
+    if ((r = cli_load(&e)) != 0) return r;
     const char *sub = argc > 1 ? argv[1] : "run";
-    if (sub[0] == '-')
-        return gateway_run(&e, argc - 1, argv + 1);
-    if (strcmp(sub, "run") == 0)
-        return gateway_run(&e, argc - 2 > 0 ? argc - 2 : 0, argv + 2);
+    if (sub[0] == '-') return gateway_run(&e, argc - 1, argv + 1);
+    if (strcmp(sub, "run") == 0) return gateway_run(&e, argc - 2 > 0 ? argc - 2 : 0, argv + 2);
     if (argc > 2) {
         fprintf(stderr, "wagate gateway %s: unexpected argument '%s'\n", sub, argv[2]);
         return EXIT_USAGE;
     }
-    if (strcmp(sub, "status") == 0)
-        return gateway_status(&e);
-    if (strcmp(sub, "stop") == 0)
-        return gateway_stop(&e);
+    if (strcmp(sub, "status") == 0) return gateway_status(&e);
+    if (strcmp(sub, "stop") == 0) return gateway_stop(&e);
     fprintf(stderr, "wagate gateway: unknown subcommand '%s' (run, status, stop)\n", sub);
     return EXIT_USAGE;
 }

@@ -127,8 +127,7 @@ int cmd_proto_main(int argc, char **argv)
             memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
             return cmd_connect_main(argc - 1, argv);
         }
-        if (argv[i][0] != '-')
-            break;
+        if (argv[i][0] != '-') break;
     }
     bool flags = true;
     unsigned tflags = 0;

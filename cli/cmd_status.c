@@ -20,8 +20,10 @@ static void print_channels(const cJSON *chans)
     const cJSON *c;
     cJSON_ArrayForEach(c, chans)
     {
-        const cJSON *ch = cJSON_GetObjectItem(c, "channel"), *acct = cJSON_GetObjectItem(c, "account"),
-                    *st = cJSON_GetObjectItem(c, "state"), *err = cJSON_GetObjectItem(c, "last_error");
+        const cJSON *ch = cJSON_GetObjectItem(c, "channel"),
+                    *acct = cJSON_GetObjectItem(c, "account"),
+                    *st = cJSON_GetObjectItem(c, "state"),
+                    *err = cJSON_GetObjectItem(c, "last_error");
         printf("  %s/%s: %s%s%s\n", cJSON_IsString(ch) ? ch->valuestring : "?",
                cJSON_IsString(acct) ? acct->valuestring : "?",
                cJSON_IsString(st) ? st->valuestring : "?",
@@ -34,22 +36,19 @@ int cmd_status_main(int argc, char **argv)
 {
     struct cli_env e = {0};
     int r = cli_take_globals(&e, &argc, argv);
-    if (r)
-        return r;
+    if (r) return r;
     if (argc > 1) {
         fprintf(stderr, "wagate status: unexpected argument '%s'\n", argv[1]);
         return EXIT_USAGE;
     }
-    if ((r = cli_load(&e)) != 0)
-        return r;
+    if ((r = cli_load(&e)) != 0) return r;
     int status = 0;
     char *body = NULL;
     r = cli_http(&e, "GET", "/api/v1/status", NULL, 3000, &status, &body);
     if (r < 0) {
         pid_t pid = state_lock_holder(e.state_dir);
         if (e.json)
-            printf("{\"running\":%s,\"error\":\"%s\"}\n", pid > 0 ? "true" : "false",
-                   strerror(-r));
+            printf("{\"running\":%s,\"error\":\"%s\"}\n", pid > 0 ? "true" : "false", strerror(-r));
         else if (pid > 0)
             fprintf(stderr, "wagate: gateway pid %ld does not answer at %s: %s\n", (long)pid,
                     e.cfg.listen, strerror(-r));

@@ -53,16 +53,13 @@ int main(int argc, char **argv)
     while (i < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return help_main(argc, argv);
-        if (strcmp(argv[i], "--version") == 0)
-            return cmd_version_main(1, argv);
+        if (strcmp(argv[i], "--version") == 0) return cmd_version_main(1, argv);
         bool has_value = strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--state-dir") == 0;
         i += has_value ? 2 : 1;
     }
-    if (i >= argc)
-        return help_main(argc, argv);
+    if (i >= argc) return help_main(argc, argv);
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-        if (strcmp(argv[i], commands[k].name) != 0)
-            continue;
+        if (strcmp(argv[i], commands[k].name) != 0) continue;
         /* Hand the command its name, its own arguments and the globals. */
         char *tmp = argv[i];
         memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);

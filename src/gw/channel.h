@@ -40,7 +40,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
-#include "core/config.h"
+#include "gw/config.h"
 #include "gw/chpolicy.h"
 #include "gw/sendres.h"
 #include "store/msgstore.h"

@@ -39,7 +39,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
-#include "core/config.h"
+#include "gw/config.h"
 #include "gw/sendres.h"
 #include "wa/creds.h"
 #include "wa/inmsg.h"

@@ -14,7 +14,7 @@
 
 #include "api/server.h"
 #include "api/token.h"
-#include "core/config.h"
+#include "gw/config.h"
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/statedir.h"
@@ -117,8 +117,7 @@ static int load_config(struct daemon *d, struct wg_config *c, char *err, size_t 
 
 static void close_handle(uv_handle_t *h)
 {
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 static void api_closed(void *arg)
@@ -141,8 +140,7 @@ static void on_deadline(uv_timer_t *t)
 
 static void shutdown_begin(struct daemon *d, const char *why)
 {
-    if (d->stopping)
-        return;
+    if (d->stopping) return;
     d->stopping = true;
     log_info("gateway", NULL, "stopping (%s)", why);
     uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_DEADLINE_MS, 0);
@@ -175,15 +173,13 @@ static void reload(struct daemon *d)
         return;
     }
     int r = apply_log(&c);
-    if (r < 0)
-        log_error("gateway", NULL, "log.file %s: %s", c.log_file, strerror(-r));
+    if (r < 0) log_error("gateway", NULL, "log.file %s: %s", c.log_file, strerror(-r));
     if (strcmp(c.listen, d->cfg.listen) != 0)
         log_warn("gateway", NULL, "gateway.listen changed to %s: takes effect after a restart",
                  c.listen);
     if (wa_config_changed(&c, &d->cfg))
         log_warn("gateway", NULL, "whatsapp.* changed: takes effect after a restart");
-    if (strcmp(c.token, d->cfg.token) != 0 && c.token[0])
-        api_server_set_token(d->api, c.token);
+    if (strcmp(c.token, d->cfg.token) != 0 && c.token[0]) api_server_set_token(d->api, c.token);
     snprintf(c.listen, sizeof c.listen, "%s", d->cfg.listen);
     d->cfg = c;
     log_info("gateway", NULL, "configuration reloaded");
@@ -206,8 +202,7 @@ static int start_signals(struct daemon *d)
         uv_signal_init(&d->loop, hs[i]);
         hs[i]->data = d;
         int r = uv_signal_start(hs[i], on_signal, sigs[i]);
-        if (r < 0)
-            return r;
+        if (r < 0) return r;
     }
     signal(SIGPIPE, SIG_IGN);
     return 0;
@@ -232,8 +227,7 @@ static void bound_listen(struct daemon *d)
 {
     char host[64];
     int port;
-    if (cfg_split_listen(d->cfg.listen, host, sizeof host, &port) < 0 || port != 0)
-        return;
+    if (cfg_split_listen(d->cfg.listen, host, sizeof host, &port) < 0 || port != 0) return;
     snprintf(d->cfg.listen, sizeof d->cfg.listen, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host,
              api_server_port(d->api));
 }
@@ -249,8 +243,7 @@ static int write_runfile(struct daemon *d)
     cJSON_AddStringToObject(o, "version", WAGATE_VERSION);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!text)
-        return -ENOMEM;
+    if (!text) return -ENOMEM;
     int r = file_write_atomic(path, text, strlen(text), 0600);
     free(text);
     return r;
@@ -313,8 +306,7 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
     uv_timer_init(&d->loop, &d->deadline);
     if (gw_memtrim_start(&d->loop, &d->trim, 0) < 0)
         log_warn("gateway", NULL, "cannot start the heap trimmer: freed memory stays resident");
-    if (start_signals(d) < 0 || start_api(d) < 0 || start_channels(d) < 0)
-        return -1;
+    if (start_signals(d) < 0 || start_api(d) < 0 || start_channels(d) < 0) return -1;
     return 0;
 }
 
@@ -332,8 +324,7 @@ static void drain_loop(uv_loop_t *loop)
 int daemon_run(const struct daemon_opts *o)
 {
     struct daemon *d = calloc(1, sizeof *d);
-    if (!d)
-        return 1;
+    if (!d) return 1;
     d->lock.fd = -1;
     d->listen_override = o->listen;
     uv_loop_init(&d->loop);
@@ -341,8 +332,7 @@ int daemon_run(const struct daemon_opts *o)
     if (startup(d, o) < 0) {
         status = 1;
         close_channels(d);
-        if (d->api)
-            api_server_close(d->api, NULL, NULL);
+        if (d->api) api_server_close(d->api, NULL, NULL);
     } else {
         uv_run(&d->loop, UV_RUN_DEFAULT);
         log_info("gateway", NULL, "stopped");

@@ -4,10 +4,10 @@
 #include <stdbool.h>
 
 struct daemon_opts {
-    const char *config_path;  /* NULL = default path (optional file) */
-    bool config_required;     /* the path was given explicitly: it must exist */
-    const char *state_dir;    /* NULL = default state dir */
-    const char *listen;       /* overrides gateway.listen when non-NULL */
+    const char *config_path; /* NULL = default path (optional file) */
+    bool config_required;    /* the path was given explicitly: it must exist */
+    const char *state_dir;   /* NULL = default state dir */
+    const char *listen;      /* overrides gateway.listen when non-NULL */
 };
 
 /* Run the gateway in the foreground until SIGTERM/SIGINT. SIGHUP reloads the

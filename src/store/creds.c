@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/db_int.h"
+
 void st_creds_wipe(struct st_creds *c)
 {
     OPENSSL_cleanse(c, sizeof *c);

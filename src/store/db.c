@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "store/db_int.h"
 #include "store/migrations.h"
 
 struct st_db {

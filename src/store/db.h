@@ -29,13 +29,14 @@
  *   CONSTRAINT (CHECK / NOT NULL / UNIQUE violations) -EINVAL, anything else -EIO.
  * Not thread-safe: one connection, used from the loop thread (or one worker) only.
  * Nothing here logs above debug.
+ *
+ * The prepared statements and the helpers the other store modules run them with are
+ * internal to src/store: store/db_int.h.
  */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <sqlite3.h>
 
 struct st_db;
 
@@ -92,81 +93,3 @@ uint64_t st_db_commits(const struct st_db *db);
 const char *st_db_last_error(const struct st_db *db);
 /* Schema version of the open database (PRAGMA user_version). */
 int st_db_version(const struct st_db *db);
-
-/* Map an SQLite result code to a negative errno (see header comment); 0 for OK/ROW/DONE. */
-int st_db_errno(int sqlite_rc);
-
-/* ---- internal to src/store (st_db__*): the prepared statements ---- */
-
-enum st_q {
-    ST_Q_BEGIN,
-    ST_Q_COMMIT,
-    ST_Q_ROLLBACK,
-    ST_Q_SAVEPOINT,
-    ST_Q_RELEASE,
-    ST_Q_ROLLBACK_TO,
-    /* creds.c */
-    ST_Q_CREDS_GET,
-    ST_Q_CREDS_PUT,
-    ST_Q_CREDS_EXISTS,
-    ST_Q_LOCAL_IDENTITY,
-    /* sgstore.c */
-    ST_Q_SESSION_GET,
-    ST_Q_SESSION_PUT,
-    ST_Q_SESSION_DEL,
-    ST_Q_SESSION_DEL_ALL,
-    ST_Q_SESSION_DEVICES,
-    ST_Q_SESSION_WIPE,
-    ST_Q_PREKEY_GET,
-    ST_Q_PREKEY_PUT,
-    ST_Q_PREKEY_DEL,
-    ST_Q_PREKEY_COUNT,
-    ST_Q_PREKEY_MARK_UPLOADED,
-    ST_Q_SPK_GET,
-    ST_Q_SPK_PUT,
-    ST_Q_SPK_DEL,
-    ST_Q_SENDERKEY_GET,
-    ST_Q_SENDERKEY_PUT,
-    ST_Q_SENDERKEY_WIPE,
-    ST_Q_IDENT_GET,
-    ST_Q_IDENT_PUT,
-    ST_Q_IDENT_DEL,
-    ST_Q_SKMEM_PUT,
-    ST_Q_SKMEM_HAS,
-    ST_Q_SKMEM_CLEAR,
-    /* msgstore.c */
-    ST_Q_INBOX_INSERT,
-    ST_Q_INBOX_FIND,
-    ST_Q_INBOX_LIST,
-    ST_Q_INBOX_MARK,
-    ST_Q_OUTBOX_INSERT,
-    ST_Q_OUTBOX_BY_KEY,
-    ST_Q_OUTBOX_BY_MSGID,
-    ST_Q_OUTBOX_SET_STATE,
-    ST_Q_OUTBOX_LIST_QUEUED,
-    ST_Q_RETRY_PUT,
-    ST_Q_RETRY_GET,
-    ST_Q_RETRY_PURGE,
-    ST_Q_PROC_HAS,
-    ST_Q_PROC_PUT,
-    ST_Q_LID_PUT,
-    ST_Q_LID_GET_PN,
-    ST_Q_LID_GET_LID,
-    ST_Q_COUNT
-};
-
-/* The prepared statement `q`, reset and with bindings cleared; NULL (and last_error set)
- * when the handle was opened with a target_version (no statements). */
-sqlite3_stmt *st_db__stmt(struct st_db *db, enum st_q q);
-/* Record a failure of `what` with SQLite's message; returns st_db_errno(rc). */
-int st_db__fail(struct st_db *db, int rc, const char *what);
-/* Record a failure with a plain message; returns code. */
-int st_db__failf(struct st_db *db, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Step a statement expected to finish (no row): 0 or st_db__fail(); resets it. */
-int st_db__exec(struct st_db *db, sqlite3_stmt *s, const char *what);
-/* Step once: 1 on a row (leave the statement for column reads, reset it afterwards),
- * 0 when done (reset), negative on error (reset). */
-int st_db__row(struct st_db *db, sqlite3_stmt *s, const char *what);
-/* Rows changed by the last statement. */
-int st_db__changes(struct st_db *db);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/db_int.h"
+
 static bool str_ok(const char *s, size_t min, size_t max)
 {
     if (!s) return false;

@@ -6,6 +6,8 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
+#include "store/db_int.h"
+
 #define DB(ud) ((struct st_db *)(ud))
 
 /* Bind a Signal address as (?first = name, ?first+1 = device). */

@@ -17,7 +17,7 @@
 #include "child.h"
 
 #include "api/events.h"
-#include "core/config.h"
+#include "gw/config.h"
 #include "core/log.h"
 #include "gw/channel.h"
 

@@ -16,6 +16,7 @@
 
 #include "api/events.h"
 #include "gw/chhook.h"
+#include "gw/config.h"
 #include "gw/msgjson.h"
 
 #define MAXS 16

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_config.c -- config parsing: defaults, every key, and the errors. */
+/* test_config.c -- config parsing (core/config.h, gw/config.h): defaults, every key, and the
+ * errors. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "core/config.h"
 #include "core/fileio.h"
+#include "gw/config.h"
 
 static int parse(struct wg_config *c, const char *json, char *err)
 {
@@ -31,6 +32,41 @@ static void test_defaults(void **state)
     assert_int_equal(c.log_level, WLOG_INFO);
     assert_int_equal(c.wa_dns_count, 0);
     assert_string_equal(c.token, "");
+    assert_int_equal(c.max_clients, 64);
+    assert_false(c.log_json);
+    assert_string_equal(c.log_file, "");
+}
+
+/* core/config.h alone: the gateway.* and log.* sections, their defaults, no WhatsApp key. */
+struct core_only {
+    CFG_CORE_FIELDS;
+};
+
+static void test_core_sections_alone(void **state)
+{
+    static const struct cfg_key keys[] = {CFG_CORE_KEYS(struct core_only)};
+    const struct cfg_schema s = {keys, sizeof keys / sizeof keys[0]};
+    struct core_only c;
+    char err[CFG_ERR_MAX] = "";
+    assert_int_equal(cfg_schema_defaults(&s, &c, sizeof c), 0);
+    assert_string_equal(c.listen, CFG_DEFAULT_LISTEN);
+    assert_int_equal(c.max_clients, 64);
+    assert_int_equal(c.log_level, WLOG_INFO);
+    const char *j = "{\"log\":{\"json\":true}}";
+    assert_int_equal(cfg_schema_parse(&s, &c, j, strlen(j), err, sizeof err), 0);
+    assert_true(c.log_json);
+    j = "{\"log\":{},\"whatsapp\":{}}";
+    assert_int_equal(cfg_schema_parse(&s, &c, j, strlen(j), err, sizeof err), -EINVAL);
+    assert_string_equal(err, "whatsapp: unknown key");
+    /* a default that does not parse is reported (a schema bug) */
+    static const struct cfg_key bad[] = {
+        {.path = "log.level",
+         .type = CFG_LEVEL,
+         CFG_AT(struct core_only, log_level),
+         .def = "loud"},
+    };
+    const struct cfg_schema sb = {bad, 1};
+    assert_int_equal(cfg_schema_defaults(&sb, &c, sizeof c), -EINVAL);
 }
 
 static void test_full_config(void **state)
@@ -258,6 +294,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_core_sections_alone),
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_errors_name_the_key),
         cmocka_unit_test(test_syntax_error_position),

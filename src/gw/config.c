@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c -- the daemon's config schema: core's sections, whatsapp.*, hooks.exec.*. */
+#include "gw/config.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* WhatsApp's real Noise certificate root ("WhatsAppLongTerm1"). */
+#define DEFAULT_ROOT_HEX "142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b"
+
+static bool ws_url_valid(const char *s)
+{
+    return strncmp(s, "ws://", 5) == 0 || strncmp(s, "wss://", 6) == 0;
+}
+
+static int check_dns_server(const char *s)
+{
+    /* "IP" or "IP:PORT" or "[V6]:PORT" */
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1) return 0;
+    return cfg_split_listen(s, NULL, 0, NULL);
+}
+
+/* whatsapp.dns_servers: ["IP", "IP:PORT", ...]. */
+static int set_dns(const struct cfg_key *k, void *obj, const cJSON *v, char *err, size_t errlen)
+{
+    struct wg_config *c = obj;
+    const char *what = "an array of up to 8 \"IP\" or \"IP:PORT\" strings";
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > CFG_MAX_DNS)
+        return cfg_expected(err, errlen, k->path, what, v);
+    unsigned n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (!cJSON_IsString(e) || strlen(e->valuestring) >= sizeof c->wa_dns_servers[0] ||
+            check_dns_server(e->valuestring) < 0)
+            return cfg_expected(err, errlen, k->path, what, e);
+        snprintf(c->wa_dns_servers[n++], sizeof c->wa_dns_servers[0], "%s", e->valuestring);
+    }
+    c->wa_dns_count = n;
+    return 0;
+}
+
+/* One whatsapp.accounts entry: a valid, new id whose value is an object without keys (every
+ * per-account key is reserved for later). */
+static int check_account(const struct wg_config *c, unsigned n, const char *path, const cJSON *e,
+                         char *err, size_t errlen)
+{
+    if (!cfg_account_id_valid(e->string)) {
+        snprintf(err, errlen, "%s: account id must match [a-z0-9_-]{1,32}", path);
+        return -EINVAL;
+    }
+    if (!cJSON_IsObject(e)) return cfg_expected(err, errlen, path, "an object", e);
+    if (e->child) {
+        snprintf(err, errlen, "%s.%.40s: unknown key", path, e->child->string);
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (strcmp(c->wa_accounts[i], e->string) == 0) {
+            snprintf(err, errlen, "%s: duplicate account", path);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* whatsapp.accounts: {"ID": {}, ...}. */
+static int set_accounts(const struct cfg_key *k, void *obj, const cJSON *v, char *err,
+                        size_t errlen)
+{
+    struct wg_config *c = obj;
+    if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) > CFG_MAX_ACCOUNTS)
+        return cfg_expected(err, errlen, k->path, "an object of up to 16 accounts", v);
+    unsigned n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        char path[128];
+        snprintf(path, sizeof path, "%s.%.40s", k->path, e->string);
+        int r = check_account(c, n, path, e, err, errlen);
+        if (r < 0) return r;
+        snprintf(c->wa_accounts[n++], sizeof c->wa_accounts[0], "%s", e->string);
+    }
+    c->wa_account_count = n;
+    return 0;
+}
+
+#define AT(field) CFG_AT(struct wg_config, field)
+static const struct cfg_key keys[] = {
+    CFG_CORE_KEYS(struct wg_config),
+    {.path = "whatsapp", .type = CFG_SECTION},
+    {.path = "whatsapp.endpoint",
+     .type = CFG_STRING,
+     AT(wa_endpoint),
+     .check = ws_url_valid,
+     .what = "a ws:// or wss:// URL",
+     .def = CFG_DEFAULT_URL},
+    {.path = "whatsapp.noise_root_pubkey",
+     .type = CFG_HEX32,
+     AT(wa_noise_root),
+     .def = DEFAULT_ROOT_HEX},
+    {.path = "whatsapp.tls_ca_file",
+     .type = CFG_STRING,
+     AT(wa_tls_ca_file),
+     .min = 1,
+     .max = CFG_PATH_MAX - 1},
+    {.path = "whatsapp.dns_servers", .type = CFG_CUSTOM, AT(wa_dns_servers), .set = set_dns},
+    {.path = "whatsapp.accounts", .type = CFG_CUSTOM, AT(wa_accounts), .set = set_accounts},
+    {.path = "hooks", .type = CFG_SECTION},
+    {.path = "hooks.exec", .type = CFG_SECTION},
+    {.path = "hooks.exec.command",
+     .type = CFG_STRING,
+     AT(hook_exec_command),
+     .min = 1,
+     .max = CFG_HOOK_CMD_MAX - 1},
+    {.path = "hooks.exec.timeout_ms",
+     .type = CFG_UINT,
+     AT(hook_exec_timeout_ms),
+     .min = 100,
+     .max = 600000,
+     .def = "10000"},
+    {.path = "hooks.exec.max_running",
+     .type = CFG_UINT,
+     AT(hook_exec_max_running),
+     .min = 1,
+     .max = 64,
+     .def = "4"},
+    {.path = "hooks.exec.max_queued",
+     .type = CFG_UINT,
+     AT(hook_exec_max_queued),
+     .min = 0,
+     .max = 10000,
+     .def = "64"},
+};
+#undef AT
+static const struct cfg_schema schema = {keys, sizeof keys / sizeof keys[0]};
+
+void cfg_defaults(struct wg_config *c)
+{
+    /* Fails only for a malformed default in the table above; test_config checks them all. */
+    int r = cfg_schema_defaults(&schema, c, sizeof *c);
+    (void)r;
+    snprintf(c->wa_accounts[0], sizeof c->wa_accounts[0], "default");
+    c->wa_account_count = 1;
+}
+
+int cfg_parse(struct wg_config *c, const char *json, size_t len, char *err, size_t errlen)
+{
+    return cfg_schema_parse(&schema, c, json, len, err, errlen);
+}
+
+int cfg_load(struct wg_config *c, const char *path, char *err, size_t errlen)
+{
+    cfg_defaults(c);
+    return cfg_schema_load(&schema, c, sizeof *c, path, err, errlen);
+}

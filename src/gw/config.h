@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h -- the daemon's configuration: defaults, JSON file, validation.
+ *
+ * struct wg_config is core/config.h's gateway.* and log.* sections (CFG_CORE_FIELDS) plus
+ * the WhatsApp channel's whatsapp.* (gw/channel.h) and the exec hook's hooks.exec.*
+ * (gw/chhook.h), all checked by one schema built on core/config.h's machinery: an unknown
+ * key, a value of the wrong type or out of range is an error whose text names the key, e.g.
+ *   /etc/wagate.json: gateway.listen: expected "IP:PORT" (e.g. "127.0.0.1:18789"), got ...
+ * A config is a plain value struct; it owns no heap memory.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+#define CFG_MAX_DNS      8
+#define CFG_DEFAULT_URL  "wss://web.whatsapp.com/ws/chat"
+#define CFG_HOOK_CMD_MAX 1024 /* hooks.exec.command, bytes incl. the NUL */
+
+struct wg_config {
+    CFG_CORE_FIELDS; /* gateway.*, log.* */
+    /* whatsapp.* (used by the WhatsApp channel) */
+    char wa_endpoint[CFG_PATH_MAX];
+    uint8_t wa_noise_root[32];
+    char wa_tls_ca_file[CFG_PATH_MAX];
+    char wa_dns_servers[CFG_MAX_DNS][64];
+    unsigned wa_dns_count; /* 0 = the system's resolvers */
+    /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
+     * An empty object means no WhatsApp account. Each value is an object whose keys are
+     * reserved (none is accepted yet). */
+    char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
+    unsigned wa_account_count;
+    /* hooks.exec.* (gw/chhook.h): the agent command run per received text message.
+     * An empty command = no exec hook. Defaults: 10000 ms, 4 at once, 64 waiting. */
+    char hook_exec_command[CFG_HOOK_CMD_MAX];
+    unsigned hook_exec_timeout_ms;  /* 100..600000: the command is killed after this */
+    unsigned hook_exec_max_running; /* 1..64 commands at once */
+    unsigned hook_exec_max_queued;  /* 0..10000 messages waiting for a slot; more are dropped */
+};
+
+/* Fill defaults. */
+void cfg_defaults(struct wg_config *c);
+/* Parse JSON text over the values already in c. On error returns -EINVAL
+ * and writes a message naming the key (or the line and column of a syntax
+ * error) to err; c may be partly updated, so parse into a copy. */
+int cfg_parse(struct wg_config *c, const char *json, size_t len, char *err, size_t errlen);
+/* Load `path` into c (defaults first). A missing file is -ENOENT (callers
+ * decide whether that is an error); other errors are -EINVAL/-EIO etc. with
+ * err prefixed by the path. On error c holds the defaults. */
+int cfg_load(struct wg_config *c, const char *path, char *err, size_t errlen);
