@@ -23,7 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/buf.h"
-#include "gw/msgjson.h"
+#include "gw/json.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
 #include "signal/sg_keys.h"

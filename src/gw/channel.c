@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "api/events.h"
 #include "api/metrics.h"
 #include "core/log.h"
@@ -103,16 +105,6 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void iso_ms(int64_t ms, char *out, size_t len)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char b[32];
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    strfmt(out, len, "%s.%03dZ", b, (int)(ms % 1000));
 }
 
 static uint64_t now(const struct gw_channel *ch)
@@ -708,30 +700,22 @@ const char *gw_channel_qr(const struct gw_channel *ch, unsigned *left_ms)
     return ch->qr;
 }
 
-cJSON *gw_channel_status_json(const struct gw_channel *ch)
+void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st)
 {
-    cJSON *o = cJSON_CreateObject();
-    char iso[40];
-    cJSON_AddStringToObject(o, "channel", "whatsapp");
-    cJSON_AddStringToObject(o, "account", ch->account);
-    cJSON_AddStringToObject(o, "state", gw_ch_state_name(ch->state));
-    iso_ms(ch->since_wall_ms, iso, sizeof iso);
-    cJSON_AddStringToObject(o, "since", iso);
-    cJSON_AddStringToObject(o, "last_error", ch->last_error);
-    if (ch->have_creds && ch->creds.me_pn[0])
-        cJSON_AddStringToObject(o, "jid", ch->creds.me_pn);
-    else
-        cJSON_AddNullToObject(o, "jid");
-    if (ch->retry_pending && (ch->state == GW_CH_BACKOFF || ch->state == GW_CH_CONFLICT)) {
-        iso_ms(ch->retry_wall_ms, iso, sizeof iso);
-        cJSON_AddStringToObject(o, "next_retry", iso);
-        uint64_t t = now(ch);
-        cJSON_AddNumberToObject(o, "next_retry_ms",
-                                (double)(ch->retry_at > t ? ch->retry_at - t : 0));
-    }
-    cJSON_AddNumberToObject(o, "reconnects", (double)ch->reconnects);
-    cJSON_AddBoolToObject(o, "qr_available", gw_channel_qr(ch, NULL) != NULL);
-    return o;
+    uint64_t t = now(ch);
+    *st = (struct gw_channel_status){
+        .account = ch->account,
+        .state = ch->state,
+        .since_wall_ms = ch->since_wall_ms,
+        .last_error = ch->last_error,
+        .jid = gw_channel_jid(ch),
+        .retry_pending =
+            ch->retry_pending && (ch->state == GW_CH_BACKOFF || ch->state == GW_CH_CONFLICT),
+        .next_retry_wall_ms = ch->retry_wall_ms,
+        .next_retry_ms = ch->retry_at > t ? ch->retry_at - t : 0,
+        .reconnects = ch->reconnects,
+        .qr_available = gw_channel_qr(ch, NULL) != NULL,
+    };
 }
 
 /* Operator-driven new attempt now: forget the backoff, end any session. */

@@ -37,11 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "gw/config.h"
 #include "gw/chpolicy.h"
+#include "gw/chstatus.h"
 #include "gw/sendres.h"
 #include "store/msgstore.h"
 #include "wa/outmsg.h"
@@ -81,9 +81,7 @@ void gw_channel_detach_api(struct gw_channel *ch);
 
 const char *gw_channel_account(const struct gw_channel *ch);
 enum gw_ch_state gw_channel_state(const struct gw_channel *ch);
-/* Status entry: {"channel":"whatsapp","account","state","since","last_error","jid",
- * "next_retry"?,"next_retry_ms"?,"reconnects","qr_available"}. New object, caller owns. */
-cJSON *gw_channel_status_json(const struct gw_channel *ch);
+void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st);
 
 /* The current QR payload while pairing (NULL if none is current); *left_ms = validity left. */
 const char *gw_channel_qr(const struct gw_channel *ch, unsigned *left_ms);

@@ -10,7 +10,7 @@
 #include "api/events.h"
 #include "core/log.h"
 #include "gw/hook.h"
-#include "gw/msgjson.h"
+#include "gw/json.h"
 #include "wa/jid.h"
 
 #define COMP "hook"

@@ -4,7 +4,7 @@
  * One `struct chhook` per channel (gw/channel.h creates it with the channel and closes it
  * with the channel). For every text message the receive path committed to the inbox
  * (chmsg's message_received), chhook_message() runs `hooks.exec.command` with the message
- * JSON on stdin -- exactly the `message.received` event data (gw/msgjson.h), one line ending
+ * JSON on stdin -- exactly the `message.received` event data (gw/json.h), one line ending
  * in "\n" -- and sends what the command prints (trimmed) as the reply to the chat the
  * message came from, through the channel's durable outbox with the idempotency key
  * `hook:<account>:<message id>`: a message handled twice never gets two replies. An empty

@@ -11,7 +11,7 @@
 #include "api/metrics.h"
 #include "core/log.h"
 #include "gw/chhook.h"
-#include "gw/msgjson.h"
+#include "gw/json.h"
 
 #define COMP "whatsapp"
 

@@ -4,7 +4,7 @@
  * One `struct chmsg` per channel. Its event table (chmsg_events) is what the channel hands to
  * each wa_session (wa/session.h): the session decides, stores and acknowledges; chmsg only
  * reports, after the fact:
- *   message_received -> log line, `message.received` event (gw/msgjson.h), counter
+ *   message_received -> log line, `message.received` event (gw/json.h), counter
  *                       wagate_channel_messages_in_total, the exec hook (gw/chhook.h)
  *   message_state / receipt -> `message.state` {"account","id","state","error"?}; a failed
  *                       message is also a warn log line

@@ -19,11 +19,20 @@
 #include "core/log.h"
 #include "core/statedir.h"
 #include "gw/channel.h"
+#include "gw/json.h"
 #include "gw/memtrim.h"
 #include "gw/routes.h"
 #include "wagate_version.h"
 
 #define SHUTDOWN_DEADLINE_MS 800 /* SIGTERM must exit within 1 s */
+
+/* The status entry of one channel as JSON (gw/json.h). */
+static cJSON *status_json(const struct gw_channel *ch)
+{
+    struct gw_channel_status st;
+    gw_channel_status(ch, &st);
+    return gw_channel_status_json(&st);
+}
 
 struct daemon {
     uv_loop_t loop;
@@ -52,7 +61,7 @@ static void status_fill(cJSON *status, void *arg)
         cJSON_ReplaceItemInObjectCaseSensitive(status, "channels", arr);
     }
     for (size_t i = 0; i < d->chans.n; i++)
-        cJSON_AddItemToArray(arr, gw_channel_status_json(d->chans.v[i]));
+        cJSON_AddItemToArray(arr, status_json(d->chans.v[i]));
 }
 
 /* Stop every channel (two-step; they publish nothing more). */

@@ -10,11 +10,19 @@
 #include "api/server.h"
 #include "core/qr.h"
 #include "gw/channel.h"
-#include "gw/msgjson.h"
+#include "gw/json.h"
 #include "store/msgstore.h"
 
 #define CH_PREFIX "/api/v1/channels/whatsapp/"
 #define MSG_PATH  "/api/v1/messages"
+
+/* The status entry of one channel as JSON (gw/json.h). */
+static cJSON *status_json(const struct gw_channel *ch)
+{
+    struct gw_channel_status st;
+    gw_channel_status(ch, &st);
+    return gw_channel_status_json(&st);
+}
 
 struct gw_channel *gw_channel_list_find(const struct gw_channel_list *list, const char *account)
 {
@@ -102,7 +110,7 @@ static void channel_get(const struct api_request *req, struct api_response *res,
     if (strcmp(action, "qr") == 0)
         serve_qr(ch, req, res);
     else if (action[0] == '\0')
-        api_response_json(res, 200, gw_channel_status_json(ch));
+        api_response_json(res, 200, status_json(ch));
     else
         api_response_error(res, 404, "unknown channel resource");
 }

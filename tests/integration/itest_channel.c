@@ -20,6 +20,7 @@
 #include "gw/config.h"
 #include "core/log.h"
 #include "gw/channel.h"
+#include "gw/json.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -35,6 +36,14 @@
 
 #define PHONE   "+15550001"
 #define WAIT_MS 10000
+
+/* The status entry of one channel as JSON (gw/json.h). */
+static cJSON *status_json(const struct gw_channel *ch)
+{
+    struct gw_channel_status st;
+    gw_channel_status(ch, &st);
+    return gw_channel_status_json(&st);
+}
 
 static pid_t g_pid = -1;
 static char g_admin[192], g_state[64];
@@ -224,7 +233,7 @@ static void test_pair_and_restart_515(void **state)
     i = wait_state(&h, "connected", i, WAIT_MS);
     assert_string_equal(h.states[i - 1], "connecting"); /* 515 after pairing: no backoff */
     assert_null(gw_channel_qr(h.ch, NULL));
-    cJSON *st = gw_channel_status_json(h.ch);
+    cJSON *st = status_json(h.ch);
     assert_non_null(strstr(cJSON_GetObjectItem(st, "jid")->valuestring, "15550001:"));
     cJSON_Delete(st);
 
@@ -246,7 +255,7 @@ static void test_health_watchdog(void **state)
     assert_int_equal(gw_channel_state(h.ch), GW_CH_CONNECTED);
     fault("{\"type\":\"stall\",\"duration_ms\":1500,\"phone\":\"" PHONE "\"}");
     int b = wait_state(&h, "backoff", i + 1, WAIT_MS);
-    cJSON *st = gw_channel_status_json(h.ch);
+    cJSON *st = status_json(h.ch);
     assert_non_null(strstr(cJSON_GetObjectItem(st, "last_error")->valuestring, "keepalive"));
     cJSON_Delete(st);
     wait_state(&h, "connected", b + 1, WAIT_MS);
@@ -264,7 +273,7 @@ static void test_conflict_then_operator_restart(void **state)
     assert_true(h.retry_ms[c] >= 22500 && h.retry_ms[c] <= 30000);
     idle(&h, 500);
     assert_int_equal(gw_channel_state(h.ch), GW_CH_CONFLICT); /* no tight loop */
-    cJSON *st = gw_channel_status_json(h.ch);
+    cJSON *st = status_json(h.ch);
     assert_non_null(cJSON_GetObjectItem(st, "next_retry"));
     cJSON_Delete(st);
     assert_int_equal(gw_channel_restart(h.ch, "test"), 0);

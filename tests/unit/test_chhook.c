@@ -17,7 +17,7 @@
 #include "api/events.h"
 #include "gw/chhook.h"
 #include "gw/config.h"
-#include "gw/msgjson.h"
+#include "gw/json.h"
 
 #define MAXS 16
 

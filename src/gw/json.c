@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* msgjson.c -- received messages as JSON. */
-#include "gw/msgjson.h"
+/* json.c -- the JSON forms of the gateway's domain values. */
+#include "gw/json.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "core/hex.h"
+#include "gw/chstatus.h"
 
 static void add_hex(cJSON *o, const uint8_t *p, size_t n)
 {
@@ -47,5 +50,40 @@ cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
         add_hex(o, (const uint8_t *)m->text, m->text_len);
     else
         add_hex(o, m->raw, m->raw_len);
+    return o;
+}
+
+/* Wall-clock milliseconds as ISO-8601 UTC with milliseconds. */
+static void iso_ms(int64_t ms, char *out, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char b[32];
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%s.%03dZ", b, (int)(ms % 1000));
+}
+
+cJSON *gw_channel_status_json(const struct gw_channel_status *st)
+{
+    cJSON *o = cJSON_CreateObject();
+    char iso[40];
+    cJSON_AddStringToObject(o, "channel", "whatsapp");
+    cJSON_AddStringToObject(o, "account", st->account);
+    cJSON_AddStringToObject(o, "state", gw_ch_state_name(st->state));
+    iso_ms(st->since_wall_ms, iso, sizeof iso);
+    cJSON_AddStringToObject(o, "since", iso);
+    cJSON_AddStringToObject(o, "last_error", st->last_error);
+    if (st->jid)
+        cJSON_AddStringToObject(o, "jid", st->jid);
+    else
+        cJSON_AddNullToObject(o, "jid");
+    if (st->retry_pending) {
+        iso_ms(st->next_retry_wall_ms, iso, sizeof iso);
+        cJSON_AddStringToObject(o, "next_retry", iso);
+        cJSON_AddNumberToObject(o, "next_retry_ms", (double)st->next_retry_ms);
+    }
+    cJSON_AddNumberToObject(o, "reconnects", (double)st->reconnects);
+    cJSON_AddBoolToObject(o, "qr_available", st->qr_available);
     return o;
 }
