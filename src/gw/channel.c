@@ -62,6 +62,8 @@ struct gw_channel {
     char detail[256]; /* why the current attempt failed locally (store, client) */
     char attempt_reason[300];
     bool retry_pending;
+    bool retry_hold; /* the pending delay must run its course (a ban) */
+    uint64_t last_kick; /* the last early attempt (operator, network change); 0 = none */
     uint64_t retry_at, retry_delay;
     int64_t retry_wall_ms;
     struct chpolicy pol;
@@ -408,6 +410,7 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     if (o->cls == WA_OC_TRANSIENT) track_down(ch);
     ch->reconnects++;
     metric_add(ch, "wagate_channel_reconnects_total", 1);
+    ch->retry_hold = a.hold;
     schedule(ch, a.delay_ms);
     if (a.next == GW_CH_CONNECTING) /* at once: the attempt makes the transition */
         strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", a.reason);
@@ -616,6 +619,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     ch->since_mono = uv_now(loop);
     ch->since_wall_ms = wall_ms();
     chpolicy_init(&ch->pol, NULL, NULL);
+    chpolicy_set_backoff(&ch->pol, ch->cfg.wa_backoff_base_ms, ch->cfg.wa_backoff_cap_ms);
     struct chhook_opts ho = {.account = ch->account,
                              .cfg = o->cfg,
                              .events = o->events,
@@ -718,15 +722,29 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
     };
 }
 
-/* Operator-driven new attempt now: forget the backoff, end any session. */
+/* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt
+ * fails too, the next delay continues where it was (repeated restarts cannot spin). */
 static void force_attempt(struct gw_channel *ch, const char *why)
 {
-    chpolicy_reset(&ch->pol);
+    ch->last_kick = now(ch);
     drop_client(ch);
     strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", why);
     ch->retry_pending = false;
     uv_timer_stop(&ch->retry_timer);
     attempt(ch);
+}
+
+bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
+{
+    bool waiting = ch->retry_pending && !ch->retry_hold &&
+                   ch->state == GW_CH_BACKOFF;
+    if (ch->closing || !waiting) return false;
+    uint64_t t = now(ch);
+    if (ch->last_kick && t - ch->last_kick < CHANNEL_KICK_MIN_MS) return false;
+    log_info(COMP, ch->account, "retrying now (%s) instead of in %llu ms", why,
+             (unsigned long long)(ch->retry_at > t ? ch->retry_at - t : 0));
+    force_attempt(ch, why);
+    return true;
 }
 
 int gw_channel_restart(struct gw_channel *ch, const char *why)
@@ -753,7 +771,7 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
         r->action = "scan the QR code";
     } else {
         bool pair = unlinked(ch);
-        r->action = pair ? "pairing" : "restarted with the stored credentials";
+        r->action = pair ? "pairing" : "linked; reconnecting now with the stored credentials";
         r->started = true;
         force_attempt(ch, pair ? "login: pairing" : "login: force restart");
     }

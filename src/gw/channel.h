@@ -97,6 +97,12 @@ struct gw_login_result {
 void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r);
 /* Our own number (PN JID) once paired, else NULL. */
 const char *gw_channel_jid(const struct gw_channel *ch);
+/* Cut a pending reconnect delay short (the network may be back: a netlink change, SIGUSR1):
+ * true when a new attempt started now. Nothing happens while connecting or connected, during
+ * a ban's or a conflict's delay, or within CHANNEL_KICK_MIN_MS of the previous early attempt; the backoff is
+ * not reset (a failing attempt continues it). */
+#define CHANNEL_KICK_MIN_MS 2000
+bool gw_channel_retry_now(struct gw_channel *ch, const char *why);
 /* Operator restart: forget the backoff, end the session, retry now with the existing
  * credentials. -EPERM for a logged-out account (login pairs it), else 0. */
 int gw_channel_restart(struct gw_channel *ch, const char *why);

@@ -22,11 +22,19 @@ void chpolicy_init(struct chpolicy *p, uint64_t (*rand64)(void *ud), void *ud)
     backoff_init(&p->conflict, 30000, 300000, 0, CHPOLICY_CONFLICT_WINDOW, rand64, ud);
 }
 
+void chpolicy_set_backoff(struct chpolicy *p, uint32_t base_ms, uint32_t cap_ms)
+{
+    if (base_ms < CHPOLICY_MIN_DELAY_MS) base_ms = CHPOLICY_MIN_DELAY_MS;
+    p->transient.base_ms = base_ms;
+    p->transient.cap_ms = cap_ms < base_ms ? base_ms : cap_ms;
+}
+
 void chpolicy_connected(struct chpolicy *p, uint64_t now_ms)
 {
     backoff_connected(&p->transient, now_ms);
     backoff_connected(&p->conflict, now_ms);
     p->restart_streak = 0;
+    p->was_connected = true;
 }
 
 void chpolicy_reset(struct chpolicy *p)
@@ -36,6 +44,7 @@ void chpolicy_reset(struct chpolicy *p)
     p->restart_streak = 0;
     p->conflicts = 0;
     p->conflict_window_start = 0;
+    p->was_connected = false;
 }
 
 static void retry_after(struct chaction *a, enum gw_ch_state next, uint64_t delay)
@@ -46,9 +55,12 @@ static void retry_after(struct chaction *a, enum gw_ch_state next, uint64_t dela
 }
 
 static void on_transient(struct chpolicy *p, const struct wa_outcome *o, uint64_t now,
-                         struct chaction *a)
+                         bool dropped, struct chaction *a)
 {
-    retry_after(a, GW_CH_BACKOFF, backoff_failed(&p->transient, now));
+    uint64_t d = backoff_failed(&p->transient, now);
+    if (dropped) /* a quick first retry, still jittered: [floor, CHPOLICY_QUICK_MS) */
+        d = CHPOLICY_MIN_DELAY_MS + d % (CHPOLICY_QUICK_MS - CHPOLICY_MIN_DELAY_MS);
+    retry_after(a, GW_CH_BACKOFF, d);
     snprintf(a->reason, sizeof a->reason, "%s", o->text[0] ? o->text : "connection lost");
 }
 
@@ -90,7 +102,7 @@ static void on_ban(const struct wa_outcome *o, struct chaction *a)
     uint64_t d = o->expire > 0 ? (uint64_t)o->expire * 1000 : CHPOLICY_BAN_DEFAULT_MS;
     if (d > CHPOLICY_BAN_MAX_MS) d = CHPOLICY_BAN_MAX_MS;
     retry_after(a, GW_CH_BACKOFF, d);
-    a->notify = true;
+    a->notify = a->hold = true;
     snprintf(a->reason, sizeof a->reason, "temporarily banned (402, code %d) for %llu s",
              o->ban_code, (unsigned long long)(d / 1000));
 }
@@ -99,9 +111,11 @@ void chpolicy_on_outcome(struct chpolicy *p, const struct wa_outcome *o, uint64_
                          struct chaction *a)
 {
     memset(a, 0, sizeof *a);
+    bool dropped = p->was_connected;
+    p->was_connected = false;
     switch (o->cls) {
     case WA_OC_TRANSIENT:
-        on_transient(p, o, now_ms, a);
+        on_transient(p, o, now_ms, dropped, a);
         return;
     case WA_OC_RESTART:
         on_restart(p, o, now_ms, a);

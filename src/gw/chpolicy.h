@@ -8,7 +8,10 @@
  * "outcome classification table" (design.md, Channel supervisor) in one function:
  *
  *   transient   -> BACKOFF, full-jitter delay (base 1 s, cap 60 s), forever; the count
- *                  restarts after a connection stayed up 60 s
+ *                  restarts after a connection stayed up 60 s. The first failure after a
+ *                  session had reached connected is retried quickly (CHPOLICY_QUICK_MS at
+ *                  most: a dropped link comes back at once when it can), then the delays
+ *                  continue where they were (fault-matrix #6, #12)
  *   restart     -> CONNECTING at once (515: creds are already durable); more than
  *                  CHPOLICY_RESTART_BURST in a row without reaching connected falls back to
  *                  the transient delay, so a server repeating 515 never makes a tight loop
@@ -46,6 +49,7 @@ enum gw_ch_state {
 };
 
 #define CHPOLICY_MIN_DELAY_MS    100u
+#define CHPOLICY_QUICK_MS        1000u /* the quick retry after a connected session dropped */
 #define CHPOLICY_RESTART_BURST   3u
 #define CHPOLICY_CONFLICT_NOTIFY 3u                /* conflicts within the window */
 #define CHPOLICY_CONFLICT_WINDOW (10u * 60 * 1000) /* ms */
@@ -56,6 +60,7 @@ struct chpolicy {
     struct backoff transient; /* base 1 s, cap 60 s, stable 60 s */
     struct backoff conflict;  /* base 30 s, cap 5 min, stable 10 min */
     unsigned restart_streak;  /* 515s since the last connected */
+    bool was_connected;       /* the session that just ended had reached connected */
     unsigned conflicts;       /* within the current window */
     uint64_t conflict_window_start;
 };
@@ -66,14 +71,20 @@ struct chaction {
     uint64_t delay_ms; /* valid when retry */
     bool quarantine;   /* move the account's store aside (logged out) */
     bool notify;       /* raise an operator notification (event + warn log) */
+    bool hold;         /* the delay must run its course (a ban): no early retry */
     char reason[300];  /* one line for the transition log and the event */
 };
 
 /* Defaults of the design; rand64 may be NULL (see backoff_init). */
 void chpolicy_init(struct chpolicy *p, uint64_t (*rand64)(void *ud), void *ud);
+/* The transient delays' base and cap (whatsapp.backoff.*; cap raised to base if below).
+ * Keeps the failures counted so far. */
+void chpolicy_set_backoff(struct chpolicy *p, uint32_t base_ms, uint32_t cap_ms);
 /* The session reached connected at now_ms (starts the stability clocks, ends a 515 burst). */
 void chpolicy_connected(struct chpolicy *p, uint64_t now_ms);
-/* An operator restart or login: forget past failures. */
+/* Forget past failures (a new start of the supervisor). Operator restarts and network-change
+ * retries do NOT reset: a failing attempt after them continues the backoff, so repeated
+ * restarts cannot make the channel retry in quick succession. */
 void chpolicy_reset(struct chpolicy *p);
 /* Decide what follows the outcome o at now_ms. */
 void chpolicy_on_outcome(struct chpolicy *p, const struct wa_outcome *o, uint64_t now_ms,

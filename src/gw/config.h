@@ -27,6 +27,9 @@ struct wg_config {
     char wa_tls_ca_file[CFG_PATH_MAX];
     char wa_dns_servers[CFG_MAX_DNS][64];
     unsigned wa_dns_count; /* 0 = the system's resolvers */
+    /* whatsapp.backoff.*: reconnect delays, full jitter in [0.1 s, min(cap, base * 2^n)] */
+    unsigned wa_backoff_base_ms; /* 100..60000, default 1000 */
+    unsigned wa_backoff_cap_ms;  /* 1000..3600000, default 60000 (never below base) */
     /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
      * An empty object means no WhatsApp account. Each value is an object whose keys are
      * reserved (none is accepted yet). */

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/statedir.h"
 #include "gw/channel.h"
+#include "net/netmon.h"
 #include "gw/json.h"
 #include "gw/memtrim.h"
 #include "gw/routes.h"
@@ -36,7 +37,8 @@ static cJSON *status_json(const struct gw_channel *ch)
 
 struct daemon {
     uv_loop_t loop;
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+    struct netmon *netmon; /* network changes cut reconnect delays short (NULL: unavailable) */
     uv_timer_t deadline;
     struct gw_memtrim trim; /* hands freed heap pages back once the loop is quiet */
     struct api_server *api;
@@ -136,7 +138,10 @@ static void api_closed(void *arg)
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
+    close_handle((uv_handle_t *)&d->sig_usr1);
     close_handle((uv_handle_t *)&d->deadline);
+    netmon_close(d->netmon);
+    d->netmon = NULL;
     gw_memtrim_close(&d->trim);
 }
 
@@ -194,20 +199,50 @@ static void reload(struct daemon *d)
     log_info("gateway", NULL, "configuration reloaded");
 }
 
+/* Every channel waiting to reconnect tries now (a network change, SIGUSR1). */
+static void retry_all(struct daemon *d, const char *why)
+{
+    if (d->stopping) return;
+    for (size_t i = 0; i < d->chans.n; i++)
+        (void)gw_channel_retry_now(d->chans.v[i], why);
+}
+
+static void on_netchange(void *ud, const struct netmon_summary *s)
+{
+    struct daemon *d = ud;
+    char text[160], why[200];
+    netmon_summary_text(s, text, sizeof text);
+    log_debug("gateway", NULL, "network change: %s", text);
+    if (!netmon_summary_up(s)) return;
+    snprintf(why, sizeof why, "network change: %s", text);
+    retry_all(d, why);
+}
+
+static void start_netmon(struct daemon *d)
+{
+    int r = netmon_new(&d->loop, on_netchange, d, &d->netmon);
+    if (r < 0)
+        log_warn("gateway", NULL,
+                 "no network-change events (%s): reconnects follow the backoff alone",
+                 strerror(-r));
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct daemon *d = h->data;
     if (signum == SIGHUP)
         reload(d);
+    else if (signum == SIGUSR1)
+        retry_all(d, "SIGUSR1");
     else
         shutdown_begin(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 static int start_signals(struct daemon *d)
 {
-    uv_signal_t *hs[] = {&d->sig_term, &d->sig_int, &d->sig_hup};
-    int sigs[] = {SIGTERM, SIGINT, SIGHUP};
-    for (int i = 0; i < 3; i++) {
+    uv_signal_t *hs[] = {&d->sig_term, &d->sig_int, &d->sig_hup, &d->sig_usr1};
+    int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    for (int i = 0; i < 4; i++) {
         uv_signal_init(&d->loop, hs[i]);
         hs[i]->data = d;
         int r = uv_signal_start(hs[i], on_signal, sigs[i]);
@@ -316,6 +351,7 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
     if (gw_memtrim_start(&d->loop, &d->trim, 0) < 0)
         log_warn("gateway", NULL, "cannot start the heap trimmer: freed memory stays resident");
     if (start_signals(d) < 0 || start_api(d) < 0 || start_channels(d) < 0) return -1;
+    start_netmon(d);
     return 0;
 }
 

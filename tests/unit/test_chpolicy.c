@@ -109,11 +109,49 @@ static void test_transient_reset_after_stable(void **state)
     for (int i = 0; i < 8; i++)
         chpolicy_on_outcome(&p, &o, 0, &a);
     chpolicy_connected(&p, 100000);
-    chpolicy_on_outcome(&p, &o, 100000 + 5000, &a); /* up only 5 s: keeps escalating */
+    chpolicy_on_outcome(&p, &o, 100000 + 5000, &a); /* up only 5 s: the quick retry, */
+    assert_true(a.delay_ms < CHPOLICY_QUICK_MS);
+    chpolicy_on_outcome(&p, &o, 100000 + 6000, &a); /* then it keeps escalating */
     assert_true(a.delay_ms > 1000);
     chpolicy_connected(&p, 200000);
     chpolicy_on_outcome(&p, &o, 200000 + 60000, &a); /* stable: back to the first window */
     assert_true(a.delay_ms <= 1000);
+    chpolicy_on_outcome(&p, &o, 200000 + 61000, &a);
+    assert_true(a.delay_ms <= 2000);
+}
+
+/* A session that reached connected and dropped is retried within 1 s, whatever the backoff
+ * had reached (fault-matrix #6); only a transient end gets it, once per connected session. */
+static void test_quick_retry_after_drop(void **state)
+{
+    uint64_t (*rands[])(void *) = {lcg, max_rand, zero_rand};
+    for (size_t r = 0; r < 3; r++) {
+        struct chpolicy p;
+        struct chaction a;
+        chpolicy_init(&p, rands[r], NULL);
+        struct wa_outcome o = outcome(WA_OC_TRANSIENT, 428, "connection closed");
+        for (int i = 0; i < 12; i++) /* deep into the backoff: 60 s windows */
+            chpolicy_on_outcome(&p, &o, 1000 * (uint64_t)i, &a);
+        chpolicy_connected(&p, 20000);
+        chpolicy_on_outcome(&p, &o, 31000, &a); /* connected 11 s, then dropped */
+        assert_true(a.retry);
+        assert_true(a.delay_ms >= CHPOLICY_MIN_DELAY_MS && a.delay_ms < CHPOLICY_QUICK_MS);
+        assert_int_equal(a.next, GW_CH_BACKOFF);
+        chpolicy_on_outcome(&p, &o, 32000, &a); /* the quick attempt failed: backoff again */
+        if (rands[r] == max_rand) assert_true(a.delay_ms > 10000);
+        /* a conflict after connected is not hurried */
+        chpolicy_connected(&p, 40000);
+        struct wa_outcome c = outcome(WA_OC_REPLACED, 440, "stream:error conflict");
+        chpolicy_on_outcome(&p, &c, 41000, &a);
+        assert_true(a.delay_ms >= 22500);
+        /* nor a ban, which must run its course */
+        chpolicy_connected(&p, 50000);
+        struct wa_outcome b = outcome(WA_OC_TEMP_BAN, 402, "failure 402");
+        b.expire = 60;
+        chpolicy_on_outcome(&p, &b, 51000, &a);
+        assert_int_equal(a.delay_ms, 60000);
+        assert_true(a.hold);
+    }
 }
 
 /* 515: at once, but a server repeating it cannot make a tight loop. */
@@ -241,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_table_first_outcome),
         cmocka_unit_test(test_transient_forever_bounded),
         cmocka_unit_test(test_transient_reset_after_stable),
+        cmocka_unit_test(test_quick_retry_after_drop),
         cmocka_unit_test(test_restart_burst_then_backoff),
         cmocka_unit_test(test_conflict_escalates_and_notifies_once),
         cmocka_unit_test(test_terminal_outcomes_stop),

@@ -221,6 +221,24 @@ static void test_accounts(void **state)
     assert_false(cfg_account_id_valid("a.b"));
 }
 
+static void test_backoff_keys(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    cfg_defaults(&c);
+    assert_int_equal(c.wa_backoff_base_ms, 1000);
+    assert_int_equal(c.wa_backoff_cap_ms, 60000);
+    assert_int_equal(
+        parse(&c, "{\"whatsapp\":{\"backoff\":{\"base_ms\":200,\"cap_ms\":2000}}}", err), 0);
+    assert_int_equal(c.wa_backoff_base_ms, 200);
+    assert_int_equal(c.wa_backoff_cap_ms, 2000);
+    assert_int_equal(parse(&c, "{\"whatsapp\":{\"backoff\":{\"base_ms\":99}}}", err), -EINVAL);
+    assert_string_equal(err,
+                        "whatsapp.backoff.base_ms: expected an integer from 100 to 60000, got 99");
+    assert_int_equal(parse(&c, "{\"whatsapp\":{\"backoff\":{\"cap\":1}}}", err), -EINVAL);
+    assert_string_equal(err, "whatsapp.backoff.cap: unknown key");
+}
+
 static void test_hooks(void **state)
 {
     struct wg_config c;
@@ -303,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_split_listen),
         cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_backoff_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
