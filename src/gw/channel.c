@@ -62,8 +62,9 @@ struct gw_channel {
     char detail[256]; /* why the current attempt failed locally (store, client) */
     char attempt_reason[300];
     bool retry_pending;
-    bool retry_hold; /* the pending delay must run its course (a ban) */
+    bool retry_hold;    /* the pending delay must run its course (a ban) */
     uint64_t last_kick; /* the last early attempt (operator, network change); 0 = none */
+    bool retry_kick;    /* the pending retry was moved up by gw_channel_retry_now */
     uint64_t retry_at, retry_delay;
     int64_t retry_wall_ms;
     struct chpolicy pol;
@@ -411,6 +412,7 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     ch->reconnects++;
     metric_add(ch, "wagate_channel_reconnects_total", 1);
     ch->retry_hold = a.hold;
+    ch->retry_kick = false;
     schedule(ch, a.delay_ms);
     if (a.next == GW_CH_CONNECTING) /* at once: the attempt makes the transition */
         strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", a.reason);
@@ -480,7 +482,10 @@ static void attempt(struct gw_channel *ch)
 static void on_retry(uv_timer_t *t)
 {
     struct gw_channel *ch = t->data;
-    if (!ch->closing) attempt(ch);
+    if (ch->closing) return;
+    if (ch->retry_kick) ch->last_kick = now(ch);
+    ch->retry_kick = false;
+    attempt(ch);
 }
 
 /* Tear the running session down and treat it as outcome o (health, watchdog). */
@@ -736,13 +741,22 @@ static void force_attempt(struct gw_channel *ch, const char *why)
 
 bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
 {
-    bool waiting = ch->retry_pending && !ch->retry_hold &&
-                   ch->state == GW_CH_BACKOFF;
+    bool waiting = ch->retry_pending && !ch->retry_hold && ch->state == GW_CH_BACKOFF;
     if (ch->closing || !waiting) return false;
-    uint64_t t = now(ch);
-    if (ch->last_kick && t - ch->last_kick < CHANNEL_KICK_MIN_MS) return false;
+    uint64_t t = now(ch), left = ch->retry_at > t ? ch->retry_at - t : 0;
+    uint64_t gap = ch->last_kick ? t - ch->last_kick : UINT64_MAX;
+    if (gap < CHANNEL_KICK_MIN_MS) { /* too soon after the last early attempt: move it up */
+        uint64_t wait = CHANNEL_KICK_MIN_MS - gap;
+        if (wait >= left) return false;
+        log_info(COMP, ch->account, "retrying in %llu ms (%s) instead of in %llu ms",
+                 (unsigned long long)wait, why, (unsigned long long)left);
+        strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", why);
+        ch->retry_kick = true;
+        schedule(ch, wait);
+        return true;
+    }
     log_info(COMP, ch->account, "retrying now (%s) instead of in %llu ms", why,
-             (unsigned long long)(ch->retry_at > t ? ch->retry_at - t : 0));
+             (unsigned long long)left);
     force_attempt(ch, why);
     return true;
 }

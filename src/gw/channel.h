@@ -98,9 +98,10 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r);
 /* Our own number (PN JID) once paired, else NULL. */
 const char *gw_channel_jid(const struct gw_channel *ch);
 /* Cut a pending reconnect delay short (the network may be back: a netlink change, SIGUSR1):
- * true when a new attempt started now. Nothing happens while connecting or connected, during
- * a ban's or a conflict's delay, or within CHANNEL_KICK_MIN_MS of the previous early attempt; the backoff is
- * not reset (a failing attempt continues it). */
+ * a new attempt starts now, or -- within CHANNEL_KICK_MIN_MS of the previous early attempt
+ * (operator restart, login, an earlier call) -- as soon as that interval is over; true when
+ * the retry was moved up. Nothing happens while connecting or connected, or during a ban's
+ * or a conflict's delay. The backoff is not reset (a failing attempt continues it). */
 #define CHANNEL_KICK_MIN_MS 2000
 bool gw_channel_retry_now(struct gw_channel *ch, const char *why);
 /* Operator restart: forget the backoff, end the session, retry now with the existing

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Fault rows "connected link drops" (#6) and "the network comes back" (#1-#4's recovery), on
+# the real daemon against wagate-fakewa, inside a network namespace of the test's own
+# (`unshare -rn`: loopback only; nothing of the host's network is touched):
+#  - a connected session that drops is retried within 1 s (not after the backoff it had);
+#  - while DNS answers NXDOMAIN (wagate-testdns, scripted), the backoff grows (base 8 s in
+#    this test); once DNS is back, a network-change event (an address added) cuts the pending
+#    delay short: connected within 2 s, however long the delay still was; a link going down
+#    does not;
+#  - SIGUSR1 does the same; a burst of SIGUSR1 makes at most one attempt per 2 s;
+#  - login during the outage answers at once that the account is linked and reconnecting.
+# Every wait is bounded; figures are printed.
+if [ -z "${WAGATE_NETNS:-}" ]; then
+  if ! unshare -rn true 2>/dev/null; then
+    echo "SKIP: the kernel refuses a network namespace here (unshare -rn)"
+    exit 77
+  fi
+  exec unshare -rn env WAGATE_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up || { echo "not ok - cannot bring lo up in the namespace"; exit 1; }
+source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/../integration/channel-lib.sh"
+fakewa_up
+
+# DNS for wa.test, scripted through a control file (rewritten atomically)
+dns() { echo "wa.test $1" >"$T/dns.ctl.tmp" && mv "$T/dns.ctl.tmp" "$T/dns.ctl"; }
+dns a:127.0.0.1
+"$WAGATE_BUILD/wagate-testdns" --listen 127.0.0.1:0 --control "$T/dns.ctl" >"$T/dns.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 500); do grep -q '^listening' "$T/dns.out" 2>/dev/null && break; sleep 0.01; done
+DNS=$(sed -n 's/^listening //p' "$T/dns.out")
+PORT=${LISTEN##*:}
+mkdir -p "$T/g"
+printf '{"whatsapp":{"endpoint":"ws://wa.test:%s/ws/chat","noise_root_pubkey":"%s",
+  "dns_servers":["%s"],"backoff":{"base_ms":8000,"cap_ms":30000}}}\n' "$PORT" "$ROOT" "$DNS" \
+  >"$T/g/wagate.json"
+outage() { dns nxdomain; fw POST /admin/fault '{"type":"close","phone":"+15550001"}' >/dev/null; }
+scan() { fw POST /admin/scan "{\"qr\":\"$1\",\"phone\":\"+15550001\"}"; }
+# wait_delay MS LIMIT: until the channel waits in backoff with at least MS left (the refusal
+# makes each attempt fail; every failure doubles the window), within LIMIT ms.
+wait_delay() {
+  local end=$(( $(now_ms) + $2 ))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    api GET /api/v1/channels/whatsapp/default
+    if [ "$(jq -r .state <<<"$BODY")" = backoff ] &&
+       [ "$(jq -r '.next_retry_ms // 0' <<<"$BODY")" -ge "$1" ]; then
+      LEFT=$(jq -r .next_retry_ms <<<"$BODY")
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+connected_within() { # connected_within MS: sets REC_MS (from now)
+  local s
+  s=$(now_ms)
+  wait_state connected "$1" || return 1
+  REC_MS=$(( $(now_ms) - s ))
+}
+
+check "gateway starts" start_gateway g
+QR=$(wait_qr)
+check "paired" grep -q '"jid"' <<<"$(scan "$QR")"
+check "connected" wait_state connected 15000
+
+# ---- #6: a connected link drops: retried within 1 s ----
+fw POST /admin/fault '{"type":"close","phone":"+15550001"}' >/dev/null
+check "a dropped connected link is back within 2 s" connected_within 2000
+echo "# row 6: reconnected ${REC_MS} ms after the drop (quick retry < 1 s, then connect)"
+
+# ---- an outage: DNS says NXDOMAIN; DNS comes back; then a network-change event ----
+outage
+check "the outage: backoff with more than 3 s left" wait_delay 3000 40000
+check "the last error names the DNS failure" ok_if '[[ "$(chan last_error)" == *NXDOMAIN* ]]' 
+api POST /api/v1/channels/whatsapp/default/login
+check "login during the outage answers at once: linked, reconnecting" ok_if \
+  '[ "$CODE" = 202 ] && [[ "$(jq -r .action <<<"$BODY")" == "linked; reconnecting"* ]] &&
+   [ "$(jq -r ".qr // empty" <<<"$BODY")" = "" ]'
+check "the outage goes on: back in backoff with more than 3 s left" wait_delay 3000 40000
+dns a:127.0.0.1 # the outage is over, but nothing tells the daemon
+check "still waiting after DNS came back" wait_delay 2500 40000
+ip link add wgv0 type veth peer name wgv1 && ip link set wgv0 down
+sleep 0.6
+check "a link going down does not cut the delay" ok_if \
+  '[ "$(chan state)" = backoff ]'
+left=$LEFT
+ip addr add 127.0.0.9/8 dev lo
+check "an address added: connected within 2 s" connected_within 2000
+echo "# network change: connected ${REC_MS} ms after the event; the delay still had ${left} ms"
+check "the log names the network change" grep -qE 'retrying (now|in [0-9]+ ms) \(network change' \
+  "$T/g/err.log" "$T/g/out.log"
+
+# ---- SIGUSR1, and a burst of them ----
+outage
+check "a second outage: backoff with more than 3 s left" wait_delay 3000 40000
+attempts() { cat "$T/g/err.log" "$T/g/out.log" | grep -c 'backoff -> connecting'; }
+before=$(attempts)
+for _ in $(seq 1 30); do kill -USR1 "$GW_PID"; sleep 0.1; done # 3 s of signals, DNS still down
+n=$(( $(attempts) - before ))
+check "30 SIGUSR1 in 3 s made 1 or 2 attempts ($n): at most one per 2 s" ok_if \
+  '[ "$n" -ge 1 ] && [ "$n" -le 2 ]' 
+check "after the burst: backoff with more than 3 s left" wait_delay 3000 40000
+dns a:127.0.0.1
+sleep 2.1 # past the early-attempt interval, so the next signal acts at once
+check "still waiting after DNS came back again" wait_delay 300 100
+kill -USR1 "$GW_PID"
+check "SIGUSR1: connected within 2 s" connected_within 2000
+echo "# SIGUSR1: connected ${REC_MS} ms after the signal"
+finish
