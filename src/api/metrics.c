@@ -31,12 +31,17 @@ struct family {
 struct api_metrics {
     struct family f[MAX_FAMILIES];
     size_t n;
+    double start_time; /* process start, read at api_metrics_new; 0 = unknown, read per render */
 };
+
+static double read_start_time(void);
 
 int api_metrics_new(struct api_metrics **out)
 {
     *out = calloc(1, sizeof(**out));
-    return *out ? 0 : -ENOMEM;
+    if (!*out) return -ENOMEM;
+    (*out)->start_time = read_start_time();
+    return 0;
 }
 
 void api_metrics_free(struct api_metrics *m)
@@ -185,11 +190,9 @@ static long count_fds(void)
     return n - 1; /* the directory stream itself */
 }
 
-/* Start time from /proc/self/stat field 22 (clock ticks since boot) and btime. */
-static double start_time(void)
+/* Start time from /proc/self/stat field 22 (clock ticks since boot) and btime; 0 if unknown. */
+static double read_start_time(void)
 {
-    static double cached;
-    if (cached > 0) return cached;
     char b[1024];
     FILE *f = fopen("/proc/self/stat", "r");
     if (!f) return 0;
@@ -212,11 +215,10 @@ static double start_time(void)
     fclose(f);
     long hz = sysconf(_SC_CLK_TCK);
     if (btime == 0 || hz <= 0) return 0;
-    cached = (double)btime + (double)ticks / (double)hz;
-    return cached;
+    return (double)btime + (double)ticks / (double)hz;
 }
 
-static int render_process(struct buf *out)
+static int render_process(const struct api_metrics *m, struct buf *out)
 {
     long page = sysconf(_SC_PAGESIZE);
     unsigned long long vsz = 0, rss = 0;
@@ -248,13 +250,13 @@ static int render_process(struct buf *out)
     if (r == 0)
         r = emit(out, "process_start_time_seconds",
                  "Start time of the process since unix epoch in seconds.", "gauge", NULL,
-                 start_time());
+                 m->start_time > 0 ? m->start_time : read_start_time());
     return r;
 }
 
 int api_metrics_render(const struct api_metrics *m, struct buf *out)
 {
-    int r = render_process(out);
+    int r = render_process(m, out);
     for (size_t i = 0; r == 0 && i < m->n; i++) {
         const struct family *f = &m->f[i];
         const char *type = f->type == API_METRIC_COUNTER ? "counter" : "gauge";

@@ -2,22 +2,46 @@
 /* backoff.c -- capped exponential backoff with full jitter. */
 #include "gw/backoff.h"
 
+#include <stddef.h>
 #include <sys/random.h>
+#include <time.h>
 
-static uint64_t xorshift_state;
+#define SEED_FALLBACK 0x9e3779b97f4a7c15ull
 
-static uint64_t default_rand(void *ud)
+/* splitmix64 finaliser: spreads a weak seed (an address, a time) over all 64 bits. */
+static uint64_t mix64(uint64_t x)
 {
-    if (xorshift_state == 0 &&
-        getrandom(&xorshift_state, sizeof xorshift_state, 0) != sizeof xorshift_state)
-        xorshift_state = 0x9e3779b97f4a7c15ull;
-    if (xorshift_state == 0) xorshift_state = 1;
-    uint64_t x = xorshift_state;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* A seed for b's own generator: the kernel's CSPRNG, else b's address and the clock. */
+static uint64_t fresh_seed(const struct backoff *b)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) == (ssize_t)sizeof s && s) return s;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s = mix64((uint64_t)(uintptr_t)b ^
+              mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+    return s ? s : SEED_FALLBACK;
+}
+
+static uint64_t own_rand(struct backoff *b)
+{
+    if (b->rng == 0) b->rng = fresh_seed(b);
+    uint64_t x = b->rng;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    xorshift_state = x;
+    b->rng = x;
     return x;
+}
+
+static uint64_t draw(struct backoff *b)
+{
+    return b->rand64 ? b->rand64(b->rand_ud) : own_rand(b);
 }
 
 void backoff_init(struct backoff *b, uint32_t base_ms, uint32_t cap_ms, uint32_t floor_ms,
@@ -29,9 +53,17 @@ void backoff_init(struct backoff *b, uint32_t base_ms, uint32_t cap_ms, uint32_t
     b->stable_ms = stable_ms;
     b->attempt = 0;
     b->up_since_ms = 0;
-    b->rand64 = rand64 ? rand64 : default_rand;
+    b->rand64 = rand64;
     b->rand_ud = ud;
+    b->rng = 0;
     b->last_delay_ms = 0;
+}
+
+void backoff_seed(struct backoff *b, uint64_t seed)
+{
+    b->rand64 = NULL;
+    b->rand_ud = NULL;
+    b->rng = seed ? seed : SEED_FALLBACK;
 }
 
 void backoff_connected(struct backoff *b, uint64_t now_ms)
@@ -61,7 +93,7 @@ uint64_t backoff_failed(struct backoff *b, uint64_t now_ms)
     uint64_t window = backoff_window(b);
     if (b->attempt < UINT32_MAX) b->attempt++;
     uint64_t span = window - b->floor_ms;
-    uint64_t d = b->floor_ms + (span ? b->rand64(b->rand_ud) % (span + 1) : 0);
+    uint64_t d = b->floor_ms + (span ? draw(b) % (span + 1) : 0);
     b->last_delay_ms = d;
     return d;
 }

@@ -18,6 +18,7 @@ struct gw_hook {
     uv_buf_t wbuf;
     char *input;
     struct buf output;
+    char rbuf[16384]; /* each stdout read lands here, then is appended to output */
     gw_hook_cb cb;
     void *ud;
     int status; /* first failure seen, or 0 */
@@ -107,9 +108,9 @@ static void on_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
 
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *b)
 {
-    static char scratch[16384];
-    b->base = scratch;
-    b->len = sizeof scratch;
+    struct gw_hook *h = hd->data;
+    b->base = h->rbuf;
+    b->len = sizeof h->rbuf;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)

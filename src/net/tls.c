@@ -28,14 +28,14 @@ struct ntls {
     struct nout out;
 };
 
-static int alert_idx = -1;
-
+/* Records the peer's fatal alert in the codec; the SSL's app data (ex_data slot 0, which
+ * OpenSSL reserves for it) points to the struct ntls. */
 static void info_cb(const SSL *ssl, int where, int ret)
 {
     struct ntls *t;
 
     if (!(where & SSL_CB_READ_ALERT)) return;
-    t = SSL_get_ex_data(ssl, alert_idx);
+    t = SSL_get_app_data(ssl);
     if (t && (ret >> 8) == SSL3_AL_FATAL) t->alert = ret & 0xff;
 }
 
@@ -79,7 +79,7 @@ static int bio_setup(struct ntls *t, char *err, size_t errlen)
     }
     BIO_set_mem_eof_return(t->rbio, -1); /* empty = retry, until EOF is fed */
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
-    SSL_set_ex_data(t->ssl, alert_idx, t);
+    SSL_set_app_data(t->ssl, t);
     return 0;
 }
 
@@ -104,7 +104,6 @@ static struct ntls *ntls_alloc(char *err, size_t errlen)
 {
     struct ntls *t;
 
-    if (alert_idx < 0) alert_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     t = calloc(1, sizeof(*t));
     if (!t) {
         snprintf(err, errlen, "out of memory");

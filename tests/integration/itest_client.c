@@ -17,6 +17,7 @@
 #include "http1.h"
 
 #include "child.h"
+#include "loop.h"
 
 #include "core/log.h"
 #include "signal/sg_memstore.h"
@@ -172,26 +173,6 @@ static void h_init(struct h *h, const struct wa_client_opts *extra)
     h_init_on(h, extra, NULL);
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
-/* Run the loop until *counter >= want or ms pass; returns whether it got there. */
-static bool run_until(struct h *h, const int *counter, int want, int ms)
-{
-    bool expired = false;
-    uv_timer_t guard;
-    uv_timer_init(h->loop, &guard);
-    guard.data = &expired;
-    uv_timer_start(&guard, on_guard, (uint64_t)ms, 0);
-    while (*counter < want && !expired)
-        uv_run(h->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(h->loop, UV_RUN_NOWAIT);
-    return *counter >= want;
-}
-
 static void h_done(struct h *h)
 {
     wa_client_close(h->c);
@@ -203,7 +184,7 @@ static void h_done(struct h *h)
 
 static void expect_close(struct h *h, enum wa_outcome_kind k, enum wa_outcome_class cls, int code)
 {
-    if (!run_until(h, &h->closes, 1, WAIT_MS)) fail_msg("no on_close");
+    if (!loop_run_until(h->loop, &h->closes, 1, WAIT_MS)) fail_msg("no on_close");
     if (h->out.kind != k || h->out.cls != cls || h->out.code != code)
         fail_msg("outcome %s/%s/%d (%s), want %s/%s/%d", wa_outcome_kind_name(h->out.kind),
                  wa_outcome_class_name(h->out.cls), h->out.code, h->out.text,
@@ -214,7 +195,7 @@ static void expect_close(struct h *h, enum wa_outcome_kind k, enum wa_outcome_cl
 static void login(struct h *h)
 {
     assert_int_equal(wa_client_start(h->c, &g_creds, &g_store), 0);
-    if (!run_until(h, &h->connected, 1, WAIT_MS))
+    if (!loop_run_until(h->loop, &h->connected, 1, WAIT_MS))
         fail_msg("not connected (state %s, %s)", wa_client_state_name(wa_client_state(h->c)),
                  h->closes ? h->out.text : "");
 }
@@ -295,7 +276,7 @@ static void test_pair_then_login(void **state)
     h_init(&h, NULL);
     assert_int_equal(wa_client_start(h.c, &g_creds, &g_store), 0);
     assert_int_equal(wa_client_start(h.c, &g_creds, &g_store), -EBUSY);
-    assert_true(run_until(&h, &h.nqr, 1, WAIT_MS));
+    assert_true(loop_run_until(h.loop, &h.nqr, 1, WAIT_MS));
     assert_int_equal(wa_client_state(h.c), WA_CS_PAIRING);
     assert_int_equal(h.qr_valid[0], 60000);
     assert_true(strncmp(h.qr[0], "https://wa.me/settings/linked_devices#", 38) == 0);
@@ -326,8 +307,7 @@ static void test_pair_then_login(void **state)
     assert_int_equal(sg_memstore_count(g_ms, SG_MEM_PREKEY), 812);
     assert_int_equal(sg_memstore_count(g_ms, SG_MEM_SIGNED_PREKEY), 1);
     assert_int_equal(g_creds.next_prekey_id, 813);
-    int z = 0;
-    run_until(&h, &z, 1, 300); /* let the upload iq be answered */
+    loop_run_for(h.loop, 300); /* let the upload iq be answered */
     cJSON *d = our_device();
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "registered")));
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "online")));
@@ -349,8 +329,7 @@ static void test_keepalive_and_relogin(void **state)
     login(&h);
     /* no second upload: the server already holds 812 */
     assert_int_equal(sg_memstore_count(g_ms, SG_MEM_PREKEY), 812);
-    int z = 0;
-    run_until(&h, &z, 1, 800);
+    loop_run_for(h.loop, 800);
     unsigned sent = 0, ok = 0;
     wa_client_keepalive_stats(h.c, &sent, &ok);
     if (ok < 3) fail_msg("pings sent %u answered %u", sent, ok);
@@ -396,7 +375,7 @@ static void test_iq_and_stream_error_503(void **state)
     assert_int_equal(wa_client_send_iq(h.c, n, 2000, iq_cb, &h), 0);
     assert_int_equal(wa_client_send_iq(h.c, n, 2000, iq_cb, &h), -EEXIST);
     wa_node_free(n);
-    assert_true(run_until(&h, &h.iq_done, 1, WAIT_MS));
+    assert_true(loop_run_until(h.loop, &h.iq_done, 1, WAIT_MS));
     assert_int_equal(h.iq_status, -501);
     /* an unanswered iq (pings stalled) fails with -ENOTCONN when the session ends */
     fault("{\"type\":\"stall\",\"duration_ms\":5000,\"phone\":\"" PHONE "\"}");
@@ -441,7 +420,7 @@ static void test_failures(void **state)
     login(&h);
     fault("{\"type\":\"failure\",\"reason\":402,\"code\":101,\"expire\":3600,\"phone\":\"" PHONE
           "\"}");
-    assert_true(run_until(&h, &h.closes, 1, WAIT_MS)); /* the live connection is closed */
+    assert_true(loop_run_until(h.loop, &h.closes, 1, WAIT_MS)); /* the live connection is closed */
     h.closes = 0;
     assert_int_equal(wa_client_start(h.c, &g_creds, &g_store), 0);
     expect_close(&h, WA_OUT_FAILURE, WA_OC_TEMP_BAN, 402);
@@ -467,7 +446,7 @@ static void test_keepalive_timeout(void **state)
     fault("{\"type\":\"stall\",\"duration_ms\":10000,\"phone\":\"" PHONE "\"}");
     h.close_in_cb = true; /* close from inside on_close */
     struct wa_client *c = h.c;
-    if (!run_until(&h, &h.closes, 1, WAIT_MS)) fail_msg("no keepalive timeout");
+    if (!loop_run_until(h.loop, &h.closes, 1, WAIT_MS)) fail_msg("no keepalive timeout");
     assert_int_equal(h.out.kind, WA_OUT_KEEPALIVE);
     assert_int_equal(h.out.cls, WA_OC_TRANSIENT);
     assert_int_equal(h.out.code, 408);
@@ -528,8 +507,7 @@ static void test_transport_refused(void **state)
     expect_close(&h, WA_OUT_TRANSPORT, WA_OC_TRANSIENT, 503);
     assert_string_equal(h.out.text, "ws: HTTP 503");
     assert_int_equal(h.out.net.stage, NOUT_WS);
-    int z = 0;
-    run_until(&h, &z, 1, 500); /* let the refusal window pass */
+    loop_run_for(h.loop, 500); /* let the refusal window pass */
     h_done(&h);
 }
 
@@ -564,7 +542,7 @@ static void test_pairing_not_persisted(void **state)
     struct sg_store st = sg_memstore_store(ms, SG_TRUST_ANY);
     assert_int_equal(wa_creds_generate(&fresh), 0);
     assert_int_equal(wa_client_start(h.c, &fresh, &st), 0);
-    assert_true(run_until(&h, &h.nqr, 1, WAIT_MS));
+    assert_true(loop_run_until(h.loop, &h.nqr, 1, WAIT_MS));
     char req[1024];
     snprintf(req, sizeof(req), "{\"qr\":\"%s\",\"phone\":\"+15550009\"}", h.qr[0]);
     assert_int_equal(http("POST", "/admin/scan", req, &body), 200);
@@ -605,14 +583,14 @@ static void test_prekey_topup(void **state)
     wa_creds_sg_identity(&mine, &id);
     sg_memstore_set_identity(ms, &id);
     assert_int_equal(wa_client_start(h.c, &mine, &st), 0);
-    assert_true(run_until(&h, &h.nqr, 1, WAIT_MS));
+    assert_true(loop_run_until(h.loop, &h.nqr, 1, WAIT_MS));
     char req[1024];
     snprintf(req, sizeof(req), "{\"qr\":\"%s\",\"phone\":\"+15550010\"}", h.qr[0]);
     assert_int_equal(http("POST", "/admin/scan", req, &body), 200);
     free(body);
     expect_close(&h, WA_OUT_STREAM_ERROR, WA_OC_RESTART, 515);
     assert_int_equal(wa_client_start(h.c, &mine, &st), 0);
-    assert_true(run_until(&h, &h.connected, 1, WAIT_MS));
+    assert_true(loop_run_until(h.loop, &h.connected, 1, WAIT_MS));
     assert_int_equal(sg_memstore_count(ms, SG_MEM_PREKEY), 5);
     assert_int_equal(mine.next_prekey_id, 6);
     int updates = h.creds_updates;
@@ -620,13 +598,13 @@ static void test_prekey_topup(void **state)
         http("POST", "/admin/contacts/alice/send", "{\"to\":\"+15550010\",\"text\":\"hi\"}", &body),
         200);
     free(body);
-    assert_true(run_until(&h, &h.nodes, 1, WAIT_MS)); /* the message went to on_node */
-    assert_int_equal(h.creds_updates, updates);       /* simulated sends do not notify */
+    assert_true(loop_run_until(h.loop, &h.nodes, 1, WAIT_MS)); /* the message went to on_node */
+    assert_int_equal(h.creds_updates, updates);                /* simulated sends do not notify */
     /* another device (account 1, same loop) fetches our bundle: 3 left -> notification */
     struct h other;
     h_init_on(&other, NULL, &h.own);
     assert_int_equal(wa_client_start(other.c, &g_creds, &g_store), 0);
-    assert_true(run_until(&other, &other.connected, 1, WAIT_MS));
+    assert_true(loop_run_until(other.loop, &other.connected, 1, WAIT_MS));
     struct wa_node *q = iq(&other, "encrypt"), *key = wa_node_new("key"),
                    *user = wa_node_new("user");
     struct wa_jid j;
@@ -636,13 +614,12 @@ static void test_prekey_topup(void **state)
     assert_int_equal(wa_node_add_child(q, key), 0);
     assert_int_equal(wa_client_send_iq(other.c, q, 0, iq_cb, &other), 0);
     wa_node_free(q);
-    assert_true(run_until(&other, &other.iq_done, 1, WAIT_MS));
+    assert_true(loop_run_until(other.loop, &other.iq_done, 1, WAIT_MS));
     assert_int_equal(other.iq_status, 0);
-    assert_true(run_until(&h, &h.creds_updates, updates + 1, WAIT_MS));
+    assert_true(loop_run_until(h.loop, &h.creds_updates, updates + 1, WAIT_MS));
     assert_int_equal(mine.next_prekey_id, 16);
     assert_int_equal(sg_memstore_count(ms, SG_MEM_PREKEY), 15);
-    int z = 0;
-    run_until(&h, &z, 1, 300);
+    loop_run_for(h.loop, 300);
     assert_int_equal(http("GET", "/admin/devices?phone=%2B15550010", NULL, &body), 200);
     /* 5 uploaded - 1 (alice) - 1 (the fetch) + 10 */
     if (!strstr(body, "\"prekeys\":13")) fail_msg("devices: %s", body);

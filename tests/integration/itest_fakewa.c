@@ -10,9 +10,7 @@
  * queued message decrypting with our own Signal state, faults (stream_error 503, failure 402,
  * stall). Every wait is bounded (poll timeouts); the child is killed on exit.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +32,7 @@
 #include <openssl/rand.h>
 
 #include "core/buf.h"
+#include "http1.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
 #include "signal/sg_keys.h"
@@ -52,23 +50,6 @@ static char g_listen[192], g_admin[192];
 static uint8_t g_root[32];
 
 /* ---- process and HTTP ---- */
-
-static int tcp_connect(const char *hostport)
-{
-    char host[192];
-    snprintf(host, sizeof(host), "%s", hostport);
-    char *c = strrchr(host, ':');
-    if (!c) return -1;
-    *c = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(c + 1))};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 static ssize_t read_some(int fd, void *p, size_t n, int ms)
 {
@@ -91,30 +72,10 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* POST/GET to the admin API; returns the HTTP status, body into resp. */
+/* POST/GET to the admin API; returns the HTTP status (-1: no answer), body into resp. */
 static int http(const char *method, const char *path, const char *json, char *resp, size_t rn)
 {
-    int fd = tcp_connect(g_admin);
-    assert_true(fd >= 0);
-    char req[8192];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, json ? strlen(json) : 0, json ? json : "");
-    assert_int_equal(write_all(fd, req, (size_t)n), 0);
-    char all[65536];
-    size_t have = 0;
-    ssize_t r;
-    while (have < sizeof(all) - 1 &&
-           (r = read_some(fd, all + have, sizeof(all) - 1 - have, WAIT_MS)) > 0)
-        have += (size_t)r;
-    close(fd);
-    all[have] = 0;
-    int status = 0;
-    sscanf(all, "HTTP/1.1 %d", &status);
-    const char *body = strstr(all, "\r\n\r\n");
-    snprintf(resp, rn, "%s", body ? body + 4 : "");
-    return status;
+    return http1_request_buf(g_admin, method, path, json, WAIT_MS, resp, rn);
 }
 
 static int start_fakewa(void **state)
@@ -187,7 +148,7 @@ struct cli {
 static void cli_open(struct cli *c, const struct wa_keypair *noise_kp)
 {
     memset(c, 0, sizeof(*c));
-    c->fd = tcp_connect(g_listen);
+    c->fd = http1_connect(g_listen);
     assert_true(c->fd >= 0);
     const char *up = "GET /ws/chat HTTP/1.1\r\nHost: web.whatsapp.com\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -9,11 +9,12 @@
 
 #include "gw/backoff.h"
 
-static uint64_t seq_state;
+/* An LCG whose state is *ud (a uint64_t of the test). */
 static uint64_t seq_rand(void *ud)
 {
-    seq_state = seq_state * 6364136223846793005ull + 1442695040888963407ull;
-    return seq_state >> 11;
+    uint64_t *s = ud;
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 11;
 }
 static uint64_t zero_rand(void *ud)
 {
@@ -23,7 +24,8 @@ static uint64_t zero_rand(void *ud)
 static void test_window_doubles_to_cap(void **state)
 {
     struct backoff b;
-    backoff_init(&b, 1000, 60000, 100, 60000, seq_rand, NULL);
+    uint64_t seq = 0;
+    backoff_init(&b, 1000, 60000, 100, 60000, seq_rand, &seq);
     const uint64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         assert_int_equal(backoff_window(&b), want[i]);
@@ -38,8 +40,8 @@ static void test_window_doubles_to_cap(void **state)
 static void test_never_gives_up_and_stays_in_bounds(void **state)
 {
     struct backoff b;
-    seq_state = 42;
-    backoff_init(&b, 1000, 60000, 100, 60000, seq_rand, NULL);
+    uint64_t seq = 42;
+    backoff_init(&b, 1000, 60000, 100, 60000, seq_rand, &seq);
     uint64_t maxd = 0, sum = 0;
     const int n = 100000; /* ~ days of outage at the cap: still retrying */
     for (int i = 0; i < n; i++) {
@@ -91,6 +93,49 @@ static void test_odd_parameters(void **state)
     }
 }
 
+/* Draws n delays at the cap (attempt >= 6, so every draw spans [100, 60000]). */
+static void draw_at_cap(struct backoff *b, uint64_t *out, int n)
+{
+    while (b->attempt < 6)
+        backoff_failed(b, 0);
+    for (int i = 0; i < n; i++)
+        out[i] = backoff_failed(b, 0);
+}
+
+static void test_objects_do_not_share_state(void **state)
+{
+    enum { N = 64 };
+    struct backoff a, b, other;
+    uint64_t alone[N], mixed[N], other_d[N];
+    backoff_init(&a, 1000, 60000, 100, 60000, NULL, NULL);
+    backoff_seed(&a, 1234);
+    draw_at_cap(&a, alone, N);
+    /* b gets the same seed; another object draws before and between b's draws. */
+    backoff_init(&other, 1000, 60000, 100, 60000, NULL, NULL);
+    draw_at_cap(&other, other_d, N);
+    backoff_init(&b, 1000, 60000, 100, 60000, NULL, NULL);
+    backoff_seed(&b, 1234);
+    while (b.attempt < 6)
+        backoff_failed(&b, 0);
+    for (int i = 0; i < N; i++) {
+        mixed[i] = backoff_failed(&b, 0);
+        backoff_failed(&other, 0);
+        backoff_failed(&a, 0);
+    }
+    assert_memory_equal(alone, mixed, sizeof alone);
+    /* Two objects seeded on their own draw different delays (64 equal draws: ~2^-1000). */
+    struct backoff c, d;
+    uint64_t dc[N], dd[N];
+    backoff_init(&c, 1000, 60000, 100, 60000, NULL, NULL);
+    backoff_init(&d, 1000, 60000, 100, 60000, NULL, NULL);
+    draw_at_cap(&c, dc, N);
+    draw_at_cap(&d, dd, N);
+    assert_memory_not_equal(dc, dd, sizeof dc);
+    /* A seeded object draws in bounds like any other. */
+    for (int i = 0; i < N; i++)
+        assert_true(alone[i] >= 100 && alone[i] <= 60000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_never_gives_up_and_stays_in_bounds),
         cmocka_unit_test(test_reset_after_stable_connection),
         cmocka_unit_test(test_odd_parameters),
+        cmocka_unit_test(test_objects_do_not_share_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

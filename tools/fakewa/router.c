@@ -15,14 +15,13 @@
 #include "pairing.h"
 #include "wa.pb-c.h"
 
-struct track {
+/* One slot of s->track: who sent message `id`. */
+struct fw_track {
     char id[96];
     struct fw_account *acc;
     uint32_t dev;
     bool chat_lid; /* the sender addressed the chat by LID: receipts come from LID JIDs */
 };
-
-static struct track *g_track; /* FW_TRACK_SLOTS, lazily allocated */
 
 static uint32_t hash_id(const char *s)
 {
@@ -35,27 +34,25 @@ static uint32_t hash_id(const char *s)
 void fw_track_message(struct fw_server *s, const char *id, struct fw_account *a,
                       struct fw_device *d)
 {
-    (void)s;
-    if (!g_track && !(g_track = calloc(FW_TRACK_SLOTS, sizeof(*g_track)))) return;
-    struct track *t = &g_track[hash_id(id) % FW_TRACK_SLOTS];
+    if (!s->track && !(s->track = calloc(FW_TRACK_SLOTS, sizeof(*s->track)))) return;
+    struct fw_track *t = &s->track[hash_id(id) % FW_TRACK_SLOTS];
     snprintf(t->id, sizeof(t->id), "%s", id);
     t->acc = a;
     t->dev = d->id;
     t->chat_lid = false;
 }
 
-static struct track *track_find(const char *id)
+static struct fw_track *track_find(struct fw_server *s, const char *id)
 {
-    if (!g_track) return NULL;
-    struct track *t = &g_track[hash_id(id) % FW_TRACK_SLOTS];
+    if (!s->track) return NULL;
+    struct fw_track *t = &s->track[hash_id(id) % FW_TRACK_SLOTS];
     return t->acc && strcmp(t->id, id) == 0 ? t : NULL;
 }
 
 void fw_router_free(struct fw_server *s)
 {
-    (void)s;
-    free(g_track);
-    g_track = NULL;
+    free(s->track);
+    s->track = NULL;
 }
 
 /* ---- helpers ---- */
@@ -631,7 +628,7 @@ size_t fw_route_message(struct fw_server *s, struct fw_account *a, struct fw_dev
     struct wa_jid chat;
     if (wa_node_attr_jid(msg, "to", &chat) < 0) return 0;
     fw_track_message(s, attr(msg, "id"), a, d);
-    struct track *tr = track_find(attr(msg, "id"));
+    struct fw_track *tr = track_find(s, attr(msg, "id"));
     if (tr) tr->chat_lid = wa_jid_is_lid(&chat);
     if (wa_jid_is_group(&chat)) return route_group(s, a, d, msg, &chat);
     size_t n = 0;
@@ -688,7 +685,7 @@ void fw_route_receipt(struct fw_server *s, struct fw_account *a, struct fw_devic
     for (struct wa_node *it = list ? wa_node_next_child(list, "item", NULL) : NULL; it;
          it = wa_node_next_child(list, "item", it))
         fw_queue_drop(d, attr(it, "id"));
-    struct track *t = track_find(id);
+    struct fw_track *t = track_find(s, id);
     if (!t) return;
     struct fw_device *sd = fw_device_get(t->acc, t->dev);
     if (!sd) return;

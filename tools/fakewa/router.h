@@ -44,5 +44,5 @@ void fw_route_receipt(struct fw_server *s, struct fw_account *a, struct fw_devic
                       const struct wa_node *rcpt);
 /* Send the offline queue of c's device (with `offline` attrs) and <ib><offline count/>. */
 void fw_flush_queue(struct fw_conn *c, bool end_marker);
-/* Free the tracking table. */
+/* Free the message tracking table (s->track; allocated at the first fw_track_message). */
 void fw_router_free(struct fw_server *s);

@@ -4,7 +4,8 @@
  * There is exactly one `struct fw_server` per process, created by main.c and passed to
  * every module. Everything runs on the libuv loop thread; nothing here is thread-safe.
  * Ownership: the server owns the account registry (accounts.h), the group registry
- * (groups live in accounts.h too), the connection list (conn.h) and the fault state.
+ * (groups live in accounts.h too), the connection list (conn.h), the fault state and the
+ * router's message tracking table.
  */
 #pragma once
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 struct fw_conn;
 struct fw_registry;
 struct fw_faults;
+struct fw_track;
 struct ntls_server;
 
 #define FW_STATE_PATH_MAX 512
@@ -50,6 +52,7 @@ struct fw_server {
     struct fw_conn *conns;   /* live WA connections (doubly linked) */
     struct fw_stats stats;
     struct fw_faults *faults; /* faults.h */
+    struct fw_track *track;   /* router.h: FW_TRACK_SLOTS message senders, lazily allocated */
     struct ntls_server *tls;  /* wss:// configuration (net/tls.h), NULL without --listen-tls */
     char ca_path[FW_STATE_PATH_MAX + 16]; /* test CA of the wss:// certificate ("" = none) */
     uint64_t seq;                         /* for ids */
