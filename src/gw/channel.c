@@ -51,7 +51,10 @@ struct gw_channel {
     int ka_min, ka_max, ka_deadline;
     uint64_t down_notice_ms;
     uint64_t down_since; /* first failure since the last connected; 0 = up */
+    int64_t down_since_wall_ms;
     bool down_notified;
+    bool ever_connected;      /* a later connected is a reconnection */
+    int64_t up_since_wall_ms; /* the current connection's start; 0 = not connected */
     struct api_events *events;
     struct api_metrics *metrics;
 
@@ -84,7 +87,8 @@ struct gw_channel {
     char qr[QR_MAX];
     bool qr_valid;
     uint64_t qr_expires;
-    uint64_t reconnects;
+    uint64_t reconnects; /* successful reconnections (connected again after a loss) */
+    uint64_t attempts;   /* failed attempts (sessions that ended and were retried) */
 
     uv_timer_t retry_timer, tick;
     int open_handles;
@@ -135,6 +139,14 @@ static void metric_add(struct gw_channel *ch, const char *name, double v)
     api_metrics_add(ch->metrics, name, l, v);
 }
 
+static void metric_set(struct gw_channel *ch, const char *name, double v)
+{
+    if (!ch->metrics) return;
+    char l[200];
+    labels(ch, l, sizeof l, NULL);
+    api_metrics_set(ch->metrics, name, l, v);
+}
+
 static void metrics_state(struct gw_channel *ch)
 {
     if (!ch->metrics) return;
@@ -151,12 +163,30 @@ static void declare_metrics(struct gw_channel *ch)
     api_metrics_declare(ch->metrics, "wagate_channel_state",
                         "1 for the channel's current state, 0 for the others", API_METRIC_GAUGE);
     api_metrics_declare(ch->metrics, "wagate_channel_reconnects_total",
-                        "sessions that ended and were retried", API_METRIC_COUNTER);
+                        "times the channel was connected again after losing the link",
+                        API_METRIC_COUNTER);
+    api_metrics_declare(ch->metrics, "wagate_channel_failed_attempts_total",
+                        "sessions that ended and were retried, by cause", API_METRIC_COUNTER);
+    api_metrics_declare(ch->metrics, "wagate_channel_outages_total",
+                        "outages that lasted notify.outage_after_s (one channel.down each)",
+                        API_METRIC_COUNTER);
+    api_metrics_declare(ch->metrics, "wagate_channel_connected_since_seconds",
+                        "Unix time the current connection began (0: not connected)",
+                        API_METRIC_GAUGE);
+    api_metrics_declare(ch->metrics, "wagate_channel_down_since_seconds",
+                        "Unix time the current outage began (0: no outage)", API_METRIC_GAUGE);
+    api_metrics_declare(ch->metrics, "wagate_channel_undecryptable_total",
+                        "messages that could not be decrypted (a retry receipt was sent)",
+                        API_METRIC_COUNTER);
     api_metrics_declare(ch->metrics, "wagate_channel_messages_in_total",
                         "messages received and stored in the inbox", API_METRIC_COUNTER);
     api_metrics_declare(ch->metrics, "wagate_channel_messages_out_total",
                         "messages accepted into the outbox", API_METRIC_COUNTER);
     metric_add(ch, "wagate_channel_reconnects_total", 0);
+    metric_add(ch, "wagate_channel_outages_total", 0);
+    metric_add(ch, "wagate_channel_undecryptable_total", 0);
+    metric_set(ch, "wagate_channel_connected_since_seconds", 0);
+    metric_set(ch, "wagate_channel_down_since_seconds", 0);
     metric_add(ch, "wagate_channel_messages_in_total", 0);
     metric_add(ch, "wagate_channel_messages_out_total", 0);
     metrics_state(ch);
@@ -378,21 +408,69 @@ static void schedule(struct gw_channel *ch, uint64_t delay)
     uv_timer_start(&ch->retry_timer, on_retry, delay, 0);
 }
 
-/* Down for a long time: one notice (and one when back, see cb_connected). */
+/* The first failure since the link was up starts an outage; one that lasts down_notice_ms
+ * raises ONE channel.down (and a notice); cb_connected ends it with channel.restored. */
 static void track_down(struct gw_channel *ch)
 {
     uint64_t t = now(ch);
-    if (!ch->down_since) ch->down_since = t ? t : 1;
+    if (!ch->down_since) {
+        ch->down_since = t ? t : 1;
+        ch->down_since_wall_ms = wall_ms();
+        metric_set(ch, "wagate_channel_down_since_seconds",
+                   (double)(ch->down_since_wall_ms / 1000));
+    }
     if (ch->down_notified || t - ch->down_since < ch->down_notice_ms) return;
     ch->down_notified = true;
+    metric_add(ch, "wagate_channel_outages_total", 1);
     char text[400];
     strfmt(text, sizeof text, "WhatsApp unreachable for %llu s (%s); still retrying",
            (unsigned long long)((t - ch->down_since) / 1000), ch->last_error);
     notice(ch, text);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddNumberToObject(d, "down_since_ms", (double)ch->down_since_wall_ms);
+    cJSON_AddNumberToObject(d, "down_s", (double)((t - ch->down_since) / 1000));
+    cJSON_AddStringToObject(d, "last_error", ch->last_error);
+    publish(ch, "channel.down", d);
+}
+
+/* Connected again: the outage (if any) is over. */
+static void end_outage(struct gw_channel *ch)
+{
+    uint64_t t = now(ch);
+    if (ch->down_notified) {
+        char reason[160];
+        unsigned long long s = (t - ch->down_since) / 1000;
+        strfmt(reason, sizeof reason, "WhatsApp connection restored after %llu s", s);
+        notice(ch, reason);
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "account", ch->account);
+        cJSON_AddNumberToObject(d, "down_s", (double)s);
+        publish(ch, "channel.restored", d);
+    }
+    ch->down_since = 0;
+    ch->down_since_wall_ms = 0;
+    ch->down_notified = false;
+    metric_set(ch, "wagate_channel_down_since_seconds", 0);
+}
+
+/* The cause label of a failed attempt: the transport stage (dns, connect, tls, ws), else the
+ * kind of outcome (stream_error, keepalive, ...). */
+static void failed_attempt_metric(struct gw_channel *ch, const struct wa_outcome *o)
+{
+    if (!ch->metrics) return;
+    char acct[80], l[240];
+    api_metrics_label_escape(ch->account, acct, sizeof acct);
+    const char *cause =
+        o->kind == WA_OUT_TRANSPORT ? nout_stage_name(o->net.stage) : wa_outcome_kind_name(o->kind);
+    strfmt(l, sizeof l, "channel=\"whatsapp\",account=\"%s\",cause=\"%s\"", acct, cause);
+    api_metrics_add(ch->metrics, "wagate_channel_failed_attempts_total", l, 1);
 }
 
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
 {
+    ch->up_since_wall_ms = 0;
+    metric_set(ch, "wagate_channel_connected_since_seconds", 0);
     struct chaction a;
     chpolicy_on_outcome(&ch->pol, o, now(ch), &a);
     if (o->cls != WA_OC_RESTART)
@@ -409,8 +487,8 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
         return;
     }
     if (o->cls == WA_OC_TRANSIENT) track_down(ch);
-    ch->reconnects++;
-    metric_add(ch, "wagate_channel_reconnects_total", 1);
+    ch->attempts++;
+    failed_attempt_metric(ch, o);
     ch->retry_hold = a.hold;
     ch->retry_kick = false;
     schedule(ch, a.delay_ms);
@@ -550,13 +628,14 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     strfmt(reason, sizeof reason, "logged in as %s, %u offline stanza%s", ch->creds.me_pn, offline,
            offline == 1 ? "" : "s");
     set_state(ch, GW_CH_CONNECTED, reason, NO_RETRY);
-    if (ch->down_notified) {
-        strfmt(reason, sizeof reason, "WhatsApp connection restored after %llu s",
-               (unsigned long long)((now(ch) - ch->down_since) / 1000));
-        notice(ch, reason);
+    if (ch->ever_connected) {
+        ch->reconnects++;
+        metric_add(ch, "wagate_channel_reconnects_total", 1);
     }
-    ch->down_since = 0;
-    ch->down_notified = false;
+    ch->ever_connected = true;
+    ch->up_since_wall_ms = wall_ms();
+    metric_set(ch, "wagate_channel_connected_since_seconds", (double)(ch->up_since_wall_ms / 1000));
+    end_outage(ch);
 }
 
 static void cb_close(void *ud, const struct wa_outcome *o)
@@ -616,8 +695,9 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     ch->ka_min = o->keepalive_min_ms;
     ch->ka_max = o->keepalive_max_ms;
     ch->ka_deadline = o->keepalive_deadline_ms;
-    ch->down_notice_ms =
-        o->down_notice_ms > 0 ? (uint64_t)o->down_notice_ms : CHANNEL_DOWN_NOTICE_MS;
+    ch->down_notice_ms = o->down_notice_ms > 0           ? (uint64_t)o->down_notice_ms
+                         : ch->cfg.notify_outage_after_s ? ch->cfg.notify_outage_after_s * 1000ull
+                                                         : CHANNEL_DOWN_NOTICE_MS;
     ch->events = o->events;
     ch->metrics = o->metrics;
     ch->state = GW_CH_STOPPED;
@@ -723,8 +803,14 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
         .next_retry_wall_ms = ch->retry_wall_ms,
         .next_retry_ms = ch->retry_at > t ? ch->retry_at - t : 0,
         .reconnects = ch->reconnects,
+        .attempts = ch->attempts,
+        .down_since_wall_ms = ch->down_since ? ch->down_since_wall_ms : 0,
+        .up_since_wall_ms = ch->state == GW_CH_CONNECTED ? ch->up_since_wall_ms : 0,
+        .queued = -1,
         .qr_available = gw_channel_qr(ch, NULL) != NULL,
     };
+    size_t q = 0;
+    if (ch->db && st_outbox_count_queued(ch->db, &q) == 0) st->queued = (long long)q;
 }
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt

@@ -19,8 +19,14 @@
  * - Health watchdog: a 1 s tick; two unanswered keepalive pings in a row (the client's
  *   on_health) or a session stuck in connecting for CHANNEL_STUCK_MS tear the session down
  *   and retry with backoff. Nothing but gw_channel_close() ends the supervisor.
- * - A channel that keeps failing for down_notice_ms (3 min) raises ONE notice ("unreachable
- *   for N s, still retrying"), and one more when it is connected again (fault-matrix #3, #13).
+ * - An outage (the first failure since the link was up) that lasts down_notice_ms
+ *   (notify.outage_after_s, 3 min) raises ONE `channel.down` {"account","down_since_ms",
+ *   "down_s","last_error"} with a notice ("unreachable for N s, still retrying"), and its end
+ *   ONE `channel.restored` {"account","down_s"} with a notice (fault-matrix #3, #13).
+ * - A dropped link is retried within 1 s (gw/chpolicy.h); gw_channel_retry_now() cuts a
+ *   pending delay short when the network may be back (the daemon's netlink listener,
+ *   SIGUSR1). Status: `attempts` are failed attempts, `reconnects` successful reconnections,
+ *   `down_since` the outage's start, `queued` the outgoing messages not yet acknowledged.
  *
  * Every transition goes through one function that logs `old -> new (reason)` at info with
  * the `[whatsapp] [<account>]` tags and publishes a `channel.state` event
@@ -64,7 +70,7 @@ struct gw_channel_opts {
     int keepalive_min_ms;        /* test knobs, <= 0: the client's defaults */
     int keepalive_max_ms;
     int keepalive_deadline_ms;
-    int down_notice_ms; /* <= 0: CHANNEL_DOWN_NOTICE_MS */
+    int down_notice_ms; /* <= 0: notify.outage_after_s, else CHANNEL_DOWN_NOTICE_MS */
 };
 
 /* Create a stopped channel (no I/O yet). 0, -EINVAL (bad account id / options), -ENOMEM. */

@@ -71,6 +71,8 @@ static void on_state(void *ud, const char *id, enum st_out_state st, const char 
     struct chmsg *m = ud;
     if (st == ST_OUT_FAILED)
         log_warn(COMP, m->account, "message %s failed: %s", id, err ? err : "");
+    else if (st == ST_OUT_SENT) /* also the ones that waited in the outbox through an outage */
+        log_info(COMP, m->account, "message %s sent (the server acknowledged it)", id);
     state_event(m, id, st, err);
 }
 

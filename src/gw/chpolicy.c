@@ -54,8 +54,8 @@ static void retry_after(struct chaction *a, enum gw_ch_state next, uint64_t dela
     a->delay_ms = delay;
 }
 
-static void on_transient(struct chpolicy *p, const struct wa_outcome *o, uint64_t now,
-                         bool dropped, struct chaction *a)
+static void on_transient(struct chpolicy *p, const struct wa_outcome *o, uint64_t now, bool dropped,
+                         struct chaction *a)
 {
     uint64_t d = backoff_failed(&p->transient, now);
     if (dropped) /* a quick first retry, still jittered: [floor, CHPOLICY_QUICK_MS) */

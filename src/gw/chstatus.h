@@ -16,7 +16,11 @@ struct gw_channel_status {
     const char *jid;        /* our PN JID once paired, else NULL */
     bool retry_pending;     /* backoff/conflict with a retry scheduled */
     int64_t next_retry_wall_ms;
-    uint64_t next_retry_ms; /* from now */
-    uint64_t reconnects;
+    uint64_t next_retry_ms;     /* from now */
+    uint64_t reconnects;        /* connected again after losing the link */
+    uint64_t attempts;          /* failed attempts (sessions that ended and were retried) */
+    int64_t down_since_wall_ms; /* when the current outage began (Unix ms); 0 = none */
+    int64_t up_since_wall_ms;   /* when the current connection began; 0 = not connected */
+    long long queued;           /* outgoing messages not yet acknowledged; -1 = unknown */
     bool qr_available;
 };

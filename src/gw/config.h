@@ -35,6 +35,9 @@ struct wg_config {
      * reserved (none is accepted yet). */
     char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
     unsigned wa_account_count;
+    /* notify.*: an outage that lasts outage_after_s raises one channel.down (1..86400,
+     * default 180), and channel.restored when it ends */
+    unsigned notify_outage_after_s;
     /* hooks.exec.* (gw/chhook.h): the agent command run per received text message.
      * An empty command = no exec hook. Defaults: 10000 ms, 4 at once, 64 waiting. */
     char hook_exec_command[CFG_HOOK_CMD_MAX];

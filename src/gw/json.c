@@ -84,6 +84,18 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
         cJSON_AddNumberToObject(o, "next_retry_ms", (double)st->next_retry_ms);
     }
     cJSON_AddNumberToObject(o, "reconnects", (double)st->reconnects);
+    cJSON_AddNumberToObject(o, "attempts", (double)st->attempts);
+    if (st->down_since_wall_ms) {
+        iso_ms(st->down_since_wall_ms, iso, sizeof iso);
+        cJSON_AddStringToObject(o, "down_since", iso);
+    } else {
+        cJSON_AddNullToObject(o, "down_since");
+    }
+    if (st->up_since_wall_ms) {
+        iso_ms(st->up_since_wall_ms, iso, sizeof iso);
+        cJSON_AddStringToObject(o, "connected_since", iso);
+    }
+    if (st->queued >= 0) cJSON_AddNumberToObject(o, "queued", (double)st->queued);
     cJSON_AddBoolToObject(o, "qr_available", st->qr_available);
     return o;
 }

@@ -14,5 +14,7 @@ struct gw_channel_status;
  * A new object (NULL on ENOMEM); the caller owns it. */
 cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m);
 /* A channel's status entry: {"channel":"whatsapp","account","state","since","last_error",
- * "jid" (null until paired),"next_retry"?,"next_retry_ms"?,"reconnects","qr_available"}. */
+ * "jid" (null until paired),"next_retry"?,"next_retry_ms"?,"reconnects" (connected again after
+ * a loss),"attempts" (failed ones),"down_since" (null when up),"connected_since"?,"queued"?
+ * (outgoing messages not yet acknowledged),"qr_available"}. */
 cJSON *gw_channel_status_json(const struct gw_channel_status *st);

@@ -310,6 +310,18 @@ int st_outbox_set_state(struct st_db *db, const char *msg_id, enum st_out_state 
     return rc;
 }
 
+int st_outbox_count_queued(struct st_db *db, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_COUNT_QUEUED);
+    if (!s) return -ENOTSUP;
+    int rc = st_db__row(db, s, "outbox count");
+    if (rc < 0) return rc;
+    *n = rc ? (size_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return 0;
+}
+
 int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
 {
     *out = NULL;

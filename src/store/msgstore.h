@@ -98,6 +98,8 @@ int st_outbox_get(struct st_db *db, const char *msg_id, struct st_outbox_msg *ou
 int st_outbox_set_state(struct st_db *db, const char *msg_id, enum st_out_state to,
                         const char *error) __attribute__((warn_unused_result));
 /* Up to `limit` queued messages, oldest first. Free with st_outbox_list_free. */
+/* The number of rows still `queued` (not yet acknowledged by the server). 0 or an error. */
+int st_outbox_count_queued(struct st_db *db, size_t *n) __attribute__((warn_unused_result));
 int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
     __attribute__((warn_unused_result));
 void st_outbox_msg_free(struct st_outbox_msg *m);

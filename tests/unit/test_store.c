@@ -320,6 +320,9 @@ static void test_outbox(void **state)
     size_t n = 0;
     assert_int_equal(st_outbox_list_queued(db, 10, &v, &n), 0);
     assert_int_equal(n, 2);
+    size_t nq = 9;
+    assert_int_equal(st_outbox_count_queued(db, &nq), 0);
+    assert_int_equal(nq, 2);
     assert_string_equal(v[0].msg_id, "MSG1");
     assert_string_equal(v[1].idem_key, "key-2");
     st_outbox_list_free(v, n);
@@ -343,6 +346,8 @@ static void test_outbox(void **state)
     st_outbox_msg_free(&m);
     assert_int_equal(st_outbox_list_queued(db, 10, &v, &n), 0);
     assert_int_equal(n, 0);
+    assert_int_equal(st_outbox_count_queued(db, &nq), 0);
+    assert_int_equal(nq, 0);
     assert_int_equal(st_outbox_set_state(db, "MSG2", ST_OUT_QUEUED, NULL), 0);
     assert_int_equal(st_outbox_list_queued(db, 10, &v, &n), 0);
     assert_int_equal(n, 1);
