@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "gw/channel.h"
 #include "gw/json.h"
+#include "loop.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -122,23 +123,9 @@ static void h_init(struct h *h)
     assert_int_equal(gw_channel_new(&h->loop, &o, &h->ch), 0);
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
 static bool run_until(struct h *h, const int *counter, int want, int ms)
 {
-    bool expired = false;
-    uv_timer_t guard;
-    uv_timer_init(&h->loop, &guard);
-    guard.data = &expired;
-    uv_timer_start(&guard, on_guard, (uint64_t)ms, 0);
-    while (*counter < want && !expired)
-        uv_run(&h->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&h->loop, UV_RUN_NOWAIT);
-    return *counter >= want;
+    return loop_run_until(&h->loop, counter, want, ms);
 }
 
 /* Run until the channel enters `state` (after event index `from`); returns its index. */
@@ -172,8 +159,7 @@ static void h_done(struct h *h)
 
 static void idle(struct h *h, int ms)
 {
-    int z = 0;
-    run_until(h, &z, 1, ms);
+    loop_run_for(&h->loop, ms);
 }
 
 /* ---- setup ---- */

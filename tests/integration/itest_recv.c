@@ -30,6 +30,7 @@
 #include "wa/node.h"
 #include "wa/recv.h"
 #include "wa.pb-c.h"
+#include "loop.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -253,23 +254,9 @@ static void h_close(struct h *h)
     assert_int_equal(st_db_close(h->db), 0);
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
 static bool run_until(struct h *h, const int *counter, int want, int ms)
 {
-    bool expired = false;
-    uv_timer_t guard;
-    uv_timer_init(&h->loop, &guard);
-    guard.data = &expired;
-    uv_timer_start(&guard, on_guard, (uint64_t)ms, 0);
-    while (*counter < want && !expired)
-        uv_run(&h->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&h->loop, UV_RUN_NOWAIT);
-    return *counter >= want;
+    return loop_run_until(&h->loop, counter, want, ms);
 }
 
 static void settle(struct h *h, int ms)

@@ -27,6 +27,7 @@
 #include "wa/client.h"
 #include "wa/creds.h"
 #include "wa/send.h"
+#include "loop.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -264,29 +265,14 @@ static void on_state(void *ud, const char *id, enum st_out_state st, const char 
     }
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
 static bool run_until(struct h *h, const int *counter, int want, int ms)
 {
-    bool expired = false;
-    uv_timer_t guard;
-    uv_timer_init(&h->loop, &guard);
-    guard.data = &expired;
-    uv_timer_start(&guard, on_guard, (uint64_t)ms, 0);
-    while (*counter < want && !expired)
-        uv_run(&h->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&h->loop, UV_RUN_NOWAIT);
-    return *counter >= want;
+    return loop_run_until(&h->loop, counter, want, ms);
 }
 
 static void idle(struct h *h, int ms)
 {
-    int z = 0;
-    run_until(h, &z, 1, ms);
+    loop_run_for(&h->loop, ms);
 }
 
 static void login(struct h *h)
