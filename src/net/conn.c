@@ -14,11 +14,14 @@
 #include "net/conn.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "net/dns.h"
 #include "net/tls.h"
@@ -56,7 +59,7 @@ struct nconn {
     char *url_s, *ca_file, *origin;
     char **dns;
     size_t ndns;
-    int dns_timeout_ms, dns_tries, resolve_ms, connect_ms, handshake_ms;
+    int dns_timeout_ms, dns_tries, resolve_ms, connect_ms, handshake_ms, user_timeout_ms;
     size_t max_msg;
     struct nurl url;
     /* stages */
@@ -426,6 +429,28 @@ static int make_codecs(struct nconn *c)
     return 0;
 }
 
+/* The second line behind the WhatsApp pings: the kernel gives up on a peer that stops
+ * acknowledging our data (TCP_USER_TIMEOUT) or goes silent (keepalive probes), so a
+ * blackholed or half-open connection ends even while nothing is being sent. */
+static void tune_socket(struct nconn *c, uv_tcp_t *h)
+{
+    uv_os_fd_t fd;
+    (void)uv_tcp_keepalive(h, 1, NCONN_KEEPIDLE_S);
+    if (uv_fileno((uv_handle_t *)h, &fd) < 0) return;
+    int intvl = NCONN_KEEPINTVL_S, cnt = NCONN_KEEPCNT;
+    unsigned uto = (unsigned)c->user_timeout_ms;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
+}
+
+int nconn_fileno(const struct nconn *c)
+{
+    uv_os_fd_t fd;
+    if (!c || !c->att || uv_fileno((const uv_handle_t *)&c->att->h, &fd) < 0) return -1;
+    return fd;
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct tcp_att *a = req->data;
@@ -445,6 +470,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     if (make_codecs(c) != 0) return;
+    tune_socket(c, &a->h);
     rc = uv_read_start((uv_stream_t *)&a->h, on_alloc, on_read);
     if (rc < 0) {
         fail_errno(c, rc);
@@ -648,6 +674,8 @@ static int copy_opts(struct nconn *c, const struct nconn_opts *o)
     c->resolve_ms = o->resolve_timeout_ms > 0 ? o->resolve_timeout_ms : 10000;
     c->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
     c->handshake_ms = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : 10000;
+    c->user_timeout_ms =
+        o->tcp_user_timeout_ms > 0 ? o->tcp_user_timeout_ms : NCONN_USER_TIMEOUT_MS;
     c->max_msg = o->max_msg;
     return oom ? -ENOMEM : 0;
 }

@@ -38,7 +38,16 @@ struct nconn_opts {
     const char *ca_file;      /* PEM CA bundle; NULL = system store */
     const char *origin;       /* NULL = https://web.whatsapp.com */
     size_t max_msg;           /* inbound message cap; 0 = WSC_DEFAULT_MAX_MSG */
+    int tcp_user_timeout_ms;  /* TCP_USER_TIMEOUT; <= 0: NCONN_USER_TIMEOUT_MS */
 };
+
+/* Socket tuning of a connected attempt (behind the application's own pings): unacknowledged
+ * data for TCP_USER_TIMEOUT ends the connection; an idle one is probed after KEEPIDLE s,
+ * every KEEPINTVL s, KEEPCNT times (dead after ~30 s of silence). */
+#define NCONN_USER_TIMEOUT_MS 45000
+#define NCONN_KEEPIDLE_S      15
+#define NCONN_KEEPINTVL_S     5
+#define NCONN_KEEPCNT         3
 
 struct nconn_cbs {
     void (*on_open)(struct nconn *c, void *ud);
@@ -57,6 +66,10 @@ int nconn_start(uv_loop_t *loop, const struct nconn_opts *opts, const struct nco
 /* Queue one binary message. -ENOTCONN unless open; -EMSGSIZE, -ENOBUFS as wsc_send_binary.
  * Transport errors are reported through on_close, never synchronously. */
 int nconn_send(struct nconn *c, const void *data, size_t len) __attribute__((warn_unused_result));
+
+/* The connected socket's descriptor (-1 before a TCP connection exists); for tests and
+ * diagnostics only: do not read, write or close it. */
+int nconn_fileno(const struct nconn *c);
 
 /* Output bytes accepted by nconn_send() but not yet written to the kernel (backpressure). */
 size_t nconn_pending(const struct nconn *c);

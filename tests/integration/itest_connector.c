@@ -19,7 +19,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -406,11 +409,30 @@ static void finish(struct run *r)
     nconn_close(r->c); /* from inside a connector callback: must be safe */
 }
 
+/* The open connection's socket carries the kernel-side liveness checks (net/conn.h). */
+static void check_socket_tuning(struct nconn *c)
+{
+    int fd = nconn_fileno(c), v = 0;
+    socklen_t len = sizeof v;
+    assert_true(fd >= 0);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &len), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &len), 0);
+    assert_int_equal(v, NCONN_KEEPIDLE_S);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, &len), 0);
+    assert_int_equal(v, NCONN_KEEPCNT);
+    unsigned uto = 0;
+    len = sizeof uto;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, &len), 0);
+    assert_int_equal(uto, NCONN_USER_TIMEOUT_MS);
+}
+
 static void c_open(struct nconn *c, void *ud)
 {
     struct run *r = ud;
 
     r->opens++;
+    check_socket_tuning(c);
     if (r->close_on_open) {
         finish(r);
         return;
