@@ -43,7 +43,7 @@ buf = b""
 while b"\r\n\r\n" not in buf:
     buf += s.recv(4096)
 buf = buf.split(b"\r\n\r\n", 1)[1]
-s.settimeout(0.5)
+s.settimeout(1.5)  # the end of the replay: 1.5 s of silence (a loaded CI machine)
 try:
     while True:
         while len(buf) < 2 or len(buf) < 2 + (buf[1] & 127 if buf[1] & 127 < 126 else 2):

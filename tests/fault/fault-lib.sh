@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: MIT
+# Shared by tests/fault/*.sh (sourced, not run): a private network namespace when the kernel
+# allows one (loopback only either way, so no event of the host's network disturbs the
+# timings), fakewa, wagate-testdns answering wa.test through a control file, and a daemon
+# linked to fakewa's +15550001 (fault_gateway CONFIG_EXTRA).
+#   dns ACTION        rewrite the DNS answer for wa.test (a:IP, nxdomain, servfail, drop)
+#   fault JSON        inject a fakewa fault (POST /admin/fault)
+#   connected_within MS  wait for `connected`; REC_MS = how long it took
+#   attempts          failed attempts so far (status)
+if [ -z "${WAGATE_NETNS:-}" ] && unshare -rn true 2>/dev/null; then
+  exec unshare -rn env WAGATE_NETNS=1 bash "$0" "$@"
+fi
+[ -n "${WAGATE_NETNS:-}" ] && ip link set lo up
+source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/../integration/channel-lib.sh"
+
+dns() { echo "wa.test $1" >"$T/dns.ctl.tmp" && mv "$T/dns.ctl.tmp" "$T/dns.ctl"; }
+fault() { fw POST /admin/fault "$1" >/dev/null; }
+scan() { fw POST /admin/scan "{\"qr\":\"$1\",\"phone\":\"+15550001\"}"; }
+attempts() { chan attempts; }
+connected_within() {
+  local s
+  s=$(now_ms)
+  wait_state connected "$1" || return 1
+  REC_MS=$(( $(now_ms) - s ))
+}
+
+# fault_setup: fakewa + testdns (wa.test -> 127.0.0.1).
+fault_setup() {
+  fakewa_up
+  dns a:127.0.0.1
+  "$WAGATE_BUILD/wagate-testdns" --listen 127.0.0.1:0 --control "$T/dns.ctl" >"$T/dns.out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 500); do grep -q '^listening' "$T/dns.out" 2>/dev/null && break; sleep 0.01; done
+  DNS=$(sed -n 's/^listening //p' "$T/dns.out")
+}
+
+# fault_gateway 'EXTRA' ['TOP']: a daemon whose whatsapp section gets EXTRA (JSON members after
+# the endpoint, e.g. '"backoff":{"base_ms":200}') and whose config gets TOP members; paired and
+# connected when it returns 0.
+fault_gateway() {
+  mkdir -p "$T/g"
+  printf '{"whatsapp":{"endpoint":"ws://wa.test:%s/ws/chat","noise_root_pubkey":"%s",
+    "dns_servers":["%s"]%s}%s}\n' "${LISTEN##*:}" "$ROOT" "$DNS" "${1:+,$1}" "${2:+,$2}" \
+    >"$T/g/wagate.json"
+  start_gateway g || return 1
+  local qr
+  qr=$(wait_qr) || return 1
+  grep -q '"jid"' <<<"$(scan "$qr")" || return 1
+  wait_state connected 15000
+}
+gwlog() { cat "$T/g/err.log" "$T/g/out.log" 2>/dev/null; }
