@@ -31,6 +31,7 @@
 #include "signal/sg_crypto.h"
 #include "wa/cert.h"
 #include "wa/frame.h"
+#include "wa/iqtab.h"
 #include "wa/noise.h"
 #include "wa/pairing.h"
 #include "wa/payload.h"
@@ -38,13 +39,6 @@
 #define DEFAULT_URL        "wss://web.whatsapp.com/ws/chat"
 #define PREKEY_UPLOAD_MAX  1000u
 #define DEFAULT_MAX_OUTBUF (16u << 20)
-
-struct iq_wait {
-    char id[64];
-    wa_iq_cb cb;
-    void *ud;
-    uint64_t deadline;
-};
 
 struct wa_client {
     uv_loop_t *loop;
@@ -87,8 +81,7 @@ struct wa_client {
     bool connected_reported, login_flow_uploading;
     uint64_t offline_deadline;
 
-    struct iq_wait *iqs;
-    size_t niqs, iqs_cap;
+    struct wa_iqtab iqs;
     uint32_t id_prefix;
     uint64_t id_counter;
 
@@ -184,77 +177,11 @@ static void end_with(struct wa_client *c, enum wa_outcome_kind k, enum wa_outcom
 
 /* ---------------------------------------------------------------- iq table */
 
-static struct iq_wait *iq_find(struct wa_client *c, const char *id)
-{
-    for (size_t i = 0; i < c->niqs; i++)
-        if (strcmp(c->iqs[i].id, id) == 0) return &c->iqs[i];
-    return NULL;
-}
-
-static void iq_remove(struct wa_client *c, struct iq_wait *w)
-{
-    size_t i = (size_t)(w - c->iqs);
-    c->iqs[i] = c->iqs[--c->niqs];
-}
-
-static int iq_add(struct wa_client *c, const char *id, int timeout_ms, wa_iq_cb cb, void *ud)
-{
-    if (strlen(id) >= sizeof(c->iqs[0].id)) return -EINVAL;
-    if (iq_find(c, id)) return -EEXIST;
-    if (c->niqs >= c->o.max_pending_iq) return -ENOSPC;
-    if (c->niqs == c->iqs_cap) {
-        size_t nc = c->iqs_cap ? c->iqs_cap * 2 : 16;
-        struct iq_wait *p = realloc(c->iqs, nc * sizeof(*p));
-        if (!p) return -ENOMEM;
-        c->iqs = p;
-        c->iqs_cap = nc;
-    }
-    struct iq_wait *w = &c->iqs[c->niqs++];
-    snprintf(w->id, sizeof(w->id), "%s", id);
-    w->cb = cb;
-    w->ud = ud;
-    w->deadline = now_ms(c) + (uint64_t)(timeout_ms > 0 ? timeout_ms : c->o.iq_timeout_ms);
-    return 0;
-}
-
-/* Fail every pending iq with `status` (callbacks may add new ones: only the old ones fail). */
-static void iq_fail_all(struct wa_client *c, int status)
-{
-    size_t n = c->niqs;
-    struct iq_wait *old = c->iqs;
-    c->iqs = NULL;
-    c->niqs = c->iqs_cap = 0;
-    for (size_t i = 0; i < n; i++)
-        old[i].cb(old[i].ud, status, NULL);
-    free(old);
-}
-
-/* Complete a result/error iq; true if it was ours. */
-static bool iq_complete(struct wa_client *c, const struct wa_node *n)
-{
-    const char *id = wa_node_attr(n, "id");
-    struct iq_wait *w = id ? iq_find(c, id) : NULL;
-    if (!w) return false;
-    struct iq_wait done = *w;
-    iq_remove(c, w);
-    const char *type = wa_node_attr(n, "type");
-    done.cb(done.ud, type && strcmp(type, "error") == 0 ? -EREMOTEIO : 0, n);
-    return true;
-}
-
 static void iq_check_timeouts(struct wa_client *c, unsigned gen)
 {
     uint64_t now = now_ms(c);
-    for (size_t i = 0; i < c->niqs && alive(c, gen);) {
-        if (c->iqs[i].deadline > now) {
-            i++;
-            continue;
-        }
-        struct iq_wait done = c->iqs[i];
-        iq_remove(c, &c->iqs[i]);
-        done.cb(done.ud, -ETIMEDOUT, NULL);
-        i = 0; /* the table may have changed */
-    }
+    while (alive(c, gen) && wa_iqtab_expire_one(&c->iqs, now))
+        ;
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -298,11 +225,12 @@ int wa_client_send_iq(struct wa_client *c, const struct wa_node *iq, int timeout
     const char *id = wa_node_attr(iq, "id");
     if (!id || !*id) return -EINVAL;
     if (!can_send(c)) return -ENOTCONN;
-    int rc = iq_add(c, id, timeout_ms, cb, ud);
+    uint64_t deadline = now_ms(c) + (uint64_t)(timeout_ms > 0 ? timeout_ms : c->o.iq_timeout_ms);
+    int rc = wa_iqtab_add(&c->iqs, id, deadline, cb, ud);
     if (rc < 0) return rc;
     rc = wa_client_send_node(c, iq);
     if (rc < 0)
-        iq_remove(c, iq_find(c, id));
+        wa_iqtab_remove(&c->iqs, id);
     else
         arm(c); /* the new iq's deadline may be the earliest */
     return rc;
@@ -457,8 +385,7 @@ static void arm(struct wa_client *c)
     if (!session_live(c) || uv_is_closing((uv_handle_t *)&c->tick)) return;
     uint64_t next = UINT64_MAX;
     take_min(&next, c->deadline);
-    for (size_t i = 0; i < c->niqs; i++)
-        take_min(&next, c->iqs[i].deadline);
+    take_min(&next, wa_iqtab_next_deadline(&c->iqs));
     if (c->state == WA_CS_PAIRING && c->nrefs && !c->pair_replied) take_min(&next, c->qr_expiry);
     if (c->state == WA_CS_CONNECTED && !c->connected_reported) take_min(&next, c->offline_deadline);
     if (c->state == WA_CS_CONNECTED && !c->ka_inflight) take_min(&next, c->ka_next);
@@ -500,7 +427,7 @@ static void on_defer(uv_timer_t *t)
     struct wa_client *c = t->data;
     if (!c->end_pending || c->closing) return;
     struct wa_outcome o = c->end_o;
-    iq_fail_all(c, -ENOTCONN);
+    wa_iqtab_fail_all(&c->iqs, -ENOTCONN);
     if (c->closing) return;
     c->end_pending = false;
     log_debug("wa", c->acct, "client: session %u ended: %s [%s, code %d]", c->gen, o.text,
@@ -849,7 +776,7 @@ static void dispatch(struct wa_client *c, const struct wa_node *n)
     const char *type = wa_node_attr(n, "type");
     bool handled = false;
     if (tag_is(n, "iq") && type && (!strcmp(type, "result") || !strcmp(type, "error")))
-        handled = iq_complete(c, n);
+        handled = wa_iqtab_complete(&c->iqs, n);
     else if (tag_is(n, "iq"))
         handled = handle_server_iq(c, n);
     else if (tag_is(n, "success") && c->state == WA_CS_LOGGING_IN) {
@@ -1018,7 +945,7 @@ static void free_client(struct wa_client *c)
     free(c->url);
     free(c->ca_file);
     free(c->acct);
-    free(c->iqs);
+    wa_iqtab_free(&c->iqs);
     if (c->sig) signal_context_destroy(c->sig);
     wa_creds_wipe(&c->creds);
     free(c);
@@ -1058,6 +985,7 @@ int wa_client_new(uv_loop_t *loop, const struct wa_client_opts *opts,
     c->cbs = *cbs;
     c->ud = ud;
     int rc = copy_opts(c, opts);
+    wa_iqtab_init(&c->iqs, c->o.max_pending_iq);
     if (rc == 0) rc = sg_context_create(&c->sig);
     if (rc == 0 && RAND_bytes((unsigned char *)&c->id_prefix, sizeof(c->id_prefix)) != 1) rc = -EIO;
     if (rc < 0) {
@@ -1134,7 +1062,7 @@ void wa_client_close(struct wa_client *c)
         log_debug("wa", c->acct, "client: %s -> closed (closed by owner)",
                   wa_client_state_name(c->state));
     c->state = WA_CS_CLOSED;
-    iq_fail_all(c, -ECANCELED);
+    wa_iqtab_fail_all(&c->iqs, -ECANCELED);
     uv_close((uv_handle_t *)&c->tick, on_handle_closed);
     uv_close((uv_handle_t *)&c->defer, on_handle_closed);
 }

@@ -33,6 +33,7 @@
 #include "net/outcome.h"
 #include "signal/sg_store.h"
 #include "wa/creds.h"
+#include "wa/iqtab.h"
 #include "wa/node.h"
 #include "wa/outcome.h"
 
@@ -98,9 +99,8 @@ struct wa_client_cbs {
     void (*on_health)(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms);
 };
 
-/* iq callback: status 0 with the result node, -EREMOTEIO with the type=error node,
- * -ETIMEDOUT, -ENOTCONN (session ended) or -ECANCELED (wa_client_close) with resp NULL. */
-typedef void (*wa_iq_cb)(void *ud, int status, const struct wa_node *resp);
+/* wa_iq_cb (wa/iqtab.h): status 0 with the result node, -EREMOTEIO with the type=error
+ * node, -ETIMEDOUT, -ENOTCONN (session ended) or -ECANCELED (wa_client_close), resp NULL. */
 
 /* Create an idle client. opts strings are copied; cbs copied. 0, -EINVAL, -ENOMEM. */
 int wa_client_new(uv_loop_t *loop, const struct wa_client_opts *opts,
