@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/be.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "net/conn.h"
@@ -32,6 +33,7 @@
 #include "wa/cert.h"
 #include "wa/frame.h"
 #include "wa/iqtab.h"
+#include "wa/nodeb.h"
 #include "wa/noise.h"
 #include "wa/pairing.h"
 #include "wa/payload.h"
@@ -88,22 +90,6 @@ struct wa_client {
     struct wa_outcome end_o;
     bool end_pending;
 };
-
-/* Decimal attribute; `def` if absent or not a number. */
-static long attr_long(const struct wa_node *n, const char *key, long def)
-{
-    const char *v = n ? wa_node_attr(n, key) : NULL;
-    if (!v || !*v) return def;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    return errno || *end ? def : x;
-}
-
-static bool tag_is(const struct wa_node *n, const char *tag)
-{
-    return n && strcmp(n->tag.s, tag) == 0;
-}
 
 /* ---------------------------------------------------------------- state */
 
@@ -250,22 +236,6 @@ static struct wa_node *mk_iq(struct wa_client *c, const char *type, const char *
         return NULL;
     }
     return n;
-}
-
-static struct wa_node *add_child(struct wa_node *p, const char *tag)
-{
-    struct wa_node *ch = p ? wa_node_new(tag) : NULL;
-    if (ch && wa_node_add_child(p, ch) < 0) {
-        wa_node_free(ch);
-        return NULL;
-    }
-    return ch;
-}
-
-static int add_bytes(struct wa_node *p, const char *tag, const void *b, size_t n)
-{
-    struct wa_node *ch = add_child(p, tag);
-    return ch ? wa_node_set_bytes(ch, b, n) : -ENOMEM;
 }
 
 /* Send an internal iq (node consumed). Failures end the session. */
@@ -448,7 +418,7 @@ static void passive_done(void *ud, int status, const struct wa_node *resp)
 static void send_active(struct wa_client *c)
 {
     struct wa_node *iq = mk_iq(c, "set", "passive");
-    if (iq && !add_child(iq, "active")) {
+    if (iq && !wa_nb_child(iq, "active")) {
         wa_node_free(iq);
         iq = NULL;
     }
@@ -467,32 +437,26 @@ static void upload_done(void *ud, int status, const struct wa_node *resp)
     }
 }
 
-static void be(uint8_t *p, uint32_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
 static struct wa_node *upload_iq(struct wa_client *c, const struct sg_prekey *pk, size_t n)
 {
     struct wa_node *iq = mk_iq(c, "set", "encrypt");
     uint8_t b[4], t = SG_KEY_TYPE_DJB;
-    be(b, c->creds.registration_id, 4);
-    int rc = iq ? add_bytes(iq, "registration", b, 4) : -ENOMEM;
-    if (rc == 0) rc = add_bytes(iq, "type", &t, 1);
-    if (rc == 0) rc = add_bytes(iq, "identity", c->creds.identity.pub, 32);
-    struct wa_node *list = rc == 0 ? add_child(iq, "list") : NULL;
+    be_put(b, c->creds.registration_id, 4);
+    int rc = iq ? wa_nb_bytes(iq, "registration", b, 4) : -ENOMEM;
+    if (rc == 0) rc = wa_nb_bytes(iq, "type", &t, 1);
+    if (rc == 0) rc = wa_nb_bytes(iq, "identity", c->creds.identity.pub, 32);
+    struct wa_node *list = rc == 0 ? wa_nb_child(iq, "list") : NULL;
     for (size_t i = 0; list && rc == 0 && i < n; i++) {
-        struct wa_node *k = add_child(list, "key");
-        be(b, pk[i].id, 3);
-        rc = k ? add_bytes(k, "id", b, 3) : -ENOMEM;
-        if (rc == 0) rc = add_bytes(k, "value", pk[i].kp.pub, 32);
+        struct wa_node *k = wa_nb_child(list, "key");
+        be_put(b, pk[i].id, 3);
+        rc = k ? wa_nb_bytes(k, "id", b, 3) : -ENOMEM;
+        if (rc == 0) rc = wa_nb_bytes(k, "value", pk[i].kp.pub, 32);
     }
-    struct wa_node *sk = rc == 0 && list ? add_child(iq, "skey") : NULL;
-    be(b, c->creds.signed_prekey_id, 3);
-    rc = sk ? add_bytes(sk, "id", b, 3) : -ENOMEM;
-    if (rc == 0) rc = add_bytes(sk, "value", c->creds.signed_prekey.pub, 32);
-    if (rc == 0) rc = add_bytes(sk, "signature", c->creds.signed_prekey_sig, 64);
+    struct wa_node *sk = rc == 0 && list ? wa_nb_child(iq, "skey") : NULL;
+    be_put(b, c->creds.signed_prekey_id, 3);
+    rc = sk ? wa_nb_bytes(sk, "id", b, 3) : -ENOMEM;
+    if (rc == 0) rc = wa_nb_bytes(sk, "value", c->creds.signed_prekey.pub, 32);
+    if (rc == 0) rc = wa_nb_bytes(sk, "signature", c->creds.signed_prekey_sig, 64);
     if (rc < 0) {
         wa_node_free(iq);
         return NULL;
@@ -537,7 +501,7 @@ static void count_done(void *ud, int status, const struct wa_node *resp)
 {
     struct wa_client *c = ud;
     if (status == -ENOTCONN || status == -ECANCELED) return;
-    long cnt = status == 0 ? attr_long(wa_node_child(resp, "count"), "value", -1) : -1;
+    long cnt = status == 0 ? wa_nb_attr_long(wa_node_child(resp, "count"), "value", -1) : -1;
     size_t n = cnt >= 0 ? upload_size(c, cnt) : 0;
     log_debug("wa", c->acct, "client: server holds %ld pre-keys", cnt);
     if (n > 0) {
@@ -582,7 +546,7 @@ static void handle_success(struct wa_client *c, const struct wa_node *n)
     int rc = ensure_signed_prekey(c);
     if (rc < 0) log_debug("wa", c->acct, "client: storing the signed pre-key failed: %d", rc);
     struct wa_node *iq = mk_iq(c, "get", "encrypt");
-    if (iq && !add_child(iq, "count")) {
+    if (iq && !wa_nb_child(iq, "count")) {
         wa_node_free(iq);
         iq = NULL;
     }
@@ -688,18 +652,11 @@ static bool from_server(const struct wa_node *n)
            strcmp(j.server, WA_SERVER_PN) == 0;
 }
 
+/* <ack id to=from class=<tag> [participant] [type]> (as Baileys' sendMessageAck). */
 static void send_ack(struct wa_client *c, const struct wa_node *n)
 {
-    struct wa_node *a = wa_node_new("ack");
-    struct wa_jid from;
-    const char *id = wa_node_attr(n, "id"), *type = wa_node_attr(n, "type");
-    if (!a || !id || wa_node_set_attr(a, "id", id) < 0 || wa_node_attr_jid(n, "from", &from) < 0 ||
-        wa_node_set_attr_jid(a, "to", &from) < 0 || wa_node_set_attr(a, "class", n->tag.s) < 0 ||
-        (type && wa_node_set_attr(a, "type", type) < 0)) {
-        wa_node_free(a);
-        return;
-    }
-    send_owned(c, a);
+    struct wa_node *a = wa_nb_ack(n, n->tag.s, true, NULL);
+    if (a) send_owned(c, a);
 }
 
 /* Handle a server iq (set/get). True if the core handled it. */
@@ -738,7 +695,7 @@ static bool handle_ib(struct wa_client *c, const struct wa_node *n)
         return true;
     }
     if (!off) return false;
-    long cnt = attr_long(off, "count", 0);
+    long cnt = wa_nb_attr_long(off, "count", 0);
     if (c->state == WA_CS_CONNECTED && !c->connected_reported) {
         c->connected_reported = true;
         log_debug("wa", c->acct, "client: connected as %s, %ld offline stanzas", c->creds.me_lid,
@@ -757,7 +714,7 @@ static bool handle_notification(struct wa_client *c, const struct wa_node *n)
     if (!type || strcmp(type, "encrypt") != 0 || !cnt || !from_server(n)) return false;
     unsigned gen = c->gen;
     send_ack(c, n);
-    long v = attr_long(cnt, "value", -1);
+    long v = wa_nb_attr_long(cnt, "value", -1);
     if (alive(c, gen) && c->state == WA_CS_CONNECTED && v >= 0 && v < (long)c->o.prekey_min &&
         !c->login_flow_uploading) {
         int rc = upload_prekeys(c, c->o.prekey_batch);
@@ -775,16 +732,16 @@ static void dispatch(struct wa_client *c, const struct wa_node *n)
     }
     const char *type = wa_node_attr(n, "type");
     bool handled = false;
-    if (tag_is(n, "iq") && type && (!strcmp(type, "result") || !strcmp(type, "error")))
+    if (wa_nb_is(n, "iq") && type && (!strcmp(type, "result") || !strcmp(type, "error")))
         handled = wa_iqtab_complete(&c->iqs, n);
-    else if (tag_is(n, "iq"))
+    else if (wa_nb_is(n, "iq"))
         handled = handle_server_iq(c, n);
-    else if (tag_is(n, "success") && c->state == WA_CS_LOGGING_IN) {
+    else if (wa_nb_is(n, "success") && c->state == WA_CS_LOGGING_IN) {
         handle_success(c, n);
         handled = true;
-    } else if (tag_is(n, "ib"))
+    } else if (wa_nb_is(n, "ib"))
         handled = handle_ib(c, n);
-    else if (tag_is(n, "notification"))
+    else if (wa_nb_is(n, "notification"))
         handled = handle_notification(c, n);
     if (!handled && session_live(c) && c->cbs.on_node) c->cbs.on_node(c->ud, n);
 }
