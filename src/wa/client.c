@@ -263,25 +263,47 @@ static bool handle_server_iq(struct wa_client *c, const struct wa_node *n)
     return false;
 }
 
-static void dispatch(struct wa_client *c, const struct wa_node *n)
+/* <stream:error>, <failure>, <xmlstreamend/>: the session ends (wa/outcome.h). */
+static bool on_session_end(struct wa_client *c, const struct wa_node *n)
 {
     struct wa_outcome o;
-    if (wa_outcome_from_node(n, &o)) {
-        wa_cl_end(c, &o);
-        return;
-    }
+    if (!wa_outcome_from_node(n, &o)) return false;
+    wa_cl_end(c, &o);
+    return true;
+}
+
+/* iq result/error: the pending-iq table; get/set from the server: handle_server_iq. */
+static bool on_iq(struct wa_client *c, const struct wa_node *n)
+{
     const char *type = wa_node_attr(n, "type");
+    if (type && (!strcmp(type, "result") || !strcmp(type, "error")))
+        return wa_iqtab_complete(&c->iqs, n);
+    return handle_server_iq(c, n);
+}
+
+/* The stanzas the connection core owns. A handler returns true when it handled the stanza;
+ * anything else (and what a handler declines) goes up to the owner. */
+static const struct {
+    const char *tag;
+    bool (*fn)(struct wa_client *c, const struct wa_node *n);
+} stanza_table[] = {
+    {"stream:error", on_session_end},
+    {"failure", on_session_end},
+    {"xmlstreamend", on_session_end},
+    {"iq", on_iq},
+    {"success", wa_cl_login_success},        /* while logging in */
+    {"ib", wa_cl_login_ib},                  /* offline marker, downgrade_webclient */
+    {"notification", wa_cl_pk_notification}, /* type=encrypt <count>: pre-key top-up */
+};
+
+static void dispatch(struct wa_client *c, const struct wa_node *n)
+{
     bool handled = false;
-    if (wa_nb_is(n, "iq") && type && (!strcmp(type, "result") || !strcmp(type, "error")))
-        handled = wa_iqtab_complete(&c->iqs, n);
-    else if (wa_nb_is(n, "iq"))
-        handled = handle_server_iq(c, n);
-    else if (wa_nb_is(n, "success"))
-        handled = wa_cl_login_success(c, n);
-    else if (wa_nb_is(n, "ib"))
-        handled = wa_cl_login_ib(c, n);
-    else if (wa_nb_is(n, "notification"))
-        handled = wa_cl_pk_notification(c, n);
+    for (size_t i = 0; i < sizeof(stanza_table) / sizeof(*stanza_table); i++) {
+        if (!wa_nb_is(n, stanza_table[i].tag)) continue;
+        handled = stanza_table[i].fn(c, n);
+        break;
+    }
     if (!handled && wa_cl_live(c) && c->cbs.on_node) c->cbs.on_node(c->ud, n);
 }
 

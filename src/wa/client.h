@@ -129,6 +129,16 @@ int wa_client_send_node(struct wa_client *c, const struct wa_node *n)
 int wa_client_send_iq(struct wa_client *c, const struct wa_node *iq, int timeout_ms, wa_iq_cb cb,
                       void *ud) __attribute__((warn_unused_result));
 
+/* The server says it holds server_count of our one-time pre-keys (e.g. <notification
+ * type=encrypt><count value=N/>, which the core acks and hands here): upload a batch of
+ * opts.prekey_batch when below opts.prekey_min and the login's own upload is not in flight.
+ * The new keys go to the store and the advanced next id through on_creds (which runs inside
+ * this call) before the upload iq is sent. 0 (also when nothing is needed), -EINVAL (NULL
+ * client, server_count < 0), -ENOTCONN unless connected, -ENOMEM, -EIO (on_creds refused),
+ * or the store's error. */
+int wa_client_prekey_topup(struct wa_client *c, long server_count)
+    __attribute__((warn_unused_result));
+
 /* A fresh unique stanza id ("<8 hex>-<counter>") into out (>= 32 bytes). */
 void wa_client_new_id(struct wa_client *c, char *out, size_t outlen);
 

@@ -4,7 +4,8 @@
  *
  * An upload is durable before it is sent: the keys go to the store, the advanced next id to
  * the owner (on_creds), and only then the <iq xmlns=encrypt> leaves. The login's count/upload
- * is followed by passive active (login.c); a top-up from a count notification is not.
+ * is followed by passive active (login.c); a top-up (wa_client_prekey_topup, called for
+ * the server's count notification) is not.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -153,6 +154,14 @@ static void send_ack(struct wa_client *c, const struct wa_node *n)
     if (a) wa_cl_send_owned(c, a);
 }
 
+int wa_client_prekey_topup(struct wa_client *c, long server_count)
+{
+    if (!c || server_count < 0) return -EINVAL;
+    if (!wa_cl_live(c) || c->state != WA_CS_CONNECTED) return -ENOTCONN;
+    if (server_count >= (long)c->o.prekey_min || c->pk.login_uploading) return 0;
+    return upload_prekeys(c, c->o.prekey_batch);
+}
+
 bool wa_cl_pk_notification(struct wa_client *c, const struct wa_node *n)
 {
     const char *type = wa_node_attr(n, "type");
@@ -161,10 +170,9 @@ bool wa_cl_pk_notification(struct wa_client *c, const struct wa_node *n)
     unsigned gen = c->gen;
     send_ack(c, n);
     long v = wa_nb_attr_long(cnt, "value", -1);
-    if (wa_cl_alive(c, gen) && c->state == WA_CS_CONNECTED && v >= 0 && v < (long)c->o.prekey_min &&
-        !c->pk.login_uploading) {
-        int rc = upload_prekeys(c, c->o.prekey_batch);
-        if (rc < 0) log_debug("wa", c->acct, "client: pre-key top-up failed: %d", rc);
-    }
+    if (!wa_cl_alive(c, gen) || v < 0) return true;
+    int rc = wa_client_prekey_topup(c, v);
+    if (rc < 0 && rc != -ENOTCONN)
+        log_debug("wa", c->acct, "client: pre-key top-up failed: %d", rc);
     return true;
 }
