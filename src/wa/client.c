@@ -89,7 +89,7 @@ void wa_cl_end_with(struct wa_client *c, enum wa_outcome_kind k, enum wa_outcome
     wa_cl_end(c, &o);
 }
 
-/* Deliver the end of a session: pending iqs fail, then on_close. */
+/* Deliver the end of a session: pending iqs fail, then the sink's ended, then on_close. */
 static void on_defer(uv_timer_t *t)
 {
     struct wa_client *c = t->data;
@@ -97,9 +97,13 @@ static void on_defer(uv_timer_t *t)
     struct wa_outcome o = c->end_o;
     wa_iqtab_fail_all(&c->iqs, -ENOTCONN);
     if (c->closing) return;
-    c->end_pending = false;
     log_debug("wa", c->acct, "client: session %u ended: %s [%s, code %d]", c->gen, o.text,
               wa_outcome_class_name(o.cls), o.code);
+    if (c->sink.ended) { /* still end_pending: a restart from here is -EBUSY */
+        c->sink.ended(c->sink.ud);
+        if (c->closing) return;
+    }
+    c->end_pending = false;
     if (c->cbs.on_close) c->cbs.on_close(c->ud, &o);
 }
 
@@ -282,7 +286,7 @@ static bool on_iq(struct wa_client *c, const struct wa_node *n)
 }
 
 /* The stanzas the connection core owns. A handler returns true when it handled the stanza;
- * anything else (and what a handler declines) goes up to the owner. */
+ * anything else (and what a handler declines) goes up: to the sink, or cbs.on_node. */
 static const struct {
     const char *tag;
     bool (*fn)(struct wa_client *c, const struct wa_node *n);
@@ -304,7 +308,12 @@ static void dispatch(struct wa_client *c, const struct wa_node *n)
         handled = stanza_table[i].fn(c, n);
         break;
     }
-    if (!handled && wa_cl_live(c) && c->cbs.on_node) c->cbs.on_node(c->ud, n);
+    if (handled || !wa_cl_live(c)) return;
+    if (c->sink_set) {
+        if (c->sink.node) c->sink.node(c->sink.ud, n);
+    } else if (c->cbs.on_node) {
+        c->cbs.on_node(c->ud, n);
+    }
 }
 
 /* ---------------------------------------------------------------- transport */
@@ -587,6 +596,21 @@ void wa_client_close(struct wa_client *c)
     wa_iqtab_fail_all(&c->iqs, -ECANCELED);
     uv_close((uv_handle_t *)&c->tick, on_handle_closed);
     uv_close((uv_handle_t *)&c->defer, on_handle_closed);
+}
+
+void wa_client_set_sink(struct wa_client *c, const struct wa_client_sink *sink)
+{
+    if (!c) return;
+    c->sink_set = sink != NULL;
+    if (sink)
+        c->sink = *sink;
+    else
+        memset(&c->sink, 0, sizeof(c->sink));
+}
+
+uv_loop_t *wa_client_loop(const struct wa_client *c)
+{
+    return c->loop;
 }
 
 enum wa_client_state wa_client_state(const struct wa_client *c)

@@ -142,9 +142,24 @@ int wa_client_prekey_topup(struct wa_client *c, long server_count)
 /* A fresh unique stanza id ("<8 hex>-<counter>") into out (>= 32 bytes). */
 void wa_client_new_id(struct wa_client *c, char *out, size_t outlen);
 
+/* The consumer of a session's messaging stanzas (wa/session.h attaches one). node: every
+ * stanza the core does not handle, instead of cbs.on_node (which is used only while no sink
+ * is set). connected: right after cbs.on_connected. ended: once per session end, right before
+ * cbs.on_close (so the consumer drops its per-session state before the owner may restart).
+ * Any member may be NULL. The sink is copied; NULL detaches. */
+struct wa_client_sink {
+    void (*node)(void *ud, const struct wa_node *n);
+    void (*connected)(void *ud);
+    void (*ended)(void *ud);
+    void *ud;
+};
+void wa_client_set_sink(struct wa_client *c, const struct wa_client_sink *sink);
+/* The loop the client runs on (for its consumers' timers). */
+uv_loop_t *wa_client_loop(const struct wa_client *c);
+
 /* End everything and free (two-step: memory is released in libuv close callbacks, so the
  * loop must run afterwards). Pending iq callbacks run with -ECANCELED inside this call;
- * on_close does not run. Safe inside any callback. NULL accepted. */
+ * on_close (and the sink's ended) do not run. Safe inside any callback. NULL accepted. */
 void wa_client_close(struct wa_client *c);
 
 enum wa_client_state wa_client_state(const struct wa_client *c);

@@ -6,7 +6,7 @@
  * it; the contract for everyone else is wa/client.h.
  *
  * Rules shared by these files:
- * - Every user callback (cbs.*, the sink, iq callbacks) may close the client, end or restart
+ * - Every user callback (cbs.*, the sink's, iq callbacks) may close the client, end or restart
  *   the session. Remember `gen = c->gen` before it and re-check wa_cl_alive(c, gen) after it
  *   before touching anything else.
  * - Failures to build or send an internal stanza end the session (wa_cl_send_owned,
@@ -64,6 +64,8 @@ struct wa_client {
     uint8_t root[32];
     struct wa_client_cbs cbs;
     void *ud;
+    struct wa_client_sink sink;
+    bool sink_set; /* a sink replaces cbs.on_node (even one without a node member) */
 
     enum wa_client_state state;
     unsigned gen;

@@ -59,11 +59,13 @@ bool wa_cl_login_success(struct wa_client *c, const struct wa_node *n)
     return true;
 }
 
-/* Report on_connected once per session. */
+/* Report on_connected once per session, then the sink's connected. */
 static void report_connected(struct wa_client *c, unsigned offline_count)
 {
+    unsigned gen = c->gen;
     c->login.connected_reported = true;
     if (c->cbs.on_connected) c->cbs.on_connected(c->ud, c->creds.me_lid, offline_count);
+    if (wa_cl_alive(c, gen) && c->sink.connected) c->sink.connected(c->sink.ud);
 }
 
 bool wa_cl_login_ib(struct wa_client *c, const struct wa_node *n)
