@@ -33,66 +33,11 @@
 #include "net/outcome.h"
 #include "signal/sg_store.h"
 #include "wa/creds.h"
+#include "wa/iqtab.h"
 #include "wa/node.h"
+#include "wa/outcome.h"
 
 struct wa_client;
-
-/* ---- outcomes ---- */
-
-enum wa_outcome_kind {
-    WA_OUT_NONE = 0,
-    WA_OUT_TRANSPORT,    /* dns/connect/tls/ws failure or the socket closed: see `net` */
-    WA_OUT_HANDSHAKE,    /* Noise handshake failed (bad server hello, certificate, timeout) */
-    WA_OUT_PROTOCOL,     /* undecryptable frame, bad node, oversized input, state timeout */
-    WA_OUT_KEEPALIVE,    /* pings unanswered for the whole fail window */
-    WA_OUT_STREAM_ERROR, /* <stream:error> (code 515, 503, 440 conflict, 401 removed, ...) */
-    WA_OUT_FAILURE,      /* <failure reason=N> instead of <success> */
-    WA_OUT_STREAM_END,   /* <xmlstreamend/> */
-    WA_OUT_QR_TIMEOUT,   /* every QR ref shown and expired without a scan */
-    WA_OUT_PAIRING,      /* pair-success rejected (HMAC/signature) or creds not persisted */
-    WA_OUT_MD_MISMATCH,  /* <ib><downgrade_webclient/></ib> */
-};
-
-/* What the supervisor should do (design.md, channel supervisor table). */
-enum wa_outcome_class {
-    WA_OC_TRANSIENT = 0, /* retry with backoff */
-    WA_OC_RESTART,       /* 515: reconnect at once (creds already durable) */
-    WA_OC_REPLACED,      /* 440: escalating backoff, notify */
-    WA_OC_LOGGED_OUT,    /* 401/403/406/device_removed: stop, quarantine, show QR */
-    WA_OC_TEMP_BAN,      /* 402: wait until `expire` */
-    WA_OC_OUTDATED,      /* 405: stop, "update required" */
-    WA_OC_NEEDS_USER,    /* QR refs exhausted, multi-device mismatch: wait for an operator */
-    WA_OC_FATAL,         /* local configuration error (bad URL, ...): do not retry */
-};
-
-#define WA_OUTCOME_TEXT_MAX 240
-
-struct wa_outcome {
-    enum wa_outcome_kind kind;
-    enum wa_outcome_class cls;
-    int code;        /* wa-protocol.md §1.4 numbers: 515, 503, 440, 401, 402, 405, 408, 411,
-                      * 428, 500, ... (Baileys' statusCode) */
-    long expire;     /* 402: ban duration in seconds from `expire` (0 if absent) */
-    int ban_code;    /* 402: `code` attribute (101-106), else 0 */
-    struct nout net; /* WA_OUT_TRANSPORT: the connector's outcome */
-    char text[WA_OUTCOME_TEXT_MAX]; /* one line, e.g. "stream:error 503",
-                                     * "keepalive timeout (no pong for 180 s)" */
-};
-
-/* Classify a node that may end the session. Returns 1 and fills *o for <stream:error>,
- * <failure> and <xmlstreamend/>; 0 (o untouched) for any other node. Rules (§1.4):
- * stream:error uses its `code`, else 440 for a <conflict> child, else 500; 515 -> RESTART,
- * 440 / conflict type=replaced -> REPLACED, 401 or conflict type=device_removed -> LOGGED_OUT,
- * else TRANSIENT. failure uses `reason` (500 if absent): 401/403/406 LOGGED_OUT, 402
- * TEMP_BAN (code, expire), 405 OUTDATED, others TRANSIENT. xmlstreamend -> 428 TRANSIENT. */
-int wa_outcome_from_node(const struct wa_node *n, struct wa_outcome *o);
-
-/* Fill *o from a transport outcome: code = HTTP status (>= 400) of a refused upgrade, 428 for
- * a connection closed after open, 408 otherwise; class FATAL for a bad URL/local error. */
-void wa_outcome_from_net(const struct nout *n, struct wa_outcome *o);
-
-const char *wa_outcome_kind_name(enum wa_outcome_kind k);
-const char *wa_outcome_class_name(enum wa_outcome_class c);
 
 /* ---- client ---- */
 
@@ -154,9 +99,8 @@ struct wa_client_cbs {
     void (*on_health)(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms);
 };
 
-/* iq callback: status 0 with the result node, -EREMOTEIO with the type=error node,
- * -ETIMEDOUT, -ENOTCONN (session ended) or -ECANCELED (wa_client_close) with resp NULL. */
-typedef void (*wa_iq_cb)(void *ud, int status, const struct wa_node *resp);
+/* wa_iq_cb (wa/iqtab.h): status 0 with the result node, -EREMOTEIO with the type=error
+ * node, -ETIMEDOUT, -ENOTCONN (session ended) or -ECANCELED (wa_client_close), resp NULL. */
 
 /* Create an idle client. opts strings are copied; cbs copied. 0, -EINVAL, -ENOMEM. */
 int wa_client_new(uv_loop_t *loop, const struct wa_client_opts *opts,
@@ -185,13 +129,18 @@ int wa_client_send_node(struct wa_client *c, const struct wa_node *n)
 int wa_client_send_iq(struct wa_client *c, const struct wa_node *iq, int timeout_ms, wa_iq_cb cb,
                       void *ud) __attribute__((warn_unused_result));
 
+/* The server says it holds server_count of our one-time pre-keys (e.g. <notification
+ * type=encrypt><count value=N/>, which the core acks and hands here): upload a batch of
+ * opts.prekey_batch when below opts.prekey_min and the login's own upload is not in flight.
+ * The new keys go to the store and the advanced next id through on_creds (which runs inside
+ * this call) before the upload iq is sent. 0 (also when nothing is needed), -EINVAL (NULL
+ * client, server_count < 0), -ENOTCONN unless connected, -ENOMEM, -EIO (on_creds refused),
+ * or the store's error. */
+int wa_client_prekey_topup(struct wa_client *c, long server_count)
+    __attribute__((warn_unused_result));
+
 /* A fresh unique stanza id ("<8 hex>-<counter>") into out (>= 32 bytes). */
 void wa_client_new_id(struct wa_client *c, char *out, size_t outlen);
-
-/* End everything and free (two-step: memory is released in libuv close callbacks, so the
- * loop must run afterwards). Pending iq callbacks run with -ECANCELED inside this call;
- * on_close does not run. Safe inside any callback. NULL accepted. */
-void wa_client_close(struct wa_client *c);
 
 /* The consumer of a session's messaging stanzas (wa/session.h attaches one). node: every
  * stanza the core does not handle, instead of cbs.on_node (which is used only while no sink
@@ -207,6 +156,11 @@ struct wa_client_sink {
 void wa_client_set_sink(struct wa_client *c, const struct wa_client_sink *sink);
 /* The loop the client runs on (for its consumers' timers). */
 uv_loop_t *wa_client_loop(const struct wa_client *c);
+
+/* End everything and free (two-step: memory is released in libuv close callbacks, so the
+ * loop must run afterwards). Pending iq callbacks run with -ECANCELED inside this call;
+ * on_close (and the sink's ended) do not run. Safe inside any callback. NULL accepted. */
+void wa_client_close(struct wa_client *c);
 
 enum wa_client_state wa_client_state(const struct wa_client *c);
 const char *wa_client_state_name(enum wa_client_state s);

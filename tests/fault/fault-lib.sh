@@ -50,3 +50,10 @@ fault_gateway() {
   wait_state connected 15000
 }
 gwlog() { cat "$T/g/err.log" "$T/g/out.log" 2>/dev/null; }
+# has_event TEXT: some event in the gateway's ring contains TEXT (read whole, then searched:
+# `events | grep -q` would fail under pipefail when grep stops reading early).
+has_event() {
+  local ev
+  ev=$(events)
+  grep -qF -- "$1" <<<"$ev"
+}

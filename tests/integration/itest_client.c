@@ -5,8 +5,8 @@
  * login with the paired creds -> on_connected, pre-keys uploaded, keepalive answered; then the
  * session-ending faults: stream_error 503 (pending iqs fail first), conflict 440 (injected and
  * by a second login of the same creds), failure 401 / 402, stall -> keepalive timeout, QR refs
- * exhausted, an invalid (unregistered) login. Every test runs its own loop and ends with
- * uv_loop_close() == 0; every wait is bounded.
+ * exhausted, an invalid (unregistered) login; the messaging sink (wa_client_set_sink). Every test
+ * runs its own loop and ends with uv_loop_close() == 0; every wait is bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,7 +86,15 @@ struct h {
     unsigned max_failing;
     int paired_rc;        /* what on_paired returns */
     struct wa_creds *dst; /* where creds are "persisted" (NULL: g_creds) */
+    char ev[64];          /* c on_connected, n on_node, x on_close; sink: C N E */
+    int sk_nodes, sk_connected, sk_ended, sk_restart_rc;
 };
+
+static void ev(struct h *h, char e)
+{
+    size_t l = strlen(h->ev);
+    if (l + 1 < sizeof(h->ev)) h->ev[l] = e;
+}
 
 static void on_qr(void *ud, const char *qr, unsigned valid_ms)
 {
@@ -121,6 +129,7 @@ static void on_connected(void *ud, const char *lid, unsigned offline)
     snprintf(h->lid, sizeof(h->lid), "%s", lid);
     h->offline = offline;
     h->connected++;
+    ev(h, 'c');
 }
 
 static void on_node(void *ud, const struct wa_node *n)
@@ -128,6 +137,7 @@ static void on_node(void *ud, const struct wa_node *n)
     struct h *h = ud;
     (void)n;
     h->nodes++;
+    ev(h, 'n');
 }
 
 static void on_close(void *ud, const struct wa_outcome *o)
@@ -135,6 +145,7 @@ static void on_close(void *ud, const struct wa_outcome *o)
     struct h *h = ud;
     h->out = *o;
     h->closes++;
+    ev(h, 'x');
     h->iq_done_before_close = h->iq_done;
     if (h->close_in_cb) {
         wa_client_close(h->c); /* allowed inside a callback */
@@ -632,6 +643,80 @@ static void test_prekey_topup(void **state)
     wa_creds_wipe(&mine);
 }
 
+/* ---- the sink ---- */
+
+static void sk_node(void *ud, const struct wa_node *n)
+{
+    struct h *h = ud;
+    (void)n;
+    h->sk_nodes++;
+    ev(h, 'N');
+}
+
+static void sk_connected(void *ud)
+{
+    struct h *h = ud;
+    h->sk_connected++;
+    ev(h, 'C');
+}
+
+static void sk_ended(void *ud)
+{
+    struct h *h = ud;
+    h->sk_ended++;
+    ev(h, 'E');
+    h->sk_restart_rc = wa_client_start(h->c, &g_creds, &g_store); /* not yet */
+}
+
+/* An iq the client does not wait for: its answer is a stanza the core does not handle. */
+static void send_unawaited_iq(struct h *h)
+{
+    struct wa_node *n = iq(h, "nope");
+    assert_int_equal(wa_client_send_node(h->c, n), 0);
+    wa_node_free(n);
+}
+
+/* With a sink attached the stanzas the core does not handle go to sink.node (never to
+ * on_node); sink.connected follows on_connected, sink.ended comes once, right before
+ * on_close (a restart from it is still -EBUSY). Detached, on_node gets them again. */
+static void test_sink(void **state)
+{
+    (void)state;
+    struct h h;
+    h_init(&h, NULL);
+    assert_ptr_equal(wa_client_loop(h.c), h.loop);
+    struct wa_client_sink sk = {sk_node, sk_connected, sk_ended, &h};
+    wa_client_set_sink(h.c, &sk);
+    memset(&sk, 0, sizeof(sk)); /* copied */
+    login(&h);
+    assert_int_equal(h.sk_connected, 1);
+    int before = h.sk_nodes; /* anything the server sent before the offline marker */
+    send_unawaited_iq(&h);
+    assert_true(loop_run_until(h.loop, &h.sk_nodes, before + 1, WAIT_MS));
+    fault("{\"type\":\"stream_error\",\"code\":503,\"phone\":\"" PHONE "\"}");
+    expect_close(&h, WA_OUT_STREAM_ERROR, WA_OC_TRANSIENT, 503);
+    assert_int_equal(h.nodes, 0);
+    assert_int_equal(h.sk_ended, 1);
+    assert_int_equal(h.sk_restart_rc, -EBUSY);
+    /* N* c C N+ E x */
+    const char *p = h.ev + strspn(h.ev, "N");
+    if (strncmp(p, "cC", 2) != 0) fail_msg("events %s", h.ev);
+    p += 2;
+    size_t nn = strspn(p, "N");
+    if (nn < 1 || strcmp(p + nn, "Ex") != 0) fail_msg("events %s", h.ev);
+
+    wa_client_set_sink(h.c, NULL); /* detached: on_node again, no sink calls */
+    h.closes = h.connected = 0;
+    h.ev[0] = 0;
+    login(&h);
+    send_unawaited_iq(&h);
+    assert_true(loop_run_until(h.loop, &h.nodes, 1, WAIT_MS));
+    assert_int_equal(h.sk_connected, 1);
+    assert_int_equal(h.sk_ended, 1);
+    h_done(&h);
+    assert_int_equal(h.sk_ended, 1); /* wa_client_close does not report an end */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_bad_root_key),
         cmocka_unit_test(test_pairing_not_persisted),
         cmocka_unit_test(test_prekey_topup),
+        cmocka_unit_test(test_sink),
         cmocka_unit_test(test_unknown_device_logged_out),
         cmocka_unit_test(test_failures),
     };

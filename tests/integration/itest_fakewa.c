@@ -156,9 +156,10 @@ static void cli_open(struct cli *c, const struct wa_keypair *noise_kp)
     assert_int_equal(write_all(c->fd, up, strlen(up)), 0);
     buf_init(&c->ws, 0);
     buf_init(&c->stream, 0);
-    char resp[4096];
+    char resp[4096] = "";
     size_t have = 0;
     while (!strstr(resp, "\r\n\r\n")) {
+        assert_true(have < sizeof(resp) - 1);
         ssize_t r = read_some(c->fd, resp + have, 1, WAIT_MS); /* byte-wise: no over-read */
         assert_true(r == 1);
         have++;

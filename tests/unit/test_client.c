@@ -148,6 +148,9 @@ static void test_api_args(void **state)
     memset(&cr, 0, sizeof(cr));
     struct sg_store st = {0};
     assert_int_equal(wa_client_start(c, &cr, &st), -EINVAL); /* no ops */
+    assert_int_equal(wa_client_prekey_topup(NULL, 0), -EINVAL);
+    assert_int_equal(wa_client_prekey_topup(c, -1), -EINVAL);
+    assert_int_equal(wa_client_prekey_topup(c, 0), -ENOTCONN); /* idle */
     char id1[32], id2[32];
     wa_client_new_id(c, id1, sizeof(id1));
     wa_client_new_id(c, id2, sizeof(id2));
