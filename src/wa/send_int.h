@@ -89,7 +89,24 @@ struct wa_sender {
     void *hook_ud;
 };
 
-/* send.c internals shared with retry.c */
+/* One row's encryption result (sendkeys.c). */
+struct encout {
+    struct wa_send_part *parts;
+    size_t n;
+    struct buf ct;     /* all ciphertexts back to back */
+    size_t *off;       /* offset of part i in ct */
+    struct buf sk;     /* skmsg */
+    struct buf skdm;   /* SKDM bytes */
+    struct buf skdmsg; /* Message{senderKeyDistributionMessage} */
+};
+
+/* sendkeys.c: the row of s->job encrypted for every target (sessions built first). */
+void snd_encout_free(struct encout *e);
+int snd_enc_group(struct wa_sender *s, struct encout *e);
+int snd_enc_direct(struct wa_sender *s, struct encout *e);
+int snd_build_sessions(struct wa_sender *s);
+
+/* send.c internals shared with retry.c and sendkeys.c */
 int snd_send_frame(struct wa_sender *s, const struct wa_node *n);
 void snd_seterr(struct wa_sender *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int snd_load_me(struct wa_sender *s);
@@ -102,6 +119,8 @@ int snd_parse_bundle(const struct wa_node *n, const struct wa_node *reg_parent,
 void snd_take_bundles(const struct wa_node *resp, struct target *t, size_t n);
 int snd_enc_one(struct wa_sender *s, struct target *t, const uint8_t *pt, size_t len,
                 enum sg_msg_type *type, struct buf *ct);
+/* p copied into out and padded (§7.3). */
+int snd_pad_copy(const uint8_t *p, size_t len, struct buf *out);
 int snd_self_address(struct wa_sender *s, struct sg_address *a);
 
 /* retry.c: answering a peer's retry receipt (1 handled, 0 not ours), its bundle fetch done,
