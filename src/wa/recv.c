@@ -34,6 +34,7 @@ int wa_receiver_new(const struct wa_recv_env *env, struct wa_receiver **out)
 
 void wa_receiver_free(struct wa_receiver *r)
 {
+    if (r) free(r->slots);
     free(r);
 }
 
@@ -44,7 +45,8 @@ void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out)
 
 void wa_recv_reset_retries(struct wa_receiver *r)
 {
-    memset(r->slots, 0, sizeof(r->slots));
+    free(r->slots);
+    r->slots = NULL;
 }
 
 /* ---------------------------------------------------------------- replies */

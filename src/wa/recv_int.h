@@ -20,7 +20,7 @@ struct retry_slot {
 
 struct wa_receiver {
     struct wa_recv_env env;
-    struct retry_slot slots[WA_RECV_RETRY_SLOTS];
+    struct retry_slot *slots; /* WA_RECV_RETRY_SLOTS, allocated at the first failure */
     unsigned long seq;
     struct wa_recv_stats stats;
 };

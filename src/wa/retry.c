@@ -25,8 +25,14 @@
 
 /* ---------------------------------------------------------------- receiving: counts */
 
+/* The slot of key; with create, a new one (the least recently used) when absent. NULL when
+ * absent, or out of memory. The table is allocated at the first failure: a receiver that
+ * never saw one costs nothing and scans nothing. */
 static struct retry_slot *retry_find(struct wa_receiver *rcv, const char *key, bool create)
 {
+    if (!rcv->slots &&
+        (!create || !(rcv->slots = calloc(WA_RECV_RETRY_SLOTS, sizeof(*rcv->slots)))))
+        return NULL;
     struct retry_slot *old = &rcv->slots[0];
     for (size_t i = 0; i < WA_RECV_RETRY_SLOTS; i++) {
         struct retry_slot *s = &rcv->slots[i];
@@ -171,6 +177,7 @@ int rx_retry_failure(struct mctx *m, int why, bool force_keys)
     char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
     key_of(m, key, sizeof(key));
     struct retry_slot *s = retry_find(rcv, key, true);
+    if (!s) return -ENOMEM; /* not acked: the server redelivers */
     unsigned count = s->count + 1, ec = enc_count(m->n) + 1;
     if (ec > count) count = ec;
     s->seq = ++rcv->seq;
