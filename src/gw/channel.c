@@ -121,12 +121,14 @@ static uint64_t now(const struct gw_channel *ch)
 
 /* ---- events, metrics, the transition function ---- */
 
-static void labels(const struct gw_channel *ch, char *out, size_t len, const char *state)
+/* channel="whatsapp",account="<id>"[,key="value"] (value: a fixed word, not escaped) */
+static void labels(const struct gw_channel *ch, char *out, size_t len, const char *key,
+                   const char *value)
 {
     char acct[80];
     api_metrics_label_escape(ch->account, acct, sizeof acct);
-    if (state)
-        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\",state=\"%s\"", acct, state);
+    if (key)
+        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\",%s=\"%s\"", acct, key, value);
     else
         strfmt(out, len, "channel=\"whatsapp\",account=\"%s\"", acct);
 }
@@ -135,7 +137,7 @@ static void metric_add(struct gw_channel *ch, const char *name, double v)
 {
     if (!ch->metrics) return;
     char l[160];
-    labels(ch, l, sizeof l, NULL);
+    labels(ch, l, sizeof l, NULL, NULL);
     api_metrics_add(ch->metrics, name, l, v);
 }
 
@@ -143,7 +145,7 @@ static void metric_set(struct gw_channel *ch, const char *name, double v)
 {
     if (!ch->metrics) return;
     char l[200];
-    labels(ch, l, sizeof l, NULL);
+    labels(ch, l, sizeof l, NULL, NULL);
     api_metrics_set(ch->metrics, name, l, v);
 }
 
@@ -152,43 +154,45 @@ static void metrics_state(struct gw_channel *ch)
     if (!ch->metrics) return;
     for (int s = 0; s < GW_CH_STATE_COUNT; s++) {
         char l[200];
-        labels(ch, l, sizeof l, gw_ch_state_name((enum gw_ch_state)s));
+        labels(ch, l, sizeof l, "state", gw_ch_state_name((enum gw_ch_state)s));
         api_metrics_set(ch->metrics, "wagate_channel_state", l, s == (int)ch->state ? 1 : 0);
     }
 }
 
+static const struct {
+    const char *name, *help;
+    enum api_metric_type type;
+} channel_metrics[] = {
+    {"wagate_channel_state", "1 for the channel's current state, 0 for the others",
+     API_METRIC_GAUGE},
+    {"wagate_channel_reconnects_total",
+     "times the channel was connected again after losing the link", API_METRIC_COUNTER},
+    {"wagate_channel_failed_attempts_total", "sessions that ended and were retried, by cause",
+     API_METRIC_COUNTER},
+    {"wagate_channel_outages_total",
+     "outages that lasted notify.outage_after_s (one channel.down each)", API_METRIC_COUNTER},
+    {"wagate_channel_connected_since_seconds",
+     "Unix time the current connection began (0: not connected)", API_METRIC_GAUGE},
+    {"wagate_channel_down_since_seconds", "Unix time the current outage began (0: no outage)",
+     API_METRIC_GAUGE},
+    {"wagate_channel_undecryptable_total",
+     "messages that could not be decrypted (a retry receipt was sent)", API_METRIC_COUNTER},
+    {"wagate_channel_messages_in_total", "messages received and stored in the inbox",
+     API_METRIC_COUNTER},
+    {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
+};
+
+/* Every family declared; this account's plain series at 0 (the by-cause and by-state ones are
+ * created as they are set). */
 static void declare_metrics(struct gw_channel *ch)
 {
     if (!ch->metrics) return;
-    api_metrics_declare(ch->metrics, "wagate_channel_state",
-                        "1 for the channel's current state, 0 for the others", API_METRIC_GAUGE);
-    api_metrics_declare(ch->metrics, "wagate_channel_reconnects_total",
-                        "times the channel was connected again after losing the link",
-                        API_METRIC_COUNTER);
-    api_metrics_declare(ch->metrics, "wagate_channel_failed_attempts_total",
-                        "sessions that ended and were retried, by cause", API_METRIC_COUNTER);
-    api_metrics_declare(ch->metrics, "wagate_channel_outages_total",
-                        "outages that lasted notify.outage_after_s (one channel.down each)",
-                        API_METRIC_COUNTER);
-    api_metrics_declare(ch->metrics, "wagate_channel_connected_since_seconds",
-                        "Unix time the current connection began (0: not connected)",
-                        API_METRIC_GAUGE);
-    api_metrics_declare(ch->metrics, "wagate_channel_down_since_seconds",
-                        "Unix time the current outage began (0: no outage)", API_METRIC_GAUGE);
-    api_metrics_declare(ch->metrics, "wagate_channel_undecryptable_total",
-                        "messages that could not be decrypted (a retry receipt was sent)",
-                        API_METRIC_COUNTER);
-    api_metrics_declare(ch->metrics, "wagate_channel_messages_in_total",
-                        "messages received and stored in the inbox", API_METRIC_COUNTER);
-    api_metrics_declare(ch->metrics, "wagate_channel_messages_out_total",
-                        "messages accepted into the outbox", API_METRIC_COUNTER);
-    metric_add(ch, "wagate_channel_reconnects_total", 0);
-    metric_add(ch, "wagate_channel_outages_total", 0);
-    metric_add(ch, "wagate_channel_undecryptable_total", 0);
-    metric_set(ch, "wagate_channel_connected_since_seconds", 0);
-    metric_set(ch, "wagate_channel_down_since_seconds", 0);
-    metric_add(ch, "wagate_channel_messages_in_total", 0);
-    metric_add(ch, "wagate_channel_messages_out_total", 0);
+    for (size_t i = 0; i < sizeof channel_metrics / sizeof channel_metrics[0]; i++) {
+        const char *n = channel_metrics[i].name;
+        api_metrics_declare(ch->metrics, n, channel_metrics[i].help, channel_metrics[i].type);
+        if (strcmp(n, "wagate_channel_state") && strcmp(n, "wagate_channel_failed_attempts_total"))
+            metric_add(ch, n, 0); /* creates the series at 0, keeps an existing value */
+    }
     metrics_state(ch);
 }
 
@@ -459,11 +463,10 @@ static void end_outage(struct gw_channel *ch)
 static void failed_attempt_metric(struct gw_channel *ch, const struct wa_outcome *o)
 {
     if (!ch->metrics) return;
-    char acct[80], l[240];
-    api_metrics_label_escape(ch->account, acct, sizeof acct);
+    char l[240];
     const char *cause =
         o->kind == WA_OUT_TRANSPORT ? nout_stage_name(o->net.stage) : wa_outcome_kind_name(o->kind);
-    strfmt(l, sizeof l, "channel=\"whatsapp\",account=\"%s\",cause=\"%s\"", acct, cause);
+    labels(ch, l, sizeof l, "cause", cause);
     api_metrics_add(ch->metrics, "wagate_channel_failed_attempts_total", l, 1);
 }
 

@@ -15,25 +15,8 @@
 #  - recovery after DNS returns is within cap + 2 s without any network-change event.
 # Figures are printed. Runs in its own network namespace when it can (loopback only either
 # way), so that no network event of the host cuts the delays short.
-if [ -z "${WAGATE_NETNS:-}" ] && unshare -rn true 2>/dev/null; then
-  exec unshare -rn env WAGATE_NETNS=1 bash "$0" "$@"
-fi
-[ -n "${WAGATE_NETNS:-}" ] && ip link set lo up
-source "$(dirname "$0")/../integration/lib.sh"
-source "$(dirname "$0")/../integration/channel-lib.sh"
-fakewa_up
-
-dns() { echo "wa.test $1" >"$T/dns.ctl.tmp" && mv "$T/dns.ctl.tmp" "$T/dns.ctl"; }
-dns a:127.0.0.1
-"$WAGATE_BUILD/wagate-testdns" --listen 127.0.0.1:0 --control "$T/dns.ctl" >"$T/dns.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 500); do grep -q '^listening' "$T/dns.out" 2>/dev/null && break; sleep 0.01; done
-DNS=$(sed -n 's/^listening //p' "$T/dns.out")
-mkdir -p "$T/g"
-printf '{"whatsapp":{"endpoint":"ws://wa.test:%s/ws/chat","noise_root_pubkey":"%s",
-  "dns_servers":["%s"],"backoff":{"base_ms":200,"cap_ms":1000}},
-  "notify":{"outage_after_s":2}}\n' "${LISTEN##*:}" "$ROOT" "$DNS" >"$T/g/wagate.json"
-scan() { fw POST /admin/scan "{\"qr\":\"$1\",\"phone\":\"+15550001\"}"; }
+source "$(dirname "$0")/fault-lib.sh"
+fault_setup
 alice_has() {
   fw GET /admin/contacts/alice/inbox | jq --arg t "$1" '[.messages[] | select(.text==$t)] | length'
 }
@@ -42,10 +25,8 @@ inbox_count() { # messages from alice with this prefix in our inbox
   jq --arg p "$1" '[.messages[] | select(.text | startswith($p))] | length' <<<"$BODY"
 }
 
-check "gateway starts" start_gateway g
-QR=$(wait_qr)
-check "paired" grep -q '"jid"' <<<"$(scan "$QR")"
-check "connected" wait_state connected 15000
+check "a paired, connected daemon" fault_gateway '"backoff":{"base_ms":200,"cap_ms":1000}' \
+  '"notify":{"outage_after_s":2}'
 
 # ---- the outage ----
 dns nxdomain

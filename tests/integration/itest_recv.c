@@ -26,6 +26,7 @@
 #include "store/msgstore.h"
 #include "store/sgstore.h"
 #include "wa/client.h"
+#include "wa/credstore.h"
 #include "wa/creds.h"
 #include "wa/node.h"
 #include "wa/recv.h"
@@ -122,27 +123,7 @@ struct h {
 
 static void save_creds(struct h *h, const struct wa_creds *w)
 {
-    struct st_creds c;
-    memset(&c, 0, sizeof(c));
-    memcpy(c.noise_priv, w->noise.priv, 32);
-    memcpy(c.noise_pub, w->noise.pub, 32);
-    memcpy(c.identity_priv, w->identity.priv, 32);
-    memcpy(c.identity_pub, w->identity.pub, 32);
-    c.registration_id = w->registration_id;
-    c.spk_id = w->signed_prekey_id;
-    memcpy(c.spk_priv, w->signed_prekey.priv, 32);
-    memcpy(c.spk_pub, w->signed_prekey.pub, 32);
-    memcpy(c.spk_sig, w->signed_prekey_sig, 64);
-    memcpy(c.adv_secret, w->adv_secret, 32);
-    snprintf(c.me_pn, sizeof(c.me_pn), "%s", w->me_pn);
-    snprintf(c.me_lid, sizeof(c.me_lid), "%s", w->me_lid);
-    snprintf(c.push_name, sizeof(c.push_name), "%s", w->push_name);
-    snprintf(c.platform, sizeof(c.platform), "%s", w->platform);
-    memcpy(c.account, w->account, w->account_len);
-    c.account_len = w->account_len;
-    c.next_prekey_id = c.first_unuploaded_prekey_id = w->next_prekey_id;
-    assert_int_equal(st_creds_save(h->db, &c), 0);
-    st_creds_wipe(&c);
+    assert_int_equal(wa_creds_store(h->db, w), 0);
     h->creds = *w;
 }
 

@@ -25,6 +25,7 @@
 #include "store/msgstore.h"
 #include "store/sgstore.h"
 #include "wa/client.h"
+#include "wa/credstore.h"
 #include "wa/creds.h"
 #include "wa/send.h"
 #include "loop.h"
@@ -126,35 +127,10 @@ struct h {
 
 static struct h g_h;
 
-static void to_st(const struct wa_creds *w, struct st_creds *s)
-{
-    memset(s, 0, sizeof(*s));
-    memcpy(s->noise_priv, w->noise.priv, 32);
-    memcpy(s->noise_pub, w->noise.pub, 32);
-    memcpy(s->identity_priv, w->identity.priv, 32);
-    memcpy(s->identity_pub, w->identity.pub, 32);
-    s->registration_id = w->registration_id;
-    s->spk_id = w->signed_prekey_id;
-    memcpy(s->spk_priv, w->signed_prekey.priv, 32);
-    memcpy(s->spk_pub, w->signed_prekey.pub, 32);
-    memcpy(s->spk_sig, w->signed_prekey_sig, 64);
-    memcpy(s->adv_secret, w->adv_secret, 32);
-    snprintf(s->me_pn, sizeof(s->me_pn), "%s", w->me_pn);
-    snprintf(s->me_lid, sizeof(s->me_lid), "%s", w->me_lid);
-    memcpy(s->account, w->account, w->account_len);
-    s->account_len = w->account_len;
-    s->next_prekey_id = w->next_prekey_id;
-    s->first_unuploaded_prekey_id = w->next_prekey_id;
-}
-
 static int persist(struct h *h, const struct wa_creds *c)
 {
     h->creds = *c;
-    struct st_creds s;
-    to_st(c, &s);
-    int rc = st_creds_save(h->db, &s);
-    st_creds_wipe(&s);
-    return rc;
+    return wa_creds_store(h->db, c);
 }
 
 static void on_qr(void *ud, const char *qr, unsigned valid_ms)
