@@ -13,7 +13,9 @@ PKGS=(
   curl ca-certificates nodejs npm
 )
 # clang-format: the ctest test `format` (Debian 12 ships 14, the version .clang-format is for).
-[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format)
+# chromium: the dashboard's browser tests (tests/browser, driven by playwright-core from npm,
+# which that test's run.sh installs; playwright downloads no browser of its own).
+[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -857,6 +857,36 @@ int gw_channel_restart(struct gw_channel *ch, const char *why)
     return 0;
 }
 
+/* Operator logout: end the session, move the database aside like a logout by the phone
+ * (never deleted), stop retrying. */
+int gw_channel_logout(struct gw_channel *ch)
+{
+    if (ch->closing) return -ECANCELED;
+    if (ch->state == GW_CH_LOGGED_OUT && !ch->db && access(ch->dbpath, F_OK) != 0) return -EALREADY;
+    drop_client(ch);
+    ch->retry_pending = false;
+    uv_timer_stop(&ch->retry_timer);
+    close_store(ch);
+    char np[PATH_MAX + 64] = "", text[PATH_MAX + 160];
+    bool had_db = access(ch->dbpath, F_OK) == 0;
+    int r = had_db ? move_aside(ch, "loggedout", np, sizeof np) : 0;
+    if (r < 0) {
+        strfmt(text, sizeof text, "logged out; could not move the database aside: %s",
+               strerror(-r));
+        notice(ch, text);
+        set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
+        return r;
+    }
+    strfmt(text, sizeof text, "logged out by the operator%s%s; link again with login",
+           had_db ? ": the old database was kept as " : "", np);
+    notice(ch, text);
+    ch->down_since = 0;
+    ch->down_since_wall_ms = 0;
+    ch->down_notified = false;
+    set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
+    return 0;
+}
+
 static bool unlinked(const struct gw_channel *ch)
 {
     if (ch->state == GW_CH_LOGGED_OUT) return true;

@@ -114,6 +114,13 @@ bool gw_channel_retry_now(struct gw_channel *ch, const char *why);
  * credentials. -EPERM for a logged-out account (login pairs it), else 0. */
 int gw_channel_restart(struct gw_channel *ch, const char *why);
 
+/* Operator logout: end the session and move the account's database aside
+ * (`wa.db.loggedout-<UTC>`, never deleted), state logged_out, no retry; a later login pairs a
+ * new device. The server is not told (the phone keeps listing the old device until it is
+ * removed there). 0, -EALREADY (already logged out, no database), -ECANCELED (closing), or
+ * the rename's -errno (the state is logged_out all the same). */
+int gw_channel_logout(struct gw_channel *ch);
+
 /* Messaging. send: the durable enqueue of m (with the live session, or straight into the
  * outbox between sessions); 0 with *r filled, -EAGAIN when the account is not linked or its
  * store is not open, -EINVAL (r->error says why), store errors. inbox: the rows after

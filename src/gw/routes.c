@@ -10,6 +10,7 @@
 #include "api/server.h"
 #include "core/qr.h"
 #include "gw/channel.h"
+#include "gw/dashboard.h"
 #include "gw/json.h"
 #include "store/msgstore.h"
 
@@ -129,6 +130,21 @@ static void login(struct gw_channel *ch, struct api_response *res)
     api_response_json(res, r.started ? 202 : 200, o);
 }
 
+/* Operator logout (the dashboard's button): 200 {"account","state"}; 409 when already out. */
+static void logout(struct gw_channel *ch, struct api_response *res)
+{
+    int r = gw_channel_logout(ch);
+    if (r == -EALREADY) {
+        api_response_error(res, 409, "the account is already logged out");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+    cJSON_AddStringToObject(o, "state", gw_ch_state_name(gw_channel_state(ch)));
+    if (r < 0) cJSON_AddStringToObject(o, "warning", strerror(-r));
+    api_response_json(res, 200, o);
+}
+
 static void channel_post(const struct api_request *req, struct api_response *res, void *arg)
 {
     const char *action;
@@ -145,6 +161,8 @@ static void channel_post(const struct api_request *req, struct api_response *res
         cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
         cJSON_AddStringToObject(o, "state", gw_ch_state_name(gw_channel_state(ch)));
         api_response_json(res, 202, o);
+    } else if (strcmp(action, "logout") == 0) {
+        logout(ch, res);
     } else {
         api_response_error(res, 404, "unknown channel action");
     }
@@ -274,5 +292,7 @@ int gw_routes_add(struct api_server *s, struct gw_channel_list *list)
     if (r == 0) r = api_server_add_route(s, "POST", CH_PREFIX, true, channel_post, list);
     if (r == 0) r = api_server_add_route(s, "POST", MSG_PATH, true, messages_post, list);
     if (r == 0) r = api_server_add_route(s, "GET", MSG_PATH, true, messages_get, list);
+    /* the dashboard's page and assets at / (gw/dashboard.h) */
+    if (r == 0) r = gw_dashboard_add(s);
     return r;
 }

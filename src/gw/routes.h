@@ -3,6 +3,9 @@
  *
  *   POST /api/v1/channels/whatsapp/{account}/login    gw_channel_login: 200/202
  *        {"account","state","action","qr"?,"jid"?}
+ *   POST /api/v1/channels/whatsapp/{account}/logout   gw_channel_logout: 200
+ *        {"account","state":"logged_out","warning"?}; 409 when already logged out
+ *   GET  /   and /<asset>   the dashboard (gw/dashboard.h), without the token
  *   POST /api/v1/channels/whatsapp/{account}/restart  202 {"account","state"}; 409 when the
  *        account is logged out (login pairs it)
  *   GET  /api/v1/channels/whatsapp/{account}          the status entry of that channel
@@ -13,7 +16,8 @@
  *        202 {"id","state"} queued (200 with "duplicate":true for a known key), 400, 503
  *   GET  /api/v1/messages?account=ID&after=CURSOR&limit=N   the inbox rows after CURSOR
  *        (limit 1..1000, default 100): {"messages":[...],"next_cursor"}
- * Unknown accounts are 404. All need the bearer token. Handlers run on the loop thread.
+ * Unknown accounts are 404. All but the dashboard's files need the bearer token. Handlers run on
+ * the loop thread.
  */
 #pragma once
 #include <stddef.h>
