@@ -28,6 +28,14 @@ static const struct command {
     {"message", cmd_message_main,
      "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"
      "                                     queue a text message (sent once, even after outages)"},
+    {"dashboard", cmd_dashboard_main,
+     "dashboard [--no-open] [--json]     the web dashboard's address (token included); opens\n"
+     "                                     a browser in a graphical session"},
+    {"service", cmd_service_main,
+     "service install [--no-enable] [--print] [--systemd|--launchd]\n"
+     "                                     start the gateway with the user's service manager\n"
+     "                                     (systemd user unit; launchd agent on macOS)\n"
+     "  service uninstall|status [--json]  remove it / is it installed and running?"},
     {"proto", cmd_proto_main,
      "proto decode-node HEX              print a binary node as text\n"
      "  proto encode-node                  read node text on stdin, print its hex\n"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api/events.h"
 #include "api/server.h"
 #include "api/token.h"
 #include "gw/config.h"
@@ -23,6 +24,7 @@
 #include "gw/json.h"
 #include "gw/memtrim.h"
 #include "gw/routes.h"
+#include "gw/sdnotify.h"
 #include "wagate_version.h"
 
 #define SHUTDOWN_DEADLINE_MS 800 /* SIGTERM must exit within 1 s */
@@ -49,7 +51,10 @@ struct daemon {
     char state_dir[PATH_MAX];
     const char *listen_override;
     bool stopping;
-    struct gw_channel_list chans; /* one WhatsApp channel per configured account */
+    struct gw_channel_list chans;  /* one WhatsApp channel per configured account */
+    struct sdnotify sd;            /* systemd's notify socket (fd -1 when not under one) */
+    uv_timer_t watchdog;           /* WATCHDOG=1 every WATCHDOG_USEC / 2 */
+    struct api_events_sub *sd_sub; /* channel.state -> STATUS= */
 };
 
 static void status_fill(cJSON *status, void *arg)
@@ -140,6 +145,7 @@ static void api_closed(void *arg)
     close_handle((uv_handle_t *)&d->sig_hup);
     close_handle((uv_handle_t *)&d->sig_usr1);
     close_handle((uv_handle_t *)&d->deadline);
+    close_handle((uv_handle_t *)&d->watchdog);
     netmon_close(d->netmon);
     d->netmon = NULL;
     gw_memtrim_close(&d->trim);
@@ -157,6 +163,10 @@ static void shutdown_begin(struct daemon *d, const char *why)
     if (d->stopping) return;
     d->stopping = true;
     log_info("gateway", NULL, "stopping (%s)", why);
+    (void)sdnotify_send(&d->sd, "STOPPING=1");
+    uv_timer_stop(&d->watchdog);
+    if (d->api) api_events_unsubscribe(api_server_events(d->api), d->sd_sub);
+    d->sd_sub = NULL;
     uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_DEADLINE_MS, 0);
     uv_unref((uv_handle_t *)&d->deadline);
     close_channels(d);
@@ -182,8 +192,10 @@ static void reload(struct daemon *d)
 {
     struct wg_config c;
     char err[CFG_ERR_MAX];
+    (void)sdnotify_send(&d->sd, "RELOADING=1");
     if (load_config(d, &c, err, sizeof err) < 0) {
         log_error("gateway", NULL, "reload failed, keeping the running config: %s", err);
+        (void)sdnotify_send(&d->sd, "READY=1");
         return;
     }
     int r = apply_log(&c);
@@ -197,6 +209,7 @@ static void reload(struct daemon *d)
     snprintf(c.listen, sizeof c.listen, "%s", d->cfg.listen);
     d->cfg = c;
     log_info("gateway", NULL, "configuration reloaded");
+    (void)sdnotify_send(&d->sd, "READY=1");
 }
 
 /* Every channel waiting to reconnect tries now (a network change, SIGUSR1). */
@@ -325,9 +338,55 @@ static int start_api(struct daemon *d)
     return 0;
 }
 
+/* ---- the service manager (gw/sdnotify.h) ---- */
+
+/* STATUS=: where the API listens and each account's state. */
+static void sd_status(struct daemon *d)
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, "listening on %s", d->cfg.listen);
+    for (size_t i = 0; i < d->chans.n && n > 0 && (size_t)n < sizeof text; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s %s %s", i ? "," : ";",
+                      gw_channel_account(d->chans.v[i]),
+                      gw_ch_state_name(gw_channel_state(d->chans.v[i])));
+    (void)sdnotify_status(&d->sd, "%s", text);
+}
+
+static void sd_on_event(void *arg, long long seq, const char *json, size_t len)
+{
+    static const char want[] = "\"type\":\"channel.state\"";
+    if (memmem(json, len, want, sizeof want - 1)) sd_status(arg);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    (void)sdnotify_send(&d->sd, "WATCHDOG=1");
+}
+
+/* Everything is up: READY=1, then the watchdog pings and STATUS= on each state change. */
+static void sd_ready(struct daemon *d)
+{
+    if (!sdnotify_enabled(&d->sd)) return;
+    if (api_events_subscribe(api_server_events(d->api), sd_on_event, d, &d->sd_sub) < 0)
+        d->sd_sub = NULL;
+    int r = sdnotify_send(&d->sd, "READY=1");
+    if (r < 0) log_warn("gateway", NULL, "NOTIFY_SOCKET: cannot send READY=1: %s", strerror(-r));
+    sd_status(d);
+    if (d->sd.watchdog_usec) {
+        uint64_t ms = d->sd.watchdog_usec / 2000;
+        uv_timer_start(&d->watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+        (void)sdnotify_send(&d->sd, "WATCHDOG=1");
+    }
+}
+
 static int startup(struct daemon *d, const struct daemon_opts *o)
 {
     char err[CFG_ERR_MAX + PATH_MAX];
+    int sr = sdnotify_open(&d->sd); /* first: unsets the variables for every child */
+    if (sr < 0)
+        log_warn("gateway", NULL, "NOTIFY_SOCKET is unusable (%s): no readiness reports",
+                 strerror(-sr));
     if (resolve_paths(d, o) < 0) {
         log_error("gateway", NULL, "no state directory: set --state-dir, XDG_STATE_HOME or HOME");
         return -1;
@@ -348,10 +407,13 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
         return -1;
     }
     uv_timer_init(&d->loop, &d->deadline);
+    uv_timer_init(&d->loop, &d->watchdog);
+    d->watchdog.data = d;
     if (gw_memtrim_start(&d->loop, &d->trim, 0) < 0)
         log_warn("gateway", NULL, "cannot start the heap trimmer: freed memory stays resident");
     if (start_signals(d) < 0 || start_api(d) < 0 || start_channels(d) < 0) return -1;
     start_netmon(d);
+    sd_ready(d);
     return 0;
 }
 
@@ -371,6 +433,7 @@ int daemon_run(const struct daemon_opts *o)
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
     d->lock.fd = -1;
+    d->sd.fd = -1;
     d->listen_override = o->listen;
     uv_loop_init(&d->loop);
     int status = 0;
@@ -390,6 +453,7 @@ int daemon_run(const struct daemon_opts *o)
         unlink(path);
     }
     state_lock_release(&d->lock);
+    sdnotify_close(&d->sd);
     wlog_set_file(NULL);
     free(d);
     return status;
