@@ -6,7 +6,7 @@
 // it; the send box delivers to alice; a message from alice shows in the inbox and the chat;
 // the event stream resumes by seq after a drop (what happened meanwhile shows) and reconnects
 // to a restarted daemon; logout (confirmed in a dialog) shows a new QR; a phone-width page
-// has no horizontal scroll. Screenshots go to $WAGATE_TEST_OUT.
+// has no horizontal scroll; the QR on the page follows the ref rotation (~60 s of waiting). Screenshots go to $WAGATE_TEST_OUT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -127,7 +127,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(OUT, name), fullP
 const aliceHas = async (fw, text) => (await fw.admin('GET', '/admin/contacts/alice/inbox')).json
   .messages.some((m) => m.text === text);
 
-test('dashboard in chromium', { timeout: 240000 }, async (t) => {
+test('dashboard in chromium', { timeout: 420000 }, async (t) => {
   const fw = await startFakewa();
   const dir = mkdtempSync(path.join(tmpdir(), 'wagate-browser-gw-'));
   const port = await freePort();
@@ -292,6 +292,20 @@ test('dashboard in chromium', { timeout: 240000 }, async (t) => {
     const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
     assert.ok(w.scroll <= w.inner, `no horizontal scroll at 390 px (${JSON.stringify(w)})`);
     await shot(page, 'dashboard-phone.png');
+  });
+
+  await t.test('the QR is replaced as the refs rotate', async () => {
+    // the first QR of a pairing session is valid 60 s, later ones 20 s (wa/client.h)
+    const before = await qrPayload(page);
+    const t0 = Date.now();
+    await page.waitForFunction((b) => {
+      const img = document.querySelector('.card[data-account="default"] .qr img');
+      return img && img.dataset.payload !== b;
+    }, before, { timeout: 80000, polling: 100 });
+    console.log(`# QR replaced on the page ${Date.now() - t0} ms after the check began`);
+    const api = await gw.api('GET', '/api/v1/channels/whatsapp/default/qr');
+    assert.equal(await qrPayload(page), api.json.qr, 'the page shows the current ref');
+    assert.equal(await card(page).locator('.qr img').count(), 1, 'one QR, the old one gone');
   });
 
   assert.deepEqual(problems, [], 'no script error on the page');
