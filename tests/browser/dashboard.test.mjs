@@ -90,7 +90,7 @@ async function startWagate(fw, dir, port) {
   const state = path.join(dir, 'state'), cfg = path.join(dir, 'wagate.json');
   // an outage of 1 s raises channel.down (the notification the page lists)
   writeFileSync(cfg, JSON.stringify({ whatsapp: { endpoint: fw.url, noise_root_pubkey: fw.root,
-    accounts: { default: {} } }, notify: { outage_after_s: 1 } }));
+    accounts: { default: {}, work: {} } }, notify: { outage_after_s: 1 } }));
   const fd = openSync(path.join(dir, 'gw.log'), 'a');
   const proc = spawn(bin('wagate'), ['--config', cfg, '--state-dir', state, 'gateway', '--listen',
     `127.0.0.1:${port}`], { stdio: ['ignore', fd, fd] });
@@ -172,8 +172,15 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     await page.goto(`${gw.base}/#token=${gw.token}`);
     assert.equal(new URL(page.url()).hash, '', 'the token is taken off the address bar');
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15000 });
+    // subprotocol "wagate.bearer.<token>", or ?token= on a gateway without it
+    console.log(`# event stream token passed as: ${await page.evaluate(() => S.wsMode)}`); // eslint-disable-line no-undef
     await card(page).locator('.qr img').waitFor({ timeout: 15000 });
     firstQr = await qrPayload(page);
+    // a card per account: the second one ("work") pairs too, with a QR of its own
+    await page.locator('.card[data-account="work"] .qr img').waitFor({ timeout: 15000 });
+    assert.equal(await page.locator('.card').count(), 2);
+    assert.notEqual(await page.locator('.card[data-account="work"] .qr img').getAttribute('data-payload'), firstQr);
+    assert.deepEqual(await page.locator('#send-account option').allTextContents(), ['default', 'work']);
     const api = await gw.api('GET', '/api/v1/channels/whatsapp/default/qr');
     assert.equal(firstQr, api.json.qr, 'the card shows the current QR');
     assert.equal(await cardState(page), 'pairing');
@@ -221,11 +228,11 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     console.log(`# recovered (card linked again) ${Date.now() - t1} ms after the fault showed`);
     assert.equal(await card(page).locator('dd[data-field="outage"]').count(), 0, 'no outage once back');
     // the outage (> notify.outage_after_s) is a notification, resolved by the restore
-    const down = page.locator('#notes li.note[data-type="channel.down"]');
+    const down = page.locator('#notes li.note[data-type="channel.down"][data-account="default"]');
     await down.waitFor({ timeout: 5000 });
-    await page.locator('#notes li.note.resolved[data-type="channel.down"] .resolution', { hasText: 'restored' })
+    await page.locator('#notes li.note.resolved[data-type="channel.down"][data-account="default"] .resolution', { hasText: 'restored' })
       .waitFor({ timeout: 5000 });
-    await page.locator('#notes li.note[data-type="channel.restored"]').waitFor({ timeout: 5000 });
+    await page.locator('#notes li.note[data-type="channel.restored"][data-account="default"]').waitFor({ timeout: 5000 });
   });
 
   await t.test('the send box delivers to alice', async () => {
@@ -270,10 +277,20 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
   });
 
   await t.test('logout asks, then shows a new QR', async () => {
-    await card(page).locator('button[data-action="logout"]').click();
+    // by keyboard first: Enter on the button opens the dialog with Cancel focused, Escape
+    // closes it and nothing happens
+    await card(page).locator('button[data-action="logout"]').focus();
+    await page.keyboard.press('Enter');
     const dlg = page.locator('dialog#confirm');
     await dlg.waitFor({ state: 'visible', timeout: 5000 });
-    await page.locator('#confirm button[value="cancel"]').click(); // cancel first: nothing happens
+    assert.equal(await page.evaluate(() => document.activeElement.value), 'cancel', 'Cancel has the focus');
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'hidden', timeout: 5000 });
+    await sleep(300);
+    assert.equal(await cardState(page), 'connected', 'Escape keeps the link');
+    await card(page).locator('button[data-action="logout"]').click();
+    await dlg.waitFor({ state: 'visible', timeout: 5000 });
+    await page.locator('#confirm button[value="cancel"]').click(); // Cancel: nothing happens
     await sleep(300);
     assert.equal(await cardState(page), 'connected', 'cancel keeps the link');
     await card(page).locator('button[data-action="logout"]').click();

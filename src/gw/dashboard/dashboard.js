@@ -233,7 +233,19 @@ async function refresh() {
 
 // ---- QR ----
 
+const qrBusy = new Map(); // account -> a refresh is running (true) / another one is wanted ('again')
 async function refreshQr(acct, payload) {
+  if (qrBusy.get(acct)) { qrBusy.set(acct, 'again'); return; }
+  qrBusy.set(acct, true);
+  try { await loadQr(acct, payload); } catch (e) { /* the next event or status retries */ }
+  const again = qrBusy.get(acct) === 'again';
+  qrBusy.delete(acct);
+  if (again) refreshQr(acct);
+}
+
+const pairing = (acct) => { const st = S.channels.get(acct); return !!st && (st.state === 'pairing' || st.qr_available); };
+
+async function loadQr(acct, payload) {
   const have = S.qr.get(acct);
   if (have && (!payload || have.payload === payload) && have.expires > Date.now() + 500) return;
   const j = await apiJson('GET', chPath(acct) + '/qr?format=json');
@@ -241,7 +253,9 @@ async function refreshQr(acct, payload) {
   if (have && have.payload === j.body.qr) { have.expires = Date.now() + j.body.valid_ms; return; }
   const res = await api('GET', chPath(acct) + '/qr?format=svg');
   if (!res.ok) { dropQr(acct); return; }
-  const url = URL.createObjectURL(await res.blob());
+  const blob = await res.blob();
+  if (!pairing(acct)) { dropQr(acct); return; } // linked meanwhile
+  const url = URL.createObjectURL(blob);
   const box = cardFor(acct).querySelector('.qr');
   const img = el('img');
   img.src = url;
@@ -343,6 +357,7 @@ function renderNotes() {
     const li = el('li', 'note' + (n.resolvedBy ? ' resolved' : ''));
     li.dataset.level = n.level;
     li.dataset.type = n.type;
+    li.dataset.account = n.account;
     li.append(el('strong', 'kind', n.kind), ' ', n.text);
     if (n.resolvedBy) li.append(el('span', 'resolution', 'resolved ' + clock(n.resolvedBy.ts) + ': ' + n.resolvedBy.text));
     li.append(el('span', 'meta', clock(n.ts) + (n.account ? ' \u00b7 ' + n.account : '')));
@@ -455,6 +470,7 @@ function onEvent(ev) {
       if (st) { // show the new state at once; the status request fills in the rest
         st.state = d.to;
         st.since = ev.ts;
+        if (d.to !== 'pairing') st.qr_available = false;
         renderCard(st);
       }
       refreshSoon();
