@@ -271,9 +271,17 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     const st = await gw.stop();
     assert.equal(st.code, 0);
     await page.locator('#conn[data-state="retrying"]').waitFor({ timeout: 5000 });
+    const oldSeq = await page.evaluate(() => S.lastSeq); // eslint-disable-line no-undef
     gw = await startWagate(fw, dir, port);
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20000 });
     await card(page).locator('.badge', { hasText: 'linked' }).waitFor({ timeout: 20000 });
+    // the new process numbers its events from 1: the page's cursor follows it down (else its
+    // next resume would skip every event up to the old process's last seq)
+    const m = (await gw.api('GET', '/metrics')).json;
+    const serverSeq = Number(/^wagate_api_events_last_seq (\d+)/m.exec(m)[1]);
+    const pageSeq = await page.evaluate(() => S.lastSeq); // eslint-disable-line no-undef
+    assert.ok(serverSeq < oldSeq, `the new daemon has fewer events (${serverSeq} < ${oldSeq})`);
+    assert.ok(pageSeq <= serverSeq, `the page's cursor ${pageSeq} is within the new daemon's ${serverSeq}`);
   });
 
   await t.test('logout asks, then shows a new QR', async () => {

@@ -18,6 +18,7 @@ const S = {
   channels: new Map(), // account -> status entry (GET /api/v1/status)
   qr: new Map(),       // account -> {payload, url, expires}
   lastSeq: -1,         // cursor of the event stream (-1: nothing seen yet)
+  epoch: 0,            // daemon processes seen (seqs are per process)
   ws: null,
   wsMode: 'protocol',  // how the stream gets the token: 'protocol' (subprotocol) or 'query'
   wsEverOpen: false,
@@ -332,7 +333,7 @@ function asNote(ev) {
   const resolves = n.resolves || (ev.type === 'channel.restored' ? 'channel.down' : null) ||
     (ev.type.endsWith('.resolved') ? ev.type.slice(0, -'.resolved'.length) : null);
   return {
-    seq: ev.seq, ts: ev.ts, type: ev.type, account: n.account || d.account || '',
+    seq: ev.seq, id: S.epoch + ':' + ev.seq, ts: ev.ts, type: ev.type, account: n.account || d.account || '',
     kind: n.kind || KIND_TEXT[ev.type] || ev.type, level: n.level || n.severity || (resolves ? 'info' : 'warn'),
     text: text || JSON.stringify(d), resolves, key: n.key || n.id || null,
   };
@@ -340,7 +341,7 @@ function asNote(ev) {
 
 function addNote(ev) {
   const n = asNote(ev);
-  if (!n || S.notes.some((x) => x.seq === n.seq)) return;
+  if (!n || S.notes.some((x) => x.id === n.id)) return;
   if (n.resolves) {
     const open = S.notes.find((x) => !x.resolvedBy && x.account === n.account &&
       (x.kind === n.resolves || x.type === n.resolves || (n.key && x.key === n.key)));
@@ -462,8 +463,15 @@ function setConn(state, text) {
 }
 
 function onEvent(ev) {
-  if (typeof ev.seq === 'number' && ev.seq > S.lastSeq) S.lastSeq = ev.seq;
   const d = ev.data || {};
+  if (ev.type === 'stream.gap' && d.reason === 'cursor_ahead') {
+    // a new daemon process: its seqs start again at 1, so the cursor starts over with them
+    // and the seqs seen so far name other events (a new epoch for de-duplication)
+    S.epoch++;
+    S.lastSeq = ev.seq;
+  } else if (typeof ev.seq === 'number' && ev.seq > S.lastSeq) {
+    S.lastSeq = ev.seq;
+  }
   switch (ev.type) {
     case 'channel.state': {
       const st = S.channels.get(d.account);
@@ -471,6 +479,9 @@ function onEvent(ev) {
         st.state = d.to;
         st.since = ev.ts;
         if (d.to !== 'pairing') st.qr_available = false;
+        if (d.to === 'connected') st.down_since = null; // the outage is over (its last error stays)
+        if (typeof d.next_retry_ms === 'number') st.next_retry = new Date(Date.now() + d.next_retry_ms).toISOString();
+        else delete st.next_retry;
         renderCard(st);
       }
       refreshSoon();
