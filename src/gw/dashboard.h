@@ -10,7 +10,9 @@
  * Content-Security-Policy (only this origin's scripts, styles and connections; no inline
  * script, no framing), X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and
  * Cache-Control: no-cache (a new binary's page is never mixed with an old script).
- * The "/" prefix catches every path no longer route claims: unknown GETs stay 404.
+ * The "/" prefix catches every path no longer route claims: unknown GETs stay 404 (counted
+ * under route "/" in wagate_api_requests_total instead of "unmatched"), other methods on an
+ * unknown path get 405 (Allow: GET) instead of 404.
  */
 #pragma once
 
