@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // dashboard.test.mjs -- the dashboard in a real browser (Debian's chromium, headless, driven
 // by playwright-core) against the real daemon and wagate-fakewa: the page is served without
-// a token and the API is not; the QR card while pairing and the linked state after fakewa
+// a token and the API is not; a card per account (two here); the QR card while pairing (the
+// image decodes to the current ref with zbarimg) and the linked state after fakewa
 // scans it; a fault injected in fakewa shows on the card within 1 s and the recovery after
 // it; the send box delivers to alice; a message from alice shows in the inbox and the chat;
 // the event stream resumes by seq after a drop (what happened meanwhile shows) and reconnects
-// to a restarted daemon; logout (confirmed in a dialog) shows a new QR; a phone-width page
+// to a restarted daemon (its cursor follows the new process); logout (confirmed in a dialog,
+// which the keyboard can cancel) shows a new QR; a notify-shaped event of a kind the page does
+// not know is listed and resolved by its follow-up; a phone-width page
 // has no horizontal scroll; the QR on the page follows the ref rotation (~60 s of waiting). Screenshots go to $WAGATE_TEST_OUT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -309,6 +312,23 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     assert.notEqual(qr, firstQr, 'a new QR (a new device)');
     assert.equal(await cardState(page), 'pairing');
     await page.locator('#notes li', { hasText: 'logged out by the operator' }).waitFor({ timeout: 5000 });
+  });
+
+  await t.test('any notify-shaped event is listed, and its follow-up resolves it', async () => {
+    // kinds other branches will publish: fed to the page's event handler as the stream would
+    await page.evaluate(() => { // eslint-disable-line no-undef
+      onEvent({ seq: -2, ts: new Date().toISOString(), type: 'notify.disk',
+        data: { notify: { account: 'default', kind: 'disk problem', level: 'error', key: 'disk-1',
+          text: 'the state disk is full' } } });
+      onEvent({ seq: -1, ts: new Date().toISOString(), type: 'notify.resolved',
+        data: { notify: { account: 'default', kind: 'disk ok', key: 'disk-1', resolves: 'disk problem',
+          text: 'space again' } } });
+    });
+    const li = page.locator('#notes li.note[data-type="notify.disk"]');
+    await li.waitFor({ timeout: 5000 });
+    assert.match(await li.textContent(), /disk problem.*the state disk is full/);
+    assert.match(await li.getAttribute('class'), /resolved/);
+    assert.match(await li.locator('.resolution').textContent(), /space again/);
   });
 
   await t.test('readable at phone width', async () => {
