@@ -344,7 +344,7 @@ function addNote(ev) {
   if (!n || S.notes.some((x) => x.id === n.id)) return;
   if (n.resolves) {
     const open = S.notes.find((x) => !x.resolvedBy && x.account === n.account &&
-      (x.kind === n.resolves || x.type === n.resolves || (n.key && x.key === n.key)));
+      (n.key ? x.key === n.key : (x.kind === n.resolves || x.type === n.resolves)));
     if (open) open.resolvedBy = n;
   }
   S.notes.unshift(n);
