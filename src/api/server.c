@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "api/events.h"
+#include "api/guard.h"
 #include "api/metrics.h"
 #include "api/token.h"
 #include "api/wss.h"
@@ -35,6 +36,11 @@
 #define MAX_ROUTES        128
 #define MAX_RESPONSE_BODY (8u << 20)
 #define EVENTS_PATH       "/api/v1/events"
+#define HEALTHZ_PATH      "/healthz"
+#define TRIAGE_MS         1000 /* a triaged connection's one request must be whole by then */
+#define TRIAGE_BYTES      8192 /* ... and this small */
+#define WS_PROTO          "wagate.v1"
+#define WS_BEARER         "wagate.bearer."
 
 struct route {
     char method[16];
@@ -45,7 +51,7 @@ struct route {
 };
 
 enum cstate { C_HTTP, C_WS, C_DRAIN, C_CLOSED };
-enum tmode { T_NONE, T_IDLE, T_REQUEST, T_PING, T_DRAIN };
+enum tmode { T_NONE, T_FIRST, T_IDLE, T_REQUEST, T_PING, T_DRAIN };
 
 struct client {
     uv_tcp_t tcp;
@@ -58,11 +64,16 @@ struct client {
     struct api_events_sub *sub;
     enum cstate state;
     enum tmode tmode;
-    size_t pending;  /* bytes given to uv_write, not yet written */
-    int handles;     /* open uv handles (tcp + timer) */
-    bool counted;    /* counts against max_clients (rejected ones do not) */
-    bool ping_out;   /* a ping is outstanding */
-    bool ws_counted; /* counted in nws */
+    size_t pending;   /* bytes given to uv_write, not yet written */
+    int handles;      /* open uv handles (tcp + timer) */
+    bool counted;     /* counts against max_clients (rejected ones do not) */
+    bool ping_out;    /* a ping is outstanding */
+    bool ws_counted;  /* counted in nws */
+    bool triage;      /* over a limit: one small request, /healthz only (server.h) */
+    bool served;      /* a request was answered (the first-request deadline is over) */
+    uint8_t peer[16]; /* the peer's IPv4 (4 bytes, also from ::ffff:a.b.c.d) or IPv6 address */
+    uint8_t peer_len; /* 0 = unknown */
+    uint64_t born;    /* uv_now() at the accept */
     unsigned long long frames_at_ping;
 };
 
@@ -84,7 +95,8 @@ struct api_server {
     struct api_events *events;
     struct api_metrics *metrics;
     struct client *clients;
-    size_t nclients, nall, nws;
+    size_t nclients, nall, nws, ntriage;
+    struct api_guard guard;
     void (*status_fill)(cJSON *, void *);
     void *status_arg;
     uint64_t start_ms;
@@ -98,6 +110,7 @@ struct api_server {
 
 static void client_close(struct client *c);
 static void update_timer(struct client *c);
+static void route_healthz(const struct api_request *req, struct api_response *res, void *arg);
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -329,14 +342,15 @@ static void ws_input(struct client *c, const uint8_t *p, size_t n)
     }
 }
 
-static void ws_start(struct client *c, const char *accept, long long since, const uint8_t *rest,
-                     size_t restlen)
+static void ws_start(struct client *c, const char *accept, const char *proto, long long since,
+                     const uint8_t *rest, size_t restlen)
 {
     struct api_server *s = c->srv;
     struct wss_limits lim = {.max_output = s->cfg.max_client_pending};
     struct buf hs;
     buf_init(&hs, 0);
-    if (wss_new(&lim, NULL, NULL, &c->ws) < 0 || wss_handshake_response(&hs, accept) < 0 ||
+    if (wss_new(&lim, NULL, NULL, &c->ws) < 0 ||
+        wss_handshake_response_proto(&hs, accept, proto) < 0 ||
         api_events_subscribe(s->events, ws_sink, c, &c->sub) < 0) {
         buf_free(&hs);
         client_close(c);
@@ -377,15 +391,32 @@ static const char *bearer(const struct http_request *req)
     return a;
 }
 
-static bool authorized(struct client *c, const struct http_request *req, bool allow_query)
+static bool authorized(struct client *c, const char *given)
 {
-    const char *given = bearer(req);
-    char q[API_TOKEN_MAX + 1];
-    if (!given && allow_query && http_query_param(req->query, "token", q, sizeof(q)) >= 0)
-        given = q;
     bool ok = api_token_equal(c->srv->token, given);
     if (!ok) api_metrics_add(c->srv->metrics, "wagate_api_auth_failures_total", NULL, 1);
     return ok;
+}
+
+/* The subprotocols offered on an upgrade: the token from "wagate.bearer.<token>" into tok
+ * ("" if none), and whether "wagate.v1" was offered. */
+static void ws_protocols(const struct http_request *req, char *tok, size_t toklen, bool *v1)
+{
+    const char *h = http_request_header(req, "Sec-WebSocket-Protocol");
+    tok[0] = '\0';
+    *v1 = false;
+    while (h && *h) {
+        while (*h == ' ' || *h == '\t' || *h == ',')
+            h++;
+        size_t n = strcspn(h, ", \t");
+        if (n == strlen(WS_PROTO) && strncmp(h, WS_PROTO, n) == 0) *v1 = true;
+        size_t bl = strlen(WS_BEARER);
+        if (n > bl && strncmp(h, WS_BEARER, bl) == 0 && n - bl < toklen) {
+            memcpy(tok, h + bl, n - bl);
+            tok[n - bl] = '\0';
+        }
+        h += n;
+    }
 }
 
 #define AUTH_HDR "WWW-Authenticate: Bearer realm=\"wagate\"\r\n"
@@ -399,9 +430,34 @@ static void handle_events(struct client *c, const struct http_request *req, cons
         send_error(c, 405, "method not allowed", "Allow: GET\r\n", keep);
         return;
     }
-    if (!authorized(c, req, true)) {
+    if (!api_guard_origin_ok(&c->srv->guard, http_request_header(req, "Origin"))) {
+        count_request(c->srv, EVENTS_PATH, 403);
+        send_error(c, 403, "origin not allowed (see gateway.allowed_hosts)", NULL, false);
+        return;
+    }
+    char tok[API_TOKEN_MAX + 2];
+    bool v1;
+    ws_protocols(req, tok, sizeof(tok), &v1);
+    const char *given = bearer(req);
+    if (!given && tok[0]) given = tok;
+    if (!given && http_query_param(req->query, "token", tok, sizeof(tok)) != -ENOENT) {
+        api_metrics_add(c->srv->metrics, "wagate_api_auth_failures_total", NULL, 1);
+        count_request(c->srv, EVENTS_PATH, 401);
+        send_error(c, 401,
+                   "a token in the URL is not accepted: send Authorization: Bearer, or offer "
+                   "the subprotocols wagate.v1 and wagate.bearer.<token>",
+                   AUTH_HDR, keep);
+        return;
+    }
+    if (!authorized(c, given)) {
         count_request(c->srv, EVENTS_PATH, 401);
         send_error(c, 401, "missing or bad token", AUTH_HDR, keep);
+        return;
+    }
+    if (given == tok && !v1) {
+        count_request(c->srv, EVENTS_PATH, 400);
+        send_error(c, 400, "offer the subprotocol wagate.v1 next to wagate.bearer.<token>", NULL,
+                   false);
         return;
     }
     char accept[WSS_ACCEPT_LEN + 1], err[128];
@@ -428,7 +484,7 @@ static void handle_events(struct client *c, const struct http_request *req, cons
         send_error(c, 400, "bad since", NULL, false);
         return;
     }
-    ws_start(c, accept, since, rest, restlen);
+    ws_start(c, accept, v1 ? WS_PROTO : NULL, since, rest, restlen);
 }
 
 static const struct route *find_route(struct api_server *s, const struct http_request *req,
@@ -460,12 +516,39 @@ static const struct route *find_route(struct api_server *s, const struct http_re
     return best;
 }
 
+/* A triaged connection: /healthz gets its answer, anything else 503; then it closes. */
+static void triage_answer(struct client *c, const struct http_request *req)
+{
+    struct api_server *s = c->srv;
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, HEALTHZ_PATH) == 0) {
+        struct api_response res;
+        response_init(&res);
+        route_healthz(NULL, &res, NULL);
+        count_request(s, HEALTHZ_PATH, res.status);
+        send_response(c, &res, false);
+        response_free(&res);
+        return;
+    }
+    count_request(s, "rejected", 503);
+    send_error(c, 503, "too many clients", "Retry-After: 1\r\n", false);
+}
+
 static void handle_request(struct client *c, const struct http_request *req, const uint8_t *rest,
                            size_t restlen)
 {
     struct api_server *s = c->srv;
     /* an upgrade we do not speak ends HTTP on this connection */
     bool keep = req->keep_alive && !req->upgrade;
+    if (c->triage) {
+        triage_answer(c, req);
+        return;
+    }
+    if (strcmp(req->path, HEALTHZ_PATH) != 0 &&
+        !api_guard_host_ok(&s->guard, http_request_header(req, "Host"))) {
+        count_request(s, "rejected", 403);
+        send_error(c, 403, "host not allowed (see gateway.allowed_hosts)", NULL, false);
+        return;
+    }
     if (strcmp(req->path, EVENTS_PATH) == 0) {
         handle_events(c, req, rest, restlen);
         return;
@@ -482,7 +565,7 @@ static void handle_request(struct client *c, const struct http_request *req, con
                    known ? hdr : NULL, keep);
         return;
     }
-    if (rt->auth && !authorized(c, req, false)) {
+    if (rt->auth && !authorized(c, bearer(req))) {
         count_request(s, rt->prefix, 401);
         send_error(c, 401, "missing or bad token", AUTH_HDR, keep);
         return;
@@ -518,6 +601,7 @@ static void http_input(struct client *c, const uint8_t *p, size_t n)
             break;
         }
         handle_request(c, http_parser_request(c->hp), p, n);
+        c->served = true;
         if (c->state != C_HTTP)
             return; /* upgraded (rest already handed over), draining or closed */
         http_parser_next(c->hp);
@@ -554,6 +638,13 @@ static void on_timer(uv_timer_t *t)
 {
     struct client *c = t->data;
     switch (c->tmode) {
+    case T_FIRST:
+        if (c->triage) {
+            count_request(c->srv, "rejected", 503);
+            send_error(c, 503, "too many clients", "Retry-After: 1\r\n", false);
+            break;
+        }
+        /* fall through */
     case T_REQUEST:
         count_request(c->srv, "unparsed", 408);
         send_error(c, 408, "request timeout", NULL, false);
@@ -593,7 +684,12 @@ static void update_timer(struct client *c)
     const struct api_config *cfg = &c->srv->cfg;
     switch (c->state) {
     case C_HTTP:
-        if (http_parser_busy(c->hp))
+        if (c->triage)
+            arm(c, T_FIRST, TRIAGE_MS < cfg->header_timeout_ms ? TRIAGE_MS : cfg->header_timeout_ms,
+                false);
+        else if (!c->served)
+            arm(c, T_FIRST, cfg->header_timeout_ms, false);
+        else if (http_parser_busy(c->hp))
             arm(c, T_REQUEST, cfg->request_timeout_ms, false);
         else
             arm(c, T_IDLE, cfg->idle_timeout_ms, true);
@@ -646,10 +742,70 @@ static void client_close(struct client *c)
         s->nclients--;
         api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
     }
+    if (c->triage) s->ntriage--;
     c->state = C_CLOSED;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->tcp, on_client_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
+}
+
+static void peer_of(struct client *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0) return;
+    if (ss.ss_family == AF_INET) {
+        memcpy(c->peer, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        c->peer_len = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        bool mapped = IN6_IS_ADDR_V4MAPPED(a);
+        memcpy(c->peer, mapped ? a->s6_addr + 12 : a->s6_addr, mapped ? 4 : 16);
+        c->peer_len = mapped ? 4 : 16;
+    }
+}
+
+static bool same_peer(const struct client *a, const struct client *b)
+{
+    return a->peer_len && a->peer_len == b->peer_len && memcmp(a->peer, b->peer, a->peer_len) == 0;
+}
+
+/* The oldest client holding a slot with nothing going on (no partial request, nothing
+ * unsent), from the same peer as `like` when like is not NULL. */
+static struct client *oldest_idle(struct api_server *s, const struct client *like)
+{
+    struct client *best = NULL;
+    for (struct client *o = s->clients; o; o = o->next)
+        if (o->counted && o->state == C_HTTP && !o->pending && !http_parser_busy(o->hp) &&
+            (!like || same_peer(o, like)) && (!best || o->born <= best->born))
+            best = o;
+    return best;
+}
+
+static struct client *oldest_triaged(struct api_server *s)
+{
+    struct client *best = NULL;
+    for (struct client *o = s->clients; o; o = o->next)
+        if (o->triage && o->state != C_CLOSED && (!best || o->born <= best->born)) best = o;
+    return best;
+}
+
+/* Whether c may take a client slot, making room by closing an idle client if needed. */
+static bool admit(struct api_server *s, struct client *c)
+{
+    size_t same = 0;
+    for (struct client *o = s->clients; o; o = o->next)
+        if (o != c && o->counted && o->state != C_CLOSED && same_peer(o, c)) same++;
+    if (same >= s->cfg.max_clients_per_peer) {
+        struct client *idle = oldest_idle(s, c);
+        if (!idle) return false;
+        client_close(idle);
+    }
+    if (s->nclients < s->cfg.max_clients) return true;
+    struct client *idle = oldest_idle(s, NULL);
+    if (!idle) return false;
+    client_close(idle);
+    return true;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -667,22 +823,32 @@ static void on_connection(uv_stream_t *l, int status)
     if (s->clients) s->clients->prev = c;
     s->clients = c;
     s->nall++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 ||
-        http_parser_new(&(struct http_limits){.max_request_bytes = s->cfg.max_request_bytes},
-                        &c->hp) < 0 ||
-        s->nall > 2 * s->cfg.max_clients) {
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+        client_close(c);
+        return;
+    }
+    c->born = uv_now(s->loop);
+    peer_of(c);
+    if (!admit(s, c)) {
+        api_metrics_add(s->metrics, "wagate_api_clients_rejected_total", NULL, 1);
+        if (s->ntriage >= s->cfg.max_clients) {
+            struct client *old = oldest_triaged(s);
+            if (old) client_close(old);
+        }
+        c->triage = true;
+        s->ntriage++;
+    }
+    size_t cap = c->triage ? TRIAGE_BYTES : s->cfg.max_request_bytes;
+    if (http_parser_new(&(struct http_limits){.max_request_bytes = cap}, &c->hp) < 0) {
         client_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (s->nclients >= s->cfg.max_clients) {
-        api_metrics_add(s->metrics, "wagate_api_clients_rejected_total", NULL, 1);
-        send_error(c, 503, "too many clients", "Retry-After: 1\r\n", false);
-        return;
+    if (!c->triage) {
+        c->counted = true;
+        s->nclients++;
+        api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
     }
-    c->counted = true;
-    s->nclients++;
-    api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
         client_close(c);
         return;
@@ -782,7 +948,8 @@ static int declare_metrics(struct api_metrics *m)
         {"wagate_api_events_last_seq", "Sequence number of the last event.", API_METRIC_GAUGE},
         {"wagate_api_clients_dropped_slow_total", "Clients dropped for reading too slowly.",
          API_METRIC_COUNTER},
-        {"wagate_api_clients_rejected_total", "Connections refused with 503 (too many clients).",
+        {"wagate_api_clients_rejected_total",
+         "Connections over max_clients or the per-peer cap (only /healthz is answered).",
          API_METRIC_COUNTER},
         {"wagate_api_auth_failures_total", "Requests with a missing or bad token.",
          API_METRIC_COUNTER},
@@ -841,6 +1008,9 @@ static void apply_defaults(struct api_config *c)
     if (!c->max_client_pending) c->max_client_pending = 4u << 20;
     if (!c->idle_timeout_ms) c->idle_timeout_ms = 60000;
     if (!c->request_timeout_ms) c->request_timeout_ms = 10000;
+    if (!c->header_timeout_ms) c->header_timeout_ms = 5000;
+    if (!c->max_clients_per_peer)
+        c->max_clients_per_peer = c->max_clients / 4 > 4 ? c->max_clients / 4 : 4;
     if (!c->event_ring) c->event_ring = 1024;
 }
 
@@ -868,6 +1038,7 @@ static int server_init(struct api_server *s, const struct api_config *cfg, char 
 {
     s->cfg = *cfg;
     apply_defaults(&s->cfg);
+    s->cfg.allowed_hosts = NULL; /* the guard keeps its own copy */
     s->token = strdup(cfg->token);
     s->version = strdup(cfg->version ? cfg->version : "unknown");
     if (!s->token || !s->version || api_events_new(s->cfg.event_ring, 0, &s->events) < 0 ||
@@ -876,7 +1047,8 @@ static int server_init(struct api_server *s, const struct api_config *cfg, char 
     s->start_ms = uv_now(s->loop);
     api_events_now_iso(s->started_at, sizeof(s->started_at));
     if (api_server_add_route(s, "GET", "/healthz", false, route_healthz, NULL) < 0 ||
-        api_server_add_route(s, "GET", "/metrics", false, route_metrics, NULL) < 0 ||
+        api_server_add_route(s, "GET", "/metrics", !s->cfg.metrics_public, route_metrics, NULL) <
+            0 ||
         api_server_add_route(s, "GET", "/api/v1/status", true, route_status, NULL) < 0)
         return seterr(err, errlen, 0, "out of memory");
     return 0;
@@ -908,6 +1080,9 @@ int api_server_start(uv_loop_t *loop, const struct api_config *cfg, struct api_s
     s->listener.data = s;
     s->listener_open = true;
     r = listen_on(s, &ss, err, errlen);
+    if (r == 0 && api_guard_init(&s->guard, cfg->listen, s->port, false, cfg->allowed_hosts,
+                                 cfg->nallowed_hosts) < 0)
+        r = seterr(err, errlen, 0, "bad allowed host (want NAME or NAME:PORT, at most 16)");
     if (r < 0) {
         uv_close((uv_handle_t *)&s->listener, on_failed_listener_closed);
         return r;

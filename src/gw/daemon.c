@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "api/guard.h"
 #include "api/token.h"
 #include "gw/config.h"
 #include "core/fileio.h"
@@ -293,10 +294,30 @@ static int write_runfile(struct daemon *d)
     return r;
 }
 
+/* Listening beyond loopback needs gateway.allow_remote, and is said out loud. */
+static int check_remote(const struct daemon *d)
+{
+    if (api_listen_is_loopback(d->cfg.listen)) return 0;
+    if (!d->cfg.allow_remote) {
+        log_error("gateway", NULL,
+                  "gateway.listen %s is not a loopback address: the API would be reachable "
+                  "from the network over plain HTTP. Set gateway.allow_remote to true to do it "
+                  "anyway (behind a TLS proxy or a firewall), or listen on 127.0.0.1",
+                  d->cfg.listen);
+        return -1;
+    }
+    log_warn("gateway", NULL,
+             "gateway.listen %s is reachable from the network (gateway.allow_remote): plain "
+             "HTTP, the token travels in clear; put a TLS proxy in front of it",
+             d->cfg.listen);
+    return 0;
+}
+
 static int start_api(struct daemon *d)
 {
     char err[256] = "";
     char token[129];
+    if (check_remote(d) < 0) return -1;
     if (d->cfg.token[0]) {
         snprintf(token, sizeof token, "%s", d->cfg.token);
     } else if (api_token_load_or_create(d->state_dir, token, sizeof token, err, sizeof err) < 0) {
@@ -308,7 +329,13 @@ static int start_api(struct daemon *d)
         .token = token,
         .version = WAGATE_VERSION,
         .max_clients = d->cfg.max_clients,
+        .metrics_public = d->cfg.metrics_public,
     };
+    const char *hosts[CFG_MAX_HOSTS];
+    for (unsigned i = 0; i < d->cfg.allowed_hosts.n; i++)
+        hosts[i] = d->cfg.allowed_hosts.name[i];
+    ac.allowed_hosts = hosts;
+    ac.nallowed_hosts = d->cfg.allowed_hosts.n;
     int r = api_server_start(&d->loop, &ac, &d->api, err, sizeof err);
     memset(token, 0, sizeof token);
     if (r < 0) {

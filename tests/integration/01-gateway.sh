@@ -40,7 +40,8 @@ check "second instance exits non-zero" [ "$rc" -ne 0 ]
 check "second instance refuses within 1 s (${dt} ms)" [ "$dt" -lt 1000 ]
 check "second instance names the holder's pid" grep -q "pid $GW_PID" "$T/second.err"
 
-m=$(curl -s "http://$GW_LISTEN/metrics")
+check "metrics need the token (401)" [ "$(curl -s -o /dev/null -w "%{http_code}" "http://$GW_LISTEN/metrics")" = 401 ]
+m=$(curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/metrics")
 check "metrics expose resident memory" grep -q '^process_resident_memory_bytes ' <<<"$m"
 check "metrics are Prometheus text (HELP/TYPE)" grep -q '^# TYPE ' <<<"$m"
 

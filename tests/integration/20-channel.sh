@@ -68,7 +68,7 @@ check "no QR is current once linked (404)" [ "$CODE" = 404 ]
 check "the database exists" [ -s "$GW_STATE/accounts/default/wa.db" ]
 check "metrics show the channel state" \
   grep -q 'wagate_channel_state{channel="whatsapp",account="default",state="connected"} 1' \
-  <<<"$(curl -s "http://$GW_LISTEN/metrics")"
+  <<<"$(curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/metrics")"
 
 # ---- messages ----
 fw POST /admin/contacts/alice/send '{"to":"+15550001","text":"hello gateway"}' >/dev/null
