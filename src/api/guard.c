@@ -58,9 +58,8 @@ int api_guard_init(struct api_guard *g, const char *listen, int port, bool tls,
     g->tls = tls;
     if (n > API_GUARD_MAX_HOSTS) return -E2BIG;
     for (size_t i = 0; i < n; i++) {
-        if (!extra[i] ||
-            split_host(extra[i], strlen(extra[i]), g->hosts[i], sizeof(g->hosts[i]),
-                       &g->host_port[i]) < 0)
+        if (!extra[i] || split_host(extra[i], strlen(extra[i]), g->hosts[i], sizeof(g->hosts[i]),
+                                    &g->host_port[i]) < 0)
             return -EINVAL;
     }
     g->nhosts = n;
@@ -139,17 +138,20 @@ bool api_listen_is_loopback(const char *listen)
 {
     char host[64];
     if (!listen || cfg_split_listen(listen, host, sizeof(host), NULL) < 0) return false;
-    struct sockaddr_in a4;
-    struct sockaddr_in6 a6;
-    memset(&a4, 0, sizeof(a4));
-    memset(&a6, 0, sizeof(a6));
-    if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
-        a4.sin_family = AF_INET;
-        return api_addr_is_loopback((struct sockaddr *)&a4);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } u; /* one object seen through each type: no aliasing trouble when inlined */
+    memset(&u, 0, sizeof(u));
+    if (inet_pton(AF_INET, host, &u.v4.sin_addr) == 1) {
+        u.v4.sin_family = AF_INET;
+        return api_addr_is_loopback(&u.sa);
     }
-    if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
-        a6.sin6_family = AF_INET6;
-        return api_addr_is_loopback((struct sockaddr *)&a6);
+    memset(&u, 0, sizeof(u));
+    if (inet_pton(AF_INET6, host, &u.v6.sin6_addr) == 1) {
+        u.v6.sin6_family = AF_INET6;
+        return api_addr_is_loopback(&u.sa);
     }
     return false;
 }

@@ -24,6 +24,7 @@
 #include "api/events.h"
 #include "api/metrics.h"
 #include "core/log.h"
+#include "core/statedir.h"
 #include "gw/chhook.h"
 #include "gw/chmsg.h"
 #include "signal/sg_cipher.h"
@@ -258,6 +259,18 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
 
 /* ---- credentials (wa/credstore.h) ---- */
 
+static void account_dir(const struct gw_channel *ch, char *out, size_t n);
+
+/* Write the linked marker (core/statedir.h); a failure is logged, not fatal. */
+static void mark_linked(struct gw_channel *ch)
+{
+    char dir[PATH_MAX];
+    account_dir(ch, dir, sizeof dir);
+    int r = state_linked_mark(dir, ch->creds.me_pn);
+    if (r < 0)
+        log_warn(COMP, ch->account, "cannot write %s/%s: %s", dir, STATE_LINKED_FILE, strerror(-r));
+}
+
 static int save_creds(struct gw_channel *ch, const struct wa_creds *c)
 {
     if (!ch->db) return -ENOTCONN;
@@ -278,6 +291,7 @@ static int load_creds(struct gw_channel *ch)
 {
     int r = wa_creds_fetch(ch->db, &ch->creds);
     if (r == 0) ch->have_creds = true;
+    if (r == 0 && wa_creds_is_paired(&ch->creds)) mark_linked(ch); /* linked before the marker */
     if (r == 0 || r == -EUCLEAN) return r;
     if (r != -ENOENT) return r;
     r = wa_creds_generate(&ch->creds);
@@ -339,10 +353,44 @@ static void quarantine_loggedout(struct gw_channel *ch)
     notice(ch, text);
 }
 
-/* 0 open, 1 corrupt (quarantined, state changed), < 0 error (last_error set). */
+/* <state>/accounts/<id>, where the linked marker (core/statedir.h) lives. */
+static void account_dir(const struct gw_channel *ch, char *out, size_t n)
+{
+    strfmt(out, n, "%s", ch->dbpath);
+    char *slash = strrchr(out, '/');
+    if (slash) *slash = '\0';
+}
+
+/* The database of a linked account is missing or empty: report it, keep what is there, and
+ * wait for the owner (never a silent new device). */
+static void quarantine_lost(struct gw_channel *ch, int how)
+{
+    char np[PATH_MAX + 64] = "", text[PATH_MAX * 2 + 400];
+    int r = how == STATE_DB_EMPTY ? move_aside(ch, "empty", np, sizeof np) : 0;
+    strfmt(text, sizeof text,
+           "the database of this linked account is %s (%s)%s%s; no new device is made on its "
+           "own: restore it, or run 'wagate channels login --account %s' to link again",
+           how == STATE_DB_EMPTY ? "empty (0 bytes)" : "missing", ch->dbpath,
+           r < 0   ? ": could not move it aside: "
+           : np[0] ? ": quarantined as "
+                   : "",
+           r < 0 ? strerror(-r) : np, ch->account);
+    strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
+    notice(ch, text);
+    set_state(ch, GW_CH_LOGGED_OUT, how == STATE_DB_EMPTY ? "database empty" : "database missing",
+              NO_RETRY);
+}
+
+/* 0 open, 1 corrupt or lost (quarantined, state changed), < 0 error (last_error set). */
 static int open_store(struct gw_channel *ch)
 {
-    char err[512] = "";
+    char err[512] = "", dir[PATH_MAX];
+    account_dir(ch, dir, sizeof dir);
+    int lost = state_db_check(dir, ch->dbpath);
+    if (lost > 0) {
+        quarantine_lost(ch, lost);
+        return 1;
+    }
     int r = st_db_open(ch->dbpath, &ch->db, err, sizeof err);
     if (r == -EUCLEAN) {
         char np[PATH_MAX + 64] = "", qerr[256] = "", text[PATH_MAX + 400];
@@ -610,9 +658,11 @@ static int cb_paired(void *ud, const struct wa_creds *c)
 {
     struct gw_channel *ch = ud;
     int r = save_creds(ch, c);
-    if (r == 0)
+    if (r == 0) {
         log_info(COMP, ch->account, "paired as %s (%s); credentials stored", c->me_pn,
                  c->platform[0] ? c->platform : "unknown platform");
+        mark_linked(ch);
+    }
     return r;
 }
 
@@ -874,6 +924,11 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
         r->action = "scan the QR code";
     } else {
         bool pair = unlinked(ch);
+        if (ch->state == GW_CH_LOGGED_OUT) { /* the owner links anew: a fresh database is fine */
+            char dir[PATH_MAX];
+            account_dir(ch, dir, sizeof dir);
+            state_linked_clear(dir);
+        }
         r->action = pair ? "pairing" : "linked; reconnecting now with the stored credentials";
         r->started = true;
         force_attempt(ch, pair ? "login: pairing" : "login: force restart");

@@ -92,4 +92,26 @@ rc=$?
 check "listening on a busy port fails with exit 1" [ "$rc" -eq 1 ]
 check "busy port error is clear" grep -qi "address already in use" "$T/busy.err"
 
+# Beyond loopback: refused without gateway.allow_remote, warned about with it.
+echo '{"whatsapp":{"accounts":{}}}' > "$T/r.json"
+timeout 10 "$WAGATE_BIN" --config "$T/r.json" --state-dir "$T/r" gateway --listen 0.0.0.0:0 \
+  >/dev/null 2>"$T/remote.err"
+rc=$?
+check "0.0.0.0 without allow_remote exits 1" [ "$rc" -eq 1 ]
+check "the refusal names gateway.allow_remote" grep -q "gateway.allow_remote" "$T/remote.err"
+# Strict config: duplicate keys and a BOM name what is wrong.
+echo '{"log":{"level":"debug","level":"info"}}' > "$T/dup.json"
+"$WAGATE_BIN" --config "$T/dup.json" --state-dir "$T/r" gateway >/dev/null 2>"$T/dup.err"
+check "a duplicate key is refused, naming it" grep -q "log.level: duplicate key" "$T/dup.err"
+printf '\xef\xbb\xbf{}' > "$T/bom.json"
+"$WAGATE_BIN" --config "$T/bom.json" --state-dir "$T/r" gateway >/dev/null 2>"$T/bom.err"
+check "a BOM is refused" grep -q "byte order mark" "$T/bom.err"
+mkdir -p "$T/rr"
+echo '{"gateway":{"allow_remote":true},"whatsapp":{"accounts":{}}}' > "$T/rr/wagate.json"
+GW_SAVE=$GW_PID
+start_gateway rr --listen 0.0.0.0:0 || true
+check "with allow_remote it starts and warns" grep -q "warn .*reachable from the network" "$T/rr/err.log"
+kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null
+GW_PID=$GW_SAVE
+
 finish

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "api/events.h"
+#include "api/guard.h"
 #include "api/metrics.h"
 #include "api/server.h"
 #include "core/log.h"
@@ -640,6 +641,20 @@ static int setup_peer(void **st)
     return start_with(cfg);
 }
 
+static void test_loopback_listen(void **st)
+{
+    assert_true(api_listen_is_loopback("127.0.0.1:0"));
+    assert_true(api_listen_is_loopback("127.1.2.3:80"));
+    assert_true(api_listen_is_loopback("[::1]:18789"));
+    assert_true(api_listen_is_loopback("[::ffff:127.0.0.1]:1"));
+    assert_false(api_listen_is_loopback("0.0.0.0:18789"));
+    assert_false(api_listen_is_loopback("[::]:18789"));
+    assert_false(api_listen_is_loopback("192.168.1.5:18789"));
+    assert_false(api_listen_is_loopback("[::ffff:10.0.0.1]:1"));
+    assert_false(api_listen_is_loopback("localhost:1"));
+    assert_false(api_listen_is_loopback(NULL));
+}
+
 static void test_host_and_origin(void **st)
 {
     char raw[512];
@@ -1055,6 +1070,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_many_clients, setup_full, teardown),
         cmocka_unit_test_setup_teardown(test_per_peer_cap, setup_peer, teardown),
         cmocka_unit_test_setup_teardown(test_host_and_origin, setup, teardown),
+        cmocka_unit_test(test_loopback_listen),
         cmocka_unit_test_setup_teardown(test_slowloris_300, setup_many, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_resume, setup, teardown),
