@@ -74,6 +74,7 @@ struct client {
     uint8_t peer[16]; /* the peer's IPv4 (4 bytes, also from ::ffff:a.b.c.d) or IPv6 address */
     uint8_t peer_len; /* 0 = unknown */
     uint64_t born;    /* uv_now() at the accept */
+    void *tls;        /* the transport codec (api_tls_ops) of this connection, or NULL */
     unsigned long long frames_at_ping;
 };
 
@@ -106,6 +107,7 @@ struct api_server {
     void (*close_cb)(void *);
     void *close_arg;
     char rbuf[64 * 1024];
+    char pbuf[64 * 1024]; /* plaintext out of the TLS codec */
 };
 
 static void client_close(struct client *c);
@@ -185,12 +187,13 @@ static void on_write(uv_write_t *req, int status)
 
 static void drop_slow(struct client *c);
 
-/* Queue bytes; false if the client was dropped or is closed. */
-static bool write_raw(struct client *c, const void *p, size_t n)
+/* Hand n bytes to libuv as they are (ciphertext under TLS); false if the client was dropped
+ * or is closed. force skips the max_client_pending cap (one small final frame). */
+static bool write_sock(struct client *c, const void *p, size_t n, bool force)
 {
     if (c->state == C_CLOSED) return false;
     if (n == 0) return true;
-    if (c->pending + n > c->srv->cfg.max_client_pending) {
+    if (!force && c->pending + n > c->srv->cfg.max_client_pending) {
         drop_slow(c);
         return false;
     }
@@ -213,6 +216,34 @@ static bool write_raw(struct client *c, const void *p, size_t n)
     return true;
 }
 
+/* Send whatever ciphertext the TLS codec holds. */
+static bool tls_flush(struct client *c, bool force)
+{
+    const struct api_tls_ops *ops = c->srv->cfg.tls;
+    char tmp[16384];
+    size_t n;
+    while (c->state != C_CLOSED && (n = ops->take_out(c->tls, tmp, sizeof(tmp))) > 0)
+        if (!write_sock(c, tmp, n, force)) return false;
+    return c->state != C_CLOSED;
+}
+
+static bool write_out(struct client *c, const void *p, size_t n, bool force)
+{
+    if (!c->tls) return write_sock(c, p, n, force);
+    if (c->state == C_CLOSED) return false;
+    if (n && c->srv->cfg.tls->write(c->tls, p, n) < 0) {
+        client_close(c);
+        return false;
+    }
+    return tls_flush(c, force);
+}
+
+/* Queue bytes; false if the client was dropped or is closed. */
+static bool write_raw(struct client *c, const void *p, size_t n)
+{
+    return write_out(c, p, n, false);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     log_debug("api", NULL, "%p shutdown done: %s pending %zu", req->data,
@@ -229,6 +260,10 @@ static void drain(struct client *c)
         c->sub = NULL;
     }
     c->state = C_DRAIN;
+    if (c->tls) {
+        c->srv->cfg.tls->shutdown(c->tls); /* close_notify, then the TCP half-close */
+        if (!tls_flush(c, true)) return;
+    }
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->shut.data = c;
     if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
@@ -300,19 +335,7 @@ static void drop_slow(struct client *c)
         wss_output_consume(c->ws, n);
         wss_close(c->ws, 1008, "slow consumer");
         const uint8_t *p = wss_output(c->ws, &n);
-        struct wreq *w = malloc(sizeof(*w) + n);
-        if (w && n) {
-            w->c = c;
-            w->len = n;
-            memcpy(w->data, p, n);
-            uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
-            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) == 0)
-                c->pending += n;
-            else
-                free(w);
-        } else {
-            free(w);
-        }
+        if (!write_out(c, p, n, true)) return;
         wss_output_consume(c->ws, n);
     }
     drain(c);
@@ -614,6 +637,39 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
 }
 
+static void plain_input(struct client *c, const uint8_t *p, size_t n)
+{
+    if (c->state == C_HTTP)
+        http_input(c, p, n);
+    else if (c->state == C_WS)
+        ws_input(c, p, n);
+}
+
+/* Ciphertext in: the handshake advances, plaintext goes to HTTP/WebSocket, and whatever
+ * the codec has to say (handshake records, alerts) goes out. A TLS error closes. */
+static void tls_input(struct client *c, const char *p, size_t n)
+{
+    const struct api_tls_ops *ops = c->srv->cfg.tls;
+    if (ops->feed(c->tls, p, n) < 0) {
+        client_close(c);
+        return;
+    }
+    for (;;) {
+        size_t got = 0;
+        int r = ops->read(c->tls, c->srv->pbuf, sizeof(c->srv->pbuf), &got);
+        if (r < 0) {
+            log_debug("api", NULL, "%p tls: %d", (void *)c, r);
+            tls_flush(c, true); /* an alert, if any */
+            client_close(c);
+            return;
+        }
+        if (got == 0) break;
+        plain_input(c, (const uint8_t *)c->srv->pbuf, got);
+        if (c->state != C_HTTP && c->state != C_WS) return;
+    }
+    tls_flush(c, false);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
     struct client *c = st->data;
@@ -625,10 +681,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         client_close(c);
         return;
     }
-    if (c->state == C_HTTP)
-        http_input(c, (const uint8_t *)b->base, (size_t)nread);
-    else if (c->state == C_WS)
-        ws_input(c, (const uint8_t *)b->base, (size_t)nread);
+    if (c->tls) {
+        tls_input(c, b->base, (size_t)nread);
+        if (c->state != C_CLOSED) update_timer(c);
+        return;
+    }
+    plain_input(c, (const uint8_t *)b->base, (size_t)nread);
     update_timer(c);
 }
 
@@ -722,6 +780,7 @@ static void on_client_handle_closed(uv_handle_t *h)
     s->nall--;
     http_parser_free(c->hp);
     wss_free(c->ws);
+    if (c->tls) s->cfg.tls->free(c->tls);
     free(c);
     server_maybe_done(s);
 }
@@ -840,6 +899,10 @@ static void on_connection(uv_stream_t *l, int status)
     }
     size_t cap = c->triage ? TRIAGE_BYTES : s->cfg.max_request_bytes;
     if (http_parser_new(&(struct http_limits){.max_request_bytes = cap}, &c->hp) < 0) {
+        client_close(c);
+        return;
+    }
+    if (s->cfg.tls && !(c->tls = s->cfg.tls->accept(s->cfg.tls_ctx))) {
         client_close(c);
         return;
     }
@@ -1080,8 +1143,8 @@ int api_server_start(uv_loop_t *loop, const struct api_config *cfg, struct api_s
     s->listener.data = s;
     s->listener_open = true;
     r = listen_on(s, &ss, err, errlen);
-    if (r == 0 && api_guard_init(&s->guard, cfg->listen, s->port, false, cfg->allowed_hosts,
-                                 cfg->nallowed_hosts) < 0)
+    if (r == 0 && api_guard_init(&s->guard, cfg->listen, s->port, cfg->tls != NULL,
+                                 cfg->allowed_hosts, cfg->nallowed_hosts) < 0)
         r = seterr(err, errlen, 0, "bad allowed host (want NAME or NAME:PORT, at most 16)");
     if (r < 0) {
         uv_close((uv_handle_t *)&s->listener, on_failed_listener_closed);

@@ -69,6 +69,22 @@ struct api_server; /* opaque */
 struct api_events;
 struct api_metrics;
 
+/* An optional transport codec for the API (TLS), sans-I/O: the server feeds it the bytes it
+ * reads and sends what take_out() gives. The api layer does not link the TLS code (net);
+ * the gateway plugs net/tls.h in (gw/apitls.h). Every call gets the per-connection object
+ * accept() returned. */
+struct api_tls_ops {
+    void *(*accept)(void *ctx); /* a codec for a new connection, NULL: close */
+    void (*free)(void *conn);   /* from the last close callback */
+    int (*feed)(void *conn, const void *p, size_t n); /* ciphertext received; < 0: close */
+    /* advance the handshake, then decrypt up to cap bytes: 0 with *got 0 = need more
+     * input; < 0 = close (alert or peer close) */
+    int (*read)(void *conn, void *buf, size_t cap, size_t *got);
+    int (*write)(void *conn, const void *p, size_t n);     /* encrypt; < 0: close */
+    size_t (*take_out)(void *conn, void *buf, size_t cap); /* ciphertext to send */
+    void (*shutdown)(void *conn);                          /* queue close_notify */
+};
+
 struct api_config {
     const char *listen;          /* "127.0.0.1:18789", "[::1]:18789"; port 0 = any free port */
     const char *token;           /* bearer token, required for every /api/ route (copied) */
@@ -87,6 +103,10 @@ struct api_config {
     const char *const *allowed_hosts; /* copied; up to API_GUARD_MAX_HOSTS */
     size_t nallowed_hosts;
     bool metrics_public; /* GET /metrics without the token */
+    /* TLS on the API port (NULL: plain HTTP). The first request deadline (header_timeout_ms)
+     * covers the handshake; nothing blocks the loop (the codec works on memory buffers). */
+    const struct api_tls_ops *tls;
+    void *tls_ctx; /* passed to tls->accept(); owned by the caller, outlives the server */
 };
 
 /* What a route handler sees. Valid only during the handler call. */

@@ -83,6 +83,8 @@ struct cfg_schema {
     struct cfg_hosts allowed_hosts; /* gateway.allowed_hosts: Host names beyond loopback */        \
     bool metrics_public;            /* gateway.metrics_public: /metrics without the token */       \
     bool allow_remote;              /* gateway.allow_remote: listen beyond loopback */             \
+    char tls_cert[CFG_PATH_MAX];    /* gateway.tls_cert: PEM chain, empty = plain HTTP */          \
+    char tls_key[CFG_PATH_MAX];     /* gateway.tls_key: PEM key of the leaf */                     \
     enum wlog_level log_level;      /* log.level */                                                \
     bool log_json;                  /* log.json */                                                 \
     char log_file[CFG_PATH_MAX]     /* log.file: empty = stderr only */
@@ -101,6 +103,10 @@ struct cfg_schema {
      .set = cfg_set_hosts},                                                                        \
     {.path = "gateway.metrics_public", .type = CFG_BOOL, CFG_AT(T, metrics_public)},               \
     {.path = "gateway.allow_remote", .type = CFG_BOOL, CFG_AT(T, allow_remote)},                   \
+    {.path = "gateway.tls_cert", .type = CFG_STRING, CFG_AT(T, tls_cert), .min = 1,                \
+     .max = CFG_PATH_MAX - 1},                                                                     \
+    {.path = "gateway.tls_key", .type = CFG_STRING, CFG_AT(T, tls_key), .min = 1,                  \
+     .max = CFG_PATH_MAX - 1},                                                                     \
     {.path = "log", .type = CFG_SECTION},                                                          \
     {.path = "log.level", .type = CFG_LEVEL, CFG_AT(T, log_level), .def = "info"},                 \
     {.path = "log.json", .type = CFG_BOOL, CFG_AT(T, log_json)},                                   \

@@ -15,8 +15,8 @@ int gw_pagedrop_line(const char *line, unsigned long *start, size_t *len)
     if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %n", &a, &b, perms, &off, dev, &inode, &n) < 6)
         return 0;
     /* readable, not writable, private; an inode and a path: a file, not [vdso] or anon */
-    if (strlen(perms) != 4 || perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' ||
-        inode == 0 || b <= a || line[n] != '/')
+    if (strlen(perms) != 4 || perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' || inode == 0 ||
+        b <= a || line[n] != '/')
         return 0;
     *start = a;
     *len = (size_t)(b - a);

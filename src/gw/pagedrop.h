@@ -9,8 +9,8 @@
  * every resident page of such a mapping is the file's own, so dropping it loses nothing;
  * what the loop runs next comes back from the page cache with minor faults (no disk I/O
  * while the file stays cached). Writable mappings, RELRO segments (relocated by the dynamic
- * linker: anonymous pages) and anonymous memory are never touched. This is what keeps the idle RSS of the dynamically linked daemon near the
- * statically linked one (docs/internals/memory.md).
+ * linker: anonymous pages) and anonymous memory are never touched. This is what keeps the idle RSS
+ * of the dynamically linked daemon near the statically linked one (docs/internals/memory.md).
  *
  * Synchronous and cheap (one read of /proc/self/smaps, a few dozen madvise calls): run it
  * at a quiet moment, e.g. after memtrim's malloc_trim.
