@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Install the Debian 12 packages wagate needs to build, run and test.
+# --run: only what the daemon needs to build and run; --test: also the test tools.
 # Idempotent and quick when everything is present: dpkg is asked first,
 # apt-get runs only for what is missing.
 set -euo pipefail
 
-PKGS=(
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev lld
+# What the daemon needs to build and run (`make run`, `scripts/deps.sh --run`): the compiler,
+# CMake, and the -dev packages of its libraries (their runtime libraries come with them and
+# are linked dynamically, so Debian's security updates reach the daemon). libcmocka-dev is
+# here because CMake configures the unit tests with the daemon; node-llhttp (C sources of the
+# HTTP parser) drags in Debian's nodejs through its JavaScript dependencies.
+RUN_PKGS=(
+  build-essential cmake ninja-build pkg-config
   libuv1-dev libc-ares-dev libssl-dev libwslay-dev node-llhttp
   libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev libqrencode-dev libcjson-dev libcmocka-dev zlib1g-dev
-  curl ca-certificates nodejs npm
+  curl ca-certificates
 )
-# clang-format: the ctest test `format` (Debian 12 ships 14, the version .clang-format is for).
-[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format)
-
+# Development on top (`make build`, the default): clang + its sanitizer/fuzzer runtime, lld
+# (the hot-code link order of release builds), node/npm (the Baileys conformance tests).
+DEV_PKGS=(clang libclang-rt-14-dev lld nodejs npm)
+PKGS=("${RUN_PKGS[@]}")
+[ "${1:-}" = "--run" ] || PKGS+=("${DEV_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
