@@ -209,8 +209,8 @@ static int server_init(struct api_server *s, const struct api_config *cfg, char 
     s->start_ms = uv_now(s->loop);
     api_events_now_iso(s->started_at, sizeof(s->started_at));
     if (api_server_add_route(s, "GET", "/healthz", false, srv_route_healthz, NULL) < 0 ||
-        api_server_add_route(s, "GET", "/metrics", !s->cfg.metrics_public, srv_route_metrics, NULL) <
-            0 ||
+        api_server_add_route(s, "GET", "/metrics", !s->cfg.metrics_public, srv_route_metrics,
+                             NULL) < 0 ||
         api_server_add_route(s, "GET", "/api/v1/status", true, srv_route_status, NULL) < 0)
         return seterr(err, errlen, 0, "out of memory");
     return 0;
