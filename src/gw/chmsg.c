@@ -35,6 +35,7 @@ static void count(struct chmsg *m, const char *name)
 
 static void publish(struct chmsg *m, const char *type, cJSON *d)
 {
+    gw_json_make_utf8(d); /* peers' strings (ids, errors) go out valid */
     if (m->events)
         api_events_publish(m->events, type, d);
     else

@@ -9,6 +9,7 @@
 
 #include "api/server.h"
 #include "core/qr.h"
+#include "core/utf8.h"
 #include "gw/channel.h"
 #include "gw/json.h"
 #include "store/msgstore.h"
@@ -195,11 +196,45 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
     api_response_json(res, r.duplicate ? 200 : 202, o);
 }
 
+/* Why a send request's raw body cannot be taken (NULL: it can): it must be valid UTF-8, and
+ * no string in it may hold \u0000 (cJSON ends the string there: "a\u0000b" would go out as
+ * "a"). why is a buffer of wl bytes. */
+static const char *body_problem(const uint8_t *p, size_t n, char *why, size_t wl)
+{
+    size_t bad = utf8_first_invalid(p, n);
+    if (bad < n) {
+        snprintf(why, wl, "the request body is not valid UTF-8 (byte %zu)", bad);
+        return why;
+    }
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == 0) return "the request body holds a NUL byte";
+        if (p[i] == '"') {
+            in_str = !in_str;
+        } else if (in_str && p[i] == '\\' && i + 1 < n) {
+            if (p[i + 1] == 'u' && n - i >= 6 && memcmp(p + i + 2, "0000", 4) == 0)
+                return "a string holds a NUL character (\\u0000): text cannot contain NUL";
+            i++; /* the escaped character */
+        }
+    }
+    return NULL;
+}
+
 static void messages_post(const struct api_request *req, struct api_response *res, void *arg)
 {
-    cJSON *body = req->http->body_len
-                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
-                      : NULL;
+    const uint8_t *raw = req->http->body;
+    size_t rawlen = req->http->body_len;
+    char why[96];
+    const char *problem = rawlen ? body_problem(raw, rawlen, why, sizeof why) : NULL;
+    if (problem) {
+        api_response_error(res, 400, problem);
+        return;
+    }
+    cJSON *body = rawlen ? cJSON_ParseWithLength((const char *)raw, rawlen) : NULL;
+    if (!body && rawlen) {
+        api_response_error(res, 400, "malformed JSON");
+        return;
+    }
     if (!cJSON_IsObject(body)) {
         cJSON_Delete(body);
         api_response_error(res, 400, "expected a JSON object");

@@ -96,8 +96,10 @@ static const char *const sql[ST_Q_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (chat, sender, msg_id) DO NOTHING",
     [ST_Q_INBOX_FIND] = "SELECT cursor FROM inbox WHERE chat = ?1 AND sender = ?2 AND msg_id = ?3",
     [ST_Q_INBOX_LIST] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
-                        " delivered FROM inbox WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
+                        " delivered, text_raw FROM inbox WHERE cursor > ?1 ORDER BY cursor"
+                        " LIMIT ?2",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
+    [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
     [ST_Q_OUTBOX_INSERT] =
         "INSERT INTO outbox (idem_key, msg_id, to_jid, payload, created, updated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (idem_key) DO NOTHING",

@@ -132,7 +132,12 @@ static const char v2[] =
     "  at INTEGER NOT NULL\n"
     ") WITHOUT ROWID;\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2};
+/* v3: the bytes of a received text as the peer sent them, kept only when they were not valid
+ * UTF-8 (the payload then holds the repaired text, invalid sequences as U+FFFD). */
+static const char v3[] = "-- v3: raw bytes of texts that were not valid UTF-8\n"
+                         "ALTER TABLE inbox ADD COLUMN text_raw BLOB;\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3};
 
 const char *st_migration_sql(int version)
 {

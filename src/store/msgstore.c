@@ -116,6 +116,7 @@ void st_inbox_list_free(struct st_inbox_msg *v, size_t n)
         free(v[i].msg_id);
         free(v[i].type);
         free(v[i].payload);
+        free(v[i].text_raw);
     }
     free(v);
 }
@@ -131,6 +132,10 @@ static int inbox_row(sqlite3_stmt *s, struct st_inbox_msg *m)
     m->payload = blob_dup(s, 6, &m->payload_len);
     m->received = sqlite3_column_int64(s, 7);
     m->delivered = sqlite3_column_int(s, 8);
+    if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+        m->text_raw = blob_dup(s, 9, &m->text_raw_len);
+        if (!m->text_raw) return -ENOMEM;
+    }
     return m->chat && m->sender && m->msg_id && m->type && m->payload ? 0 : -ENOMEM;
 }
 
@@ -166,6 +171,21 @@ int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox
     *out = v;
     *n = k;
     return 0;
+}
+
+int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_t len)
+{
+    if (!raw || !len) return bad(db, "inbox set raw");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "inbox set raw: too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_SET_RAW);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    bind_payload(s, 2, raw, len);
+    int rc = st_db__exec(db, s, "inbox set raw");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) == 0)
+        return st_db__failf(db, -ENOENT, "inbox: no message with cursor %lld", (long long)cursor);
+    return rc;
 }
 
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)

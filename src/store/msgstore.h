@@ -38,7 +38,9 @@ struct st_inbox_msg {
     int64_t received; /* when we stored it */
     uint8_t *payload;
     size_t payload_len;
-    int delivered; /* 0/1: handed to the agent */
+    int delivered;     /* 0/1: handed to the agent */
+    uint8_t *text_raw; /* a text's bytes as sent when they were not valid UTF-8, else NULL */
+    size_t text_raw_len;
 };
 
 /* Insert a decrypted message. Returns 0 (new row; *cursor = its cursor) or ST_DUPLICATE
@@ -48,6 +50,10 @@ struct st_inbox_msg {
 int st_inbox_insert(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
                     int64_t ts, const char *type, const uint8_t *payload, size_t len,
                     int64_t *cursor) __attribute__((warn_unused_result));
+/* Keep the bytes of a text as the peer sent them (1..ST_PAYLOAD_MAX; the payload holds the
+ * repaired UTF-8) on the row `cursor`: 0, -ENOENT unknown cursor, -EINVAL, -ENOBUFS. */
+int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_t len)
+    __attribute__((warn_unused_result));
 /* Up to `limit` (1..ST_LIST_MAX) messages with cursor > after, in cursor order. *out is a
  * new array of *n entries (NULL when 0); free with st_inbox_list_free. */
 int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox_msg **out,

@@ -43,7 +43,8 @@ struct mctx {
 
 /* What the transaction body found in one <message>. */
 struct rx {
-    struct buf content; /* inbox payload */
+    struct buf content; /* inbox payload (text: valid UTF-8) */
+    struct buf raw;     /* text as sent when it was not valid UTF-8 (inbox text_raw), else empty */
     const char *type;   /* static string */
     char dest[WA_JID_STR_MAX];
     bool any_content;
