@@ -915,3 +915,10 @@ int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct 
     if (!ch->db) return -EAGAIN;
     return st_inbox_list(ch->db, after, limit, v, n);
 }
+
+int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!ch->db) return -EAGAIN;
+    return st_outbox_get(ch->db, id, out);
+}

@@ -82,6 +82,21 @@ cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
     return o;
 }
 
+cJSON *gw_outmsg_json(const char *account, const struct st_outbox_msg *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    add_str(o, "account", account);
+    add_str(o, "id", m->msg_id);
+    add_str(o, "to", m->to);
+    cJSON_AddStringToObject(o, "state", st_out_state_name(m->state));
+    if (m->error && m->error[0]) add_str(o, "error", m->error);
+    cJSON_AddNumberToObject(o, "attempts", m->attempts);
+    cJSON_AddNumberToObject(o, "created", (double)m->created);
+    cJSON_AddNumberToObject(o, "updated", (double)m->updated);
+    return o;
+}
+
 /* Every string value below v, repaired in place (keys are ours and left alone). */
 void gw_json_make_utf8(cJSON *v)
 {

@@ -16,6 +16,9 @@ struct gw_channel_status;
  * ("text" then holds U+FFFD for each invalid sequence). Every string is valid UTF-8.
  * A new object (NULL on ENOMEM); the caller owns it. */
 cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m);
+/* An outgoing message: {"account","id","to","state","error"? (why it failed),"attempts",
+ * "created","updated"} (times in Unix seconds). A new object; the caller owns it. */
+cJSON *gw_outmsg_json(const char *account, const struct st_outbox_msg *m);
 /* Repair every string value of v and its siblings and children to valid UTF-8 (U+FFFD for
  * invalid sequences), in place: what goes out on the event stream and the API is valid. */
 void gw_json_make_utf8(cJSON *v);

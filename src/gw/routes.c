@@ -185,7 +185,8 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
         return;
     }
     if (rc < 0) {
-        api_response_error(res, rc == -EINVAL ? 400 : 500, r.error[0] ? r.error : strerror(-rc));
+        int status = rc == -EINVAL ? 400 : rc == -EEXIST ? 409 : rc == -ENXIO ? 422 : 500;
+        api_response_error(res, status, r.error[0] ? r.error : strerror(-rc));
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -273,8 +274,41 @@ static cJSON *inbox_json(const char *account, int64_t after, const struct st_inb
     return o;
 }
 
+/* GET /api/v1/messages/{id}?account=ID: one outgoing message, its state and failure reason. */
+static void message_get_one(const struct api_request *req, struct api_response *res,
+                            struct gw_channel_list *l, const char *id)
+{
+    char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
+    long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
+    if ((ar < 0 && ar != -ENOENT) || !id[0] || strchr(id, '/') || strlen(id) > ST_MSGID_MAX) {
+        api_response_error(res, 400, "/api/v1/messages/{id}[?account=ID]");
+        return;
+    }
+    struct gw_channel *ch = gw_channel_list_find(l, acct);
+    if (!ch) {
+        api_response_error(res, 404, "no such account");
+        return;
+    }
+    struct st_outbox_msg m;
+    int rc = gw_channel_outbox_get(ch, id, &m);
+    if (rc == -ENOENT) {
+        api_response_error(res, 404, "no such message");
+    } else if (rc == -EAGAIN) {
+        api_response_error(res, 503, "the channel's store is not open");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else {
+        api_response_json(res, 200, gw_outmsg_json(gw_channel_account(ch), &m));
+        st_outbox_msg_free(&m);
+    }
+}
+
 static void messages_get(const struct api_request *req, struct api_response *res, void *arg)
 {
+    if (req->rest[0] == '/') {
+        message_get_one(req, res, arg, req->rest + 1);
+        return;
+    }
     char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
     long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
     long long after = query_num(req->http->query, "after", 0);

@@ -93,9 +93,11 @@ check "hook.replied event names the message and the reply" \
 REPLY_ID=$(jq -r "select(.type==\"hook.replied\" and .data.id==\"$ID1\") | .data.reply_id" <<<"$ev" | head -1)
 
 # ---- the idempotency key ----
-api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"a second reply\",\"idempotency_key\":\"hook:default:$ID1\"}"
-check "the reply's key is hook:default:<id>: a second reply is a duplicate" ok_if \
+api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"echo: hello\",\"idempotency_key\":\"hook:default:$ID1\"}"
+check "the reply's key is hook:default:<id>: the same reply again is a duplicate" ok_if \
   '[ "$CODE" = 200 ] && [ "$(jq -r .duplicate <<<"$BODY")" = true ] && [ "$(jq -r .id <<<"$BODY")" = "$REPLY_ID" ]'
+api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"a second reply\",\"idempotency_key\":\"hook:default:$ID1\"}"
+check "... and another text under that key is refused (409)" ok_if '[ "$CODE" = 409 ]'
 
 # ---- failures: logged, one event, never retried ----
 alice_says fail >/dev/null
