@@ -10,6 +10,7 @@
 #include "api/server.h"
 #include "core/qr.h"
 #include "core/utf8.h"
+#include "gw/access.h"
 #include "gw/channel.h"
 #include "gw/json.h"
 #include "store/msgstore.h"
@@ -130,6 +131,38 @@ static void login(struct gw_channel *ch, struct api_response *res)
     api_response_json(res, r.started ? 202 : 200, o);
 }
 
+/* POST .../{account}/pairing/approve {"code":"ABCD2345"}: the owner approves a sender. */
+static void pairing_approve(struct gw_channel *ch, const struct api_request *req,
+                            struct api_response *res)
+{
+    cJSON *body = req->http->body_len
+                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
+                      : NULL;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "code");
+    struct gw_access *a = gw_channel_access(ch);
+    char sender[ST_CHAT_MAX + 1] = "";
+    int rc = !cJSON_IsString(c) ? -EINVAL
+             : a                ? gw_access_approve(a, c->valuestring, sender, sizeof sender)
+                                : -EAGAIN;
+    cJSON_Delete(body);
+    if (rc == -EINVAL) {
+        api_response_error(res, 400,
+                           "need {\"code\": \"ABCD2345\"} (the 8-character pairing code)");
+    } else if (rc == 0) {
+        api_response_error(res, 404, "no such pairing code (already approved, or never sent)");
+    } else if (rc == -EAGAIN) {
+        api_response_error(res, 503, "the channel's store is not open");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "sender", sender);
+        cJSON_AddTrueToObject(o, "approved");
+        api_response_json(res, 200, o);
+    }
+}
+
 static void channel_post(const struct api_request *req, struct api_response *res, void *arg)
 {
     const char *action;
@@ -137,6 +170,8 @@ static void channel_post(const struct api_request *req, struct api_response *res
     if (!ch) return;
     if (strcmp(action, "login") == 0) {
         login(ch, res);
+    } else if (strcmp(action, "pairing/approve") == 0) {
+        pairing_approve(ch, req, res);
     } else if (strcmp(action, "restart") == 0) {
         if (gw_channel_restart(ch, "operator restart") == -EPERM) {
             api_response_error(res, 409, "the account is logged out: use login to link it");

@@ -100,6 +100,14 @@ static const char *const sql[ST_Q_COUNT] = {
                         " LIMIT ?2",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
     [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
+    [ST_Q_ACCESS_IS_APPROVED] = "SELECT 1 FROM access_approved WHERE sender = ?1",
+    [ST_Q_ACCESS_APPROVE] =
+        "INSERT INTO access_approved (sender, approved) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    [ST_Q_PAIRING_PUT] = "INSERT INTO access_pairing (code, sender, created) VALUES (?1, ?2, ?3)"
+                         " ON CONFLICT DO NOTHING",
+    [ST_Q_PAIRING_BY_SENDER] = "SELECT code FROM access_pairing WHERE sender = ?1",
+    [ST_Q_PAIRING_BY_CODE] = "SELECT sender FROM access_pairing WHERE code = ?1",
+    [ST_Q_PAIRING_DEL] = "DELETE FROM access_pairing WHERE code = ?1",
     [ST_Q_OUTBOX_INSERT] =
         "INSERT INTO outbox (idem_key, msg_id, to_jid, payload, created, updated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (idem_key) DO NOTHING",

@@ -134,6 +134,27 @@ int st_processed_check(struct st_db *db, const uint8_t hash[static 32], char *id
 int st_processed_put(struct st_db *db, const uint8_t hash[static 32], const char *msg_id)
     __attribute__((warn_unused_result));
 
+/* ---- access policy state (gw/access) ---- */
+
+#define ST_PAIRING_CODE_MAX 16
+
+/* 1 if the owner approved this sender (a JID, 1..ST_CHAT_MAX), 0 if not, or a negative errno. */
+int st_access_is_approved(struct st_db *db, const char *sender) __attribute__((warn_unused_result));
+/* Approve a sender (0; ST_DUPLICATE when it already was). */
+int st_access_approve(struct st_db *db, const char *sender) __attribute__((warn_unused_result));
+/* Record the pairing code sent to sender (4..ST_PAIRING_CODE_MAX characters): 0, or
+ * ST_DUPLICATE when the sender already has one or the code is taken (nothing changed). */
+int st_pairing_put(struct st_db *db, const char *sender, const char *code, int64_t now)
+    __attribute__((warn_unused_result));
+/* 1 with the sender's pending code copied into code_out (cap >= ST_PAIRING_CODE_MAX + 1), 0 when
+ * it has none. */
+int st_pairing_get(struct st_db *db, const char *sender, char *code_out, size_t cap)
+    __attribute__((warn_unused_result));
+/* Approve the sender a pending code was sent to, and forget the code, in one transaction of
+ * its own (or the caller's): 1 with the sender copied into sender_out, 0 for an unknown code. */
+int st_pairing_approve(struct st_db *db, const char *code, char *sender_out, size_t cap)
+    __attribute__((warn_unused_result));
+
 /* ---- LID <-> phone-number users ---- */
 
 /* Record lid <-> pn (user parts or JIDs, ≤ 128 bytes). A new mapping for either side

@@ -34,7 +34,13 @@ struct wa_inmsg {
     size_t text_raw_len;     /* (text_raw_len bytes), else NULL */
     const uint8_t *raw;      /* other kinds: the Message protobuf (raw_len bytes); else NULL */
     size_t raw_len;
+    /* the JIDs the text mentions (contextInfo.mentionedJid, up to WA_INMSG_MENTIONS_MAX; only
+     * on live delivery, not in inbox rows) */
+    const char *const *mentions;
+    size_t n_mentions;
 };
+
+#define WA_INMSG_MENTIONS_MAX 32
 
 /* The store's type column for a kind ("text", "reaction", "protocol", "other") and back
  * (unknown names -> WA_IN_OTHER). */

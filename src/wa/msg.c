@@ -105,6 +105,11 @@ static int classify(struct wa_msg_info *mi, const Wa__Message *c)
         rc = take_text(mi, c->conversation);
     } else if (c->extendedtextmessage && c->extendedtextmessage->text) {
         rc = take_text(mi, c->extendedtextmessage->text);
+        const Wa__ContextInfo *ci = c->extendedtextmessage->contextinfo;
+        if (ci && ci->n_mentionedjid) {
+            mi->mentions = ci->mentionedjid;
+            mi->n_mentions = ci->n_mentionedjid;
+        }
     } else if (c->reactionmessage) {
         mi->type = "reaction";
     } else if (c->protocolmessage) {

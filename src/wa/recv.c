@@ -238,6 +238,13 @@ static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
         else
             rc = buf_append(&x->content, p, len);
         if (rc == 0 && mi.text_raw) rc = buf_append(&x->raw, mi.text_raw, mi.text_raw_len);
+        x->nmention = 0;
+        for (size_t i = 0; i < mi.n_mentions && x->nmention < WA_INMSG_MENTIONS_MAX; i++)
+            if (mi.mentions[i] && strlen(mi.mentions[i]) < WA_JID_STR_MAX) {
+                snprintf(x->mention[x->nmention], WA_JID_STR_MAX, "%s", mi.mentions[i]);
+                x->mention_p[x->nmention] = x->mention[x->nmention];
+                x->nmention++;
+            }
         if (rc == -ENOBUFS) rc = SG_E_TOO_BIG;
         x->dest[0] = 0;
         if (mi.dest_jid && strlen(mi.dest_jid) < sizeof(x->dest))
@@ -375,6 +382,8 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
         im.text_len = x->content.len;
         im.text_raw = x->raw.len ? x->raw.data : NULL;
         im.text_raw_len = x->raw.len;
+        im.mentions = x->nmention ? x->mention_p : NULL;
+        im.n_mentions = x->nmention;
     } else {
         im.raw = x->content.data;
         im.raw_len = x->content.len;

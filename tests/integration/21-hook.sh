@@ -33,7 +33,9 @@ printf 'v2: %s\n' "$(printf '%s\n' "$msg" | sed -n 's/.*"text":"\([^"]*\)"}$/\1/
 EOF
 mkdir -p "$T/g"
 conf() { # conf COMMAND TIMEOUT_MS [EXTRA exec keys]
-  printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s"},
+  # dm_policy open: this test is about the hook itself (25-access.sh tests the policy)
+  printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s",
+ "accounts":{"default":{"dm_policy":"open"}}},
  "hooks":{"exec":{"command":"%s","timeout_ms":%s%s}}}\n' "$LISTEN" "$ROOT" "$1" "$2" "${3:-}" \
     >"$T/g/wagate.json"
 }

@@ -206,7 +206,7 @@ static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
         return;
     }
     char id[64], err[256] = "";
-    int rc = fw_sim_send_text(c->s, a, to, text, id, err, sizeof(err));
+    int rc = fw_sim_send(c->s, a, to, text, jstr(body, "mention"), id, err, sizeof(err));
     if (rc < 0) {
         reply_err(c, errno_status(rc), err);
         return;
