@@ -30,6 +30,8 @@ enum gw_access_verdict gw_access_decide(const struct wg_access *p, const struct 
     if (in->owner) {
         w = "owner";
         v = GW_ACCESS_ALLOW;
+    } else if (in->other) {
+        w = "not_a_chat";
     } else if (in->group) {
         if (p->group_policy != WG_GROUP_OPEN && !in->listed)
             w = "group_not_allowed";
@@ -215,10 +217,12 @@ bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const st
     if (!a) return true;
     const struct wg_access *p = cfg_access(a->o.cfg, a->account);
     struct wa_jid cj;
-    bool group =
-        m->chat && wa_jid_parse(&cj, m->chat, strlen(m->chat)) == 0 && wa_jid_is_group(&cj);
+    bool parsed = m->chat && wa_jid_parse(&cj, m->chat, strlen(m->chat)) == 0;
+    bool group = parsed && wa_jid_is_group(&cj);
     const char *sender = m->sender && m->sender[0] ? m->sender : m->chat;
     struct gw_access_in in = {.group = group,
+                              .other =
+                                  !parsed || (!group && !wa_jid_is_pn(&cj) && !wa_jid_is_lid(&cj)),
                               .owner = is_me(creds, sender) || (!group && is_me(creds, m->chat))};
     for (size_t i = 0; i < m->n_mentions && !in.mentioned; i++)
         in.mentioned = is_me(creds, m->mentions[i]);
@@ -230,7 +234,7 @@ bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const st
     const char *why = "";
     enum gw_access_verdict v = gw_access_decide(p, &in, &why);
     if (v == GW_ACCESS_ALLOW) return true;
-    if (v == GW_ACCESS_PAIR && db) {
+    if (v == GW_ACCESS_PAIR && db && m->kind == WA_IN_TEXT) { /* a reaction earns no code */
         int rc = pair(a, db, sender);
         if (rc < 0)
             log_warn(COMP, a->account, "pairing code for %s: %s", sender, st_db_last_error(db));

@@ -12,7 +12,10 @@
  *   group_policy  "allowlist" (default): only the groups listed in `groups`; "open": all.
  *   require_mention (default true): in an allowed group, only messages whose contextInfo
  *                 mentionedJid holds our own JID (PN or LID user).
- * The owner's own chat (note to self) and our own messages are always allowed. A blocked
+ * The owner's own chat (note to self) and our own messages are always allowed; chats that
+ * are neither a user nor a group (status@broadcast, broadcast lists, newsletters) never are,
+ * and only a text in a direct chat earns a pairing code (not a reaction or a protocol
+ * message). A blocked
  * message has been stored, acked and counted (message.received) like any other; it is only
  * not handed to the agent: counted in wagate_channel_messages_blocked_total{reason}, logged,
  * and published as `access.blocked` {"account","id","chat","sender","reason"}. A pairing code
@@ -50,6 +53,7 @@ enum gw_access_verdict {
 /* One received message, as the policy sees it. */
 struct gw_access_in {
     bool group;     /* the chat is a group */
+    bool other;     /* the chat is neither a user nor a group (broadcast, status, newsletter) */
     bool owner;     /* sent by us (our phone or another of our devices) or our own chat */
     bool listed;    /* DM: the sender is in allow_from; group: the chat is in groups */
     bool approved;  /* DM: the owner approved the sender (pairing) */

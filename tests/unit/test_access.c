@@ -78,6 +78,17 @@ static void test_groups(void **state)
     assert_int_equal(dec(&p, g, "owner"), GW_ACCESS_ALLOW);
 }
 
+/* status@broadcast, broadcast lists, newsletters: never the agent, never a pairing code */
+static void test_not_a_chat(void **state)
+{
+    (void)state;
+    struct wg_access p = pol(WG_DM_PAIRING, WG_GROUP_OPEN, false);
+    assert_int_equal(dec(&p, (struct gw_access_in){.other = true}, "not_a_chat"), GW_ACCESS_DENY);
+    p = pol(WG_DM_OPEN, WG_GROUP_OPEN, false);
+    assert_int_equal(dec(&p, (struct gw_access_in){.other = true, .listed = true}, "not_a_chat"),
+                     GW_ACCESS_DENY);
+}
+
 static void test_code_norm(void **state)
 {
     (void)state;
@@ -130,9 +141,8 @@ static void test_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dm),
-        cmocka_unit_test(test_groups),
-        cmocka_unit_test(test_code_norm),
+        cmocka_unit_test(test_dm),         cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_not_a_chat), cmocka_unit_test(test_code_norm),
         cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
