@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/json.h"
 #include "gw/chmsg.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
@@ -200,6 +201,7 @@ static void declare_metrics(struct gw_channel *ch)
 
 static void publish(struct gw_channel *ch, const char *type, cJSON *data)
 {
+    gw_json_make_utf8(data); /* server texts (stream errors, failures) go out valid */
     if (ch->events && !ch->closing)
         api_events_publish(ch->events, type, data);
     else

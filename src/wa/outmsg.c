@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
 #include "wa/jid.h"
 #include "wa/sendbuild.h"
 
@@ -20,6 +21,11 @@ static int check_content(const struct wa_outmsg *m, char *err, size_t errlen)
     size_t tl = m->text ? strlen(m->text) : 0;
     if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
         snprintf(err, errlen, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
+        return -EINVAL;
+    }
+    size_t bad = utf8_first_invalid(m->text, tl);
+    if (bad < tl) { /* the API refuses it earlier; this is for every other sender (the hook) */
+        snprintf(err, errlen, "text is not valid UTF-8 (byte %zu)", bad);
         return -EINVAL;
     }
     return 0;

@@ -521,6 +521,13 @@ static void test_enqueue_rejects(void **state)
     big[WA_SEND_TEXT_MAX + 1] = 0;
     assert_int_equal(enq(f->s, "+15550002", big, NULL, &a), -EINVAL);
     free(big);
+    /* not UTF-8 (what a hook might print): refused before an id is spent on it */
+    assert_int_equal(enq(f->s, "+15550002", "caf\xe9", NULL, &a), -EINVAL);
+    assert_non_null(strstr(wa_sender_last_error(f->s), "not valid UTF-8 (byte 3)"));
+    char err[128];
+    struct wa_outmsg om = wa_outmsg_text("+15550002", "\xed\xa0\x80", NULL);
+    assert_int_equal(wa_outbox_enqueue(f->db, &f->creds, &om, &a, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not valid UTF-8"));
     f->creds.me_pn[0] = 0; /* not paired */
     assert_int_equal(enq(f->s, "+15550002", "x", NULL, &a), -EINVAL);
     snprintf(f->creds.me_pn, sizeof(f->creds.me_pn), "15551230000:7@s.whatsapp.net");
