@@ -25,7 +25,9 @@
 #include "api/metrics.h"
 #include "core/log.h"
 #include "core/statedir.h"
+#include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/json.h"
 #include "gw/chmsg.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
@@ -80,9 +82,10 @@ struct gw_channel {
     struct wa_creds creds;
     bool have_creds;
     struct wa_client *client;
-    struct wa_session *sess; /* receive/send paths of the current client (wa/session.h) */
-    struct chmsg *msg;       /* their events as logs, API events, metrics (gw/chmsg.h) */
-    struct chhook *hook;     /* the exec hook on received messages (gw/chhook.h) */
+    struct wa_session *sess;  /* receive/send paths of the current client (wa/session.h) */
+    struct chmsg *msg;        /* their events as logs, API events, metrics (gw/chmsg.h) */
+    struct chhook *hook;      /* the exec hook on received messages (gw/chhook.h) */
+    struct gw_access *access; /* the access policy before the hook (gw/access.h) */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -199,6 +202,7 @@ static void declare_metrics(struct gw_channel *ch)
 
 static void publish(struct gw_channel *ch, const char *type, cJSON *data)
 {
+    gw_json_make_utf8(data); /* server texts (stream errors, failures) go out valid */
     if (ch->events && !ch->closing)
         api_events_publish(ch->events, type, data);
     else
@@ -727,6 +731,11 @@ static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result 
     return gw_channel_send(ud, m, r);
 }
 
+static struct st_db *access_db(void *ud)
+{
+    return ((struct gw_channel *)ud)->db;
+}
+
 int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_channel **out)
 {
     *out = NULL;
@@ -763,13 +772,24 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                              .events = o->events,
                              .send = hook_send,
                              .send_ud = ch};
+    struct gw_access_opts ao = {.loop = loop,
+                                .account = ch->account,
+                                .cfg = o->cfg,
+                                .events = o->events,
+                                .metrics = o->metrics,
+                                .send = hook_send,
+                                .send_ud = ch,
+                                .db = access_db,
+                                .db_ud = ch};
     ch->msg = chmsg_new(ch->account, &ch->creds, o->events, o->metrics);
-    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0) {
+    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0 || gw_access_new(&ao, &ch->access) < 0) {
+        chhook_close(ch->hook);
         chmsg_free(ch->msg);
         free(ch);
         return -ENOMEM;
     }
     chmsg_set_hook(ch->msg, ch->hook);
+    chmsg_set_access(ch->msg, ch->access);
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
     ch->retry_timer.data = ch->tick.data = ch;
@@ -809,6 +829,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     close_store(ch);
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
     ch->hook = NULL;
+    gw_access_free(ch->access);
+    ch->access = NULL;
     chmsg_free(ch->msg);
     ch->msg = NULL;
     uv_timer_stop(&ch->retry_timer);
@@ -823,6 +845,12 @@ void gw_channel_detach_api(struct gw_channel *ch)
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
     chhook_detach_api(ch->hook);
+    gw_access_detach_api(ch->access);
+}
+
+struct gw_access *gw_channel_access(const struct gw_channel *ch)
+{
+    return ch->access;
 }
 
 const char *gw_channel_account(const struct gw_channel *ch)
@@ -969,4 +997,11 @@ int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct 
 {
     if (!ch->db) return -EAGAIN;
     return st_inbox_list(ch->db, after, limit, v, n);
+}
+
+int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!ch->db) return -EAGAIN;
+    return st_outbox_get(ch->db, id, out);
 }

@@ -117,7 +117,14 @@ int gw_channel_restart(struct gw_channel *ch, const char *why);
 /* Messaging. send: the durable enqueue of m (with the live session, or straight into the
  * outbox between sessions); 0 with *r filled, -EAGAIN when the account is not linked or its
  * store is not open, -EINVAL (r->error says why), store errors. inbox: the rows after
- * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors. */
+ * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors.
+ * send: -EEXIST for an idempotency key reused with another recipient or text, -ENXIO for a
+ * number the server just said is not on WhatsApp (r->error says why). */
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
+/* The channel's access policy (gw/access.h; NULL once it is closing). */
+struct gw_access;
+struct gw_access *gw_channel_access(const struct gw_channel *ch);
+/* One outgoing message by id (free with st_outbox_msg_free): 0, -ENOENT, -EAGAIN (no store). */
+int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out);

@@ -47,6 +47,7 @@ static void job_free(struct job *j)
 
 static void publish(struct chhook *h, const char *type, cJSON *d)
 {
+    gw_json_make_utf8(d); /* the command's output (detail) goes out valid */
     if (h->events && !h->closing)
         api_events_publish(h->events, type, d);
     else

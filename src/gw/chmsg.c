@@ -10,6 +10,7 @@
 #include "api/events.h"
 #include "api/metrics.h"
 #include "core/log.h"
+#include "gw/access.h"
 #include "gw/chhook.h"
 #include "gw/json.h"
 
@@ -20,7 +21,8 @@ struct chmsg {
     const struct wa_creds *creds;
     struct api_events *events;
     struct api_metrics *metrics;
-    struct chhook *hook; /* the channel's exec hook (gw/chhook.h), may be NULL */
+    struct chhook *hook;      /* the channel's exec hook (gw/chhook.h), may be NULL */
+    struct gw_access *access; /* the access policy before every sink (gw/access.h), may be NULL */
     struct wa_session_events ev;
 };
 
@@ -35,6 +37,7 @@ static void count(struct chmsg *m, const char *name)
 
 static void publish(struct chmsg *m, const char *type, cJSON *d)
 {
+    gw_json_make_utf8(d); /* peers' strings (ids, errors) go out valid */
     if (m->events)
         api_events_publish(m->events, type, d);
     else
@@ -48,7 +51,8 @@ static void on_message(void *ud, const struct wa_inmsg *r)
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
     publish(m, "message.received", gw_inmsg_json(m->account, r));
-    chhook_message(m->hook, m->creds, r);
+    /* the one access check: stored, acked and counted above; the sinks only when allowed */
+    if (gw_access_check(m->access, m->creds, r)) chhook_message(m->hook, m->creds, r);
 }
 
 static void state_event(struct chmsg *m, const char *id, enum st_out_state st, const char *err)
@@ -123,6 +127,11 @@ void chmsg_free(struct chmsg *m)
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook)
 {
     if (m) m->hook = hook;
+}
+
+void chmsg_set_access(struct chmsg *m, struct gw_access *a)
+{
+    if (m) m->access = a;
 }
 
 void chmsg_detach_api(struct chmsg *m)

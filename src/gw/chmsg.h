@@ -35,6 +35,10 @@ void chmsg_free(struct chmsg *m);       /* NULL ok */
 void chmsg_detach_api(struct chmsg *m); /* NULL ok */
 /* Hand each received message to this exec hook after message.received. NULL ok. */
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook);
+/* The access policy (gw/access.h) every received message passes before the hook (the one
+ * check before the sinks); NULL: everything passes. */
+struct gw_access;
+void chmsg_set_access(struct chmsg *m, struct gw_access *a);
 /* The event table for a wa_session (ud = m; valid while m lives). */
 const struct wa_session_events *chmsg_events(struct chmsg *m);
 /* A send was answered (queued or a duplicate). */

@@ -96,8 +96,18 @@ static const char *const sql[ST_Q_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (chat, sender, msg_id) DO NOTHING",
     [ST_Q_INBOX_FIND] = "SELECT cursor FROM inbox WHERE chat = ?1 AND sender = ?2 AND msg_id = ?3",
     [ST_Q_INBOX_LIST] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
-                        " delivered FROM inbox WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
+                        " delivered, text_raw FROM inbox WHERE cursor > ?1 ORDER BY cursor"
+                        " LIMIT ?2",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
+    [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
+    [ST_Q_ACCESS_IS_APPROVED] = "SELECT 1 FROM access_approved WHERE sender = ?1",
+    [ST_Q_ACCESS_APPROVE] =
+        "INSERT INTO access_approved (sender, approved) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    [ST_Q_PAIRING_PUT] = "INSERT INTO access_pairing (code, sender, created) VALUES (?1, ?2, ?3)"
+                         " ON CONFLICT DO NOTHING",
+    [ST_Q_PAIRING_BY_SENDER] = "SELECT code FROM access_pairing WHERE sender = ?1",
+    [ST_Q_PAIRING_BY_CODE] = "SELECT sender FROM access_pairing WHERE code = ?1",
+    [ST_Q_PAIRING_DEL] = "DELETE FROM access_pairing WHERE code = ?1",
     [ST_Q_OUTBOX_INSERT] =
         "INSERT INTO outbox (idem_key, msg_id, to_jid, payload, created, updated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (idem_key) DO NOTHING",

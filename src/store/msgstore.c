@@ -116,6 +116,7 @@ void st_inbox_list_free(struct st_inbox_msg *v, size_t n)
         free(v[i].msg_id);
         free(v[i].type);
         free(v[i].payload);
+        free(v[i].text_raw);
     }
     free(v);
 }
@@ -131,6 +132,10 @@ static int inbox_row(sqlite3_stmt *s, struct st_inbox_msg *m)
     m->payload = blob_dup(s, 6, &m->payload_len);
     m->received = sqlite3_column_int64(s, 7);
     m->delivered = sqlite3_column_int(s, 8);
+    if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+        m->text_raw = blob_dup(s, 9, &m->text_raw_len);
+        if (!m->text_raw) return -ENOMEM;
+    }
     return m->chat && m->sender && m->msg_id && m->type && m->payload ? 0 : -ENOMEM;
 }
 
@@ -166,6 +171,21 @@ int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox
     *out = v;
     *n = k;
     return 0;
+}
+
+int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_t len)
+{
+    if (!raw || !len) return bad(db, "inbox set raw");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "inbox set raw: too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_SET_RAW);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    bind_payload(s, 2, raw, len);
+    int rc = st_db__exec(db, s, "inbox set raw");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) == 0)
+        return st_db__failf(db, -ENOENT, "inbox: no message with cursor %lld", (long long)cursor);
+    return rc;
 }
 
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)
@@ -469,4 +489,93 @@ int st_lid_get_pn(struct st_db *db, const char *lid, char *out, size_t cap)
 int st_lid_get_lid(struct st_db *db, const char *pn, char *out, size_t cap)
 {
     return lid_get(db, ST_Q_LID_GET_LID, pn, out, cap);
+}
+
+/* ---- access policy state ---- */
+
+int st_access_is_approved(struct st_db *db, const char *sender)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX)) return bad(db, "access approved");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_ACCESS_IS_APPROVED);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, sender, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "access approved");
+    if (rc == 1) sqlite3_reset(s);
+    return rc;
+}
+
+int st_access_approve(struct st_db *db, const char *sender)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX)) return bad(db, "access approve");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_ACCESS_APPROVE);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "access approve");
+    if (rc < 0) return rc;
+    return st_db__changes(db) == 1 ? 0 : ST_DUPLICATE;
+}
+
+int st_pairing_put(struct st_db *db, const char *sender, const char *code, int64_t now)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX) || !str_ok(code, 4, ST_PAIRING_CODE_MAX))
+        return bad(db, "pairing put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_PAIRING_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = st_db__exec(db, s, "pairing put");
+    if (rc < 0) return rc;
+    return st_db__changes(db) == 1 ? 0 : ST_DUPLICATE;
+}
+
+static int one_text(struct st_db *db, int q, const char *key, char *out, size_t cap,
+                    const char *what)
+{
+    sqlite3_stmt *s = st_db__stmt(db, q);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, what);
+    if (rc == 1) {
+        int c = copy_col(s, 0, out, cap);
+        sqlite3_reset(s);
+        if (c < 0) return st_db__failf(db, c, "%s: buffer too small", what);
+    }
+    return rc;
+}
+
+int st_pairing_get(struct st_db *db, const char *sender, char *code_out, size_t cap)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX)) return bad(db, "pairing get");
+    return one_text(db, ST_Q_PAIRING_BY_SENDER, sender, code_out, cap, "pairing get");
+}
+
+int st_pairing_approve(struct st_db *db, const char *code, char *sender_out, size_t cap)
+{
+    if (!str_ok(code, 1, ST_PAIRING_CODE_MAX) || !sender_out) return bad(db, "pairing approve");
+    bool own = !st_db_in_txn(db);
+    int rc = own ? st_db_begin(db) : 0;
+    if (rc < 0) return rc;
+    rc = one_text(db, ST_Q_PAIRING_BY_CODE, code, sender_out, cap, "pairing approve");
+    if (rc == 1) {
+        int r = st_access_approve(db, sender_out);
+        sqlite3_stmt *s = r >= 0 ? st_db__stmt(db, ST_Q_PAIRING_DEL) : NULL;
+        if (s) {
+            sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+            r = st_db__exec(db, s, "pairing delete");
+        } else if (r >= 0) {
+            r = -ENOTSUP;
+        }
+        if (r < 0) rc = r;
+    }
+    if (own) {
+        if (rc >= 0) {
+            int c = st_db_commit(db);
+            if (c < 0) rc = c;
+        } else {
+            st_db_rollback(db);
+        }
+    }
+    return rc;
 }

@@ -37,6 +37,8 @@ void wa_inmsg_from_row(const struct st_inbox_msg *r, struct wa_inmsg *out)
     if (out->kind == WA_IN_TEXT) {
         out->text = (const char *)r->payload;
         out->text_len = r->payload_len;
+        out->text_raw = r->text_raw_len ? r->text_raw : NULL;
+        out->text_raw_len = r->text_raw_len;
     } else {
         out->raw = r->payload;
         out->raw_len = r->payload_len;

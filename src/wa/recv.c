@@ -232,10 +232,19 @@ static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
         buf_reset(&x->content);
         x->type = mi.type;
         x->any_content = true;
+        buf_reset(&x->raw);
         if (mi.text)
-            rc = buf_append(&x->content, mi.text, strlen(mi.text));
+            rc = buf_append(&x->content, mi.text, mi.text_len);
         else
             rc = buf_append(&x->content, p, len);
+        if (rc == 0 && mi.text_raw) rc = buf_append(&x->raw, mi.text_raw, mi.text_raw_len);
+        x->nmention = 0;
+        for (size_t i = 0; i < mi.n_mentions && x->nmention < WA_INMSG_MENTIONS_MAX; i++)
+            if (mi.mentions[i] && strlen(mi.mentions[i]) < WA_JID_STR_MAX) {
+                snprintf(x->mention[x->nmention], WA_JID_STR_MAX, "%s", mi.mentions[i]);
+                x->mention_p[x->nmention] = x->mention[x->nmention];
+                x->nmention++;
+            }
         if (rc == -ENOBUFS) rc = SG_E_TOO_BIG;
         x->dest[0] = 0;
         if (mi.dest_jid && strlen(mi.dest_jid) < sizeof(x->dest))
@@ -316,6 +325,7 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
     names(m, x, chat, sender);
     rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
                          x->content.len, cursor);
+    if (rc == 0 && x->raw.len) rc = st_inbox_set_raw(m->env->db, *cursor, x->raw.data, x->raw.len);
     if (rc == 0) *inserted = true;
     return rc == ST_DUPLICATE ? 0 : rc;
 }
@@ -370,6 +380,10 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
     if (im.kind == WA_IN_TEXT) {
         im.text = (const char *)x->content.data;
         im.text_len = x->content.len;
+        im.text_raw = x->raw.len ? x->raw.data : NULL;
+        im.text_raw_len = x->raw.len;
+        im.mentions = x->nmention ? x->mention_p : NULL;
+        im.n_mentions = x->nmention;
     } else {
         im.raw = x->content.data;
         im.raw_len = x->content.len;
@@ -388,6 +402,7 @@ static int run_message(struct mctx *m)
     }
     struct rx x = {0};
     buf_init(&x.content, ST_PAYLOAD_MAX);
+    buf_init(&x.raw, ST_PAYLOAD_MAX);
     int64_t cursor = 0;
     bool inserted = false;
     rc = st_db_begin(m->env->db);
@@ -410,6 +425,8 @@ static int run_message(struct mctx *m)
     }
     OPENSSL_cleanse(x.content.data, x.content.len);
     buf_free(&x.content);
+    OPENSSL_cleanse(x.raw.data, x.raw.len);
+    buf_free(&x.raw);
     return rc;
 }
 
@@ -508,8 +525,10 @@ static int run_batch(struct batch *b, int *results)
 {
     struct bitem *it = b->it;
     size_t k = b->k;
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         buf_init(&it[i].x.content, ST_PAYLOAD_MAX);
+        buf_init(&it[i].x.raw, ST_PAYLOAD_MAX);
+    }
     int rc = st_db_begin(b->env->db);
     int body = rc == 0 ? batch_body(it, k) : rc;
     if (body == 0 && b->hook) {
@@ -532,6 +551,8 @@ static int run_batch(struct batch *b, int *results)
     for (size_t i = 0; i < k; i++) {
         OPENSSL_cleanse(it[i].x.content.data, it[i].x.content.len);
         buf_free(&it[i].x.content);
+        OPENSSL_cleanse(it[i].x.raw.data, it[i].x.raw.len);
+        buf_free(&it[i].x.raw);
         int r = rc < 0 ? rc : 1;
         /* rolled back for one stanza's sake: each again on the single path, in order */
         if (body == 1) r = run_message(&it[i].m);

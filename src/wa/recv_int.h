@@ -43,8 +43,12 @@ struct mctx {
 
 /* What the transaction body found in one <message>. */
 struct rx {
-    struct buf content; /* inbox payload */
-    const char *type;   /* static string */
+    struct buf content; /* inbox payload (text: valid UTF-8) */
+    struct buf raw;     /* text as sent when it was not valid UTF-8 (inbox text_raw), else empty */
+    char mention[WA_INMSG_MENTIONS_MAX][WA_JID_STR_MAX]; /* mentioned JIDs (longer: dropped) */
+    const char *mention_p[WA_INMSG_MENTIONS_MAX];
+    size_t nmention;
+    const char *type; /* static string */
     char dest[WA_JID_STR_MAX];
     bool any_content;
     int peer_err;    /* first decryption failure caused by the peer (retry receipt) */

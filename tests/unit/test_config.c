@@ -220,6 +220,59 @@ static void test_accounts(void **state)
     assert_false(cfg_account_id_valid("a.b"));
 }
 
+/* whatsapp.accounts.<id>: the access policy keys (gw/access.h) */
+static void test_access_keys(void **state)
+{
+    (void)state;
+    struct wg_config c;
+    char err[256];
+    cfg_defaults(&c);
+    const struct wg_access *a = cfg_access(&c, "default");
+    assert_int_equal(a->dm_policy, WG_DM_PAIRING);
+    assert_int_equal(a->group_policy, WG_GROUP_ALLOWLIST);
+    assert_true(a->require_mention);
+    assert_int_equal(
+        parse(&c,
+              "{\"whatsapp\":{\"accounts\":{\"work\":{},\"home\":{\"dm_policy\":\"allowlist\","
+              "\"allow_from\":[\"+1 555 0002\",\"15550003@s.whatsapp.net\"],\"group_policy\":"
+              "\"open\",\"groups\":[\"120363041234567890@g.us\"],\"require_mention\":false}}}}",
+              err),
+        0);
+    a = cfg_access(&c, "work");
+    assert_int_equal(a->dm_policy, WG_DM_PAIRING);
+    assert_true(a->require_mention);
+    a = cfg_access(&c, "home");
+    assert_int_equal(a->dm_policy, WG_DM_ALLOWLIST);
+    assert_int_equal(a->n_allow, 2);
+    assert_string_equal(a->allow_from[0], "15550002@s.whatsapp.net");
+    assert_string_equal(a->allow_from[1], "15550003@s.whatsapp.net");
+    assert_int_equal(a->group_policy, WG_GROUP_OPEN);
+    assert_int_equal(a->n_groups, 1);
+    assert_string_equal(a->groups[0], "120363041234567890@g.us");
+    assert_false(a->require_mention);
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"dm_policy\":\"everyone\"}}}}",
+         "whatsapp.accounts.a.dm_policy: expected \"pairing\", \"allowlist\" or \"open\", got "
+         "\"everyone\""},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"group_policy\":\"pairing\"}}}}",
+         "whatsapp.accounts.a.group_policy: expected \"allowlist\" or \"open\", got \"pairing\""},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"require_mention\":1}}}}",
+         "whatsapp.accounts.a.require_mention: expected true or false, got 1"},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"allow_from\":[\"0555\"]}}}}",
+         "whatsapp.accounts.a.allow_from: expected an array of up to 32 phone numbers "
+         "(\"+15550002\"), got \"0555\""},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"groups\":[\"+15550002\"]}}}}",
+         "whatsapp.accounts.a.groups: expected an array of up to 32 group JIDs (\"...@g.us\"), got "
+         "\"+15550002\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&c, bad[i].json, err), -EINVAL);
+        assert_string_equal(err, bad[i].msg);
+    }
+}
+
 static void test_backoff_keys(void **state)
 {
     struct wg_config c;
@@ -373,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_split_listen),
         cmocka_unit_test(test_strict),
         cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_access_keys),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_backoff_keys),
     };

@@ -188,13 +188,25 @@ static void h_scan(struct aconn *c, const cJSON *body)
 
 static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
 {
-    const char *to = jstr(body, "to"), *text = jstr(body, "text");
+    const char *to = jstr(body, "to"), *text = jstr(body, "text"), *hex = jstr(body, "text_hex");
+    /* text_hex: the text's bytes as they go into the protobuf, unchecked (invalid UTF-8
+     * from a contact, for tests); no NUL */
+    static char raw[FW_SIM_TEXT_MAX + 1];
+    if (!text && hex) {
+        long n = hex_decode((uint8_t *)raw, FW_SIM_TEXT_MAX, hex, strlen(hex));
+        if (n <= 0 || memchr(raw, 0, (size_t)n)) {
+            reply_err(c, 400, "text_hex: 1..65536 bytes of hex without 00");
+            return;
+        }
+        raw[n] = '\0';
+        text = raw;
+    }
     if (!to || !text) {
-        reply_err(c, 400, "need to and text");
+        reply_err(c, 400, "need to and text (or text_hex)");
         return;
     }
     char id[64], err[256] = "";
-    int rc = fw_sim_send_text(c->s, a, to, text, id, err, sizeof(err));
+    int rc = fw_sim_send(c->s, a, to, text, jstr(body, "mention"), id, err, sizeof(err));
     if (rc < 0) {
         reply_err(c, errno_status(rc), err);
         return;

@@ -441,7 +441,7 @@ static int send_direct(struct fw_server *s, struct fw_sim *sim, struct fw_accoun
 }
 
 static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *g, const char *text,
-                      struct wa_node *msg, char *err, size_t errlen)
+                      const char *mention, struct wa_node *msg, char *err, size_t errlen)
 {
     struct fw_account *a = sim->a;
     char gj[WA_JID_STR_MAX];
@@ -457,7 +457,18 @@ static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *
     if (rc == 0) rc = sg_group_create(sim->ctx, gj, &self, &skdm);
     Wa__Message m = WA__MESSAGE__INIT, dist = WA__MESSAGE__INIT;
     Wa__SenderKeyDistributionMessage d = WA__SENDER_KEY_DISTRIBUTION_MESSAGE__INIT;
-    m.conversation = (char *)text;
+    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
+    Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT;
+    char *mj = (char *)mention;
+    if (mention) { /* extendedTextMessage{text, contextInfo{mentionedJid}} */
+        et.text = (char *)text;
+        ci.n_mentionedjid = 1;
+        ci.mentionedjid = &mj;
+        et.contextinfo = &ci;
+        m.extendedtextmessage = &et;
+    } else {
+        m.conversation = (char *)text;
+    }
     d.groupid = gj;
     d.has_axolotlsenderkeydistributionmessage = 1;
     d.axolotlsenderkeydistributionmessage = (ProtobufCBinaryData){skdm.len, skdm.data};
@@ -488,6 +499,12 @@ static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *
 int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                      char *id_out, char *err, size_t errlen)
 {
+    return fw_sim_send(s, a, to, text, NULL, id_out, err, errlen);
+}
+
+int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
+                const char *mention, char *id_out, char *err, size_t errlen)
+{
     struct fw_sim *sim = a->sim;
     if (!sim || !text || strlen(text) > FW_SIM_TEXT_MAX) {
         snprintf(err, errlen, "bad text");
@@ -505,7 +522,7 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
     }
     new_msg_id(s, id_out);
     struct wa_node *msg = nb_new("message", "id", id_out, "type", "text", NULL);
-    int rc = g ? send_group(s, sim, g, text, msg, err, errlen)
+    int rc = g ? send_group(s, sim, g, text, mention, msg, err, errlen)
                : send_direct(s, sim, ra, text, msg, err, errlen);
     if (rc == 0 && ra) { /* remember 1:1 texts for retry receipts */
         struct sent_item *it = &sim->sent[sim->sent_next++ % SENT_RING];

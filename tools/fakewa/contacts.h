@@ -45,5 +45,11 @@ void fw_sim_receive(struct fw_server *s, struct fw_account *a, const struct wa_n
 int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                      char *id_out, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* The same; a group text with `mention` (a JID, or NULL) goes out as an extendedTextMessage
+ * whose contextInfo.mentionedJid holds it. */
+int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
+                const char *mention, char *id_out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* {"messages":[...], "receipts":[...]} as a new cJSON object (caller deletes). */
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim);
