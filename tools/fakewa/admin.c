@@ -254,6 +254,8 @@ static void h_stats(struct aconn *c)
     cJSON_AddNumberToObject(o, "receipts_routed", (double)st->receipts_routed);
     cJSON_AddNumberToObject(o, "sim_decrypted", (double)st->sim_decrypted);
     cJSON_AddNumberToObject(o, "sim_decrypt_failures", (double)st->sim_decrypt_failures);
+    cJSON_AddNumberToObject(o, "sim_retries_answered", (double)st->sim_retries_answered);
+    cJSON_AddNumberToObject(o, "sim_sessions_rebuilt", (double)st->sim_sessions_rebuilt);
     cJSON_AddNumberToObject(o, "faults_applied", (double)st->faults_applied);
     size_t online = 0;
     for (struct fw_conn *k = c->s->conns; k; k = k->next)

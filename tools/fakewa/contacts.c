@@ -41,12 +41,20 @@ struct sent_item {
     unsigned retries;
 };
 
-#define SENT_RING 256
+#define SENT_RING     256
+#define RECREATE_RING 64
+
+/* Devices whose session was rebuilt without keys, and when (whatsmeow: once an hour). */
+struct recreate_item {
+    char addr[160];
+    uint64_t t_ms;
+};
 
 struct fw_sim {
     struct fw_account *a;
     struct sent_item sent[SENT_RING];
     size_t sent_next;
+    struct recreate_item recreated[RECREATE_RING];
     struct sg_memstore *ms;
     struct sg_store st;
     struct sg_ctx *ctx;
@@ -370,8 +378,96 @@ static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account
     return rc;
 }
 
+/* The bundle a retry receipt carries: <registration> and <keys><identity/><key><id/><value/>
+ * </key><skey><id/><value/><signature/></skey></keys> (ids big-endian, 3 bytes). 0 or
+ * -EBADMSG (sizes are checked: the receipt comes from a client). */
+static int bytes_of(const struct wa_node *parent, const char *tag, void *out, size_t len,
+                    uint32_t *num)
+{
+    const struct wa_node *c = parent ? wa_node_child(parent, tag) : NULL;
+    size_t n = 0;
+    const uint8_t *p = c ? wa_node_content_bytes(c, &n) : NULL;
+    if (!p) return -EBADMSG;
+    if (num) {
+        if (n < 1 || n > 4) return -EBADMSG;
+        *num = (uint32_t)nb_rd_be(p, n);
+        return 0;
+    }
+    if (n == len + 1 && p[0] == 0x05) { /* a key with its type byte */
+        p++;
+        n--;
+    }
+    if (n != len) return -EBADMSG;
+    memcpy(out, p, len);
+    return 0;
+}
+
+static int receipt_bundle(const struct wa_node *rcpt, struct sg_bundle *b)
+{
+    const struct wa_node *keys = wa_node_child(rcpt, "keys");
+    const struct wa_node *k = keys ? wa_node_child(keys, "key") : NULL;
+    const struct wa_node *sk = keys ? wa_node_child(keys, "skey") : NULL;
+    memset(b, 0, sizeof(*b));
+    int rc = keys ? bytes_of(rcpt, "registration", NULL, 0, &b->registration_id) : -ENOENT;
+    if (rc == 0) rc = bytes_of(keys, "identity", b->identity, 32, NULL);
+    if (rc == 0) rc = bytes_of(sk, "id", NULL, 0, &b->signed_prekey_id);
+    if (rc == 0) rc = bytes_of(sk, "value", b->signed_prekey, 32, NULL);
+    if (rc == 0) rc = bytes_of(sk, "signature", b->signed_prekey_sig, 64, NULL);
+    if (rc == 0 && k) {
+        rc = bytes_of(k, "id", NULL, 0, &b->prekey_id);
+        if (rc == 0) rc = bytes_of(k, "value", b->prekey, 32, NULL);
+        b->has_prekey = rc == 0;
+    }
+    return rc;
+}
+
+/* whatsmeow's shouldRecreateSession: at most one rebuild per device per hour when the
+ * receipt carries no keys (a missing session is always rebuilt). */
+static bool may_recreate(struct fw_sim *sim, const struct sg_address *a)
+{
+    char name[160];
+    if (sg_address_str(a, name, sizeof(name)) < 0) return false;
+    uint64_t now = fw_now_ms();
+    struct recreate_item *slot = &sim->recreated[0];
+    for (size_t i = 0; i < RECREATE_RING; i++) {
+        struct recreate_item *r = &sim->recreated[i];
+        if (strcmp(r->addr, name) == 0) {
+            if (now - r->t_ms < FW_SIM_RECREATE_MS) return false;
+            slot = r;
+            break;
+        }
+        if (r->t_ms < slot->t_ms) slot = r;
+    }
+    snprintf(slot->addr, sizeof(slot->addr), "%s", name);
+    slot->t_ms = now;
+    return true;
+}
+
+/* How the session for the retried device is prepared (docs/internals/retry-receipts.md):
+ * the receipt's <keys> -> a new session from that bundle; no keys but count >= 2 (once an
+ * hour per device) or no session at all -> a new session from the server's bundle (the
+ * registry); else the current session. 1 = a new session was built, 0 = current, < 0 error. */
+static int retry_session(struct fw_server *s, struct fw_sim *sim, struct fw_account *ra,
+                         struct fw_device *rd, const struct wa_node *rcpt, long count)
+{
+    struct sg_address addr;
+    int rc = sg_address_make(&addr, ra->lid, 1, rd->id);
+    if (rc < 0) return rc;
+    struct sg_bundle b;
+    if (receipt_bundle(rcpt, &b) == 0) {
+        rc = sg_session_from_bundle(sim->ctx, &addr, &b);
+        return rc < 0 ? rc : 1;
+    }
+    bool has = sg_has_session(sim->ctx, &addr) == 1;
+    if (has && (count < 2 || !may_recreate(sim, &addr))) return 0;
+    if (has) (void)sg_delete_session(sim->ctx, &addr);
+    (void)s;
+    return 1; /* encrypt_to builds it from the registry */
+}
+
 /* A device could not decrypt one of our 1:1 texts: re-encrypt it for that device only
- * (count = the retry count) on the current session, as the phone would. At most 5 times. */
+ * (<enc count=the retry count>), on a session chosen by retry_session() -- the rule real
+ * clients follow. At most FW_SIM_RETRY_MAX answers per message. */
 static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct wa_node *rcpt)
 {
     const char *id = wa_node_attr(rcpt, "id");
@@ -382,10 +478,11 @@ static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct w
         if (sim->sent[i].text && strcmp(sim->sent[i].id, id) == 0) it = &sim->sent[i];
     struct fw_account *ra = fw_account_by_jid(s, &from);
     struct fw_device *rd = ra ? fw_device_get(ra, from.device) : NULL;
-    if (!it || !rd || ra != it->to || it->retries >= 5) return;
+    if (!it || !rd || ra != it->to || it->retries >= FW_SIM_RETRY_MAX) return;
     it->retries++;
     struct wa_node *rt = wa_node_child(rcpt, "retry");
     const char *count = rt && wa_node_attr(rt, "count") ? wa_node_attr(rt, "count") : "1";
+    long cnt = strtol(count, NULL, 10);
     Wa__Message m = WA__MESSAGE__INIT;
     m.conversation = it->text;
     struct buf pt;
@@ -394,13 +491,20 @@ static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct w
     fw_pn_jid(ra, rd->id, false, j);
     struct wa_node *msg = nb_new("message", "id", id, "type", "text", NULL);
     nb_attr_jid(msg, "to", j);
-    int rc = pack_padded(&m, &pt);
+    int fresh = retry_session(s, sim, ra, rd, rcpt, cnt);
+    int rc = fresh < 0 ? fresh : pack_padded(&m, &pt);
     if (rc == 0) rc = encrypt_to(s, sim, ra, rd, &pt, msg, false);
     if (rc == 0) {
         nb_attr(wa_node_child(msg, "enc"), "count", count);
         fw_route_message(s, sim->a, fw_device_get(sim->a, 0), msg);
+        s->stats.sim_retries_answered++;
+        if (fresh == 1) s->stats.sim_sessions_rebuilt++;
         log_info("fakewa", sim->a->name[0] ? sim->a->name : sim->a->phone,
-                 "answered retry %s for %s (count %s)", id, j, count);
+                 "answered retry %s for %s (count %s, %s session)", id, j, count,
+                 fresh == 1 ? "new" : "current");
+    } else {
+        log_warn("fakewa", sim->a->name[0] ? sim->a->name : sim->a->phone,
+                 "retry %s for %s (count %s) not answered: %s", id, j, count, sg_strerror(rc));
     }
     buf_free(&pt);
     wa_node_free(msg);

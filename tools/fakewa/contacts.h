@@ -8,6 +8,11 @@
  * under LID addresses ("<lid>_1", device). Stanzas delivered to device 0 are decrypted here
  * (pkmsg/msg/skmsg, SKDM processed, padding removed) and recorded in the inbox (capped at
  * FW_SIM_INBOX entries, oldest dropped); a delivery receipt is then routed back.
+ * A retry receipt for one of the sim's recent 1:1 texts is answered the way whatsmeow and
+ * Baileys answer it (docs/internals/retry-receipts.md): with <keys> in the receipt, a new
+ * session from that bundle; without keys, a new session from the server's bundle when there
+ * is none or at count >= 2 (at most once per device per FW_SIM_RECREATE_MS); else the
+ * current session. The resend carries <enc count=N>; FW_SIM_RETRY_MAX answers per message.
  * Persisted (through the account file): registration id and signed pre-key; sessions and
  * one-time pre-keys are regenerated after a restart.
  */
@@ -23,6 +28,8 @@
 #define FW_SIM_PREKEYS  200
 #define FW_SIM_INBOX    1000
 #define FW_SIM_TEXT_MAX 65536
+#define FW_SIM_RETRY_MAX    5                 /* answers per sent message (Baileys) */
+#define FW_SIM_RECREATE_MS  (3600ull * 1000)  /* keyless rebuilds: once per device per hour */
 
 struct fw_sim;
 
