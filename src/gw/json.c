@@ -44,7 +44,12 @@ cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
     cJSON_AddNumberToObject(o, "ts", (double)m->ts);
     cJSON_AddNumberToObject(o, "received", (double)m->received);
     bool nul = m->text_len && memchr(m->text, 0, m->text_len);
-    if (m->kind == WA_IN_TEXT && !nul)
+    if (m->kind == WA_IN_UNDECRYPTABLE) {
+        char r[160];
+        snprintf(r, sizeof r, "%.*s", (int)(m->text_len < 159 ? m->text_len : 159),
+                 m->text ? m->text : "");
+        cJSON_AddStringToObject(o, "reason", r);
+    } else if (m->kind == WA_IN_TEXT && !nul)
         add_text(o, m->text ? m->text : "", m->text_len);
     else if (m->kind == WA_IN_TEXT)
         add_hex(o, (const uint8_t *)m->text, m->text_len);

@@ -121,6 +121,15 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_LID_PUT] = "INSERT OR REPLACE INTO lid_map (lid, pn) VALUES (?1, ?2)",
     [ST_Q_LID_GET_PN] = "SELECT pn FROM lid_map WHERE lid = ?1",
     [ST_Q_LID_GET_LID] = "SELECT lid FROM lid_map WHERE pn = ?1",
+    [ST_Q_UNDEC_PUT] =
+        "INSERT INTO undecryptable (device, msg_id, chat, sender, ts, reason, count, first_seen)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, msg_id) DO UPDATE SET"
+        " reason = ?6, count = ?7",
+    [ST_Q_UNDEC_DEL] = "DELETE FROM undecryptable WHERE device = ?1 AND msg_id = ?2",
+    [ST_Q_UNDEC_LIST] = "SELECT device, msg_id, chat, sender, ts, reason, count, first_seen"
+                        " FROM undecryptable ORDER BY first_seen LIMIT ?1",
+    [ST_Q_SENDERKEY_DEL] = "DELETE FROM sender_keys WHERE group_id = ?1 AND sender_name = ?2"
+                           " AND sender_device = ?3",
 };
 
 /* ---- errors ---- */

@@ -28,13 +28,19 @@ int wa_receiver_new(const struct wa_recv_env *env, struct wa_receiver **out)
     struct wa_receiver *r = calloc(1, sizeof(*r));
     if (!r) return -ENOMEM;
     r->env = *env;
+    r->loop = env->loop ? env->loop : env->client ? wa_client_loop(env->client) : NULL;
+    int rc = rx_retry_resume(r);
+    if (rc < 0) {
+        wa_receiver_free(r);
+        return rc;
+    }
     *out = r;
     return 0;
 }
 
 void wa_receiver_free(struct wa_receiver *r)
 {
-    if (r) free(r->slots);
+    if (r) rx_retry_free(r);
     free(r);
 }
 
@@ -45,8 +51,7 @@ void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out)
 
 void wa_recv_reset_retries(struct wa_receiver *r)
 {
-    free(r->slots);
-    r->slots = NULL;
+    rx_retry_free(r);
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -274,7 +279,7 @@ static int process_enc(struct mctx *m, struct rx *x, const struct wa_node *e)
 }
 
 /* Inbox chat / sender names: PN preferred. */
-static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
+void rx_names(const struct mctx *m, const char *dest, char *chat, char *sender)
 {
     if (*m->pn_user)
         snprintf(sender, WA_JID_STR_MAX, "%s@%s", m->pn_user, WA_SERVER_PN);
@@ -284,8 +289,8 @@ static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
         snprintf(chat, WA_JID_STR_MAX, "%s", m->gid);
     } else if (m->has_recipient) {
         struct wa_jid r;
-        if (*x->dest)
-            snprintf(chat, WA_JID_STR_MAX, "%s", x->dest);
+        if (dest && *dest)
+            snprintf(chat, WA_JID_STR_MAX, "%s", dest);
         else if (wa_node_attr_jid(m->n, "recipient", &r) == 0)
             wa_jid_format_bare(&r, chat, WA_JID_STR_MAX);
         else
@@ -313,7 +318,7 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
     }
     if (rc < 0 || x->dup || !x->any_content) return rc;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
-    names(m, x, chat, sender);
+    rx_names(m, x->dest, chat, sender);
     rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
                          x->content.len, cursor);
     if (rc == 0) *inserted = true;
@@ -357,7 +362,7 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
 {
     if (!m->env->on_message) return;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
-    names(m, x, chat, sender);
+    rx_names(m, x->dest, chat, sender);
     struct wa_inmsg im = {
         .cursor = cursor,
         .chat = chat,
@@ -402,6 +407,7 @@ static int run_message(struct mctx *m)
         rc = rx_retry_failure(m, x.peer_err, x.force_keys);
     } else if (rc == 0) {
         rx_retry_forget(m);
+        if (inserted) rx_retry_note_ok(m->rcv);
         if (x.dup) m->rcv->stats.redelivered++;
         if (inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
@@ -477,6 +483,7 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
     for (size_t i = 0; i < k; i++) {
         struct mctx *m = &it[i].m;
         rx_retry_forget(m);
+        if (it[i].inserted) rx_retry_note_ok(m->rcv);
         if (it[i].redelivery) m->rcv->stats.redelivered++;
         if (it[i].inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);

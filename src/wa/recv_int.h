@@ -12,10 +12,27 @@
 #define RECEIPT_LIST_MAX 256
 #define NACK_PARSE       "487"
 
+/* One message under repair (retry.c). */
 struct retry_slot {
-    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
-    unsigned count;
-    unsigned long seq;
+    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2]; /* "<device jid>|<id>"; "" = free */
+    unsigned count;                              /* retry receipts sent */
+    unsigned long seq;                           /* LRU */
+    bool active;                                 /* its `undecryptable` row is in the store */
+    bool group, peer;                            /* a group/broadcast message; category=peer */
+    uint64_t sent_ms;                            /* loop time of the last receipt */
+    uint64_t due_ms;                             /* loop time of the next step (0: none) */
+    struct wa_node *head; /* the failed stanza (a copy): receipts sent from the timer */
+    struct wa_node *held; /* a receipt waiting for the gap */
+    struct st_undec u;    /* the store row */
+    struct sg_address addr;
+    char gid[WA_JID_STR_MAX];
+};
+
+#define RX_PEER_RING 64 /* peers whose session was dropped (per-peer hold), failing peers */
+
+struct rx_peer_mark {
+    char name[SG_NAME_MAX + 16];
+    int64_t t_ms; /* wall clock */
 };
 
 struct wa_receiver {
@@ -23,6 +40,13 @@ struct wa_receiver {
     struct retry_slot *slots; /* WA_RECV_RETRY_SLOTS, allocated at the first failure */
     unsigned long seq;
     struct wa_recv_stats stats;
+    uv_loop_t *loop; /* NULL: no pacing */
+    uv_timer_t *tm;  /* allocated with the slots; closed (two-step) by wa_receiver_free */
+    struct rx_peer_mark dropped[RX_PEER_RING]; /* per-peer hold (memory only) */
+    struct rx_peer_mark failing[RX_PEER_RING]; /* first failures, for the store-wide check */
+    size_t failing_next;
+    int64_t win_start_ms, tripped_ms;
+    unsigned win_ok, win_fail;
 };
 
 /* One <message> between its parts. */
@@ -62,6 +86,9 @@ struct rcpt {
     bool applied[RECEIPT_LIST_MAX];
 };
 
+/* recv.c: the inbox names of m (chat, sender: WA_JID_STR_MAX each). */
+void rx_names(const struct mctx *m, const char *dest, char *chat, char *sender);
+
 /* recv.c: replies (the node is consumed). */
 int rx_send_owned(const struct wa_recv_env *env, struct wa_node *r);
 int rx_send_ack(const struct wa_recv_env *env, const struct wa_node *n, const char *cls,
@@ -80,3 +107,9 @@ int rx_handle_receipt(const struct wa_recv_env *env, const struct wa_node *n);
  * forget: m was stored (or re-acked): its retry count goes. */
 int rx_retry_failure(struct mctx *m, int why, bool force_keys);
 void rx_retry_forget(struct mctx *m);
+/* A message decrypted (for the store-wide failure ratio). */
+void rx_retry_note_ok(struct wa_receiver *rcv);
+/* At creation: resume the store's `undecryptable` rows (0 or a store error); at free: the
+ * slots and the timer. */
+int rx_retry_resume(struct wa_receiver *rcv);
+void rx_retry_free(struct wa_receiver *rcv);

@@ -408,7 +408,6 @@ static void reply_to_alice(struct h *h)
     fail_msg("alice did not decrypt our reply");
 }
 
-
 /* fakewa's stats counter `name`. */
 static long fw_stat(const char *name)
 {
@@ -441,9 +440,8 @@ static void rollback_scenario(struct h *h)
         if (!run_until(h, &h->delivered, d + 1, WAIT_MS)) fail_msg("not delivered");
         reply_to_alice(h);
     }
-    assert_int_equal(st->ops->store_session(st->ud, &a, signal_buffer_data(old),
-                                            signal_buffer_len(old)),
-                     0);
+    assert_int_equal(
+        st->ops->store_session(st->ud, &a, signal_buffer_data(old), signal_buffer_len(old)), 0);
     signal_buffer_bzero_free(old);
     struct wa_recv_stats before, after;
     wa_recv_get_stats(h->rcv, &before);

@@ -25,11 +25,11 @@
 #include "server.h"
 #include "wa/node.h"
 
-#define FW_SIM_PREKEYS  200
-#define FW_SIM_INBOX    1000
-#define FW_SIM_TEXT_MAX 65536
-#define FW_SIM_RETRY_MAX    5                 /* answers per sent message (Baileys) */
-#define FW_SIM_RECREATE_MS  (3600ull * 1000)  /* keyless rebuilds: once per device per hour */
+#define FW_SIM_PREKEYS     200
+#define FW_SIM_INBOX       1000
+#define FW_SIM_TEXT_MAX    65536
+#define FW_SIM_RETRY_MAX   5                /* answers per sent message (Baileys) */
+#define FW_SIM_RECREATE_MS (3600ull * 1000) /* keyless rebuilds: once per device per hour */
 
 struct fw_sim;
 

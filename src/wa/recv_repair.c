@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT */
+/* recv_repair.c -- messages we cannot decrypt: paced retry receipts, `undecryptable` rows, the
+ * per-peer and store-wide repair triggers (design.md "Session repair"; docs/internals/
+ * retry-receipts.md).
+ *
+ * Per message (one slot per sender device + id): the first failure commits an `undecryptable`
+ * store row, then the retry receipt (count 1; <keys> from count 2) goes out and the message is
+ * acked. The next receipt waits for the peer's answer (its resend failing too) or for
+ * retry_wait_ms without one, and never follows the previous one sooner than retry_gap_ms.
+ * When the answer to the last (count WA_RECV_MAX_RETRY) fails or does not come, the message is
+ * given up: its inbox row of type `undecryptable` (reason as payload) replaces the store row in
+ * one transaction, it is delivered through on_message, and the peer's session (and the group's
+ * sender key of that sender) is deleted, at most once per peer per WA_RECV_PEER_HOLD_S (memory
+ * only: a restart allows one more). A resend that decrypts deletes the row.
+ * Store-wide: first failures of distinct peers (or a majority of failing decrypts) within
+ * store_window_ms call env->on_store_failing once per window.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/be.h"
+#include "core/log.h"
+#include "signal/sg_keys.h"
+#include "signal/sg_store.h"
+#include "store/sgstore.h"
+#include "wa/nodeb.h"
+#include "wa/recv_int.h"
+
+static unsigned cfg(unsigned v, unsigned def)
+{
+    return v ? v : def;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono(const struct wa_receiver *rcv)
+{
+    if (!rcv->loop) return 0;
+    uv_update_time(rcv->loop);
+    return uv_now(rcv->loop);
+}
+
+/* ---------------------------------------------------------------- slots */
+
+static void slot_clear(struct retry_slot *s)
+{
+    wa_node_free(s->head);
+    wa_node_free(s->held);
+    memset(s, 0, sizeof(*s));
+}
+
+static void on_timer(uv_timer_t *t);
+
+static int alloc_slots(struct wa_receiver *rcv)
+{
+    if (rcv->slots) return 0;
+    rcv->slots = calloc(WA_RECV_RETRY_SLOTS, sizeof(*rcv->slots));
+    if (!rcv->slots) return -ENOMEM;
+    if (rcv->loop && !rcv->tm) {
+        rcv->tm = malloc(sizeof(*rcv->tm));
+        if (!rcv->tm || uv_timer_init(rcv->loop, rcv->tm) < 0) {
+            free(rcv->tm);
+            rcv->tm = NULL;
+            return 0; /* no pacing, as without a loop */
+        }
+        rcv->tm->data = rcv;
+        uv_unref((uv_handle_t *)rcv->tm);
+    }
+    return 0;
+}
+
+static void on_tm_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+void rx_retry_free(struct wa_receiver *rcv)
+{
+    for (size_t i = 0; rcv->slots && i < WA_RECV_RETRY_SLOTS; i++)
+        slot_clear(&rcv->slots[i]);
+    free(rcv->slots);
+    rcv->slots = NULL;
+    if (rcv->tm) {
+        rcv->tm->data = NULL;
+        uv_close((uv_handle_t *)rcv->tm, on_tm_closed);
+        rcv->tm = NULL;
+    }
+}
+
+/* The slot of key; with create, a new one (the least recently used) when absent. NULL when
+ * absent, or out of memory. An evicted slot keeps its store row (resumed after a restart). */
+static struct retry_slot *retry_find(struct wa_receiver *rcv, const char *key, bool create)
+{
+    if (!rcv->slots && (!create || alloc_slots(rcv) < 0)) return NULL;
+    struct retry_slot *old = &rcv->slots[0];
+    for (size_t i = 0; i < WA_RECV_RETRY_SLOTS; i++) {
+        struct retry_slot *s = &rcv->slots[i];
+        if (s->key[0] && strcmp(s->key, key) == 0) return s;
+        if (s->seq < old->seq) old = s;
+    }
+    if (!create) return NULL;
+    slot_clear(old);
+    snprintf(old->key, sizeof(old->key), "%s", key);
+    old->seq = ++rcv->seq;
+    return old;
+}
+
+static void arm(struct wa_receiver *rcv)
+{
+    if (!rcv->tm || !rcv->slots) return;
+    uint64_t next = 0;
+    for (size_t i = 0; i < WA_RECV_RETRY_SLOTS; i++) {
+        uint64_t d = rcv->slots[i].due_ms;
+        if (d && (!next || d < next)) next = d;
+    }
+    if (!next) {
+        uv_timer_stop(rcv->tm);
+        return;
+    }
+    uint64_t now = mono(rcv);
+    (void)uv_timer_start(rcv->tm, on_timer, next > now ? next - now : 0, 0);
+}
+
+/* ---------------------------------------------------------------- receipts */
+
+/* A fresh one-time pre-key in the retry range, committed to the store. */
+static int retry_prekey(const struct wa_recv_env *env, struct sg_prekey *pk)
+{
+    signal_context *sig = sg_ctx_signal(env->sg);
+    const struct sg_store *st = sg_ctx_store(env->sg);
+    uint32_t span = SG_PREKEY_ID_MAX - WA_RECV_PREKEY_BASE, id = 0;
+    for (int i = 0; i < 16 && !id; i++) {
+        uint32_t r;
+        struct sg_prekey tmp;
+        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) return -EIO;
+        uint32_t cand = WA_RECV_PREKEY_BASE + r % span;
+        int rc = sg_store_get_prekey(sig, st, cand, &tmp);
+        OPENSSL_cleanse(&tmp, sizeof(tmp));
+        if (rc < 0 && rc != -EPROTO) return rc;
+        if (rc == 0) id = cand;
+    }
+    if (!id) return -ENOSPC;
+    int rc = sg_prekeys_generate(sig, id, 1, pk, NULL);
+    if (rc == 0) rc = st_db_begin(env->db);
+    if (rc < 0) return rc;
+    rc = sg_store_put_prekeys(sig, st, pk, 1);
+    if (rc == 0) return st_db_commit(env->db);
+    st_db_rollback(env->db);
+    return rc;
+}
+
+static int add_keys(const struct wa_recv_env *env, struct wa_node *r)
+{
+    const struct wa_creds *c = env->creds;
+    struct sg_prekey pk = {0};
+    uint8_t b[3], t = SG_KEY_TYPE_DJB;
+    int rc = retry_prekey(env, &pk);
+    struct wa_node *keys = rc == 0 ? wa_nb_child(r, "keys") : NULL;
+    if (rc == 0 && !keys) rc = -ENOMEM;
+    if (rc == 0) rc = wa_nb_bytes(keys, "type", &t, 1);
+    if (rc == 0) rc = wa_nb_bytes(keys, "identity", c->identity.pub, 32);
+    struct wa_node *k = rc == 0 ? wa_nb_child(keys, "key") : NULL;
+    if (rc == 0 && !k) rc = -ENOMEM;
+    be_put(b, pk.id, 3);
+    if (rc == 0) rc = wa_nb_bytes(k, "id", b, 3);
+    if (rc == 0) rc = wa_nb_bytes(k, "value", pk.kp.pub, 32);
+    struct wa_node *sk = rc == 0 ? wa_nb_child(keys, "skey") : NULL;
+    if (rc == 0 && !sk) rc = -ENOMEM;
+    be_put(b, c->signed_prekey_id, 3);
+    if (rc == 0) rc = wa_nb_bytes(sk, "id", b, 3);
+    if (rc == 0) rc = wa_nb_bytes(sk, "value", c->signed_prekey.pub, 32);
+    if (rc == 0) rc = wa_nb_bytes(sk, "signature", c->signed_prekey_sig, 64);
+    if (rc == 0 && c->account_len)
+        rc = wa_nb_bytes(keys, "device-identity", c->account, c->account_len);
+    OPENSSL_cleanse(&pk, sizeof(pk));
+    return rc;
+}
+
+/* <receipt type=retry> for the stanza n (id, from, participant, recipient, t). */
+static struct wa_node *retry_node(const struct wa_recv_env *env, const struct wa_node *n,
+                                  bool peer, unsigned count, bool keys, int *err)
+{
+    struct wa_node *r = wa_nb_reply("receipt", n, true);
+    char cnt[12];
+    snprintf(cnt, sizeof(cnt), "%u", count);
+    int rc = r ? wa_node_set_attr(r, "type", "retry") : -ENOMEM;
+    if (rc == 0 && peer) rc = wa_node_set_attr(r, "category", "peer");
+    struct wa_node *rt = rc == 0 ? wa_nb_child(r, "retry") : NULL;
+    if (rc == 0 && !rt) rc = -ENOMEM;
+    const char *t = wa_node_attr(n, "t"), *id = wa_node_attr(n, "id");
+    if (rc == 0) rc = wa_node_set_attr(rt, "count", cnt);
+    if (rc == 0) rc = wa_node_set_attr(rt, "id", id ? id : "");
+    if (rc == 0) rc = wa_node_set_attr(rt, "t", t ? t : "0");
+    if (rc == 0) rc = wa_node_set_attr(rt, "v", "1");
+    uint8_t reg[4];
+    be_put(reg, env->creds ? env->creds->registration_id : 0, 4);
+    if (rc == 0) rc = wa_nb_bytes(r, "registration", reg, 4);
+    if (rc == 0 && (count > 1 || keys) && env->creds) rc = add_keys(env, r);
+    if (rc < 0) {
+        wa_node_free(r);
+        r = NULL;
+    }
+    *err = rc;
+    return r;
+}
+
+/* The peer's resend carries <enc count=k>: resume at k + 1. */
+static unsigned enc_count(const struct wa_node *n)
+{
+    unsigned best = 0;
+    for (const struct wa_node *e = wa_node_next_child(n, "enc", NULL); e;
+         e = wa_node_next_child(n, "enc", e)) {
+        const char *c = wa_node_attr(e, "count");
+        long v = c ? strtol(c, NULL, 10) : 0;
+        if (v > 0 && v <= 100 && (unsigned)v > best) best = (unsigned)v;
+    }
+    return best;
+}
+
+static void report(struct wa_receiver *rcv, const struct retry_slot *s, bool gave_up,
+                   bool dropped)
+{
+    const struct wa_recv_env *env = &rcv->env;
+    if (!env->on_undecryptable) return;
+    struct wa_undecryptable u = {.id = s->u.msg_id,
+                                 .from = s->u.device,
+                                 .chat = s->u.chat,
+                                 .reason = s->u.reason,
+                                 .count = s->count,
+                                 .gave_up = gave_up,
+                                 .session_dropped = dropped};
+    env->on_undecryptable(env->ud, &u);
+}
+
+/* Send r (consumed) now, or hold it until the gap since the previous receipt has passed. */
+static void send_or_hold(struct wa_receiver *rcv, struct retry_slot *s, struct wa_node *r)
+{
+    uint64_t now = mono(rcv), gap = cfg(rcv->env.retry_gap_ms, WA_RECV_RETRY_GAP_MS);
+    if (rcv->tm && s->sent_ms && now < s->sent_ms + gap) {
+        wa_node_free(s->held);
+        s->held = r;
+        s->due_ms = s->sent_ms + gap;
+        arm(rcv);
+        return;
+    }
+    if (rx_send_owned(&rcv->env, r) == 0) rcv->stats.retries_sent++;
+    s->sent_ms = now ? now : 1;
+    s->due_ms = rcv->tm ? s->sent_ms + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS) : 0;
+    arm(rcv);
+}
+
+/* ---------------------------------------------------------------- giving up */
+
+/* Delete the peer's session (and the group's sender key of that sender), at most once per
+ * peer per WA_RECV_PEER_HOLD_S. true when deleted. */
+static bool drop_peer(struct wa_receiver *rcv, const struct retry_slot *s)
+{
+    char name[SG_NAME_MAX + 16];
+    if (sg_address_str(&s->addr, name, sizeof(name)) < 0) return false;
+    int64_t now = wall_ms();
+    struct rx_peer_mark *slot = &rcv->dropped[0];
+    for (size_t i = 0; i < RX_PEER_RING; i++) {
+        struct rx_peer_mark *p = &rcv->dropped[i];
+        if (strcmp(p->name, name) == 0) {
+            if (now - p->t_ms < (int64_t)WA_RECV_PEER_HOLD_S * 1000) return false;
+            slot = p;
+            break;
+        }
+        if (p->t_ms < slot->t_ms) slot = p;
+    }
+    snprintf(slot->name, sizeof(slot->name), "%s", name);
+    slot->t_ms = now;
+    (void)sg_delete_session(rcv->env.sg, &s->addr);
+    if (s->group && s->gid[0])
+        (void)st_sg_sender_key_delete(rcv->env.db, s->gid, s->addr.name, s->addr.device);
+    return true;
+}
+
+/* The inbox row replaces the store row (one transaction); then delivery, the per-peer
+ * repair, the report. 0, or a store error (the slot stays: tried again later). */
+static int give_up(struct wa_receiver *rcv, struct retry_slot *s)
+{
+    struct st_db *db = rcv->env.db;
+    int64_t cursor = 0;
+    int rc = st_db_begin(db);
+    int ins = rc == 0 ? st_inbox_insert(db, s->u.chat, s->u.sender, s->u.msg_id, s->u.ts,
+                                        "undecryptable", (const uint8_t *)s->u.reason,
+                                        strlen(s->u.reason), &cursor)
+                      : rc;
+    rc = ins < 0 ? ins : st_undec_del(db, s->u.device, s->u.msg_id);
+    if (rc >= 0)
+        rc = st_db_commit(db);
+    else if (st_db_in_txn(db))
+        st_db_rollback(db);
+    if (rc < 0) return rc;
+    rcv->stats.gave_up++;
+    bool dropped = drop_peer(rcv, s);
+    if (ins == 0 && rcv->env.on_message) {
+        struct wa_inmsg im = {.cursor = cursor,
+                              .chat = s->u.chat,
+                              .sender = s->u.sender,
+                              .id = s->u.msg_id,
+                              .kind = WA_IN_UNDECRYPTABLE,
+                              .ts = s->u.ts,
+                              .received = time(NULL),
+                              .text = s->u.reason,
+                              .text_len = strlen(s->u.reason)};
+        rcv->stats.stored++;
+        rcv->env.on_message(rcv->env.ud, &im);
+    }
+    report(rcv, s, true, dropped);
+    slot_clear(s);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the store-wide check */
+
+static void store_check(struct wa_receiver *rcv, const char *peer)
+{
+    const struct wa_recv_env *env = &rcv->env;
+    int64_t now = wall_ms(), win = cfg(env->store_window_ms, WA_RECV_STORE_WINDOW_MS);
+    if (now - rcv->win_start_ms > win) {
+        rcv->win_start_ms = now;
+        rcv->win_ok = rcv->win_fail = 0;
+    }
+    if (peer) {
+        rcv->win_fail++;
+        struct rx_peer_mark *p = &rcv->failing[rcv->failing_next++ % RX_PEER_RING];
+        snprintf(p->name, sizeof(p->name), "%s", peer);
+        p->t_ms = now;
+    }
+    if (!env->on_store_failing || (rcv->tripped_ms && now - rcv->tripped_ms < win)) return;
+    unsigned distinct = 0;
+    for (size_t i = 0; i < RX_PEER_RING; i++) {
+        const struct rx_peer_mark *p = &rcv->failing[i];
+        if (!p->name[0] || now - p->t_ms > win) continue;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = rcv->failing[k].name[0] && now - rcv->failing[k].t_ms <= win &&
+                   strcmp(rcv->failing[k].name, p->name) == 0;
+        distinct += !seen;
+    }
+    bool most = rcv->win_fail >= WA_RECV_STORE_MIN_FAILS && rcv->win_fail > rcv->win_ok;
+    if (distinct < cfg(env->store_peers, WA_RECV_STORE_PEERS) && !most) return;
+    rcv->tripped_ms = now;
+    unsigned fails = rcv->win_fail, oks = rcv->win_ok;
+    memset(rcv->failing, 0, sizeof(rcv->failing));
+    rcv->win_ok = rcv->win_fail = 0;
+    env->on_store_failing(env->ud, distinct, fails, oks);
+}
+
+void rx_retry_note_ok(struct wa_receiver *rcv)
+{
+    if (rcv->win_fail) rcv->win_ok++; /* only counted while failures are being watched */
+}
+
+/* ---------------------------------------------------------------- the failure path */
+
+static void key_of(const char *devjid, const char *id, char *key, size_t len)
+{
+    snprintf(key, len, "%s|%s", devjid, id);
+}
+
+/* A new slot for m: the store row's fields, a copy of the stanza. */
+static int slot_begin(struct mctx *m, struct retry_slot *s)
+{
+    char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
+    rx_names(m, NULL, chat, sender);
+    struct st_undec *u = &s->u;
+    snprintf(u->device, sizeof(u->device), "%s", m->devjid);
+    snprintf(u->msg_id, sizeof(u->msg_id), "%s", m->id);
+    snprintf(u->chat, sizeof(u->chat), "%s", chat);
+    snprintf(u->sender, sizeof(u->sender), "%s", sender);
+    u->ts = m->ts;
+    u->first_seen = time(NULL);
+    s->group = m->group;
+    s->peer = m->peer;
+    s->addr = m->addr;
+    snprintf(s->gid, sizeof(s->gid), "%s", m->gid);
+    s->head = wa_node_clone(m->n);
+    return s->head ? 0 : -ENOMEM;
+}
+
+int rx_retry_failure(struct mctx *m, int why, bool force_keys)
+{
+    struct wa_receiver *rcv = m->rcv;
+    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+    key_of(m->devjid, m->id, key, sizeof(key));
+    struct retry_slot *s = retry_find(rcv, key, true);
+    if (!s) return -ENOMEM; /* not acked: the server redelivers */
+    bool first = !s->active;
+    if (first) {
+        int rc = slot_begin(m, s);
+        if (rc < 0) {
+            slot_clear(s);
+            return rc;
+        }
+    }
+    snprintf(s->u.reason, sizeof(s->u.reason), "%s", sg_strerror(why));
+    unsigned count = s->count + 1, ec = enc_count(m->n) + 1;
+    if (ec > count) count = ec;
+    s->seq = ++rcv->seq;
+    log_debug("wa", NULL, "recv: %s from %s undecryptable (%s), retry %u", m->id, m->devjid,
+              s->u.reason, count);
+    if (count > WA_RECV_MAX_RETRY) { /* the answer to the last receipt failed too */
+        s->count = count - 1;
+        int rc = s->active ? 0 : st_undec_put(rcv->env.db, &s->u);
+        if (rc == 0) s->active = true;
+        if (rc == 0) rc = give_up(rcv, s);
+        if (rc < 0) return rc; /* not acked: redelivered, tried again */
+        (void)rx_send_ack(m->env, m->n, "message", false, NULL);
+        arm(rcv);
+        return 1;
+    }
+    if (s->held) { /* a receipt already waits for the gap: this failure is folded into it */
+        (void)rx_send_ack(m->env, m->n, "message", false, NULL);
+        return 1;
+    }
+    s->u.count = count;
+    int rc = st_undec_put(rcv->env.db, &s->u); /* durable before the ack */
+    if (rc < 0) {
+        if (first) slot_clear(s);
+        return rc;
+    }
+    s->active = true;
+    struct wa_node *r = retry_node(m->env, m->n, m->peer, count, force_keys, &rc);
+    if (!r) return rc; /* the pre-key could not be stored: no ack, redelivery tries again */
+    s->count = count;
+    send_or_hold(rcv, s, r);
+    (void)rx_send_ack(m->env, m->n, "message", false, NULL);
+    report(rcv, s, false, false);
+    if (first) store_check(rcv, m->addr.name);
+    return 1;
+}
+
+void rx_retry_forget(struct mctx *m)
+{
+    char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+    key_of(m->devjid, m->id, key, sizeof(key));
+    struct retry_slot *s = retry_find(m->rcv, key, false);
+    if (!s) return;
+    if (s->active && st_undec_del(m->env->db, s->u.device, s->u.msg_id) < 0)
+        log_debug("wa", NULL, "recv: %s: undecryptable row not deleted: %s", m->id,
+                  st_db_last_error(m->env->db));
+    slot_clear(s);
+    arm(m->rcv);
+}
+
+/* ---------------------------------------------------------------- the timer */
+
+/* The slot's next step is due: a held receipt goes out; no answer came: the next receipt
+ * (with keys), or give up after the last. */
+static void step(struct wa_receiver *rcv, struct retry_slot *s)
+{
+    s->due_ms = 0;
+    if (s->held) {
+        struct wa_node *r = s->held;
+        s->held = NULL;
+        s->sent_ms = 0; /* the gap has passed */
+        send_or_hold(rcv, s, r);
+        return;
+    }
+    if (s->count >= WA_RECV_MAX_RETRY || !s->head) {
+        if (give_up(rcv, s) < 0) s->due_ms = mono(rcv) + WA_RECV_RETRY_GAP_MS;
+        return;
+    }
+    unsigned count = s->count + 1;
+    s->u.count = count;
+    int rc = st_undec_put(rcv->env.db, &s->u);
+    struct wa_node *r = rc == 0 ? retry_node(&rcv->env, s->head, s->peer, count, true, &rc) : NULL;
+    if (!r) {
+        s->due_ms = mono(rcv) + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS);
+        return;
+    }
+    s->count = count;
+    s->sent_ms = 0;
+    send_or_hold(rcv, s, r);
+    report(rcv, s, false, false);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct wa_receiver *rcv = t->data;
+    if (!rcv || !rcv->slots) return;
+    uint64_t now = mono(rcv);
+    for (size_t i = 0; i < WA_RECV_RETRY_SLOTS && rcv->slots; i++) {
+        struct retry_slot *s = &rcv->slots[i];
+        if (s->key[0] && s->active && s->due_ms && s->due_ms <= now) step(rcv, s);
+    }
+    arm(rcv);
+}
+
+/* ---------------------------------------------------------------- after a restart */
+
+/* A stanza head for a resumed row: <message id from [participant] t>. */
+static struct wa_node *resumed_head(const struct st_undec *u, bool group)
+{
+    struct wa_node *n = wa_node_new("message");
+    struct wa_jid from, dev;
+    char t[24];
+    snprintf(t, sizeof(t), "%lld", (long long)u->ts);
+    int rc = n ? wa_node_set_attr(n, "id", u->msg_id) : -ENOMEM;
+    if (rc == 0) rc = wa_node_set_attr(n, "t", t);
+    if (rc == 0) rc = wa_jid_parse(&dev, u->device, strlen(u->device));
+    if (rc == 0 && group) rc = wa_jid_parse(&from, u->chat, strlen(u->chat));
+    if (rc == 0) rc = wa_node_set_attr_jid(n, "from", group ? &from : &dev);
+    if (rc == 0 && group) rc = wa_node_set_attr_jid(n, "participant", &dev);
+    if (rc < 0) {
+        wa_node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* The Signal address of a device JID (LID when known), as recv.c resolves it. */
+static void resumed_addr(struct wa_receiver *rcv, const char *devjid, struct sg_address *a)
+{
+    struct wa_jid d;
+    memset(a, 0, sizeof(*a));
+    if (wa_jid_parse(&d, devjid, strlen(devjid)) < 0) return;
+    char lid[WA_JID_USER_MAX] = "";
+    int rc = wa_jid_is_pn(&d) && st_lid_get_lid(rcv->env.db, d.user, lid, sizeof(lid)) == 1
+                 ? sg_address_make(a, lid, 1, d.device)
+                 : sg_address_make(a, d.user, wa_jid_domain_type(&d), d.device);
+    if (rc < 0) memset(a, 0, sizeof(*a));
+}
+
+int rx_retry_resume(struct wa_receiver *rcv)
+{
+    struct st_undec *v = calloc(WA_RECV_RETRY_SLOTS, sizeof(*v));
+    if (!v) return -ENOMEM;
+    size_t n = 0;
+    int rc = st_undec_list(rcv->env.db, v, WA_RECV_RETRY_SLOTS, &n);
+    if (rc == -ENOTSUP) rc = 0; /* a handle without statements (tests) */
+    if (rc == 0 && n) rc = alloc_slots(rcv);
+    uint64_t due = mono(rcv) + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
+        key_of(v[i].device, v[i].msg_id, key, sizeof(key));
+        struct retry_slot *s = retry_find(rcv, key, true);
+        if (!s) break;
+        s->u = v[i];
+        s->count = v[i].count;
+        s->active = true;
+        s->group = strstr(v[i].chat, "@g.us") || strstr(v[i].chat, "@broadcast");
+        if (s->group) snprintf(s->gid, sizeof(s->gid), "%s", v[i].chat);
+        resumed_addr(rcv, v[i].device, &s->addr);
+        s->head = resumed_head(&v[i], s->group);
+        s->due_ms = rcv->tm ? due : 0;
+    }
+    free(v);
+    arm(rcv);
+    return rc;
+}
