@@ -388,6 +388,23 @@ static int exec_sql(struct st_db *db, const char *q, char *err, size_t errlen, c
     return code;
 }
 
+int st_db_backup(struct st_db *db, const char *path)
+{
+    if (!db || !path || !*path || st_db_in_txn(db)) return -EINVAL;
+    if (access(path, F_OK) == 0) return -EEXIST;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db->h, "VACUUM INTO ?1", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    int code = rc == SQLITE_OK ? 0 : st_db__fail(db, rc, "backup");
+    sqlite3_finalize(s);
+    if (code == 0 && chmod(path, 0600) < 0) code = -errno;
+    return code;
+}
+
 /* One-row pragma query: integer result into *out. */
 static int pragma_int(struct st_db *db, const char *q, int *out, char *err, size_t errlen)
 {

@@ -188,8 +188,8 @@ static int add_keys(const struct wa_recv_env *env, struct wa_node *r)
 }
 
 /* <receipt type=retry> for the stanza n (id, from, participant, recipient, t). */
-static struct wa_node *retry_node(const struct wa_recv_env *env, const struct wa_node *n,
-                                  bool peer, unsigned count, bool keys, int *err)
+static struct wa_node *retry_node(const struct wa_recv_env *env, const struct wa_node *n, bool peer,
+                                  unsigned count, bool keys, int *err)
 {
     struct wa_node *r = wa_nb_reply("receipt", n, true);
     char cnt[12];
@@ -228,8 +228,7 @@ static unsigned enc_count(const struct wa_node *n)
     return best;
 }
 
-static void report(struct wa_receiver *rcv, const struct retry_slot *s, bool gave_up,
-                   bool dropped)
+static void report(struct wa_receiver *rcv, const struct retry_slot *s, bool gave_up, bool dropped)
 {
     const struct wa_recv_env *env = &rcv->env;
     if (!env->on_undecryptable) return;
@@ -294,10 +293,10 @@ static int give_up(struct wa_receiver *rcv, struct retry_slot *s)
     struct st_db *db = rcv->env.db;
     int64_t cursor = 0;
     int rc = st_db_begin(db);
-    int ins = rc == 0 ? st_inbox_insert(db, s->u.chat, s->u.sender, s->u.msg_id, s->u.ts,
-                                        "undecryptable", (const uint8_t *)s->u.reason,
-                                        strlen(s->u.reason), &cursor)
-                      : rc;
+    int ins =
+        rc == 0 ? st_inbox_insert(db, s->u.chat, s->u.sender, s->u.msg_id, s->u.ts, "undecryptable",
+                                  (const uint8_t *)s->u.reason, strlen(s->u.reason), &cursor)
+                : rc;
     rc = ins < 0 ? ins : st_undec_del(db, s->u.device, s->u.msg_id);
     if (rc >= 0)
         rc = st_db_commit(db);
