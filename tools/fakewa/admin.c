@@ -204,6 +204,29 @@ static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
     reply(c, 200, o);
 }
 
+static void h_retry(struct aconn *c, struct fw_account *a, const cJSON *body)
+{
+    const char *id = jstr(body, "id");
+    const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(body, "count");
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(body, "keys");
+    unsigned count = cJSON_IsNumber(cnt) && cnt->valuedouble >= 1 && cnt->valuedouble <= 100
+                         ? (unsigned)cnt->valuedouble
+                         : 1;
+    if (!id) {
+        reply_err(c, 400, "need id");
+        return;
+    }
+    char err[256] = "";
+    int rc = fw_sim_send_retry(c->s, a, id, count, cJSON_IsTrue(keys), err, sizeof(err));
+    if (rc < 0) {
+        reply_err(c, errno_status(rc), err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    reply(c, 200, o);
+}
+
 static void h_group(struct aconn *c, const cJSON *body)
 {
     const char *subject = jstr(body, "subject");
@@ -307,6 +330,8 @@ static void route_contact(struct aconn *c, const struct http_request *r, const c
     }
     if (strcmp(rest + n, "/send") == 0 && strcmp(r->method, "POST") == 0)
         h_send(c, a, body);
+    else if (strcmp(rest + n, "/retry") == 0 && strcmp(r->method, "POST") == 0)
+        h_retry(c, a, body);
     else if (strcmp(rest + n, "/inbox") == 0 && strcmp(r->method, "GET") == 0)
         reply(c, 200, fw_sim_inbox_json(a->sim));
     else

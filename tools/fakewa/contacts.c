@@ -55,6 +55,7 @@ struct fw_sim {
     struct sent_item sent[SENT_RING];
     size_t sent_next;
     struct recreate_item recreated[RECREATE_RING];
+    uint32_t retry_keys; /* pre-keys made for our own retry receipts */
     struct sg_memstore *ms;
     struct sg_store st;
     struct sg_ctx *ctx;
@@ -621,6 +622,70 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
     }
     if (rc == 0) fw_route_message(s, a, fw_device_get(a, 0), msg);
     wa_node_free(msg);
+    return rc;
+}
+
+/* <keys> of a retry receipt: a fresh one-time pre-key (id above the published range) stored in
+ * the sim's store, so that a session built from them decrypts here. */
+static int add_retry_keys(struct fw_server *s, struct fw_sim *sim, struct wa_node *r)
+{
+    struct sg_prekey pk;
+    uint32_t id = 0xE00000u + (uint32_t)(++sim->retry_keys % 0x0FFFFFu);
+    int rc = sg_prekeys_generate(s->sig, id, 1, &pk, NULL);
+    if (rc == 0) rc = sg_store_put_prekeys(s->sig, &sim->st, &pk, 1);
+    if (rc < 0) return rc;
+    uint8_t b[3], t = 5;
+    struct wa_node *keys = nb_add(r, "keys", NULL);
+    nb_add_bytes(keys, "type", &t, 1);
+    nb_add_bytes(keys, "identity", sim->id.kp.pub, 32);
+    struct wa_node *k = nb_add(keys, "key", NULL);
+    nb_be(b, id, 3);
+    nb_add_bytes(k, "id", b, 3);
+    nb_add_bytes(k, "value", pk.kp.pub, 32);
+    struct wa_node *sk = nb_add(keys, "skey", NULL);
+    nb_be(b, sim->spk.id, 3);
+    nb_add_bytes(sk, "id", b, 3);
+    nb_add_bytes(sk, "value", sim->spk.kp.pub, 32);
+    nb_add_bytes(sk, "signature", sim->spk.sig, 64);
+    memset(&pk, 0, sizeof(pk));
+    return 0;
+}
+
+int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id, unsigned count,
+                      bool keys, char *err, size_t errlen)
+{
+    struct fw_sim *sim = a->sim;
+    const struct inbox_item *it = NULL;
+    for (size_t i = 0; sim && id && i < sim->nin; i++) {
+        const struct inbox_item *x = &sim->inbox[(sim->in_head + i) % FW_SIM_INBOX];
+        if (strcmp(x->id, id) == 0) it = x;
+    }
+    struct wa_jid from;
+    if (!it || wa_jid_parse(&from, it->from, strlen(it->from)) < 0) {
+        snprintf(err, errlen, "no message %s in the inbox", id ? id : "");
+        return -ENOENT;
+    }
+    if (count < 1 || count > 100) {
+        snprintf(err, errlen, "bad count");
+        return -EINVAL;
+    }
+    char cnt[12];
+    snprintf(cnt, sizeof(cnt), "%u", count);
+    struct wa_node *r = nb_new("receipt", "id", id, "type", "retry", NULL);
+    nb_attr_jidv(r, "to", &from);
+    nb_add(r, "retry", "count", cnt, "id", id, "t", "0", "v", "1", "error", "0", NULL);
+    uint8_t b[4];
+    nb_be(b, sim->id.registration_id, 4);
+    nb_add_bytes(r, "registration", b, 4);
+    int rc = keys ? add_retry_keys(s, sim, r) : 0;
+    if (rc == 0) {
+        fw_route_receipt(s, a, fw_device_get(a, 0), r);
+        log_info("fakewa", a->name[0] ? a->name : a->phone, "asked %s again for %s (count %u%s)",
+                 it->from, id, count, keys ? ", keys" : "");
+    } else {
+        snprintf(err, errlen, "keys: %s", sg_strerror(rc));
+    }
+    wa_node_free(r);
     return rc;
 }
 

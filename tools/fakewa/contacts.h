@@ -17,6 +17,7 @@
  * one-time pre-keys are regenerated after a restart.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -51,6 +52,14 @@ void fw_sim_receive(struct fw_server *s, struct fw_account *a, const struct wa_n
  * recipient, -EINVAL, crypto/store errors (detail in err). */
 int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                      char *id_out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The sim asks again for message `id` it received (a test driver for the sender's side of
+ * retry receipts, fault-matrix row 34): a <receipt type=retry> with <retry count=count> to the
+ * device that sent it, with <keys> (identity, a fresh one-time pre-key kept in the sim's store,
+ * signed pre-key) when keys, and <registration>. The answer is decrypted like any message.
+ * -ENOENT (no such message in the inbox), -EINVAL. */
+int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id, unsigned count,
+                      bool keys, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* {"messages":[...], "receipts":[...]} as a new cJSON object (caller deletes). */
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim);
