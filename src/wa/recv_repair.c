@@ -543,7 +543,9 @@ int rx_retry_resume(struct wa_receiver *rcv)
     int rc = st_undec_list(rcv->env.db, v, WA_RECV_RETRY_SLOTS, &n);
     if (rc == -ENOTSUP) rc = 0; /* a handle without statements (tests) */
     if (rc == 0 && n) rc = alloc_slots(rcv);
-    uint64_t due = mono(rcv) + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS);
+    /* after a restart (or the store-wide repair's reconnect) the next receipt, with keys,
+     * goes after the gap: answers to the earlier ones went to the old connection */
+    uint64_t due = mono(rcv) + cfg(rcv->env.retry_gap_ms, WA_RECV_RETRY_GAP_MS);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char key[WA_JID_STR_MAX + ST_MSGID_MAX + 2];
         key_of(v[i].device, v[i].msg_id, key, sizeof(key));
