@@ -555,7 +555,7 @@ int rx_retry_resume(struct wa_receiver *rcv)
         s->count = v[i].count;
         s->active = true;
         s->group = strstr(v[i].chat, "@g.us") || strstr(v[i].chat, "@broadcast");
-        if (s->group) snprintf(s->gid, sizeof(s->gid), "%s", v[i].chat);
+        if (s->group) snprintf(s->gid, sizeof(s->gid), "%.*s", (int)sizeof(s->gid) - 1, v[i].chat);
         resumed_addr(rcv, v[i].device, &s->addr);
         s->head = resumed_head(&v[i], s->group);
         s->due_ms = rcv->tm ? due : 0;

@@ -7,6 +7,9 @@
 #   #34 a retry receipt for a message we sent before a restart: answered from the persistent
 #       retry buffer (on the current session without keys; on a new session with keys)
 #       with a resend alice decrypts within 5 s
+#   never lost silently: a message whose original and every resend are corrupted becomes an
+#       `undecryptable` inbox row (API, event stream, metric, warn log), and the chat recovers
+#   #32 30 messages sent while the daemon was down: all stored once, in order
 source "$(dirname "$0")/fault-lib.sh"
 source "$(dirname "$0")/repair-lib.sh"
 command -v sqlite3 >/dev/null || { echo "# sqlite3 missing: skipped"; exit 77; }
@@ -43,6 +46,30 @@ check "#28 no reconnect, still connected" ok_if \
 check "#28 the repair row is gone" [ "$(sqlite3 "$DB" "SELECT count(*) FROM undecryptable")" = 0 ]
 check "#28 alice and we talk on afterwards" exchange alice 2
 
+# ---- a message that cannot be recovered ----
+DEV=$(chan jid | sed -n 's/^15550001:\([0-9]*\)@.*/\1/p')
+u0=$(metric wagate_channel_undecryptable_total)
+fault "{\"type\":\"corrupt\",\"phone\":\"+15550001\",\"device\":$DEV,\"count\":6}"
+t0=$(now_ms)
+did=$(says alice "doomed")
+gone() {
+  api GET '/api/v1/messages?account=default&after=0&limit=1000'
+  [ "$(jq --arg i "$did" '[.messages[] | select(.id==$i and .type=="undecryptable")] | length' <<<"$BODY")" = 1 ]
+}
+waitfor() { for _ in $(seq 1 400); do "$@" && return 0; sleep 0.05; done; return 1; }
+check "an unrecoverable message becomes an undecryptable inbox row" waitfor gone
+echo "# undecryptable row $(( $(now_ms) - t0 )) ms after the message (original + 5 corrupted resends)"
+row=$(jq -c --arg i "$did" '.messages[] | select(.id==$i)' <<<"$BODY")
+check "... with sender, chat, time and reason" ok_if \
+  '[ "$(jq -r .sender <<<"$row")" = 15550002@s.whatsapp.net ] && [ "$(jq -r .chat <<<"$row")" = 15550002@s.whatsapp.net ] &&
+   [ "$(jq -r .ts <<<"$row")" -gt 0 ] && [ -n "$(jq -r ".reason // empty" <<<"$row")" ]'
+ev=$(events)
+nev=$(jq -s --arg i "$did" '[.[] | select(.type=="message.received" and .data.id==$i and .data.type=="undecryptable")] | length' <<<"$ev")
+check "... on the event stream as such (message.received, type undecryptable)" [ "$nev" = 1 ]
+check "... counted once in /metrics" [ "$(metric wagate_channel_undecryptable_total)" = $((u0 + 1)) ]
+check "... logged at warn" grep -q "WARN.*$did.*undecryptable\|$did.*gave up" "$T/g/err.log"
+check "... and alice's chat recovers afterwards" exchange alice 1
+
 # ---- #34 ----
 id=$(reply alice "sent before the restart")
 check "#34 alice got our message" wait_peer alice "$id" 10000
@@ -59,4 +86,19 @@ check "#34 count 2 with keys: a decryptable resend on a new session within 5 s" 
   wait_peer alice "$id" 5000 3
 echo "# row 34: resend (new session from the receipt's keys) decrypted $(( $(now_ms) - s )) ms after the receipt"
 check "#34 alice and we talk on afterwards" exchange alice 1
+
+# ---- #32 ----
+check "#32 the daemon stops" gw_stop
+for i in $(seq 1 30); do says alice "backlog $i" >/dev/null; done
+check "#32 ... and starts again" start_gateway g
+check "#32 connected" wait_state connected 15000
+all30() {
+  api GET '/api/v1/messages?account=default&after=0&limit=1000'
+  [ "$(jq '[.messages[] | select((.text // "") | startswith("backlog "))] | length' <<<"$BODY")" -ge 30 ]
+}
+check "#32 all 30 stored within 30 s" waitfor all30
+sleep 1
+api GET '/api/v1/messages?account=default&after=0&limit=1000'
+order=$(jq -r '[.messages[] | select((.text // "") | startswith("backlog ")) | .text | ltrimstr("backlog ") | tonumber] | map(tostring) | join(",")' <<<"$BODY")
+check "#32 once each, in order" [ "$order" = "$(seq -s, 1 30)" ]
 finish
