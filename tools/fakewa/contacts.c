@@ -20,7 +20,8 @@ struct inbox_item {
     char from[WA_JID_STR_MAX];
     char chat[WA_JID_STR_MAX];
     char type[16];
-    char *text; /* NULL if none / failed */
+    char enc[8]; /* the first <enc>'s type: pkmsg, msg, skmsg */
+    char *text;  /* NULL if none / failed */
     char error[96];
     uint64_t t_ms;
     bool ok;
@@ -273,6 +274,9 @@ static void receive_message(struct fw_server *s, struct fw_sim *sim, const struc
     else
         wa_jid_format_bare(&from, it->chat, sizeof(it->chat));
     snprintf(it->type, sizeof(it->type), "%s", group ? "group" : "chat");
+    const struct wa_node *e0 = wa_node_child(msg, "enc");
+    const char *et = e0 ? wa_node_attr(e0, "type") : NULL;
+    snprintf(it->enc, sizeof(it->enc), "%s", et && strlen(et) < sizeof(it->enc) ? et : "");
     struct sg_address addr;
     char gid[WA_JID_STR_MAX];
     wa_jid_format_bare(&from, gid, sizeof(gid));
@@ -701,6 +705,7 @@ cJSON *fw_sim_inbox_json(const struct fw_sim *sim)
         cJSON_AddStringToObject(m, "chat", it->chat);
         cJSON_AddStringToObject(m, "kind", it->type);
         cJSON_AddBoolToObject(m, "ok", it->ok);
+        cJSON_AddStringToObject(m, "enc", it->enc);
         if (it->text) cJSON_AddStringToObject(m, "text", it->text);
         if (!it->ok) cJSON_AddStringToObject(m, "error", it->error);
         cJSON_AddNumberToObject(m, "t_ms", (double)it->t_ms);
