@@ -618,7 +618,8 @@ static void attempt(struct gw_channel *ch)
                                      .retry_gap_ms = ch->cfg.wa_repair_gap_ms,
                                      .retry_wait_ms = ch->cfg.wa_repair_wait_ms,
                                      .store_peers = ch->cfg.wa_repair_store_peers,
-                                     .store_window_ms = ch->cfg.wa_repair_window_s * 1000u};
+                                     .store_window_ms = ch->cfg.wa_repair_window_s * 1000u,
+                                     .phone_delay_ms = ch->cfg.wa_repair_phone_delay_ms};
         int r = wa_session_new(&so, chmsg_events(ch->msg), &ch->sess);
         if (r < 0) return local_failure(ch, "session", r);
     }

@@ -35,6 +35,7 @@ struct wg_config {
      * retry_wait_ms without an answer (100..600000, 10000); the store-wide repair when
      * store_peers distinct peers (1..1000, 5) fail within store_window_s (1..86400, 600) */
     unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
+    unsigned wa_repair_phone_delay_ms; /* ask our phone after this (100..600000, 5000) */
     /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
      * An empty object means no WhatsApp account. Each value is an object whose keys are
      * reserved (none is accepted yet). */

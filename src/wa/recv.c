@@ -233,6 +233,13 @@ static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
         rc = sg_group_process_skdm(m->env->sg, mi.skdm_group, &m->addr, mi.skdm, mi.skdm_len);
         if (rc < 0 && !local_error(rc)) rc = 0; /* a bad SKDM: the skmsg will fail on its own */
     }
+    if (rc == 0 && m->own && m->peer) { /* our phone's answer to a placeholder resend? */
+        rc = rx_phone_response(m, mi.content, x);
+        if (rc == 1) {
+            wa_msg_info_free(&mi);
+            return 0;
+        }
+    }
     if (rc == 0 && mi.type) {
         buf_reset(&x->content);
         x->type = mi.type;
@@ -319,8 +326,16 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
     if (rc < 0 || x->dup || !x->any_content) return rc;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
     rx_names(m, x->dest, chat, sender);
-    rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
-                         x->content.len, cursor);
+    if (x->ovr) { /* the message our phone re-sent replaces its undecryptable row */
+        const struct st_undec *u = &x->ovr->u;
+        rc = st_inbox_insert(m->env->db, u->chat, u->sender, u->msg_id, u->ts, x->type,
+                             x->content.data, x->content.len, cursor);
+        int d = rc >= 0 ? st_undec_del(m->env->db, u->device, u->msg_id) : 0;
+        if (d < 0) return d;
+    } else {
+        rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
+                             x->content.len, cursor);
+    }
     if (rc == 0) *inserted = true;
     return rc == ST_DUPLICATE ? 0 : rc;
 }
@@ -363,13 +378,14 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
     if (!m->env->on_message) return;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
     rx_names(m, x->dest, chat, sender);
+    const struct st_undec *u = x->ovr ? &x->ovr->u : NULL;
     struct wa_inmsg im = {
         .cursor = cursor,
-        .chat = chat,
-        .sender = sender,
-        .id = m->id,
+        .chat = u ? u->chat : chat,
+        .sender = u ? u->sender : sender,
+        .id = u ? u->msg_id : m->id,
         .kind = wa_inmsg_kind_parse(x->type),
-        .ts = m->ts,
+        .ts = u ? u->ts : m->ts,
         .received = time(NULL),
     };
     if (im.kind == WA_IN_TEXT) {
@@ -412,6 +428,7 @@ static int run_message(struct mctx *m)
         if (inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
         if (inserted) deliver(m, &x, cursor);
+        if (x.ovr) rx_phone_recovered(m->rcv, x.ovr);
         rc = 1;
     }
     OPENSSL_cleanse(x.content.data, x.content.len);
@@ -488,8 +505,10 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
         if (it[i].inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
     }
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         if (it[i].inserted) deliver(&it[i].m, &it[i].x, it[i].cursor);
+        if (it[i].x.ovr) rx_phone_recovered(it[i].m.rcv, it[i].x.ovr);
+    }
 }
 
 /* The batch's candidates: k messages (it, stanza indexes idx) and nr receipts (rc_, ridx). */

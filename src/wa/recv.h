@@ -91,6 +91,7 @@
 #define WA_RECV_STORE_PEERS     5u      /* distinct failing peers within the window ... */
 #define WA_RECV_STORE_WINDOW_MS 600000u /* ... 10 minutes: the store-wide repair is due */
 #define WA_RECV_STORE_MIN_FAILS 10u     /* or at least this many failures, more than successes */
+#define WA_RECV_PHONE_DELAY_MS  5000u   /* whatsmeow's RequestFromPhoneDelay */
 
 /* A message we could not decrypt, after its retry receipt went out (or was not sent). */
 struct wa_undecryptable {
@@ -126,6 +127,9 @@ struct wa_recv_env {
     uv_loop_t *loop;
     /* Optional repair tuning (0 = the WA_RECV_* default). */
     unsigned retry_gap_ms, retry_wait_ms, store_peers, store_window_ms;
+    /* Ask our own phone to resend an undecryptable message this long after its first
+     * failure (placeholder resend, §7.8; 0 = WA_RECV_PHONE_DELAY_MS). */
+    unsigned phone_delay_ms;
     /* Optional: many distinct peers fail at once (a restored or torn store): the owner runs
      * the store-wide repair (design.md "Session repair" 3). Called at most once per window;
      * the receiver may be freed only after this returns (defer the repair to a timer). */
@@ -178,9 +182,10 @@ int wa_recv_handle_batch_ex(struct wa_receiver *r, const struct wa_node *const *
                             int *results, struct wa_recv_txn_hook *hook);
 
 /* The receiver's counters: retry receipts sent, messages given up (session dropped),
- * messages stored, redeliveries re-acked. */
+ * messages stored, redeliveries re-acked, placeholder resends asked of our phone and answered. */
 struct wa_recv_stats {
     unsigned long retries_sent, gave_up, stored, redelivered;
+    unsigned long phone_requests, phone_recovered; /* placeholder resends asked / answered */
 };
 void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out);
 /* Forget every retry count (tests). */

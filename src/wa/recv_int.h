@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "wa.pb-c.h"
 #include "wa/recv.h"
 
 #define RECEIPT_LIST_MAX 256
@@ -21,9 +22,11 @@ struct retry_slot {
     bool group, peer;                            /* a group/broadcast message; category=peer */
     uint64_t sent_ms;                            /* loop time of the last receipt */
     uint64_t due_ms;                             /* loop time of the next step (0: none) */
-    struct wa_node *head; /* the failed stanza (a copy): receipts sent from the timer */
-    struct wa_node *held; /* a receipt waiting for the gap */
-    struct st_undec u;    /* the store row */
+    uint64_t phone_due_ms;  /* loop time to ask our phone (0: not / already asked) */
+    uint64_t phone_wait_ms; /* asked: give up no sooner than this (0: not asked) */
+    struct wa_node *head;   /* the failed stanza (a copy): receipts sent from the timer */
+    struct wa_node *held;   /* a receipt waiting for the gap */
+    struct st_undec u;      /* the store row */
     struct sg_address addr;
     char gid[WA_JID_STR_MAX];
 };
@@ -71,10 +74,12 @@ struct rx {
     const char *type;   /* static string */
     char dest[WA_JID_STR_MAX];
     bool any_content;
-    int peer_err;    /* first decryption failure caused by the peer (retry receipt) */
-    bool force_keys; /* an skmsg without sender key and no 1:1 part: send <keys> at once */
-    bool one_to_one; /* a pkmsg/msg enc was seen */
-    bool dup;        /* libsignal: already processed */
+    int peer_err;           /* first decryption failure caused by the peer (retry receipt) */
+    bool force_keys;        /* an skmsg without sender key and no 1:1 part: send <keys> at once */
+    bool one_to_one;        /* a pkmsg/msg enc was seen */
+    bool dup;               /* libsignal: already processed */
+    struct retry_slot *ovr; /* our phone's placeholder resend of this slot's message: the
+                             * inbox row is that message's (recv_repair.c) */
 };
 
 /* A delivery/read receipt for our messages, between its parts. */
@@ -107,6 +112,11 @@ int rx_handle_receipt(const struct wa_recv_env *env, const struct wa_node *n);
  * forget: m was stored (or re-acked): its retry count goes. */
 int rx_retry_failure(struct mctx *m, int why, bool force_keys);
 void rx_retry_forget(struct mctx *m);
+/* A decrypted peer message from our phone: if it answers a placeholder resend for an active
+ * slot, x takes that message's content and x->ovr the slot (1), else 0; < 0 local error. */
+int rx_phone_response(struct mctx *m, const Wa__Message *content, struct rx *x);
+/* After the COMMIT that stored x->ovr's message: forget the slot. */
+void rx_phone_recovered(struct wa_receiver *rcv, struct retry_slot *s);
 /* A message decrypted (for the store-wide failure ratio). */
 void rx_retry_note_ok(struct wa_receiver *rcv);
 /* At creation: resume the store's `undecryptable` rows (0 or a store error); at free: the

@@ -29,6 +29,7 @@
 #include "signal/sg_keys.h"
 #include "signal/sg_store.h"
 #include "store/sgstore.h"
+#include "wa/msg.h"
 #include "wa/nodeb.h"
 #include "wa/recv_int.h"
 
@@ -121,8 +122,9 @@ static void arm(struct wa_receiver *rcv)
     if (!rcv->tm || !rcv->slots) return;
     uint64_t next = 0;
     for (size_t i = 0; i < WA_RECV_RETRY_SLOTS; i++) {
-        uint64_t d = rcv->slots[i].due_ms;
+        uint64_t d = rcv->slots[i].due_ms, p = rcv->slots[i].phone_due_ms;
         if (d && (!next || d < next)) next = d;
+        if (p && (!next || p < next)) next = p;
     }
     if (!next) {
         uv_timer_stop(rcv->tm);
@@ -256,6 +258,201 @@ static void send_or_hold(struct wa_receiver *rcv, struct retry_slot *s, struct w
     if (rx_send_owned(&rcv->env, r) == 0) rcv->stats.retries_sent++;
     s->sent_ms = now ? now : 1;
     s->due_ms = rcv->tm ? s->sent_ms + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS) : 0;
+    arm(rcv);
+}
+
+/* ---------------------------------------------------------------- asking our phone */
+
+/* Message{protocolMessage{PEER_DATA_OPERATION_REQUEST_MESSAGE, {PLACEHOLDER_MESSAGE_RESEND,
+ * [{messageKey{remoteJid, fromMe=false, id, participant (groups)}}]}}}, padded, into out. */
+static int placeholder_request(const struct retry_slot *s, struct buf *out)
+{
+    Wa__MessageKey key = WA__MESSAGE_KEY__INIT;
+    key.remotejid = (char *)s->u.chat;
+    key.has_fromme = 1;
+    key.fromme = 0;
+    key.id = (char *)s->u.msg_id;
+    if (s->group) key.participant = (char *)s->u.device;
+    Wa__PeerDataOperationRequest__PlaceholderMessageResendRequest one =
+        WA__PEER_DATA_OPERATION_REQUEST__PLACEHOLDER_MESSAGE_RESEND_REQUEST__INIT;
+    one.messagekey = &key;
+    Wa__PeerDataOperationRequest__PlaceholderMessageResendRequest *list[1] = {&one};
+    Wa__PeerDataOperationRequest req = WA__PEER_DATA_OPERATION_REQUEST__INIT;
+    req.has_peerdataoperationrequesttype = 1;
+    req.peerdataoperationrequesttype = 4; /* PLACEHOLDER_MESSAGE_RESEND */
+    req.n_placeholdermessageresendrequest = 1;
+    req.placeholdermessageresendrequest = list;
+    size_t n = wa__peer_data_operation_request__get_packed_size(&req);
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return -ENOMEM;
+    wa__peer_data_operation_request__pack(&req, b);
+    Wa__ProtocolMessage pm = WA__PROTOCOL_MESSAGE__INIT;
+    pm.has_type = 1;
+    pm.type = WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_MESSAGE;
+    pm.has_peerdataoperationrequestmessage = 1;
+    pm.peerdataoperationrequestmessage = (ProtobufCBinaryData){n, b};
+    Wa__Message msg = WA__MESSAGE__INIT;
+    msg.protocolmessage = &pm;
+    size_t mn = wa__message__get_packed_size(&msg);
+    int rc = buf_reserve(out, mn + 16);
+    if (rc == 0) {
+        wa__message__pack(&msg, out->data + out->len);
+        out->len += mn;
+        rc = sg_pad(out);
+    }
+    free(b);
+    return rc;
+}
+
+/* A peer message to our own phone (device 0) on the existing session: <message to=<own PN>
+ * category=peer push_priority=high_force><enc/>[<device-identity/>]<meta appdata=default/>.
+ * 0, or < 0 (no session with our phone: nothing sent). */
+static int phone_request(struct wa_receiver *rcv, const struct retry_slot *s)
+{
+    const struct wa_recv_env *env = &rcv->env;
+    const struct wa_creds *c = env->creds;
+    struct wa_jid pn, lid;
+    if (!c || wa_jid_parse(&pn, c->me_pn, strlen(c->me_pn)) < 0) return -EINVAL;
+    bool has_lid = wa_jid_parse(&lid, c->me_lid, strlen(c->me_lid)) == 0;
+    struct sg_address a;
+    int rc = has_lid ? sg_address_make(&a, lid.user, 1, 0) : sg_address_make(&a, pn.user, 0, 0);
+    if (rc < 0) return rc;
+    if (sg_has_session(env->sg, &a) != 1) return -ENOENT;
+    struct buf pt, ct;
+    buf_init(&pt, SG_MAX_MESSAGE);
+    buf_init(&ct, SG_MAX_MESSAGE);
+    enum sg_msg_type type = SG_MSG;
+    rc = placeholder_request(s, &pt);
+    if (rc == 0) rc = st_db_begin(env->db);
+    if (rc == 0) {
+        rc = sg_encrypt(env->sg, &a, pt.data, pt.len, &type, &ct);
+        if (rc == 0)
+            rc = st_db_commit(env->db);
+        else
+            st_db_rollback(env->db);
+    }
+    struct wa_node *n = rc == 0 ? wa_node_new("message") : NULL;
+    if (rc == 0 && !n) rc = -ENOMEM;
+    uint8_t r[9];
+    char id[32];
+    if (rc == 0 && RAND_bytes(r, sizeof(r)) != 1) rc = -EIO;
+    snprintf(id, sizeof(id), "3EB0%02X%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2], r[3],
+             r[4], r[5], r[6], r[7], r[8]);
+    struct wa_jid to = pn;
+    to.device = 0;
+    if (rc == 0) rc = wa_node_set_attr(n, "id", id);
+    if (rc == 0) rc = wa_node_set_attr_jid(n, "to", &to);
+    if (rc == 0) rc = wa_node_set_attr(n, "type", "text");
+    if (rc == 0) rc = wa_node_set_attr(n, "category", "peer");
+    if (rc == 0) rc = wa_node_set_attr(n, "push_priority", "high_force");
+    struct wa_node *e = rc == 0 ? wa_nb_child(n, "enc") : NULL;
+    if (rc == 0 && !e) rc = -ENOMEM;
+    if (rc == 0) rc = wa_node_set_attr(e, "v", "2");
+    if (rc == 0) rc = wa_node_set_attr(e, "type", sg_msg_type_name(type));
+    if (rc == 0) rc = wa_node_set_bytes(e, ct.data, ct.len);
+    if (rc == 0 && type == SG_PKMSG && c->account_len)
+        rc = wa_nb_bytes(n, "device-identity", c->account, c->account_len);
+    struct wa_node *meta = rc == 0 ? wa_nb_child(n, "meta") : NULL;
+    if (rc == 0 && !meta) rc = -ENOMEM;
+    if (rc == 0) rc = wa_node_set_attr(meta, "appdata", "default");
+    if (rc == 0) {
+        rc = rx_send_owned(env, n);
+        n = NULL;
+    }
+    wa_node_free(n);
+    OPENSSL_cleanse(pt.data, pt.len);
+    buf_free(&pt);
+    buf_free(&ct);
+    return rc;
+}
+
+/* The phone is due: ask it (once); the give-up then waits for its answer up to retry_wait_ms. */
+static void phone_step(struct wa_receiver *rcv, struct retry_slot *s, uint64_t now)
+{
+    s->phone_due_ms = 0;
+    int rc = phone_request(rcv, s);
+    if (rc == 0) {
+        rcv->stats.phone_requests++;
+        s->phone_wait_ms = now + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS);
+    } else if (s->count >= WA_RECV_MAX_RETRY) {
+        s->due_ms = now; /* a give-up that waited for this request may go now */
+    }
+    log_debug("wa", NULL, "recv: %s from %s: placeholder resend asked of our phone: %s",
+              s->u.msg_id, s->u.device, rc == 0 ? "sent" : strerror(-rc));
+}
+
+/* Giving up must wait for a phone request still pending or unanswered: the loop time until
+ * which it waits, or 0 when it may go now. */
+static uint64_t phone_pending(const struct wa_receiver *rcv, const struct retry_slot *s,
+                              uint64_t now)
+{
+    if (s->phone_due_ms)
+        return s->phone_due_ms + cfg(rcv->env.retry_wait_ms, WA_RECV_RETRY_WAIT_MS);
+    return s->phone_wait_ms > now ? s->phone_wait_ms : 0;
+}
+
+int rx_phone_response(struct mctx *m, const Wa__Message *content, struct rx *x)
+{
+    const Wa__ProtocolMessage *pm = content ? content->protocolmessage : NULL;
+    struct wa_receiver *rcv = m->rcv;
+    if (!pm || !m->own || m->dev.device != 0 || !rcv->slots || !pm->has_type ||
+        pm->type != WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE ||
+        !pm->has_peerdataoperationrequestresponsemessage)
+        return 0;
+    const ProtobufCBinaryData *b = &pm->peerdataoperationrequestresponsemessage;
+    Wa__PeerDataOperationResponse *r =
+        wa__peer_data_operation_response__unpack(NULL, b->len, b->data);
+    if (!r) return 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->n_peerdataoperationresult; i++) {
+        const Wa__PeerDataOperationResponse__Result *res = r->peerdataoperationresult[i];
+        const Wa__PeerDataOperationResponse__Result__PlaceholderMessageResendResponse *pr =
+            res ? res->placeholdermessageresendresponse : NULL;
+        if (!pr || !pr->has_webmessageinfobytes) continue;
+        Wa__WebMessageInfo *w = wa__web_message_info__unpack(NULL, pr->webmessageinfobytes.len,
+                                                             pr->webmessageinfobytes.data);
+        const char *id = w && w->key ? w->key->id : NULL;
+        struct retry_slot *s = NULL;
+        for (size_t k = 0; id && k < WA_RECV_RETRY_SLOTS && !s; k++)
+            if (rcv->slots[k].active && strcmp(rcv->slots[k].u.msg_id, id) == 0) s = &rcv->slots[k];
+        if (s && w->message) {
+            size_t n = wa__message__get_packed_size(w->message);
+            uint8_t *p = malloc(n ? n : 1);
+            struct wa_msg_info mi;
+            if (!p) {
+                rc = -ENOMEM;
+            } else {
+                wa__message__pack(w->message, p);
+                if (wa_msg_decode(p, n, &mi) == 0) {
+                    if (mi.type) {
+                        buf_reset(&x->content);
+                        x->type = mi.type;
+                        x->any_content = true;
+                        rc = mi.text ? buf_append(&x->content, mi.text, strlen(mi.text))
+                                     : buf_append(&x->content, p, n);
+                        if (rc == -ENOBUFS)
+                            rc = 0; /* too big: stays undecryptable */
+                        else if (rc == 0) {
+                            x->ovr = s;
+                            rc = 1;
+                        }
+                    }
+                    wa_msg_info_free(&mi);
+                }
+                free(p);
+            }
+        }
+        if (w) wa__web_message_info__free_unpacked(w, NULL);
+        if (rc == 1) break;
+    }
+    wa__peer_data_operation_response__free_unpacked(r, NULL);
+    return rc;
+}
+
+void rx_phone_recovered(struct wa_receiver *rcv, struct retry_slot *s)
+{
+    rcv->stats.phone_recovered++;
+    slot_clear(s);
     arm(rcv);
 }
 
@@ -416,6 +613,13 @@ int rx_retry_failure(struct mctx *m, int why, bool force_keys)
         s->count = count - 1;
         int rc = s->active ? 0 : st_undec_put(rcv->env.db, &s->u);
         if (rc == 0) s->active = true;
+        uint64_t wait = rc == 0 && rcv->tm ? phone_pending(rcv, s, mono(rcv)) : 0;
+        if (wait) { /* our phone may still answer: give up when that wait ends */
+            s->due_ms = wait;
+            (void)rx_send_ack(m->env, m->n, "message", false, NULL);
+            arm(rcv);
+            return 1;
+        }
         if (rc == 0) rc = give_up(rcv, s);
         if (rc < 0) return rc; /* not acked: redelivered, tried again */
         (void)rx_send_ack(m->env, m->n, "message", false, NULL);
@@ -433,6 +637,8 @@ int rx_retry_failure(struct mctx *m, int why, bool force_keys)
         return rc;
     }
     s->active = true;
+    if (first && !m->own && rcv->tm) /* as whatsmeow: ask our phone if the peer has not helped */
+        s->phone_due_ms = mono(rcv) + cfg(rcv->env.phone_delay_ms, WA_RECV_PHONE_DELAY_MS);
     struct wa_node *r = retry_node(m->env, m->n, m->peer, count, force_keys, &rc);
     if (!r) return rc; /* the pre-key could not be stored: no ack, redelivery tries again */
     s->count = count;
@@ -471,7 +677,11 @@ static void step(struct wa_receiver *rcv, struct retry_slot *s)
         return;
     }
     if (s->count >= WA_RECV_MAX_RETRY || !s->head) {
-        if (give_up(rcv, s) < 0) s->due_ms = mono(rcv) + WA_RECV_RETRY_GAP_MS;
+        uint64_t now = mono(rcv), wait = phone_pending(rcv, s, now);
+        if (wait)
+            s->due_ms = wait;
+        else if (give_up(rcv, s) < 0)
+            s->due_ms = now + WA_RECV_RETRY_GAP_MS;
         return;
     }
     unsigned count = s->count + 1;
@@ -495,6 +705,8 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = mono(rcv);
     for (size_t i = 0; i < WA_RECV_RETRY_SLOTS && rcv->slots; i++) {
         struct retry_slot *s = &rcv->slots[i];
+        if (s->key[0] && s->active && s->phone_due_ms && s->phone_due_ms <= now)
+            phone_step(rcv, s, now);
         if (s->key[0] && s->active && s->due_ms && s->due_ms <= now) step(rcv, s);
     }
     arm(rcv);

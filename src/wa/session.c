@@ -217,6 +217,7 @@ static int make_parts(struct wa_session *s, const struct wa_session_opts *o)
                              .retry_wait_ms = o->retry_wait_ms,
                              .store_peers = o->store_peers,
                              .store_window_ms = o->store_window_ms,
+                             .phone_delay_ms = o->phone_delay_ms,
                              .ud = s};
     struct wa_sender_env se = {.client = o->client,
                                .db = o->db,

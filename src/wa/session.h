@@ -68,7 +68,7 @@ struct wa_session_opts {
     bool batch;                   /* group commit per loop iteration */
     unsigned commit_window_ms;    /* acks and receipts alone wait this long (<= 50) */
     /* the receiver's repair tuning (wa_recv_env; 0 = defaults) */
-    unsigned retry_gap_ms, retry_wait_ms, store_peers, store_window_ms;
+    unsigned retry_gap_ms, retry_wait_ms, store_peers, store_window_ms, phone_delay_ms;
 };
 
 /* Create and attach to opts->client (wa_client_set_sink). ev is copied. 0, -EINVAL, -ENOMEM. */

@@ -9,13 +9,15 @@
 #       with a resend alice decrypts within 5 s
 #   never lost silently: a message whose original and every resend are corrupted becomes an
 #       `undecryptable` inbox row (API, event stream, metric, warn log), and the chat recovers
+#   our phone re-sends a message the peer does not (placeholder resend request, §7.8)
 #   #32 30 messages sent while the daemon was down: all stored once, in order
 source "$(dirname "$0")/fault-lib.sh"
 source "$(dirname "$0")/repair-lib.sh"
 command -v sqlite3 >/dev/null || { echo "# sqlite3 missing: skipped"; exit 77; }
 fault_setup
 fw POST /admin/contacts '{"name":"bob","phone":"+15550003"}' >/dev/null
-check "a paired, connected daemon" fault_gateway '"repair":{"retry_gap_ms":200,"retry_wait_ms":3000}'
+check "a paired, connected daemon" fault_gateway \
+  '"repair":{"retry_gap_ms":200,"retry_wait_ms":3000,"phone_delay_ms":500}'
 DB=$GW_STATE/accounts/default/wa.db
 check "a conversation with alice" exchange alice 1
 check "a conversation with bob" exchange bob 1
@@ -49,6 +51,7 @@ check "#28 alice and we talk on afterwards" exchange alice 2
 # ---- a message that cannot be recovered ----
 DEV=$(chan jid | sed -n 's/^15550001:\([0-9]*\)@.*/\1/p')
 u0=$(metric wagate_channel_undecryptable_total)
+fw POST /admin/contacts/%2B15550001/config '{"answer_placeholders":false}' >/dev/null
 fault "{\"type\":\"corrupt\",\"phone\":\"+15550001\",\"device\":$DEV,\"count\":6}"
 t0=$(now_ms)
 did=$(says alice "doomed")
@@ -69,6 +72,23 @@ check "... on the event stream as such (message.received, type undecryptable)" [
 check "... counted once in /metrics" [ "$(metric wagate_channel_undecryptable_total)" = $((u0 + 1)) ]
 check "... logged at warn" grep -q "WARN.*$did.*undecryptable\|$did.*gave up" "$T/g/err.log"
 check "... and alice's chat recovers afterwards" exchange alice 1
+fw POST /admin/contacts/%2B15550001/config '{"answer_placeholders":true}' >/dev/null
+
+# ---- our own phone resends what the peer does not (placeholder resend, §7.8) ----
+fw POST /admin/contacts/alice/config '{"answer_retries":false}' >/dev/null
+p0=$(fw_stat sim_placeholder_answers)
+fault "{\"type\":\"corrupt\",\"phone\":\"+15550001\",\"device\":$DEV,\"count\":1}"
+t0=$(now_ms)
+pid=$(says alice "the phone has it")
+check "a message alice does not re-send comes from our phone" wait_inbox "the phone has it" 20000
+echo "# placeholder resend: stored $(( $(now_ms) - t0 )) ms after alice sent it (phone_delay_ms 500)"
+check "... answered by the phone" ok_if '[ "$(fw_stat sim_placeholder_answers)" -gt "$p0" ]'
+api GET '/api/v1/messages?account=default&after=0&limit=1000'
+check "... stored under its own id, chat and sender, no undecryptable row" ok_if \
+  '[ "$(jq -r --arg i "$pid" "[.messages[] | select(.id==\$i)] | map(.type + \" \" + .chat + \" \" + .sender) | join(\",\")" <<<"$BODY")" = "text 15550002@s.whatsapp.net 15550002@s.whatsapp.net" ] &&
+   [ "$(sqlite3 "$DB" "SELECT count(*) FROM undecryptable")" = 0 ]'
+fw POST /admin/contacts/alice/config '{"answer_retries":true}' >/dev/null
+check "... and alice's chat goes on" exchange alice 1
 
 # ---- #34 ----
 id=$(reply alice "sent before the restart")

@@ -56,7 +56,9 @@ struct fw_sim {
     struct sent_item sent[SENT_RING];
     size_t sent_next;
     struct recreate_item recreated[RECREATE_RING];
-    uint32_t retry_keys; /* pre-keys made for our own retry receipts */
+    uint32_t retry_keys;    /* pre-keys made for our own retry receipts */
+    bool mute_retries;      /* tests: retry receipts for our texts go unanswered */
+    bool mute_placeholders; /* tests: placeholder resend requests go unanswered */
     struct sg_memstore *ms;
     struct sg_store st;
     struct sg_ctx *ctx;
@@ -204,7 +206,8 @@ static struct inbox_item *inbox_add(struct fw_sim *sim)
 
 /* Decrypt one <enc>; on success sets *text (may stay NULL for SKDM-only payloads). */
 static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const struct sg_address *from,
-                       const char *group, char **text, char *err, size_t errlen)
+                       const char *group, char **text, ProtobufCBinaryData *pdo, char *err,
+                       size_t errlen)
 {
     size_t len = 0;
     const uint8_t *ct = wa_node_content_bytes(enc, &len);
@@ -234,6 +237,17 @@ static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const stru
     }
     const char *t = m ? msg_text(m, 0) : NULL;
     if (t && !*text) *text = strdup(t);
+    const Wa__ProtocolMessage *pm = m ? m->protocolmessage : NULL;
+    if (pm && pm->has_type &&
+        pm->type == WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_MESSAGE &&
+        pm->has_peerdataoperationrequestmessage && !pdo->data) {
+        pdo->data = malloc(pm->peerdataoperationrequestmessage.len + 1);
+        if (pdo->data) {
+            memcpy(pdo->data, pm->peerdataoperationrequestmessage.data,
+                   pm->peerdataoperationrequestmessage.len);
+            pdo->len = pm->peerdataoperationrequestmessage.len;
+        }
+    }
     if (m) wa__message__free_unpacked(m, NULL);
     buf_free(&pt);
     return rc;
@@ -260,6 +274,116 @@ static void send_receipt(struct fw_server *s, struct fw_sim *sim, const struct w
     wa_node_free(r);
 }
 
+static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account *ra,
+                      struct fw_device *rd, const struct buf *pt, struct wa_node *parts, bool wrap);
+static int pack_padded(const Wa__Message *m, struct buf *out);
+static void new_msg_id(struct fw_server *s, char *out);
+
+/* The primary phone answers a companion's placeholder resend request (wa-protocol.md §7.8)
+ * for messages it has itself decrypted: a peer message with
+ * protocolMessage{PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE, {PLACEHOLDER_MESSAGE_RESEND,
+ * stanzaId, [{placeholderMessageResendResponse{webMessageInfoBytes}}]}}. */
+static void answer_placeholder(struct fw_server *s, struct fw_sim *sim, const struct wa_jid *from,
+                               const char *stanza_id, const ProtobufCBinaryData *req_b)
+{
+    struct fw_account *a = sim->a;
+    struct fw_device *rd = fw_device_get(a, from->device);
+    if (sim->mute_placeholders || fw_account_by_jid(s, from) != a || !rd || from->device == 0)
+        return;
+    Wa__PeerDataOperationRequest *req =
+        wa__peer_data_operation_request__unpack(NULL, req_b->len, req_b->data);
+    if (!req || req->peerdataoperationrequesttype != 4) {
+        if (req) wa__peer_data_operation_request__free_unpacked(req, NULL);
+        return;
+    }
+    size_t n = req->n_placeholdermessageresendrequest, k = 0;
+    Wa__PeerDataOperationResponse__Result *res = calloc(n ? n : 1, sizeof(*res));
+    Wa__PeerDataOperationResponse__Result__PlaceholderMessageResendResponse *pr =
+        calloc(n ? n : 1, sizeof(*pr));
+    Wa__PeerDataOperationResponse__Result **list = calloc(n ? n : 1, sizeof(*list));
+    uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
+    for (size_t i = 0; res && pr && list && bufs && i < n; i++) {
+        const Wa__MessageKey *key = req->placeholdermessageresendrequest[i]
+                                        ? req->placeholdermessageresendrequest[i]->messagekey
+                                        : NULL;
+        const struct inbox_item *it = NULL;
+        for (size_t j = 0; key && key->id && j < sim->nin; j++) {
+            const struct inbox_item *x = &sim->inbox[(sim->in_head + j) % FW_SIM_INBOX];
+            if (x->ok && x->text && strcmp(x->id, key->id) == 0) it = x;
+        }
+        if (!it) continue;
+        Wa__Message inner = WA__MESSAGE__INIT;
+        inner.conversation = it->text;
+        Wa__MessageKey wk = WA__MESSAGE_KEY__INIT;
+        wk.remotejid = key->remotejid;
+        wk.has_fromme = 1;
+        wk.id = key->id;
+        wk.participant = key->participant;
+        Wa__WebMessageInfo w = WA__WEB_MESSAGE_INFO__INIT;
+        w.key = &wk;
+        w.message = &inner;
+        w.has_messagetimestamp = 1;
+        w.messagetimestamp = it->t_ms / 1000;
+        size_t wl = wa__web_message_info__get_packed_size(&w);
+        bufs[k] = malloc(wl ? wl : 1);
+        if (!bufs[k]) break;
+        wa__web_message_info__pack(&w, bufs[k]);
+        wa__peer_data_operation_response__result__placeholder_message_resend_response__init(&pr[k]);
+        pr[k].has_webmessageinfobytes = 1;
+        pr[k].webmessageinfobytes = (ProtobufCBinaryData){wl, bufs[k]};
+        wa__peer_data_operation_response__result__init(&res[k]);
+        res[k].placeholdermessageresendresponse = &pr[k];
+        list[k] = &res[k];
+        k++;
+    }
+    if (k) {
+        Wa__PeerDataOperationResponse resp = WA__PEER_DATA_OPERATION_RESPONSE__INIT;
+        resp.has_peerdataoperationrequesttype = 1;
+        resp.peerdataoperationrequesttype = 4;
+        resp.stanzaid = (char *)stanza_id;
+        resp.n_peerdataoperationresult = k;
+        resp.peerdataoperationresult = list;
+        size_t rl = wa__peer_data_operation_response__get_packed_size(&resp);
+        uint8_t *rb = malloc(rl ? rl : 1);
+        if (rb) {
+            wa__peer_data_operation_response__pack(&resp, rb);
+            Wa__ProtocolMessage pm = WA__PROTOCOL_MESSAGE__INIT;
+            pm.has_type = 1;
+            pm.type = WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE;
+            pm.has_peerdataoperationrequestresponsemessage = 1;
+            pm.peerdataoperationrequestresponsemessage = (ProtobufCBinaryData){rl, rb};
+            Wa__Message m = WA__MESSAGE__INIT;
+            m.protocolmessage = &pm;
+            struct buf pt;
+            buf_init(&pt, SG_MAX_MESSAGE);
+            char id[64], j[WA_JID_STR_MAX];
+            new_msg_id(s, id);
+            fw_pn_jid(a, rd->id, false, j);
+            struct wa_node *msg =
+                nb_new("message", "id", id, "type", "text", "category", "peer", NULL);
+            nb_attr_jid(msg, "to", j);
+            int rc = pack_padded(&m, &pt);
+            if (rc == 0) rc = encrypt_to(s, sim, a, rd, &pt, msg, false);
+            if (rc == 0) {
+                fw_route_message(s, a, fw_device_get(a, 0), msg);
+                s->stats.sim_placeholder_answers++;
+                log_info("fakewa", a->phone, "answered a placeholder resend for %zu message%s", k,
+                         k == 1 ? "" : "s");
+            }
+            wa_node_free(msg);
+            buf_free(&pt);
+            free(rb);
+        }
+    }
+    for (size_t i = 0; bufs && i < k; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(list);
+    free(pr);
+    free(res);
+    wa__peer_data_operation_request__free_unpacked(req, NULL);
+}
+
 static void receive_message(struct fw_server *s, struct fw_sim *sim, const struct wa_node *msg)
 {
     struct wa_jid from, sender;
@@ -281,10 +405,11 @@ static void receive_message(struct fw_server *s, struct fw_sim *sim, const struc
     char gid[WA_JID_STR_MAX];
     wa_jid_format_bare(&from, gid, sizeof(gid));
     int rc = sender_address(s, &sender, &addr);
+    ProtobufCBinaryData pdo = {0, NULL};
     for (struct wa_node *e = wa_node_next_child(msg, "enc", NULL); rc == 0 && e;
          e = wa_node_next_child(msg, "enc", e))
-        rc =
-            decrypt_enc(sim, e, &addr, group ? gid : NULL, &it->text, it->error, sizeof(it->error));
+        rc = decrypt_enc(sim, e, &addr, group ? gid : NULL, &it->text, &pdo, it->error,
+                         sizeof(it->error));
     it->ok = rc == 0;
     if (it->ok)
         s->stats.sim_decrypted++;
@@ -293,6 +418,8 @@ static void receive_message(struct fw_server *s, struct fw_sim *sim, const struc
     log_info("fakewa", sim->a->name[0] ? sim->a->name : sim->a->phone, "received %s from %s: %s",
              it->id, it->from, it->ok ? "decrypted" : it->error);
     send_receipt(s, sim, msg, it->ok);
+    if (rc == 0 && pdo.data) answer_placeholder(s, sim, &sender, it->id, &pdo);
+    free(pdo.data);
 }
 
 static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct wa_node *rcpt);
@@ -483,7 +610,7 @@ static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct w
         if (sim->sent[i].text && strcmp(sim->sent[i].id, id) == 0) it = &sim->sent[i];
     struct fw_account *ra = fw_account_by_jid(s, &from);
     struct fw_device *rd = ra ? fw_device_get(ra, from.device) : NULL;
-    if (!it || !rd || ra != it->to || it->retries >= FW_SIM_RETRY_MAX) return;
+    if (sim->mute_retries || !it || !rd || ra != it->to || it->retries >= FW_SIM_RETRY_MAX) return;
     it->retries++;
     struct wa_node *rt = wa_node_child(rcpt, "retry");
     const char *count = rt && wa_node_attr(rt, "count") ? wa_node_attr(rt, "count") : "1";
@@ -691,6 +818,16 @@ int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id,
     }
     wa_node_free(r);
     return rc;
+}
+
+void fw_sim_answer_retries(struct fw_sim *sim, bool on)
+{
+    if (sim) sim->mute_retries = !on;
+}
+
+void fw_sim_answer_placeholders(struct fw_sim *sim, bool on)
+{
+    if (sim) sim->mute_placeholders = !on;
 }
 
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim)

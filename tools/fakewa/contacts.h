@@ -13,6 +13,8 @@
  * session from that bundle; without keys, a new session from the server's bundle when there
  * is none or at count >= 2 (at most once per device per FW_SIM_RECREATE_MS); else the
  * current session. The resend carries <enc count=N>; FW_SIM_RETRY_MAX answers per message.
+ * A phone (device 0) answers its own companions' placeholder resend requests (§7.8) for the
+ * messages it decrypted itself, with the text in a WebMessageInfo.
  * Persisted (through the account file): registration id and signed pre-key; sessions and
  * one-time pre-keys are regenerated after a restart.
  */
@@ -60,6 +62,11 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
  * -ENOENT (no such message in the inbox), -EINVAL. */
 int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id, unsigned count,
                       bool keys, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Tests: whether the sim answers retry receipts for its texts (default true). */
+void fw_sim_answer_retries(struct fw_sim *sim, bool on);
+/* Tests: whether a phone answers placeholder resend requests (default true). */
+void fw_sim_answer_placeholders(struct fw_sim *sim, bool on);
 
 /* {"messages":[...], "receipts":[...]} as a new cJSON object (caller deletes). */
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim);
