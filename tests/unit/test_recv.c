@@ -605,6 +605,17 @@ static void test_bad_mac_retry(void **state)
     assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_string_equal(u.last_text, "x again");
+    /* per peer at most once an hour: the next message given up keeps the new session */
+    reply_to_alice(&u, &a);
+    size_t d = u.delivered;
+    for (unsigned i = 1; i <= 6; i++) {
+        n = corrupt_last(alice_text(&a, "BAD4", "again never", NULL));
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+        wa_node_free(n);
+    }
+    assert_int_equal(u.delivered, d + 1);
+    assert_int_equal(u.last_kind, WA_IN_UNDECRYPTABLE);
+    assert_int_equal(sg_has_session(u.ctx, &al), 1); /* not dropped a second time */
     alice_free(&a);
     us_free(&u);
 }
