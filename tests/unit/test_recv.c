@@ -637,6 +637,43 @@ static void run_until_delivered(uv_loop_t *loop, struct us *u, size_t want, int 
 /* With a loop: a resend failing at once does not get its receipt at once (the gap), an
  * unanswered receipt is followed by the next after retry_wait_ms (with keys), and after
  * the fifth the message becomes an `undecryptable` row -- five receipts paced, not in a burst. */
+static unsigned g_store_failing, g_store_peers;
+
+static void on_store_failing(void *ud, unsigned peers, unsigned fails, unsigned oks)
+{
+    g_store_failing++;
+    g_store_peers = peers;
+}
+
+/* The store-wide trigger: first failures of distinct messages outnumbering the successes (at
+ * least WA_RECV_STORE_MIN_FAILS) call on_store_failing once per window; fewer do not. */
+static void test_store_failing(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 3);
+    struct wa_node *n = alice_text(&a, "OKS", "first", NULL);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    wa_node_free(n);
+    reply_to_alice(&u, &a);
+    u.env.on_store_failing = on_store_failing;
+    u.env.store_peers = 100; /* only the majority rule can trip */
+    us_renew(&u);
+    g_store_failing = 0;
+    for (unsigned i = 0; i < WA_RECV_STORE_MIN_FAILS + 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "SW%u", i);
+        n = corrupt_last(alice_text(&a, id, "x", NULL));
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+        wa_node_free(n);
+        assert_int_equal(g_store_failing, i + 1 >= WA_RECV_STORE_MIN_FAILS ? 1 : 0);
+    }
+    assert_int_equal(g_store_peers, 1);
+    alice_free(&a);
+    us_free(&u);
+}
+
 static void test_retry_paced(void **state)
 {
     struct us u;
@@ -1586,6 +1623,7 @@ int main(void)
         cmocka_unit_test(test_redelivery),
         cmocka_unit_test(test_bad_mac_retry),
         cmocka_unit_test(test_retry_paced),
+        cmocka_unit_test(test_store_failing),
         cmocka_unit_test(test_store_failure),
         cmocka_unit_test(test_receipts),
         cmocka_unit_test(test_other_stanzas_and_caps),
