@@ -373,6 +373,8 @@ static void test_pkmsg_then_msg(void **state)
     us_free(&u);
 }
 
+static struct wa_node *corrupt_last(struct wa_node *n);
+
 static void test_group_skdm(void **state)
 {
     struct us u;
@@ -423,6 +425,21 @@ static void test_group_skdm(void **state)
     add_enc(n, SG_SKMSG, &sk, NULL);
     assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_string_equal(u.last_text, "second");
+    /* a group message that stays undecryptable: given up, and alice's sender key for the
+     * group goes with her session (per-peer repair), so her next SKDM rebuilds it */
+    size_t d0 = u.delivered;
+    for (unsigned i = 0; i < 6; i++) {
+        wa_node_free(n);
+        buf_reset(&sk);
+        assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
+        n = stanza("GRP4", GROUP, "222222222222222:0@lid");
+        add_enc(n, SG_SKMSG, &sk, NULL);
+        n = corrupt_last(n);
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    }
+    assert_int_equal(u.delivered, d0 + 1);
+    assert_int_equal(u.last_kind, WA_IN_UNDECRYPTABLE);
+    assert_int_equal(st_sg_sender_key_delete(u.db, GROUP, "222222222222222_1", 0), 0);
     /* skmsg in a 1:1 stanza is malformed -> retry receipt */
     sent_clear(&u);
     wa_node_free(n);
