@@ -95,6 +95,10 @@ struct gw_channel {
     uint64_t attempts;   /* failed attempts (sessions that ended and were retried) */
 
     uv_timer_t retry_timer, tick;
+    uv_timer_t repair_timer; /* the store-wide repair runs from here, never from a callback */
+    unsigned repair_peers;
+    bool repair_upload;   /* the next connected uploads fresh pre-keys */
+    uint64_t last_repair; /* monotonic ms of the last store-wide repair; 0 = none */
     int open_handles;
     bool closing;
     void (*close_cb)(void *arg);
@@ -180,7 +184,12 @@ static const struct {
     {"wagate_channel_down_since_seconds", "Unix time the current outage began (0: no outage)",
      API_METRIC_GAUGE},
     {"wagate_channel_undecryptable_total",
-     "messages that could not be decrypted (a retry receipt was sent)", API_METRIC_COUNTER},
+     "messages given up after the retry receipts (stored as undecryptable inbox rows)",
+     API_METRIC_COUNTER},
+    {"wagate_channel_retry_receipts_total", "retry receipts sent for messages we could not decrypt",
+     API_METRIC_COUNTER},
+    {"wagate_channel_session_repairs_total",
+     "store-wide session repairs (all sessions and sender keys reset)", API_METRIC_COUNTER},
     {"wagate_channel_messages_in_total", "messages received and stored in the inbox",
      API_METRIC_COUNTER},
     {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
@@ -383,6 +392,68 @@ static void quarantine_lost(struct gw_channel *ch, int how)
     notice(ch, text);
     set_state(ch, GW_CH_LOGGED_OUT, how == STATE_DB_EMPTY ? "database empty" : "database missing",
               NO_RETRY);
+}
+
+/* ---- store-wide session repair (design.md "Session repair" 3) ---- */
+
+static void force_attempt(struct gw_channel *ch, const char *why);
+static void drop_client(struct gw_channel *ch);
+
+/* From the repair timer: back up the database, delete every session and sender key (creds,
+ * identity, pre-keys stay), reconnect; fresh pre-keys go up at the next connected. */
+static void on_repair(uv_timer_t *t)
+{
+    struct gw_channel *ch = t->data;
+    if (ch->closing || !ch->db) return;
+    ch->last_repair = now(ch);
+    char reason[160], bak[PATH_MAX + 64], ts[32], text[PATH_MAX + 300];
+    strfmt(reason, sizeof reason, "decryption failing for %u peers", ch->repair_peers);
+    set_state(ch, GW_CH_REPAIRING, reason, NO_RETRY);
+    drop_client(ch);
+    time_t tt = time(NULL);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    strfmt(bak, sizeof bak, "%s.pre-repair-%s", ch->dbpath, ts);
+    int b = st_db_backup(ch->db, bak);
+    int n = st_sg_reset_sessions(ch->db);
+    if (n < 0) {
+        strfmt(text, sizeof text, "session repair failed: %s", st_db_last_error(ch->db));
+        notice(ch, text);
+        force_attempt(ch, "session repair failed");
+        return;
+    }
+    ch->repair_upload = true;
+    metric_add(ch, "wagate_channel_session_repairs_total", 1);
+    strfmt(text, sizeof text,
+           "encryption sessions were reset (%d sessions and sender keys deleted; decryption "
+           "was failing for %u peers); backup %s",
+           n, ch->repair_peers, b == 0 ? bak : "not written");
+    notice(ch, text);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddStringToObject(d, "text", "encryption sessions were reset");
+    cJSON_AddNumberToObject(d, "peers", ch->repair_peers);
+    cJSON_AddNumberToObject(d, "deleted", n);
+    if (b == 0)
+        cJSON_AddStringToObject(d, "backup", bak);
+    else
+        cJSON_AddNullToObject(d, "backup");
+    publish(ch, "channel.repaired", d);
+    force_attempt(ch, "encryption sessions were reset");
+}
+
+/* chmsg's store_failing: at most one repair per CHANNEL_REPAIR_HOLD_MS. */
+static void want_repair(void *ud, unsigned peers)
+{
+    struct gw_channel *ch = ud;
+    if (ch->closing || uv_is_active((uv_handle_t *)&ch->repair_timer)) return;
+    if (ch->last_repair && now(ch) - ch->last_repair < CHANNEL_REPAIR_HOLD_MS) {
+        log_info(COMP, ch->account, "store-wide repair not repeated within the hour");
+        return;
+    }
+    ch->repair_peers = peers;
+    uv_timer_start(&ch->repair_timer, on_repair, 0, 0);
 }
 
 /* 0 open, 1 corrupt or lost (quarantined, state changed), < 0 error (last_error set). */
@@ -595,7 +666,12 @@ static void attempt(struct gw_channel *ch)
                                      .sg = ch->sg,
                                      .creds = &ch->creds,
                                      .batch = true,
-                                     .commit_window_ms = CHANNEL_COMMIT_WINDOW_MS};
+                                     .commit_window_ms = CHANNEL_COMMIT_WINDOW_MS,
+                                     .retry_gap_ms = ch->cfg.wa_repair_gap_ms,
+                                     .retry_wait_ms = ch->cfg.wa_repair_wait_ms,
+                                     .store_peers = ch->cfg.wa_repair_store_peers,
+                                     .store_window_ms = ch->cfg.wa_repair_window_s * 1000u,
+                                     .phone_delay_ms = ch->cfg.wa_repair_phone_delay_ms};
         int r = wa_session_new(&so, chmsg_events(ch->msg), &ch->sess);
         if (r < 0) return local_failure(ch, "session", r);
     }
@@ -692,6 +768,11 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     ch->ever_connected = true;
     ch->up_since_wall_ms = wall_ms();
     metric_set(ch, "wagate_channel_connected_since_seconds", (double)(ch->up_since_wall_ms / 1000));
+    if (ch->repair_upload) { /* after a store-wide repair: fresh one-time pre-keys */
+        ch->repair_upload = false;
+        int r = wa_client_prekey_topup(ch->client, 0);
+        if (r < 0) log_warn(COMP, ch->account, "pre-key upload after the repair: %s", strerror(-r));
+    }
     end_outage(ch);
 }
 
@@ -790,10 +871,12 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     }
     chmsg_set_hook(ch->msg, ch->hook);
     chmsg_set_access(ch->msg, ch->access);
+    chmsg_set_repair(ch->msg, want_repair, ch);
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
-    ch->retry_timer.data = ch->tick.data = ch;
-    ch->open_handles = 2;
+    uv_timer_init(loop, &ch->repair_timer);
+    ch->retry_timer.data = ch->tick.data = ch->repair_timer.data = ch;
+    ch->open_handles = 3;
     declare_metrics(ch);
     *out = ch;
     return 0;
@@ -837,6 +920,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     uv_timer_stop(&ch->tick);
     uv_close((uv_handle_t *)&ch->retry_timer, handle_closed);
     uv_close((uv_handle_t *)&ch->tick, handle_closed);
+    uv_timer_stop(&ch->repair_timer);
+    uv_close((uv_handle_t *)&ch->repair_timer, handle_closed);
 }
 
 void gw_channel_detach_api(struct gw_channel *ch)

@@ -56,9 +56,10 @@ struct gw_channel;
 struct api_events;
 struct api_metrics;
 
-#define CHANNEL_STUCK_MS         90000  /* a session may stay in connecting this long */
-#define CHANNEL_COMMIT_WINDOW_MS 5      /* acks and receipts alone wait this long for company */
-#define CHANNEL_DOWN_NOTICE_MS   180000 /* unreachable this long: one notice, then one when back */
+#define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
+#define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
+#define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
+#define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */

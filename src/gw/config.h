@@ -45,6 +45,12 @@ struct wg_config {
     /* whatsapp.backoff.*: reconnect delays, full jitter in [0.1 s, min(cap, base * 2^n)] */
     unsigned wa_backoff_base_ms; /* 100..60000, default 1000 */
     unsigned wa_backoff_cap_ms;  /* 1000..3600000, default 60000 (never below base) */
+    /* whatsapp.repair.* (wa/recv.h, design.md "Session repair"): retry receipts of one
+     * message at least retry_gap_ms apart (50..60000, default 1000), the next after
+     * retry_wait_ms without an answer (100..600000, 10000); the store-wide repair when
+     * store_peers distinct peers (1..1000, 5) fail within store_window_s (1..86400, 600) */
+    unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
+    unsigned wa_repair_phone_delay_ms; /* ask our phone after this (100..600000, 5000) */
     /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
      * An empty object means no WhatsApp account. Each value is an object with the account's
      * access keys (dm_policy, allow_from, group_policy, groups, require_mention). */

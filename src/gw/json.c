@@ -71,9 +71,11 @@ cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
     cJSON_AddNumberToObject(o, "ts", (double)m->ts);
     cJSON_AddNumberToObject(o, "received", (double)m->received);
     bool nul = m->text_len && memchr(m->text, 0, m->text_len);
-    if (m->kind == WA_IN_TEXT && !nul)
+    if (m->kind == WA_IN_UNDECRYPTABLE) {
+        add_str_n(o, "reason", m->text ? m->text : "", m->text_len < 159 ? m->text_len : 159);
+    } else if (m->kind == WA_IN_TEXT && !nul) {
         add_str_n(o, "text", m->text ? m->text : "", m->text_len);
-    else if (m->kind == WA_IN_TEXT)
+    } else if (m->kind == WA_IN_TEXT)
         add_hex(o, (const uint8_t *)m->text, m->text_len);
     else
         add_hex(o, m->raw, m->raw_len);

@@ -77,6 +77,10 @@ enum st_q {
     ST_Q_LID_PUT,
     ST_Q_LID_GET_PN,
     ST_Q_LID_GET_LID,
+    ST_Q_UNDEC_PUT,
+    ST_Q_UNDEC_DEL,
+    ST_Q_UNDEC_LIST,
+    ST_Q_SENDERKEY_DEL,
     ST_Q_COUNT
 };
 

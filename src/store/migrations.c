@@ -154,7 +154,28 @@ static const char v4[] = "-- v4: access policy: approved senders, pending pairin
                          "  created INTEGER NOT NULL\n"
                          ") WITHOUT ROWID;\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4};
+/* v5: messages that failed to decrypt and are being repaired (design.md "Session repair" 1).
+ *
+ * undecryptable  one row per (sender device, message id) from the first failure until the
+ *                message decrypts (row deleted) or is given up (row deleted and an inbox row of
+ *                type 'undecryptable' inserted in the same transaction). The row is committed
+ *                before the failed message is acked, so a failure is never lost silently; after
+ *                a restart the receiver resumes the rows (count = retry receipts sent).
+ */
+static const char v5[] = "-- v5: undecryptable messages under repair\n"
+                         "CREATE TABLE undecryptable (\n"
+                         "  device TEXT NOT NULL CHECK (length(device) BETWEEN 1 AND 256),\n"
+                         "  msg_id TEXT NOT NULL CHECK (length(msg_id) BETWEEN 1 AND 128),\n"
+                         "  chat TEXT NOT NULL CHECK (length(chat) BETWEEN 1 AND 256),\n"
+                         "  sender TEXT NOT NULL CHECK (length(sender) <= 256),\n"
+                         "  ts INTEGER NOT NULL,\n"
+                         "  reason TEXT NOT NULL CHECK (length(reason) <= 128),\n"
+                         "  count INTEGER NOT NULL CHECK (count BETWEEN 0 AND 100),\n"
+                         "  first_seen INTEGER NOT NULL,\n"
+                         "  PRIMARY KEY (device, msg_id)\n"
+                         ") WITHOUT ROWID;\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5};
 
 const char *st_migration_sql(int version)
 {

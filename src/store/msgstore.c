@@ -421,6 +421,63 @@ int st_retry_purge(struct st_db *db, int64_t now, int64_t max_age)
     return rc < 0 ? rc : st_db__changes(db);
 }
 
+/* ---- undecryptable ---- */
+
+int st_undec_put(struct st_db *db, const struct st_undec *u)
+{
+    if (!u || !str_ok(u->device, 1, 256) || !str_ok(u->msg_id, 1, ST_MSGID_MAX - 1) ||
+        !str_ok(u->chat, 1, 256) || !str_ok(u->sender, 0, 256) ||
+        !str_ok(u->reason, 0, ST_UNDEC_REASON_MAX - 1) || u->count > 100)
+        return bad(db, "undecryptable put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_UNDEC_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, u->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, u->msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, u->chat, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, u->sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, u->ts);
+    sqlite3_bind_text(s, 6, u->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, u->count);
+    sqlite3_bind_int64(s, 8, u->first_seen ? u->first_seen : (int64_t)time(NULL));
+    return st_db__exec(db, s, "undecryptable put");
+}
+
+int st_undec_del(struct st_db *db, const char *device, const char *msg_id)
+{
+    if (!str_ok(device, 1, 256) || !str_ok(msg_id, 1, ST_MSGID_MAX - 1))
+        return bad(db, "undecryptable del");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_UNDEC_DEL);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
+    int rc = st_db__exec(db, s, "undecryptable del");
+    return rc < 0 ? rc : st_db__changes(db) > 0;
+}
+
+int st_undec_list(struct st_db *db, struct st_undec *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_UNDEC_LIST);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, (int64_t)cap);
+    int rc = 0;
+    while (*n < cap && (rc = st_db__row(db, s, "undecryptable list")) == 1) {
+        struct st_undec *u = &out[*n];
+        memset(u, 0, sizeof(*u));
+        bool ok = copy_col(s, 0, u->device, sizeof(u->device)) == 0 &&
+                  copy_col(s, 1, u->msg_id, sizeof(u->msg_id)) == 0 &&
+                  copy_col(s, 2, u->chat, sizeof(u->chat)) == 0 &&
+                  copy_col(s, 3, u->sender, sizeof(u->sender)) == 0 &&
+                  copy_col(s, 5, u->reason, sizeof(u->reason)) == 0;
+        u->ts = sqlite3_column_int64(s, 4);
+        u->count = (unsigned)sqlite3_column_int64(s, 6);
+        u->first_seen = sqlite3_column_int64(s, 7);
+        if (ok) ++*n;
+    }
+    sqlite3_reset(s);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- processed ---- */
 
 void st_ciphertext_hash(const uint8_t *ct, size_t len, uint8_t hash[static 32])

@@ -62,6 +62,30 @@ void st_inbox_list_free(struct st_inbox_msg *v, size_t n);
 /* Mark a message delivered to the agent: 0, or -ENOENT for an unknown cursor. */
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor) __attribute__((warn_unused_result));
 
+/* ---- undecryptable messages under repair (migration v3) ---- */
+
+#define ST_UNDEC_JID_MAX    257 /* device, chat, sender: up to 256 bytes + NUL */
+#define ST_UNDEC_REASON_MAX 129
+
+struct st_undec {
+    char device[ST_UNDEC_JID_MAX]; /* the sender device JID */
+    char msg_id[ST_MSGID_MAX];
+    char chat[ST_UNDEC_JID_MAX], sender[ST_UNDEC_JID_MAX]; /* as the inbox row will name them */
+    int64_t ts;                                            /* the stanza's timestamp */
+    char reason[ST_UNDEC_REASON_MAX];
+    unsigned count;     /* retry receipts sent so far (0..100) */
+    int64_t first_seen; /* Unix seconds of the first failure */
+};
+
+/* Insert, or update reason and count of, the row of (device, msg_id). 0 or a negative errno
+ * (-EINVAL: a field empty or too long). */
+int st_undec_put(struct st_db *db, const struct st_undec *u) __attribute__((warn_unused_result));
+/* Delete the row: 1 deleted, 0 there was none, or a negative errno. */
+int st_undec_del(struct st_db *db, const char *device, const char *msg_id);
+/* Up to cap rows, oldest first, into out; *n = how many. 0 or a negative errno. */
+int st_undec_list(struct st_db *db, struct st_undec *out, size_t cap, size_t *n)
+    __attribute__((warn_unused_result));
+
 /* ---- outbox ---- */
 
 enum st_out_state {

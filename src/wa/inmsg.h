@@ -13,10 +13,11 @@
 #include "store/msgstore.h"
 
 enum wa_inmsg_kind {
-    WA_IN_TEXT = 0, /* conversation / extendedTextMessage: text holds valid UTF-8 */
-    WA_IN_REACTION, /* reactionMessage: raw holds the Message protobuf */
-    WA_IN_PROTOCOL, /* protocolMessage (revoke, ephemeral settings, ...): raw */
-    WA_IN_OTHER,    /* any other content: raw */
+    WA_IN_TEXT = 0,      /* conversation / extendedTextMessage: text holds valid UTF-8 */
+    WA_IN_REACTION,      /* reactionMessage: raw holds the Message protobuf */
+    WA_IN_PROTOCOL,      /* protocolMessage (revoke, ephemeral settings, ...): raw */
+    WA_IN_OTHER,         /* any other content: raw */
+    WA_IN_UNDECRYPTABLE, /* could not be decrypted, retries exhausted: text = the reason */
 };
 
 struct wa_inmsg {
@@ -42,7 +43,8 @@ struct wa_inmsg {
 
 #define WA_INMSG_MENTIONS_MAX 32
 
-/* The store's type column for a kind ("text", "reaction", "protocol", "other") and back
+/* The store's type column for a kind ("text", "reaction", "protocol", "other",
+ * "undecryptable") and back
  * (unknown names -> WA_IN_OTHER). */
 const char *wa_inmsg_kind_name(enum wa_inmsg_kind k);
 enum wa_inmsg_kind wa_inmsg_kind_parse(const char *name);

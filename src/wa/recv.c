@@ -28,13 +28,19 @@ int wa_receiver_new(const struct wa_recv_env *env, struct wa_receiver **out)
     struct wa_receiver *r = calloc(1, sizeof(*r));
     if (!r) return -ENOMEM;
     r->env = *env;
+    r->loop = env->loop ? env->loop : env->client ? wa_client_loop(env->client) : NULL;
+    int rc = rx_retry_resume(r);
+    if (rc < 0) {
+        wa_receiver_free(r);
+        return rc;
+    }
     *out = r;
     return 0;
 }
 
 void wa_receiver_free(struct wa_receiver *r)
 {
-    if (r) free(r->slots);
+    if (r) rx_retry_free(r);
     free(r);
 }
 
@@ -45,8 +51,7 @@ void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out)
 
 void wa_recv_reset_retries(struct wa_receiver *r)
 {
-    free(r->slots);
-    r->slots = NULL;
+    rx_retry_free(r);
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -228,6 +233,13 @@ static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
         rc = sg_group_process_skdm(m->env->sg, mi.skdm_group, &m->addr, mi.skdm, mi.skdm_len);
         if (rc < 0 && !local_error(rc)) rc = 0; /* a bad SKDM: the skmsg will fail on its own */
     }
+    if (rc == 0 && m->own && m->peer) { /* our phone's answer to a placeholder resend? */
+        rc = rx_phone_response(m, mi.content, x);
+        if (rc == 1) {
+            wa_msg_info_free(&mi);
+            return 0;
+        }
+    }
     if (rc == 0 && mi.type) {
         buf_reset(&x->content);
         x->type = mi.type;
@@ -283,7 +295,7 @@ static int process_enc(struct mctx *m, struct rx *x, const struct wa_node *e)
 }
 
 /* Inbox chat / sender names: PN preferred. */
-static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
+void rx_names(const struct mctx *m, const char *dest, char *chat, char *sender)
 {
     if (*m->pn_user)
         snprintf(sender, WA_JID_STR_MAX, "%s@%s", m->pn_user, WA_SERVER_PN);
@@ -293,8 +305,8 @@ static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
         snprintf(chat, WA_JID_STR_MAX, "%s", m->gid);
     } else if (m->has_recipient) {
         struct wa_jid r;
-        if (*x->dest)
-            snprintf(chat, WA_JID_STR_MAX, "%s", x->dest);
+        if (dest && *dest)
+            snprintf(chat, WA_JID_STR_MAX, "%s", dest);
         else if (wa_node_attr_jid(m->n, "recipient", &r) == 0)
             wa_jid_format_bare(&r, chat, WA_JID_STR_MAX);
         else
@@ -322,9 +334,17 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
     }
     if (rc < 0 || x->dup || !x->any_content) return rc;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
-    names(m, x, chat, sender);
-    rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
-                         x->content.len, cursor);
+    rx_names(m, x->dest, chat, sender);
+    if (x->ovr) { /* the message our phone re-sent replaces its undecryptable row */
+        const struct st_undec *u = &x->ovr->u;
+        rc = st_inbox_insert(m->env->db, u->chat, u->sender, u->msg_id, u->ts, x->type,
+                             x->content.data, x->content.len, cursor);
+        int d = rc >= 0 ? st_undec_del(m->env->db, u->device, u->msg_id) : 0;
+        if (d < 0) return d;
+    } else {
+        rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
+                             x->content.len, cursor);
+    }
     if (rc == 0 && x->raw.len) rc = st_inbox_set_raw(m->env->db, *cursor, x->raw.data, x->raw.len);
     if (rc == 0) *inserted = true;
     return rc == ST_DUPLICATE ? 0 : rc;
@@ -367,14 +387,15 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
 {
     if (!m->env->on_message) return;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
-    names(m, x, chat, sender);
+    rx_names(m, x->dest, chat, sender);
+    const struct st_undec *u = x->ovr ? &x->ovr->u : NULL;
     struct wa_inmsg im = {
         .cursor = cursor,
-        .chat = chat,
-        .sender = sender,
-        .id = m->id,
+        .chat = u ? u->chat : chat,
+        .sender = u ? u->sender : sender,
+        .id = u ? u->msg_id : m->id,
         .kind = wa_inmsg_kind_parse(x->type),
-        .ts = m->ts,
+        .ts = u ? u->ts : m->ts,
         .received = time(NULL),
     };
     if (im.kind == WA_IN_TEXT) {
@@ -417,10 +438,12 @@ static int run_message(struct mctx *m)
         rc = rx_retry_failure(m, x.peer_err, x.force_keys);
     } else if (rc == 0) {
         rx_retry_forget(m);
+        if (inserted) rx_retry_note_ok(m->rcv);
         if (x.dup) m->rcv->stats.redelivered++;
         if (inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
         if (inserted) deliver(m, &x, cursor);
+        if (x.ovr) rx_phone_recovered(m->rcv, x.ovr);
         rc = 1;
     }
     OPENSSL_cleanse(x.content.data, x.content.len);
@@ -494,12 +517,15 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
     for (size_t i = 0; i < k; i++) {
         struct mctx *m = &it[i].m;
         rx_retry_forget(m);
+        if (it[i].inserted) rx_retry_note_ok(m->rcv);
         if (it[i].redelivery) m->rcv->stats.redelivered++;
         if (it[i].inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
     }
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         if (it[i].inserted) deliver(&it[i].m, &it[i].x, it[i].cursor);
+        if (it[i].x.ovr) rx_phone_recovered(it[i].m.rcv, it[i].x.ovr);
+    }
 }
 
 /* The batch's candidates: k messages (it, stanza indexes idx) and nr receipts (rc_, ridx). */

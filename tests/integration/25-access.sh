@@ -69,7 +69,7 @@ check "access.blocked for each, reason not_approved" ok_if \
   '[ "$(jq -r "select(.type==\"access.blocked\" and .data.reason==\"not_approved\") | .data.id" <<<"$ev" | sort | tr "\n" " ")" = "$(printf "%s\n" "$A1" "$A2" "$A3" | sort | tr "\n" " ")" ]'
 check "message.received still published for them" ok_if \
   '[ -n "$(jq -r "select(.type==\"message.received\" and .data.id==\"$A1\") | .data.id" <<<"$ev")" ]'
-curl -s "http://$GW_LISTEN/metrics" >"$T/metrics"
+curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/metrics" >"$T/metrics"
 check "blocked messages are counted" grep -q 'wagate_channel_messages_blocked_total{channel="whatsapp",account="default",reason="not_approved"} 3' "$T/metrics"
 
 # ---- no second code after a restart, and still blocked ----
