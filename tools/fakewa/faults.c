@@ -10,10 +10,19 @@
 #include "core/log.h"
 #include "nb.h"
 
-enum ftype { F_CLOSE, F_STREAM_ERROR, F_FAILURE, F_STALL, F_BLACKHOLE, F_REFUSE, F_CORRUPT };
+enum ftype {
+    F_CLOSE,
+    F_STREAM_ERROR,
+    F_FAILURE,
+    F_STALL,
+    F_BLACKHOLE,
+    F_REFUSE,
+    F_CORRUPT,
+    F_IQ_ERROR
+};
 
 static const char *const type_names[] = {"close",     "stream_error", "failure", "stall",
-                                         "blackhole", "refuse",       "corrupt"};
+                                         "blackhole", "refuse",       "corrupt", "iq_error"};
 
 struct fault {
     enum ftype type;
@@ -23,6 +32,7 @@ struct fault {
     int count;                /* remaining uses; -1 = unlimited (until expiry) */
     int reason, code;
     long expire;
+    char xmlns[32];            /* iq_error: the iq namespace it answers */
     uint64_t conn_serials[32]; /* stall/blackhole: affected connections */
     size_t nconns;
 };
@@ -213,6 +223,17 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
     case F_CORRUPT:
         f.count = (int)num(req, "count", 1);
         break;
+    case F_IQ_ERROR: {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, "xmlns");
+        if (!cJSON_IsString(x) || !x->valuestring[0] || strlen(x->valuestring) >= sizeof(f.xmlns)) {
+            snprintf(err, errlen, "iq_error needs \"xmlns\"");
+            return -EINVAL;
+        }
+        snprintf(f.xmlns, sizeof(f.xmlns), "%s", x->valuestring);
+        if (f.code == 0) f.code = 500;
+        f.count = (int)num(req, "count", 1);
+        break;
+    }
     default:
         break;
     }
@@ -247,6 +268,23 @@ struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, st
         return n;
     }
     return NULL;
+}
+
+int fw_faults_on_iq(struct fw_server *s, struct fw_account *a, struct fw_device *d,
+                    const char *xmlns)
+{
+    struct fw_faults *F = s->faults;
+    for (size_t i = 0; F && xmlns && i < F->n; i++) {
+        struct fault *f = &F->f[i];
+        if (f->type != F_IQ_ERROR || f->count == 0 || strcmp(f->xmlns, xmlns) != 0 ||
+            !scope_match(f, a, d))
+            continue;
+        if (f->count > 0) f->count--;
+        log_info("fakewa", a ? a->phone : "", "fault: iq %s answered with error %d", xmlns,
+                 f->code);
+        return f->code;
+    }
+    return 0;
 }
 
 void fw_faults_on_send(struct fw_server *s, struct fw_account *a, struct fw_device *d,

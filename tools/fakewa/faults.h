@@ -18,6 +18,8 @@
  *   refuse        new WebSocket upgrades are answered 503 for duration_ms (default 5000)
  *   corrupt       the next "count" (default 1) messages delivered to the scope get a broken
  *                 MAC (last ciphertext byte flipped)
+ *   iq_error      the next "count" (default 1) iqs of namespace "xmlns" ("w:g2", "usync",
+ *                 "encrypt") from the scope are answered <error code="code" (default 500)>
  * At most FW_MAX_FAULTS armed faults; expired ones are dropped by a 100 ms timer.
  */
 #pragma once
@@ -38,6 +40,10 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
 /* Hook: a login of (a, d) is about to succeed; returns a <failure> node to send instead
  * (caller frees) or NULL. */
 struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, struct fw_device *d);
+/* Hook: an iq of this namespace from (a, d) is about to be answered: an error code to answer
+ * with instead (an armed iq_error fault), or 0. */
+int fw_faults_on_iq(struct fw_server *s, struct fw_account *a, struct fw_device *d,
+                    const char *xmlns);
 /* Hook: node is about to be delivered to device (a, d) (may be modified in place). */
 void fw_faults_on_send(struct fw_server *s, struct fw_account *a, struct fw_device *d,
                        struct wa_node *node);
