@@ -20,8 +20,6 @@ const S = {
   lastSeq: -1,         // cursor of the event stream (-1: nothing seen yet)
   epoch: 0,            // daemon processes seen (seqs are per process)
   ws: null,
-  wsMode: 'protocol',  // how the stream gets the token: 'protocol' (subprotocol) or 'query'
-  wsEverOpen: false,
   retryMs: 500,
   notes: [],           // notifications, newest first
   inbox: [],           // inbox rows, newest first
@@ -508,20 +506,17 @@ function onEvent(ev) {
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   // first connection: replay the ring from the start (notifications, recent events)
-  let url = proto + '//' + location.host + API + '/events?since=' + (S.lastSeq < 0 ? 0 : S.lastSeq);
+  const url = proto + '//' + location.host + API + '/events?since=' + (S.lastSeq < 0 ? 0 : S.lastSeq);
+  // The token travels as a subprotocol (browsers cannot set headers on a WebSocket, and a
+  // URL ends up in logs): the page comes from the same daemon, so it always speaks its API.
   let ws;
   try {
-    if (S.wsMode === 'protocol') ws = new WebSocket(url, ['wagate.v1', 'wagate.bearer.' + S.token]);
-    else ws = new WebSocket(url + '&token=' + encodeURIComponent(S.token));
+    ws = new WebSocket(url, ['wagate.v1', 'wagate.bearer.' + S.token]);
   } catch (e) {
-    S.wsMode = S.wsMode === 'protocol' ? 'query' : 'protocol';
     return retry();
   }
   S.ws = ws;
-  let opened = false;
   ws.onopen = () => {
-    opened = true;
-    S.wsEverOpen = true;
     S.retryMs = 500;
     setConn('live', 'live');
     refreshSoon();
@@ -531,9 +526,6 @@ function connect() {
   };
   ws.onclose = () => {
     S.ws = null;
-    // Never opened: the other way of passing the token may be the one this gateway takes
-    // (subprotocol "wagate.bearer.<token>", or ?token= on older gateways).
-    if (!opened && !S.wsEverOpen) S.wsMode = S.wsMode === 'protocol' ? 'query' : 'protocol';
     retry();
   };
 }
