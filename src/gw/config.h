@@ -30,6 +30,11 @@ struct wg_config {
     /* whatsapp.backoff.*: reconnect delays, full jitter in [0.1 s, min(cap, base * 2^n)] */
     unsigned wa_backoff_base_ms; /* 100..60000, default 1000 */
     unsigned wa_backoff_cap_ms;  /* 1000..3600000, default 60000 (never below base) */
+    /* whatsapp.keepalive.*: a ping every [interval, 1.5 x interval) ms (200..600000, default
+     * 20000), answered within deadline_ms (100..120000, default 10000); two unanswered in a
+     * row end the session (gw/channel.h) */
+    unsigned wa_keepalive_interval_ms;
+    unsigned wa_keepalive_deadline_ms;
     /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
      * An empty object means no WhatsApp account. Each value is an object whose keys are
      * reserved (none is accepted yet). */
