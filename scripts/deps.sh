@@ -13,7 +13,9 @@ PKGS=(
   curl ca-certificates nodejs npm
 )
 # clang-format: the ctest test `format` (Debian 12 ships 14, the version .clang-format is for).
-[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format)
+# iptables: the fault tests that drop or blackhole packets in their own namespace; faketime:
+# the clock-jump row (tests/fault/).
+[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format iptables faketime)
 
 missing=()
 for p in "${PKGS[@]}"; do

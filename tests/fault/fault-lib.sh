@@ -57,3 +57,45 @@ has_event() {
   ev=$(events)
   grep -qF -- "$1" <<<"$ev"
 }
+# need_iptables: skip (77) unless this test runs in its own namespace and the kernel lets
+# iptables filter there (never touch the host's rules).
+need_iptables() {
+  if [ -z "${WAGATE_NETNS:-}" ]; then
+    echo "SKIP: no private network namespace (unshare -rn refused): iptables rows not run"
+    exit 77
+  fi
+  if ! command -v iptables >/dev/null; then
+    echo "SKIP: iptables is not installed (scripts/deps.sh --test installs it)"
+    exit 77
+  fi
+  local e
+  if ! e=$(iptables -w -A OUTPUT -o lo -p tcp --dport 9 -j DROP 2>&1); then
+    echo "SKIP: the kernel refuses iptables in a user namespace: $e"
+    exit 77
+  fi
+  iptables -w -D OUTPUT -o lo -p tcp --dport 9 -j DROP
+}
+# ipt_port ACTION PORT [MATCH...]: add (-I) or delete (-D) a DROP for every TCP segment to
+# or from PORT on lo (both directions), with extra match arguments (e.g. a statistic).
+ipt_port() {
+  local a=$1 p=$2; shift 2
+  iptables -w "$a" INPUT -i lo -p tcp --dport "$p" "$@" -j DROP &&
+    iptables -w "$a" INPUT -i lo -p tcp --sport "$p" "$@" -j DROP
+}
+fdcount() { ls "/proc/$GW_PID/fd" 2>/dev/null | wc -l; }
+# state_watch MS: poll the state every ~50 ms for MS; prints "STATE DURATION_MS" for each run
+# of one state (to $T/watch), so a test can bound how long any one state lasted.
+state_watch() {
+  local end=$(( $(now_ms) + $1 )) s prev="" t0 t
+  t0=$(now_ms)
+  : >"$T/watch"
+  while t=$(now_ms); [ "$t" -lt "$end" ]; do
+    s=$(chan state)
+    if [ "$s" != "$prev" ]; then
+      [ -n "$prev" ] && echo "$prev $(( t - t0 ))" >>"$T/watch"
+      prev=$s t0=$t
+    fi
+    sleep 0.05
+  done
+  echo "$prev $(( $(now_ms) - t0 ))" >>"$T/watch"
+}
