@@ -99,3 +99,43 @@ state_watch() {
   done
   echo "$prev $(( $(now_ms) - t0 ))" >>"$T/watch"
 }
+# alice_has TEXT: how many of our messages with this text alice (fakewa) received;
+# inbox_count PREFIX: how many of alice's messages with this prefix reached our inbox.
+alice_has() {
+  fw GET /admin/contacts/alice/inbox | jq --arg t "$1" '[.messages[] | select(.text==$t)] | length'
+}
+inbox_count() {
+  api GET '/api/v1/messages?limit=1000'
+  jq --arg p "$1" '[.messages[] | select(.text | startswith($p))] | length' <<<"$BODY"
+}
+# exchange TAG N GAP_S: N messages each way (ours to alice, alice's to us), GAP_S apart;
+# then waits up to WAIT_S (default 60) for every one to arrive; LOST / DUP count the
+# messages that arrived 0 times / more than once (both directions).
+exchange() {
+  local tag=$1 n=$2 gap=$3 i c end
+  for i in $(seq 1 "$n"); do
+    api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"$tag-out-$i\",\"idempotency_key\":\"$tag-$i\"}"
+    [ "$CODE" = 202 ] || echo "# send $tag-$i: $CODE $BODY"
+    fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\":\"$tag-in-$i\"}" >/dev/null
+    sleep "$gap"
+  done
+  end=$(( $(now_ms) + ${WAIT_S:-60} * 1000 ))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    [ "$(inbox_count "$tag-in-")" -ge "$n" ] && [ "$(fw GET /admin/contacts/alice/inbox |
+      jq --arg p "$tag-out-" '[.messages[] | select(.text | startswith($p))] | length')" -ge "$n" ] &&
+      break
+    sleep 0.2
+  done
+  LOST=0 DUP=0
+  local inbox alice
+  api GET '/api/v1/messages?limit=1000'
+  inbox=$BODY
+  alice=$(fw GET /admin/contacts/alice/inbox)
+  for i in $(seq 1 "$n"); do
+    for c in "$(jq --arg t "$tag-in-$i" '[.messages[] | select(.text==$t)] | length' <<<"$inbox")" \
+      "$(jq --arg t "$tag-out-$i" '[.messages[] | select(.text==$t)] | length' <<<"$alice")"; do
+      [ "$c" = 0 ] && LOST=$((LOST + 1))
+      [ "$c" -gt 1 ] && DUP=$((DUP + 1))
+    done
+  done
+}

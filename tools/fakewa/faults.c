@@ -10,10 +10,19 @@
 #include "core/log.h"
 #include "nb.h"
 
-enum ftype { F_CLOSE, F_STREAM_ERROR, F_FAILURE, F_STALL, F_BLACKHOLE, F_REFUSE, F_CORRUPT };
+enum ftype {
+    F_CLOSE,
+    F_STREAM_ERROR,
+    F_FAILURE,
+    F_STALL,
+    F_BLACKHOLE,
+    F_REFUSE,
+    F_CORRUPT,
+    F_HANDSHAKE_CLOSE
+};
 
 static const char *const type_names[] = {"close",     "stream_error", "failure", "stall",
-                                         "blackhole", "refuse",       "corrupt"};
+                                         "blackhole", "refuse",       "corrupt", "handshake_close"};
 
 struct fault {
     enum ftype type;
@@ -22,6 +31,7 @@ struct fault {
     uint64_t until_ms;        /* 0 = no time limit */
     int count;                /* remaining uses; -1 = unlimited (until expiry) */
     int reason, code;
+    bool reset;
     long expire;
     uint64_t conn_serials[32]; /* stall/blackhole: affected connections */
     size_t nconns;
@@ -213,6 +223,14 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
     case F_CORRUPT:
         f.count = (int)num(req, "count", 1);
         break;
+    case F_HANDSHAKE_CLOSE:
+        f.count = dur > 0 ? -1 : (int)num(req, "count", 1);
+        f.reset = cJSON_IsTrue(reset);
+        if (f.count == 0 || f.count < -1) {
+            snprintf(err, errlen, "bad count");
+            return -EINVAL;
+        }
+        break;
     default:
         break;
     }
@@ -247,6 +265,19 @@ struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, st
         return n;
     }
     return NULL;
+}
+
+int fw_faults_on_handshake(struct fw_server *s)
+{
+    struct fw_faults *F = s->faults;
+    for (size_t i = 0; F && i < F->n; i++) {
+        struct fault *f = &F->f[i];
+        if (f->type != F_HANDSHAKE_CLOSE || f->count == 0) continue;
+        if (f->count > 0) f->count--;
+        s->stats.faults_applied++;
+        return f->reset ? 2 : 1;
+    }
+    return 0;
 }
 
 void fw_faults_on_send(struct fw_server *s, struct fw_account *a, struct fw_device *d,

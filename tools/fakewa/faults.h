@@ -18,6 +18,10 @@
  *   refuse        new WebSocket upgrades are answered 503 for duration_ms (default 5000)
  *   corrupt       the next "count" (default 1) messages delivered to the scope get a broken
  *                 MAC (last ciphertext byte flipped)
+ *   handshake_close  the next "count" (default 1) new connections, or every one for
+ *                 duration_ms, are closed when their Noise client hello arrives (before the
+ *                 server hello; no scope: nobody is logged in yet); "reset": true for a TCP
+ *                 RST, else a WS close
  * At most FW_MAX_FAULTS armed faults; expired ones are dropped by a 100 ms timer.
  */
 #pragma once
@@ -38,6 +42,9 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
 /* Hook: a login of (a, d) is about to succeed; returns a <failure> node to send instead
  * (caller frees) or NULL. */
 struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, struct fw_device *d);
+/* Hook: a Noise client hello arrived on a new connection: 0 = go on, 1 = close it, 2 = reset
+ * it (fault handshake_close). */
+int fw_faults_on_handshake(struct fw_server *s);
 /* Hook: node is about to be delivered to device (a, d) (may be modified in place). */
 void fw_faults_on_send(struct fw_server *s, struct fw_account *a, struct fw_device *d,
                        struct wa_node *node);
