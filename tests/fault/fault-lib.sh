@@ -29,7 +29,8 @@ connected_within() {
 fault_setup() {
   fakewa_up
   dns a:127.0.0.1
-  "$WAGATE_BUILD/wagate-testdns" --listen 127.0.0.1:0 --control "$T/dns.ctl" >"$T/dns.out" 2>&1 &
+  "$WAGATE_BUILD/wagate-testdns" --listen 127.0.0.1:0 --control "$T/dns.ctl" --verbose \
+    >"$T/dns.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 500); do grep -q '^listening' "$T/dns.out" 2>/dev/null && break; sleep 0.01; done
   DNS=$(sed -n 's/^listening //p' "$T/dns.out")
@@ -138,4 +139,21 @@ exchange() {
       [ "$c" -gt 1 ] && DUP=$((DUP + 1))
     done
   done
+}
+# dns_queries: A queries for wa.test the test DNS server has seen so far
+dns_queries() { grep -c '^testdns: wa.test type 1 ' "$T/dns.out"; }
+# wait_delay MS LIMIT: until the channel waits in backoff with at least MS left, within
+# LIMIT ms; LEFT = the delay left then.
+wait_delay() {
+  local end=$(( $(now_ms) + $2 ))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    api GET /api/v1/channels/whatsapp/default
+    if [ "$(jq -r .state <<<"$BODY")" = backoff ] &&
+       [ "$(jq -r '.next_retry_ms // 0' <<<"$BODY")" -ge "$1" ]; then
+      LEFT=$(jq -r .next_retry_ms <<<"$BODY")
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
 }
