@@ -11,8 +11,8 @@ if [ -z "${WAGATE_NETNS:-}" ] && unshare -rn true 2>/dev/null; then
   exec unshare -rn env WAGATE_NETNS=1 bash "$0" "$@"
 fi
 [ -n "${WAGATE_NETNS:-}" ] && ip link set lo up
-source "$(dirname "$0")/../integration/lib.sh"
-source "$(dirname "$0")/../integration/channel-lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/channel-lib.sh"
 
 dns() { echo "wa.test $1" >"$T/dns.ctl.tmp" && mv "$T/dns.ctl.tmp" "$T/dns.ctl"; }
 fault() { fw POST /admin/fault "$1" >/dev/null; }
