@@ -15,7 +15,8 @@ build: deps
 	@cmake --preset default >/dev/null
 	@cmake --build --preset default -j $(JOBS)
 
-run: deps
+run:
+	@bash scripts/deps.sh --run
 	@cmake --preset default >/dev/null
 	@cmake --build --preset default -j $(JOBS) --target wagate
 	./build/wagate gateway $(RUN_ARGS)

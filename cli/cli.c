@@ -227,10 +227,13 @@ int cli_http(const struct cli_env *e, const char *method, const char *path, cons
     buf_init(&req, 1 << 20);
     buf_init(&in, RESP_MAX);
     size_t blen = body ? strlen(body) : 0;
+    /* "localhost:PORT" passes the daemon's Host allowlist whatever address it listens on */
+    int port = 0;
+    cfg_split_listen(e->cfg.listen, NULL, 0, &port);
     int r = buf_printf(&req,
-                       "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                       "%s %s HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n"
                        "Authorization: Bearer %s\r\nContent-Length: %zu\r\n%s\r\n",
-                       method, path, e->cfg.listen, token, blen,
+                       method, path, port, token, blen,
                        body ? "Content-Type: application/json\r\n" : "");
     if (r == 0 && body) r = buf_append(&req, body, blen);
     if (r == 0) r = send_all(fd, (const char *)req.data, req.len, deadline);

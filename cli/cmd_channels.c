@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_channels.c -- `wagate channels status|login|restart` and `wagate message send`. */
+/* cmd_channels.c -- `wagate channels status|login|restart`, `wagate message send` and
+ * `wagate pairing approve`. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -284,6 +285,39 @@ int cmd_message_main(int argc, char **argv)
     }
     printf("%s %s%s\n", jstr(res, "id"), jstr(res, "state"),
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "duplicate")) ? " (duplicate)" : "");
+    cJSON_Delete(res);
+    return EXIT_OK;
+}
+
+int cmd_pairing_main(int argc, char **argv)
+{
+    struct cli_env e = {0};
+    int r = cli_take_globals(&e, &argc, argv);
+    if (r) return r;
+    struct ch_opts o = {0};
+    if (argc < 3 || strcmp(argv[1], "approve") != 0 || argv[2][0] == '-') {
+        fprintf(stderr, "usage: wagate pairing approve CODE [--account ID] [--json]\n");
+        return EXIT_USAGE;
+    }
+    const char *code = argv[2];
+    if (parse_opts(argc, argv, 3, &o) < 0) return EXIT_USAGE;
+    if ((r = cli_load(&e)) != 0) return r;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "code", code);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s/pairing/approve", o.account);
+    cJSON *res = NULL;
+    int status = text ? api(&e, "POST", path, text, &res) : -ENOMEM;
+    free(text);
+    if (status != 200) return failed("pairing approve", status, status >= 0 ? res : NULL);
+    if (e.json) {
+        cli_print_json(res);
+        return EXIT_OK;
+    }
+    printf("whatsapp/%s: %s approved: their messages now reach the agent\n", o.account,
+           jstr(res, "sender"));
     cJSON_Delete(res);
     return EXIT_OK;
 }

@@ -14,3 +14,5 @@ int cmd_connect_main(int argc, char **argv);
 int cmd_channels_main(int argc, char **argv);
 /* wagate message send --to N --text T [--account ID] [--idempotency-key K]  (cli/cmd_channels.c) */
 int cmd_message_main(int argc, char **argv);
+/* wagate pairing approve CODE [--account ID]  (cli/cmd_channels.c) */
+int cmd_pairing_main(int argc, char **argv);

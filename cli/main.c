@@ -28,6 +28,9 @@ static const struct command {
     {"message", cmd_message_main,
      "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"
      "                                     queue a text message (sent once, even after outages)"},
+    {"pairing", cmd_pairing_main,
+     "pairing approve CODE [--account ID] let the sender a pairing code was sent to reach the\n"
+     "                                     agent (dm_policy \"pairing\")"},
     {"proto", cmd_proto_main,
      "proto decode-node HEX              print a binary node as text\n"
      "  proto encode-node                  read node text on stdin, print its hex\n"

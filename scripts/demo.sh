@@ -97,7 +97,7 @@ cat >"$TMP/wagate.json" <<EOF
 {
   "gateway": { "listen": "127.0.0.1:0" },
   "whatsapp": { "endpoint": "ws://$LISTEN/ws/chat", "noise_root_pubkey": "$ROOT",
-                "accounts": { "default": {} } },
+                "accounts": { "default": { "dm_policy": "open" } } },
   "hooks": { "exec": { "command": "$BOT_JSON", "timeout_ms": 5000 } }
 }
 EOF

@@ -11,11 +11,13 @@
  * client. A client that must go after its last response enters DRAIN: no
  * more input is processed, uv_shutdown() runs after the queued writes, and
  * its callback (or the drain deadline) closes the handles.
- * Lifetime: client_close() only schedules uv_close on the TCP handle and the
+ * Lifetime: srv_client_close() only schedules uv_close on the TCP handle and the
  * timer; the memory goes in the second close callback, never earlier, so
  * every callback may still use the client (write/shutdown callbacks run
  * before close callbacks). The server is freed the same way, after the
  * listener and the last client are closed.
+ * Admission and triage live in server_admit.c; responses, the built-in routes and start in
+ * server_setup.c; the shared state in server_int.h.
  */
 #include "api/server.h"
 
@@ -27,130 +29,18 @@
 #include <unistd.h>
 
 #include "api/events.h"
+#include "api/guard.h"
 #include "api/metrics.h"
+#include "api/server_int.h"
 #include "api/token.h"
 #include "api/wss.h"
 #include "core/log.h"
 
-#define MAX_ROUTES        128
-#define MAX_RESPONSE_BODY (8u << 20)
-#define EVENTS_PATH       "/api/v1/events"
-
-struct route {
-    char method[16];
-    char *prefix;
-    bool auth;
-    api_handler_fn fn;
-    void *arg;
-};
-
-enum cstate { C_HTTP, C_WS, C_DRAIN, C_CLOSED };
-enum tmode { T_NONE, T_IDLE, T_REQUEST, T_PING, T_DRAIN };
-
-struct client {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shut;
-    struct api_server *srv;
-    struct client *prev, *next;
-    struct http_parser *hp;
-    struct wss *ws;
-    struct api_events_sub *sub;
-    enum cstate state;
-    enum tmode tmode;
-    size_t pending;  /* bytes given to uv_write, not yet written */
-    int handles;     /* open uv handles (tcp + timer) */
-    bool counted;    /* counts against max_clients (rejected ones do not) */
-    bool ping_out;   /* a ping is outstanding */
-    bool ws_counted; /* counted in nws */
-    unsigned long long frames_at_ping;
-};
-
-struct wreq {
-    uv_write_t req;
-    struct client *c;
-    size_t len;
-    char data[];
-};
-
-struct api_server {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    struct api_config cfg;
-    char *token;
-    char *version;
-    struct route routes[MAX_ROUTES];
-    size_t nroutes;
-    struct api_events *events;
-    struct api_metrics *metrics;
-    struct client *clients;
-    size_t nclients, nall, nws;
-    void (*status_fill)(cJSON *, void *);
-    void *status_arg;
-    uint64_t start_ms;
-    char started_at[40];
-    int port;
-    bool closing, listener_open;
-    void (*close_cb)(void *);
-    void *close_arg;
-    char rbuf[64 * 1024];
-};
-
-static void client_close(struct client *c);
-static void update_timer(struct client *c);
-
-/* ---- responses ---------------------------------------------------------- */
-
-static void response_init(struct api_response *res)
-{
-    res->status = 200;
-    snprintf(res->content_type, sizeof(res->content_type), "application/json");
-    buf_init(&res->body, MAX_RESPONSE_BODY);
-    buf_init(&res->headers, 4096);
-}
-
-static void response_free(struct api_response *res)
-{
-    buf_free(&res->body);
-    buf_free(&res->headers);
-}
-
-int api_response_text(struct api_response *res, int status, const char *ctype, const char *text)
-{
-    res->status = status;
-    snprintf(res->content_type, sizeof(res->content_type), "%s", ctype ? ctype : "text/plain");
-    buf_reset(&res->body);
-    return buf_append_str(&res->body, text);
-}
-
-int api_response_json(struct api_response *res, int status, cJSON *json)
-{
-    char *s = json ? cJSON_PrintUnformatted(json) : strdup("{}");
-    cJSON_Delete(json);
-    if (!s) return -ENOMEM;
-    int r = api_response_text(res, status, "application/json", s);
-    if (r == 0) r = buf_append_byte(&res->body, '\n');
-    free(s);
-    return r;
-}
-
-int api_response_error(struct api_response *res, int status, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return -ENOMEM;
-    cJSON_AddStringToObject(o, "error", msg);
-    return api_response_json(res, status, o);
-}
-
-int api_response_header(struct api_response *res, const char *name, const char *value)
-{
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return -EINVAL;
-    return buf_printf(&res->headers, "%s: %s\r\n", name, value);
-}
+static void srv_update_timer(struct client *c);
 
 /* ---- output ------------------------------------------------------------- */
 
-static void count_request(struct api_server *s, const char *route, int status)
+void srv_count_request(struct api_server *s, const char *route, int status)
 {
     char esc[256], labels[320];
     api_metrics_label_escape(route, esc, sizeof(esc));
@@ -166,24 +56,25 @@ static void on_write(uv_write_t *req, int status)
     free(w);
     if (status < 0) {
         log_debug("api", NULL, "%p write failed: %s", (void *)c, uv_strerror(status));
-        client_close(c);
+        srv_client_close(c);
     }
 }
 
 static void drop_slow(struct client *c);
 
-/* Queue bytes; false if the client was dropped or is closed. */
-static bool write_raw(struct client *c, const void *p, size_t n)
+/* Hand n bytes to libuv as they are (ciphertext under TLS); false if the client was dropped
+ * or is closed. force skips the max_client_pending cap (one small final frame). */
+static bool write_sock(struct client *c, const void *p, size_t n, bool force)
 {
     if (c->state == C_CLOSED) return false;
     if (n == 0) return true;
-    if (c->pending + n > c->srv->cfg.max_client_pending) {
+    if (!force && c->pending + n > c->srv->cfg.max_client_pending) {
         drop_slow(c);
         return false;
     }
     struct wreq *w = malloc(sizeof(*w) + n);
     if (!w) {
-        client_close(c);
+        srv_client_close(c);
         return false;
     }
     w->c = c;
@@ -193,18 +84,46 @@ static bool write_raw(struct client *c, const void *p, size_t n)
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (r < 0) {
         free(w);
-        client_close(c);
+        srv_client_close(c);
         return false;
     }
     c->pending += n;
     return true;
 }
 
+/* Send whatever ciphertext the TLS codec holds. */
+static bool tls_flush(struct client *c, bool force)
+{
+    const struct api_tls_ops *ops = c->srv->cfg.tls;
+    char tmp[16384];
+    size_t n;
+    while (c->state != C_CLOSED && (n = ops->take_out(c->tls, tmp, sizeof(tmp))) > 0)
+        if (!write_sock(c, tmp, n, force)) return false;
+    return c->state != C_CLOSED;
+}
+
+static bool write_out(struct client *c, const void *p, size_t n, bool force)
+{
+    if (!c->tls) return write_sock(c, p, n, force);
+    if (c->state == C_CLOSED) return false;
+    if (n && c->srv->cfg.tls->write(c->tls, p, n) < 0) {
+        srv_client_close(c);
+        return false;
+    }
+    return tls_flush(c, force);
+}
+
+/* Queue bytes; false if the client was dropped or is closed. */
+static bool write_raw(struct client *c, const void *p, size_t n)
+{
+    return write_out(c, p, n, false);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     log_debug("api", NULL, "%p shutdown done: %s pending %zu", req->data,
               status ? uv_strerror(status) : "ok", ((struct client *)req->data)->pending);
-    client_close(req->data);
+    srv_client_close(req->data);
 }
 
 /* Stop processing input; close once the queued output is written. */
@@ -216,16 +135,20 @@ static void drain(struct client *c)
         c->sub = NULL;
     }
     c->state = C_DRAIN;
+    if (c->tls) {
+        c->srv->cfg.tls->shutdown(c->tls); /* close_notify, then the TCP half-close */
+        if (!tls_flush(c, true)) return;
+    }
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->shut.data = c;
     if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
-        client_close(c);
+        srv_client_close(c);
         return;
     }
-    update_timer(c);
+    srv_update_timer(c);
 }
 
-static void send_response(struct client *c, struct api_response *res, bool keep)
+void srv_send_response(struct client *c, struct api_response *res, bool keep)
 {
     struct buf out;
     buf_init(&out, 0);
@@ -243,7 +166,7 @@ static void send_response(struct client *c, struct api_response *res, bool keep)
                                 keep);
     if (r < 0) {
         buf_free(&out);
-        client_close(c);
+        srv_client_close(c);
         return;
     }
     bool ok = write_raw(c, out.data, out.len);
@@ -251,17 +174,17 @@ static void send_response(struct client *c, struct api_response *res, bool keep)
     if (ok && !keep) drain(c);
 }
 
-static void send_error(struct client *c, int status, const char *msg, const char *extra, bool keep)
+void srv_send_error(struct client *c, int status, const char *msg, const char *extra, bool keep)
 {
     struct api_response res;
-    response_init(&res);
+    srv_response_init(&res);
     int r = api_response_error(&res, status, msg);
     if (r == 0 && extra) r = buf_append_str(&res.headers, extra);
     if (r == 0)
-        send_response(c, &res, keep);
+        srv_send_response(c, &res, keep);
     else
-        client_close(c);
-    response_free(&res);
+        srv_client_close(c);
+    srv_response_free(&res);
 }
 
 /* ---- WebSocket clients -------------------------------------------------- */
@@ -287,19 +210,7 @@ static void drop_slow(struct client *c)
         wss_output_consume(c->ws, n);
         wss_close(c->ws, 1008, "slow consumer");
         const uint8_t *p = wss_output(c->ws, &n);
-        struct wreq *w = malloc(sizeof(*w) + n);
-        if (w && n) {
-            w->c = c;
-            w->len = n;
-            memcpy(w->data, p, n);
-            uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
-            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) == 0)
-                c->pending += n;
-            else
-                free(w);
-        } else {
-            free(w);
-        }
+        if (!write_out(c, p, n, true)) return;
         wss_output_consume(c->ws, n);
     }
     drain(c);
@@ -329,20 +240,21 @@ static void ws_input(struct client *c, const uint8_t *p, size_t n)
     }
 }
 
-static void ws_start(struct client *c, const char *accept, long long since, const uint8_t *rest,
-                     size_t restlen)
+static void ws_start(struct client *c, const char *accept, const char *proto, long long since,
+                     const uint8_t *rest, size_t restlen)
 {
     struct api_server *s = c->srv;
     struct wss_limits lim = {.max_output = s->cfg.max_client_pending};
     struct buf hs;
     buf_init(&hs, 0);
-    if (wss_new(&lim, NULL, NULL, &c->ws) < 0 || wss_handshake_response(&hs, accept) < 0 ||
+    if (wss_new(&lim, NULL, NULL, &c->ws) < 0 ||
+        wss_handshake_response_proto(&hs, accept, proto) < 0 ||
         api_events_subscribe(s->events, ws_sink, c, &c->sub) < 0) {
         buf_free(&hs);
-        client_close(c);
+        srv_client_close(c);
         return;
     }
-    count_request(s, EVENTS_PATH, 101);
+    srv_count_request(s, EVENTS_PATH, 101);
     bool ok = write_raw(c, hs.data, hs.len);
     buf_free(&hs);
     if (!ok) return;
@@ -377,15 +289,32 @@ static const char *bearer(const struct http_request *req)
     return a;
 }
 
-static bool authorized(struct client *c, const struct http_request *req, bool allow_query)
+static bool authorized(struct client *c, const char *given)
 {
-    const char *given = bearer(req);
-    char q[API_TOKEN_MAX + 1];
-    if (!given && allow_query && http_query_param(req->query, "token", q, sizeof(q)) >= 0)
-        given = q;
     bool ok = api_token_equal(c->srv->token, given);
     if (!ok) api_metrics_add(c->srv->metrics, "wagate_api_auth_failures_total", NULL, 1);
     return ok;
+}
+
+/* The subprotocols offered on an upgrade: the token from "wagate.bearer.<token>" into tok
+ * ("" if none), and whether "wagate.v1" was offered. */
+static void ws_protocols(const struct http_request *req, char *tok, size_t toklen, bool *v1)
+{
+    const char *h = http_request_header(req, "Sec-WebSocket-Protocol");
+    tok[0] = '\0';
+    *v1 = false;
+    while (h && *h) {
+        while (*h == ' ' || *h == '\t' || *h == ',')
+            h++;
+        size_t n = strcspn(h, ", \t");
+        if (n == strlen(WS_PROTO) && strncmp(h, WS_PROTO, n) == 0) *v1 = true;
+        size_t bl = strlen(WS_BEARER);
+        if (n > bl && strncmp(h, WS_BEARER, bl) == 0 && n - bl < toklen) {
+            memcpy(tok, h + bl, n - bl);
+            tok[n - bl] = '\0';
+        }
+        h += n;
+    }
 }
 
 #define AUTH_HDR "WWW-Authenticate: Bearer realm=\"wagate\"\r\n"
@@ -395,20 +324,46 @@ static void handle_events(struct client *c, const struct http_request *req, cons
 {
     bool keep = req->keep_alive && !req->upgrade;
     if (strcmp(req->method, "GET") != 0) {
-        count_request(c->srv, EVENTS_PATH, 405);
-        send_error(c, 405, "method not allowed", "Allow: GET\r\n", keep);
+        srv_count_request(c->srv, EVENTS_PATH, 405);
+        srv_send_error(c, 405, "method not allowed", "Allow: GET\r\n", keep);
         return;
     }
-    if (!authorized(c, req, true)) {
-        count_request(c->srv, EVENTS_PATH, 401);
-        send_error(c, 401, "missing or bad token", AUTH_HDR, keep);
+    if (!api_guard_origin_ok(&c->srv->guard, http_request_header(req, "Origin"))) {
+        srv_count_request(c->srv, EVENTS_PATH, 403);
+        srv_send_error(c, 403, "origin not allowed (see gateway.allowed_hosts)", NULL, false);
+        return;
+    }
+    char tok[API_TOKEN_MAX + 2];
+    bool v1;
+    ws_protocols(req, tok, sizeof(tok), &v1);
+    const char *given = bearer(req);
+    if (!given && tok[0]) given = tok;
+    if (!given && http_query_param(req->query, "token", tok, sizeof(tok)) != -ENOENT) {
+        api_metrics_add(c->srv->metrics, "wagate_api_auth_failures_total", NULL, 1);
+        srv_count_request(c->srv, EVENTS_PATH, 401);
+        srv_send_error(c, 401,
+                       "a token in the URL is not accepted: send Authorization: Bearer, or offer "
+                       "the subprotocols wagate.v1 and wagate.bearer.<token>",
+                       AUTH_HDR, keep);
+        return;
+    }
+    if (!authorized(c, given)) {
+        srv_count_request(c->srv, EVENTS_PATH, 401);
+        srv_send_error(c, 401, "missing or bad token", AUTH_HDR, keep);
+        return;
+    }
+    if (given == tok && !v1) {
+        srv_count_request(c->srv, EVENTS_PATH, 400);
+        srv_send_error(c, 400, "offer the subprotocol wagate.v1 next to wagate.bearer.<token>",
+                       NULL, false);
         return;
     }
     char accept[WSS_ACCEPT_LEN + 1], err[128];
     int status;
     if (wss_handshake_check(req, accept, &status, err, sizeof(err)) < 0) {
-        count_request(c->srv, EVENTS_PATH, status);
-        send_error(c, status, err, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL, false);
+        srv_count_request(c->srv, EVENTS_PATH, status);
+        srv_send_error(c, status, err, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL,
+                       false);
         return;
     }
     char v[32];
@@ -419,16 +374,16 @@ static void handle_events(struct client *c, const struct http_request *req, cons
         errno = 0;
         since = strtoll(v, &end, 10);
         if (r == 0 || *end || errno || since < 0) {
-            count_request(c->srv, EVENTS_PATH, 400);
-            send_error(c, 400, "bad since (want a sequence number >= 0)", NULL, false);
+            srv_count_request(c->srv, EVENTS_PATH, 400);
+            srv_send_error(c, 400, "bad since (want a sequence number >= 0)", NULL, false);
             return;
         }
     } else if (r != -ENOENT) {
-        count_request(c->srv, EVENTS_PATH, 400);
-        send_error(c, 400, "bad since", NULL, false);
+        srv_count_request(c->srv, EVENTS_PATH, 400);
+        srv_send_error(c, 400, "bad since", NULL, false);
         return;
     }
-    ws_start(c, accept, since, rest, restlen);
+    ws_start(c, accept, v1 ? WS_PROTO : NULL, since, rest, restlen);
 }
 
 static const struct route *find_route(struct api_server *s, const struct http_request *req,
@@ -466,6 +421,16 @@ static void handle_request(struct client *c, const struct http_request *req, con
     struct api_server *s = c->srv;
     /* an upgrade we do not speak ends HTTP on this connection */
     bool keep = req->keep_alive && !req->upgrade;
+    if (c->triage) {
+        srv_triage_answer(c, req);
+        return;
+    }
+    if (strcmp(req->path, HEALTHZ_PATH) != 0 &&
+        !api_guard_host_ok(&s->guard, http_request_header(req, "Host"))) {
+        srv_count_request(s, "rejected", 403);
+        srv_send_error(c, 403, "host not allowed (see gateway.allowed_hosts)", NULL, false);
+        return;
+    }
     if (strcmp(req->path, EVENTS_PATH) == 0) {
         handle_events(c, req, rest, restlen);
         return;
@@ -477,24 +442,24 @@ static void handle_request(struct client *c, const struct http_request *req, con
     if (!rt) {
         char hdr[160];
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-        count_request(s, known ? "matched" : "unmatched", known ? 405 : 404);
-        send_error(c, known ? 405 : 404, known ? "method not allowed" : "not found",
-                   known ? hdr : NULL, keep);
+        srv_count_request(s, known ? "matched" : "unmatched", known ? 405 : 404);
+        srv_send_error(c, known ? 405 : 404, known ? "method not allowed" : "not found",
+                       known ? hdr : NULL, keep);
         return;
     }
-    if (rt->auth && !authorized(c, req, false)) {
-        count_request(s, rt->prefix, 401);
-        send_error(c, 401, "missing or bad token", AUTH_HDR, keep);
+    if (rt->auth && !authorized(c, bearer(req))) {
+        srv_count_request(s, rt->prefix, 401);
+        srv_send_error(c, 401, "missing or bad token", AUTH_HDR, keep);
         return;
     }
     struct api_response res;
-    response_init(&res);
+    srv_response_init(&res);
     struct api_request areq = {.http = req, .route = rt->prefix, .rest = sub, .server = s};
     rt->fn(&areq, &res, rt->arg);
     if (res.status < 100 || res.status > 599) res.status = 500;
-    count_request(s, rt->prefix, res.status);
-    send_response(c, &res, keep);
-    response_free(&res);
+    srv_count_request(s, rt->prefix, res.status);
+    srv_send_response(c, &res, keep);
+    srv_response_free(&res);
 }
 
 /* ---- HTTP clients ------------------------------------------------------- */
@@ -508,8 +473,8 @@ static void http_input(struct client *c, const uint8_t *p, size_t n)
         n -= used;
         if (r < 0) {
             int st = http_parser_status(c->hp);
-            count_request(c->srv, "unparsed", st ? st : 400);
-            send_error(c, st ? st : 400, http_parser_last_error(c->hp), NULL, false);
+            srv_count_request(c->srv, "unparsed", st ? st : 400);
+            srv_send_error(c, st ? st : 400, http_parser_last_error(c->hp), NULL, false);
             return;
         }
         if (r == HTTP_NEED_MORE) {
@@ -518,19 +483,53 @@ static void http_input(struct client *c, const uint8_t *p, size_t n)
             break;
         }
         handle_request(c, http_parser_request(c->hp), p, n);
+        c->served = true;
         if (c->state != C_HTTP)
             return; /* upgraded (rest already handed over), draining or closed */
         http_parser_next(c->hp);
     }
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+static void srv_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     struct client *c = h->data;
     *b = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+static void plain_input(struct client *c, const uint8_t *p, size_t n)
+{
+    if (c->state == C_HTTP)
+        http_input(c, p, n);
+    else if (c->state == C_WS)
+        ws_input(c, p, n);
+}
+
+/* Ciphertext in: the handshake advances, plaintext goes to HTTP/WebSocket, and whatever
+ * the codec has to say (handshake records, alerts) goes out. A TLS error closes. */
+static void tls_input(struct client *c, const char *p, size_t n)
+{
+    const struct api_tls_ops *ops = c->srv->cfg.tls;
+    if (ops->feed(c->tls, p, n) < 0) {
+        srv_client_close(c);
+        return;
+    }
+    for (;;) {
+        size_t got = 0;
+        int r = ops->read(c->tls, c->srv->pbuf, sizeof(c->srv->pbuf), &got);
+        if (r < 0) {
+            log_debug("api", NULL, "%p tls: %d", (void *)c, r);
+            tls_flush(c, true); /* an alert, if any */
+            srv_client_close(c);
+            return;
+        }
+        if (got == 0) break;
+        plain_input(c, (const uint8_t *)c->srv->pbuf, got);
+        if (c->state != C_HTTP && c->state != C_WS) return;
+    }
+    tls_flush(c, false);
+}
+
+static void srv_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
     struct client *c = st->data;
     if (nread == UV_EOF && c->state == C_HTTP && !http_parser_busy(c->hp)) {
@@ -538,14 +537,16 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (nread < 0) {
-        client_close(c);
+        srv_client_close(c);
         return;
     }
-    if (c->state == C_HTTP)
-        http_input(c, (const uint8_t *)b->base, (size_t)nread);
-    else if (c->state == C_WS)
-        ws_input(c, (const uint8_t *)b->base, (size_t)nread);
-    update_timer(c);
+    if (c->tls) {
+        tls_input(c, b->base, (size_t)nread);
+        if (c->state != C_CLOSED) srv_update_timer(c);
+        return;
+    }
+    plain_input(c, (const uint8_t *)b->base, (size_t)nread);
+    srv_update_timer(c);
 }
 
 /* ---- timers ------------------------------------------------------------- */
@@ -554,9 +555,16 @@ static void on_timer(uv_timer_t *t)
 {
     struct client *c = t->data;
     switch (c->tmode) {
+    case T_FIRST:
+        if (c->triage) {
+            srv_count_request(c->srv, "rejected", 503);
+            srv_send_error(c, 503, "too many clients", "Retry-After: 1\r\n", false);
+            break;
+        }
+        /* fall through */
     case T_REQUEST:
-        count_request(c->srv, "unparsed", 408);
-        send_error(c, 408, "request timeout", NULL, false);
+        srv_count_request(c->srv, "unparsed", 408);
+        srv_send_error(c, 408, "request timeout", NULL, false);
         break;
     case T_PING:
         if (c->ping_out && wss_frames_received(c->ws) == c->frames_at_ping) {
@@ -573,10 +581,10 @@ static void on_timer(uv_timer_t *t)
     case T_DRAIN:
         log_debug("api", NULL, "%p timer %d closes client pending %zu", (void *)c, c->tmode,
                   c->pending);
-        client_close(c);
+        srv_client_close(c);
         break;
     case T_NONE:
-        client_close(c);
+        srv_client_close(c);
         break;
     }
 }
@@ -588,12 +596,17 @@ static void arm(struct client *c, enum tmode m, uint64_t ms, bool restart)
     uv_timer_start(&c->timer, on_timer, ms, m == T_PING ? ms : 0);
 }
 
-static void update_timer(struct client *c)
+static void srv_update_timer(struct client *c)
 {
     const struct api_config *cfg = &c->srv->cfg;
     switch (c->state) {
     case C_HTTP:
-        if (http_parser_busy(c->hp))
+        if (c->triage)
+            arm(c, T_FIRST, TRIAGE_MS < cfg->header_timeout_ms ? TRIAGE_MS : cfg->header_timeout_ms,
+                false);
+        else if (!c->served)
+            arm(c, T_FIRST, cfg->header_timeout_ms, false);
+        else if (http_parser_busy(c->hp))
             arm(c, T_REQUEST, cfg->request_timeout_ms, false);
         else
             arm(c, T_IDLE, cfg->idle_timeout_ms, true);
@@ -626,11 +639,12 @@ static void on_client_handle_closed(uv_handle_t *h)
     s->nall--;
     http_parser_free(c->hp);
     wss_free(c->ws);
+    if (c->tls) s->cfg.tls->free(c->tls);
     free(c);
     server_maybe_done(s);
 }
 
-static void client_close(struct client *c)
+void srv_client_close(struct client *c)
 {
     if (c->state == C_CLOSED) return;
     struct api_server *s = c->srv;
@@ -646,13 +660,14 @@ static void client_close(struct client *c)
         s->nclients--;
         api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
     }
+    if (c->triage) s->ntriage--;
     c->state = C_CLOSED;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->tcp, on_client_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
 }
 
-static void on_connection(uv_stream_t *l, int status)
+void srv_on_connection(uv_stream_t *l, int status)
 {
     struct api_server *s = l->data;
     if (status < 0 || s->closing) return;
@@ -667,30 +682,44 @@ static void on_connection(uv_stream_t *l, int status)
     if (s->clients) s->clients->prev = c;
     s->clients = c;
     s->nall++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 ||
-        http_parser_new(&(struct http_limits){.max_request_bytes = s->cfg.max_request_bytes},
-                        &c->hp) < 0 ||
-        s->nall > 2 * s->cfg.max_clients) {
-        client_close(c);
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+        srv_client_close(c);
+        return;
+    }
+    c->born = uv_now(s->loop);
+    srv_peer_of(c);
+    if (!srv_admit(s, c)) {
+        api_metrics_add(s->metrics, "wagate_api_clients_rejected_total", NULL, 1);
+        if (s->ntriage >= s->cfg.max_clients) {
+            struct client *old = srv_oldest_triaged(s);
+            if (old) srv_client_close(old);
+        }
+        c->triage = true;
+        s->ntriage++;
+    }
+    size_t cap = c->triage ? TRIAGE_BYTES : s->cfg.max_request_bytes;
+    if (http_parser_new(&(struct http_limits){.max_request_bytes = cap}, &c->hp) < 0) {
+        srv_client_close(c);
+        return;
+    }
+    if (s->cfg.tls && !(c->tls = s->cfg.tls->accept(s->cfg.tls_ctx))) {
+        srv_client_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (s->nclients >= s->cfg.max_clients) {
-        api_metrics_add(s->metrics, "wagate_api_clients_rejected_total", NULL, 1);
-        send_error(c, 503, "too many clients", "Retry-After: 1\r\n", false);
+    if (!c->triage) {
+        c->counted = true;
+        s->nclients++;
+        api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
+    }
+    if (uv_read_start((uv_stream_t *)&c->tcp, srv_on_alloc, srv_on_read) < 0) {
+        srv_client_close(c);
         return;
     }
-    c->counted = true;
-    s->nclients++;
-    api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
-        client_close(c);
-        return;
-    }
-    update_timer(c);
+    srv_update_timer(c);
 }
 
-static void server_free(struct api_server *s)
+void srv_server_free(struct api_server *s)
 {
     api_events_free(s->events);
     api_metrics_free(s->metrics);
@@ -709,7 +738,7 @@ static void server_maybe_done(struct api_server *s)
     if (!s->closing || s->listener_open || s->clients) return;
     void (*cb)(void *) = s->close_cb;
     void *arg = s->close_arg;
-    server_free(s);
+    srv_server_free(s);
     if (cb) cb(arg);
 }
 
@@ -728,192 +757,7 @@ void api_server_close(struct api_server *s, void (*cb)(void *arg), void *arg)
     s->close_arg = arg;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     for (struct client *c = s->clients; c; c = c->next)
-        client_close(c);
-}
-
-/* ---- built-in routes ---------------------------------------------------- */
-
-static void route_healthz(const struct api_request *req, struct api_response *res, void *arg)
-{
-    api_response_text(res, 200, "text/plain; charset=utf-8", "ok\n");
-}
-
-static void route_status(const struct api_request *req, struct api_response *res, void *arg)
-{
-    struct api_server *s = req->server;
-    cJSON *o = cJSON_CreateObject();
-    if (!o) {
-        api_response_error(res, 500, "out of memory");
-        return;
-    }
-    cJSON_AddStringToObject(o, "version", s->version);
-    cJSON_AddNumberToObject(o, "pid", (double)getpid());
-    cJSON_AddNumberToObject(o, "uptime_s", (double)((uv_now(s->loop) - s->start_ms) / 1000));
-    cJSON_AddStringToObject(o, "started_at", s->started_at);
-    cJSON_AddItemToObject(o, "channels", cJSON_CreateArray());
-    if (s->status_fill) s->status_fill(o, s->status_arg);
-    api_response_json(res, 200, o);
-}
-
-static void route_metrics(const struct api_request *req, struct api_response *res, void *arg)
-{
-    struct api_server *s = req->server;
-    api_metrics_set(s->metrics, "wagate_api_events_published_total", NULL,
-                    (double)api_events_published(s->events));
-    api_metrics_set(s->metrics, "wagate_api_events_last_seq", NULL,
-                    (double)api_events_last_seq(s->events));
-    res->status = 200;
-    snprintf(res->content_type, sizeof(res->content_type), "text/plain; version=0.0.4");
-    if (api_metrics_render(s->metrics, &res->body) < 0)
-        api_response_error(res, 500, "metrics too large");
-}
-
-static int declare_metrics(struct api_metrics *m)
-{
-    static const struct {
-        const char *name, *help;
-        enum api_metric_type type;
-    } defs[] = {
-        {"wagate_api_requests_total", "API requests by route and status code.", API_METRIC_COUNTER},
-        {"wagate_api_clients", "Connected API clients (HTTP and WebSocket).", API_METRIC_GAUGE},
-        {"wagate_api_ws_clients", "Connected WebSocket event subscribers.", API_METRIC_GAUGE},
-        {"wagate_api_events_published_total", "Events published on the event stream.",
-         API_METRIC_COUNTER},
-        {"wagate_api_events_last_seq", "Sequence number of the last event.", API_METRIC_GAUGE},
-        {"wagate_api_clients_dropped_slow_total", "Clients dropped for reading too slowly.",
-         API_METRIC_COUNTER},
-        {"wagate_api_clients_rejected_total", "Connections refused with 503 (too many clients).",
-         API_METRIC_COUNTER},
-        {"wagate_api_auth_failures_total", "Requests with a missing or bad token.",
-         API_METRIC_COUNTER},
-    };
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-        int r = api_metrics_declare(m, defs[i].name, defs[i].help, defs[i].type);
-        if (r < 0) return r;
-    }
-    /* series that should show up as 0 before anything happens */
-    api_metrics_set(m, "wagate_api_clients", NULL, 0);
-    api_metrics_set(m, "wagate_api_ws_clients", NULL, 0);
-    api_metrics_add(m, "wagate_api_clients_dropped_slow_total", NULL, 0);
-    api_metrics_add(m, "wagate_api_clients_rejected_total", NULL, 0);
-    api_metrics_add(m, "wagate_api_auth_failures_total", NULL, 0);
-    api_metrics_add(m, "wagate_api_events_published_total", NULL, 0);
-    return 0;
-}
-
-/* ---- start -------------------------------------------------------------- */
-
-static int seterr(char *err, size_t errlen, int rc, const char *what)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s%s%s", what, rc ? ": " : "", rc ? uv_strerror(rc) : "");
-    return rc ? rc : -EINVAL;
-}
-
-/* "127.0.0.1:18789" or "[::1]:18789" (numeric addresses only). */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss)
-{
-    char host[64];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen) return -EINVAL;
-    const char *h = listen;
-    size_t hl = (size_t)(colon - listen);
-    if (h[0] == '[') {
-        if (hl < 2 || h[hl - 1] != ']') return -EINVAL;
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host)) return -EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || port < 0 || port > 65535) return -EINVAL;
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0) return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0) return 0;
-    return -EINVAL;
-}
-
-static void apply_defaults(struct api_config *c)
-{
-    if (!c->max_clients) c->max_clients = 64;
-    if (!c->max_request_bytes) c->max_request_bytes = 1024 * 1024;
-    if (!c->max_client_pending) c->max_client_pending = 4u << 20;
-    if (!c->idle_timeout_ms) c->idle_timeout_ms = 60000;
-    if (!c->request_timeout_ms) c->request_timeout_ms = 10000;
-    if (!c->event_ring) c->event_ring = 1024;
-}
-
-static void on_failed_listener_closed(uv_handle_t *h)
-{
-    server_free(h->data);
-}
-
-static int listen_on(struct api_server *s, const struct sockaddr_storage *ss, char *err,
-                     size_t errlen)
-{
-    int r = uv_tcp_bind(&s->listener, (const struct sockaddr *)ss, 0);
-    if (r == 0) r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
-    if (r < 0) return seterr(err, errlen, r, s->cfg.listen);
-    struct sockaddr_storage got;
-    int len = sizeof(got);
-    r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&got, &len);
-    if (r < 0) return seterr(err, errlen, r, "getsockname");
-    s->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                              : ((struct sockaddr_in *)&got)->sin_port);
-    return 0;
-}
-
-static int server_init(struct api_server *s, const struct api_config *cfg, char *err, size_t errlen)
-{
-    s->cfg = *cfg;
-    apply_defaults(&s->cfg);
-    s->token = strdup(cfg->token);
-    s->version = strdup(cfg->version ? cfg->version : "unknown");
-    if (!s->token || !s->version || api_events_new(s->cfg.event_ring, 0, &s->events) < 0 ||
-        api_metrics_new(&s->metrics) < 0 || declare_metrics(s->metrics) < 0)
-        return seterr(err, errlen, 0, "out of memory");
-    s->start_ms = uv_now(s->loop);
-    api_events_now_iso(s->started_at, sizeof(s->started_at));
-    if (api_server_add_route(s, "GET", "/healthz", false, route_healthz, NULL) < 0 ||
-        api_server_add_route(s, "GET", "/metrics", false, route_metrics, NULL) < 0 ||
-        api_server_add_route(s, "GET", "/api/v1/status", true, route_status, NULL) < 0)
-        return seterr(err, errlen, 0, "out of memory");
-    return 0;
-}
-
-int api_server_start(uv_loop_t *loop, const struct api_config *cfg, struct api_server **out,
-                     char *err, size_t errlen)
-{
-    *out = NULL;
-    if (err && errlen) err[0] = '\0';
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    if (!cfg || !cfg->listen || parse_listen(cfg->listen, &ss) < 0)
-        return seterr(err, errlen, 0, "bad listen address (want IP:PORT or [IPv6]:PORT)");
-    if (!cfg->token || !*cfg->token) return seterr(err, errlen, 0, "empty API token");
-    struct api_server *s = calloc(1, sizeof(*s));
-    if (!s) return seterr(err, errlen, UV_ENOMEM, "server");
-    s->loop = loop;
-    int r = server_init(s, cfg, err, errlen);
-    if (r < 0) {
-        server_free(s);
-        return r;
-    }
-    r = uv_tcp_init(loop, &s->listener);
-    if (r < 0) {
-        server_free(s);
-        return seterr(err, errlen, r, "tcp");
-    }
-    s->listener.data = s;
-    s->listener_open = true;
-    r = listen_on(s, &ss, err, errlen);
-    if (r < 0) {
-        uv_close((uv_handle_t *)&s->listener, on_failed_listener_closed);
-        return r;
-    }
-    *out = s;
-    return 0;
+        srv_client_close(c);
 }
 
 /* ---- accessors ---------------------------------------------------------- */

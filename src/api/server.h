@@ -2,17 +2,23 @@
 /* server.h -- the control API: HTTP/1.1 + WebSocket on one TCP port of the uv loop.
  *
  * Built-in routes:
- *   GET /healthz          no auth, 200 "ok" (text/plain)
- *   GET /metrics          no auth (the API listens on loopback only, like
- *                         /healthz; scrapers run locally), Prometheus 0.0.4
+ *   GET /healthz          no auth, no Host check, 200 "ok" (text/plain);
+ *                         answered even when every client slot is taken
+ *   GET /metrics          auth unless metrics_public, Prometheus 0.0.4
  *   GET /api/v1/status    auth; JSON version, pid, uptime_s, started_at,
  *                         channels (empty array unless the status callback
  *                         fills it) + whatever the callback adds
  *   GET /api/v1/events    auth; WebSocket stream of events, ?since=SEQ to
  *                         resume (see events.h). Browsers cannot set headers
  *                         on a WebSocket, so this route (only this one) also
- *                         accepts the token as ?token=... (percent-encoded).
- * Auth is "Authorization: Bearer <token>", compared in constant time.
+ *                         takes the token as a subprotocol: the client offers
+ *                         "Sec-WebSocket-Protocol: wagate.v1, wagate.bearer.<token>"
+ *                         and the server selects "wagate.v1". A ?token= in the
+ *                         URL is refused (401): URLs end up in logs and history.
+ *                         An Origin header, when present, must name an allowed
+ *                         host (403 otherwise).
+ * Auth is "Authorization: Bearer <token>", compared in constant time. Every
+ * request but /healthz must carry an allowed Host (api/guard.h), else 403.
  * Errors are JSON {"error":"..."}: 404 unknown path, 405 wrong method (with
  * Allow), 401 missing/bad token (with WWW-Authenticate: Bearer), 400 bad
  * request, 411 chunked body (not accepted: send Content-Length), 413/414/431
@@ -20,13 +26,21 @@
  * parse error the connection is closed.
  *
  * Connections: HTTP/1.1 keep-alive, HTTP/1.0 close semantics, pipelined
- * requests answered in order. Deadlines: a request must arrive whole within
- * request_timeout_ms of its first byte (slowloris); an idle keep-alive
+ * requests answered in order. Deadlines: the first request of a connection
+ * must arrive whole within header_timeout_ms of the accept, later ones within
+ * request_timeout_ms of their first byte (slowloris); an idle keep-alive
  * connection is closed after idle_timeout_ms; WebSocket clients are pinged
  * every idle_timeout_ms/2 and closed if nothing came back since the last
  * ping. A client whose unsent output exceeds max_client_pending is dropped
  * (WebSocket: close 1008 "slow consumer"), so a slow reader never makes
  * memory grow nor stalls the loop.
+ * Admission: a connection gets a client slot if fewer than max_clients are
+ * taken and its IP address holds fewer than max_clients_per_peer; when the
+ * server (or that peer) is full, the oldest idle HTTP client (no partial
+ * request, nothing unsent) is closed to make room. Otherwise the connection
+ * is "triaged": it may send one small request (8 KiB) within 1 s; GET /healthz
+ * is answered 200, anything else 503 (Retry-After: 1), then it is closed.
+ * Triaged connections are capped at max_clients; a new one closes the oldest.
  *
  * Metrics kept by the server (besides process_*): wagate_api_requests_total
  * {route,code} (route is the registered prefix, or "unmatched"/"matched"/
@@ -55,6 +69,22 @@ struct api_server; /* opaque */
 struct api_events;
 struct api_metrics;
 
+/* An optional transport codec for the API (TLS), sans-I/O: the server feeds it the bytes it
+ * reads and sends what take_out() gives. The api layer does not link the TLS code (net);
+ * the gateway plugs net/tls.h in (gw/apitls.h). Every call gets the per-connection object
+ * accept() returned. */
+struct api_tls_ops {
+    void *(*accept)(void *ctx); /* a codec for a new connection, NULL: close */
+    void (*free)(void *conn);   /* from the last close callback */
+    int (*feed)(void *conn, const void *p, size_t n); /* ciphertext received; < 0: close */
+    /* advance the handshake, then decrypt up to cap bytes: 0 with *got 0 = need more
+     * input; < 0 = close (alert or peer close) */
+    int (*read)(void *conn, void *buf, size_t cap, size_t *got);
+    int (*write)(void *conn, const void *p, size_t n);     /* encrypt; < 0: close */
+    size_t (*take_out)(void *conn, void *buf, size_t cap); /* ciphertext to send */
+    void (*shutdown)(void *conn);                          /* queue close_notify */
+};
+
 struct api_config {
     const char *listen;          /* "127.0.0.1:18789", "[::1]:18789"; port 0 = any free port */
     const char *token;           /* bearer token, required for every /api/ route (copied) */
@@ -65,6 +95,18 @@ struct api_config {
     unsigned idle_timeout_ms;    /* keep-alive idle close, 0 = default 60000 */
     unsigned request_timeout_ms; /* a request must arrive whole within this, 0 = 10000 */
     size_t event_ring;           /* events kept for resume, 0 = default 1024 */
+    /* Abuse limits (see "Connections" above). */
+    unsigned header_timeout_ms;  /* the first request must be whole this long after the accept,
+                                  * 0 = default 5000 */
+    size_t max_clients_per_peer; /* clients from one IP address, 0 = max(4, max_clients / 4) */
+    /* Host allowlist (api/guard.h) beyond the loopback names: "NAME" or "NAME:PORT". */
+    const char *const *allowed_hosts; /* copied; up to API_GUARD_MAX_HOSTS */
+    size_t nallowed_hosts;
+    bool metrics_public; /* GET /metrics without the token */
+    /* TLS on the API port (NULL: plain HTTP). The first request deadline (header_timeout_ms)
+     * covers the handshake; nothing blocks the loop (the codec works on memory buffers). */
+    const struct api_tls_ops *tls;
+    void *tls_ctx; /* passed to tls->accept(); owned by the caller, outlives the server */
 };
 
 /* What a route handler sees. Valid only during the handler call. */

@@ -86,12 +86,19 @@ int wss_handshake_check(const struct http_request *req, char accept[static WSS_A
     return 0;
 }
 
-int wss_handshake_response(struct buf *out, const char *accept)
+int wss_handshake_response_proto(struct buf *out, const char *accept, const char *protocol)
 {
+    if (protocol && strpbrk(protocol, "\r\n")) return -EINVAL;
     return buf_printf(out,
                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                      accept);
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                      accept, protocol ? "Sec-WebSocket-Protocol: " : "", protocol ? protocol : "",
+                      protocol ? "\r\n" : "");
+}
+
+int wss_handshake_response(struct buf *out, const char *accept)
+{
+    return wss_handshake_response_proto(out, accept, NULL);
 }
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)

@@ -32,6 +32,10 @@ int wss_handshake_check(const struct http_request *req, char accept[static WSS_A
                         int *status, char *err, size_t errlen);
 /* Append the "101 Switching Protocols" response. Returns 0 or -ENOBUFS/-ENOMEM. */
 int wss_handshake_response(struct buf *out, const char *accept) __attribute__((warn_unused_result));
+/* The same, selecting a subprotocol (a "Sec-WebSocket-Protocol: protocol" line; NULL: none).
+ * -EINVAL for a protocol holding CR or LF. */
+int wss_handshake_response_proto(struct buf *out, const char *accept, const char *protocol)
+    __attribute__((warn_unused_result));
 
 struct wss_limits {
     size_t max_message; /* 0 = 64 KiB */

@@ -58,6 +58,57 @@ bool cfg_listen_valid(const char *s)
     return cfg_split_listen(s, NULL, 0, NULL) == 0;
 }
 
+bool cfg_token_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 16 || n > 128) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) return false;
+    return true;
+}
+
+/* "NAME" or "NAME:PORT": NAME of [A-Za-z0-9.-] (a DNS name or IPv4 address) or "[V6]". */
+static bool host_entry_valid(const char *s)
+{
+    const char *end;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb == s + 1 || rb - s > 47) return false;
+        char v6[48];
+        memcpy(v6, s + 1, (size_t)(rb - s - 1));
+        v6[rb - s - 1] = '\0';
+        unsigned char tmp[16];
+        if (inet_pton(AF_INET6, v6, tmp) != 1) return false;
+        end = rb + 1;
+    } else {
+        end = s + strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+        if (end == s) return false;
+    }
+    if (*end == '\0') return true;
+    if (*end != ':' || !end[1] || strspn(end + 1, "0123456789") != strlen(end + 1)) return false;
+    long p = strtol(end + 1, NULL, 10);
+    return strlen(end + 1) <= 5 && p >= 1 && p <= 65535;
+}
+
+int cfg_set_hosts(const struct cfg_key *k, void *obj, const cJSON *v, char *err, size_t errlen)
+{
+    struct cfg_hosts *h = (struct cfg_hosts *)((char *)obj + k->off);
+    const char *what = "an array of up to 16 \"NAME\" or \"NAME:PORT\" strings";
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > CFG_MAX_HOSTS)
+        return cfg_expected(err, errlen, k->path, what, v);
+    unsigned n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (!cJSON_IsString(e) || strlen(e->valuestring) >= CFG_HOST_MAX ||
+            !host_entry_valid(e->valuestring))
+            return cfg_expected(err, errlen, k->path, what, e);
+        snprintf(h->name[n++], CFG_HOST_MAX, "%s", e->valuestring);
+    }
+    h->n = n;
+    return 0;
+}
+
 bool cfg_account_id_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -180,9 +231,39 @@ static void syntax_error(const char *json, size_t len, char *err, size_t errlen)
     snprintf(err, errlen, "invalid JSON at line %zu, column %zu", line, col);
 }
 
+/* A key that appears twice in one object is an error naming it (cJSON would keep both and
+ * the schema walk would let the last one win silently), at any depth. */
+static int check_duplicates(const cJSON *o, const char *prefix, char *err, size_t errlen)
+{
+    const cJSON *v;
+    size_t i = 0;
+    cJSON_ArrayForEach(v, o)
+    {
+        char path[160];
+        if (cJSON_IsArray(o))
+            snprintf(path, sizeof path, "%s[%zu]", prefix, i);
+        else
+            snprintf(path, sizeof path, "%s%s%.100s", prefix, *prefix ? "." : "", v->string);
+        i++;
+        if (cJSON_IsObject(o))
+            for (const cJSON *w = o->child; w != v; w = w->next)
+                if (strcmp(w->string, v->string) == 0) {
+                    snprintf(err, errlen, "%s: duplicate key", path);
+                    return -EINVAL;
+                }
+        if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && check_duplicates(v, path, err, errlen) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 int cfg_schema_parse(const struct cfg_schema *s, void *obj, const char *json, size_t len, char *err,
                      size_t errlen)
 {
+    if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0) {
+        snprintf(err, errlen, "starts with a byte order mark (BOM): save it as UTF-8 without one");
+        return -EINVAL;
+    }
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) {
         syntax_error(json, len, err, errlen);
@@ -192,7 +273,8 @@ int cfg_schema_parse(const struct cfg_schema *s, void *obj, const char *json, si
     if (!cJSON_IsObject(root))
         r = cfg_expected(err, errlen, "(top level)", "an object", root);
     else
-        r = walk(s, obj, root, "", err, errlen);
+        r = check_duplicates(root, "", err, errlen);
+    if (r == 0) r = walk(s, obj, root, "", err, errlen);
     cJSON_Delete(root);
     return r;
 }

@@ -24,11 +24,19 @@
 #define CFG_ERR_MAX        512
 #define CFG_FILE_MAX       (1024 * 1024) /* a config larger than this is refused */
 #define CFG_DEFAULT_LISTEN "127.0.0.1:18789"
-#define CFG_MAX_ACCOUNTS   16 /* accounts one gateway serves */
-#define CFG_ACCOUNT_ID_MAX 32 /* [a-z0-9_-]{1,32} */
+#define CFG_MAX_ACCOUNTS   16  /* accounts one gateway serves */
+#define CFG_ACCOUNT_ID_MAX 32  /* [a-z0-9_-]{1,32} */
+#define CFG_MAX_HOSTS      16  /* gateway.allowed_hosts entries */
+#define CFG_HOST_MAX       256 /* bytes of one, incl. the NUL */
 
 struct cJSON;
 struct cfg_key;
+
+/* A list of host names (gateway.allowed_hosts). */
+struct cfg_hosts {
+    char name[CFG_MAX_HOSTS][CFG_HOST_MAX];
+    unsigned n;
+};
 
 enum cfg_type {
     CFG_SECTION, /* an object of further keys ("gateway") */
@@ -69,12 +77,17 @@ struct cfg_schema {
 
 /* The gateway.* and log.* fields, declared in a config struct with `CFG_CORE_FIELDS;`. */
 #define CFG_CORE_FIELDS                                                                            \
-    char listen[128];           /* gateway.listen: HOST:PORT or [V6]:PORT */                       \
-    char token[129];            /* gateway.token: empty = generated into <state>/token */          \
-    unsigned max_clients;       /* gateway.max_clients: API clients at once */                     \
-    enum wlog_level log_level;  /* log.level */                                                    \
-    bool log_json;              /* log.json */                                                     \
-    char log_file[CFG_PATH_MAX] /* log.file: empty = stderr only */
+    char listen[128];               /* gateway.listen: HOST:PORT or [V6]:PORT */                   \
+    char token[129];                /* gateway.token: empty = generated into <state>/token */      \
+    unsigned max_clients;           /* gateway.max_clients: API clients at once */                 \
+    struct cfg_hosts allowed_hosts; /* gateway.allowed_hosts: Host names beyond loopback */        \
+    bool metrics_public;            /* gateway.metrics_public: /metrics without the token */       \
+    bool allow_remote;              /* gateway.allow_remote: listen beyond loopback */             \
+    char tls_cert[CFG_PATH_MAX];    /* gateway.tls_cert: PEM chain, empty = plain HTTP */          \
+    char tls_key[CFG_PATH_MAX];     /* gateway.tls_key: PEM key of the leaf */                     \
+    enum wlog_level log_level;      /* log.level */                                                \
+    bool log_json;                  /* log.json */                                                 \
+    char log_file[CFG_PATH_MAX]     /* log.file: empty = stderr only */
 
 /* Their schema entries, for a config struct T declaring CFG_CORE_FIELDS. */
 /* clang-format off */
@@ -82,9 +95,18 @@ struct cfg_schema {
     {.path = "gateway", .type = CFG_SECTION},                                                      \
     {.path = "gateway.listen", .type = CFG_STRING, CFG_AT(T, listen), .check = cfg_listen_valid,   \
      .what = "\"IP:PORT\" (e.g. \"127.0.0.1:18789\")", .def = CFG_DEFAULT_LISTEN},                 \
-    {.path = "gateway.token", .type = CFG_STRING, CFG_AT(T, token), .min = 16, .max = 128},        \
+    {.path = "gateway.token", .type = CFG_STRING, CFG_AT(T, token), .min = 16, .max = 128,         \
+     .check = cfg_token_valid, .what = "16 to 128 visible ASCII characters (no spaces)"},         \
     {.path = "gateway.max_clients", .type = CFG_UINT, CFG_AT(T, max_clients), .min = 1,            \
      .max = 4096, .def = "64"},                                                                    \
+    {.path = "gateway.allowed_hosts", .type = CFG_CUSTOM, CFG_AT(T, allowed_hosts),                \
+     .set = cfg_set_hosts},                                                                        \
+    {.path = "gateway.metrics_public", .type = CFG_BOOL, CFG_AT(T, metrics_public)},               \
+    {.path = "gateway.allow_remote", .type = CFG_BOOL, CFG_AT(T, allow_remote)},                   \
+    {.path = "gateway.tls_cert", .type = CFG_STRING, CFG_AT(T, tls_cert), .min = 1,                \
+     .max = CFG_PATH_MAX - 1},                                                                     \
+    {.path = "gateway.tls_key", .type = CFG_STRING, CFG_AT(T, tls_key), .min = 1,                  \
+     .max = CFG_PATH_MAX - 1},                                                                     \
     {.path = "log", .type = CFG_SECTION},                                                          \
     {.path = "log.level", .type = CFG_LEVEL, CFG_AT(T, log_level), .def = "info"},                 \
     {.path = "log.json", .type = CFG_BOOL, CFG_AT(T, log_json)},                                   \
@@ -121,3 +143,10 @@ bool cfg_account_id_valid(const char *s);
 int cfg_split_listen(const char *s, char *host, size_t hostlen, int *port);
 /* cfg_split_listen(s, NULL, 0, NULL) == 0: the validator of gateway.listen. */
 bool cfg_listen_valid(const char *s);
+/* The validator of gateway.token: 16..128 bytes, each visible ASCII (0x21..0x7e). */
+bool cfg_token_valid(const char *s);
+/* The setter of gateway.allowed_hosts: an array of up to CFG_MAX_HOSTS strings, each "NAME"
+ * or "NAME:PORT" (NAME a DNS name, an IPv4 address or a [bracketed] IPv6 one), into the
+ * struct cfg_hosts at k->off. */
+int cfg_set_hosts(const struct cfg_key *k, void *obj, const struct cJSON *v, char *err,
+                  size_t errlen);

@@ -126,3 +126,45 @@ pid_t state_lock_holder(const char *dir)
     close(fd);
     return pid;
 }
+
+/* ---- the linked-account marker ---- */
+
+static int marker_path(const char *acct_dir, char *out, size_t n)
+{
+    int k = snprintf(out, n, "%s/" STATE_LINKED_FILE, acct_dir);
+    return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+int state_linked_mark(const char *acct_dir, const char *who)
+{
+    char path[PATH_MAX];
+    int r = marker_path(acct_dir, path, sizeof path);
+    if (r < 0) return r;
+    if (access(path, F_OK) == 0) return 0;
+    char ts[32], text[256];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(text, sizeof text, "linked %.120s %s\n", who && *who ? who : "-", ts);
+    return file_write_atomic(path, text, (size_t)n, 0600);
+}
+
+int state_linked_clear(const char *acct_dir)
+{
+    char path[PATH_MAX];
+    int r = marker_path(acct_dir, path, sizeof path);
+    if (r < 0) return r;
+    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int state_db_check(const char *acct_dir, const char *dbpath)
+{
+    char path[PATH_MAX];
+    int r = marker_path(acct_dir, path, sizeof path);
+    if (r < 0) return r;
+    if (access(path, F_OK) < 0) return errno == ENOENT ? STATE_DB_OK : -errno;
+    struct stat st;
+    if (stat(dbpath, &st) < 0) return errno == ENOENT ? STATE_DB_MISSING : -errno;
+    return S_ISREG(st.st_mode) && st.st_size == 0 ? STATE_DB_EMPTY : STATE_DB_OK;
+}

@@ -28,3 +28,18 @@ void state_lock_release(struct state_lock *lk);
  * process whose PID cannot be read, or another -errno. Does not
  * take the lock for longer than the probe. */
 pid_t state_lock_holder(const char *dir);
+
+/* The linked-account marker: <account dir>/linked (STATE_LINKED_FILE), a small text file
+ * ("linked <jid> <UTC time>") written next to the database, not inside it, when the account
+ * is linked. It says that a database with credentials existed, so a database that is later
+ * missing or zero bytes long is a loss to report, not a fresh start (issue 13). It is removed
+ * only when the owner asks to link again (gw_channel_login on a logged-out account). */
+#define STATE_LINKED_FILE "linked"
+enum { STATE_DB_OK = 0, STATE_DB_MISSING = 1, STATE_DB_EMPTY = 2 };
+/* Write the marker unless it exists (who: the account's JID, may be NULL). 0 or -errno. */
+int state_linked_mark(const char *acct_dir, const char *who);
+/* Remove it (absent is fine). 0 or -errno. */
+int state_linked_clear(const char *acct_dir);
+/* STATE_DB_OK (no marker, or a non-empty database), STATE_DB_MISSING or STATE_DB_EMPTY (the
+ * marker is there and the database is absent or zero bytes), or -errno. */
+int state_db_check(const char *acct_dir, const char *dbpath);

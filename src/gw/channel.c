@@ -24,7 +24,10 @@
 #include "api/events.h"
 #include "api/metrics.h"
 #include "core/log.h"
+#include "core/statedir.h"
+#include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/json.h"
 #include "gw/chmsg.h"
 #include "gw/dnsprobe.h"
 #include "signal/sg_cipher.h"
@@ -80,10 +83,11 @@ struct gw_channel {
     struct wa_creds creds;
     bool have_creds;
     struct wa_client *client;
-    struct wa_session *sess; /* receive/send paths of the current client (wa/session.h) */
-    struct chmsg *msg;       /* their events as logs, API events, metrics (gw/chmsg.h) */
-    struct chhook *hook;     /* the exec hook on received messages (gw/chhook.h) */
-    struct dnsprobe *probe;  /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
+    struct wa_session *sess;  /* receive/send paths of the current client (wa/session.h) */
+    struct chmsg *msg;        /* their events as logs, API events, metrics (gw/chmsg.h) */
+    struct chhook *hook;      /* the exec hook on received messages (gw/chhook.h) */
+    struct gw_access *access; /* the access policy before the hook (gw/access.h) */
+    struct dnsprobe *probe;   /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -93,6 +97,10 @@ struct gw_channel {
     uint64_t attempts;   /* failed attempts (sessions that ended and were retried) */
 
     uv_timer_t retry_timer, tick;
+    uv_timer_t repair_timer; /* the store-wide repair runs from here, never from a callback */
+    unsigned repair_peers;
+    bool repair_upload;   /* the next connected uploads fresh pre-keys */
+    uint64_t last_repair; /* monotonic ms of the last store-wide repair; 0 = none */
     int open_handles;
     bool closing;
     void (*close_cb)(void *arg);
@@ -178,7 +186,12 @@ static const struct {
     {"wagate_channel_down_since_seconds", "Unix time the current outage began (0: no outage)",
      API_METRIC_GAUGE},
     {"wagate_channel_undecryptable_total",
-     "messages that could not be decrypted (a retry receipt was sent)", API_METRIC_COUNTER},
+     "messages given up after the retry receipts (stored as undecryptable inbox rows)",
+     API_METRIC_COUNTER},
+    {"wagate_channel_retry_receipts_total", "retry receipts sent for messages we could not decrypt",
+     API_METRIC_COUNTER},
+    {"wagate_channel_session_repairs_total",
+     "store-wide session repairs (all sessions and sender keys reset)", API_METRIC_COUNTER},
     {"wagate_channel_messages_in_total", "messages received and stored in the inbox",
      API_METRIC_COUNTER},
     {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
@@ -200,6 +213,7 @@ static void declare_metrics(struct gw_channel *ch)
 
 static void publish(struct gw_channel *ch, const char *type, cJSON *data)
 {
+    gw_json_make_utf8(data); /* server texts (stream errors, failures) go out valid */
     if (ch->events && !ch->closing)
         api_events_publish(ch->events, type, data);
     else
@@ -260,6 +274,18 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
 
 /* ---- credentials (wa/credstore.h) ---- */
 
+static void account_dir(const struct gw_channel *ch, char *out, size_t n);
+
+/* Write the linked marker (core/statedir.h); a failure is logged, not fatal. */
+static void mark_linked(struct gw_channel *ch)
+{
+    char dir[PATH_MAX];
+    account_dir(ch, dir, sizeof dir);
+    int r = state_linked_mark(dir, ch->creds.me_pn);
+    if (r < 0)
+        log_warn(COMP, ch->account, "cannot write %s/%s: %s", dir, STATE_LINKED_FILE, strerror(-r));
+}
+
 static int save_creds(struct gw_channel *ch, const struct wa_creds *c)
 {
     if (!ch->db) return -ENOTCONN;
@@ -280,6 +306,7 @@ static int load_creds(struct gw_channel *ch)
 {
     int r = wa_creds_fetch(ch->db, &ch->creds);
     if (r == 0) ch->have_creds = true;
+    if (r == 0 && wa_creds_is_paired(&ch->creds)) mark_linked(ch); /* linked before the marker */
     if (r == 0 || r == -EUCLEAN) return r;
     if (r != -ENOENT) return r;
     r = wa_creds_generate(&ch->creds);
@@ -341,10 +368,106 @@ static void quarantine_loggedout(struct gw_channel *ch)
     notice(ch, text);
 }
 
-/* 0 open, 1 corrupt (quarantined, state changed), < 0 error (last_error set). */
+/* <state>/accounts/<id>, where the linked marker (core/statedir.h) lives. */
+static void account_dir(const struct gw_channel *ch, char *out, size_t n)
+{
+    strfmt(out, n, "%s", ch->dbpath);
+    char *slash = strrchr(out, '/');
+    if (slash) *slash = '\0';
+}
+
+/* The database of a linked account is missing or empty: report it, keep what is there, and
+ * wait for the owner (never a silent new device). */
+static void quarantine_lost(struct gw_channel *ch, int how)
+{
+    char np[PATH_MAX + 64] = "", text[PATH_MAX * 2 + 400];
+    int r = how == STATE_DB_EMPTY ? move_aside(ch, "empty", np, sizeof np) : 0;
+    strfmt(text, sizeof text,
+           "the database of this linked account is %s (%s)%s%s; no new device is made on its "
+           "own: restore it, or run 'wagate channels login --account %s' to link again",
+           how == STATE_DB_EMPTY ? "empty (0 bytes)" : "missing", ch->dbpath,
+           r < 0   ? ": could not move it aside: "
+           : np[0] ? ": quarantined as "
+                   : "",
+           r < 0 ? strerror(-r) : np, ch->account);
+    strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
+    notice(ch, text);
+    set_state(ch, GW_CH_LOGGED_OUT, how == STATE_DB_EMPTY ? "database empty" : "database missing",
+              NO_RETRY);
+}
+
+/* ---- store-wide session repair (design.md "Session repair" 3) ---- */
+
+static void force_attempt(struct gw_channel *ch, const char *why);
+static void drop_client(struct gw_channel *ch);
+
+/* From the repair timer: back up the database, delete every session and sender key (creds,
+ * identity, pre-keys stay), reconnect; fresh pre-keys go up at the next connected. */
+static void on_repair(uv_timer_t *t)
+{
+    struct gw_channel *ch = t->data;
+    if (ch->closing || !ch->db) return;
+    ch->last_repair = now(ch);
+    char reason[160], bak[PATH_MAX + 64], ts[32], text[PATH_MAX + 300];
+    strfmt(reason, sizeof reason, "decryption failing for %u peers", ch->repair_peers);
+    set_state(ch, GW_CH_REPAIRING, reason, NO_RETRY);
+    drop_client(ch);
+    time_t tt = time(NULL);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    strfmt(bak, sizeof bak, "%s.pre-repair-%s", ch->dbpath, ts);
+    int b = st_db_backup(ch->db, bak);
+    int n = st_sg_reset_sessions(ch->db);
+    if (n < 0) {
+        strfmt(text, sizeof text, "session repair failed: %s", st_db_last_error(ch->db));
+        notice(ch, text);
+        force_attempt(ch, "session repair failed");
+        return;
+    }
+    ch->repair_upload = true;
+    metric_add(ch, "wagate_channel_session_repairs_total", 1);
+    strfmt(text, sizeof text,
+           "encryption sessions were reset (%d sessions and sender keys deleted; decryption "
+           "was failing for %u peers); backup %s",
+           n, ch->repair_peers, b == 0 ? bak : "not written");
+    notice(ch, text);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddStringToObject(d, "text", "encryption sessions were reset");
+    cJSON_AddNumberToObject(d, "peers", ch->repair_peers);
+    cJSON_AddNumberToObject(d, "deleted", n);
+    if (b == 0)
+        cJSON_AddStringToObject(d, "backup", bak);
+    else
+        cJSON_AddNullToObject(d, "backup");
+    publish(ch, "channel.repaired", d);
+    force_attempt(ch, "encryption sessions were reset");
+}
+
+/* chmsg's store_failing: at most one repair per CHANNEL_REPAIR_HOLD_MS. */
+static void want_repair(void *ud, unsigned peers)
+{
+    struct gw_channel *ch = ud;
+    if (ch->closing || uv_is_active((uv_handle_t *)&ch->repair_timer)) return;
+    if (ch->last_repair && now(ch) - ch->last_repair < CHANNEL_REPAIR_HOLD_MS) {
+        log_info(COMP, ch->account, "store-wide repair not repeated within the hour");
+        return;
+    }
+    ch->repair_peers = peers;
+    uv_timer_start(&ch->repair_timer, on_repair, 0, 0);
+}
+
+/* 0 open, 1 corrupt or lost (quarantined, state changed), < 0 error (last_error set). */
 static int open_store(struct gw_channel *ch)
 {
-    char err[512] = "";
+    char err[512] = "", dir[PATH_MAX];
+    account_dir(ch, dir, sizeof dir);
+    int lost = state_db_check(dir, ch->dbpath);
+    if (lost > 0) {
+        quarantine_lost(ch, lost);
+        return 1;
+    }
     int r = st_db_open(ch->dbpath, &ch->db, err, sizeof err);
     if (r == -EUCLEAN) {
         char np[PATH_MAX + 64] = "", qerr[256] = "", text[PATH_MAX + 400];
@@ -547,7 +670,12 @@ static void attempt(struct gw_channel *ch)
                                      .sg = ch->sg,
                                      .creds = &ch->creds,
                                      .batch = true,
-                                     .commit_window_ms = CHANNEL_COMMIT_WINDOW_MS};
+                                     .commit_window_ms = CHANNEL_COMMIT_WINDOW_MS,
+                                     .retry_gap_ms = ch->cfg.wa_repair_gap_ms,
+                                     .retry_wait_ms = ch->cfg.wa_repair_wait_ms,
+                                     .store_peers = ch->cfg.wa_repair_store_peers,
+                                     .store_window_ms = ch->cfg.wa_repair_window_s * 1000u,
+                                     .phone_delay_ms = ch->cfg.wa_repair_phone_delay_ms};
         int r = wa_session_new(&so, chmsg_events(ch->msg), &ch->sess);
         if (r < 0) return local_failure(ch, "session", r);
     }
@@ -614,9 +742,11 @@ static int cb_paired(void *ud, const struct wa_creds *c)
 {
     struct gw_channel *ch = ud;
     int r = save_creds(ch, c);
-    if (r == 0)
+    if (r == 0) {
         log_info(COMP, ch->account, "paired as %s (%s); credentials stored", c->me_pn,
                  c->platform[0] ? c->platform : "unknown platform");
+        mark_linked(ch);
+    }
     return r;
 }
 
@@ -642,6 +772,11 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     ch->ever_connected = true;
     ch->up_since_wall_ms = wall_ms();
     metric_set(ch, "wagate_channel_connected_since_seconds", (double)(ch->up_since_wall_ms / 1000));
+    if (ch->repair_upload) { /* after a store-wide repair: fresh one-time pre-keys */
+        ch->repair_upload = false;
+        int r = wa_client_prekey_topup(ch->client, 0);
+        if (r < 0) log_warn(COMP, ch->account, "pre-key upload after the repair: %s", strerror(-r));
+    }
     end_outage(ch);
 }
 
@@ -687,6 +822,11 @@ static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result 
     return gw_channel_send(ud, m, r);
 }
 
+static struct st_db *access_db(void *ud)
+{
+    return ((struct gw_channel *)ud)->db;
+}
+
 int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_channel **out)
 {
     *out = NULL;
@@ -723,20 +863,33 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                              .events = o->events,
                              .send = hook_send,
                              .send_ud = ch};
+    struct gw_access_opts ao = {.loop = loop,
+                                .account = ch->account,
+                                .cfg = o->cfg,
+                                .events = o->events,
+                                .metrics = o->metrics,
+                                .send = hook_send,
+                                .send_ud = ch,
+                                .db = access_db,
+                                .db_ud = ch};
     ch->msg = chmsg_new(ch->account, &ch->creds, o->events, o->metrics);
-    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0) {
+    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0 || gw_access_new(&ao, &ch->access) < 0) {
+        chhook_close(ch->hook);
         chmsg_free(ch->msg);
         free(ch);
         return -ENOMEM;
     }
     chmsg_set_hook(ch->msg, ch->hook);
+    chmsg_set_access(ch->msg, ch->access);
+    chmsg_set_repair(ch->msg, want_repair, ch);
     if (dnsprobe_new_for_url(loop, ch->cfg.wa_endpoint, ch->cfg.wa_dns_count ? ch->dns : NULL,
                              ch->cfg.wa_dns_count, probe_resolved, ch, &ch->probe) < 0)
         ch->probe = NULL; /* no probe: the backoff alone then */
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
-    ch->retry_timer.data = ch->tick.data = ch;
-    ch->open_handles = 2;
+    uv_timer_init(loop, &ch->repair_timer);
+    ch->retry_timer.data = ch->tick.data = ch->repair_timer.data = ch;
+    ch->open_handles = 3;
     declare_metrics(ch);
     *out = ch;
     return 0;
@@ -774,12 +927,16 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->probe = NULL;
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
     ch->hook = NULL;
+    gw_access_free(ch->access);
+    ch->access = NULL;
     chmsg_free(ch->msg);
     ch->msg = NULL;
     uv_timer_stop(&ch->retry_timer);
     uv_timer_stop(&ch->tick);
     uv_close((uv_handle_t *)&ch->retry_timer, handle_closed);
     uv_close((uv_handle_t *)&ch->tick, handle_closed);
+    uv_timer_stop(&ch->repair_timer);
+    uv_close((uv_handle_t *)&ch->repair_timer, handle_closed);
 }
 
 void gw_channel_detach_api(struct gw_channel *ch)
@@ -788,6 +945,12 @@ void gw_channel_detach_api(struct gw_channel *ch)
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
     chhook_detach_api(ch->hook);
+    gw_access_detach_api(ch->access);
+}
+
+struct gw_access *gw_channel_access(const struct gw_channel *ch)
+{
+    return ch->access;
 }
 
 const char *gw_channel_account(const struct gw_channel *ch)
@@ -889,6 +1052,11 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
         r->action = "scan the QR code";
     } else {
         bool pair = unlinked(ch);
+        if (ch->state == GW_CH_LOGGED_OUT) { /* the owner links anew: a fresh database is fine */
+            char dir[PATH_MAX];
+            account_dir(ch, dir, sizeof dir);
+            state_linked_clear(dir);
+        }
         r->action = pair ? "pairing" : "linked; reconnecting now with the stored credentials";
         r->started = true;
         force_attempt(ch, pair ? "login: pairing" : "login: force restart");
@@ -929,4 +1097,11 @@ int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct 
 {
     if (!ch->db) return -EAGAIN;
     return st_inbox_list(ch->db, after, limit, v, n);
+}
+
+int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!ch->db) return -EAGAIN;
+    return st_outbox_get(ch->db, id, out);
 }

@@ -58,9 +58,10 @@ struct gw_channel;
 struct api_events;
 struct api_metrics;
 
-#define CHANNEL_STUCK_MS         90000  /* a session may stay in connecting this long */
-#define CHANNEL_COMMIT_WINDOW_MS 5      /* acks and receipts alone wait this long for company */
-#define CHANNEL_DOWN_NOTICE_MS   180000 /* unreachable this long: one notice, then one when back */
+#define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
+#define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
+#define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
+#define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */
@@ -119,7 +120,14 @@ int gw_channel_restart(struct gw_channel *ch, const char *why);
 /* Messaging. send: the durable enqueue of m (with the live session, or straight into the
  * outbox between sessions); 0 with *r filled, -EAGAIN when the account is not linked or its
  * store is not open, -EINVAL (r->error says why), store errors. inbox: the rows after
- * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors. */
+ * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors.
+ * send: -EEXIST for an idempotency key reused with another recipient or text, -ENXIO for a
+ * number the server just said is not on WhatsApp (r->error says why). */
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
+/* The channel's access policy (gw/access.h; NULL once it is closing). */
+struct gw_access;
+struct gw_access *gw_channel_access(const struct gw_channel *ch);
+/* One outgoing message by id (free with st_outbox_msg_free): 0, -ENOENT, -EAGAIN (no store). */
+int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out);

@@ -47,6 +47,7 @@ static void job_free(struct job *j)
 
 static void publish(struct chhook *h, const char *type, cJSON *d)
 {
+    gw_json_make_utf8(d); /* the command's output (detail) goes out valid */
     if (h->events && !h->closing)
         api_events_publish(h->events, type, d);
     else
@@ -191,10 +192,12 @@ static bool same_user(const struct wa_jid *a, const char *b)
     return b && b[0] && wa_jid_parse(&j, b, strlen(b)) == 0 && wa_jid_same_user(a, &j);
 }
 
-/* Text from a peer in a 1:1 or group chat. */
+/* Text (or an undecryptable message, with its reason) from a peer in a 1:1 or group chat. */
 static bool wanted(const struct wa_creds *creds, const struct wa_inmsg *m)
 {
-    if (m->kind != WA_IN_TEXT || !m->chat || !m->id || !m->id[0]) return false;
+    if ((m->kind != WA_IN_TEXT && m->kind != WA_IN_UNDECRYPTABLE) || !m->chat || !m->id ||
+        !m->id[0])
+        return false;
     if (strlen(m->chat) >= WA_JID_STR_MAX || strlen(m->id) >= ST_MSGID_MAX) return false;
     struct wa_jid chat, sender;
     if (wa_jid_parse(&chat, m->chat, strlen(m->chat)) < 0) return false;

@@ -10,6 +10,7 @@
 #include "api/events.h"
 #include "api/metrics.h"
 #include "core/log.h"
+#include "gw/access.h"
 #include "gw/chhook.h"
 #include "gw/json.h"
 
@@ -20,8 +21,11 @@ struct chmsg {
     const struct wa_creds *creds;
     struct api_events *events;
     struct api_metrics *metrics;
-    struct chhook *hook; /* the channel's exec hook (gw/chhook.h), may be NULL */
+    struct chhook *hook;      /* the channel's exec hook (gw/chhook.h), may be NULL */
+    struct gw_access *access; /* the access policy before every sink (gw/access.h), may be NULL */
     struct wa_session_events ev;
+    void (*repair)(void *ud, unsigned peers);
+    void *repair_ud;
 };
 
 static void count(struct chmsg *m, const char *name)
@@ -35,6 +39,7 @@ static void count(struct chmsg *m, const char *name)
 
 static void publish(struct chmsg *m, const char *type, cJSON *d)
 {
+    gw_json_make_utf8(d); /* peers' strings (ids, errors) go out valid */
     if (m->events)
         api_events_publish(m->events, type, d);
     else
@@ -48,7 +53,8 @@ static void on_message(void *ud, const struct wa_inmsg *r)
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
     publish(m, "message.received", gw_inmsg_json(m->account, r));
-    chhook_message(m->hook, m->creds, r);
+    /* the one access check: stored, acked and counted above; the sinks only when allowed */
+    if (gw_access_check(m->access, m->creds, r)) chhook_message(m->hook, m->creds, r);
 }
 
 static void state_event(struct chmsg *m, const char *id, enum st_out_state st, const char *err)
@@ -79,14 +85,34 @@ static void on_state(void *ud, const char *id, enum st_out_state st, const char 
 static void on_undecryptable(void *ud, const struct wa_undecryptable *u)
 {
     struct chmsg *m = ud;
-    count(m, "wagate_channel_undecryptable_total");
+    count(m, u->gave_up ? "wagate_channel_undecryptable_total"
+                        : "wagate_channel_retry_receipts_total");
     if (u->gave_up)
         log_warn(COMP, m->account,
-                 "message %s from %s undecryptable (%s): gave up after %u retries", u->id, u->from,
-                 u->reason, u->count);
+                 "message %s from %s in %s undecryptable (%s): gave up after %u retry receipts, "
+                 "stored as an undecryptable message%s",
+                 u->id, u->from, u->chat, u->reason, u->count,
+                 u->session_dropped ? "; the peer's session was deleted" : "");
     else
         log_info(COMP, m->account, "message %s from %s undecryptable (%s): retry receipt %u sent",
                  u->id, u->from, u->reason, u->count);
+}
+
+static void on_store_failing(void *ud, unsigned peers, unsigned fails, unsigned oks)
+{
+    struct chmsg *m = ud;
+    log_warn(COMP, m->account,
+             "decryption failing store-wide (%u distinct peers; %u failures, %u successes "
+             "in the window): resetting the encryption sessions",
+             peers, fails, oks);
+    if (m->repair) m->repair(m->repair_ud, peers);
+}
+
+void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), void *ud)
+{
+    if (!m) return;
+    m->repair = fn;
+    m->repair_ud = ud;
 }
 
 static void on_not_stored(void *ud, const char *tag, const char *id, int err)
@@ -111,6 +137,7 @@ struct chmsg *chmsg_new(const char *account, const struct wa_creds *creds,
                                        .receipt = on_receipt,
                                        .undecryptable = on_undecryptable,
                                        .not_stored = on_not_stored,
+                                       .store_failing = on_store_failing,
                                        .ud = m};
     return m;
 }
@@ -123,6 +150,11 @@ void chmsg_free(struct chmsg *m)
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook)
 {
     if (m) m->hook = hook;
+}
+
+void chmsg_set_access(struct chmsg *m, struct gw_access *a)
+{
+    if (m) m->access = a;
 }
 
 void chmsg_detach_api(struct chmsg *m)

@@ -11,6 +11,7 @@
  *   undecryptable    -> info log line (warn when the session was given up), counter
  *                       wagate_channel_undecryptable_total
  *   not_stored       -> warn log line ("the server will redeliver it")
+ *   store_failing    -> warn log line, then the channel's repair function (chmsg_set_repair)
  * chmsg_sent() counts wagate_channel_messages_out_total for every newly queued message.
  *
  * Loop thread only. Borrowed pointers (creds, events, metrics, hook) must outlive the chmsg
@@ -35,7 +36,13 @@ void chmsg_free(struct chmsg *m);       /* NULL ok */
 void chmsg_detach_api(struct chmsg *m); /* NULL ok */
 /* Hand each received message to this exec hook after message.received. NULL ok. */
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook);
+/* The access policy (gw/access.h) every received message passes before the hook (the one
+ * check before the sinks); NULL: everything passes. */
+struct gw_access;
+void chmsg_set_access(struct chmsg *m, struct gw_access *a);
 /* The event table for a wa_session (ud = m; valid while m lives). */
 const struct wa_session_events *chmsg_events(struct chmsg *m);
+/* The store-wide repair trigger (session event store_failing) goes to fn. NULL ok. */
+void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), void *ud);
 /* A send was answered (queued or a duplicate). */
 void chmsg_sent(struct chmsg *m, const struct gw_send_result *r);

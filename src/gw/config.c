@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* config.c -- the daemon's config schema: core's sections, whatsapp.*, hooks.exec.*. */
+/* config.c -- the daemon's config schema: core's sections, whatsapp.* (with each account's
+ * access policy), hooks.exec.*. */
 #include "gw/config.h"
 
 #include <arpa/inet.h>
@@ -7,6 +8,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "wa/sendbuild.h"
 
 /* WhatsApp's real Noise certificate root ("WhatsAppLongTerm1"). */
 #define DEFAULT_ROOT_HEX "142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b"
@@ -44,9 +47,85 @@ static int set_dns(const struct cfg_key *k, void *obj, const cJSON *v, char *err
     return 0;
 }
 
-/* One whatsapp.accounts entry: a valid, new id whose value is an object without keys (every
- * per-account key is reserved for later). */
-static int check_account(const struct wg_config *c, unsigned n, const char *path, const cJSON *e,
+static void access_defaults(struct wg_access *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->dm_policy = WG_DM_PAIRING;
+    a->group_policy = WG_GROUP_ALLOWLIST;
+    a->require_mention = true;
+}
+
+static int enum_of(const char *path, const cJSON *v, const char *const *names, int n, int *out,
+                   const char *what, char *err, size_t errlen)
+{
+    for (int i = 0; cJSON_IsString(v) && i < n; i++)
+        if (strcmp(v->valuestring, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return cfg_expected(err, errlen, path, what, v);
+}
+
+/* allow_from: ["+15550002", ...] (numbers, normalised) or groups: ["...@g.us", ...]. */
+static int jid_list(const char *path, const cJSON *v, bool groups, char (*out)[CFG_ACCESS_JID_MAX],
+                    unsigned *n, char *err, size_t errlen)
+{
+    const char *what = groups ? "an array of up to 32 group JIDs (\"...@g.us\")"
+                              : "an array of up to 32 phone numbers (\"+15550002\")";
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > CFG_ACCESS_LIST_MAX)
+        return cfg_expected(err, errlen, path, what, v);
+    *n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        char why[160] = "";
+        if (!cJSON_IsString(e) ||
+            wa_send_normalize_to(e->valuestring, out[*n], CFG_ACCESS_JID_MAX, why, sizeof why) <
+                0 ||
+            (strstr(out[*n], "@g.us") != NULL) != groups)
+            return cfg_expected(err, errlen, path, what, e);
+        (*n)++;
+    }
+    return 0;
+}
+
+/* The access keys of one account entry (path = whatsapp.accounts.<id>). */
+static int set_access(struct wg_access *a, const char *path, const cJSON *o, char *err,
+                      size_t errlen)
+{
+    static const char *const dm[] = {"pairing", "allowlist", "open"};
+    static const char *const grp[] = {"allowlist", "open"};
+    access_defaults(a);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o)
+    {
+        char p[200];
+        snprintf(p, sizeof p, "%s.%.40s", path, e->string);
+        int r, x = 0;
+        if (strcmp(e->string, "dm_policy") == 0) {
+            r = enum_of(p, e, dm, 3, &x, "\"pairing\", \"allowlist\" or \"open\"", err, errlen);
+            a->dm_policy = (enum wg_dm_policy)x;
+        } else if (strcmp(e->string, "group_policy") == 0) {
+            r = enum_of(p, e, grp, 2, &x, "\"allowlist\" or \"open\"", err, errlen);
+            a->group_policy = (enum wg_group_policy)x;
+        } else if (strcmp(e->string, "require_mention") == 0) {
+            r = cJSON_IsBool(e) ? 0 : cfg_expected(err, errlen, p, "true or false", e);
+            a->require_mention = cJSON_IsTrue(e);
+        } else if (strcmp(e->string, "allow_from") == 0) {
+            r = jid_list(p, e, false, a->allow_from, &a->n_allow, err, errlen);
+        } else if (strcmp(e->string, "groups") == 0) {
+            r = jid_list(p, e, true, a->groups, &a->n_groups, err, errlen);
+        } else {
+            snprintf(err, errlen, "%s: unknown key", p);
+            r = -EINVAL;
+        }
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+/* One whatsapp.accounts entry: a valid, new id whose value is an object of access keys. */
+static int check_account(struct wg_config *c, unsigned n, const char *path, const cJSON *e,
                          char *err, size_t errlen)
 {
     if (!cfg_account_id_valid(e->string)) {
@@ -54,17 +133,26 @@ static int check_account(const struct wg_config *c, unsigned n, const char *path
         return -EINVAL;
     }
     if (!cJSON_IsObject(e)) return cfg_expected(err, errlen, path, "an object", e);
-    if (e->child) {
-        snprintf(err, errlen, "%s.%.40s: unknown key", path, e->child->string);
-        return -EINVAL;
-    }
     for (unsigned i = 0; i < n; i++) {
         if (strcmp(c->wa_accounts[i], e->string) == 0) {
             snprintf(err, errlen, "%s: duplicate account", path);
             return -EINVAL;
         }
     }
-    return 0;
+    return set_access(&c->wa_access[n], path, e, err, errlen);
+}
+
+const struct wg_access *cfg_access(const struct wg_config *c, const char *account)
+{
+    static struct wg_access def;
+    static bool init;
+    for (unsigned i = 0; account && i < c->wa_account_count && i < CFG_MAX_ACCOUNTS; i++)
+        if (strcmp(c->wa_accounts[i], account) == 0) return &c->wa_access[i];
+    if (!init) {
+        access_defaults(&def);
+        init = true;
+    }
+    return &def;
 }
 
 /* whatsapp.accounts: {"ID": {}, ...}. */
@@ -122,6 +210,37 @@ static const struct cfg_key keys[] = {
      .min = 1000,
      .max = 3600000,
      .def = "60000"},
+    {.path = "whatsapp.repair", .type = CFG_SECTION},
+    {.path = "whatsapp.repair.retry_gap_ms",
+     .type = CFG_UINT,
+     AT(wa_repair_gap_ms),
+     .min = 50,
+     .max = 60000,
+     .def = "1000"},
+    {.path = "whatsapp.repair.retry_wait_ms",
+     .type = CFG_UINT,
+     AT(wa_repair_wait_ms),
+     .min = 100,
+     .max = 600000,
+     .def = "10000"},
+    {.path = "whatsapp.repair.phone_delay_ms",
+     .type = CFG_UINT,
+     AT(wa_repair_phone_delay_ms),
+     .min = 100,
+     .max = 600000,
+     .def = "5000"},
+    {.path = "whatsapp.repair.store_peers",
+     .type = CFG_UINT,
+     AT(wa_repair_store_peers),
+     .min = 1,
+     .max = 1000,
+     .def = "5"},
+    {.path = "whatsapp.repair.store_window_s",
+     .type = CFG_UINT,
+     AT(wa_repair_window_s),
+     .min = 1,
+     .max = 86400,
+     .def = "600"},
     {.path = "whatsapp.keepalive", .type = CFG_SECTION},
     {.path = "whatsapp.keepalive.interval_ms",
      .type = CFG_UINT,
@@ -178,6 +297,8 @@ void cfg_defaults(struct wg_config *c)
     (void)r;
     snprintf(c->wa_accounts[0], sizeof c->wa_accounts[0], "default");
     c->wa_account_count = 1;
+    for (unsigned i = 0; i < CFG_MAX_ACCOUNTS; i++)
+        access_defaults(&c->wa_access[i]);
 }
 
 int cfg_parse(struct wg_config *c, const char *json, size_t len, char *err, size_t errlen)

@@ -15,9 +15,24 @@
 
 #include "core/config.h"
 
-#define CFG_MAX_DNS      8
-#define CFG_DEFAULT_URL  "wss://web.whatsapp.com/ws/chat"
-#define CFG_HOOK_CMD_MAX 1024 /* hooks.exec.command, bytes incl. the NUL */
+#define CFG_MAX_DNS         8
+#define CFG_DEFAULT_URL     "wss://web.whatsapp.com/ws/chat"
+#define CFG_HOOK_CMD_MAX    1024 /* hooks.exec.command, bytes incl. the NUL */
+#define CFG_ACCESS_LIST_MAX 32   /* entries of allow_from / groups per account */
+#define CFG_ACCESS_JID_MAX  64   /* a normalised JID, bytes incl. the NUL */
+
+/* whatsapp.accounts.<id>.*: who may reach the agent (gw/access.h). */
+enum wg_dm_policy { WG_DM_PAIRING = 0, WG_DM_ALLOWLIST, WG_DM_OPEN };
+enum wg_group_policy { WG_GROUP_ALLOWLIST = 0, WG_GROUP_OPEN };
+struct wg_access {
+    enum wg_dm_policy dm_policy;       /* dm_policy: "pairing" (default), "allowlist", "open" */
+    enum wg_group_policy group_policy; /* group_policy: "allowlist" (default), "open" */
+    bool require_mention;              /* require_mention (default true): groups need @us */
+    char allow_from[CFG_ACCESS_LIST_MAX][CFG_ACCESS_JID_MAX]; /* allow_from: numbers -> PN JIDs */
+    unsigned n_allow;
+    char groups[CFG_ACCESS_LIST_MAX][CFG_ACCESS_JID_MAX]; /* groups: group JIDs */
+    unsigned n_groups;
+};
 
 struct wg_config {
     CFG_CORE_FIELDS; /* gateway.*, log.* */
@@ -30,16 +45,23 @@ struct wg_config {
     /* whatsapp.backoff.*: reconnect delays, full jitter in [0.1 s, min(cap, base * 2^n)] */
     unsigned wa_backoff_base_ms; /* 100..60000, default 1000 */
     unsigned wa_backoff_cap_ms;  /* 1000..3600000, default 60000 (never below base) */
+    /* whatsapp.repair.* (wa/recv.h, design.md "Session repair"): retry receipts of one
+     * message at least retry_gap_ms apart (50..60000, default 1000), the next after
+     * retry_wait_ms without an answer (100..600000, 10000); the store-wide repair when
+     * store_peers distinct peers (1..1000, 5) fail within store_window_s (1..86400, 600) */
+    unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
+    unsigned wa_repair_phone_delay_ms; /* ask our phone after this (100..600000, 5000) */
     /* whatsapp.keepalive.*: a ping every [interval, 1.5 x interval) ms (200..600000, default
      * 20000), answered within deadline_ms (100..120000, default 10000); two unanswered in a
      * row end the session (gw/channel.h) */
     unsigned wa_keepalive_interval_ms;
     unsigned wa_keepalive_deadline_ms;
     /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
-     * An empty object means no WhatsApp account. Each value is an object whose keys are
-     * reserved (none is accepted yet). */
+     * An empty object means no WhatsApp account. Each value is an object with the account's
+     * access keys (dm_policy, allow_from, group_policy, groups, require_mention). */
     char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
     unsigned wa_account_count;
+    struct wg_access wa_access[CFG_MAX_ACCOUNTS]; /* each account's access policy (same index) */
     /* notify.*: an outage that lasts outage_after_s raises one channel.down (1..86400,
      * default 180), and channel.restored when it ends */
     unsigned notify_outage_after_s;
@@ -53,6 +75,8 @@ struct wg_config {
 
 /* Fill defaults. */
 void cfg_defaults(struct wg_config *c);
+/* The access policy of an account by id (the defaults for an unknown one). */
+const struct wg_access *cfg_access(const struct wg_config *c, const char *account);
 /* Parse JSON text over the values already in c. On error returns -EINVAL
  * and writes a message naming the key (or the line and column of a syntax
  * error) to err; c may be partly updated, so parse into a copy. */

@@ -13,7 +13,9 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "api/guard.h"
 #include "api/token.h"
+#include "gw/apitls.h"
 #include "gw/config.h"
 #include "core/fileio.h"
 #include "core/log.h"
@@ -42,6 +44,7 @@ struct daemon {
     uv_timer_t deadline;
     struct gw_memtrim trim; /* hands freed heap pages back once the loop is quiet */
     struct api_server *api;
+    struct ntls_server *api_tls; /* gateway.tls_cert/tls_key loaded (NULL: plain HTTP) */
     struct state_lock lock;
     struct wg_config cfg;
     char config_path[PATH_MAX];
@@ -138,6 +141,7 @@ static void api_closed(void *arg)
 {
     struct daemon *d = arg;
     d->api = NULL;
+    d->api_tls = gw_apitls_free(d->api_tls);
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
@@ -296,10 +300,57 @@ static int write_runfile(struct daemon *d)
     return r;
 }
 
+/* gateway.tls_cert + gateway.tls_key: both or neither. */
+static int load_api_tls(struct daemon *d)
+{
+    const char *cert = d->cfg.tls_cert, *key = d->cfg.tls_key;
+    if (!cert[0] && !key[0]) return 0;
+    if (!cert[0] || !key[0]) {
+        log_error("gateway", NULL, "%s is set without %s: set both or neither",
+                  cert[0] ? "gateway.tls_cert" : "gateway.tls_key",
+                  cert[0] ? "gateway.tls_key" : "gateway.tls_cert");
+        return -1;
+    }
+    char err[256];
+    d->api_tls = gw_apitls_new(cert, key, err, sizeof err);
+    if (!d->api_tls) {
+        log_error("gateway", NULL, "gateway.tls_cert/tls_key: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Listening beyond loopback needs gateway.allow_remote, and is said out loud. */
+static int check_remote(const struct daemon *d)
+{
+    if (api_listen_is_loopback(d->cfg.listen)) return 0;
+    if (!d->cfg.allow_remote) {
+        log_error("gateway", NULL,
+                  "gateway.listen %s is not a loopback address: the API would be reachable "
+                  "from the network over plain HTTP. Set gateway.allow_remote to true to do it "
+                  "anyway (behind a TLS proxy or a firewall), or listen on 127.0.0.1",
+                  d->cfg.listen);
+        return -1;
+    }
+    if (d->cfg.tls_cert[0])
+        log_warn("gateway", NULL,
+                 "gateway.listen %s is reachable from the network (gateway.allow_remote), "
+                 "over TLS: keep the token secret and the port firewalled",
+                 d->cfg.listen);
+    else
+        log_warn("gateway", NULL,
+                 "gateway.listen %s is reachable from the network (gateway.allow_remote): plain "
+                 "HTTP, the token travels in clear; set gateway.tls_cert/tls_key or put a TLS "
+                 "proxy in front of it",
+                 d->cfg.listen);
+    return 0;
+}
+
 static int start_api(struct daemon *d)
 {
     char err[256] = "";
     char token[129];
+    if (check_remote(d) < 0 || load_api_tls(d) < 0) return -1;
     if (d->cfg.token[0]) {
         snprintf(token, sizeof token, "%s", d->cfg.token);
     } else if (api_token_load_or_create(d->state_dir, token, sizeof token, err, sizeof err) < 0) {
@@ -311,7 +362,15 @@ static int start_api(struct daemon *d)
         .token = token,
         .version = WAGATE_VERSION,
         .max_clients = d->cfg.max_clients,
+        .metrics_public = d->cfg.metrics_public,
+        .tls = d->api_tls ? &gw_apitls_ops : NULL,
+        .tls_ctx = d->api_tls,
     };
+    const char *hosts[CFG_MAX_HOSTS];
+    for (unsigned i = 0; i < d->cfg.allowed_hosts.n; i++)
+        hosts[i] = d->cfg.allowed_hosts.name[i];
+    ac.allowed_hosts = hosts;
+    ac.nallowed_hosts = d->cfg.allowed_hosts.n;
     int r = api_server_start(&d->loop, &ac, &d->api, err, sizeof err);
     memset(token, 0, sizeof token);
     if (r < 0) {
@@ -323,8 +382,8 @@ static int start_api(struct daemon *d)
     if (write_runfile(d) < 0)
         log_warn("gateway", NULL, "cannot write %s/gateway.json: the CLI may not find the API",
                  d->state_dir);
-    log_info("gateway", NULL, "wagate %s listening on http://%s (pid %ld, state %s)",
-             WAGATE_VERSION, d->cfg.listen, (long)getpid(), d->state_dir);
+    log_info("gateway", NULL, "wagate %s listening on %s://%s (pid %ld, state %s)", WAGATE_VERSION,
+             d->api_tls ? "https" : "http", d->cfg.listen, (long)getpid(), d->state_dir);
     return 0;
 }
 

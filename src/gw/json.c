@@ -3,12 +3,14 @@
 #include "gw/json.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
 
 #include "core/hex.h"
+#include "core/utf8.h"
 #include "gw/chstatus.h"
 
 static void add_hex(cJSON *o, const uint8_t *p, size_t n)
@@ -21,13 +23,38 @@ static void add_hex(cJSON *o, const uint8_t *p, size_t n)
     free(h);
 }
 
-static void add_text(cJSON *o, const char *t, size_t n)
+/* o[k] = the n bytes at t as a JSON string, repaired to valid UTF-8 when they are not. */
+static void add_str_n(cJSON *o, const char *k, const char *t, size_t n)
 {
-    char *s = malloc(n + 1);
+    char *s = NULL;
+    if (utf8_repair(t, n, &s, NULL) < 0) return;
+    cJSON_AddStringToObject(o, k, s);
+    free(s);
+}
+
+static void add_str(cJSON *o, const char *k, const char *s)
+{
+    s = s ? s : "";
+    add_str_n(o, k, s, strlen(s));
+}
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void add_b64(cJSON *o, const char *k, const uint8_t *p, size_t n)
+{
+    char *s = malloc((n + 2) / 3 * 4 + 1);
     if (!s) return;
-    memcpy(s, t, n);
-    s[n] = '\0';
-    cJSON_AddStringToObject(o, "text", s);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        s[w++] = b64chars[v >> 18 & 63];
+        s[w++] = b64chars[v >> 12 & 63];
+        s[w++] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
+        s[w++] = i + 2 < n ? b64chars[v & 63] : '=';
+    }
+    s[w] = '\0';
+    cJSON_AddStringToObject(o, k, s);
     free(s);
 }
 
@@ -35,22 +62,59 @@ cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    cJSON_AddStringToObject(o, "account", account);
+    add_str(o, "account", account);
     cJSON_AddNumberToObject(o, "cursor", (double)m->cursor);
-    cJSON_AddStringToObject(o, "chat", m->chat ? m->chat : "");
-    cJSON_AddStringToObject(o, "sender", m->sender ? m->sender : "");
-    cJSON_AddStringToObject(o, "id", m->id ? m->id : "");
+    add_str(o, "chat", m->chat);
+    add_str(o, "sender", m->sender);
+    add_str(o, "id", m->id);
     cJSON_AddStringToObject(o, "type", wa_inmsg_kind_name(m->kind));
     cJSON_AddNumberToObject(o, "ts", (double)m->ts);
     cJSON_AddNumberToObject(o, "received", (double)m->received);
     bool nul = m->text_len && memchr(m->text, 0, m->text_len);
-    if (m->kind == WA_IN_TEXT && !nul)
-        add_text(o, m->text ? m->text : "", m->text_len);
-    else if (m->kind == WA_IN_TEXT)
+    if (m->kind == WA_IN_UNDECRYPTABLE) {
+        add_str_n(o, "reason", m->text ? m->text : "", m->text_len < 159 ? m->text_len : 159);
+    } else if (m->kind == WA_IN_TEXT && !nul) {
+        add_str_n(o, "text", m->text ? m->text : "", m->text_len);
+    } else if (m->kind == WA_IN_TEXT)
         add_hex(o, (const uint8_t *)m->text, m->text_len);
     else
         add_hex(o, m->raw, m->raw_len);
+    if (m->kind == WA_IN_TEXT && m->text_raw && m->text_raw_len)
+        add_b64(o, "text_raw_b64", m->text_raw, m->text_raw_len);
     return o;
+}
+
+cJSON *gw_outmsg_json(const char *account, const struct st_outbox_msg *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    add_str(o, "account", account);
+    add_str(o, "id", m->msg_id);
+    add_str(o, "to", m->to);
+    cJSON_AddStringToObject(o, "state", st_out_state_name(m->state));
+    if (m->error && m->error[0]) add_str(o, "error", m->error);
+    cJSON_AddNumberToObject(o, "attempts", m->attempts);
+    cJSON_AddNumberToObject(o, "created", (double)m->created);
+    cJSON_AddNumberToObject(o, "updated", (double)m->updated);
+    return o;
+}
+
+/* Every string value below v, repaired in place (keys are ours and left alone). */
+void gw_json_make_utf8(cJSON *v)
+{
+    for (; v; v = v->next) {
+        if (cJSON_IsString(v) && v->valuestring) {
+            size_t n = strlen(v->valuestring);
+            if (!utf8_valid(v->valuestring, n)) {
+                char *s = NULL;
+                if (utf8_repair(v->valuestring, n, &s, NULL) >= 0) {
+                    cJSON_free(v->valuestring);
+                    v->valuestring = s; /* cJSON's default hooks: malloc/free */
+                }
+            }
+        }
+        gw_json_make_utf8(v->child);
+    }
 }
 
 /* Wall-clock milliseconds as ISO-8601 UTC with milliseconds. */

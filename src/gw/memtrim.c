@@ -2,6 +2,8 @@
 /* memtrim.c -- malloc_trim(0) once the loop has been quiet for a moment after heap churn. */
 #include "gw/memtrim.h"
 
+#include "gw/pagedrop.h"
+
 #include <malloc.h>
 #include <unistd.h>
 
@@ -32,6 +34,16 @@ static void on_timer(uv_timer_t *h)
         heap_stats(&t->base);
     }
     t->brk = sbrk(0);
+    gw_pagedrop(); /* code the last burst touched is not needed at idle (pagedrop.h) */
+    /* one more look a while after this one: what ran between them (the end of a login, the
+     * last replies of a burst) is dropped too; the tail look arms no further one */
+    if (!t->tail) {
+        t->tail = true;
+        t->pending = true;
+        uv_timer_start(&t->timer, on_timer, GW_MEMTRIM_TAIL_MS, 0);
+        return;
+    }
+    t->tail = false;
 }
 
 /* Before the loop blocks (after the timers and I/O callbacks of the iteration): arm the

@@ -10,7 +10,10 @@
  * bytes in use moved by at least GW_MEMTRIM_SLACK or the arena changed size since the last
  * trim: once after a short burst, every settle_ms during a long one and once after it. An
  * idle loop arms nothing; keepalive pings (a few iterations every 20-30 s) arm the timer
- * about once per GW_MEMTRIM_ITERS of them. Both handles are unreferenced.
+ * about once per GW_MEMTRIM_ITERS of them. Every look also drops the process's clean code
+ * and read-only file pages (gw/pagedrop.h) and is followed by one tail look
+ * GW_MEMTRIM_TAIL_MS later, so code touched at the very end of a burst goes too. Both
+ * handles are unreferenced.
  */
 #pragma once
 #include <stdbool.h>
@@ -21,6 +24,7 @@
 #define GW_MEMTRIM_SLACK     (64 * 1024)
 #define GW_MEMTRIM_SETTLE_MS 500
 #define GW_MEMTRIM_ITERS     64
+#define GW_MEMTRIM_TAIL_MS   2000 /* the second look after each one (code pages, pagedrop.h) */
 
 /* What the decision looks at (from mallinfo2). */
 struct gw_heap_stats {
@@ -36,6 +40,7 @@ struct gw_memtrim {
     void *brk;                 /* the heap's break at the last look */
     unsigned iters;            /* loop iterations since the last look */
     bool pending;              /* the timer is armed */
+    bool tail;                 /* the armed look is the tail of the previous one */
     uint64_t trims;            /* trims done (tests, debugging) */
 };
 

@@ -9,6 +9,8 @@
 
 #include "api/server.h"
 #include "core/qr.h"
+#include "core/utf8.h"
+#include "gw/access.h"
 #include "gw/channel.h"
 #include "gw/json.h"
 #include "store/msgstore.h"
@@ -129,6 +131,38 @@ static void login(struct gw_channel *ch, struct api_response *res)
     api_response_json(res, r.started ? 202 : 200, o);
 }
 
+/* POST .../{account}/pairing/approve {"code":"ABCD2345"}: the owner approves a sender. */
+static void pairing_approve(struct gw_channel *ch, const struct api_request *req,
+                            struct api_response *res)
+{
+    cJSON *body = req->http->body_len
+                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
+                      : NULL;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "code");
+    struct gw_access *a = gw_channel_access(ch);
+    char sender[ST_CHAT_MAX + 1] = "";
+    int rc = !cJSON_IsString(c) ? -EINVAL
+             : a                ? gw_access_approve(a, c->valuestring, sender, sizeof sender)
+                                : -EAGAIN;
+    cJSON_Delete(body);
+    if (rc == -EINVAL) {
+        api_response_error(res, 400,
+                           "need {\"code\": \"ABCD2345\"} (the 8-character pairing code)");
+    } else if (rc == 0) {
+        api_response_error(res, 404, "no such pairing code (already approved, or never sent)");
+    } else if (rc == -EAGAIN) {
+        api_response_error(res, 503, "the channel's store is not open");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "sender", sender);
+        cJSON_AddTrueToObject(o, "approved");
+        api_response_json(res, 200, o);
+    }
+}
+
 static void channel_post(const struct api_request *req, struct api_response *res, void *arg)
 {
     const char *action;
@@ -136,6 +170,8 @@ static void channel_post(const struct api_request *req, struct api_response *res
     if (!ch) return;
     if (strcmp(action, "login") == 0) {
         login(ch, res);
+    } else if (strcmp(action, "pairing/approve") == 0) {
+        pairing_approve(ch, req, res);
     } else if (strcmp(action, "restart") == 0) {
         if (gw_channel_restart(ch, "operator restart") == -EPERM) {
             api_response_error(res, 409, "the account is logged out: use login to link it");
@@ -184,7 +220,8 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
         return;
     }
     if (rc < 0) {
-        api_response_error(res, rc == -EINVAL ? 400 : 500, r.error[0] ? r.error : strerror(-rc));
+        int status = rc == -EINVAL ? 400 : rc == -EEXIST ? 409 : rc == -ENXIO ? 422 : 500;
+        api_response_error(res, status, r.error[0] ? r.error : strerror(-rc));
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -195,11 +232,45 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
     api_response_json(res, r.duplicate ? 200 : 202, o);
 }
 
+/* Why a send request's raw body cannot be taken (NULL: it can): it must be valid UTF-8, and
+ * no string in it may hold \u0000 (cJSON ends the string there: "a\u0000b" would go out as
+ * "a"). why is a buffer of wl bytes. */
+static const char *body_problem(const uint8_t *p, size_t n, char *why, size_t wl)
+{
+    size_t bad = utf8_first_invalid(p, n);
+    if (bad < n) {
+        snprintf(why, wl, "the request body is not valid UTF-8 (byte %zu)", bad);
+        return why;
+    }
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == 0) return "the request body holds a NUL byte";
+        if (p[i] == '"') {
+            in_str = !in_str;
+        } else if (in_str && p[i] == '\\' && i + 1 < n) {
+            if (p[i + 1] == 'u' && n - i >= 6 && memcmp(p + i + 2, "0000", 4) == 0)
+                return "a string holds a NUL character (\\u0000): text cannot contain NUL";
+            i++; /* the escaped character */
+        }
+    }
+    return NULL;
+}
+
 static void messages_post(const struct api_request *req, struct api_response *res, void *arg)
 {
-    cJSON *body = req->http->body_len
-                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
-                      : NULL;
+    const uint8_t *raw = req->http->body;
+    size_t rawlen = req->http->body_len;
+    char why[96];
+    const char *problem = rawlen ? body_problem(raw, rawlen, why, sizeof why) : NULL;
+    if (problem) {
+        api_response_error(res, 400, problem);
+        return;
+    }
+    cJSON *body = rawlen ? cJSON_ParseWithLength((const char *)raw, rawlen) : NULL;
+    if (!body && rawlen) {
+        api_response_error(res, 400, "malformed JSON");
+        return;
+    }
     if (!cJSON_IsObject(body)) {
         cJSON_Delete(body);
         api_response_error(res, 400, "expected a JSON object");
@@ -238,8 +309,41 @@ static cJSON *inbox_json(const char *account, int64_t after, const struct st_inb
     return o;
 }
 
+/* GET /api/v1/messages/{id}?account=ID: one outgoing message, its state and failure reason. */
+static void message_get_one(const struct api_request *req, struct api_response *res,
+                            struct gw_channel_list *l, const char *id)
+{
+    char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
+    long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
+    if ((ar < 0 && ar != -ENOENT) || !id[0] || strchr(id, '/') || strlen(id) > ST_MSGID_MAX) {
+        api_response_error(res, 400, "/api/v1/messages/{id}[?account=ID]");
+        return;
+    }
+    struct gw_channel *ch = gw_channel_list_find(l, acct);
+    if (!ch) {
+        api_response_error(res, 404, "no such account");
+        return;
+    }
+    struct st_outbox_msg m;
+    int rc = gw_channel_outbox_get(ch, id, &m);
+    if (rc == -ENOENT) {
+        api_response_error(res, 404, "no such message");
+    } else if (rc == -EAGAIN) {
+        api_response_error(res, 503, "the channel's store is not open");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else {
+        api_response_json(res, 200, gw_outmsg_json(gw_channel_account(ch), &m));
+        st_outbox_msg_free(&m);
+    }
+}
+
 static void messages_get(const struct api_request *req, struct api_response *res, void *arg)
 {
+    if (req->rest[0] == '/') {
+        message_get_one(req, res, arg, req->rest + 1);
+        return;
+    }
     char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
     long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
     long long after = query_num(req->http->query, "after", 0);

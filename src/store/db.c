@@ -96,8 +96,18 @@ static const char *const sql[ST_Q_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (chat, sender, msg_id) DO NOTHING",
     [ST_Q_INBOX_FIND] = "SELECT cursor FROM inbox WHERE chat = ?1 AND sender = ?2 AND msg_id = ?3",
     [ST_Q_INBOX_LIST] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
-                        " delivered FROM inbox WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
+                        " delivered, text_raw FROM inbox WHERE cursor > ?1 ORDER BY cursor"
+                        " LIMIT ?2",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
+    [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
+    [ST_Q_ACCESS_IS_APPROVED] = "SELECT 1 FROM access_approved WHERE sender = ?1",
+    [ST_Q_ACCESS_APPROVE] =
+        "INSERT INTO access_approved (sender, approved) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    [ST_Q_PAIRING_PUT] = "INSERT INTO access_pairing (code, sender, created) VALUES (?1, ?2, ?3)"
+                         " ON CONFLICT DO NOTHING",
+    [ST_Q_PAIRING_BY_SENDER] = "SELECT code FROM access_pairing WHERE sender = ?1",
+    [ST_Q_PAIRING_BY_CODE] = "SELECT sender FROM access_pairing WHERE code = ?1",
+    [ST_Q_PAIRING_DEL] = "DELETE FROM access_pairing WHERE code = ?1",
     [ST_Q_OUTBOX_INSERT] =
         "INSERT INTO outbox (idem_key, msg_id, to_jid, payload, created, updated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (idem_key) DO NOTHING",
@@ -121,6 +131,15 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_LID_PUT] = "INSERT OR REPLACE INTO lid_map (lid, pn) VALUES (?1, ?2)",
     [ST_Q_LID_GET_PN] = "SELECT pn FROM lid_map WHERE lid = ?1",
     [ST_Q_LID_GET_LID] = "SELECT lid FROM lid_map WHERE pn = ?1",
+    [ST_Q_UNDEC_PUT] =
+        "INSERT INTO undecryptable (device, msg_id, chat, sender, ts, reason, count, first_seen)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, msg_id) DO UPDATE SET"
+        " reason = ?6, count = ?7",
+    [ST_Q_UNDEC_DEL] = "DELETE FROM undecryptable WHERE device = ?1 AND msg_id = ?2",
+    [ST_Q_UNDEC_LIST] = "SELECT device, msg_id, chat, sender, ts, reason, count, first_seen"
+                        " FROM undecryptable ORDER BY first_seen LIMIT ?1",
+    [ST_Q_SENDERKEY_DEL] = "DELETE FROM sender_keys WHERE group_id = ?1 AND sender_name = ?2"
+                           " AND sender_device = ?3",
 };
 
 /* ---- errors ---- */
@@ -376,6 +395,23 @@ static int exec_sql(struct st_db *db, const char *q, char *err, size_t errlen, c
     if (rc == SQLITE_OK) return 0;
     int code = seterr(err, errlen, st_db_errno(rc), "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
     sqlite3_free(msg);
+    return code;
+}
+
+int st_db_backup(struct st_db *db, const char *path)
+{
+    if (!db || !path || !*path || st_db_in_txn(db)) return -EINVAL;
+    if (access(path, F_OK) == 0) return -EEXIST;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db->h, "VACUUM INTO ?1", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    int code = rc == SQLITE_OK ? 0 : st_db__fail(db, rc, "backup");
+    sqlite3_finalize(s);
+    if (code == 0 && chmod(path, 0600) < 0) code = -errno;
     return code;
 }
 

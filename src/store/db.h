@@ -70,6 +70,10 @@ int st_db_close(struct st_db *db);
 int st_db_quarantine(const char *path, char *newpath, size_t newlen, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* A consistent copy of the open database at `path` (VACUUM INTO; the file must not exist),
+ * mode 0600. Outside a transaction. 0, -EEXIST, -EINVAL (in a transaction), or -errno. */
+int st_db_backup(struct st_db *db, const char *path) __attribute__((warn_unused_result));
+
 int st_db_begin(struct st_db *db) __attribute__((warn_unused_result));
 int st_db_commit(struct st_db *db) __attribute__((warn_unused_result));
 /* Roll back the open transaction (0 if none is open, e.g. SQLite already rolled back). */

@@ -132,7 +132,50 @@ static const char v2[] =
     "  at INTEGER NOT NULL\n"
     ") WITHOUT ROWID;\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2};
+/* v3: the bytes of a received text as the peer sent them, kept only when they were not valid
+ * UTF-8 (the payload then holds the repaired text, invalid sequences as U+FFFD). */
+static const char v3[] = "-- v3: raw bytes of texts that were not valid UTF-8\n"
+                         "ALTER TABLE inbox ADD COLUMN text_raw BLOB;\n";
+
+/* v4: the access policy's state (gw/access).
+ *
+ * access_approved  senders the owner approved (a pairing code, or the API): their DMs reach
+ *                  the agent under dm_policy "pairing"
+ * access_pairing   the one pairing code sent to each unknown sender, until approved
+ */
+static const char v4[] = "-- v4: access policy: approved senders, pending pairing codes\n"
+                         "CREATE TABLE access_approved (\n"
+                         "  sender TEXT PRIMARY KEY CHECK (length(sender) BETWEEN 1 AND 256),\n"
+                         "  approved INTEGER NOT NULL\n"
+                         ") WITHOUT ROWID;\n"
+                         "CREATE TABLE access_pairing (\n"
+                         "  code TEXT PRIMARY KEY CHECK (length(code) BETWEEN 4 AND 16),\n"
+                         "  sender TEXT NOT NULL UNIQUE CHECK (length(sender) BETWEEN 1 AND 256),\n"
+                         "  created INTEGER NOT NULL\n"
+                         ") WITHOUT ROWID;\n";
+
+/* v5: messages that failed to decrypt and are being repaired (design.md "Session repair" 1).
+ *
+ * undecryptable  one row per (sender device, message id) from the first failure until the
+ *                message decrypts (row deleted) or is given up (row deleted and an inbox row of
+ *                type 'undecryptable' inserted in the same transaction). The row is committed
+ *                before the failed message is acked, so a failure is never lost silently; after
+ *                a restart the receiver resumes the rows (count = retry receipts sent).
+ */
+static const char v5[] = "-- v5: undecryptable messages under repair\n"
+                         "CREATE TABLE undecryptable (\n"
+                         "  device TEXT NOT NULL CHECK (length(device) BETWEEN 1 AND 256),\n"
+                         "  msg_id TEXT NOT NULL CHECK (length(msg_id) BETWEEN 1 AND 128),\n"
+                         "  chat TEXT NOT NULL CHECK (length(chat) BETWEEN 1 AND 256),\n"
+                         "  sender TEXT NOT NULL CHECK (length(sender) <= 256),\n"
+                         "  ts INTEGER NOT NULL,\n"
+                         "  reason TEXT NOT NULL CHECK (length(reason) <= 128),\n"
+                         "  count INTEGER NOT NULL CHECK (count BETWEEN 0 AND 100),\n"
+                         "  first_seen INTEGER NOT NULL,\n"
+                         "  PRIMARY KEY (device, msg_id)\n"
+                         ") WITHOUT ROWID;\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5};
 
 const char *st_migration_sql(int version)
 {

@@ -116,6 +116,7 @@ void st_inbox_list_free(struct st_inbox_msg *v, size_t n)
         free(v[i].msg_id);
         free(v[i].type);
         free(v[i].payload);
+        free(v[i].text_raw);
     }
     free(v);
 }
@@ -131,6 +132,10 @@ static int inbox_row(sqlite3_stmt *s, struct st_inbox_msg *m)
     m->payload = blob_dup(s, 6, &m->payload_len);
     m->received = sqlite3_column_int64(s, 7);
     m->delivered = sqlite3_column_int(s, 8);
+    if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+        m->text_raw = blob_dup(s, 9, &m->text_raw_len);
+        if (!m->text_raw) return -ENOMEM;
+    }
     return m->chat && m->sender && m->msg_id && m->type && m->payload ? 0 : -ENOMEM;
 }
 
@@ -166,6 +171,21 @@ int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox
     *out = v;
     *n = k;
     return 0;
+}
+
+int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_t len)
+{
+    if (!raw || !len) return bad(db, "inbox set raw");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "inbox set raw: too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_SET_RAW);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    bind_payload(s, 2, raw, len);
+    int rc = st_db__exec(db, s, "inbox set raw");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) == 0)
+        return st_db__failf(db, -ENOENT, "inbox: no message with cursor %lld", (long long)cursor);
+    return rc;
 }
 
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)
@@ -401,6 +421,63 @@ int st_retry_purge(struct st_db *db, int64_t now, int64_t max_age)
     return rc < 0 ? rc : st_db__changes(db);
 }
 
+/* ---- undecryptable ---- */
+
+int st_undec_put(struct st_db *db, const struct st_undec *u)
+{
+    if (!u || !str_ok(u->device, 1, 256) || !str_ok(u->msg_id, 1, ST_MSGID_MAX - 1) ||
+        !str_ok(u->chat, 1, 256) || !str_ok(u->sender, 0, 256) ||
+        !str_ok(u->reason, 0, ST_UNDEC_REASON_MAX - 1) || u->count > 100)
+        return bad(db, "undecryptable put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_UNDEC_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, u->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, u->msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, u->chat, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, u->sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, u->ts);
+    sqlite3_bind_text(s, 6, u->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, u->count);
+    sqlite3_bind_int64(s, 8, u->first_seen ? u->first_seen : (int64_t)time(NULL));
+    return st_db__exec(db, s, "undecryptable put");
+}
+
+int st_undec_del(struct st_db *db, const char *device, const char *msg_id)
+{
+    if (!str_ok(device, 1, 256) || !str_ok(msg_id, 1, ST_MSGID_MAX - 1))
+        return bad(db, "undecryptable del");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_UNDEC_DEL);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
+    int rc = st_db__exec(db, s, "undecryptable del");
+    return rc < 0 ? rc : st_db__changes(db) > 0;
+}
+
+int st_undec_list(struct st_db *db, struct st_undec *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_UNDEC_LIST);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, (int64_t)cap);
+    int rc = 0;
+    while (*n < cap && (rc = st_db__row(db, s, "undecryptable list")) == 1) {
+        struct st_undec *u = &out[*n];
+        memset(u, 0, sizeof(*u));
+        bool ok = copy_col(s, 0, u->device, sizeof(u->device)) == 0 &&
+                  copy_col(s, 1, u->msg_id, sizeof(u->msg_id)) == 0 &&
+                  copy_col(s, 2, u->chat, sizeof(u->chat)) == 0 &&
+                  copy_col(s, 3, u->sender, sizeof(u->sender)) == 0 &&
+                  copy_col(s, 5, u->reason, sizeof(u->reason)) == 0;
+        u->ts = sqlite3_column_int64(s, 4);
+        u->count = (unsigned)sqlite3_column_int64(s, 6);
+        u->first_seen = sqlite3_column_int64(s, 7);
+        if (ok) ++*n;
+    }
+    sqlite3_reset(s);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- processed ---- */
 
 void st_ciphertext_hash(const uint8_t *ct, size_t len, uint8_t hash[static 32])
@@ -469,4 +546,93 @@ int st_lid_get_pn(struct st_db *db, const char *lid, char *out, size_t cap)
 int st_lid_get_lid(struct st_db *db, const char *pn, char *out, size_t cap)
 {
     return lid_get(db, ST_Q_LID_GET_LID, pn, out, cap);
+}
+
+/* ---- access policy state ---- */
+
+int st_access_is_approved(struct st_db *db, const char *sender)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX)) return bad(db, "access approved");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_ACCESS_IS_APPROVED);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, sender, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "access approved");
+    if (rc == 1) sqlite3_reset(s);
+    return rc;
+}
+
+int st_access_approve(struct st_db *db, const char *sender)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX)) return bad(db, "access approve");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_ACCESS_APPROVE);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "access approve");
+    if (rc < 0) return rc;
+    return st_db__changes(db) == 1 ? 0 : ST_DUPLICATE;
+}
+
+int st_pairing_put(struct st_db *db, const char *sender, const char *code, int64_t now)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX) || !str_ok(code, 4, ST_PAIRING_CODE_MAX))
+        return bad(db, "pairing put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_PAIRING_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = st_db__exec(db, s, "pairing put");
+    if (rc < 0) return rc;
+    return st_db__changes(db) == 1 ? 0 : ST_DUPLICATE;
+}
+
+static int one_text(struct st_db *db, int q, const char *key, char *out, size_t cap,
+                    const char *what)
+{
+    sqlite3_stmt *s = st_db__stmt(db, q);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, what);
+    if (rc == 1) {
+        int c = copy_col(s, 0, out, cap);
+        sqlite3_reset(s);
+        if (c < 0) return st_db__failf(db, c, "%s: buffer too small", what);
+    }
+    return rc;
+}
+
+int st_pairing_get(struct st_db *db, const char *sender, char *code_out, size_t cap)
+{
+    if (!str_ok(sender, 1, ST_CHAT_MAX)) return bad(db, "pairing get");
+    return one_text(db, ST_Q_PAIRING_BY_SENDER, sender, code_out, cap, "pairing get");
+}
+
+int st_pairing_approve(struct st_db *db, const char *code, char *sender_out, size_t cap)
+{
+    if (!str_ok(code, 1, ST_PAIRING_CODE_MAX) || !sender_out) return bad(db, "pairing approve");
+    bool own = !st_db_in_txn(db);
+    int rc = own ? st_db_begin(db) : 0;
+    if (rc < 0) return rc;
+    rc = one_text(db, ST_Q_PAIRING_BY_CODE, code, sender_out, cap, "pairing approve");
+    if (rc == 1) {
+        int r = st_access_approve(db, sender_out);
+        sqlite3_stmt *s = r >= 0 ? st_db__stmt(db, ST_Q_PAIRING_DEL) : NULL;
+        if (s) {
+            sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+            r = st_db__exec(db, s, "pairing delete");
+        } else if (r >= 0) {
+            r = -ENOTSUP;
+        }
+        if (r < 0) rc = r;
+    }
+    if (own) {
+        if (rc >= 0) {
+            int c = st_db_commit(db);
+            if (c < 0) rc = c;
+        } else {
+            st_db_rollback(db);
+        }
+    }
+    return rc;
 }

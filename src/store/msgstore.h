@@ -38,7 +38,9 @@ struct st_inbox_msg {
     int64_t received; /* when we stored it */
     uint8_t *payload;
     size_t payload_len;
-    int delivered; /* 0/1: handed to the agent */
+    int delivered;     /* 0/1: handed to the agent */
+    uint8_t *text_raw; /* a text's bytes as sent when they were not valid UTF-8, else NULL */
+    size_t text_raw_len;
 };
 
 /* Insert a decrypted message. Returns 0 (new row; *cursor = its cursor) or ST_DUPLICATE
@@ -48,6 +50,10 @@ struct st_inbox_msg {
 int st_inbox_insert(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
                     int64_t ts, const char *type, const uint8_t *payload, size_t len,
                     int64_t *cursor) __attribute__((warn_unused_result));
+/* Keep the bytes of a text as the peer sent them (1..ST_PAYLOAD_MAX; the payload holds the
+ * repaired UTF-8) on the row `cursor`: 0, -ENOENT unknown cursor, -EINVAL, -ENOBUFS. */
+int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_t len)
+    __attribute__((warn_unused_result));
 /* Up to `limit` (1..ST_LIST_MAX) messages with cursor > after, in cursor order. *out is a
  * new array of *n entries (NULL when 0); free with st_inbox_list_free. */
 int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox_msg **out,
@@ -55,6 +61,30 @@ int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox
 void st_inbox_list_free(struct st_inbox_msg *v, size_t n);
 /* Mark a message delivered to the agent: 0, or -ENOENT for an unknown cursor. */
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor) __attribute__((warn_unused_result));
+
+/* ---- undecryptable messages under repair (migration v3) ---- */
+
+#define ST_UNDEC_JID_MAX    257 /* device, chat, sender: up to 256 bytes + NUL */
+#define ST_UNDEC_REASON_MAX 129
+
+struct st_undec {
+    char device[ST_UNDEC_JID_MAX]; /* the sender device JID */
+    char msg_id[ST_MSGID_MAX];
+    char chat[ST_UNDEC_JID_MAX], sender[ST_UNDEC_JID_MAX]; /* as the inbox row will name them */
+    int64_t ts;                                            /* the stanza's timestamp */
+    char reason[ST_UNDEC_REASON_MAX];
+    unsigned count;     /* retry receipts sent so far (0..100) */
+    int64_t first_seen; /* Unix seconds of the first failure */
+};
+
+/* Insert, or update reason and count of, the row of (device, msg_id). 0 or a negative errno
+ * (-EINVAL: a field empty or too long). */
+int st_undec_put(struct st_db *db, const struct st_undec *u) __attribute__((warn_unused_result));
+/* Delete the row: 1 deleted, 0 there was none, or a negative errno. */
+int st_undec_del(struct st_db *db, const char *device, const char *msg_id);
+/* Up to cap rows, oldest first, into out; *n = how many. 0 or a negative errno. */
+int st_undec_list(struct st_db *db, struct st_undec *out, size_t cap, size_t *n)
+    __attribute__((warn_unused_result));
 
 /* ---- outbox ---- */
 
@@ -126,6 +156,27 @@ int st_processed_check(struct st_db *db, const uint8_t hash[static 32], char *id
     __attribute__((warn_unused_result));
 /* Record a processed ciphertext (0; ST_DUPLICATE if it was already recorded). */
 int st_processed_put(struct st_db *db, const uint8_t hash[static 32], const char *msg_id)
+    __attribute__((warn_unused_result));
+
+/* ---- access policy state (gw/access) ---- */
+
+#define ST_PAIRING_CODE_MAX 16
+
+/* 1 if the owner approved this sender (a JID, 1..ST_CHAT_MAX), 0 if not, or a negative errno. */
+int st_access_is_approved(struct st_db *db, const char *sender) __attribute__((warn_unused_result));
+/* Approve a sender (0; ST_DUPLICATE when it already was). */
+int st_access_approve(struct st_db *db, const char *sender) __attribute__((warn_unused_result));
+/* Record the pairing code sent to sender (4..ST_PAIRING_CODE_MAX characters): 0, or
+ * ST_DUPLICATE when the sender already has one or the code is taken (nothing changed). */
+int st_pairing_put(struct st_db *db, const char *sender, const char *code, int64_t now)
+    __attribute__((warn_unused_result));
+/* 1 with the sender's pending code copied into code_out (cap >= ST_PAIRING_CODE_MAX + 1), 0 when
+ * it has none. */
+int st_pairing_get(struct st_db *db, const char *sender, char *code_out, size_t cap)
+    __attribute__((warn_unused_result));
+/* Approve the sender a pending code was sent to, and forget the code, in one transaction of
+ * its own (or the caller's): 1 with the sender copied into sender_out, 0 for an unknown code. */
+int st_pairing_approve(struct st_db *db, const char *code, char *sender_out, size_t cap)
     __attribute__((warn_unused_result));
 
 /* ---- LID <-> phone-number users ---- */

@@ -298,6 +298,19 @@ int st_sg_reset_sessions(struct st_db *db)
     return b < 0 ? b : a + b;
 }
 
+int st_sg_sender_key_delete(struct st_db *db, const char *group, const char *name, uint32_t device)
+{
+    if (!group || !name || strlen(group) > ST_SG_NAME_MAX || strlen(name) > ST_SG_NAME_MAX)
+        return st_db__failf(db, -EINVAL, "bad group or sender");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_SENDERKEY_DEL);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, device);
+    int rc = st_db__exec(db, s, "delete sender key");
+    return rc < 0 ? rc : st_db__changes(db) > 0;
+}
+
 static sqlite3_stmt *skmem_stmt(struct st_db *db, enum st_q q, const char *group, const char *dev)
 {
     if (!group || !*group || strlen(group) > ST_SG_NAME_MAX || (dev && strlen(dev) > 256)) {

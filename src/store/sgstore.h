@@ -42,6 +42,9 @@ int st_sg_prekeys_mark_uploaded(struct st_db *db, uint32_t first, uint32_t last)
  * key, keeping credentials, pre-keys and identities. Returns the number of rows deleted. */
 int st_sg_reset_sessions(struct st_db *db) __attribute__((warn_unused_result));
 
+/* Delete the sender key of (group, sender name, device): 1 deleted, 0 none, or < 0. */
+int st_sg_sender_key_delete(struct st_db *db, const char *group, const char *name, uint32_t device);
+
 /* Sender-key memory: which device JIDs already hold our sender key for a group.
  * put: 0; has: 1 yes / 0 no; clear: number forgotten (e.g. after a retry receipt). */
 int st_sg_skmem_put(struct st_db *db, const char *group, const char *device_jid)

@@ -5,20 +5,18 @@
 #include <string.h>
 
 static const char *const kind_names[] = {
-    [WA_IN_TEXT] = "text",
-    [WA_IN_REACTION] = "reaction",
-    [WA_IN_PROTOCOL] = "protocol",
-    [WA_IN_OTHER] = "other",
+    [WA_IN_TEXT] = "text",   [WA_IN_REACTION] = "reaction",           [WA_IN_PROTOCOL] = "protocol",
+    [WA_IN_OTHER] = "other", [WA_IN_UNDECRYPTABLE] = "undecryptable",
 };
 
 const char *wa_inmsg_kind_name(enum wa_inmsg_kind k)
 {
-    return (unsigned)k <= WA_IN_OTHER ? kind_names[k] : "other";
+    return (unsigned)k <= WA_IN_UNDECRYPTABLE ? kind_names[k] : "other";
 }
 
 enum wa_inmsg_kind wa_inmsg_kind_parse(const char *name)
 {
-    for (unsigned k = 0; name && k <= WA_IN_OTHER; k++)
+    for (unsigned k = 0; name && k <= WA_IN_UNDECRYPTABLE; k++)
         if (strcmp(name, kind_names[k]) == 0) return (enum wa_inmsg_kind)k;
     return WA_IN_OTHER;
 }
@@ -34,9 +32,11 @@ void wa_inmsg_from_row(const struct st_inbox_msg *r, struct wa_inmsg *out)
         .received = r->received,
         .kind = wa_inmsg_kind_parse(r->type),
     };
-    if (out->kind == WA_IN_TEXT) {
+    if (out->kind == WA_IN_TEXT || out->kind == WA_IN_UNDECRYPTABLE) {
         out->text = (const char *)r->payload;
         out->text_len = r->payload_len;
+        out->text_raw = r->text_raw_len ? r->text_raw : NULL;
+        out->text_raw_len = r->text_raw_len;
     } else {
         out->raw = r->payload;
         out->raw_len = r->payload_len;

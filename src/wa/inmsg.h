@@ -13,10 +13,11 @@
 #include "store/msgstore.h"
 
 enum wa_inmsg_kind {
-    WA_IN_TEXT = 0, /* conversation / extendedTextMessage: text holds the UTF-8 bytes */
-    WA_IN_REACTION, /* reactionMessage: raw holds the Message protobuf */
-    WA_IN_PROTOCOL, /* protocolMessage (revoke, ephemeral settings, ...): raw */
-    WA_IN_OTHER,    /* any other content: raw */
+    WA_IN_TEXT = 0,      /* conversation / extendedTextMessage: text holds valid UTF-8 */
+    WA_IN_REACTION,      /* reactionMessage: raw holds the Message protobuf */
+    WA_IN_PROTOCOL,      /* protocolMessage (revoke, ephemeral settings, ...): raw */
+    WA_IN_OTHER,         /* any other content: raw */
+    WA_IN_UNDECRYPTABLE, /* could not be decrypted, retries exhausted: text = the reason */
 };
 
 struct wa_inmsg {
@@ -27,13 +28,23 @@ struct wa_inmsg {
     int64_t ts;         /* the stanza's timestamp */
     int64_t received;   /* when it was stored (Unix seconds) */
     enum wa_inmsg_kind kind;
-    const char *text; /* WA_IN_TEXT: text_len bytes; else NULL */
+    const char *text; /* WA_IN_TEXT: text_len bytes of valid UTF-8 (repaired at decode,
+                         invalid sequences -> U+FFFD); else NULL */
     size_t text_len;
-    const uint8_t *raw; /* other kinds: the Message protobuf (raw_len bytes); else NULL */
+    const uint8_t *text_raw; /* WA_IN_TEXT: the bytes as sent when they were not valid UTF-8 */
+    size_t text_raw_len;     /* (text_raw_len bytes), else NULL */
+    const uint8_t *raw;      /* other kinds: the Message protobuf (raw_len bytes); else NULL */
     size_t raw_len;
+    /* the JIDs the text mentions (contextInfo.mentionedJid, up to WA_INMSG_MENTIONS_MAX; only
+     * on live delivery, not in inbox rows) */
+    const char *const *mentions;
+    size_t n_mentions;
 };
 
-/* The store's type column for a kind ("text", "reaction", "protocol", "other") and back
+#define WA_INMSG_MENTIONS_MAX 32
+
+/* The store's type column for a kind ("text", "reaction", "protocol", "other",
+ * "undecryptable") and back
  * (unknown names -> WA_IN_OTHER). */
 const char *wa_inmsg_kind_name(enum wa_inmsg_kind k);
 enum wa_inmsg_kind wa_inmsg_kind_parse(const char *name);

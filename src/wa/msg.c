@@ -3,7 +3,10 @@
 #include "wa/msg.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/utf8.h"
 
 #define TOO_DEEP  (-2)
 #define NOT_A_MSG (-1)
@@ -78,14 +81,35 @@ static const Wa__Message *unwrap(const Wa__Message *m)
     return m;
 }
 
-static void classify(struct wa_msg_info *mi, const Wa__Message *c)
+/* The text, valid UTF-8 from here on (the raw bytes kept when they differ). */
+static int take_text(struct wa_msg_info *mi, const char *t)
 {
+    size_t n = strlen(t);
+    char *fixed = NULL;
+    int r = utf8_repair(t, n, &fixed, &mi->text_len);
+    if (r < 0) return r;
+    mi->type = "text";
+    mi->text = fixed;
+    mi->text_repaired = r;
+    if (r > 0) {
+        mi->text_raw = t;
+        mi->text_raw_len = n;
+    }
+    return 0;
+}
+
+static int classify(struct wa_msg_info *mi, const Wa__Message *c)
+{
+    int rc = 0;
     if (c->conversation) {
-        mi->type = "text";
-        mi->text = c->conversation;
+        rc = take_text(mi, c->conversation);
     } else if (c->extendedtextmessage && c->extendedtextmessage->text) {
-        mi->type = "text";
-        mi->text = c->extendedtextmessage->text;
+        rc = take_text(mi, c->extendedtextmessage->text);
+        const Wa__ContextInfo *ci = c->extendedtextmessage->contextinfo;
+        if (ci && ci->n_mentionedjid) {
+            mi->mentions = ci->mentionedjid;
+            mi->n_mentions = ci->n_mentionedjid;
+        }
     } else if (c->reactionmessage) {
         mi->type = "reaction";
     } else if (c->protocolmessage) {
@@ -97,6 +121,7 @@ static void classify(struct wa_msg_info *mi, const Wa__Message *c)
         mi->type = other ? "other" : NULL;
     }
     mi->content = mi->type ? c : NULL;
+    return rc;
 }
 
 int wa_msg_decode(const uint8_t *p, size_t len, struct wa_msg_info *out)
@@ -119,13 +144,15 @@ int wa_msg_decode(const uint8_t *p, size_t len, struct wa_msg_info *out)
         c = m->devicesentmessage->message;
     }
     c = unwrap(c);
-    if (c) classify(out, c);
-    return 0;
+    int rc = c ? classify(out, c) : 0;
+    if (rc < 0) wa_msg_info_free(out);
+    return rc;
 }
 
 void wa_msg_info_free(struct wa_msg_info *mi)
 {
     if (!mi) return;
     if (mi->msg) wa__message__free_unpacked(mi->msg, NULL);
+    free((char *)mi->text);
     memset(mi, 0, sizeof(*mi));
 }

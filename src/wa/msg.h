@@ -5,6 +5,8 @@
  * it: a DeviceSentMessage (copy of our own message) is unwrapped to its inner message and its
  * destinationJid; FutureProof wrappers (ephemeral, viewOnce, viewOnceV2, documentWithCaption,
  * edited) are unwrapped; the text comes from `conversation` or `extendedTextMessage.text`.
+ * The text is validated here, once: invalid UTF-8 sequences are replaced with U+FFFD (core/utf8)
+ * and the bytes as sent are kept beside it (text_raw) for whoever needs them.
  * A SenderKeyDistributionMessage is reported separately (it is processed before the next
  * <enc>); a Message carrying only an SKDM (and messageContextInfo) has no content.
  *
@@ -26,7 +28,13 @@ struct wa_msg_info {
     Wa__Message *msg;           /* owned: the unpacked Message */
     const Wa__Message *content; /* unwrapped content message (points into msg), or NULL */
     const char *type;           /* "text", "reaction", "protocol", "other"; NULL: no content */
-    const char *text;           /* UTF-8 text for type "text" (points into msg), else NULL */
+    const char *text;           /* valid UTF-8 text for type "text" (owned), else NULL */
+    size_t text_len;            /* strlen(text) */
+    const char *text_raw;       /* the text as sent, only when it was not valid UTF-8 (points */
+    size_t text_raw_len;        /* into msg), else NULL */
+    int text_repaired;          /* number of U+FFFD replacements made */
+    char *const *mentions;      /* extendedTextMessage.contextInfo.mentionedJid (points into */
+    size_t n_mentions;          /* msg), else NULL / 0 */
     const char *dest_jid;       /* DeviceSentMessage.destinationJid, or NULL */
     const char *skdm_group;     /* SKDM groupId, or NULL when there is no usable SKDM */
     const uint8_t *skdm;        /* axolotlSenderKeyDistributionMessage bytes */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
 #include "wa/jid.h"
 #include "wa/sendbuild.h"
 
@@ -20,6 +21,11 @@ static int check_content(const struct wa_outmsg *m, char *err, size_t errlen)
     size_t tl = m->text ? strlen(m->text) : 0;
     if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
         snprintf(err, errlen, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
+        return -EINVAL;
+    }
+    size_t bad = utf8_first_invalid(m->text, tl);
+    if (bad < tl) { /* the API refuses it earlier; this is for every other sender (the hook) */
+        snprintf(err, errlen, "text is not valid UTF-8 (byte %zu)", bad);
         return -EINVAL;
     }
     return 0;
@@ -56,9 +62,23 @@ int wa_outrow_store(struct st_db *db, const struct wa_outrow *r, const char *ide
 {
     int rc = st_outbox_enqueue(db, idem_key ? idem_key : r->id, r->id, r->chat, r->pb.data,
                                r->pb.len, out);
+    if (rc == ST_DUPLICATE && (strcmp(out->to, r->chat) != 0 || out->payload_len != r->pb.len ||
+                               memcmp(out->payload, r->pb.data, r->pb.len) != 0)) {
+        st_outbox_msg_free(out); /* the key names another message: not a retry of this one */
+        memset(out, 0, sizeof(*out));
+        return -EEXIST;
+    }
     if (rc == 0) rc = st_retry_put(db, r->id, r->chat, r->pb.data, r->pb.len, (int64_t)time(NULL));
     if (rc == 0) rc = st_outbox_get(db, r->id, out);
     return rc;
+}
+
+void wa_outrow_conflict(const char *idem_key, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "idempotency_key '%s' was already used for a different message (recipient or text "
+             "differ)",
+             idem_key ? idem_key : "");
 }
 
 int wa_outbox_enqueue(struct st_db *db, const struct wa_creds *creds, const struct wa_outmsg *m,
@@ -79,10 +99,11 @@ int wa_outbox_enqueue(struct st_db *db, const struct wa_creds *creds, const stru
         else
             st_db_rollback(db);
     }
-    if (rc < 0) {
+    if (rc == -EEXIST)
+        wa_outrow_conflict(m->idem_key, err, errlen);
+    else if (rc < 0)
         snprintf(err, errlen, "enqueue: %s", st_db_last_error(db));
-        st_outbox_msg_free(out);
-    }
+    if (rc < 0) st_outbox_msg_free(out);
     wa_outrow_free(&r);
     return rc;
 }

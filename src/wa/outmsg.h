@@ -55,9 +55,13 @@ int wa_outrow_make(struct wa_outrow *r, const struct wa_outmsg *m, const struct 
 void wa_outrow_free(struct wa_outrow *r);
 /* Inside the caller's transaction: outbox row + retry-buffer copy; *out filled (caller frees
  * with st_outbox_msg_free). 0, ST_DUPLICATE (nothing written; *out = the row that has the
- * idempotency key) or a store error. */
+ * idempotency key, with the same recipient and content), -EEXIST (the key is taken by a
+ * message to another recipient or with other content: nothing written, *out empty) or a
+ * store error. */
 int wa_outrow_store(struct st_db *db, const struct wa_outrow *r, const char *idem_key,
                     struct st_outbox_msg *out) __attribute__((warn_unused_result));
+/* The one-line reason for -EEXIST into err. */
+void wa_outrow_conflict(const char *idem_key, char *err, size_t errlen);
 /* The durable enqueue with no session: make, BEGIN, store, COMMIT. Results as above; err gets
  * a one-line reason on failure. */
 int wa_outbox_enqueue(struct st_db *db, const struct wa_creds *creds, const struct wa_outmsg *m,

@@ -28,13 +28,19 @@ int wa_receiver_new(const struct wa_recv_env *env, struct wa_receiver **out)
     struct wa_receiver *r = calloc(1, sizeof(*r));
     if (!r) return -ENOMEM;
     r->env = *env;
+    r->loop = env->loop ? env->loop : env->client ? wa_client_loop(env->client) : NULL;
+    int rc = rx_retry_resume(r);
+    if (rc < 0) {
+        wa_receiver_free(r);
+        return rc;
+    }
     *out = r;
     return 0;
 }
 
 void wa_receiver_free(struct wa_receiver *r)
 {
-    if (r) free(r->slots);
+    if (r) rx_retry_free(r);
     free(r);
 }
 
@@ -45,8 +51,7 @@ void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out)
 
 void wa_recv_reset_retries(struct wa_receiver *r)
 {
-    free(r->slots);
-    r->slots = NULL;
+    rx_retry_free(r);
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -228,14 +233,30 @@ static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
         rc = sg_group_process_skdm(m->env->sg, mi.skdm_group, &m->addr, mi.skdm, mi.skdm_len);
         if (rc < 0 && !local_error(rc)) rc = 0; /* a bad SKDM: the skmsg will fail on its own */
     }
+    if (rc == 0 && m->own && m->peer) { /* our phone's answer to a placeholder resend? */
+        rc = rx_phone_response(m, mi.content, x);
+        if (rc == 1) {
+            wa_msg_info_free(&mi);
+            return 0;
+        }
+    }
     if (rc == 0 && mi.type) {
         buf_reset(&x->content);
         x->type = mi.type;
         x->any_content = true;
+        buf_reset(&x->raw);
         if (mi.text)
-            rc = buf_append(&x->content, mi.text, strlen(mi.text));
+            rc = buf_append(&x->content, mi.text, mi.text_len);
         else
             rc = buf_append(&x->content, p, len);
+        if (rc == 0 && mi.text_raw) rc = buf_append(&x->raw, mi.text_raw, mi.text_raw_len);
+        x->nmention = 0;
+        for (size_t i = 0; i < mi.n_mentions && x->nmention < WA_INMSG_MENTIONS_MAX; i++)
+            if (mi.mentions[i] && strlen(mi.mentions[i]) < WA_JID_STR_MAX) {
+                snprintf(x->mention[x->nmention], WA_JID_STR_MAX, "%s", mi.mentions[i]);
+                x->mention_p[x->nmention] = x->mention[x->nmention];
+                x->nmention++;
+            }
         if (rc == -ENOBUFS) rc = SG_E_TOO_BIG;
         x->dest[0] = 0;
         if (mi.dest_jid && strlen(mi.dest_jid) < sizeof(x->dest))
@@ -274,7 +295,7 @@ static int process_enc(struct mctx *m, struct rx *x, const struct wa_node *e)
 }
 
 /* Inbox chat / sender names: PN preferred. */
-static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
+void rx_names(const struct mctx *m, const char *dest, char *chat, char *sender)
 {
     if (*m->pn_user)
         snprintf(sender, WA_JID_STR_MAX, "%s@%s", m->pn_user, WA_SERVER_PN);
@@ -284,8 +305,8 @@ static void names(struct mctx *m, struct rx *x, char *chat, char *sender)
         snprintf(chat, WA_JID_STR_MAX, "%s", m->gid);
     } else if (m->has_recipient) {
         struct wa_jid r;
-        if (*x->dest)
-            snprintf(chat, WA_JID_STR_MAX, "%s", x->dest);
+        if (dest && *dest)
+            snprintf(chat, WA_JID_STR_MAX, "%s", dest);
         else if (wa_node_attr_jid(m->n, "recipient", &r) == 0)
             wa_jid_format_bare(&r, chat, WA_JID_STR_MAX);
         else
@@ -313,9 +334,18 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
     }
     if (rc < 0 || x->dup || !x->any_content) return rc;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
-    names(m, x, chat, sender);
-    rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
-                         x->content.len, cursor);
+    rx_names(m, x->dest, chat, sender);
+    if (x->ovr) { /* the message our phone re-sent replaces its undecryptable row */
+        const struct st_undec *u = &x->ovr->u;
+        rc = st_inbox_insert(m->env->db, u->chat, u->sender, u->msg_id, u->ts, x->type,
+                             x->content.data, x->content.len, cursor);
+        int d = rc >= 0 ? st_undec_del(m->env->db, u->device, u->msg_id) : 0;
+        if (d < 0) return d;
+    } else {
+        rc = st_inbox_insert(m->env->db, chat, sender, m->id, m->ts, x->type, x->content.data,
+                             x->content.len, cursor);
+    }
+    if (rc == 0 && x->raw.len) rc = st_inbox_set_raw(m->env->db, *cursor, x->raw.data, x->raw.len);
     if (rc == 0) *inserted = true;
     return rc == ST_DUPLICATE ? 0 : rc;
 }
@@ -357,19 +387,24 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
 {
     if (!m->env->on_message) return;
     char chat[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
-    names(m, x, chat, sender);
+    rx_names(m, x->dest, chat, sender);
+    const struct st_undec *u = x->ovr ? &x->ovr->u : NULL;
     struct wa_inmsg im = {
         .cursor = cursor,
-        .chat = chat,
-        .sender = sender,
-        .id = m->id,
+        .chat = u ? u->chat : chat,
+        .sender = u ? u->sender : sender,
+        .id = u ? u->msg_id : m->id,
         .kind = wa_inmsg_kind_parse(x->type),
-        .ts = m->ts,
+        .ts = u ? u->ts : m->ts,
         .received = time(NULL),
     };
     if (im.kind == WA_IN_TEXT) {
         im.text = (const char *)x->content.data;
         im.text_len = x->content.len;
+        im.text_raw = x->raw.len ? x->raw.data : NULL;
+        im.text_raw_len = x->raw.len;
+        im.mentions = x->nmention ? x->mention_p : NULL;
+        im.n_mentions = x->nmention;
     } else {
         im.raw = x->content.data;
         im.raw_len = x->content.len;
@@ -388,6 +423,7 @@ static int run_message(struct mctx *m)
     }
     struct rx x = {0};
     buf_init(&x.content, ST_PAYLOAD_MAX);
+    buf_init(&x.raw, ST_PAYLOAD_MAX);
     int64_t cursor = 0;
     bool inserted = false;
     rc = st_db_begin(m->env->db);
@@ -402,14 +438,18 @@ static int run_message(struct mctx *m)
         rc = rx_retry_failure(m, x.peer_err, x.force_keys);
     } else if (rc == 0) {
         rx_retry_forget(m);
+        if (inserted) rx_retry_note_ok(m->rcv);
         if (x.dup) m->rcv->stats.redelivered++;
         if (inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
         if (inserted) deliver(m, &x, cursor);
+        if (x.ovr) rx_phone_recovered(m->rcv, x.ovr);
         rc = 1;
     }
     OPENSSL_cleanse(x.content.data, x.content.len);
     buf_free(&x.content);
+    OPENSSL_cleanse(x.raw.data, x.raw.len);
+    buf_free(&x.raw);
     return rc;
 }
 
@@ -477,12 +517,15 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
     for (size_t i = 0; i < k; i++) {
         struct mctx *m = &it[i].m;
         rx_retry_forget(m);
+        if (it[i].inserted) rx_retry_note_ok(m->rcv);
         if (it[i].redelivery) m->rcv->stats.redelivered++;
         if (it[i].inserted) m->rcv->stats.stored++;
         (void)send_receipt(m);
     }
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         if (it[i].inserted) deliver(&it[i].m, &it[i].x, it[i].cursor);
+        if (it[i].x.ovr) rx_phone_recovered(it[i].m.rcv, it[i].x.ovr);
+    }
 }
 
 /* The batch's candidates: k messages (it, stanza indexes idx) and nr receipts (rc_, ridx). */
@@ -508,8 +551,10 @@ static int run_batch(struct batch *b, int *results)
 {
     struct bitem *it = b->it;
     size_t k = b->k;
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         buf_init(&it[i].x.content, ST_PAYLOAD_MAX);
+        buf_init(&it[i].x.raw, ST_PAYLOAD_MAX);
+    }
     int rc = st_db_begin(b->env->db);
     int body = rc == 0 ? batch_body(it, k) : rc;
     if (body == 0 && b->hook) {
@@ -532,6 +577,8 @@ static int run_batch(struct batch *b, int *results)
     for (size_t i = 0; i < k; i++) {
         OPENSSL_cleanse(it[i].x.content.data, it[i].x.content.len);
         buf_free(&it[i].x.content);
+        OPENSSL_cleanse(it[i].x.raw.data, it[i].x.raw.len);
+        buf_free(&it[i].x.raw);
         int r = rc < 0 ? rc : 1;
         /* rolled back for one stanza's sake: each again on the single path, in order */
         if (body == 1) r = run_message(&it[i].m);

@@ -30,20 +30,26 @@
  *             libsignal) -> rollback, nothing sent, a negative return: the server redelivers.
  *             A decryption failure (no session, bad MAC, invalid pre-key, untrusted identity
  *             after one retry with the identity forgotten, malformed, bad padding, not a
- *             Message) -> rollback and a retry receipt (§7.7): count = 1 + max(the failures
- *             counted for (sender, id) in this process, the <enc count> the peer's resend
- *             carries); from count 2 (or at once when an skmsg found no sender key and
- *             the stanza had no 1:1 part, as whatsmeow) with <keys> (identity, a fresh
- *             one-time pre-key -- committed to the store before the receipt is sent --,
- *             signed pre-key, device identity). Counts live in the receiver (a 256-entry table;
- *             after a restart the peer's <enc count> resumes them). Each retry receipt sent
- *             is reported through env->on_undecryptable. The retry receipt with
- *             count 5 is the last: that peer's session is deleted at the same time (design.md
- *             "Session repair" 2, so the peer's next pkmsg rebuilds it); later failures of
- *             that id are only acked. Every failed message is also acked (`<ack
- *             class='message'>`, no type, as whatsmeow). Retry pre-keys use ids
- *             0xF00000..0xFFFFFE (a random free one), a range the client's sequential pre-key
- *             ids never reach, so the two never collide.
+ *             Message) -> rollback, then the repair ladder of wa/recv_repair.c (§7.7,
+ *             docs/internals/retry-receipts.md): an `undecryptable` store row for (sender
+ *             device, id) is COMMITted first, then the retry receipt (count = 1 + max(the
+ *             receipts sent for it, the <enc count> the peer's resend carries); from count 2,
+ *             or at once when an skmsg found no sender key and the stanza had no 1:1 part,
+ *             with <keys>: identity, a fresh one-time pre-key -- committed before the receipt
+ *             is sent --, signed pre-key, device identity), then the ack (`<ack
+ *             class='message'>`, no type, as whatsmeow). Receipts are paced: the next one
+ *             goes when the peer's answer fails too, but never sooner than retry_gap_ms after
+ *             the previous one, or after retry_wait_ms without an answer. When the answer to
+ *             the fifth fails or does not come, the message is given up: an inbox row of type
+ *             `undecryptable` (payload: the reason) replaces the store row in one transaction
+ *             and goes to on_message (kind WA_IN_UNDECRYPTABLE), and the peer's session (and
+ *             the group's sender key of that sender) is deleted, at most once per peer per
+ *             hour (memory only), so the peer's next pkmsg rebuilds it. A resend that decrypts
+ *             deletes the store row; rows are resumed after a restart. Every receipt sent and
+ *             every give-up is reported through env->on_undecryptable. Distinct peers failing
+ *             within store_window_ms call env->on_store_failing (store-wide repair). Retry
+ *             pre-keys use ids 0xF00000..0xFFFFFE (a random free one), a range the client's
+ *             sequential pre-key ids never reach, so the two never collide.
  *             Malformed stanzas (no id/from, over a cap) are nacked with error 487.
  *  <receipt>  For our messages: outbox state forward-only (no type / inactive -> delivered;
  *             read / read-self / played -> read; <list><item id/></list> ids included) in one
@@ -56,8 +62,9 @@
  *
  * Caps: WA_RECV_MAX_ENC <enc> children, WA_RECV_MAX_CT bytes per ciphertext, WA_MSG_MAX
  * bytes of plaintext, ids up to ST_MSGID_MAX - 1 bytes, JIDs up to WA_JID_STR_MAX.
- * The retry code lives in wa/retry.c, the receipts in wa/receipts.c (private header
- * wa/recv_int.h). Loop thread only. Nothing logs above debug.
+ * Our retry receipts live in wa/recv_repair.c, the answers to peers' in wa/retry.c, the
+ * receipts in wa/receipts.c (private header wa/recv_int.h). Loop thread only. Nothing logs above
+ * debug.
  */
 #pragma once
 #include <stdbool.h>
@@ -77,15 +84,24 @@
 #define WA_RECV_MAX_RETRY   5
 #define WA_RECV_RETRY_SLOTS 256
 #define WA_RECV_PREKEY_BASE 0xF00000u /* retry pre-key ids: BASE .. SG_PREKEY_ID_MAX - 1 */
+/* Repair defaults (wa_recv_env's fields override them; 0 = the default). */
+#define WA_RECV_RETRY_GAP_MS    1000u   /* at least this between two retry receipts of one id */
+#define WA_RECV_RETRY_WAIT_MS   10000u  /* no answer to a retry receipt within this: the next */
+#define WA_RECV_PEER_HOLD_S     3600u   /* a peer's session is dropped at most once per hour */
+#define WA_RECV_STORE_PEERS     5u      /* distinct failing peers within the window ... */
+#define WA_RECV_STORE_WINDOW_MS 600000u /* ... 10 minutes: the store-wide repair is due */
+#define WA_RECV_STORE_MIN_FAILS 10u     /* or at least this many failures, more than successes */
+#define WA_RECV_PHONE_DELAY_MS  5000u   /* whatsmeow's RequestFromPhoneDelay */
 
 /* A message we could not decrypt, after its retry receipt went out (or was not sent). */
 struct wa_undecryptable {
-    const char *id;     /* message id */
-    const char *from;   /* the sender device JID */
-    const char *chat;   /* the group JID, or the stanza's from for 1:1 */
-    const char *reason; /* libsignal's error in words ("bad MAC", "no session", ...) */
-    unsigned count;     /* retry receipts for this id so far (this one included) */
-    bool gave_up;       /* the last one: the session was deleted */
+    const char *id;       /* message id */
+    const char *from;     /* the sender device JID */
+    const char *chat;     /* the group JID, or the stanza's from for 1:1 */
+    const char *reason;   /* libsignal's error in words ("bad MAC", "no session", ...) */
+    unsigned count;       /* retry receipts for this id so far (this one included) */
+    bool gave_up;         /* retries exhausted: stored as an `undecryptable` inbox row */
+    bool session_dropped; /* gave_up, and the peer's session (and sender key) was deleted */
 };
 
 struct wa_recv_env {
@@ -106,6 +122,18 @@ struct wa_recv_env {
     /* Optional: send nodes through this instead of wa_client_send_node(client, n) (tests,
      * fuzzing; client may then be NULL). Return 0 or a negative errno. */
     int (*send_node)(void *ud, const struct wa_node *n);
+    /* Optional: the loop for the retry timers (default: the client's). Without a loop the
+     * receipts are not paced and an unanswered one never times out (unit tests). */
+    uv_loop_t *loop;
+    /* Optional repair tuning (0 = the WA_RECV_* default). */
+    unsigned retry_gap_ms, retry_wait_ms, store_peers, store_window_ms;
+    /* Ask our own phone to resend an undecryptable message this long after its first
+     * failure (placeholder resend, §7.8; 0 = WA_RECV_PHONE_DELAY_MS). */
+    unsigned phone_delay_ms;
+    /* Optional: many distinct peers fail at once (a restored or torn store): the owner runs
+     * the store-wide repair (design.md "Session repair" 3). Called at most once per window;
+     * the receiver may be freed only after this returns (defer the repair to a timer). */
+    void (*on_store_failing)(void *ud, unsigned peers, unsigned fails, unsigned oks);
 };
 
 struct wa_receiver;
@@ -154,9 +182,10 @@ int wa_recv_handle_batch_ex(struct wa_receiver *r, const struct wa_node *const *
                             int *results, struct wa_recv_txn_hook *hook);
 
 /* The receiver's counters: retry receipts sent, messages given up (session dropped),
- * messages stored, redeliveries re-acked. */
+ * messages stored, redeliveries re-acked, placeholder resends asked of our phone and answered. */
 struct wa_recv_stats {
     unsigned long retries_sent, gave_up, stored, redelivered;
+    unsigned long phone_requests, phone_recovered; /* placeholder resends asked / answered */
 };
 void wa_recv_get_stats(const struct wa_receiver *r, struct wa_recv_stats *out);
 /* Forget every retry count (tests). */

@@ -182,8 +182,11 @@ static void job_end(struct wa_sender *s)
     s->jobseq++;
 }
 
-/* Row `id` could not be sent. permanent: failed at once; rc -ENOTCONN: just wait. */
-static void row_fail(struct wa_sender *s, const char *id, int rc, bool permanent)
+/* Row `id` (to `to`, NULL when unknown) could not be sent. permanent: failed at once, the
+ * queue goes on. rc -ENOTCONN: just wait for the next session. Else a transient failure:
+ * the rows to `to` wait out a backoff (sendq.c) while the others go on; WA_SEND_MAX_ATTEMPTS
+ * of them fail the row. */
+static void row_fail(struct wa_sender *s, const char *id, const char *to, int rc, bool permanent)
 {
     if (rc != -ENOTCONN) {
         int *n = snd_counter(s->attempts, &s->attempts_next, id);
@@ -195,6 +198,10 @@ static void row_fail(struct wa_sender *s, const char *id, int rc, bool permanent
             *n = 0;
             return;
         }
+        if (to && to[0]) {
+            (void)snd_backoff_fail(s, to);
+            return;
+        }
     }
     s->stalled = true; /* retried on the next kick */
 }
@@ -202,7 +209,7 @@ static void row_fail(struct wa_sender *s, const char *id, int rc, bool permanent
 /* The current row could not be sent (see row_fail); the job ends. */
 static void job_fail(struct wa_sender *s, int rc, bool permanent)
 {
-    row_fail(s, s->job->row.msg_id, rc, permanent);
+    row_fail(s, s->job->row.msg_id, s->job->row.to, rc, permanent);
     job_end(s);
 }
 
@@ -222,20 +229,30 @@ static int step_devices(struct wa_sender *s);
 static int step_keys(struct wa_sender *s);
 static int step_encrypt(struct wa_sender *s);
 
+/* The 1:1 job's number has no device: failed at once, the queue goes on. */
+static void not_on_whatsapp(struct wa_sender *s)
+{
+    snd_seterr(s, "not on WhatsApp: the server lists no device for +%s", s->job->chat.user);
+    job_fail(s, -ENXIO, true);
+}
+
 /* Start the oldest queued row not in flight: 1 async, 2 finished at once, 0 nothing, <0 error */
 static int start_next(struct wa_sender *s)
 {
     struct st_outbox_msg *v = NULL;
     size_t n = 0;
-    int rc = st_outbox_list_queued(s->env.db, s->ninflight + 1, &v, &n);
+    int64_t now = snd_now_ms();
+    /* rows to a recipient in backoff are looked past (up to SND_SKIP_MAX of them) */
+    size_t limit = s->ninflight + 1 + (snd_backoff_any(s, now) ? SND_SKIP_MAX : 0);
+    int rc = st_outbox_list_queued(s->env.db, limit, &v, &n);
     if (rc < 0) {
         snd_seterr(s, "outbox: %s", st_db_last_error(s->env.db));
         return rc;
     }
     size_t pick = n;
     for (size_t i = 0; i < n && pick == n; i++) {
-        bool fl = false;
-        for (size_t k = 0; k < s->ninflight; k++)
+        bool fl = snd_backoff_blocked(s, v[i].to, now);
+        for (size_t k = 0; k < s->ninflight && !fl; k++)
             fl |= strcmp(s->inflight[k], v[i].msg_id) == 0;
         if (!fl) pick = i;
     }
@@ -268,6 +285,10 @@ static int start_next(struct wa_sender *s)
             return -ENOMEM;
         }
         return snd_send_iq(s, iq, OP_GROUP, NULL) < 0 ? -ENOTCONN : 1;
+    }
+    if (wa_usync_cache_absent(s->cache, j->chat.user, mono_now())) {
+        not_on_whatsapp(s);
+        return 2;
     }
     if (add_user(j, s->me_user) < 0 || add_user(j, j->chat.user) < 0) return -ENOMEM;
     return step_devices(s);
@@ -331,10 +352,18 @@ static int on_usync(struct wa_sender *s, const struct wa_node *resp)
         if (u[i].lid[0] && st_lid_put(s->env.db, u[i].lid, u[i].pn) < 0)
             snd_seterr(s, "lid map: %s", st_db_last_error(s->env.db)); /* not fatal */
     }
+    bool listed = false;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        listed |= u[i].ndev > 0 && strcmp(u[i].pn, s->job->chat.user) == 0;
     free(u);
     if (rc < 0) {
         snd_seterr(s, "%s: unparseable usync answer", s->job->row.msg_id);
         return rc;
+    }
+    if (!s->job->group && !listed) { /* decided here, and remembered for the next enqueue */
+        wa_usync_cache_put_absent(s->cache, s->job->chat.user, now);
+        not_on_whatsapp(s);
+        return 0;
     }
     return step_keys(s);
 }
@@ -486,6 +515,7 @@ static int step_encrypt(struct wa_sender *s)
         job_fail(s, rc == -ENOTCONN ? -ENOTCONN : rc, perm);
         return 2;
     }
+    snd_backoff_clear(s, j->row.to); /* its frame is out: the recipient works again */
     job_end(s);
     return 2;
 }
@@ -560,7 +590,7 @@ static void group_finish(struct wa_sender *s, int rc)
                 st_sg_skmem_clear(s->env.db, s->inflight_group[k]);
             if (rc == 0) {
                 snd_seterr(s, "%s: write: %d", id, w);
-                row_fail(s, id, w, false);
+                row_fail(s, id, NULL, w, false);
             }
             inflight_remove(s, k);
         }
@@ -612,10 +642,21 @@ static void op_cb(void *ud, int status, const struct wa_node *resp)
     } else if (s->job && op->jobseq == s->jobseq) {
         bool g = group_open(s); /* this row and the ones pump finds ready: one COMMIT */
         int rc = status;
+        bool perm = false;
         if (status == 0) rc = op_step(s, op, resp);
-        if (status == -EREMOTEIO) snd_seterr(s, "%s: iq error", s->job->row.msg_id);
+        if (status == -EREMOTEIO) {
+            char why[160];
+            enum wa_send_step st = op->kind == OP_GROUP   ? WA_SEND_STEP_GROUP
+                                   : op->kind == OP_USYNC ? WA_SEND_STEP_USYNC
+                                                          : WA_SEND_STEP_KEYS;
+            perm = wa_send_iq_error(resp, st, why, sizeof(why));
+            if (perm) /* the reason the row fails with, as the API shows it */
+                snd_seterr(s, "%s: %s", why, s->job->chat_str);
+            else
+                snd_seterr(s, "%s: %s", s->job->row.msg_id, why);
+        }
         if (status == -ETIMEDOUT) snd_seterr(s, "%s: iq timed out", s->job->row.msg_id);
-        if (rc < 0 && s->job) job_fail(s, rc == -ECANCELED ? -ENOTCONN : rc, false);
+        if (rc < 0 && s->job) job_fail(s, rc == -ECANCELED ? -ENOTCONN : rc, perm);
         pump(s);
         if (g) (void)group_close(s, true);
     }
@@ -643,7 +684,8 @@ int wa_sender_new(const struct wa_sender_env *env, struct wa_sender **out)
     struct wa_sender *s = calloc(1, sizeof(*s));
     if (!s) return -ENOMEM;
     s->env = *env;
-    if (wa_usync_cache_new(0, &s->cache) < 0) {
+    if (wa_usync_cache_new(0, &s->cache) < 0 || snd_timer_init(s) < 0) {
+        wa_usync_cache_free(s->cache);
         free(s);
         return -ENOMEM;
     }
@@ -665,6 +707,7 @@ void wa_sender_free(struct wa_sender *s)
     }
     free(s->notes);
     wa_usync_cache_free(s->cache);
+    snd_timer_close(s);
     free(s);
 }
 
@@ -678,12 +721,29 @@ size_t wa_sender_inflight(const struct wa_sender *s)
     return s->ninflight;
 }
 
+/* The last usync answers say m's 1:1 number is not on WhatsApp (the reason in s->err). */
+static bool known_absent(struct wa_sender *s, const struct wa_outmsg *m)
+{
+    char chat[ST_CHAT_MAX + 1];
+    struct wa_jid j;
+    if (!m || wa_send_normalize_to(m->to, chat, sizeof(chat), NULL, 0) < 0 ||
+        wa_jid_parse(&j, chat, strlen(chat)) < 0 || wa_jid_is_group(&j) ||
+        !wa_usync_cache_absent(s->cache, j.user, mono_now()))
+        return false;
+    snd_seterr(s, "not on WhatsApp: the server lists no device for +%s", j.user);
+    return true;
+}
+
 int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
 {
     /* idle and connected: the row and its encryption share one COMMIT */
     bool idle =
         !s->grp && !s->job && !s->stalled && connected(s) && s->ninflight < WA_SEND_INFLIGHT_MAX;
     s->err[0] = '\0';
+    if (known_absent(s, m)) {
+        memset(out, 0, sizeof(*out));
+        return -ENXIO;
+    }
     if (!idle) return wa_outbox_enqueue(s->env.db, s->env.creds, m, out, s->err, sizeof(s->err));
     struct wa_outrow r;
     memset(out, 0, sizeof(*out));
@@ -695,7 +755,10 @@ int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_
         return rc;
     }
     rc = wa_outrow_store(s->env.db, &r, m->idem_key, out);
-    if (rc < 0) snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+    if (rc == -EEXIST)
+        wa_outrow_conflict(m->idem_key, s->err, sizeof(s->err));
+    else if (rc < 0)
+        snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
     if (rc == 0) pump(s);
     int c = group_close(s, rc >= 0);
     if (rc >= 0 && c < 0) {
@@ -728,13 +791,11 @@ static int handle_ack(struct wa_sender *s, const struct wa_node *n)
     if (s->inflight_group[i][0] && error) st_sg_skmem_clear(s->env.db, s->inflight_group[i]);
     inflight_remove(s, i);
     if (error) { /* the server refused it: stays queued, counts as an attempt */
-        int *c = snd_counter(s->attempts, &s->attempts_next, id);
+        struct st_outbox_msg m;
+        bool got = st_outbox_get(s->env.db, id, &m) == 0;
         snd_seterr(s, "%s: server ack error %s", id, error);
-        if (++*c >= WA_SEND_MAX_ATTEMPTS &&
-            st_outbox_set_state(s->env.db, id, ST_OUT_FAILED, s->err) == 0)
-            note(s, id, ST_OUT_FAILED, s->err);
-        else
-            s->stalled = true;
+        row_fail(s, id, got ? m.to : NULL, -EREMOTEIO, false); /* its recipient waits */
+        if (got) st_outbox_msg_free(&m);
     } else if (st_outbox_set_state(s->env.db, id, ST_OUT_SENT, NULL) == 0) {
         note(s, id, ST_OUT_SENT, NULL);
     }

@@ -32,12 +32,17 @@
  * Message{conversation} (both clients accept it), our other devices get
  * Message{deviceSentMessage{destinationJid, message}}; each padded separately (§7.3).
  *
- * Failures: an iq timeout or error, a failed encryption or store error leaves the row queued
- * with the detail in wa_sender_last_error(); the sender then pauses until the next
- * wa_sender_kick() (e.g. on reconnect). After WA_SEND_MAX_ATTEMPTS such failures of the same
- * row (counted in memory since the sender was created) the row becomes `failed` (on_state).
- * A message to a user without any device, or with an unusable `to`, fails at once. A lost
- * session (-ENOTCONN) is not a failure: the row simply waits.
+ * Failures, without head-of-line blocking: a permanent one fails that row at once with its
+ * reason as the error (on_state) and the queue goes on -- an iq answered with a 4xx
+ * (wa_send_iq_error: "no such group (404 item-not-found)", "not a member of this group"), a
+ * number the usync answer lists no device for ("not on WhatsApp: ...", remembered for
+ * WA_USYNC_TTL_S so that the next enqueue to it is -ENXIO), no usable device, an unusable
+ * `to`. A transient one (an iq timeout, 5xx or 429, a server ack error, a failed encryption
+ * or store error) leaves the row queued with the detail in wa_sender_last_error() and delays
+ * only the rows to that recipient (sendq.c: 0.5 s doubling to 30 s; a timer kicks the sender
+ * when it ends) while the others are sent. After WA_SEND_MAX_ATTEMPTS transient failures of
+ * the same row (counted in memory since the sender was created) it becomes `failed`. A lost
+ * session (-ENOTCONN) is not a failure: the row simply waits for the next session.
  *
  * At-least-once edge: a frame written but not acknowledged before the session dropped goes
  * back to queued (wa_sender_disconnected) and is encrypted and sent again after reconnect
@@ -104,7 +109,9 @@ void wa_sender_free(struct wa_sender *s);
  * connected and idle, the row is also encrypted in the same transaction (group commit) and its
  * frame written right after the COMMIT; otherwise call wa_sender_kick to send it.
  * m: the message value (wa/outmsg.h); when the sender is not connected, or busy, this is
- * wa_outbox_enqueue(). Errors: -EINVAL (bad to / empty or oversized text / creds not paired;
+ * wa_outbox_enqueue(). Errors: -EEXIST (the idempotency key belongs to a message with another
+ * recipient or text), -ENXIO (the usync answers of the last WA_USYNC_TTL_S say the number is
+ * not on WhatsApp: nothing queued), -EINVAL (bad to / empty or oversized text / creds not paired;
  * detail in wa_sender_last_error), store errors. */
 int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
     __attribute__((warn_unused_result));

@@ -63,6 +63,17 @@ struct counter {
 };
 #define COUNTERS 128
 
+/* sendq.c: a recipient whose rows wait after a transient failure. */
+#define SND_BACKOFFS        64
+#define SND_BACKOFF_BASE_MS 500
+#define SND_BACKOFF_MAX_MS  30000
+#define SND_SKIP_MAX        256 /* queued rows looked past to find one whose recipient is free */
+struct rbackoff {
+    char to[ST_CHAT_MAX + 1];
+    int fails;     /* consecutive transient failures; 0: free slot */
+    int64_t until; /* monotonic ms */
+};
+
 struct wa_sender {
     struct wa_sender_env env;
     struct wa_usync_cache *cache;
@@ -85,6 +96,8 @@ struct wa_sender {
     struct wa_node *held[WA_SEND_INFLIGHT_MAX];
     size_t nheld;
     char err[WA_SEND_ERR_MAX];
+    struct rbackoff backoff[SND_BACKOFFS];
+    uv_timer_t *timer; /* kicks the sender when the earliest backoff ends (sendq.c) */
     wa_sender_send_fn hook;
     void *hook_ud;
 };
@@ -129,3 +142,15 @@ int snd_handle_retry(struct wa_sender *s, const struct wa_node *n);
 void snd_retry_keys_done(struct wa_sender *s, struct retry_req *rr, int status,
                          const struct wa_node *resp);
 void snd_retry_free(struct retry_req *rr);
+
+/* sendq.c: per-recipient backoff. fail: the delay now imposed on `to` (ms); blocked: `to` is
+ * waiting at `now`; any: some recipient is; clear: `to` works again. The timer (created with
+ * the sender, closed by wa_sender_free) kicks the sender when a delay ends. */
+int64_t snd_now_ms(void);
+int snd_timer_init(struct wa_sender *s);
+void snd_timer_close(struct wa_sender *s);
+int64_t snd_backoff_fail(struct wa_sender *s, const char *to);
+bool snd_backoff_blocked(struct wa_sender *s, const char *to, int64_t now);
+bool snd_backoff_any(struct wa_sender *s, int64_t now);
+void snd_backoff_clear(struct wa_sender *s, const char *to);
+void snd_backoff_rearm(struct wa_sender *s);

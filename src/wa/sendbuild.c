@@ -56,15 +56,50 @@ static bool all_digits(const char *s, size_t n)
     return n > 0;
 }
 
+/* A phone number as people write it -> E.164 digits in out (country code first), or -EINVAL
+ * with the reason. Accepted: an optional '+' or the international prefix "00", then digits
+ * with spaces, '-', '.', '(' and ')' between them. */
+static int norm_phone(const char *to, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *p = to;
+    bool plus = *p == '+';
+    if (plus) p++;
+    char d[32];
+    size_t n = 0;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (n + 1 >= sizeof d) return errf(err, errlen, "'%s': too many digits", to);
+            d[n++] = *p;
+        } else if (!strchr(" -.()", *p) || n == 0) {
+            return errf(err, errlen, "'%s' is not a phone number (E.164: +<country code><number>)",
+                        to);
+        }
+    }
+    d[n] = '\0';
+    const char *num = d;
+    if (!plus && n > 2 && d[0] == '0' && d[1] == '0') num += 2; /* 00: international prefix */
+    size_t k = strlen(num);
+    if (num[0] == '0')
+        return errf(err, errlen,
+                    "'%s' starts with 0: give the number in international form, with its country "
+                    "code (E.164: +<country code><number>)",
+                    to);
+    if (k < WA_SEND_PHONE_MIN || k > WA_SEND_PHONE_MAX)
+        return errf(err, errlen, "'%s' is not a phone number (E.164: %d to %d digits, got %zu)", to,
+                    WA_SEND_PHONE_MIN, WA_SEND_PHONE_MAX, k);
+    if ((size_t)snprintf(out, outlen, "%s", num) >= outlen)
+        return errf(err, errlen, "destination too long");
+    return 0;
+}
+
 int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
 {
     if (!to || !*to) return errf(err, errlen, "empty destination");
-    const char *p = to[0] == '+' ? to + 1 : to;
-    size_t n = strlen(p);
     if (!strchr(to, '@')) {
-        if (n < 5 || n > 20 || !all_digits(p, n))
-            return errf(err, errlen, "'%s' is not a phone number (5-20 digits, optional +)", to);
-        if ((size_t)snprintf(out, outlen, "%s@%s", p, WA_SERVER_PN) >= outlen)
+        char num[32];
+        int rc = norm_phone(to, num, sizeof num, err, errlen);
+        if (rc < 0) return rc;
+        if ((size_t)snprintf(out, outlen, "%s@%s", num, WA_SERVER_PN) >= outlen)
             return errf(err, errlen, "destination too long");
         return 0;
     }
@@ -73,7 +108,9 @@ int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, si
     bool pn = !strcmp(j.server, WA_SERVER_PN) || !strcmp(j.server, WA_SERVER_LEGACY_PN);
     if (j.form != WA_JID_FORM_PAIR)
         return errf(err, errlen, "'%s' names a device; send to the user or group", to);
-    if (pn && all_digits(j.user, strlen(j.user)) && strlen(j.user) >= 5 && strlen(j.user) <= 20) {
+    size_t ul = strlen(j.user);
+    if (pn && all_digits(j.user, ul) && j.user[0] != '0' && ul >= WA_SEND_PHONE_MIN &&
+        ul <= WA_SEND_PHONE_MAX) {
         if ((size_t)snprintf(out, outlen, "%s@%s", j.user, WA_SERVER_PN) >= outlen)
             return errf(err, errlen, "destination too long");
         return 0;
@@ -84,6 +121,39 @@ int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, si
         return 0;
     }
     return errf(err, errlen, "'%s': only phone numbers, PN JIDs and group JIDs are supported", to);
+}
+
+static const char *step_meaning(enum wa_send_step step, long code)
+{
+    if (step == WA_SEND_STEP_GROUP && code == 404) return "no such group";
+    if (step == WA_SEND_STEP_GROUP && (code == 403 || code == 401))
+        return "not a member of this group";
+    if (step == WA_SEND_STEP_USYNC && code == 404) return "no such number";
+    if (step == WA_SEND_STEP_KEYS && code == 404) return "no usable device (no pre-keys)";
+    return NULL;
+}
+
+bool wa_send_iq_error(const struct wa_node *resp, enum wa_send_step step, char *why, size_t len)
+{
+    static const char *const what[] = {"group query", "device query", "pre-key query"};
+    const struct wa_node *e = resp ? wa_node_child(resp, "error") : NULL;
+    const char *cs = e ? wa_node_attr(e, "code") : NULL, *text = e ? wa_node_attr(e, "text") : NULL;
+    char *end = NULL;
+    long code = cs ? strtol(cs, &end, 10) : 0;
+    if (!cs || *end) code = 0;
+    bool perm = code == 400 || code == 401 || code == 403 || code == 404 || code == 405 ||
+                code == 406 || code == 410;
+    const char *m = step_meaning(step, code);
+    const char *w = (unsigned)step < 3 ? what[step] : "query";
+    if (m)
+        snprintf(why, len, "%s (%ld %s)", m, code, text ? text : "");
+    else if (perm)
+        snprintf(why, len, "the server refused the %s (%ld %s)", w, code, text ? text : "");
+    else if (code)
+        snprintf(why, len, "%s: server error %ld %s", w, code, text ? text : "");
+    else
+        snprintf(why, len, "%s: iq error", w);
+    return perm;
 }
 
 static int pack_msg(const Wa__Message *m, struct buf *out)

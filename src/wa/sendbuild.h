@@ -17,11 +17,23 @@
  * 0 or -EIO (RNG). */
 int wa_send_msg_id(const char *user, int64_t now, char *out, size_t outlen)
     __attribute__((warn_unused_result));
-/* Normalise a destination: "+15550002", "15550002" (5..20 digits), "15550002@s.whatsapp.net"
- * (or @c.us) -> "15550002@s.whatsapp.net"; "<id>@g.us" kept. Anything else (a device JID,
- * LID, broadcast, newsletter, garbage) -> -EINVAL with a reason in err. */
+/* Normalise a destination to a JID. A phone number in E.164 form: "+15550002", "15550002",
+ * "0015550002" (00: the international prefix) and "+1 555-0002" / "+1 (555) 000.2" (spaces,
+ * '-', '.', parentheses between digits) -> "15550002@s.whatsapp.net"; WA_SEND_PHONE_MIN..MAX
+ * digits, never starting with 0 (a national number without its country code is refused).
+ * "15550002@s.whatsapp.net" (or @c.us) likewise; "<id>@g.us" kept. Anything else (a device
+ * JID, LID, broadcast, newsletter, garbage) -> -EINVAL with a reason in err. */
+#define WA_SEND_PHONE_MIN 5
+#define WA_SEND_PHONE_MAX 15 /* E.164 */
 int wa_send_normalize_to(const char *to, char *out, size_t outlen, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The send steps that ask the server something (an iq). */
+enum wa_send_step { WA_SEND_STEP_GROUP, WA_SEND_STEP_USYNC, WA_SEND_STEP_KEYS };
+/* An iq error answer (<iq type='error'><error code text/>) to one of a message's steps:
+ * true when it is final for that message (4xx: 400, 401, 403, 404, 405, 406, 410; e.g. a group
+ * that does not exist answers 404), false when worth a retry (429, 5xx, no code). why gets the
+ * reason, starting with what it means: "no such group (404 item-not-found)". */
+bool wa_send_iq_error(const struct wa_node *resp, enum wa_send_step step, char *why, size_t len);
 /* Message{conversation = text} packed into out. */
 int wa_send_build_text(const char *text, struct buf *out) __attribute__((warn_unused_result));
 /* Message{deviceSentMessage{destinationJid = dest, message = <msg bytes>}} packed into out. */

@@ -49,6 +49,12 @@ static void ev_undecryptable(void *ud, const struct wa_undecryptable *u)
     if (s->ev.undecryptable) s->ev.undecryptable(s->ev.ud, u);
 }
 
+static void ev_store_failing(void *ud, unsigned peers, unsigned fails, unsigned oks)
+{
+    struct wa_session *s = ud;
+    if (s->ev.store_failing) s->ev.store_failing(s->ev.ud, peers, fails, oks);
+}
+
 static void not_stored(struct wa_session *s, const struct wa_node *n, int err)
 {
     const char *id = wa_node_attr(n, "id");
@@ -206,6 +212,12 @@ static int make_parts(struct wa_session *s, const struct wa_session_opts *o)
                              .on_receipt = ev_receipt,
                              .on_retry_receipt = on_retry_receipt,
                              .on_undecryptable = ev_undecryptable,
+                             .on_store_failing = ev_store_failing,
+                             .retry_gap_ms = o->retry_gap_ms,
+                             .retry_wait_ms = o->retry_wait_ms,
+                             .store_peers = o->store_peers,
+                             .store_window_ms = o->store_window_ms,
+                             .phone_delay_ms = o->phone_delay_ms,
                              .ud = s};
     struct wa_sender_env se = {.client = o->client,
                                .db = o->db,

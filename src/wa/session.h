@@ -54,6 +54,9 @@ struct wa_session_events {
     void (*undecryptable)(void *ud, const struct wa_undecryptable *u);
     /* A stanza was not stored (a local/store error): it was not acked, the server redelivers. */
     void (*not_stored)(void *ud, const char *tag, const char *id, int err);
+    /* Many distinct peers fail to decrypt at once (wa_recv_env.on_store_failing): the owner
+     * runs the store-wide repair -- from a timer, never from inside this call. */
+    void (*store_failing)(void *ud, unsigned peers, unsigned fails, unsigned oks);
     void *ud;
 };
 
@@ -64,6 +67,8 @@ struct wa_session_opts {
     const struct wa_creds *creds; /* borrowed, kept current by the owner */
     bool batch;                   /* group commit per loop iteration */
     unsigned commit_window_ms;    /* acks and receipts alone wait this long (<= 50) */
+    /* the receiver's repair tuning (wa_recv_env; 0 = defaults) */
+    unsigned retry_gap_ms, retry_wait_ms, store_peers, store_window_ms, phone_delay_ms;
 };
 
 /* Create and attach to opts->client (wa_client_set_sink). ev is copied. 0, -EINVAL, -ENOMEM. */

@@ -3,6 +3,7 @@
 #include "wa/usync.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,7 @@ struct centry {
     struct wa_usync_user u;
     int64_t at;
     int used;
+    int absent; /* the answer listed no device: not on WhatsApp */
 };
 
 struct wa_usync_cache {
@@ -133,8 +135,14 @@ const struct wa_usync_user *wa_usync_cache_get(struct wa_usync_cache *c, const c
                                                int64_t now)
 {
     struct centry *e = find(c, pn);
-    if (!e || now - e->at >= c->ttl || now < e->at) return NULL;
+    if (!e || e->absent || now - e->at >= c->ttl || now < e->at) return NULL;
     return &e->u;
+}
+
+bool wa_usync_cache_absent(struct wa_usync_cache *c, const char *pn, int64_t now)
+{
+    struct centry *e = find(c, pn);
+    return e && e->absent && now - e->at < c->ttl && now >= e->at;
 }
 
 void wa_usync_cache_put(struct wa_usync_cache *c, const struct wa_usync_user *u, int64_t now)
@@ -150,6 +158,16 @@ void wa_usync_cache_put(struct wa_usync_cache *c, const struct wa_usync_user *u,
     e->u = *u;
     e->at = now;
     e->used = 1;
+    e->absent = u->ndev == 0;
+}
+
+void wa_usync_cache_put_absent(struct wa_usync_cache *c, const char *pn, int64_t now)
+{
+    struct wa_usync_user u;
+    memset(&u, 0, sizeof(u));
+    if (strlen(pn) >= sizeof(u.pn)) return;
+    memcpy(u.pn, pn, strlen(pn) + 1);
+    wa_usync_cache_put(c, &u, now);
 }
 
 void wa_usync_cache_drop(struct wa_usync_cache *c, const char *pn)

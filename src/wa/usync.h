@@ -13,6 +13,7 @@
  * ignored), WA_USYNC_MAX_USERS per query/result (extra users ignored).
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +52,12 @@ void wa_usync_cache_free(struct wa_usync_cache *c);
  * pointer stays valid until the next put/drop/clear. */
 const struct wa_usync_user *wa_usync_cache_get(struct wa_usync_cache *c, const char *pn,
                                                int64_t now);
-/* Insert or replace (the oldest entry is evicted when full). */
+/* Insert or replace (the oldest entry is evicted when full). An entry without devices
+ * (ndev == 0) records "not on WhatsApp": get returns NULL for it, absent true. */
 void wa_usync_cache_put(struct wa_usync_cache *c, const struct wa_usync_user *u, int64_t now);
+/* Record that the server listed no device for this PN user (not on WhatsApp), for the TTL. */
+void wa_usync_cache_put_absent(struct wa_usync_cache *c, const char *pn, int64_t now);
+/* true while a fresh "not on WhatsApp" answer for this PN user is cached. */
+bool wa_usync_cache_absent(struct wa_usync_cache *c, const char *pn, int64_t now);
 void wa_usync_cache_drop(struct wa_usync_cache *c, const char *pn);
 void wa_usync_cache_clear(struct wa_usync_cache *c);

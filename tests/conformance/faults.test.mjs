@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // faults.test.mjs -- conformance 4: two real Baileys clients on two accounts exchange
 // messages; corrupted messages make alice (or Baileys) send a retry receipt that Baileys (or
-// alice) answers by re-encrypting; injected stream errors and login failures reach Baileys with the right codes.
+// alice) answers by re-encrypting (a retry receipt with keys: on a new session, a pkmsg); injected stream errors and login failures reach Baileys with the right codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, admin, cleanup, inbox, pairClient, startFakewa, tmpDir, waitFor } from './lib.mjs';
@@ -49,6 +49,25 @@ test('two Baileys clients, retry receipt, stream errors, failures', { timeout: 1
     assert.equal(fixed.key.id, s2.json.id);
     const rr = (await inbox(fw, 'alice')).receipts.filter((x) => x.id === s2.json.id);
     assert.ok(rr.some((x) => x.type === 'retry'), JSON.stringify(rr));
+
+    // Retry receipt WITH keys (what wagate sends from count 2): Baileys builds a new session
+    // from the receipt's bundle and re-sends a pkmsg -- the rule fakewa's phones follow
+    // (docs/internals/retry-receipts.md).
+    const k1 = await a.sock.sendMessage('15550002@s.whatsapp.net', { text: 'keys please' });
+    await waitFor(async () => (await inbox(fw, 'alice')).messages.find((x) => x.id === k1.key.id && x.ok),
+      20000, 'first copy');
+    const copies = (await inbox(fw, 'alice')).messages.filter((x) => x.id === k1.key.id);
+    assert.equal(copies[0].enc, 'msg', 'the first copy went on the existing session');
+    const before = copies.length;
+    const rq = await admin(fw, 'POST', '/admin/contacts/alice/retry', { id: k1.key.id, count: 2, keys: true });
+    assert.equal(rq.status, 200);
+    const resent = await waitFor(async () => {
+      const ms = (await inbox(fw, 'alice')).messages.filter((x) => x.id === k1.key.id);
+      return ms.length > before ? ms[ms.length - 1] : null;
+    }, 20000, 'resend after a retry receipt with keys');
+    assert.equal(resent.ok, true, JSON.stringify(resent));
+    assert.equal(resent.text, 'keys please');
+    assert.equal(resent.enc, 'pkmsg', 'a new session from the receipt\'s keys');
 
     // stream:error 515 -> Baileys reconnects by itself (our Client re-creates the socket)
     const opened = b.opened;

@@ -9,7 +9,7 @@
 #    address is right again, nothing tells the daemon, until a network-change event (an
 #    address added) cuts the pending delay short: connected within 2 s, however long the
 #    delay still was; a link going down does not. (A DNS failure is not used here: the
-#    resolver probe, 09-dnsprobe, notices the name resolving again by itself);
+#    resolver probe, 11-dnsprobe, notices the name resolving again by itself);
 #  - SIGUSR1 does the same; a burst of SIGUSR1 makes at most one attempt per 2 s;
 #  - login during the outage answers at once that the account is linked and reconnecting.
 # Every wait is bounded; figures are printed.

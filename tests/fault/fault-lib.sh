@@ -101,18 +101,18 @@ state_watch() {
   echo "$prev $(( $(now_ms) - t0 ))" >>"$T/watch"
 }
 # alice_has TEXT: how many of our messages with this text alice (fakewa) received;
-# inbox_count PREFIX: how many of alice's messages with this prefix reached our inbox.
+# inbox_prefix_count PREFIX: how many of alice's messages with this prefix reached our inbox.
 alice_has() {
   fw GET /admin/contacts/alice/inbox | jq --arg t "$1" '[.messages[] | select(.text==$t)] | length'
 }
-inbox_count() {
+inbox_prefix_count() {
   api GET '/api/v1/messages?limit=1000'
   jq --arg p "$1" '[.messages[] | select(.text | startswith($p))] | length' <<<"$BODY"
 }
-# exchange TAG N GAP_S: N messages each way (ours to alice, alice's to us), GAP_S apart;
+# msg_exchange TAG N GAP_S: N messages each way (ours to alice, alice's to us), GAP_S apart;
 # then waits up to WAIT_S (default 60) for every one to arrive; LOST / DUP count the
 # messages that arrived 0 times / more than once (both directions).
-exchange() {
+msg_exchange() {
   local tag=$1 n=$2 gap=$3 i c end
   for i in $(seq 1 "$n"); do
     api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"$tag-out-$i\",\"idempotency_key\":\"$tag-$i\"}"
@@ -122,7 +122,7 @@ exchange() {
   done
   end=$(( $(now_ms) + ${WAIT_S:-60} * 1000 ))
   while [ "$(now_ms)" -lt "$end" ]; do
-    [ "$(inbox_count "$tag-in-")" -ge "$n" ] && [ "$(fw GET /admin/contacts/alice/inbox |
+    [ "$(inbox_prefix_count "$tag-in-")" -ge "$n" ] && [ "$(fw GET /admin/contacts/alice/inbox |
       jq --arg p "$tag-out-" '[.messages[] | select(.text | startswith($p))] | length')" -ge "$n" ] &&
       break
     sleep 0.2

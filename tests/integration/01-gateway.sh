@@ -40,7 +40,8 @@ check "second instance exits non-zero" [ "$rc" -ne 0 ]
 check "second instance refuses within 1 s (${dt} ms)" [ "$dt" -lt 1000 ]
 check "second instance names the holder's pid" grep -q "pid $GW_PID" "$T/second.err"
 
-m=$(curl -s "http://$GW_LISTEN/metrics")
+check "metrics need the token (401)" [ "$(curl -s -o /dev/null -w "%{http_code}" "http://$GW_LISTEN/metrics")" = 401 ]
+m=$(curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/metrics")
 check "metrics expose resident memory" grep -q '^process_resident_memory_bytes ' <<<"$m"
 check "metrics are Prometheus text (HELP/TYPE)" grep -q '^# TYPE ' <<<"$m"
 
@@ -90,5 +91,66 @@ echo '{}' > "$T/d.json"
 rc=$?
 check "listening on a busy port fails with exit 1" [ "$rc" -eq 1 ]
 check "busy port error is clear" grep -qi "address already in use" "$T/busy.err"
+
+# Beyond loopback: refused without gateway.allow_remote, warned about with it.
+echo '{"whatsapp":{"accounts":{}}}' > "$T/r.json"
+timeout 10 "$WAGATE_BIN" --config "$T/r.json" --state-dir "$T/r" gateway --listen 0.0.0.0:0 \
+  >/dev/null 2>"$T/remote.err"
+rc=$?
+check "0.0.0.0 without allow_remote exits 1" [ "$rc" -eq 1 ]
+check "the refusal names gateway.allow_remote" grep -q "gateway.allow_remote" "$T/remote.err"
+# Strict config: duplicate keys and a BOM name what is wrong.
+echo '{"log":{"level":"debug","level":"info"}}' > "$T/dup.json"
+"$WAGATE_BIN" --config "$T/dup.json" --state-dir "$T/r" gateway >/dev/null 2>"$T/dup.err"
+check "a duplicate key is refused, naming it" grep -q "log.level: duplicate key" "$T/dup.err"
+printf '\xef\xbb\xbf{}' > "$T/bom.json"
+"$WAGATE_BIN" --config "$T/bom.json" --state-dir "$T/r" gateway >/dev/null 2>"$T/bom.err"
+check "a BOM is refused" grep -q "byte order mark" "$T/bom.err"
+mkdir -p "$T/rr"
+echo '{"gateway":{"allow_remote":true},"whatsapp":{"accounts":{}}}' > "$T/rr/wagate.json"
+GW_SAVE=$GW_PID
+start_gateway rr --listen 0.0.0.0:0 || true
+check "with allow_remote it starts and warns" grep -q "warn .*reachable from the network" "$T/rr/err.log"
+kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null
+GW_PID=$GW_SAVE
+
+# Abuse of the real daemon: a rebinding Host, a foreign Origin, 300 stalled connections.
+start_gateway e
+P=${GW_LISTEN##*:}
+code() { curl -s -o /dev/null -w "%{http_code}" -m 5 "$@"; }
+check "a rebinding Host is refused (403)" \
+  ok_if '[ "$(code -H "Host: evil.example:$P" -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/api/v1/status")" = 403 ]'
+check "localhost:PORT is allowed" \
+  ok_if '[ "$(code -H "Host: localhost:$P" -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/api/v1/status")" = 200 ]'
+check "a foreign Origin on the event stream is refused (403), token or not" \
+  ok_if '[ "$(code -H "Origin: http://evil.example" -H "Authorization: Bearer $GW_TOKEN" -H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "http://$GW_LISTEN/api/v1/events")" = 403 ]'
+check "?token= on the event stream is refused (401)" \
+  ok_if '[ "$(code -H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "http://$GW_LISTEN/api/v1/events?token=$GW_TOKEN")" = 401 ]'
+cat >"$T/slow.py" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for i in range(n):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (10 + i % 10), 0))  # ten loopback addresses
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+    socks.append(s)
+print("open", flush=True)
+time.sleep(float(sys.argv[3]))
+PY
+python3 "$T/slow.py" "$P" 300 4 >"$T/slow.out" 2>&1 &
+SLOW=$!
+for _ in $(seq 1 200); do grep -q open "$T/slow.out" && break; sleep 0.02; done
+worst=0; fails=0
+for _ in 1 2 3 4 5; do
+  t0=$(now_ms)
+  [ "$(curl -s -m 5 "http://$GW_LISTEN/healthz")" = ok ] || fails=$((fails + 1))
+  dt=$(( $(now_ms) - t0 )); [ "$dt" -gt "$worst" ] && worst=$dt
+done
+echo "# /healthz with 300 stalled connections open: worst ${worst} ms over 5"
+check "300 stalled connections: /healthz answers every time" [ "$fails" = 0 ]
+check "...within 2 s each (${worst} ms)" [ "$worst" -lt 2000 ]
+wait "$SLOW"
 
 finish

@@ -68,7 +68,7 @@ check "no QR is current once linked (404)" [ "$CODE" = 404 ]
 check "the database exists" [ -s "$GW_STATE/accounts/default/wa.db" ]
 check "metrics show the channel state" \
   grep -q 'wagate_channel_state{channel="whatsapp",account="default",state="connected"} 1' \
-  <<<"$(curl -s "http://$GW_LISTEN/metrics")"
+  <<<"$(curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/metrics")"
 
 # ---- messages ----
 fw POST /admin/contacts/alice/send '{"to":"+15550001","text":"hello gateway"}' >/dev/null
@@ -186,7 +186,31 @@ check "the corrupt file was quarantined" \
   ok_if 'f=$(ls "$GW_STATE"/accounts/default/wa.db.corrupt-* | head -1) && [ "$(stat -c %s "$f")" = 8192 ]'
 check "the operator is told (warn log)" grep -q 'warn .*database corrupt' "$T/g/err.log"
 api POST /api/v1/channels/whatsapp/default/login
-check "login pairs a new device (a QR appears)" ok_if '[ "$CODE" = 202 ] && [ -n "$(wait_qr)" ]'
+QR=$(wait_qr)
+check "login pairs a new device (a QR appears)" ok_if '[ "$CODE" = 202 ] && [ -n "$QR" ]'
+
+# ---- a linked account whose database is emptied or lost: reported, never a new device ----
+check "scanning it links the account" grep -q '"jid"' <<<"$(scan "$QR")"
+check "connected after linking" wait_state connected 5000
+check "the linked marker sits next to the database" \
+  grep -q '^linked 15550001' "$GW_STATE/accounts/default/linked"
+check "SIGTERM exits 0 within 1 s" stop_gw
+rm -f "$GW_STATE"/accounts/default/wa.db-wal "$GW_STATE"/accounts/default/wa.db-shm
+: >"$GW_STATE/accounts/default/wa.db"
+check "gateway starts with a zero-byte database" start_gateway g
+check "zero-byte database of a linked account -> logged_out" wait_state logged_out 5000
+check "the empty file was quarantined" \
+  ok_if 'ls "$GW_STATE"/accounts/default/wa.db.empty-* >/dev/null && [ ! -e "$GW_STATE/accounts/default/wa.db" ]'
+check "the operator is told" grep -q 'warn .*linked account is empty' "$T/g/err.log"
+check "no pairing was started on its own" ok_if '! grep -q "pairing a new device" "$T/g/err.log"'
+check "SIGTERM exits 0 within 1 s" stop_gw
+check "gateway starts with the database missing" start_gateway g
+check "missing database of a linked account -> logged_out" wait_state logged_out 5000
+check "the status says why" \
+  ok_if 'curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/api/v1/status" | grep -q "linked account is missing"'
+api POST /api/v1/channels/whatsapp/default/login
+check "login (the owner's choice) pairs a new device" ok_if '[ "$CODE" = 202 ] && [ -n "$(wait_qr)" ]'
+check "the marker is gone until the next link" [ ! -e "$GW_STATE/accounts/default/linked" ]
 
 [ -n "${DEBUG_EV:-}" ] && { echo "$ev" | jq -c "[.type,.data.to,.data.next_retry_ms]" | sed "s/^/# /" | head -80; }
 check "final SIGTERM exits 0 within 1 s" stop_gw

@@ -33,7 +33,9 @@ printf 'v2: %s\n' "$(printf '%s\n' "$msg" | sed -n 's/.*"text":"\([^"]*\)"}$/\1/
 EOF
 mkdir -p "$T/g"
 conf() { # conf COMMAND TIMEOUT_MS [EXTRA exec keys]
-  printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s"},
+  # dm_policy open: this test is about the hook itself (25-access.sh tests the policy)
+  printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s",
+ "accounts":{"default":{"dm_policy":"open"}}},
  "hooks":{"exec":{"command":"%s","timeout_ms":%s%s}}}\n' "$LISTEN" "$ROOT" "$1" "$2" "${3:-}" \
     >"$T/g/wagate.json"
 }
@@ -93,9 +95,11 @@ check "hook.replied event names the message and the reply" \
 REPLY_ID=$(jq -r "select(.type==\"hook.replied\" and .data.id==\"$ID1\") | .data.reply_id" <<<"$ev" | head -1)
 
 # ---- the idempotency key ----
-api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"a second reply\",\"idempotency_key\":\"hook:default:$ID1\"}"
-check "the reply's key is hook:default:<id>: a second reply is a duplicate" ok_if \
+api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"echo: hello\",\"idempotency_key\":\"hook:default:$ID1\"}"
+check "the reply's key is hook:default:<id>: the same reply again is a duplicate" ok_if \
   '[ "$CODE" = 200 ] && [ "$(jq -r .duplicate <<<"$BODY")" = true ] && [ "$(jq -r .id <<<"$BODY")" = "$REPLY_ID" ]'
+api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"a second reply\",\"idempotency_key\":\"hook:default:$ID1\"}"
+check "... and another text under that key is refused (409)" ok_if '[ "$CODE" = 409 ]'
 
 # ---- failures: logged, one event, never retried ----
 alice_says fail >/dev/null

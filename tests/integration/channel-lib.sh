@@ -36,9 +36,9 @@ import base64, json, os, socket, struct, sys
 host, port = sys.argv[1].rsplit(":", 1)
 s = socket.create_connection((host, int(port)), timeout=3)
 key = base64.b64encode(os.urandom(16)).decode()
-s.sendall(("GET /api/v1/events?since=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+s.sendall(("GET /api/v1/events?since=0 HTTP/1.1\r\nHost: localhost:%s\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n"
-           "Authorization: Bearer %s\r\n\r\n" % (key, sys.argv[2])).encode())
+           "Authorization: Bearer %s\r\n\r\n" % (port, key, sys.argv[2])).encode())
 buf = b""
 while b"\r\n\r\n" not in buf:
     buf += s.recv(4096)

@@ -6,7 +6,8 @@
  * the DeviceSentMessage copy; a group with alice (SKDM + skmsg, then skmsg only); a message
  * queued while disconnected goes out once after the login; an idempotency key reused gives one
  * message; a corrupted delivery makes alice send a retry receipt which we answer; a number
- * that is not on WhatsApp fails. Every wait is bounded.
+ * that is not on WhatsApp fails; a missing group fails at once and the queue moves on. Every wait
+ * is bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -354,6 +356,13 @@ static int teardown(void **state)
 
 /* ---- tests ---- */
 
+static int64_t loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void send_and_wait(struct h *h, const char *to, const char *text, const char *key,
                           char *id_out)
 {
@@ -534,6 +543,8 @@ static void test_retry_receipt(void **state)
     assert_int_equal(ok, 1);
 }
 
+/* A number the server lists no device for fails at once, "not on WhatsApp"; the answer is
+ * remembered, so the next enqueue to it is refused before anything is queued (-ENXIO). */
 static void test_not_on_whatsapp(void **state)
 {
     (void)state;
@@ -544,39 +555,58 @@ static void test_not_on_whatsapp(void **state)
     int failed = h->failed;
     wa_sender_kick(h->s);
     assert_true(run_until(h, &h->failed, failed + 1, WAIT_MS));
-    assert_non_null(strstr(h->last_err, "no usable device"));
+    assert_non_null(strstr(h->last_err, "not on WhatsApp"));
+    assert_int_equal(enq(h->s, "+1 555 9999", "again", NULL, &m), -ENXIO);
+    assert_non_null(strstr(wa_sender_last_error(h->s), "not on WhatsApp"));
     assert_int_equal(enq(h->s, "alice@lid", "x", NULL, &m), -EINVAL);
 }
 
-/* iq errors are transient: the row stays queued (paused until the next kick) and becomes
- * failed after WA_SEND_MAX_ATTEMPTS. */
-static void test_iq_error_bounded(void **state)
+/* No head-of-line blocking (issue 13): a message to a group that does not exist (the server
+ * answers 404) fails at once with the reason, and the message queued behind it goes out at
+ * once, without another kick. */
+static void test_missing_group_fails_queue_moves_on(void **state)
 {
     (void)state;
     struct h *h = &g_h;
     struct st_outbox_msg m;
-    assert_int_equal(enq(h->s, "120363999999999999@g.us", "x", NULL, &m), 0);
-    char id[64];
-    snprintf(id, sizeof(id), "%s", m.msg_id);
+    /* disconnected-style enqueue: both rows wait in the outbox in this order */
+    assert_int_equal(wa_outbox_enqueue(h->db, &h->creds,
+                                       &(struct wa_outmsg){.kind = WA_OM_TEXT,
+                                                           .to = "120363999999999999@g.us",
+                                                           .text = "to nobody"},
+                                       &m, h->last_err, sizeof(h->last_err)),
+                     0);
+    char gid[64], aid[64];
+    snprintf(gid, sizeof(gid), "%s", m.msg_id);
     st_outbox_msg_free(&m);
-    int failed = h->failed;
-    for (int i = 0; i < WA_SEND_MAX_ATTEMPTS - 1; i++) {
-        wa_sender_kick(h->s);
-        idle(h, 150);
-        assert_int_equal(h->failed, failed);
-        assert_non_null(strstr(wa_sender_last_error(h->s), "iq error"));
-        struct st_outbox_msg row;
-        assert_int_equal(st_outbox_get(h->db, id, &row), 0);
-        assert_int_equal(row.state, ST_OUT_QUEUED);
-        st_outbox_msg_free(&row);
-    }
-    wa_sender_kick(h->s);
+    assert_int_equal(wa_outbox_enqueue(h->db, &h->creds,
+                                       &(struct wa_outmsg){.kind = WA_OM_TEXT,
+                                                           .to = ALICE,
+                                                           .text = "behind the missing group"},
+                                       &m, h->last_err, sizeof(h->last_err)),
+                     0);
+    snprintf(aid, sizeof(aid), "%s", m.msg_id);
+    st_outbox_msg_free(&m);
+    int failed = h->failed, sent = h->sent;
+    int64_t t0 = loop_now_ms();
+    wa_sender_kick(h->s); /* the only kick */
     assert_true(run_until(h, &h->failed, failed + 1, WAIT_MS));
-    assert_string_equal(h->last_id, id);
-    assert_non_null(strstr(h->last_err, "iq error"));
-    /* the queue moves on: a later message is sent */
-    char id2[64];
-    send_and_wait(h, ALICE, "after the failure", NULL, id2);
+    assert_non_null(strstr(h->last_err, "no such group"));
+    assert_true(run_until(h, &h->sent, sent + 1, WAIT_MS));
+    int64_t ms = loop_now_ms() - t0;
+    printf("# missing group failed and the next message was acked %lld ms after the kick\n",
+           (long long)ms);
+    struct st_outbox_msg row;
+    assert_int_equal(st_outbox_get(h->db, gid, &row), 0);
+    assert_int_equal(row.state, ST_OUT_FAILED);
+    assert_non_null(strstr(row.error, "no such group (404"));
+    st_outbox_msg_free(&row);
+    assert_int_equal(st_outbox_get(h->db, aid, &row), 0);
+    assert_int_equal(row.state, ST_OUT_SENT);
+    st_outbox_msg_free(&row);
+    char text[128];
+    assert_true(wait_inbox(h, "alice", aid, text, sizeof(text)));
+    assert_string_equal(text, "behind the missing group");
 }
 
 /* A burst: 30 messages queued at once go out oldest first, pipelined, each exactly once. */
@@ -704,7 +734,7 @@ int main(void)
         cmocka_unit_test(test_group),
         cmocka_unit_test(test_retry_receipt),
         cmocka_unit_test(test_not_on_whatsapp),
-        cmocka_unit_test(test_iq_error_bounded),
+        cmocka_unit_test(test_missing_group_fails_queue_moves_on),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_group_commit),
     };

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "api/events.h"
+#include "api/guard.h"
 #include "api/metrics.h"
 #include "api/server.h"
 #include "core/log.h"
@@ -53,11 +54,18 @@ struct conn {
     bool eof;
 };
 
-static struct conn *conn_open(void)
+/* A connection from 127.0.0.<from> (1..254; every 127/8 address is loopback on Linux),
+ * without pumping the loop. */
+static struct conn *conn_start_from(int from)
 {
     struct conn *c = calloc(1, sizeof(*c));
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(c->fd >= 0);
+    if (from != 1) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)from);
+        assert_int_equal(bind(c->fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
@@ -65,8 +73,19 @@ static struct conn *conn_open(void)
     fcntl(c->fd, F_SETFL, O_NONBLOCK);
     int r = connect(c->fd, (struct sockaddr *)&a, sizeof(a));
     assert_true(r == 0 || errno == EINPROGRESS);
+    return c;
+}
+
+static struct conn *conn_open_from(int from)
+{
+    struct conn *c = conn_start_from(from);
     pump(5); /* let the server accept */
     return c;
+}
+
+static struct conn *conn_open(void)
+{
+    return conn_open_from(1);
 }
 
 static void conn_free(struct conn *c)
@@ -232,15 +251,16 @@ static int ws_read(struct conn *c, char *out, size_t outlen, int timeout_ms)
     return -1;
 }
 
-static struct conn *ws_open(const char *query, bool header_auth)
+#define UPGRADE_HDRS                                                                               \
+    "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"                   \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+/* Open the event stream; auth is extra header lines (e.g. the bearer). */
+static struct conn *ws_open_hdr(const char *query, const char *auth, const char *want_proto)
 {
     char raw[1024];
-    snprintf(raw, sizeof(raw),
-             "GET /api/v1/events%s HTTP/1.1\r\nHost: t\r\n%s%s%sConnection: Upgrade\r\n"
-             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-             query, header_auth ? "Authorization: Bearer " : "", header_auth ? TOKEN : "",
-             header_auth ? "\r\n" : "");
+    snprintf(raw, sizeof(raw), "GET /api/v1/events%s HTTP/1.1\r\nHost: t\r\n%s" UPGRADE_HDRS "\r\n",
+             query, auth);
     struct conn *c = conn_open();
     conn_sends(c, raw);
     uint64_t end = now_ms() + 2000;
@@ -250,12 +270,22 @@ static struct conn *ws_open(const char *query, bool header_auth)
         if (he) {
             assert_memory_equal(c->buf, "HTTP/1.1 101 ", 13);
             assert_non_null(memmem(c->buf, c->len, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", 28));
+            void *proto = memmem(c->buf, c->len, "Sec-WebSocket-Protocol:", 23);
+            if (want_proto)
+                assert_non_null(memmem(c->buf, c->len, want_proto, strlen(want_proto)));
+            else
+                assert_null(proto);
             conn_consume(c, (size_t)(he - c->buf) + 4);
             return c;
         }
     }
     fail_msg("no 101 response");
     return NULL;
+}
+
+static struct conn *ws_open(const char *query, bool header_auth)
+{
+    return ws_open_hdr(query, header_auth ? "Authorization: Bearer " TOKEN "\r\n" : "", NULL);
 }
 
 static long long event_seq(const char *json, char *type, size_t typelen)
@@ -290,9 +320,14 @@ static void echo_handler(const struct api_request *req, struct api_response *res
     api_response_json(res, 201, o);
 }
 
+static const char *const test_hosts[] = {"t"};
+
 static struct api_config base_cfg(void)
 {
     struct api_config cfg = {
+        .header_timeout_ms = 400,
+        .allowed_hosts = test_hosts,
+        .nallowed_hosts = 1,
         .listen = "127.0.0.1:0",
         .token = TOKEN,
         .version = "9.9.9-test",
@@ -518,31 +553,228 @@ static void test_request_and_idle_timeouts(void **st)
 
 static void test_too_many_clients(void **st)
 {
+    /* four clients in the middle of a request hold every slot (max_clients 4) */
     struct conn *cs[4];
-    for (int i = 0; i < 4; i++)
-        cs[i] = conn_open();
+    for (int i = 0; i < 4; i++) {
+        cs[i] = conn_open_from(2 + i);
+        conn_sends(cs[i], "GET /healthz HTTP/1.1\r\n");
+    }
     pump(20);
     assert_int_equal(api_server_clients(srv), 4);
+    /* a fifth is triaged: anything but /healthz gets 503, silence too (after 1 s at most) */
     struct conn *extra = conn_open();
-    struct resp r;
-    assert_true(read_response(extra, &r, 2000));
+    struct resp r = request(extra, "GET /api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.head, "Retry-After: 1"));
     assert_true(wait_closed(extra, 2000));
     conn_free(extra);
-    assert_true(
-        api_metrics_get(api_server_metrics(srv), "wagate_api_clients_rejected_total", NULL) == 1);
+    extra = conn_open();
+    assert_true(read_response(extra, &r, 2000));
+    assert_int_equal(r.status, 503);
+    conn_free(extra);
+    /* ...but /healthz is answered */
+    extra = conn_open();
+    r = request(extra, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_true(wait_closed(extra, 2000));
+    conn_free(extra);
+    assert_int_equal(
+        (int)api_metrics_get(api_server_metrics(srv), "wagate_api_clients_rejected_total", NULL),
+        3);
     /* the others still work; after one leaves, a new one is accepted */
-    r = request(cs[0], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = request(cs[0], "Host: t\r\n\r\n");
     assert_int_equal(r.status, 200);
     conn_free(cs[1]);
     pump(50);
     struct conn *again = conn_open();
-    r = request(again, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = request(again, "GET /api/v1/status HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " TOKEN
+                       "\r\n\r\n");
     assert_int_equal(r.status, 200);
+    /* idle clients make room: cs[0] and again are idle now, cs[2..3] still mid-request; a
+     * new client closes the oldest idle one (cs[0]) and gets its slot */
+    struct conn *fresh = conn_open_from(9);
+    pump(20);
+    assert_true(wait_closed(cs[0], 2000));
+    r = request(fresh, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    conn_free(fresh);
     conn_free(again);
     conn_free(cs[0]);
     conn_free(cs[2]);
     conn_free(cs[3]);
+}
+
+static void test_per_peer_cap(void **st)
+{
+    /* max_clients 16 here, per peer 4: a fifth busy client from one address is triaged
+     * while another address still gets a slot */
+    struct conn *cs[4];
+    for (int i = 0; i < 4; i++) {
+        cs[i] = conn_open_from(7);
+        conn_sends(cs[i], "GET /hea");
+    }
+    struct conn *fifth = conn_open_from(7);
+    struct resp r = request(fifth, "GET /api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(r.status, 503);
+    conn_free(fifth);
+    struct conn *other = conn_open_from(8);
+    r = request(other, "GET /api/v1/status HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " TOKEN
+                       "\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    conn_free(other);
+    for (int i = 0; i < 4; i++)
+        conn_free(cs[i]);
+}
+
+static int setup_full(void **st)
+{
+    struct api_config cfg = base_cfg();
+    cfg.header_timeout_ms = 5000;
+    return start_with(cfg);
+}
+
+static int setup_peer(void **st)
+{
+    struct api_config cfg = base_cfg();
+    cfg.max_clients = 16;
+    cfg.header_timeout_ms = 5000;
+    return start_with(cfg);
+}
+
+static void test_loopback_listen(void **st)
+{
+    assert_true(api_listen_is_loopback("127.0.0.1:0"));
+    assert_true(api_listen_is_loopback("127.1.2.3:80"));
+    assert_true(api_listen_is_loopback("[::1]:18789"));
+    assert_true(api_listen_is_loopback("[::ffff:127.0.0.1]:1"));
+    assert_false(api_listen_is_loopback("0.0.0.0:18789"));
+    assert_false(api_listen_is_loopback("[::]:18789"));
+    assert_false(api_listen_is_loopback("192.168.1.5:18789"));
+    assert_false(api_listen_is_loopback("[::ffff:10.0.0.1]:1"));
+    assert_false(api_listen_is_loopback("localhost:1"));
+    assert_false(api_listen_is_loopback(NULL));
+}
+
+static void test_host_and_origin(void **st)
+{
+    char raw[512];
+    /* name, append the bound port?, expected status */
+    struct {
+        const char *host;
+        bool port;
+        int status;
+    } cases[] = {
+        {"127.0.0.1", true, 200},    {"localhost", true, 200},
+        {"LOCALHOST", true, 200},    {"[::1]", true, 200},
+        {"t", false, 200},           {"t:1234", false, 200},
+        {"evil.example", true, 403}, {"127.0.0.1:1", false, 403},
+        {"localhost", false, 403},   {"127.0.0.1:80@evil", false, 403},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char host[128];
+        if (cases[i].port)
+            snprintf(host, sizeof(host), "%s:%d", cases[i].host, port);
+        else
+            snprintf(host, sizeof(host), "%s", cases[i].host);
+        snprintf(raw, sizeof(raw),
+                 "GET /api/v1/status HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer " TOKEN
+                 "\r\nConnection: close\r\n\r\n",
+                 host);
+        struct conn *c = conn_open();
+        struct resp r = request(c, raw);
+        if (r.status != cases[i].status) fail_msg("Host %s: %d", host, r.status);
+        conn_free(c);
+    }
+    /* a rebinding name is refused on /metrics too; /healthz answers whatever the Host */
+    struct conn *c = conn_open();
+    struct resp r = request(c, "GET /metrics HTTP/1.1\r\nHost: rebind.example:80\r\n"
+                               "Authorization: Bearer " TOKEN "\r\n\r\n");
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "host not allowed"));
+    conn_free(c);
+    c = conn_open();
+    r = request(c, "GET /healthz HTTP/1.1\r\nHost: rebind.example\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    conn_free(c);
+    /* Origin on the event stream: a foreign or null one is refused even with the token */
+    const char *bad[] = {"http://evil.example", "null", "http://127.0.0.1:1", "file://"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(raw, sizeof(raw),
+                 "GET /api/v1/events HTTP/1.1\r\nHost: t\r\nOrigin: %s\r\n"
+                 "Authorization: Bearer " TOKEN "\r\n" UPGRADE_HDRS "\r\n",
+                 bad[i]);
+        c = conn_open();
+        r = request(c, raw);
+        if (r.status != 403) fail_msg("Origin %s: %d", bad[i], r.status);
+        conn_free(c);
+    }
+    char ok[128];
+    snprintf(ok, sizeof(ok), "Origin: http://localhost:%d\r\nAuthorization: Bearer " TOKEN "\r\n",
+             port);
+    conn_free(ws_open_hdr("", ok, NULL));
+    /* and the token is still needed with a good Origin */
+    snprintf(
+        raw, sizeof(raw),
+        "GET /api/v1/events HTTP/1.1\r\nHost: t\r\nOrigin: http://127.0.0.1:%d\r\n" UPGRADE_HDRS
+        "\r\n",
+        port);
+    c = conn_open();
+    r = request(c, raw);
+    assert_int_equal(r.status, 401);
+    conn_free(c);
+}
+
+/* Slowloris: 300 connections from 10 loopback addresses send a partial request head and
+ * stall; /healthz keeps answering, and the stalled ones are closed by the header deadline. */
+static void test_slowloris_300(void **st)
+{
+    enum { N = 300 };
+    static struct conn *cs[N];
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        cs[i] = conn_start_from(10 + i % 10);
+        pump(1);
+        (void)send(cs[i]->fd, "GET /healthz HTTP/1.1\r\nHo", 25, MSG_NOSIGNAL);
+        if (i % 10 == 9) pump(2);
+    }
+    pump(50);
+    uint64_t t_open = now_ms() - t0;
+    /* every slot is held by a stalled request; the rest were triaged (a few may have been
+     * accepted before their bytes were read and then made room as idle clients) */
+    assert_int_equal(api_server_clients(srv), 64);
+    double rejected =
+        api_metrics_get(api_server_metrics(srv), "wagate_api_clients_rejected_total", NULL);
+    assert_true(rejected >= (N - 64) * 9 / 10);
+    uint64_t worst = 0;
+    for (int k = 0; k < 5; k++) {
+        uint64_t a = now_ms();
+        struct conn *probe = conn_open();
+        struct resp r = request(probe, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_int_equal(r.status, 200);
+        conn_free(probe);
+        if (now_ms() - a > worst) worst = now_ms() - a;
+    }
+    /* the header deadline (3 s here) closes every stalled client */
+    uint64_t t1 = now_ms();
+    while (api_server_clients(srv) > 0 && now_ms() - t1 < 10000)
+        pump(20);
+    uint64_t cleared = now_ms() - t1;
+    assert_int_equal(api_server_clients(srv), 0);
+    printf("slowloris: %d stalled connections opened in %llu ms (%.0f triaged); /healthz worst "
+           "%llu ms over 5 probes; slots free again %llu ms later\n",
+           N, (unsigned long long)t_open, rejected, (unsigned long long)worst,
+           (unsigned long long)cleared);
+    for (int i = 0; i < N; i++)
+        conn_free(cs[i]);
+}
+
+static int setup_many(void **st)
+{
+    struct api_config cfg = base_cfg();
+    cfg.max_clients = 64;
+    cfg.header_timeout_ms = 3000;
+    cfg.request_timeout_ms = 3000;
+    return start_with(cfg);
 }
 
 static void test_metrics(void **st)
@@ -550,7 +782,7 @@ static void test_metrics(void **st)
     assert_int_equal(get("/healthz", NULL).status, 200);
     assert_int_equal(get("/healthz", NULL).status, 200);
     api_events_publish(api_server_events(srv), "test.x", NULL);
-    struct resp r = get("/metrics", NULL);
+    struct resp r = get("/metrics", TOKEN);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.head, "text/plain; version=0.0.4"));
     const char *want[] = {
@@ -570,6 +802,8 @@ static void test_metrics(void **st)
     /* resident memory is a real figure */
     const char *p = strstr(r.body, "\nprocess_resident_memory_bytes ");
     assert_true(strtod(p + 31, NULL) > 1e6);
+    /* behind the token unless metrics_public */
+    assert_int_equal(get("/metrics", NULL).status, 401);
 }
 
 static void test_events_resume(void **st)
@@ -608,7 +842,9 @@ static void test_events_resume(void **st)
     /* ring holds 4: publish up to 10, resume from 2 -> gap 3..6, then 7..10 */
     for (int i = 0; i < 6; i++)
         api_events_publish(ev, "test.more", NULL);
-    c = ws_open("?since=2&token=" TOKEN, false); /* query-string token */
+    /* the browser way: the token as a subprotocol, wagate.v1 selected */
+    c = ws_open_hdr("?since=2", "Sec-WebSocket-Protocol: wagate.v1, wagate.bearer." TOKEN "\r\n",
+                    "Sec-WebSocket-Protocol: wagate.v1\r\n");
     assert_int_equal(ws_read(c, msg, sizeof(msg), 2000), 1);
     assert_int_equal(event_seq(msg, type, sizeof(type)), 6);
     assert_string_equal(type, "stream.gap");
@@ -637,8 +873,30 @@ static void test_events_auth_and_bad_upgrade(void **st)
     assert_true(wait_closed(c, 2000));
     conn_free(c);
     c = conn_open();
-    r = request(c, "GET /api/v1/events?token=" TOKEN " HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = request(c, "GET /api/v1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " TOKEN
+                   "\r\n\r\n");
     assert_int_equal(r.status, 400); /* not an upgrade */
+    conn_free(c);
+    /* a token in the URL is refused, saying where it goes */
+    c = conn_open();
+    r = request(c,
+                "GET /api/v1/events?token=" TOKEN " HTTP/1.1\r\nHost: t\r\n" UPGRADE_HDRS "\r\n");
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "URL"));
+    conn_free(c);
+    /* the subprotocol token with a wrong value, and without wagate.v1 */
+    c = conn_open();
+    r = request(
+        c, "GET /api/v1/events HTTP/1.1\r\nHost: t\r\n"
+           "Sec-WebSocket-Protocol: wagate.v1, wagate.bearer.nope-nope-nope-nope\r\n" UPGRADE_HDRS
+           "\r\n");
+    assert_int_equal(r.status, 401);
+    conn_free(c);
+    c = conn_open();
+    r = request(c, "GET /api/v1/events HTTP/1.1\r\nHost: t\r\n"
+                   "Sec-WebSocket-Protocol: wagate.bearer." TOKEN "\r\n" UPGRADE_HDRS "\r\n");
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "wagate.v1"));
     conn_free(c);
     c = conn_open();
     r = request(c,
@@ -809,7 +1067,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keepalive_and_pipelining, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_and_idle_timeouts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_too_many_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_clients, setup_full, teardown),
+        cmocka_unit_test_setup_teardown(test_per_peer_cap, setup_peer, teardown),
+        cmocka_unit_test_setup_teardown(test_host_and_origin, setup, teardown),
+        cmocka_unit_test(test_loopback_listen),
+        cmocka_unit_test_setup_teardown(test_slowloris_300, setup_many, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_auth_and_bad_upgrade, setup, teardown),

@@ -108,7 +108,7 @@ static void test_errors_name_the_key(void **state)
         {"{\"gateway\":{\"listen\":\"localhost:80\"}}", "gateway.listen: expected"},
         {"{\"gateway\":{\"listen\":\"127.0.0.1:70000\"}}", "gateway.listen: expected"},
         {"{\"gateway\":{\"listen\":\"127.0.0.1\"}}", "gateway.listen: expected"},
-        {"{\"gateway\":{\"token\":\"short\"}}", "gateway.token: expected a string of 16 to 128"},
+        {"{\"gateway\":{\"token\":\"short\"}}", "gateway.token: expected 16 to 128 visible ASCII"},
         {"{\"gateway\":{\"max_clients\":0}}", "gateway.max_clients: expected an integer from 1"},
         {"{\"gateway\":{\"max_clients\":1.5}}", "gateway.max_clients: expected an integer"},
         {"{\"gateway\":{\"max_clients\":\"8\"}}", "gateway.max_clients: expected an integer"},
@@ -208,8 +208,7 @@ static void test_accounts(void **state)
          "whatsapp.accounts.a.phone: unknown key"},
         {"{\"whatsapp\":{\"accounts\":{\"a\":1}}}",
          "whatsapp.accounts.a: expected an object, got 1"},
-        {"{\"whatsapp\":{\"accounts\":{\"a\":{},\"a\":{}}}}",
-         "whatsapp.accounts.a: duplicate account"},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{},\"a\":{}}}}", "whatsapp.accounts.a: duplicate key"},
         {"{\"whatsapp\":{\"accounts\":[\"a\"]}}",
          "whatsapp.accounts: expected an object of up to 16 accounts, got [\"a\"]"},
     };
@@ -219,6 +218,59 @@ static void test_accounts(void **state)
     }
     assert_true(cfg_account_id_valid("a_b-9"));
     assert_false(cfg_account_id_valid("a.b"));
+}
+
+/* whatsapp.accounts.<id>: the access policy keys (gw/access.h) */
+static void test_access_keys(void **state)
+{
+    (void)state;
+    struct wg_config c;
+    char err[256];
+    cfg_defaults(&c);
+    const struct wg_access *a = cfg_access(&c, "default");
+    assert_int_equal(a->dm_policy, WG_DM_PAIRING);
+    assert_int_equal(a->group_policy, WG_GROUP_ALLOWLIST);
+    assert_true(a->require_mention);
+    assert_int_equal(
+        parse(&c,
+              "{\"whatsapp\":{\"accounts\":{\"work\":{},\"home\":{\"dm_policy\":\"allowlist\","
+              "\"allow_from\":[\"+1 555 0002\",\"15550003@s.whatsapp.net\"],\"group_policy\":"
+              "\"open\",\"groups\":[\"120363041234567890@g.us\"],\"require_mention\":false}}}}",
+              err),
+        0);
+    a = cfg_access(&c, "work");
+    assert_int_equal(a->dm_policy, WG_DM_PAIRING);
+    assert_true(a->require_mention);
+    a = cfg_access(&c, "home");
+    assert_int_equal(a->dm_policy, WG_DM_ALLOWLIST);
+    assert_int_equal(a->n_allow, 2);
+    assert_string_equal(a->allow_from[0], "15550002@s.whatsapp.net");
+    assert_string_equal(a->allow_from[1], "15550003@s.whatsapp.net");
+    assert_int_equal(a->group_policy, WG_GROUP_OPEN);
+    assert_int_equal(a->n_groups, 1);
+    assert_string_equal(a->groups[0], "120363041234567890@g.us");
+    assert_false(a->require_mention);
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"dm_policy\":\"everyone\"}}}}",
+         "whatsapp.accounts.a.dm_policy: expected \"pairing\", \"allowlist\" or \"open\", got "
+         "\"everyone\""},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"group_policy\":\"pairing\"}}}}",
+         "whatsapp.accounts.a.group_policy: expected \"allowlist\" or \"open\", got \"pairing\""},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"require_mention\":1}}}}",
+         "whatsapp.accounts.a.require_mention: expected true or false, got 1"},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"allow_from\":[\"0555\"]}}}}",
+         "whatsapp.accounts.a.allow_from: expected an array of up to 32 phone numbers "
+         "(\"+15550002\"), got \"0555\""},
+        {"{\"whatsapp\":{\"accounts\":{\"a\":{\"groups\":[\"+15550002\"]}}}}",
+         "whatsapp.accounts.a.groups: expected an array of up to 32 group JIDs (\"...@g.us\"), got "
+         "\"+15550002\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&c, bad[i].json, err), -EINVAL);
+        assert_string_equal(err, bad[i].msg);
+    }
 }
 
 static void test_backoff_keys(void **state)
@@ -309,6 +361,59 @@ static void test_hooks(void **state)
     assert_non_null(strstr(err, "hooks.exec.command: expected a string of 1 to 1023"));
 }
 
+/* Strictness (issue 13): what used to be accepted silently is an error naming the key. */
+static void test_strict(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    /* duplicate keys, at the top, in a section, in a custom object */
+    assert_int_equal(parse(&c, "{\"log\":{\"level\":\"debug\",\"level\":\"info\"}}", err), -EINVAL);
+    assert_string_equal(err, "log.level: duplicate key");
+    assert_int_equal(parse(&c, "{\"log\":{},\"gateway\":{},\"log\":{}}", err), -EINVAL);
+    assert_string_equal(err, "log: duplicate key");
+    assert_int_equal(
+        parse(&c, "{\"whatsapp\":{\"accounts\":{\"a\":{},\"b\":{\"x\":1,\"x\":2}}}}", err),
+        -EINVAL);
+    assert_string_equal(err, "whatsapp.accounts.b.x: duplicate key");
+    /* a BOM */
+    assert_int_equal(parse(&c, "\xef\xbb\xbf{}", err), -EINVAL);
+    assert_non_null(strstr(err, "byte order mark"));
+    /* tokens with whitespace inside */
+    const char *bad_tokens[] = {"0123456789 abcdef", "0123456789abcdef\n", "\t0123456789abcdef",
+                                "0123456789abcdef\u00e9"};
+    for (size_t i = 0; i < sizeof bad_tokens / sizeof bad_tokens[0]; i++) {
+        char j[128];
+        snprintf(j, sizeof j, "{\"gateway\":{\"token\":\"%s\"}}", bad_tokens[i]);
+        assert_int_equal(parse(&c, j, err), -EINVAL);
+        if (!strstr(err, "gateway.token: expected 16 to 128 visible ASCII"))
+            fail_msg("%s -> %s", j, err);
+    }
+    assert_int_equal(parse(&c, "{\"gateway\":{\"token\":\"0123456789abcdef!~\"}}", err), 0);
+    /* the API exposure keys */
+    assert_int_equal(parse(&c,
+                           "{\"gateway\":{\"allowed_hosts\":[\"wagate.example.com\","
+                           "\"10.0.0.5:18789\",\"[fd00::1]:80\"],\"metrics_public\":true,"
+                           "\"allow_remote\":true}}",
+                           err),
+                     0);
+    assert_int_equal(c.allowed_hosts.n, 3);
+    assert_string_equal(c.allowed_hosts.name[1], "10.0.0.5:18789");
+    assert_true(c.metrics_public);
+    assert_true(c.allow_remote);
+    const char *bad_hosts[] = {"[\"a b\"]", "[\"h:0\"]", "[\"h:99999\"]", "[\"[zz]\"]",
+                               "[\"\"]",    "[1]",       "\"h\"",         "[\"h/x\"]"};
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++) {
+        char j[128];
+        snprintf(j, sizeof j, "{\"gateway\":{\"allowed_hosts\":%s}}", bad_hosts[i]);
+        assert_int_equal(parse(&c, j, err), -EINVAL);
+        if (strncmp(err, "gateway.allowed_hosts: expected", 31) != 0) fail_msg("%s -> %s", j, err);
+    }
+    cfg_defaults(&c);
+    assert_false(c.metrics_public);
+    assert_false(c.allow_remote);
+    assert_int_equal(c.allowed_hosts.n, 0);
+}
+
 static void test_split_listen(void **state)
 {
     char host[64];
@@ -337,7 +442,9 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_default_paths),
         cmocka_unit_test(test_split_listen),
+        cmocka_unit_test(test_strict),
         cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_access_keys),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_backoff_keys),
         cmocka_unit_test(test_keepalive_keys),

@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <uv.h>
 
 #define ME_PN     "15551230000:7@s.whatsapp.net"
 #define ME_LID    "211111111111111:7@lid"
@@ -49,11 +51,13 @@ struct us {
     struct wa_recv_env env;
     struct wa_receiver *rcv;
     struct wa_node *sent[64];
-    size_t deliv_at[64]; /* messages delivered when sent[i] went out */
+    size_t deliv_at[64];  /* messages delivered when sent[i] went out */
+    uint64_t sent_ms[64]; /* monotonic ms when sent[i] went out */
     size_t nsent;
     int fail_send;
     size_t delivered, receipts, retries;
     char last_text[256];
+    enum wa_inmsg_kind last_kind;
     enum st_out_state last_state;
 };
 
@@ -69,6 +73,9 @@ static int hook_send(void *ud, const struct wa_node *n)
     struct wa_node *c = NULL;
     assert_int_equal(wa_node_decode(b.data, b.len, NULL, &c, NULL, 0), 0);
     buf_free(&b);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    u->sent_ms[u->nsent] = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     u->deliv_at[u->nsent] = u->delivered;
     u->sent[u->nsent++] = c;
     return 0;
@@ -78,7 +85,8 @@ static void on_message(void *ud, const struct wa_inmsg *m)
 {
     struct us *u = ud;
     u->delivered++;
-    if (m->kind == WA_IN_TEXT)
+    u->last_kind = m->kind;
+    if (m->kind == WA_IN_TEXT || m->kind == WA_IN_UNDECRYPTABLE)
         snprintf(u->last_text, sizeof u->last_text, "%.*s", (int)m->text_len, m->text);
     else
         snprintf(u->last_text, sizeof u->last_text, "%.*s", (int)m->raw_len, (const char *)m->raw);
@@ -365,6 +373,8 @@ static void test_pkmsg_then_msg(void **state)
     us_free(&u);
 }
 
+static struct wa_node *corrupt_last(struct wa_node *n);
+
 static void test_group_skdm(void **state)
 {
     struct us u;
@@ -415,6 +425,21 @@ static void test_group_skdm(void **state)
     add_enc(n, SG_SKMSG, &sk, NULL);
     assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     assert_string_equal(u.last_text, "second");
+    /* a group message that stays undecryptable: given up, and alice's sender key for the
+     * group goes with her session (per-peer repair), so her next SKDM rebuilds it */
+    size_t d0 = u.delivered;
+    for (unsigned i = 0; i < 6; i++) {
+        wa_node_free(n);
+        buf_reset(&sk);
+        assert_int_equal(sg_group_encrypt(a.ctx, GROUP, &a.self, pt.data, pt.len, &sk), 0);
+        n = stanza("GRP4", GROUP, "222222222222222:0@lid");
+        add_enc(n, SG_SKMSG, &sk, NULL);
+        n = corrupt_last(n);
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    }
+    assert_int_equal(u.delivered, d0 + 1);
+    assert_int_equal(u.last_kind, WA_IN_UNDECRYPTABLE);
+    assert_int_equal(st_sg_sender_key_delete(u.db, GROUP, "222222222222222_1", 0), 0);
     /* skmsg in a 1:1 stanza is malformed -> retry receipt */
     sent_clear(&u);
     wa_node_free(n);
@@ -563,7 +588,24 @@ static void test_bad_mac_retry(void **state)
     struct wa_recv_stats st;
     wa_recv_get_stats(u.rcv, &st);
     assert_true(st.gave_up >= 1);
-    assert_int_equal(u.delivered, 2);
+    /* ... and the message is not lost silently: an `undecryptable` inbox row, delivered */
+    assert_int_equal(u.delivered, 3);
+    assert_int_equal(u.last_kind, WA_IN_UNDECRYPTABLE);
+    assert_non_null(strstr(u.last_text, "bad MAC"));
+    struct st_inbox_msg *rows = NULL;
+    size_t nrows = 0, hits = 0;
+    assert_int_equal(st_inbox_list(u.db, 0, 100, &rows, &nrows), 0);
+    for (size_t i = 0; i < nrows; i++)
+        if (!strcmp(rows[i].msg_id, "BAD2")) {
+            hits++;
+            assert_string_equal(rows[i].type, "undecryptable");
+        }
+    st_inbox_list_free(rows, nrows);
+    assert_int_equal(hits, 1);
+    struct st_undec pend[4];
+    size_t npend = 9;
+    assert_int_equal(st_undec_list(u.db, pend, 4, &npend), 0);
+    assert_int_equal(npend, 0); /* the repair row went with the inbox row */
     /* a stanza carrying <enc count=3> resumes at 4 (after a restart) */
     wa_recv_reset_retries(u.rcv);
     alice_free(&a);
@@ -580,8 +622,138 @@ static void test_bad_mac_retry(void **state)
     assert_int_equal(wa_recv_handle(u.rcv, n), 1);
     wa_node_free(n);
     assert_string_equal(u.last_text, "x again");
+    /* per peer at most once an hour: the next message given up keeps the new session */
+    reply_to_alice(&u, &a);
+    size_t d = u.delivered;
+    for (unsigned i = 1; i <= 6; i++) {
+        n = corrupt_last(alice_text(&a, "BAD4", "again never", NULL));
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+        wa_node_free(n);
+    }
+    assert_int_equal(u.delivered, d + 1);
+    assert_int_equal(u.last_kind, WA_IN_UNDECRYPTABLE);
+    assert_int_equal(sg_has_session(u.ctx, &al), 1); /* not dropped a second time */
     alice_free(&a);
     us_free(&u);
+}
+
+static void keepalive_cb(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Run the loop until u->delivered reaches want (or ms pass). */
+static void run_until_delivered(uv_loop_t *loop, struct us *u, size_t want, int ms)
+{
+    uv_update_time(loop);
+    uint64_t end = uv_now(loop) + (uint64_t)ms;
+    while (u->delivered < want && uv_now(loop) < end)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+/* With a loop: a resend failing at once does not get its receipt at once (the gap), an
+ * unanswered receipt is followed by the next after retry_wait_ms (with keys), and after
+ * the fifth the message becomes an `undecryptable` row -- five receipts paced, not in a burst. */
+static unsigned g_store_failing, g_store_peers;
+
+static void on_store_failing(void *ud, unsigned peers, unsigned fails, unsigned oks)
+{
+    g_store_failing++;
+    g_store_peers = peers;
+}
+
+/* The store-wide trigger: first failures of distinct messages outnumbering the successes (at
+ * least WA_RECV_STORE_MIN_FAILS) call on_store_failing once per window; fewer do not. */
+static void test_store_failing(void **state)
+{
+    struct us u;
+    struct alice a;
+    us_init(&u);
+    alice_init(&a, &u, 3);
+    struct wa_node *n = alice_text(&a, "OKS", "first", NULL);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    wa_node_free(n);
+    reply_to_alice(&u, &a);
+    u.env.on_store_failing = on_store_failing;
+    u.env.store_peers = 100; /* only the majority rule can trip */
+    us_renew(&u);
+    g_store_failing = 0;
+    for (unsigned i = 0; i < WA_RECV_STORE_MIN_FAILS + 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "SW%u", i);
+        n = corrupt_last(alice_text(&a, id, "x", NULL));
+        assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+        wa_node_free(n);
+        assert_int_equal(g_store_failing, i + 1 >= WA_RECV_STORE_MIN_FAILS ? 1 : 0);
+    }
+    assert_int_equal(g_store_peers, 1);
+    alice_free(&a);
+    us_free(&u);
+}
+
+static void test_retry_paced(void **state)
+{
+    struct us u;
+    struct alice a;
+    uv_loop_t loop;
+    uv_timer_t keep;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(uv_timer_init(&loop, &keep), 0);
+    assert_int_equal(uv_timer_start(&keep, keepalive_cb, 5, 5), 0);
+    us_init(&u);
+    alice_init(&a, &u, 9);
+    struct wa_node *n = alice_text(&a, "OKP", "first", NULL);
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    wa_node_free(n);
+    reply_to_alice(&u, &a);
+    u.env.loop = &loop;
+    u.env.retry_gap_ms = 200;
+    u.env.retry_wait_ms = 300;
+    u.env.phone_delay_ms = 100; /* no session with our phone here: nothing to wait for */
+    us_renew(&u);
+    sent_clear(&u);
+    size_t d0 = u.delivered;
+    n = corrupt_last(alice_text(&a, "PACE1", "lost", NULL));
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    assert_int_equal(u.nsent, 2); /* retry receipt 1 + ack */
+    /* the row is in the store before the ack went out */
+    struct st_undec pend[4];
+    size_t npend = 0;
+    assert_int_equal(st_undec_list(u.db, pend, 4, &npend), 0);
+    assert_int_equal(npend, 1);
+    assert_string_equal(pend[0].msg_id, "PACE1");
+    assert_int_equal(pend[0].count, 1);
+    /* the resend fails at once: acked, its receipt waits for the gap */
+    assert_int_equal(wa_recv_handle(u.rcv, n), 1);
+    wa_node_free(n);
+    assert_int_equal(u.nsent, 3);
+    assert_string_equal(u.sent[2]->tag.s, "ack");
+    run_until_delivered(&loop, &u, d0 + 1, 10000);
+    assert_int_equal(u.delivered, d0 + 1);
+    assert_int_equal(u.last_kind, WA_IN_UNDECRYPTABLE);
+    unsigned want = 1;
+    uint64_t prev = 0;
+    for (size_t i = 0; i < u.nsent; i++) {
+        const struct wa_node *r = u.sent[i];
+        if (strcmp(r->tag.s, "receipt") != 0) continue;
+        char c[8];
+        snprintf(c, sizeof c, "%u", want);
+        assert_string_equal(sattr(wa_node_child(r, "retry"), "count"), c);
+        if (want > 1) assert_non_null(wa_node_child(r, "keys"));
+        if (prev) assert_true(u.sent_ms[i] - prev >= 190); /* paced: the gap at least */
+        printf("# retry receipt %u at +%llu ms\n", want,
+               (unsigned long long)(prev ? u.sent_ms[i] - prev : 0));
+        prev = u.sent_ms[i];
+        want++;
+    }
+    assert_int_equal(want, WA_RECV_MAX_RETRY + 1);
+    assert_int_equal(st_undec_list(u.db, pend, 4, &npend), 0);
+    assert_int_equal(npend, 0);
+    alice_free(&a);
+    us_free(&u);
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* A copy of our own message sent from our phone (device 0): DeviceSentMessage. */
@@ -1467,6 +1639,8 @@ int main(void)
         cmocka_unit_test(test_group_skdm),
         cmocka_unit_test(test_redelivery),
         cmocka_unit_test(test_bad_mac_retry),
+        cmocka_unit_test(test_retry_paced),
+        cmocka_unit_test(test_store_failing),
         cmocka_unit_test(test_store_failure),
         cmocka_unit_test(test_receipts),
         cmocka_unit_test(test_other_stanzas_and_caps),

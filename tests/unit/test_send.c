@@ -84,7 +84,18 @@ static void test_normalize_to(void **state)
     norm_bad("+");
     norm_bad("1234");                    /* too short */
     norm_bad("+1555000200000000000000"); /* too long */
-    norm_bad("+1555-0002");
+    /* E.164 as people type it (issue 13) */
+    norm_ok("+1555-0002", "15550002@s.whatsapp.net");
+    norm_ok("+1 555 0002", "15550002@s.whatsapp.net");
+    norm_ok("+1 (555) 000.2", "15550002@s.whatsapp.net");
+    norm_ok("0015550002", "15550002@s.whatsapp.net");
+    norm_bad("05550002");    /* national: no country code */
+    norm_bad("+0015550002"); /* + and 00 */
+    norm_bad("0015550002@s.whatsapp.net");
+    norm_bad("1234567890123456"); /* 16 digits: beyond E.164 */
+    norm_bad(" 15550002");
+    norm_bad("+1 555 0002x");
+    norm_bad("+1--");
     norm_bad("15550002:3@s.whatsapp.net"); /* a device */
     norm_bad("222222222222222@lid");
     norm_bad("status@broadcast");
@@ -251,7 +262,7 @@ static void test_usync_parse_and_cache(void **state)
     wa_usync_cache_free(c);
     /* eviction: the oldest entry goes */
     assert_int_equal(wa_usync_cache_new(100000, &c), 0);
-    struct wa_usync_user x = {0};
+    struct wa_usync_user x = {.ndev = 1};
     for (int i = 0; i <= WA_USYNC_CACHE_MAX; i++) {
         snprintf(x.pn, sizeof(x.pn), "1000%d", i);
         wa_usync_cache_put(c, &x, 200 + i);
@@ -259,6 +270,52 @@ static void test_usync_parse_and_cache(void **state)
     assert_null(wa_usync_cache_get(c, "10000", 200 + WA_USYNC_CACHE_MAX));
     assert_non_null(wa_usync_cache_get(c, "10001", 200 + WA_USYNC_CACHE_MAX));
     wa_usync_cache_free(c);
+    /* "not on WhatsApp" answers: remembered for the TTL, never handed out as a device list;
+     * a later answer with devices replaces them */
+    assert_int_equal(wa_usync_cache_new(10, &c), 0);
+    wa_usync_cache_put_absent(c, "15559999", 100);
+    assert_true(wa_usync_cache_absent(c, "15559999", 105));
+    assert_null(wa_usync_cache_get(c, "15559999", 105));
+    assert_false(wa_usync_cache_absent(c, "15559999", 110)); /* expired */
+    assert_false(wa_usync_cache_absent(c, "15550002", 105));
+    wa_usync_cache_put_absent(c, "15559999", 200);
+    snprintf(x.pn, sizeof(x.pn), "15559999");
+    wa_usync_cache_put(c, &x, 201);
+    assert_false(wa_usync_cache_absent(c, "15559999", 202));
+    assert_non_null(wa_usync_cache_get(c, "15559999", 202));
+    wa_usync_cache_free(c);
+}
+
+static bool iqerr(const char *code, enum wa_send_step step, const char *want)
+{
+    struct wa_node *iq = wa_node_new("iq");
+    struct wa_node *e = wa_node_new("error");
+    assert_int_equal(wa_node_set_attr(iq, "type", "error"), 0);
+    if (code) assert_int_equal(wa_node_set_attr(e, "code", code), 0);
+    assert_int_equal(wa_node_set_attr(e, "text", "x"), 0);
+    assert_int_equal(wa_node_add_child(iq, e), 0);
+    char why[160];
+    bool perm = wa_send_iq_error(iq, step, why, sizeof(why));
+    if (!strstr(why, want)) fail_msg("%s: '%s' lacks '%s'", code ? code : "-", why, want);
+    wa_node_free(iq);
+    return perm;
+}
+
+/* iq errors: a 4xx is final for the message, with what it means; the rest is retried */
+static void test_iq_error_classes(void **state)
+{
+    (void)state;
+    assert_true(iqerr("404", WA_SEND_STEP_GROUP, "no such group (404 x)"));
+    assert_true(iqerr("403", WA_SEND_STEP_GROUP, "not a member of this group"));
+    assert_true(iqerr("404", WA_SEND_STEP_USYNC, "no such number"));
+    assert_true(iqerr("400", WA_SEND_STEP_KEYS, "refused the pre-key query (400"));
+    assert_false(iqerr("500", WA_SEND_STEP_GROUP, "server error 500"));
+    assert_false(iqerr("503", WA_SEND_STEP_USYNC, "server error 503"));
+    assert_false(iqerr("429", WA_SEND_STEP_KEYS, "server error 429"));
+    assert_false(iqerr(NULL, WA_SEND_STEP_GROUP, "iq error"));
+    assert_false(iqerr("40x", WA_SEND_STEP_GROUP, "iq error"));
+    char why[64];
+    assert_false(wa_send_iq_error(NULL, WA_SEND_STEP_GROUP, why, sizeof(why)));
 }
 
 /* ---- the sender over a real store and an idle client ---- */
@@ -390,9 +447,18 @@ static void test_enqueue_durable_and_idempotent(void **state)
     assert_int_equal(pll, a.payload_len);
     assert_memory_equal(pl, a.payload, pll);
     free(pl);
-    /* same key: same row, nothing new */
-    assert_int_equal(enq(f->s, "+15550002", "hello again", "key-1", &b), ST_DUPLICATE);
+    /* same key, same message: same row, nothing new */
+    assert_int_equal(enq(f->s, "+1 555 0002", "hello", "key-1", &b), ST_DUPLICATE);
     assert_string_equal(b.msg_id, a.msg_id);
+    /* same key, another text or recipient: refused (the API's 409), nothing new */
+    struct st_outbox_msg cm;
+    assert_int_equal(enq(f->s, "+15550002", "hello again", "key-1", &cm), -EEXIST);
+    assert_non_null(strstr(wa_sender_last_error(f->s), "different message"));
+    assert_int_equal(enq(f->s, "+15550003", "hello", "key-1", &cm), -EEXIST);
+    char err[256];
+    struct wa_outmsg om = wa_outmsg_text("+15550003", "hello", "key-1");
+    assert_int_equal(wa_outbox_enqueue(f->db, &f->creds, &om, &cm, err, sizeof(err)), -EEXIST);
+    assert_non_null(strstr(err, "key-1"));
     struct st_outbox_msg *v = NULL;
     size_t n = 0;
     assert_int_equal(st_outbox_list_queued(f->db, 10, &v, &n), 0);
@@ -455,6 +521,13 @@ static void test_enqueue_rejects(void **state)
     big[WA_SEND_TEXT_MAX + 1] = 0;
     assert_int_equal(enq(f->s, "+15550002", big, NULL, &a), -EINVAL);
     free(big);
+    /* not UTF-8 (what a hook might print): refused before an id is spent on it */
+    assert_int_equal(enq(f->s, "+15550002", "caf\xe9", NULL, &a), -EINVAL);
+    assert_non_null(strstr(wa_sender_last_error(f->s), "not valid UTF-8 (byte 3)"));
+    char err[128];
+    struct wa_outmsg om = wa_outmsg_text("+15550002", "\xed\xa0\x80", NULL);
+    assert_int_equal(wa_outbox_enqueue(f->db, &f->creds, &om, &a, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not valid UTF-8"));
     f->creds.me_pn[0] = 0; /* not paired */
     assert_int_equal(enq(f->s, "+15550002", "x", NULL, &a), -EINVAL);
     snprintf(f->creds.me_pn, sizeof(f->creds.me_pn), "15551230000:7@s.whatsapp.net");
@@ -624,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_stanza_shape),
         cmocka_unit_test(test_usync_build),
         cmocka_unit_test(test_usync_parse_and_cache),
+        cmocka_unit_test(test_iq_error_classes),
         cmocka_unit_test_setup_teardown(test_enqueue_durable_and_idempotent, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_without_sender, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_rejects, fx_setup, fx_teardown),

@@ -130,6 +130,41 @@ static void test_file_atomic_and_capped_read(void **state)
     assert_int_equal(file_read_all(base, 100, &data, &len), -EINVAL); /* a directory */
 }
 
+static void test_linked_marker(void **state)
+{
+    char db[128], marker[128];
+    snprintf(db, sizeof db, "%s/wa.db", base);
+    snprintf(marker, sizeof marker, "%s/linked", base);
+    /* never linked: a missing or empty database is a fresh start */
+    assert_int_equal(state_db_check(base, db), STATE_DB_OK);
+    assert_int_equal(file_write_atomic(db, "", 0, 0600), 0);
+    assert_int_equal(state_db_check(base, db), STATE_DB_OK);
+    /* linked: the marker is written once (0600) and the same database is now a loss */
+    assert_int_equal(state_linked_mark(base, "15550001:3@s.whatsapp.net"), 0);
+    struct stat st;
+    assert_int_equal(stat(marker, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(file_read_all(marker, 4096, &text, &len), 0);
+    assert_non_null(strstr(text, "linked 15550001:3@s.whatsapp.net 20"));
+    free(text);
+    assert_int_equal(state_linked_mark(base, "other"), 0); /* kept as first written */
+    assert_int_equal(file_read_all(marker, 4096, &text, &len), 0);
+    assert_non_null(strstr(text, "15550001:3"));
+    free(text);
+    assert_int_equal(state_db_check(base, db), STATE_DB_EMPTY);
+    assert_int_equal(unlink(db), 0);
+    assert_int_equal(state_db_check(base, db), STATE_DB_MISSING);
+    assert_int_equal(file_write_atomic(db, "SQLite format 3", 15, 0600), 0);
+    assert_int_equal(state_db_check(base, db), STATE_DB_OK);
+    /* cleared on a new link: a fresh start again */
+    assert_int_equal(unlink(db), 0);
+    assert_int_equal(state_linked_clear(base), 0);
+    assert_int_equal(state_linked_clear(base), 0);
+    assert_int_equal(state_db_check(base, db), STATE_DB_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_contention_names_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_dropped_when_holder_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_atomic_and_capped_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_linked_marker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,13 +188,64 @@ static void h_scan(struct aconn *c, const cJSON *body)
 
 static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
 {
-    const char *to = jstr(body, "to"), *text = jstr(body, "text");
+    const char *to = jstr(body, "to"), *text = jstr(body, "text"), *hex = jstr(body, "text_hex");
+    /* text_hex: the text's bytes as they go into the protobuf, unchecked (invalid UTF-8
+     * from a contact, for tests); no NUL */
+    static char raw[FW_SIM_TEXT_MAX + 1];
+    if (!text && hex) {
+        long n = hex_decode((uint8_t *)raw, FW_SIM_TEXT_MAX, hex, strlen(hex));
+        if (n <= 0 || memchr(raw, 0, (size_t)n)) {
+            reply_err(c, 400, "text_hex: 1..65536 bytes of hex without 00");
+            return;
+        }
+        raw[n] = '\0';
+        text = raw;
+    }
     if (!to || !text) {
-        reply_err(c, 400, "need to and text");
+        reply_err(c, 400, "need to and text (or text_hex)");
         return;
     }
     char id[64], err[256] = "";
-    int rc = fw_sim_send_text(c->s, a, to, text, id, err, sizeof(err));
+    int rc = fw_sim_send(c->s, a, to, text, jstr(body, "mention"), id, err, sizeof(err));
+    if (rc < 0) {
+        reply_err(c, errno_status(rc), err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    reply(c, 200, o);
+}
+
+static void h_config(struct aconn *c, struct fw_account *a, const cJSON *body)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "answer_retries");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "answer_placeholders");
+    if ((v && !cJSON_IsBool(v)) || (p && !cJSON_IsBool(p)) || (!v && !p)) {
+        reply_err(c, 400, "need answer_retries and/or answer_placeholders (bool)");
+        return;
+    }
+    if (v) fw_sim_answer_retries(a->sim, cJSON_IsTrue(v));
+    if (p) fw_sim_answer_placeholders(a->sim, cJSON_IsTrue(p));
+    cJSON *o = cJSON_CreateObject();
+    if (v) cJSON_AddBoolToObject(o, "answer_retries", cJSON_IsTrue(v));
+    if (p) cJSON_AddBoolToObject(o, "answer_placeholders", cJSON_IsTrue(p));
+    reply(c, 200, o);
+}
+
+static void h_retry(struct aconn *c, struct fw_account *a, const cJSON *body)
+{
+    const char *id = jstr(body, "id");
+    const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(body, "count");
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(body, "keys");
+    unsigned count = cJSON_IsNumber(cnt) && cnt->valuedouble >= 1 && cnt->valuedouble <= 100
+                         ? (unsigned)cnt->valuedouble
+                         : 1;
+    if (!id) {
+        reply_err(c, 400, "need id");
+        return;
+    }
+    char err[256] = "";
+    int rc = fw_sim_send_retry(c->s, a, id, count, cJSON_IsTrue(keys), err, sizeof(err));
     if (rc < 0) {
         reply_err(c, errno_status(rc), err);
         return;
@@ -254,6 +305,9 @@ static void h_stats(struct aconn *c)
     cJSON_AddNumberToObject(o, "receipts_routed", (double)st->receipts_routed);
     cJSON_AddNumberToObject(o, "sim_decrypted", (double)st->sim_decrypted);
     cJSON_AddNumberToObject(o, "sim_decrypt_failures", (double)st->sim_decrypt_failures);
+    cJSON_AddNumberToObject(o, "sim_retries_answered", (double)st->sim_retries_answered);
+    cJSON_AddNumberToObject(o, "sim_sessions_rebuilt", (double)st->sim_sessions_rebuilt);
+    cJSON_AddNumberToObject(o, "sim_placeholder_answers", (double)st->sim_placeholder_answers);
     cJSON_AddNumberToObject(o, "faults_applied", (double)st->faults_applied);
     size_t online = 0;
     for (struct fw_conn *k = c->s->conns; k; k = k->next)
@@ -305,6 +359,10 @@ static void route_contact(struct aconn *c, const struct http_request *r, const c
     }
     if (strcmp(rest + n, "/send") == 0 && strcmp(r->method, "POST") == 0)
         h_send(c, a, body);
+    else if (strcmp(rest + n, "/config") == 0 && strcmp(r->method, "POST") == 0)
+        h_config(c, a, body);
+    else if (strcmp(rest + n, "/retry") == 0 && strcmp(r->method, "POST") == 0)
+        h_retry(c, a, body);
     else if (strcmp(rest + n, "/inbox") == 0 && strcmp(r->method, "GET") == 0)
         reply(c, 200, fw_sim_inbox_json(a->sim));
     else

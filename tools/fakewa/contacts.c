@@ -20,7 +20,8 @@ struct inbox_item {
     char from[WA_JID_STR_MAX];
     char chat[WA_JID_STR_MAX];
     char type[16];
-    char *text; /* NULL if none / failed */
+    char enc[8]; /* the first <enc>'s type: pkmsg, msg, skmsg */
+    char *text;  /* NULL if none / failed */
     char error[96];
     uint64_t t_ms;
     bool ok;
@@ -41,12 +42,23 @@ struct sent_item {
     unsigned retries;
 };
 
-#define SENT_RING 256
+#define SENT_RING     256
+#define RECREATE_RING 64
+
+/* Devices whose session was rebuilt without keys, and when (whatsmeow: once an hour). */
+struct recreate_item {
+    char addr[160];
+    uint64_t t_ms;
+};
 
 struct fw_sim {
     struct fw_account *a;
     struct sent_item sent[SENT_RING];
     size_t sent_next;
+    struct recreate_item recreated[RECREATE_RING];
+    uint32_t retry_keys;    /* pre-keys made for our own retry receipts */
+    bool mute_retries;      /* tests: retry receipts for our texts go unanswered */
+    bool mute_placeholders; /* tests: placeholder resend requests go unanswered */
     struct sg_memstore *ms;
     struct sg_store st;
     struct sg_ctx *ctx;
@@ -194,7 +206,8 @@ static struct inbox_item *inbox_add(struct fw_sim *sim)
 
 /* Decrypt one <enc>; on success sets *text (may stay NULL for SKDM-only payloads). */
 static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const struct sg_address *from,
-                       const char *group, char **text, char *err, size_t errlen)
+                       const char *group, char **text, ProtobufCBinaryData *pdo, char *err,
+                       size_t errlen)
 {
     size_t len = 0;
     const uint8_t *ct = wa_node_content_bytes(enc, &len);
@@ -224,6 +237,17 @@ static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const stru
     }
     const char *t = m ? msg_text(m, 0) : NULL;
     if (t && !*text) *text = strdup(t);
+    const Wa__ProtocolMessage *pm = m ? m->protocolmessage : NULL;
+    if (pm && pm->has_type &&
+        pm->type == WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_MESSAGE &&
+        pm->has_peerdataoperationrequestmessage && !pdo->data) {
+        pdo->data = malloc(pm->peerdataoperationrequestmessage.len + 1);
+        if (pdo->data) {
+            memcpy(pdo->data, pm->peerdataoperationrequestmessage.data,
+                   pm->peerdataoperationrequestmessage.len);
+            pdo->len = pm->peerdataoperationrequestmessage.len;
+        }
+    }
     if (m) wa__message__free_unpacked(m, NULL);
     buf_free(&pt);
     return rc;
@@ -250,6 +274,116 @@ static void send_receipt(struct fw_server *s, struct fw_sim *sim, const struct w
     wa_node_free(r);
 }
 
+static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account *ra,
+                      struct fw_device *rd, const struct buf *pt, struct wa_node *parts, bool wrap);
+static int pack_padded(const Wa__Message *m, struct buf *out);
+static void new_msg_id(struct fw_server *s, char *out);
+
+/* The primary phone answers a companion's placeholder resend request (wa-protocol.md §7.8)
+ * for messages it has itself decrypted: a peer message with
+ * protocolMessage{PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE, {PLACEHOLDER_MESSAGE_RESEND,
+ * stanzaId, [{placeholderMessageResendResponse{webMessageInfoBytes}}]}}. */
+static void answer_placeholder(struct fw_server *s, struct fw_sim *sim, const struct wa_jid *from,
+                               const char *stanza_id, const ProtobufCBinaryData *req_b)
+{
+    struct fw_account *a = sim->a;
+    struct fw_device *rd = fw_device_get(a, from->device);
+    if (sim->mute_placeholders || fw_account_by_jid(s, from) != a || !rd || from->device == 0)
+        return;
+    Wa__PeerDataOperationRequest *req =
+        wa__peer_data_operation_request__unpack(NULL, req_b->len, req_b->data);
+    if (!req || req->peerdataoperationrequesttype != 4) {
+        if (req) wa__peer_data_operation_request__free_unpacked(req, NULL);
+        return;
+    }
+    size_t n = req->n_placeholdermessageresendrequest, k = 0;
+    Wa__PeerDataOperationResponse__Result *res = calloc(n ? n : 1, sizeof(*res));
+    Wa__PeerDataOperationResponse__Result__PlaceholderMessageResendResponse *pr =
+        calloc(n ? n : 1, sizeof(*pr));
+    Wa__PeerDataOperationResponse__Result **list = calloc(n ? n : 1, sizeof(*list));
+    uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
+    for (size_t i = 0; res && pr && list && bufs && i < n; i++) {
+        const Wa__MessageKey *key = req->placeholdermessageresendrequest[i]
+                                        ? req->placeholdermessageresendrequest[i]->messagekey
+                                        : NULL;
+        const struct inbox_item *it = NULL;
+        for (size_t j = 0; key && key->id && j < sim->nin; j++) {
+            const struct inbox_item *x = &sim->inbox[(sim->in_head + j) % FW_SIM_INBOX];
+            if (x->ok && x->text && strcmp(x->id, key->id) == 0) it = x;
+        }
+        if (!it) continue;
+        Wa__Message inner = WA__MESSAGE__INIT;
+        inner.conversation = it->text;
+        Wa__MessageKey wk = WA__MESSAGE_KEY__INIT;
+        wk.remotejid = key->remotejid;
+        wk.has_fromme = 1;
+        wk.id = key->id;
+        wk.participant = key->participant;
+        Wa__WebMessageInfo w = WA__WEB_MESSAGE_INFO__INIT;
+        w.key = &wk;
+        w.message = &inner;
+        w.has_messagetimestamp = 1;
+        w.messagetimestamp = it->t_ms / 1000;
+        size_t wl = wa__web_message_info__get_packed_size(&w);
+        bufs[k] = malloc(wl ? wl : 1);
+        if (!bufs[k]) break;
+        wa__web_message_info__pack(&w, bufs[k]);
+        wa__peer_data_operation_response__result__placeholder_message_resend_response__init(&pr[k]);
+        pr[k].has_webmessageinfobytes = 1;
+        pr[k].webmessageinfobytes = (ProtobufCBinaryData){wl, bufs[k]};
+        wa__peer_data_operation_response__result__init(&res[k]);
+        res[k].placeholdermessageresendresponse = &pr[k];
+        list[k] = &res[k];
+        k++;
+    }
+    if (k) {
+        Wa__PeerDataOperationResponse resp = WA__PEER_DATA_OPERATION_RESPONSE__INIT;
+        resp.has_peerdataoperationrequesttype = 1;
+        resp.peerdataoperationrequesttype = 4;
+        resp.stanzaid = (char *)stanza_id;
+        resp.n_peerdataoperationresult = k;
+        resp.peerdataoperationresult = list;
+        size_t rl = wa__peer_data_operation_response__get_packed_size(&resp);
+        uint8_t *rb = malloc(rl ? rl : 1);
+        if (rb) {
+            wa__peer_data_operation_response__pack(&resp, rb);
+            Wa__ProtocolMessage pm = WA__PROTOCOL_MESSAGE__INIT;
+            pm.has_type = 1;
+            pm.type = WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE;
+            pm.has_peerdataoperationrequestresponsemessage = 1;
+            pm.peerdataoperationrequestresponsemessage = (ProtobufCBinaryData){rl, rb};
+            Wa__Message m = WA__MESSAGE__INIT;
+            m.protocolmessage = &pm;
+            struct buf pt;
+            buf_init(&pt, SG_MAX_MESSAGE);
+            char id[64], j[WA_JID_STR_MAX];
+            new_msg_id(s, id);
+            fw_pn_jid(a, rd->id, false, j);
+            struct wa_node *msg =
+                nb_new("message", "id", id, "type", "text", "category", "peer", NULL);
+            nb_attr_jid(msg, "to", j);
+            int rc = pack_padded(&m, &pt);
+            if (rc == 0) rc = encrypt_to(s, sim, a, rd, &pt, msg, false);
+            if (rc == 0) {
+                fw_route_message(s, a, fw_device_get(a, 0), msg);
+                s->stats.sim_placeholder_answers++;
+                log_info("fakewa", a->phone, "answered a placeholder resend for %zu message%s", k,
+                         k == 1 ? "" : "s");
+            }
+            wa_node_free(msg);
+            buf_free(&pt);
+            free(rb);
+        }
+    }
+    for (size_t i = 0; bufs && i < k; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(list);
+    free(pr);
+    free(res);
+    wa__peer_data_operation_request__free_unpacked(req, NULL);
+}
+
 static void receive_message(struct fw_server *s, struct fw_sim *sim, const struct wa_node *msg)
 {
     struct wa_jid from, sender;
@@ -264,14 +398,18 @@ static void receive_message(struct fw_server *s, struct fw_sim *sim, const struc
     else
         wa_jid_format_bare(&from, it->chat, sizeof(it->chat));
     snprintf(it->type, sizeof(it->type), "%s", group ? "group" : "chat");
+    const struct wa_node *e0 = wa_node_child(msg, "enc");
+    const char *et = e0 ? wa_node_attr(e0, "type") : NULL;
+    snprintf(it->enc, sizeof(it->enc), "%s", et && strlen(et) < sizeof(it->enc) ? et : "");
     struct sg_address addr;
     char gid[WA_JID_STR_MAX];
     wa_jid_format_bare(&from, gid, sizeof(gid));
     int rc = sender_address(s, &sender, &addr);
+    ProtobufCBinaryData pdo = {0, NULL};
     for (struct wa_node *e = wa_node_next_child(msg, "enc", NULL); rc == 0 && e;
          e = wa_node_next_child(msg, "enc", e))
-        rc =
-            decrypt_enc(sim, e, &addr, group ? gid : NULL, &it->text, it->error, sizeof(it->error));
+        rc = decrypt_enc(sim, e, &addr, group ? gid : NULL, &it->text, &pdo, it->error,
+                         sizeof(it->error));
     it->ok = rc == 0;
     if (it->ok)
         s->stats.sim_decrypted++;
@@ -280,6 +418,8 @@ static void receive_message(struct fw_server *s, struct fw_sim *sim, const struc
     log_info("fakewa", sim->a->name[0] ? sim->a->name : sim->a->phone, "received %s from %s: %s",
              it->id, it->from, it->ok ? "decrypted" : it->error);
     send_receipt(s, sim, msg, it->ok);
+    if (rc == 0 && pdo.data) answer_placeholder(s, sim, &sender, it->id, &pdo);
+    free(pdo.data);
 }
 
 static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct wa_node *rcpt);
@@ -370,8 +510,96 @@ static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account
     return rc;
 }
 
+/* The bundle a retry receipt carries: <registration> and <keys><identity/><key><id/><value/>
+ * </key><skey><id/><value/><signature/></skey></keys> (ids big-endian, 3 bytes). 0 or
+ * -EBADMSG (sizes are checked: the receipt comes from a client). */
+static int bytes_of(const struct wa_node *parent, const char *tag, void *out, size_t len,
+                    uint32_t *num)
+{
+    const struct wa_node *c = parent ? wa_node_child(parent, tag) : NULL;
+    size_t n = 0;
+    const uint8_t *p = c ? wa_node_content_bytes(c, &n) : NULL;
+    if (!p) return -EBADMSG;
+    if (num) {
+        if (n < 1 || n > 4) return -EBADMSG;
+        *num = (uint32_t)nb_rd_be(p, n);
+        return 0;
+    }
+    if (n == len + 1 && p[0] == 0x05) { /* a key with its type byte */
+        p++;
+        n--;
+    }
+    if (n != len) return -EBADMSG;
+    memcpy(out, p, len);
+    return 0;
+}
+
+static int receipt_bundle(const struct wa_node *rcpt, struct sg_bundle *b)
+{
+    const struct wa_node *keys = wa_node_child(rcpt, "keys");
+    const struct wa_node *k = keys ? wa_node_child(keys, "key") : NULL;
+    const struct wa_node *sk = keys ? wa_node_child(keys, "skey") : NULL;
+    memset(b, 0, sizeof(*b));
+    int rc = keys ? bytes_of(rcpt, "registration", NULL, 0, &b->registration_id) : -ENOENT;
+    if (rc == 0) rc = bytes_of(keys, "identity", b->identity, 32, NULL);
+    if (rc == 0) rc = bytes_of(sk, "id", NULL, 0, &b->signed_prekey_id);
+    if (rc == 0) rc = bytes_of(sk, "value", b->signed_prekey, 32, NULL);
+    if (rc == 0) rc = bytes_of(sk, "signature", b->signed_prekey_sig, 64, NULL);
+    if (rc == 0 && k) {
+        rc = bytes_of(k, "id", NULL, 0, &b->prekey_id);
+        if (rc == 0) rc = bytes_of(k, "value", b->prekey, 32, NULL);
+        b->has_prekey = rc == 0;
+    }
+    return rc;
+}
+
+/* whatsmeow's shouldRecreateSession: at most one rebuild per device per hour when the
+ * receipt carries no keys (a missing session is always rebuilt). */
+static bool may_recreate(struct fw_sim *sim, const struct sg_address *a)
+{
+    char name[160];
+    if (sg_address_str(a, name, sizeof(name)) < 0) return false;
+    uint64_t now = fw_now_ms();
+    struct recreate_item *slot = &sim->recreated[0];
+    for (size_t i = 0; i < RECREATE_RING; i++) {
+        struct recreate_item *r = &sim->recreated[i];
+        if (strcmp(r->addr, name) == 0) {
+            if (now - r->t_ms < FW_SIM_RECREATE_MS) return false;
+            slot = r;
+            break;
+        }
+        if (r->t_ms < slot->t_ms) slot = r;
+    }
+    snprintf(slot->addr, sizeof(slot->addr), "%s", name);
+    slot->t_ms = now;
+    return true;
+}
+
+/* How the session for the retried device is prepared (docs/internals/retry-receipts.md):
+ * the receipt's <keys> -> a new session from that bundle; no keys but count >= 2 (once an
+ * hour per device) or no session at all -> a new session from the server's bundle (the
+ * registry); else the current session. 1 = a new session was built, 0 = current, < 0 error. */
+static int retry_session(struct fw_server *s, struct fw_sim *sim, struct fw_account *ra,
+                         struct fw_device *rd, const struct wa_node *rcpt, long count)
+{
+    struct sg_address addr;
+    int rc = sg_address_make(&addr, ra->lid, 1, rd->id);
+    if (rc < 0) return rc;
+    struct sg_bundle b;
+    if (receipt_bundle(rcpt, &b) == 0) {
+        rc = sg_session_from_bundle(sim->ctx, &addr, &b);
+        return rc < 0 ? rc : 1;
+    }
+    bool has = sg_has_session(sim->ctx, &addr) == 1;
+    if (has && (count < 2 || !may_recreate(sim, &addr))) return 0;
+    if (has) (void)sg_delete_session(sim->ctx, &addr);
+    (void)s;
+    return 1; /* encrypt_to builds it from the registry */
+}
+
 /* A device could not decrypt one of our 1:1 texts: re-encrypt it for that device only
- * (count = the retry count) on the current session, as the phone would. At most 5 times. */
+ * (<enc count=the retry count>), on a session chosen by retry_session() -- the rule real
+ * clients follow. At most FW_SIM_RETRY_MAX answers per message. */
 static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct wa_node *rcpt)
 {
     const char *id = wa_node_attr(rcpt, "id");
@@ -382,10 +610,11 @@ static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct w
         if (sim->sent[i].text && strcmp(sim->sent[i].id, id) == 0) it = &sim->sent[i];
     struct fw_account *ra = fw_account_by_jid(s, &from);
     struct fw_device *rd = ra ? fw_device_get(ra, from.device) : NULL;
-    if (!it || !rd || ra != it->to || it->retries >= 5) return;
+    if (sim->mute_retries || !it || !rd || ra != it->to || it->retries >= FW_SIM_RETRY_MAX) return;
     it->retries++;
     struct wa_node *rt = wa_node_child(rcpt, "retry");
     const char *count = rt && wa_node_attr(rt, "count") ? wa_node_attr(rt, "count") : "1";
+    long cnt = strtol(count, NULL, 10);
     Wa__Message m = WA__MESSAGE__INIT;
     m.conversation = it->text;
     struct buf pt;
@@ -394,13 +623,20 @@ static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct w
     fw_pn_jid(ra, rd->id, false, j);
     struct wa_node *msg = nb_new("message", "id", id, "type", "text", NULL);
     nb_attr_jid(msg, "to", j);
-    int rc = pack_padded(&m, &pt);
+    int fresh = retry_session(s, sim, ra, rd, rcpt, cnt);
+    int rc = fresh < 0 ? fresh : pack_padded(&m, &pt);
     if (rc == 0) rc = encrypt_to(s, sim, ra, rd, &pt, msg, false);
     if (rc == 0) {
         nb_attr(wa_node_child(msg, "enc"), "count", count);
         fw_route_message(s, sim->a, fw_device_get(sim->a, 0), msg);
+        s->stats.sim_retries_answered++;
+        if (fresh == 1) s->stats.sim_sessions_rebuilt++;
         log_info("fakewa", sim->a->name[0] ? sim->a->name : sim->a->phone,
-                 "answered retry %s for %s (count %s)", id, j, count);
+                 "answered retry %s for %s (count %s, %s session)", id, j, count,
+                 fresh == 1 ? "new" : "current");
+    } else {
+        log_warn("fakewa", sim->a->name[0] ? sim->a->name : sim->a->phone,
+                 "retry %s for %s (count %s) not answered: %s", id, j, count, sg_strerror(rc));
     }
     buf_free(&pt);
     wa_node_free(msg);
@@ -441,7 +677,7 @@ static int send_direct(struct fw_server *s, struct fw_sim *sim, struct fw_accoun
 }
 
 static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *g, const char *text,
-                      struct wa_node *msg, char *err, size_t errlen)
+                      const char *mention, struct wa_node *msg, char *err, size_t errlen)
 {
     struct fw_account *a = sim->a;
     char gj[WA_JID_STR_MAX];
@@ -457,7 +693,18 @@ static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *
     if (rc == 0) rc = sg_group_create(sim->ctx, gj, &self, &skdm);
     Wa__Message m = WA__MESSAGE__INIT, dist = WA__MESSAGE__INIT;
     Wa__SenderKeyDistributionMessage d = WA__SENDER_KEY_DISTRIBUTION_MESSAGE__INIT;
-    m.conversation = (char *)text;
+    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
+    Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT;
+    char *mj = (char *)mention;
+    if (mention) { /* extendedTextMessage{text, contextInfo{mentionedJid}} */
+        et.text = (char *)text;
+        ci.n_mentionedjid = 1;
+        ci.mentionedjid = &mj;
+        et.contextinfo = &ci;
+        m.extendedtextmessage = &et;
+    } else {
+        m.conversation = (char *)text;
+    }
     d.groupid = gj;
     d.has_axolotlsenderkeydistributionmessage = 1;
     d.axolotlsenderkeydistributionmessage = (ProtobufCBinaryData){skdm.len, skdm.data};
@@ -488,6 +735,12 @@ static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *
 int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                      char *id_out, char *err, size_t errlen)
 {
+    return fw_sim_send(s, a, to, text, NULL, id_out, err, errlen);
+}
+
+int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
+                const char *mention, char *id_out, char *err, size_t errlen)
+{
     struct fw_sim *sim = a->sim;
     if (!sim || !text || strlen(text) > FW_SIM_TEXT_MAX) {
         snprintf(err, errlen, "bad text");
@@ -505,7 +758,7 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
     }
     new_msg_id(s, id_out);
     struct wa_node *msg = nb_new("message", "id", id_out, "type", "text", NULL);
-    int rc = g ? send_group(s, sim, g, text, msg, err, errlen)
+    int rc = g ? send_group(s, sim, g, text, mention, msg, err, errlen)
                : send_direct(s, sim, ra, text, msg, err, errlen);
     if (rc == 0 && ra) { /* remember 1:1 texts for retry receipts */
         struct sent_item *it = &sim->sent[sim->sent_next++ % SENT_RING];
@@ -520,6 +773,80 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
     return rc;
 }
 
+/* <keys> of a retry receipt: a fresh one-time pre-key (id above the published range) stored in
+ * the sim's store, so that a session built from them decrypts here. */
+static int add_retry_keys(struct fw_server *s, struct fw_sim *sim, struct wa_node *r)
+{
+    struct sg_prekey pk;
+    uint32_t id = 0xE00000u + (uint32_t)(++sim->retry_keys % 0x0FFFFFu);
+    int rc = sg_prekeys_generate(s->sig, id, 1, &pk, NULL);
+    if (rc == 0) rc = sg_store_put_prekeys(s->sig, &sim->st, &pk, 1);
+    if (rc < 0) return rc;
+    uint8_t b[3], t = 5;
+    struct wa_node *keys = nb_add(r, "keys", NULL);
+    nb_add_bytes(keys, "type", &t, 1);
+    nb_add_bytes(keys, "identity", sim->id.kp.pub, 32);
+    struct wa_node *k = nb_add(keys, "key", NULL);
+    nb_be(b, id, 3);
+    nb_add_bytes(k, "id", b, 3);
+    nb_add_bytes(k, "value", pk.kp.pub, 32);
+    struct wa_node *sk = nb_add(keys, "skey", NULL);
+    nb_be(b, sim->spk.id, 3);
+    nb_add_bytes(sk, "id", b, 3);
+    nb_add_bytes(sk, "value", sim->spk.kp.pub, 32);
+    nb_add_bytes(sk, "signature", sim->spk.sig, 64);
+    memset(&pk, 0, sizeof(pk));
+    return 0;
+}
+
+int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id, unsigned count,
+                      bool keys, char *err, size_t errlen)
+{
+    struct fw_sim *sim = a->sim;
+    const struct inbox_item *it = NULL;
+    for (size_t i = 0; sim && id && i < sim->nin; i++) {
+        const struct inbox_item *x = &sim->inbox[(sim->in_head + i) % FW_SIM_INBOX];
+        if (strcmp(x->id, id) == 0) it = x;
+    }
+    struct wa_jid from;
+    if (!it || wa_jid_parse(&from, it->from, strlen(it->from)) < 0) {
+        snprintf(err, errlen, "no message %s in the inbox", id ? id : "");
+        return -ENOENT;
+    }
+    if (count < 1 || count > 100) {
+        snprintf(err, errlen, "bad count");
+        return -EINVAL;
+    }
+    char cnt[12];
+    snprintf(cnt, sizeof(cnt), "%u", count);
+    struct wa_node *r = nb_new("receipt", "id", id, "type", "retry", NULL);
+    nb_attr_jidv(r, "to", &from);
+    nb_add(r, "retry", "count", cnt, "id", id, "t", "0", "v", "1", "error", "0", NULL);
+    uint8_t b[4];
+    nb_be(b, sim->id.registration_id, 4);
+    nb_add_bytes(r, "registration", b, 4);
+    int rc = keys ? add_retry_keys(s, sim, r) : 0;
+    if (rc == 0) {
+        fw_route_receipt(s, a, fw_device_get(a, 0), r);
+        log_info("fakewa", a->name[0] ? a->name : a->phone, "asked %s again for %s (count %u%s)",
+                 it->from, id, count, keys ? ", keys" : "");
+    } else {
+        snprintf(err, errlen, "keys: %s", sg_strerror(rc));
+    }
+    wa_node_free(r);
+    return rc;
+}
+
+void fw_sim_answer_retries(struct fw_sim *sim, bool on)
+{
+    if (sim) sim->mute_retries = !on;
+}
+
+void fw_sim_answer_placeholders(struct fw_sim *sim, bool on)
+{
+    if (sim) sim->mute_placeholders = !on;
+}
+
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim)
 {
     cJSON *o = cJSON_CreateObject();
@@ -532,6 +859,7 @@ cJSON *fw_sim_inbox_json(const struct fw_sim *sim)
         cJSON_AddStringToObject(m, "chat", it->chat);
         cJSON_AddStringToObject(m, "kind", it->type);
         cJSON_AddBoolToObject(m, "ok", it->ok);
+        cJSON_AddStringToObject(m, "enc", it->enc);
         if (it->text) cJSON_AddStringToObject(m, "text", it->text);
         if (!it->ok) cJSON_AddStringToObject(m, "error", it->error);
         cJSON_AddNumberToObject(m, "t_ms", (double)it->t_ms);

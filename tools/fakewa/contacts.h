@@ -8,10 +8,18 @@
  * under LID addresses ("<lid>_1", device). Stanzas delivered to device 0 are decrypted here
  * (pkmsg/msg/skmsg, SKDM processed, padding removed) and recorded in the inbox (capped at
  * FW_SIM_INBOX entries, oldest dropped); a delivery receipt is then routed back.
+ * A retry receipt for one of the sim's recent 1:1 texts is answered the way whatsmeow and
+ * Baileys answer it (docs/internals/retry-receipts.md): with <keys> in the receipt, a new
+ * session from that bundle; without keys, a new session from the server's bundle when there
+ * is none or at count >= 2 (at most once per device per FW_SIM_RECREATE_MS); else the
+ * current session. The resend carries <enc count=N>; FW_SIM_RETRY_MAX answers per message.
+ * A phone (device 0) answers its own companions' placeholder resend requests (§7.8) for the
+ * messages it decrypted itself, with the text in a WebMessageInfo.
  * Persisted (through the account file): registration id and signed pre-key; sessions and
  * one-time pre-keys are regenerated after a restart.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -20,9 +28,11 @@
 #include "server.h"
 #include "wa/node.h"
 
-#define FW_SIM_PREKEYS  200
-#define FW_SIM_INBOX    1000
-#define FW_SIM_TEXT_MAX 65536
+#define FW_SIM_PREKEYS     200
+#define FW_SIM_INBOX       1000
+#define FW_SIM_TEXT_MAX    65536
+#define FW_SIM_RETRY_MAX   5                /* answers per sent message (Baileys) */
+#define FW_SIM_RECREATE_MS (3600ull * 1000) /* keyless rebuilds: once per device per hour */
 
 struct fw_sim;
 
@@ -44,6 +54,25 @@ void fw_sim_receive(struct fw_server *s, struct fw_account *a, const struct wa_n
  * recipient, -EINVAL, crypto/store errors (detail in err). */
 int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                      char *id_out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The same; a group text with `mention` (a JID, or NULL) goes out as an extendedTextMessage
+ * whose contextInfo.mentionedJid holds it. */
+int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
+                const char *mention, char *id_out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The sim asks again for message `id` it received (a test driver for the sender's side of
+ * retry receipts, fault-matrix row 34): a <receipt type=retry> with <retry count=count> to the
+ * device that sent it, with <keys> (identity, a fresh one-time pre-key kept in the sim's store,
+ * signed pre-key) when keys, and <registration>. The answer is decrypted like any message.
+ * -ENOENT (no such message in the inbox), -EINVAL. */
+int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id, unsigned count,
+                      bool keys, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Tests: whether the sim answers retry receipts for its texts (default true). */
+void fw_sim_answer_retries(struct fw_sim *sim, bool on);
+/* Tests: whether a phone answers placeholder resend requests (default true). */
+void fw_sim_answer_placeholders(struct fw_sim *sim, bool on);
 
 /* {"messages":[...], "receipts":[...]} as a new cJSON object (caller deletes). */
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim);

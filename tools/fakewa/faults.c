@@ -18,11 +18,13 @@ enum ftype {
     F_BLACKHOLE,
     F_REFUSE,
     F_CORRUPT,
+    F_IQ_ERROR,
     F_HANDSHAKE_CLOSE
 };
 
-static const char *const type_names[] = {"close",     "stream_error", "failure", "stall",
-                                         "blackhole", "refuse",       "corrupt", "handshake_close"};
+static const char *const type_names[] = {"close",   "stream_error", "failure",
+                                         "stall",   "blackhole",    "refuse",
+                                         "corrupt", "iq_error",     "handshake_close"};
 
 struct fault {
     enum ftype type;
@@ -33,6 +35,7 @@ struct fault {
     int reason, code;
     bool reset;
     long expire;
+    char xmlns[32];            /* iq_error: the iq namespace it answers */
     uint64_t conn_serials[32]; /* stall/blackhole: affected connections */
     size_t nconns;
 };
@@ -223,6 +226,17 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
     case F_CORRUPT:
         f.count = (int)num(req, "count", 1);
         break;
+    case F_IQ_ERROR: {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, "xmlns");
+        if (!cJSON_IsString(x) || !x->valuestring[0] || strlen(x->valuestring) >= sizeof(f.xmlns)) {
+            snprintf(err, errlen, "iq_error needs \"xmlns\"");
+            return -EINVAL;
+        }
+        snprintf(f.xmlns, sizeof(f.xmlns), "%s", x->valuestring);
+        if (f.code == 0) f.code = 500;
+        f.count = (int)num(req, "count", 1);
+        break;
+    }
     case F_HANDSHAKE_CLOSE:
         f.count = dur > 0 ? -1 : (int)num(req, "count", 1);
         f.reset = cJSON_IsTrue(reset);
@@ -265,6 +279,23 @@ struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, st
         return n;
     }
     return NULL;
+}
+
+int fw_faults_on_iq(struct fw_server *s, struct fw_account *a, struct fw_device *d,
+                    const char *xmlns)
+{
+    struct fw_faults *F = s->faults;
+    for (size_t i = 0; F && xmlns && i < F->n; i++) {
+        struct fault *f = &F->f[i];
+        if (f->type != F_IQ_ERROR || f->count == 0 || strcmp(f->xmlns, xmlns) != 0 ||
+            !scope_match(f, a, d))
+            continue;
+        if (f->count > 0) f->count--;
+        log_info("fakewa", a ? a->phone : "", "fault: iq %s answered with error %d", xmlns,
+                 f->code);
+        return f->code;
+    }
+    return 0;
 }
 
 int fw_faults_on_handshake(struct fw_server *s)

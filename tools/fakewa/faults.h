@@ -18,6 +18,8 @@
  *   refuse        new WebSocket upgrades are answered 503 for duration_ms (default 5000)
  *   corrupt       the next "count" (default 1) messages delivered to the scope get a broken
  *                 MAC (last ciphertext byte flipped)
+ *   iq_error      the next "count" (default 1) iqs of namespace "xmlns" ("w:g2", "usync",
+ *                 "encrypt") from the scope are answered <error code="code" (default 500)>
  *   handshake_close  the next "count" (default 1) new connections, or every one for
  *                 duration_ms, are closed when their Noise client hello arrives (before the
  *                 server hello; no scope: nobody is logged in yet); "reset": true for a TCP
@@ -42,6 +44,10 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
 /* Hook: a login of (a, d) is about to succeed; returns a <failure> node to send instead
  * (caller frees) or NULL. */
 struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, struct fw_device *d);
+/* Hook: an iq of this namespace from (a, d) is about to be answered: an error code to answer
+ * with instead (an armed iq_error fault), or 0. */
+int fw_faults_on_iq(struct fw_server *s, struct fw_account *a, struct fw_device *d,
+                    const char *xmlns);
 /* Hook: a Noise client hello arrived on a new connection: 0 = go on, 1 = close it, 2 = reset
  * it (fault handshake_close). */
 int fw_faults_on_handshake(struct fw_server *s);

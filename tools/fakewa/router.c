@@ -514,6 +514,11 @@ static void on_iq(struct fw_conn *c, const struct wa_node *iq)
         iq_error(c, iq, 401, "not-authorized");
         return;
     }
+    int fault = fw_faults_on_iq(c->srv, c->acc, c->dev, xmlns);
+    if (fault) {
+        iq_error(c, iq, fault, "internal-server-error");
+        return;
+    }
     if (strcmp(xmlns, "encrypt") == 0)
         iq_encrypt(c, iq);
     else if (strcmp(xmlns, "passive") == 0)

@@ -37,6 +37,9 @@ struct fw_stats {
     uint64_t receipts_routed; /* receipts forwarded */
     uint64_t sim_decrypted;   /* messages decrypted by simulated devices */
     uint64_t sim_decrypt_failures;
+    uint64_t sim_retries_answered;    /* retry receipts answered with a resend */
+    uint64_t sim_sessions_rebuilt;    /* ... of which on a new session (pkmsg) */
+    uint64_t sim_placeholder_answers; /* phones' answers to placeholder resend requests */
     uint64_t faults_applied;
 };
 

@@ -38,7 +38,7 @@ r0=$(chan reconnects) a0=$(attempts)
 state_watch 62000 &
 W=$!
 t=$(now_ms)
-WAIT_S=30 exchange slow 25 2.3
+WAIT_S=30 msg_exchange slow 25 2.3
 wait "$W"
 r1=$(chan reconnects) a1=$(attempts)
 NOT_CONN=$(awk '$1!="connected"' "$T/watch" | tr '\n' ' ')
@@ -55,7 +55,7 @@ sleep 0.5
 r0=$(chan reconnects)
 ipt_port -I "$PPORT" -m statistic --mode random --probability 0.2
 t=$(now_ms)
-WAIT_S=60 exchange lossy 20 2
+WAIT_S=60 msg_exchange lossy 20 2
 ipt_port -D "$PPORT" -m statistic --mode random --probability 0.2
 r1=$(chan reconnects)
 echo "# row 11: $(( ($(now_ms) - t) / 1000 )) s at 20 % loss: reconnects $r0 -> $r1, lost $LOST, dup $DUP"
