@@ -35,7 +35,8 @@ jump() { echo "$1" >"$T/ft.tmp" && mv "$T/ft.tmp" "$T/ft"; }
 follow() { # follow SECONDS: events into $T/ev (background); waits until subscribed
   python3 "$(dirname "$0")/follow.py" "$GW_LISTEN" "$GW_TOKEN" "$1" >"$T/ev" &
   FOLLOW=$!
-  for _ in $(seq 1 200); do grep -q '^ready' "$T/ev" 2>/dev/null && break; sleep 0.02; done
+  for _ in $(seq 1 200); do grep -q '^ready' "$T/ev" 2>/dev/null && return 0; sleep 0.02; done
+  return 1
 }
 fault_setup
 check "a paired, connected daemon (under libfaketime)" fault_gateway \
@@ -43,7 +44,7 @@ check "a paired, connected daemon (under libfaketime)" fault_gateway \
 
 # ---- connected: jumps cause nothing ----
 r0=$(chan reconnects) a0=$(attempts)
-follow 9
+check "following the live event stream" follow 9
 sleep 2
 jump "+2h"
 sleep 3
@@ -59,7 +60,7 @@ check "#40 connected: no state change, no reconnect across the jumps" ok_if \
 
 # ---- backoff: the delays hold across the jumps ----
 dns nxdomain
-follow 26
+check "following the live event stream again" follow 26
 fault '{"type":"close","phone":"+15550001"}'
 sleep 5
 jump "+2h"

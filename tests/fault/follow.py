@@ -10,13 +10,18 @@ host, port = sys.argv[1].rsplit(":", 1)
 end = time.monotonic() + float(sys.argv[3])
 s = socket.create_connection((host, int(port)), timeout=3)
 key = base64.b64encode(os.urandom(16)).decode()
-s.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+s.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: localhost:%s\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n"
-           "Authorization: Bearer %s\r\n\r\n" % (key, sys.argv[2])).encode())
+           "Authorization: Bearer %s\r\n\r\n" % (port, key, sys.argv[2])).encode())
 buf = b""
 while b"\r\n\r\n" not in buf:
-    buf += s.recv(4096)
-buf = buf.split(b"\r\n\r\n", 1)[1]
+    b = s.recv(4096)
+    if not b:
+        sys.exit("follow.py: the server closed before the upgrade")
+    buf += b
+head, buf = buf.split(b"\r\n\r\n", 1)
+if b" 101 " not in head.split(b"\r\n", 1)[0]:
+    sys.exit("follow.py: upgrade refused: %s" % head.split(b"\r\n", 1)[0].decode(errors="replace"))
 print("ready", flush=True)
 
 
