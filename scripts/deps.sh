@@ -26,10 +26,12 @@ DEV_PKGS=(node-llhttp clang libclang-rt-14-dev lld nodejs npm)
 PKGS=("${RUN_PKGS[@]}")
 [ "${1:-}" = "--run" ] || PKGS+=("${DEV_PKGS[@]}")
 # --test: the test tools on top (network namespaces, QR decoding, JSON in shell tests,
-# clang-format 14 for the ctest test `format`, chromium for the dashboard's browser tests in
+# clang-format 14 for the ctest test `format` (Debian 12 ships 14, the version .clang-format is
+# for), iptables for the fault tests that drop or blackhole packets in their own namespace,
+# faketime for the clock-jump row (tests/fault/), chromium for the dashboard's browser tests in
 # tests/browser, driven by playwright-core from npm, which that test's run.sh installs;
 # playwright downloads no browser of its own).
-[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format chromium)
+[ "${1:-}" = "--test" ] && PKGS+=(iproute2 procps zbar-tools jq python3 clang-format iptables faketime chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -29,6 +29,7 @@
 #include "gw/chhook.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
+#include "gw/dnsprobe.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
 #include "store/creds.h"
@@ -86,6 +87,7 @@ struct gw_channel {
     struct chmsg *msg;        /* their events as logs, API events, metrics (gw/chmsg.h) */
     struct chhook *hook;      /* the exec hook on received messages (gw/chhook.h) */
     struct gw_access *access; /* the access policy before the hook (gw/access.h) */
+    struct dnsprobe *probe;   /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -618,6 +620,7 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     ch->retry_hold = a.hold;
     ch->retry_kick = false;
     schedule(ch, a.delay_ms);
+    if (o->kind == WA_OUT_TRANSPORT && o->net.stage == NOUT_DNS) dnsprobe_start(ch->probe);
     if (a.next == GW_CH_CONNECTING) /* at once: the attempt makes the transition */
         strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", a.reason);
     else
@@ -634,6 +637,7 @@ static void local_failure(struct gw_channel *ch, const char *what, int err)
 
 static void attempt(struct gw_channel *ch)
 {
+    dnsprobe_stop(ch->probe);
     ch->retry_pending = false;
     ch->detail[0] = '\0';
     if (!ch->db) {
@@ -806,6 +810,12 @@ static const struct wa_client_cbs client_cbs = {
 
 /* ---- public API ---- */
 
+/* The resolver probe saw the endpoint's name resolve again: cut the backoff short. */
+static void probe_resolved(void *ud)
+{
+    gw_channel_retry_now(ud, "dns: the name resolves again");
+}
+
 /* The exec hook's replies (gw/chhook.h) go through the channel's send. */
 static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result *r)
 {
@@ -872,6 +882,9 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     chmsg_set_hook(ch->msg, ch->hook);
     chmsg_set_access(ch->msg, ch->access);
     chmsg_set_repair(ch->msg, want_repair, ch);
+    if (dnsprobe_new_for_url(loop, ch->cfg.wa_endpoint, ch->cfg.wa_dns_count ? ch->dns : NULL,
+                             ch->cfg.wa_dns_count, probe_resolved, ch, &ch->probe) < 0)
+        ch->probe = NULL; /* no probe: the backoff alone then */
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
     uv_timer_init(loop, &ch->repair_timer);
@@ -910,6 +923,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->close_arg = arg;
     drop_client(ch);
     close_store(ch);
+    dnsprobe_close(ch->probe);
+    ch->probe = NULL;
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
     ch->hook = NULL;
     gw_access_free(ch->access);

@@ -25,8 +25,10 @@
  *   ONE `channel.restored` {"account","down_s"} with a notice (fault-matrix #3, #13).
  * - A dropped link is retried within 1 s (gw/chpolicy.h); gw_channel_retry_now() cuts a
  *   pending delay short when the network may be back (the daemon's netlink listener,
- *   SIGUSR1). Status: `attempts` are failed attempts, `reconnects` successful reconnections,
- *   `down_since` the outage's start, `queued` the outgoing messages not yet acknowledged.
+ *   SIGUSR1) -- and, while the failure is DNS's, when the resolver-only probe
+ *   (gw/dnsprobe.h, every 2 s) sees the endpoint's name resolve again. Status: `attempts`
+ *   are failed attempts, `reconnects` successful reconnections, `down_since` the outage's
+ *   start, `queued` the outgoing messages not yet acknowledged.
  *
  * Every transition goes through one function that logs `old -> new (reason)` at info with
  * the `[whatsapp] [<account>]` tags and publishes a `channel.state` event

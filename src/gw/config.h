@@ -51,6 +51,11 @@ struct wg_config {
      * store_peers distinct peers (1..1000, 5) fail within store_window_s (1..86400, 600) */
     unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
     unsigned wa_repair_phone_delay_ms; /* ask our phone after this (100..600000, 5000) */
+    /* whatsapp.keepalive.*: a ping every [interval, 1.5 x interval) ms (200..600000, default
+     * 20000), answered within deadline_ms (100..120000, default 10000); two unanswered in a
+     * row end the session (gw/channel.h) */
+    unsigned wa_keepalive_interval_ms;
+    unsigned wa_keepalive_deadline_ms;
     /* whatsapp.accounts: ids in file order; when the key is absent, one account "default".
      * An empty object means no WhatsApp account. Each value is an object with the account's
      * access keys (dm_policy, allow_from, group_policy, groups, require_mention). */

@@ -93,6 +93,9 @@ static int start_channels(struct daemon *d)
             .cfg = &d->cfg,
             .events = api_server_events(d->api),
             .metrics = api_server_metrics(d->api),
+            .keepalive_min_ms = (int)d->cfg.wa_keepalive_interval_ms,
+            .keepalive_max_ms = (int)(d->cfg.wa_keepalive_interval_ms / 2 * 3),
+            .keepalive_deadline_ms = (int)d->cfg.wa_keepalive_deadline_ms,
         };
         int r = gw_channel_new(&d->loop, &o, &d->chans.v[d->chans.n]);
         if (r < 0) {

@@ -2,9 +2,10 @@
 /* keepalive.c -- jittered pings while connected, health reports, the server's pings.
  *
  * One ping is in flight at a time; the next is scheduled uniformly in [keepalive_min_ms,
- * keepalive_max_ms) after the answer (or the timeout) of the previous one. Any answer,
- * result or error, counts as alive. The session ends once pings have been failing for
- * keepalive_fail_ms.
+ * keepalive_max_ms) after the answer of the previous one, and at once after its timeout (so
+ * that two missed pings take one interval plus two deadlines: the owner's health watchdog
+ * ends a wedged session after 2 misses). Any answer, result or error, counts as alive. The
+ * session ends once pings have been failing for keepalive_fail_ms.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -61,7 +62,8 @@ static void ka_done(void *ud, int status, const struct wa_node *resp)
                        "keepalive timeout (no pong for %" PRIu64 " ms)", failing);
         return;
     }
-    ka_schedule(c);
+    c->ka.next = wa_cl_now(c); /* a missed ping is retried at once */
+    wa_cl_arm(c);
 }
 
 static void ka_ping(struct wa_client *c)

@@ -83,6 +83,7 @@ struct h {
     int iq_done_before_close;
     bool close_in_cb;
     int health_ok, health_bad;
+    uint64_t bad_at[2]; /* uv_now of the first two unanswered pings */
     unsigned max_failing;
     int paired_rc;        /* what on_paired returns */
     struct wa_creds *dst; /* where creds are "persisted" (NULL: g_creds) */
@@ -160,6 +161,7 @@ static void on_health(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms)
     if (ok) {
         h->health_ok++;
     } else {
+        if (h->health_bad < 2) h->bad_at[h->health_bad] = uv_now(h->loop);
         h->health_bad++;
         if (failing_ms > h->max_failing) h->max_failing = failing_ms;
     }
@@ -470,6 +472,29 @@ static void test_keepalive_timeout(void **state)
     h_done(&h);
 }
 
+/* After an unanswered ping the next one goes out at once, not a whole interval later: two
+ * missed pings take interval + 2 x deadline, not 2 x (interval + deadline) (fault-matrix
+ * #21: 2 missed pings within 50 s with the default 20-30 s interval and 10 s deadline). */
+static void test_keepalive_retry_after_miss(void **state)
+{
+    (void)state;
+    struct h h;
+    struct wa_client_opts o = {.keepalive_min_ms = 1500,
+                               .keepalive_max_ms = 1600,
+                               .keepalive_deadline_ms = 300,
+                               .keepalive_fail_ms = 100000};
+    h_init(&h, &o);
+    login(&h);
+    fault("{\"type\":\"stall\",\"duration_ms\":10000,\"phone\":\"" PHONE "\"}");
+    if (!loop_run_until(h.loop, &h.health_bad, 2, WAIT_MS)) fail_msg("not two missed pings");
+    uint64_t gap = h.bad_at[1] - h.bad_at[0];
+    printf("# second missed ping %llu ms after the first (deadline 300, interval 1500)\n",
+           (unsigned long long)gap);
+    assert_true(gap >= 250 && gap < 1200);
+    fault("{\"type\":\"stall\",\"duration_ms\":1,\"phone\":\"" PHONE "\"}");
+    h_done(&h);
+}
+
 static void test_qr_timeout(void **state)
 {
     (void)state;
@@ -725,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_iq_and_stream_error_503),
         cmocka_unit_test(test_conflict),
         cmocka_unit_test(test_keepalive_timeout),
+        cmocka_unit_test(test_keepalive_retry_after_miss),
         cmocka_unit_test(test_qr_timeout),
         cmocka_unit_test(test_transport_refused),
         cmocka_unit_test(test_bad_root_key),

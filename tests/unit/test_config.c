@@ -291,6 +291,24 @@ static void test_backoff_keys(void **state)
     assert_string_equal(err, "whatsapp.backoff.cap: unknown key");
 }
 
+static void test_keepalive_keys(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    cfg_defaults(&c);
+    assert_int_equal(c.wa_keepalive_interval_ms, 20000);
+    assert_int_equal(c.wa_keepalive_deadline_ms, 10000);
+    assert_int_equal(
+        parse(&c, "{\"whatsapp\":{\"keepalive\":{\"interval_ms\":1000,\"deadline_ms\":500}}}", err),
+        0);
+    assert_int_equal(c.wa_keepalive_interval_ms, 1000);
+    assert_int_equal(c.wa_keepalive_deadline_ms, 500);
+    assert_int_equal(parse(&c, "{\"whatsapp\":{\"keepalive\":{\"deadline_ms\":99}}}", err),
+                     -EINVAL);
+    assert_string_equal(
+        err, "whatsapp.keepalive.deadline_ms: expected an integer from 100 to 120000, got 99");
+}
+
 static void test_hooks(void **state)
 {
     struct wg_config c;
@@ -429,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_access_keys),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_backoff_keys),
+        cmocka_unit_test(test_keepalive_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

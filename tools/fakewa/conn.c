@@ -10,6 +10,7 @@
 #include "api/http.h"
 #include "api/wss.h"
 #include "core/log.h"
+#include "faults.h"
 #include "net/tls.h"
 #include "router.h"
 #include "wa/frame.h"
@@ -293,6 +294,12 @@ static void on_handshake_frame(struct fw_conn *c, const uint8_t *p, size_t n)
 {
     int rc;
     if (c->state == FWC_HELLO) {
+        int hf = fw_faults_on_handshake(c->srv);
+        if (hf) {
+            log_info("fakewa", c->name, "fault: closing during the Noise handshake");
+            fw_conn_close(c, hf == 2);
+            return;
+        }
         struct buf out;
         buf_init(&out, 65536);
         rc = wa_noise_read_client_hello(c->io->noise, p, n);

@@ -18,11 +18,13 @@ enum ftype {
     F_BLACKHOLE,
     F_REFUSE,
     F_CORRUPT,
-    F_IQ_ERROR
+    F_IQ_ERROR,
+    F_HANDSHAKE_CLOSE
 };
 
-static const char *const type_names[] = {"close",     "stream_error", "failure", "stall",
-                                         "blackhole", "refuse",       "corrupt", "iq_error"};
+static const char *const type_names[] = {"close",   "stream_error", "failure",
+                                         "stall",   "blackhole",    "refuse",
+                                         "corrupt", "iq_error",     "handshake_close"};
 
 struct fault {
     enum ftype type;
@@ -31,6 +33,7 @@ struct fault {
     uint64_t until_ms;        /* 0 = no time limit */
     int count;                /* remaining uses; -1 = unlimited (until expiry) */
     int reason, code;
+    bool reset;
     long expire;
     char xmlns[32];            /* iq_error: the iq namespace it answers */
     uint64_t conn_serials[32]; /* stall/blackhole: affected connections */
@@ -234,6 +237,14 @@ int fw_fault_apply(struct fw_server *s, const cJSON *req, char *err, size_t errl
         f.count = (int)num(req, "count", 1);
         break;
     }
+    case F_HANDSHAKE_CLOSE:
+        f.count = dur > 0 ? -1 : (int)num(req, "count", 1);
+        f.reset = cJSON_IsTrue(reset);
+        if (f.count == 0 || f.count < -1) {
+            snprintf(err, errlen, "bad count");
+            return -EINVAL;
+        }
+        break;
     default:
         break;
     }
@@ -283,6 +294,19 @@ int fw_faults_on_iq(struct fw_server *s, struct fw_account *a, struct fw_device 
         log_info("fakewa", a ? a->phone : "", "fault: iq %s answered with error %d", xmlns,
                  f->code);
         return f->code;
+    }
+    return 0;
+}
+
+int fw_faults_on_handshake(struct fw_server *s)
+{
+    struct fw_faults *F = s->faults;
+    for (size_t i = 0; F && i < F->n; i++) {
+        struct fault *f = &F->f[i];
+        if (f->type != F_HANDSHAKE_CLOSE || f->count == 0) continue;
+        if (f->count > 0) f->count--;
+        s->stats.faults_applied++;
+        return f->reset ? 2 : 1;
     }
     return 0;
 }

@@ -20,6 +20,10 @@
  *                 MAC (last ciphertext byte flipped)
  *   iq_error      the next "count" (default 1) iqs of namespace "xmlns" ("w:g2", "usync",
  *                 "encrypt") from the scope are answered <error code="code" (default 500)>
+ *   handshake_close  the next "count" (default 1) new connections, or every one for
+ *                 duration_ms, are closed when their Noise client hello arrives (before the
+ *                 server hello; no scope: nobody is logged in yet); "reset": true for a TCP
+ *                 RST, else a WS close
  * At most FW_MAX_FAULTS armed faults; expired ones are dropped by a 100 ms timer.
  */
 #pragma once
@@ -44,6 +48,9 @@ struct wa_node *fw_faults_on_login(struct fw_server *s, struct fw_account *a, st
  * with instead (an armed iq_error fault), or 0. */
 int fw_faults_on_iq(struct fw_server *s, struct fw_account *a, struct fw_device *d,
                     const char *xmlns);
+/* Hook: a Noise client hello arrived on a new connection: 0 = go on, 1 = close it, 2 = reset
+ * it (fault handshake_close). */
+int fw_faults_on_handshake(struct fw_server *s);
 /* Hook: node is about to be delivered to device (a, d) (may be modified in place). */
 void fw_faults_on_send(struct fw_server *s, struct fw_account *a, struct fw_device *d,
                        struct wa_node *node);
