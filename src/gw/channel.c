@@ -296,6 +296,7 @@ static void close_store(struct gw_channel *ch)
     ch->sg = NULL;
     if (ch->sig) signal_context_destroy(ch->sig);
     ch->sig = NULL;
+    chhook_set_store(ch->hook, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -364,8 +365,10 @@ static int open_store(struct gw_channel *ch)
     if (r < 0) {
         strfmt(ch->detail, sizeof ch->detail, "signal context: %s", strerror(-r));
         close_store(ch);
+        return r;
     }
-    return r;
+    chhook_set_store(ch->hook, ch->db); /* hands over what a crash left pending */
+    return 0;
 }
 
 /* ---- sessions ---- */
@@ -709,6 +712,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     chpolicy_init(&ch->pol, NULL, NULL);
     chpolicy_set_backoff(&ch->pol, ch->cfg.wa_backoff_base_ms, ch->cfg.wa_backoff_cap_ms);
     struct chhook_opts ho = {.account = ch->account,
+                             .creds = &ch->creds,
                              .cfg = o->cfg,
                              .events = o->events,
                              .send = hook_send,

@@ -98,6 +98,20 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_INBOX_LIST] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
                         " delivered FROM inbox WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
+    [ST_Q_INBOX_PENDING] =
+        "SELECT i.cursor, i.chat, i.sender, i.msg_id, i.ts, i.type, i.payload, i.received,"
+        " i.delivered, coalesce(h.attempts, 0) FROM inbox i LEFT JOIN hook_state h"
+        " ON h.cursor = i.cursor WHERE i.delivered = 0 AND i.cursor > ?1"
+        " AND (h.next_at IS NULL OR h.next_at <= ?2) ORDER BY i.cursor LIMIT ?3",
+    [ST_Q_INBOX_NEXT_DUE] = "SELECT min(h.next_at) FROM hook_state h JOIN inbox i"
+                            " ON i.cursor = h.cursor WHERE i.delivered = 0 AND h.next_at > ?1",
+    [ST_Q_INBOX_COUNT_PENDING] = "SELECT count(*) FROM inbox WHERE delivered = 0",
+    [ST_Q_INBOX_SETTLE_UPTO] =
+        "UPDATE inbox SET delivered = 1 WHERE delivered = 0 AND cursor <= ?1",
+    [ST_Q_HOOK_PUT] = "INSERT INTO hook_state (cursor, attempts, next_at, error, gave_up)"
+                      " VALUES (?1, ?2, ?3, coalesce(?4, ''), ?5) ON CONFLICT (cursor) DO UPDATE"
+                      " SET attempts = ?2, next_at = ?3, error = coalesce(?4, error), gave_up = ?5",
+    [ST_Q_HOOK_GET] = "SELECT attempts, next_at, error, gave_up FROM hook_state WHERE cursor = ?1",
     [ST_Q_OUTBOX_INSERT] =
         "INSERT INTO outbox (idem_key, msg_id, to_jid, payload, created, updated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (idem_key) DO NOTHING",
