@@ -14,3 +14,5 @@ int cmd_connect_main(int argc, char **argv);
 int cmd_channels_main(int argc, char **argv);
 /* wagate message send --to N --text T [--account ID] [--idempotency-key K]  (cli/cmd_channels.c) */
 int cmd_message_main(int argc, char **argv);
+/* wagate doctor [--json] [--repair]: offline checks of the state dir  (cli/cmd_doctor.c) */
+int cmd_doctor_main(int argc, char **argv);
