@@ -143,7 +143,8 @@ static void check_creds(struct doc *d, const char *acct, sqlite3 *h)
         sqlite3_finalize(s);
         add(d, acct, "credentials", "error",
             "no credentials row: the next start creates a new device identity and shows a QR",
-            "if a backup of wa.db exists (wa.db.backup-*), stop the gateway and put it back", false);
+            "if a backup of wa.db exists (wa.db.backup-*), stop the gateway and put it back",
+            false);
         return;
     }
     int ip = sqlite3_column_int(s, 0), iv = sqlite3_column_int(s, 1), np = sqlite3_column_int(s, 2);
@@ -253,7 +254,7 @@ static void check_quarantine(struct doc *d, const char *acct, const char *adir)
 
 static void check_account(struct doc *d, const char *state, const char *acct)
 {
-    char adir[PATH_MAX + 300], db[PATH_MAX + 320], sfx[PATH_MAX + 340], detail[PATH_MAX + 500];
+    char adir[PATH_MAX + 300], db[PATH_MAX + 320], sfx[PATH_MAX + 340], detail[2 * PATH_MAX + 1200];
     snprintf(adir, sizeof adir, "%.3800s/accounts/%.255s", state, acct);
     snprintf(db, sizeof db, "%.4200s/wa.db", adir);
     check_mode(d, acct, "account dir mode", adir, 0700);

@@ -22,6 +22,8 @@ struct chmsg {
     struct api_metrics *metrics;
     struct chhook *hook; /* the channel's exec hook (gw/chhook.h), may be NULL */
     struct wa_session_events ev;
+    void (*store_error)(void *ud, int err);
+    void *store_error_ud;
 };
 
 static void count(struct chmsg *m, const char *name)
@@ -94,6 +96,14 @@ static void on_not_stored(void *ud, const char *tag, const char *id, int err)
     struct chmsg *m = ud;
     log_warn(COMP, m->account, "<%s id=%s>: not stored (%s); the server will redeliver it", tag, id,
              strerror(-err));
+    if (m->store_error) m->store_error(m->store_error_ud, err);
+}
+
+void chmsg_on_store_error(struct chmsg *m, void (*fn)(void *ud, int err), void *ud)
+{
+    if (!m) return;
+    m->store_error = fn;
+    m->store_error_ud = ud;
 }
 
 struct chmsg *chmsg_new(const char *account, const struct wa_creds *creds,

@@ -35,6 +35,9 @@ void chmsg_free(struct chmsg *m);       /* NULL ok */
 void chmsg_detach_api(struct chmsg *m); /* NULL ok */
 /* Hand each received message to this exec hook after message.received. NULL ok. */
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook);
+/* Called after the warn line of every message the session could not store (not_stored: a
+ * store error, e.g. disk full or EIO on fsync); err is the negative errno. NULL fn ok. */
+void chmsg_on_store_error(struct chmsg *m, void (*fn)(void *ud, int err), void *ud);
 /* The event table for a wa_session (ud = m; valid while m lives). */
 const struct wa_session_events *chmsg_events(struct chmsg *m);
 /* A send was answered (queued or a duplicate). */
