@@ -93,17 +93,17 @@ in_once() {
 check "each is in the inbox once" in_once
 echo "# WAL after recovery: $(stat -c %s "$GW_STATE/accounts/default/wa.db-wal" 2>/dev/null || echo 0) bytes"
 # The smallest free space that still works across a restart (the case that failed before:
-# the WAL of a restarted gateway filled a nearly full disk): 20 messages per step.
+# the WAL of a restarted gateway filled a nearly full disk): 10 messages per step.
 smallest=none
-for kib in 4096 2048 1536 1024; do
+for kib in 2048 1536 1024; do
   kill -TERM "$GW_PID"
   wait "$GW_PID"
   fill_to "$kib"
   gw_start && wait_state connected 20000 >/dev/null || break
   ok=1
-  for j in $(seq 1 20); do alice_says "room$kib-$j" >/dev/null; done
-  for j in $(seq 1 20); do wait_reply "room$kib-$j" 100 || ok=0; done
-  echo "# $kib KiB free at the start: $([ $ok = 1 ] && echo "all 20 stored and answered" || echo "not all got through"), df $(avail_k) KiB left, state $(chan state)"
+  for j in $(seq 1 10); do alice_says "room$kib-$j" >/dev/null; done
+  for j in $(seq 1 10); do wait_reply "room$kib-$j" 100 || { ok=0; break; }; done
+  echo "# $kib KiB free at the start: $([ $ok = 1 ] && echo "all 10 stored and answered" || echo "not all got through"), df $(avail_k) KiB left, state $(chan state)"
   rm -f "$T/g/state/fill"
   [ $ok = 1 ] && smallest=$kib || break
 done
