@@ -39,6 +39,8 @@ struct chhook {
     struct api_events *events;
     chhook_send_fn send;
     void *send_ud;
+    chhook_admit_fn admit;
+    void *admit_ud;
     struct st_db *db;
     unsigned gen;        /* bumped by every chhook_set_store */
     struct job *running; /* unordered, at most max_running */
@@ -381,7 +383,7 @@ static int scan(struct chhook *h)
             if (is_running(h, v[i].cursor)) continue;
             struct wa_inmsg m;
             wa_inmsg_from_row(&v[i], &m);
-            if (!wanted(h->creds, &m))
+            if (!wanted(h->creds, &m) || (h->admit && !h->admit(h->admit_ud, &m)))
                 skip[nskip++] = v[i].cursor;
             else
                 err = start_row(h, &v[i]);
@@ -445,6 +447,8 @@ int chhook_new(uv_loop_t *loop, const struct chhook_opts *o, struct chhook **out
     h->events = o->events;
     h->send = o->send;
     h->send_ud = o->send_ud;
+    h->admit = o->admit;
+    h->admit_ud = o->admit_ud;
     uv_timer_init(loop, &h->timer);
     h->timer.data = h;
     *out = h;

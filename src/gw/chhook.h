@@ -65,6 +65,11 @@ struct api_events;
  * errors). gw_channel_send has this shape. */
 typedef int (*chhook_send_fn)(void *ud, const struct wa_outmsg *m, struct gw_send_result *r);
 
+/* An extra filter run on every pending row before the hook (e.g. a DM/group access policy):
+ * false = the message is not for the agent; it is settled without a run (skipped). It sees
+ * the live messages and the ones read back after a restart alike. */
+typedef bool (*chhook_admit_fn)(void *ud, const struct wa_inmsg *m);
+
 struct chhook_opts {
     const char *account;          /* copied */
     const struct wa_creds *creds; /* our JIDs (own copies are skipped); live; may be NULL */
@@ -72,6 +77,8 @@ struct chhook_opts {
     struct api_events *events;    /* may be NULL */
     chhook_send_fn send;          /* required */
     void *send_ud;
+    chhook_admit_fn admit; /* may be NULL: every wanted message goes to the hook */
+    void *admit_ud;
 };
 
 /* 0, -EINVAL (missing loop/account/cfg/send), -ENOMEM. */

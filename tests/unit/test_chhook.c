@@ -435,6 +435,42 @@ static void test_backoff_survives_a_restart(void **state)
     env_free(e);
 }
 
+static bool admit_not_m2(void *ud, const struct wa_inmsg *m)
+{
+    (*(int *)ud)++;
+    return strcmp(m->id, "A2") != 0;
+}
+
+/* The admit filter (an access policy) sees every pending row; a refused one is settled. */
+static void test_admit_filter(void **state)
+{
+    struct env *e = env_new("echo ok");
+    chhook_close(e->h);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    int calls = 0;
+    struct chhook_opts o = {.account = "acct",
+                            .creds = &e->creds,
+                            .cfg = &e->cfg,
+                            .events = e->ev,
+                            .send = fake_send,
+                            .send_ud = &e->f,
+                            .admit = admit_not_m2,
+                            .admit_ud = &calls};
+    assert_int_equal(chhook_new(&e->loop, &o, &e->h), 0);
+    chhook_set_store(e->h, e->db);
+    msg(e, ALICE, ALICE, "A1", "text", "x");
+    msg(e, ALICE, ALICE, "A2", "text", "x");
+    env_run(e);
+    assert_int_equal(e->f.calls, 1);
+    assert_string_equal(e->f.key[0], "hook:acct:A1");
+    assert_true(calls >= 2);
+    assert_int_equal(pending(e), 0);
+    struct chhook_stats st;
+    chhook_get_stats(e->h, &st);
+    assert_int_equal(st.skipped, 1);
+    env_free(e);
+}
+
 static void test_reload_applies_to_next_message(void **state)
 {
     struct env *e = env_new("echo one");
@@ -500,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_same_message_twice_one_reply),
         cmocka_unit_test(test_crash_mid_run_runs_again_once),
         cmocka_unit_test(test_backoff_survives_a_restart),
+        cmocka_unit_test(test_admit_filter),
         cmocka_unit_test(test_reload_applies_to_next_message),
         cmocka_unit_test(test_close_kills_running_hooks),
         cmocka_unit_test(test_bad_args),
