@@ -420,7 +420,12 @@ void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct
 {
     if (!h || h->closing || !m) return;
     if (creds) h->creds = creds;
-    if (h->db) kick(h, 0); /* the row is in the inbox: the scan picks it up */
+    if (!h->db) return;
+    if (!h->cfg->hook_exec_command[0]) { /* settle in batches: one write a second at most */
+        if (!uv_is_active((uv_handle_t *)&h->timer)) kick(h, 1000);
+        return;
+    }
+    kick(h, 0); /* the row is in the inbox: the scan picks it up */
 }
 
 void chhook_set_store(struct chhook *h, struct st_db *db)

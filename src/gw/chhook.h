@@ -21,8 +21,9 @@
  *
  * Settled without a run (counted as skipped): a non-text message (reactions, protocol,
  * ...), copies of our own messages from our other devices (sender = our PN or LID user),
- * broadcasts and anything that is not a 1:1 (PN/LID) or group chat; and every pending row
- * while no command is configured (nothing is owed to an agent that does not exist).
+ * broadcasts and anything that is not a 1:1 (PN/LID) or group chat, rows the admit filter
+ * refuses; and every pending row while no command is configured (nothing is owed to an
+ * agent that does not exist; settled in one write a second at most).
  *
  * Failures: a run that fails (error "timeout", "exit" = non-zero status or a signal,
  * "output_too_large", "spawn", "send" = the channel refused the reply) is retried after
