@@ -20,3 +20,5 @@ int cmd_pairing_main(int argc, char **argv);
 int cmd_service_main(int argc, char **argv);
 /* wagate dashboard [--no-open]  (cli/cmd_dashboard.c) */
 int cmd_dashboard_main(int argc, char **argv);
+/* wagate doctor [--json] [--repair]: offline checks of the state dir  (cli/cmd_doctor.c) */
+int cmd_doctor_main(int argc, char **argv);

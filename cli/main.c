@@ -43,6 +43,10 @@ static const struct command {
      "proto decode-node HEX              print a binary node as text\n"
      "  proto encode-node                  read node text on stdin, print its hex\n"
      "  proto connect [URL]                connect and verify the server's Noise certificate"},
+    {"doctor", cmd_doctor_main,
+     "doctor [--json] [--repair]         offline checks of the state dir (integrity, credentials,\n"
+     "                                     modes, schema, lock); --repair: safe fixes, backup "
+     "first"},
     {"version", cmd_version_main, "version [--json]                   print the version"},
     {"help", help_main, "help                               this text"},
 };

@@ -80,12 +80,20 @@ struct reply {
     char code[GW_PAIRING_CODE_LEN + 1];
 };
 
+/* A live verdict, kept for the exec hook's scan (gw_access_admit). */
+struct seen {
+    int64_t cursor;
+    bool allow;
+};
+
 struct gw_access {
     struct gw_access_opts o;
     char account[CFG_ACCOUNT_ID_MAX + 1];
     uv_timer_t *timer;
     struct reply pending[GW_ACCESS_PENDING];
     size_t npending;
+    struct seen seen[GW_ACCESS_SEEN]; /* the live verdicts, by cursor (ring) */
+    size_t nseen;
 };
 
 static void publish(struct gw_access *a, const char *type, cJSON *d)
@@ -212,9 +220,11 @@ static void blocked(struct gw_access *a, const struct wa_inmsg *m, const char *w
     publish(a, "access.blocked", d);
 }
 
-bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m)
+/* The verdict on m; *why and *sender (into m or static) say which rule and who. */
+static enum gw_access_verdict judge(struct gw_access *a, const struct wa_creds *creds,
+                                    const struct wa_inmsg *m, const char **why,
+                                    const char **sender_out, struct st_db **db_out)
 {
-    if (!a) return true;
     const struct wg_access *p = cfg_access(a->o.cfg, a->account);
     struct wa_jid cj;
     bool parsed = m->chat && wa_jid_parse(&cj, m->chat, strlen(m->chat)) == 0;
@@ -231,8 +241,26 @@ bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const st
     struct st_db *db = a->o.db ? a->o.db(a->o.db_ud) : NULL;
     if (!group && !in.owner && !in.listed && p->dm_policy == WG_DM_PAIRING && db)
         in.approved = st_access_is_approved(db, sender) == 1;
-    const char *why = "";
-    enum gw_access_verdict v = gw_access_decide(p, &in, &why);
+    *why = "";
+    *sender_out = sender;
+    *db_out = db;
+    return gw_access_decide(p, &in, why);
+}
+
+static void remember(struct gw_access *a, int64_t cursor, bool allow)
+{
+    if (cursor <= 0) return;
+    a->seen[a->nseen % GW_ACCESS_SEEN] = (struct seen){.cursor = cursor, .allow = allow};
+    a->nseen++;
+}
+
+bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m)
+{
+    if (!a) return true;
+    const char *why, *sender;
+    struct st_db *db;
+    enum gw_access_verdict v = judge(a, creds, m, &why, &sender, &db);
+    remember(a, m->cursor, v == GW_ACCESS_ALLOW);
     if (v == GW_ACCESS_ALLOW) return true;
     if (v == GW_ACCESS_PAIR && db && m->kind == WA_IN_TEXT) { /* a reaction earns no code */
         int rc = pair(a, db, sender);
@@ -241,6 +269,23 @@ bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const st
     }
     blocked(a, m, why);
     return false;
+}
+
+bool gw_access_admit(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m)
+{
+    if (!a) return true;
+    size_t n = a->nseen < GW_ACCESS_SEEN ? a->nseen : GW_ACCESS_SEEN;
+    for (size_t i = 0; i < n; i++)
+        if (a->seen[i].cursor == m->cursor) return a->seen[i].allow;
+    /* not judged live (stored before a restart): judged again, quietly; a stored row carries
+     * no mentions, so a group that requires one is not admitted */
+    const char *why, *sender;
+    struct st_db *db;
+    enum gw_access_verdict v = judge(a, creds, m, &why, &sender, &db);
+    if (v != GW_ACCESS_ALLOW)
+        log_info(COMP, a->account, "stored message %s from %s in %s not handed to the agent: %s",
+                 m->id, sender, m->chat, why);
+    return v == GW_ACCESS_ALLOW;
 }
 
 int gw_access_approve(struct gw_access *a, const char *code, char *sender_out, size_t cap)

@@ -42,7 +42,8 @@ struct api_events;
 struct api_metrics;
 
 #define GW_PAIRING_CODE_LEN 8
-#define GW_ACCESS_PENDING   16 /* pairing replies waiting for the timer; more: sent next time */
+#define GW_ACCESS_PENDING   16  /* pairing replies waiting for the timer; more: sent next time */
+#define GW_ACCESS_SEEN      256 /* live verdicts remembered for the exec hook's scan */
 
 enum gw_access_verdict {
     GW_ACCESS_ALLOW = 0,
@@ -93,8 +94,15 @@ int gw_access_new(const struct gw_access_opts *o, struct gw_access **out)
 void gw_access_free(struct gw_access *a);
 /* Stop publishing events and metrics (the API is going away before the channel). */
 void gw_access_detach_api(struct gw_access *a);
-/* THE check before the sinks: true when m may be handed to the agent. A NULL a allows all. */
+/* THE check before the sinks, on a message as it arrives (with its mentions): true when m may
+ * be handed to the agent; sends the pairing code, publishes access.blocked. The verdict is
+ * remembered by cursor (the last GW_ACCESS_SEEN) for gw_access_admit. A NULL a allows all. */
 bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m);
+/* The exec hook's filter (chhook_opts.admit) on a stored row it has never started: the live
+ * verdict when there was one; else (a row stored before a restart or a crash) the policy
+ * again, quietly (no code, no event), and without mentions, which stored rows do not keep:
+ * a group that requires a mention is then not admitted. */
+bool gw_access_admit(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m);
 /* The owner approves a pairing code: 1 (sender copied into sender_out), 0 unknown code,
  * -EINVAL not a code, -EAGAIN the db is not open, store errors. */
 int gw_access_approve(struct gw_access *a, const char *code, char *sender_out, size_t cap)

@@ -58,6 +58,7 @@ struct gw_channel {
     int64_t down_since_wall_ms;
     bool down_notified;
     bool ever_connected;      /* a later connected is a reconnection */
+    uint64_t last_probe;      /* degraded: the last write probe of the store */
     int64_t up_since_wall_ms; /* the current connection's start; 0 = not connected */
     struct api_events *events;
     struct api_metrics *metrics;
@@ -325,6 +326,7 @@ static void close_store(struct gw_channel *ch)
     ch->sg = NULL;
     if (ch->sig) signal_context_destroy(ch->sig);
     ch->sig = NULL;
+    chhook_set_store(ch->hook, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -489,8 +491,10 @@ static int open_store(struct gw_channel *ch)
     if (r < 0) {
         strfmt(ch->detail, sizeof ch->detail, "signal context: %s", strerror(-r));
         close_store(ch);
+        return r;
     }
-    return r;
+    chhook_set_store(ch->hook, ch->db); /* hands over what a crash left pending */
+    return 0;
 }
 
 /* ---- sessions ---- */
@@ -710,6 +714,52 @@ static void end_session(struct gw_channel *ch, const char *text)
     handle_outcome(ch, &o);
 }
 
+/* ---- a store that cannot write (fault-matrix rows 30, 31) ---- */
+
+static void force_attempt(struct gw_channel *ch, const char *why);
+
+/* Degraded: try one real write (the credentials row, unchanged, in its own transaction: a
+ * failure rolls back and leaves the stored row as it was). Once it commits, reconnect: the
+ * server redelivers what was refused (nothing of it was acknowledged). */
+static void probe_store(struct gw_channel *ch)
+{
+    ch->last_probe = now(ch);
+    if (!ch->db || !ch->have_creds) return;
+    int r = wa_creds_store(ch->db, &ch->creds);
+    if (r < 0) {
+        log_debug(COMP, ch->account, "store probe: still failing: %s", st_db_last_error(ch->db));
+        return;
+    }
+    log_info(COMP, ch->account,
+             "the store writes again: reconnecting so that the server redelivers what was refused");
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    publish(ch, "channel.storage_restored", d);
+    force_attempt(ch, "the store writes again");
+}
+
+/* A message could not be stored (chmsg): it was not acknowledged. While logged in, the
+ * channel is degraded (one alert) until a probe write succeeds. */
+static void on_store_error(void *ud, int err)
+{
+    struct gw_channel *ch = ud;
+    if (ch->closing || ch->state != GW_CH_CONNECTED) return;
+    char why[300];
+    strfmt(why, sizeof why,
+           "the store cannot write (%s): nothing is acknowledged, the server keeps the "
+           "messages; probing every %u s",
+           strerror(-err), CHANNEL_PROBE_MS / 1000);
+    strfmt(ch->last_error, sizeof ch->last_error, "store: %s", strerror(-err));
+    log_error(COMP, ch->account, "%s", why);
+    ch->last_probe = now(ch);
+    set_state(ch, GW_CH_DEGRADED, why, NO_RETRY);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddStringToObject(d, "error", strerror(-err));
+    cJSON_AddStringToObject(d, "text", why);
+    publish(ch, "channel.degraded", d);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct gw_channel *ch = t->data;
@@ -719,6 +769,8 @@ static void on_tick(uv_timer_t *t)
         track_down(ch);
     if (ch->state == GW_CH_CONNECTING && ch->client && now(ch) - ch->since_mono > CHANNEL_STUCK_MS)
         end_session(ch, "watchdog: session stuck while connecting");
+    if (ch->state == GW_CH_DEGRADED && now(ch) - ch->last_probe >= CHANNEL_PROBE_MS)
+        probe_store(ch);
 }
 
 /* ---- client callbacks ---- */
@@ -822,6 +874,13 @@ static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result 
     return gw_channel_send(ud, m, r);
 }
 
+/* The exec hook asks the access policy before it starts a stored row (gw/access.h). */
+static bool hook_admit(void *ud, const struct wa_inmsg *m)
+{
+    struct gw_channel *ch = ud;
+    return gw_access_admit(ch->access, &ch->creds, m);
+}
+
 static struct st_db *access_db(void *ud)
 {
     return ((struct gw_channel *)ud)->db;
@@ -859,10 +918,13 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     chpolicy_init(&ch->pol, NULL, NULL);
     chpolicy_set_backoff(&ch->pol, ch->cfg.wa_backoff_base_ms, ch->cfg.wa_backoff_cap_ms);
     struct chhook_opts ho = {.account = ch->account,
+                             .creds = &ch->creds,
                              .cfg = o->cfg,
                              .events = o->events,
                              .send = hook_send,
-                             .send_ud = ch};
+                             .send_ud = ch,
+                             .admit = hook_admit,
+                             .admit_ud = ch};
     struct gw_access_opts ao = {.loop = loop,
                                 .account = ch->account,
                                 .cfg = o->cfg,
@@ -885,6 +947,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     if (dnsprobe_new_for_url(loop, ch->cfg.wa_endpoint, ch->cfg.wa_dns_count ? ch->dns : NULL,
                              ch->cfg.wa_dns_count, probe_resolved, ch, &ch->probe) < 0)
         ch->probe = NULL; /* no probe: the backoff alone then */
+    chmsg_on_store_error(ch->msg, on_store_error, ch);
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
     uv_timer_init(loop, &ch->repair_timer);

@@ -60,6 +60,7 @@ struct api_metrics;
 
 #define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
 #define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
+#define CHANNEL_PROBE_MS         2000    /* degraded: a write probe of the store this often */
 #define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
 #define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* chhook.c -- run the exec hook for received messages and send its output as the reply. */
+/* chhook.c -- hand the inbox's pending messages to the exec hook, durably, until each
+ * succeeded once (or gave up), and send its output as the reply. */
 #include "gw/chhook.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/events.h"
 #include "core/log.h"
@@ -13,15 +15,18 @@
 #include "gw/json.h"
 #include "wa/jid.h"
 
-#define COMP "hook"
+#define COMP      "hook"
+#define SCAN_PAGE 64 /* pending rows read per query (plus the running ones, skipped) */
 
 struct job {
     struct job *next;
     struct chhook *h;
-    struct gw_hook *proc; /* while running */
+    struct gw_hook *proc;
     char *input;
     size_t input_len;
-    unsigned timeout_ms;
+    int64_t cursor;
+    int attempt;  /* this run's number, 1-based (already recorded in hook_state) */
+    unsigned gen; /* the store generation it was read from */
     char chat[WA_JID_STR_MAX];
     char id[ST_MSGID_MAX];
 };
@@ -30,19 +35,36 @@ struct chhook {
     uv_loop_t *loop;
     char account[CFG_ACCOUNT_ID_MAX + 1];
     const struct wg_config *cfg;
+    const struct wa_creds *creds;
     struct api_events *events;
     chhook_send_fn send;
     void *send_ud;
-    struct job *running; /* unordered */
-    struct job *qhead, *qtail;
+    chhook_admit_fn admit;
+    void *admit_ud;
+    struct st_db *db;
+    unsigned gen;        /* bumped by every chhook_set_store */
+    struct job *running; /* unordered, at most max_running */
+    uv_timer_t timer;    /* the next scan */
     struct chhook_stats st;
-    bool closing;
+    bool closing, timer_closed;
 };
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void job_free(struct job *j)
 {
     free(j->input);
     free(j);
+}
+
+static void maybe_free(struct chhook *h)
+{
+    if (h->closing && h->timer_closed && !h->running) free(h);
 }
 
 static void publish(struct chhook *h, const char *type, cJSON *d)
@@ -54,18 +76,75 @@ static void publish(struct chhook *h, const char *type, cJSON *d)
         cJSON_Delete(d);
 }
 
-static void failed(struct chhook *h, const struct job *j, const char *error, const char *detail)
+static void on_timer(uv_timer_t *t);
+
+static void kick(struct chhook *h, uint64_t delay_ms)
+{
+    if (!h->closing) uv_timer_start(&h->timer, on_timer, delay_ms, 0);
+}
+
+/* ---- outcomes of one run ---- */
+
+static void settle(struct chhook *h, const struct job *j)
+{
+    int r = st_inbox_mark_delivered(h->db, j->cursor);
+    if (r < 0) /* the row stays pending: it runs again later, the reply key dedups */
+        log_warn(COMP, h->account, "message %s: cannot record the delivery: %s", j->id,
+                 st_db_last_error(h->db));
+}
+
+static unsigned retry_delay(const struct wg_config *c, int attempt)
+{
+    uint64_t d = c->hook_exec_retry_base_ms;
+    for (int i = 1; i < attempt && d < c->hook_exec_retry_max_ms; i++)
+        d *= 2;
+    return d > c->hook_exec_retry_max_ms ? c->hook_exec_retry_max_ms : (unsigned)d;
+}
+
+static void give_up(struct chhook *h, const struct job *j, const char *error, const char *detail)
 {
     h->st.failed++;
-    log_warn(COMP, h->account, "message %s from %s: hook failed: %s (%s); not retried", j->id,
-             j->chat, error, detail);
+    int r = st_db_begin(h->db);
+    if (r == 0) r = st_hook_state_put(h->db, j->cursor, j->attempt, 0, detail, 1);
+    if (r == 0) r = st_inbox_mark_delivered(h->db, j->cursor);
+    if (r == 0)
+        r = st_db_commit(h->db);
+    else
+        st_db_rollback(h->db);
+    if (r < 0) {
+        log_warn(COMP, h->account, "message %s: cannot record giving up: %s", j->id,
+                 st_db_last_error(h->db));
+        return; /* still pending: the next start sees attempts >= max and gives up again */
+    }
+    log_warn(COMP, h->account, "message %s from %s: hook failed: %s (%s); gave up after %d runs",
+             j->id, j->chat, error, detail, j->attempt);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", h->account);
     cJSON_AddStringToObject(d, "id", j->id);
     cJSON_AddStringToObject(d, "chat", j->chat);
     cJSON_AddStringToObject(d, "error", error);
     cJSON_AddStringToObject(d, "detail", detail);
+    cJSON_AddNumberToObject(d, "attempts", j->attempt);
     publish(h, "hook.failed", d);
+}
+
+/* A run failed: retry it later, or give up after hooks.exec.max_attempts runs. */
+static void failed(struct chhook *h, const struct job *j, const char *error, const char *detail)
+{
+    if ((unsigned)j->attempt >= h->cfg->hook_exec_max_attempts) {
+        give_up(h, j, error, detail);
+        return;
+    }
+    h->st.retried++;
+    unsigned delay = retry_delay(h->cfg, j->attempt);
+    char text[600];
+    snprintf(text, sizeof text, "%s: %s", error, detail);
+    if (st_hook_state_put(h->db, j->cursor, j->attempt, wall_ms() + delay, text, 0) < 0)
+        log_warn(COMP, h->account, "message %s: cannot record the retry: %s", j->id,
+                 st_db_last_error(h->db));
+    log_warn(COMP, h->account,
+             "message %s from %s: hook failed: %s (%s); run %d of %u, retry in %u ms", j->id,
+             j->chat, error, detail, j->attempt, h->cfg->hook_exec_max_attempts, delay);
 }
 
 static void replied(struct chhook *h, const struct job *j, const struct gw_send_result *r)
@@ -82,6 +161,7 @@ static void replied(struct chhook *h, const struct job *j, const struct gw_send_
     publish(h, "hook.replied", d);
 }
 
+/* Queue the reply (its key makes a second run's reply a duplicate), then settle the row. */
 static void send_reply(struct chhook *h, const struct job *j, const char *reply)
 {
     char key[16 + CFG_ACCOUNT_ID_MAX + ST_MSGID_MAX];
@@ -91,6 +171,7 @@ static void send_reply(struct chhook *h, const struct job *j, const char *reply)
     int rc = h->send(h->send_ud, &m, &r);
     if (rc == 0) {
         replied(h, j, &r);
+        settle(h, j);
         return;
     }
     char detail[320];
@@ -101,8 +182,6 @@ static void send_reply(struct chhook *h, const struct job *j, const char *reply)
                  r.error[0] ? r.error : strerror(-rc));
     failed(h, j, "send", detail);
 }
-
-static void start_next(struct chhook *h);
 
 static void unlink_running(struct chhook *h, struct job *j)
 {
@@ -136,55 +215,27 @@ static void on_done(void *ud, int status, const char *reply, const char *detail)
     struct job *j = ud;
     struct chhook *h = j->h;
     unlink_running(h, j);
-    if (h->closing) {
+    if (h->closing || j->gen != h->gen || !h->db) { /* a cancelled run stays pending */
         job_free(j);
-        if (!h->running) free(h);
+        if (h->closing)
+            maybe_free(h);
+        else
+            kick(h, 0);
         return;
     }
     if (status < 0)
         failed(h, j, error_name(status), detail);
     else if (reply && reply[0])
         send_reply(h, j, reply);
-    else
+    else {
         log_info(COMP, h->account, "message %s from %s: no reply", j->id, j->chat);
+        settle(h, j);
+    }
     job_free(j);
-    start_next(h);
+    kick(h, 0);
 }
 
-/* Start j now (a free slot was checked); on a spawn error report it and free j. */
-static void run_job(struct chhook *h, struct job *j)
-{
-    const char *cmd = h->cfg->hook_exec_command;
-    if (!cmd[0]) { /* removed by a reload while this message waited */
-        job_free(j);
-        return;
-    }
-    int r = gw_hook_run(h->loop, cmd, j->input, j->input_len, j->timeout_ms, on_done, j, &j->proc);
-    if (r < 0) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "cannot start the command: %s", uv_strerror(r));
-        failed(h, j, "spawn", detail);
-        job_free(j);
-        return;
-    }
-    h->st.started++;
-    h->st.running++;
-    j->next = h->running;
-    h->running = j;
-    log_debug(COMP, h->account, "message %s from %s: hook started", j->id, j->chat);
-}
-
-static void start_next(struct chhook *h)
-{
-    while (h->qhead && h->st.running < h->cfg->hook_exec_max_running) {
-        struct job *j = h->qhead;
-        h->qhead = j->next;
-        if (!h->qhead) h->qtail = NULL;
-        h->st.queued--;
-        j->next = NULL;
-        run_job(h, j);
-    }
-}
+/* ---- starting runs from the inbox ---- */
 
 static bool same_user(const struct wa_jid *a, const char *b)
 {
@@ -208,10 +259,17 @@ static bool wanted(const struct wa_creds *creds, const struct wa_inmsg *m)
     return !(creds && (same_user(&sender, creds->me_pn) || same_user(&sender, creds->me_lid)));
 }
 
-static struct job *make_job(struct chhook *h, const struct wa_inmsg *m)
+/* The message JSON (gw/json.h) plus "attempt" (before "text", which stays the last key), as
+ * one line. */
+static struct job *make_job(struct chhook *h, const struct wa_inmsg *m, int attempt)
 {
     struct job *j = calloc(1, sizeof *j);
     cJSON *o = gw_inmsg_json(h->account, m);
+    if (o) {
+        cJSON *text = cJSON_DetachItemFromObjectCaseSensitive(o, "text");
+        cJSON_AddNumberToObject(o, "attempt", attempt);
+        if (text) cJSON_AddItemToObject(o, "text", text);
+    }
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!j || !text) {
@@ -231,46 +289,159 @@ static struct job *make_job(struct chhook *h, const struct wa_inmsg *m)
     j->input = in;
     j->input_len = n + 1;
     j->h = h;
-    j->timeout_ms = h->cfg->hook_exec_timeout_ms;
+    j->cursor = m->cursor;
+    j->attempt = attempt;
+    j->gen = h->gen;
     snprintf(j->chat, sizeof j->chat, "%s", m->chat);
     snprintf(j->id, sizeof j->id, "%s", m->id);
     return j;
 }
 
+static bool is_running(const struct chhook *h, int64_t cursor)
+{
+    for (const struct job *j = h->running; j; j = j->next)
+        if (j->cursor == cursor) return true;
+    return false;
+}
+
+/* Record the run, then start it. 0 started (or settled: gave up), < 0 nothing happened
+ * (the row stays pending). */
+static int start_row(struct chhook *h, const struct st_inbox_msg *row)
+{
+    struct wa_inmsg m;
+    wa_inmsg_from_row(row, &m);
+    struct job *j = make_job(h, &m, row->attempts + 1);
+    if (!j) return -ENOMEM;
+    if ((unsigned)row->attempts >= h->cfg->hook_exec_max_attempts) { /* limit lowered, or a
+                                                                      * give-up not recorded */
+        j->attempt = row->attempts;
+        give_up(h, j, "attempts", "no runs left (hooks.exec.max_attempts)");
+        job_free(j);
+        return 0;
+    }
+    /* Written before the start: a run cut short by a crash still counts, and the next one
+     * is told it may be a repeat ("attempt" > 1). */
+    int r = st_hook_state_put(h->db, row->cursor, j->attempt, 0, NULL, 0);
+    if (r < 0) {
+        log_warn(COMP, h->account, "message %s: cannot record the run: %s; not started", j->id,
+                 st_db_last_error(h->db));
+        job_free(j);
+        return r;
+    }
+    r = gw_hook_run(h->loop, h->cfg->hook_exec_command, j->input, j->input_len,
+                    h->cfg->hook_exec_timeout_ms, on_done, j, &j->proc);
+    if (r < 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "cannot start the command: %s", uv_strerror(r));
+        failed(h, j, "spawn", detail);
+        job_free(j);
+        return 0;
+    }
+    h->st.started++;
+    if (j->attempt > 1) h->st.repeated++;
+    h->st.running++;
+    j->next = h->running;
+    h->running = j;
+    log_debug(COMP, h->account, "message %s from %s: hook started (run %d)", j->id, j->chat,
+              j->attempt);
+    return 0;
+}
+
+/* Settle rows that need no hook, in one transaction. */
+static void settle_rows(struct chhook *h, const int64_t *cursors, size_t n)
+{
+    if (!n) return;
+    int r = st_db_begin(h->db);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = st_inbox_mark_delivered(h->db, cursors[i]);
+    if (r == 0)
+        r = st_db_commit(h->db);
+    else
+        st_db_rollback(h->db);
+    if (r < 0)
+        log_warn(COMP, h->account, "cannot settle %zu messages: %s", n, st_db_last_error(h->db));
+    else
+        h->st.skipped += n;
+}
+
+/* One pass over the pending rows that are due: start runs while slots are free; settle the
+ * ones that need no hook. Returns -EAGAIN when a store error stopped it. */
+static int scan(struct chhook *h)
+{
+    int64_t after = 0, now = wall_ms();
+    unsigned max = h->cfg->hook_exec_max_running;
+    while (h->st.running < max) {
+        struct st_inbox_msg *v = NULL;
+        size_t n = 0, limit = SCAN_PAGE + h->st.running;
+        if (st_inbox_pending(h->db, after, now, limit, &v, &n) < 0) {
+            log_warn(COMP, h->account, "cannot read the pending messages: %s",
+                     st_db_last_error(h->db));
+            return -EAGAIN;
+        }
+        int64_t skip[SCAN_PAGE + 64];
+        size_t nskip = 0;
+        int err = 0;
+        for (size_t i = 0; i < n && h->st.running < max && !err; i++) {
+            after = v[i].cursor;
+            if (is_running(h, v[i].cursor)) continue;
+            struct wa_inmsg m;
+            wa_inmsg_from_row(&v[i], &m);
+            /* a row started before (attempts) was admitted then */
+            if (!wanted(h->creds, &m) ||
+                (v[i].attempts == 0 && h->admit && !h->admit(h->admit_ud, &m)))
+                skip[nskip++] = v[i].cursor;
+            else
+                err = start_row(h, &v[i]);
+        }
+        st_inbox_list_free(v, n);
+        settle_rows(h, skip, nskip);
+        if (err) return -EAGAIN;
+        if (n < limit) break;
+    }
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct chhook *h = t->data;
+    if (h->closing || !h->db) return;
+    if (!h->cfg->hook_exec_command[0]) { /* no agent: nothing is owed to one */
+        int n = st_inbox_settle_upto(h->db, INT64_MAX);
+        if (n > 0) h->st.skipped += (unsigned long)n;
+        return;
+    }
+    if (scan(h) < 0) {
+        kick(h, h->cfg->hook_exec_retry_base_ms);
+        return;
+    }
+    if (h->st.running >= h->cfg->hook_exec_max_running) return; /* on_done scans again */
+    int64_t at = 0, now = wall_ms();
+    if (st_inbox_next_due(h->db, now, &at) == 1) kick(h, (uint64_t)(at > now ? at - now : 0));
+}
+
+/* ---- public ---- */
+
 void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct wa_inmsg *m)
 {
-    if (!h || h->closing || !m || !h->cfg->hook_exec_command[0]) return;
-    if (!wanted(creds, m)) {
-        h->st.skipped++;
+    if (!h || h->closing || !m) return;
+    if (creds) h->creds = creds;
+    if (!h->db) return;
+    if (!h->cfg->hook_exec_command[0]) { /* settle in batches: one write a second at most */
+        if (!uv_is_active((uv_handle_t *)&h->timer)) kick(h, 1000);
         return;
     }
-    struct job *j = make_job(h, m);
-    if (!j) {
-        struct job tmp = {.h = h};
-        snprintf(tmp.chat, sizeof tmp.chat, "%s", m->chat);
-        snprintf(tmp.id, sizeof tmp.id, "%s", m->id);
-        failed(h, &tmp, "spawn", "out of memory");
-        return;
-    }
-    if (h->st.running < h->cfg->hook_exec_max_running && !h->qhead) {
-        run_job(h, j);
-        return;
-    }
-    if (h->st.queued >= h->cfg->hook_exec_max_queued) {
-        h->st.dropped++;
-        char detail[128];
-        snprintf(detail, sizeof detail, "%u commands running and %u messages waiting: dropped",
-                 h->st.running, h->st.queued);
-        failed(h, j, "queue_full", detail);
-        job_free(j);
-        return;
-    }
-    if (h->qtail)
-        h->qtail->next = j;
+    kick(h, 0); /* the row is in the inbox: the scan picks it up */
+}
+
+void chhook_set_store(struct chhook *h, struct st_db *db)
+{
+    if (!h || h->closing) return;
+    h->db = db;
+    h->gen++;
+    if (db)
+        kick(h, 0);
     else
-        h->qhead = j;
-    h->qtail = j;
-    h->st.queued++;
+        uv_timer_stop(&h->timer);
 }
 
 int chhook_new(uv_loop_t *loop, const struct chhook_opts *o, struct chhook **out)
@@ -282,9 +453,14 @@ int chhook_new(uv_loop_t *loop, const struct chhook_opts *o, struct chhook **out
     h->loop = loop;
     snprintf(h->account, sizeof h->account, "%s", o->account);
     h->cfg = o->cfg;
+    h->creds = o->creds;
     h->events = o->events;
     h->send = o->send;
     h->send_ud = o->send_ud;
+    h->admit = o->admit;
+    h->admit_ud = o->admit_ud;
+    uv_timer_init(loop, &h->timer);
+    h->timer.data = h;
     *out = h;
     return 0;
 }
@@ -294,23 +470,21 @@ void chhook_detach_api(struct chhook *h)
     if (h) h->events = NULL;
 }
 
+static void on_timer_closed(uv_handle_t *t)
+{
+    struct chhook *h = t->data;
+    h->timer_closed = true;
+    maybe_free(h);
+}
+
 void chhook_close(struct chhook *h)
 {
     if (!h || h->closing) return;
     h->closing = true;
     h->events = NULL;
     h->cfg = NULL;
-    while (h->qhead) {
-        struct job *j = h->qhead;
-        h->qhead = j->next;
-        job_free(j);
-    }
-    h->qtail = NULL;
-    h->st.queued = 0;
-    if (!h->running) {
-        free(h);
-        return;
-    }
+    h->db = NULL;
+    uv_close((uv_handle_t *)&h->timer, on_timer_closed);
     for (struct job *j = h->running; j; j = j->next)
         gw_hook_cancel(j->proc);
 }

@@ -26,6 +26,8 @@ struct chmsg {
     struct wa_session_events ev;
     void (*repair)(void *ud, unsigned peers);
     void *repair_ud;
+    void (*store_error)(void *ud, int err);
+    void *store_error_ud;
 };
 
 static void count(struct chmsg *m, const char *name)
@@ -53,8 +55,10 @@ static void on_message(void *ud, const struct wa_inmsg *r)
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
     publish(m, "message.received", gw_inmsg_json(m->account, r));
-    /* the one access check: stored, acked and counted above; the sinks only when allowed */
-    if (gw_access_check(m->access, m->creds, r)) chhook_message(m->hook, m->creds, r);
+    /* the one access check: stored, acked and counted above; the sinks only when allowed. The
+     * hook reads its work from the inbox and asks gw_access_admit, which remembers this. */
+    (void)gw_access_check(m->access, m->creds, r);
+    chhook_message(m->hook, m->creds, r);
 }
 
 static void state_event(struct chmsg *m, const char *id, enum st_out_state st, const char *err)
@@ -120,6 +124,14 @@ static void on_not_stored(void *ud, const char *tag, const char *id, int err)
     struct chmsg *m = ud;
     log_warn(COMP, m->account, "<%s id=%s>: not stored (%s); the server will redeliver it", tag, id,
              strerror(-err));
+    if (m->store_error) m->store_error(m->store_error_ud, err);
+}
+
+void chmsg_on_store_error(struct chmsg *m, void (*fn)(void *ud, int err), void *ud)
+{
+    if (!m) return;
+    m->store_error = fn;
+    m->store_error_ud = ud;
 }
 
 struct chmsg *chmsg_new(const char *account, const struct wa_creds *creds,

@@ -40,6 +40,10 @@ void chmsg_set_hook(struct chmsg *m, struct chhook *hook);
  * check before the sinks); NULL: everything passes. */
 struct gw_access;
 void chmsg_set_access(struct chmsg *m, struct gw_access *a);
+
+/* Called after the warn line of every message the session could not store (not_stored: a
+ * store error, e.g. disk full or EIO on fsync); err is the negative errno. NULL fn ok. */
+void chmsg_on_store_error(struct chmsg *m, void (*fn)(void *ud, int err), void *ud);
 /* The event table for a wa_session (ud = m; valid while m lives). */
 const struct wa_session_events *chmsg_events(struct chmsg *m);
 /* The store-wide repair trigger (session event store_failing) goes to fn. NULL ok. */

@@ -7,7 +7,7 @@
 
 static const char *const state_names[GW_CH_STATE_COUNT] = {
     "stopped", "starting", "connecting", "pairing",   "connected",
-    "backoff", "conflict", "logged_out", "repairing",
+    "backoff", "conflict", "logged_out", "repairing", "degraded",
 };
 
 const char *gw_ch_state_name(enum gw_ch_state s)

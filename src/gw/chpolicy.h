@@ -34,7 +34,7 @@
 #include "gw/backoff.h"
 #include "wa/client.h"
 
-/* Channel states (design.md). Ordered: the "running" range is STARTING..REPAIRING. */
+/* Channel states (design.md). Ordered: the "running" range is STARTING..DEGRADED. */
 enum gw_ch_state {
     GW_CH_STOPPED = 0, /* not running: operator stop, fatal error, or "update required" */
     GW_CH_STARTING,    /* opening the store, loading credentials */
@@ -45,6 +45,8 @@ enum gw_ch_state {
     GW_CH_CONFLICT,    /* replaced by another client (440): escalating retry scheduled */
     GW_CH_LOGGED_OUT,  /* needs a QR: unlinked by the phone, store quarantined, QR expired */
     GW_CH_REPAIRING,   /* store-wide session repair in progress (design.md, Session repair) */
+    GW_CH_DEGRADED,    /* logged in, but the store cannot write (disk full, EIO on fsync):
+                        * nothing is acknowledged; probed every 2 s, reconnects when it can */
     GW_CH_STATE_COUNT
 };
 

@@ -70,7 +70,14 @@ struct wg_config {
     char hook_exec_command[CFG_HOOK_CMD_MAX];
     unsigned hook_exec_timeout_ms;  /* 100..600000: the command is killed after this */
     unsigned hook_exec_max_running; /* 1..64 commands at once */
-    unsigned hook_exec_max_queued;  /* 0..10000 messages waiting for a slot; more are dropped */
+    unsigned hook_exec_max_queued;  /* 0..10000 messages held in memory for a slot; the rest
+                                     * wait in the inbox (pending) and are read back later */
+    /* A failed run is retried after retry_base_ms, doubling up to retry_max_ms, until
+     * max_attempts runs were started; then hook.failed and the message is settled.
+     * Defaults: 2000 ms, 300000 ms, 20 (about 1 h 20 min of retries). */
+    unsigned hook_exec_retry_base_ms; /* 10..3600000 */
+    unsigned hook_exec_retry_max_ms;  /* 10..86400000 */
+    unsigned hook_exec_max_attempts;  /* 1..1000 */
 };
 
 /* Fill defaults. */

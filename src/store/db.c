@@ -108,6 +108,20 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_PAIRING_BY_SENDER] = "SELECT code FROM access_pairing WHERE sender = ?1",
     [ST_Q_PAIRING_BY_CODE] = "SELECT sender FROM access_pairing WHERE code = ?1",
     [ST_Q_PAIRING_DEL] = "DELETE FROM access_pairing WHERE code = ?1",
+    [ST_Q_INBOX_PENDING] =
+        "SELECT i.cursor, i.chat, i.sender, i.msg_id, i.ts, i.type, i.payload, i.received,"
+        " i.delivered, i.text_raw, coalesce(h.attempts, 0) FROM inbox i LEFT JOIN hook_state h"
+        " ON h.cursor = i.cursor WHERE i.delivered = 0 AND i.cursor > ?1"
+        " AND (h.next_at IS NULL OR h.next_at <= ?2) ORDER BY i.cursor LIMIT ?3",
+    [ST_Q_INBOX_NEXT_DUE] = "SELECT min(h.next_at) FROM hook_state h JOIN inbox i"
+                            " ON i.cursor = h.cursor WHERE i.delivered = 0 AND h.next_at > ?1",
+    [ST_Q_INBOX_COUNT_PENDING] = "SELECT count(*) FROM inbox WHERE delivered = 0",
+    [ST_Q_INBOX_SETTLE_UPTO] =
+        "UPDATE inbox SET delivered = 1 WHERE delivered = 0 AND cursor <= ?1",
+    [ST_Q_HOOK_PUT] = "INSERT INTO hook_state (cursor, attempts, next_at, error, gave_up)"
+                      " VALUES (?1, ?2, ?3, coalesce(?4, ''), ?5) ON CONFLICT (cursor) DO UPDATE"
+                      " SET attempts = ?2, next_at = ?3, error = coalesce(?4, error), gave_up = ?5",
+    [ST_Q_HOOK_GET] = "SELECT attempts, next_at, error, gave_up FROM hook_state WHERE cursor = ?1",
     [ST_Q_OUTBOX_INSERT] =
         "INSERT INTO outbox (idem_key, msg_id, to_jid, payload, created, updated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (idem_key) DO NOTHING",
@@ -477,6 +491,14 @@ static int set_pragmas(struct st_db *db, const struct st_db_opts *o, char *err, 
     /* A linked device's working set is small (credentials, a few sessions): 512 KiB of page
      * cache per account instead of SQLite's 2 MiB default keeps the idle daemon small. */
     if (!code) code = exec_sql(db, "PRAGMA cache_size = -256", err, errlen, "cache_size");
+    /* A small WAL (fault-matrix row 30): checkpoint every 256 pages (1 MiB) instead of 1000,
+     * and truncate the file back to 1 MiB after a checkpoint, so a nearly full disk is not
+     * filled by the WAL itself. */
+    if (!code)
+        code = exec_sql(db, "PRAGMA wal_autocheckpoint = 256", err, errlen, "wal_autocheckpoint");
+    if (!code)
+        code =
+            exec_sql(db, "PRAGMA journal_size_limit = 1048576", err, errlen, "journal_size_limit");
     return code;
 }
 

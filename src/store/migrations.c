@@ -175,7 +175,29 @@ static const char v5[] = "-- v5: undecryptable messages under repair\n"
                          "  PRIMARY KEY (device, msg_id)\n"
                          ") WITHOUT ROWID;\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5};
+/* v6: the agent's delivery state (gw/chhook.h: exactly-once to the exec hook across crashes).
+ *
+ * inbox.delivered (v2) now means "settled for the agent": 0 = the exec hook still has to
+ * run for it (or it is waiting for a retry), 1 = done (the hook succeeded and its reply is
+ * in the outbox, the message needs no hook, or the hook gave up on it). Rows stored before
+ * v6 were handed over by the old in-memory path (or lost with it): they are settled here so
+ * an upgrade does not replay the history to the agent.
+ * hook_state  one row per message the hook has been started for: attempts (started runs,
+ *             written BEFORE each start, so a run cut short by a crash counts), next_at
+ *             (Unix ms before which no retry starts), the last error, gave_up.
+ */
+static const char v6[] =
+    "-- v6: exec hook delivery state\n"
+    "UPDATE inbox SET delivered = 1 WHERE delivered = 0;\n"
+    "CREATE TABLE hook_state (\n"
+    "  cursor INTEGER PRIMARY KEY REFERENCES inbox (cursor) ON DELETE CASCADE,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+    "  next_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  error TEXT NOT NULL DEFAULT '' CHECK (length(error) <= 512),\n"
+    "  gave_up INTEGER NOT NULL DEFAULT 0 CHECK (gave_up IN (0, 1))\n"
+    ");\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6};
 
 const char *st_migration_sql(int version)
 {

@@ -199,6 +199,112 @@ int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)
     return rc;
 }
 
+/* ---- agent delivery ---- */
+
+int st_inbox_pending(struct st_db *db, int64_t after, int64_t now_ms, size_t limit,
+                     struct st_inbox_msg **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!limit || limit > ST_LIST_MAX) return bad(db, "inbox pending");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_PENDING);
+    if (!s) return -ENOTSUP;
+    struct st_inbox_msg *v = calloc(limit, sizeof *v);
+    if (!v) return -ENOMEM;
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, (int64_t)limit);
+    size_t k = 0;
+    int rc;
+    while ((rc = st_db__row(db, s, "inbox pending")) == 1) {
+        v[k].attempts = sqlite3_column_int(s, 10);
+        rc = inbox_row(s, &v[k++]);
+        if (rc < 0) {
+            sqlite3_reset(s);
+            break;
+        }
+    }
+    if (rc < 0) {
+        st_inbox_list_free(v, k);
+        return rc;
+    }
+    if (k == 0) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+int st_inbox_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_NEXT_DUE);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int rc = st_db__row(db, s, "inbox next due");
+    if (rc != 1) return rc;
+    int found = sqlite3_column_type(s, 0) != SQLITE_NULL;
+    if (found) *at = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return found;
+}
+
+int st_inbox_count_pending(struct st_db *db, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_COUNT_PENDING);
+    if (!s) return -ENOTSUP;
+    int rc = st_db__row(db, s, "inbox count pending");
+    if (rc != 1) return rc < 0 ? rc : -EIO;
+    *n = (size_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int st_inbox_settle_upto(struct st_db *db, int64_t upto)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_SETTLE_UPTO);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, upto);
+    int rc = st_db__exec(db, s, "inbox settle");
+    return rc < 0 ? rc : st_db__changes(db);
+}
+
+int st_hook_state_put(struct st_db *db, int64_t cursor, int attempts, int64_t next_at,
+                      const char *error, int gave_up)
+{
+    if (attempts < 0 || (error && strnlen(error, 513) > 512)) return bad(db, "hook state put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_HOOK_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    sqlite3_bind_int(s, 2, attempts);
+    sqlite3_bind_int64(s, 3, next_at);
+    if (error)
+        sqlite3_bind_text(s, 4, error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int(s, 5, gave_up ? 1 : 0);
+    int rc = st_db__exec(db, s, "hook state put");
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int st_hook_state_get(struct st_db *db, int64_t cursor, struct st_hook_state *out)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_HOOK_GET);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    int rc = st_db__row(db, s, "hook state get");
+    if (rc != 1) return rc;
+    out->attempts = sqlite3_column_int(s, 0);
+    out->next_at = sqlite3_column_int64(s, 1);
+    rc = copy_col(s, 2, out->error, sizeof out->error);
+    out->gave_up = sqlite3_column_int(s, 3);
+    sqlite3_reset(s);
+    return rc < 0 ? rc : 1;
+}
+
 /* ---- outbox ---- */
 
 static const char *const state_names[] = {"queued", "sent", "delivered", "read", "failed"};

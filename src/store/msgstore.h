@@ -38,7 +38,8 @@ struct st_inbox_msg {
     int64_t received; /* when we stored it */
     uint8_t *payload;
     size_t payload_len;
-    int delivered;     /* 0/1: handed to the agent */
+    int delivered;     /* 0/1: settled for the agent (v6: see st_inbox_pending) */
+    int attempts;      /* st_inbox_pending only: exec hook runs started so far (hook_state) */
     uint8_t *text_raw; /* a text's bytes as sent when they were not valid UTF-8, else NULL */
     size_t text_raw_len;
 };
@@ -62,7 +63,7 @@ void st_inbox_list_free(struct st_inbox_msg *v, size_t n);
 /* Mark a message delivered to the agent: 0, or -ENOENT for an unknown cursor. */
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor) __attribute__((warn_unused_result));
 
-/* ---- undecryptable messages under repair (migration v3) ---- */
+/* ---- undecryptable messages under repair (migration v5) ---- */
 
 #define ST_UNDEC_JID_MAX    257 /* device, chat, sender: up to 256 bytes + NUL */
 #define ST_UNDEC_REASON_MAX 129
@@ -84,6 +85,40 @@ int st_undec_put(struct st_db *db, const struct st_undec *u) __attribute__((warn
 int st_undec_del(struct st_db *db, const char *device, const char *msg_id);
 /* Up to cap rows, oldest first, into out; *n = how many. 0 or a negative errno. */
 int st_undec_list(struct st_db *db, struct st_undec *out, size_t cap, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* ---- agent delivery (the exec hook, gw/chhook.h; schema v6) ----
+ *
+ * A row is pending until it is settled (delivered = 1): the hook succeeded, the message
+ * needs no hook, or the hook gave up. hook_state keeps, per row, the runs started so far
+ * (written before each start), the earliest time of the next one (Unix ms) and the last
+ * error. Times are passed in by the caller. */
+
+/* Up to `limit` (1..ST_LIST_MAX) pending rows with cursor > after whose next attempt is due
+ * at now_ms (never started, or next_at <= now_ms), in cursor order, with .attempts filled.
+ * Free with st_inbox_list_free. */
+int st_inbox_pending(struct st_db *db, int64_t after, int64_t now_ms, size_t limit,
+                     struct st_inbox_msg **out, size_t *n) __attribute__((warn_unused_result));
+/* The earliest next_at (Unix ms) after now_ms among pending rows: 1 found (*at), 0 none. */
+int st_inbox_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
+    __attribute__((warn_unused_result));
+/* The number of pending rows: 0 or an error. */
+int st_inbox_count_pending(struct st_db *db, size_t *n) __attribute__((warn_unused_result));
+/* Settle every pending row with cursor <= upto (no agent to hand them to); returns the
+ * number settled or a negative errno. */
+int st_inbox_settle_upto(struct st_db *db, int64_t upto) __attribute__((warn_unused_result));
+/* Write the hook state of a row: attempts, next_at (Unix ms), error (NULL keeps the stored
+ * one; <= 512 bytes), gave_up. 0 or a negative errno (-EINVAL for an unknown cursor: the
+ * foreign key). */
+int st_hook_state_put(struct st_db *db, int64_t cursor, int attempts, int64_t next_at,
+                      const char *error, int gave_up) __attribute__((warn_unused_result));
+struct st_hook_state {
+    int attempts, gave_up;
+    int64_t next_at;
+    char error[513];
+};
+/* 1 found (*out), 0 no state for that row, or a negative errno. */
+int st_hook_state_get(struct st_db *db, int64_t cursor, struct st_hook_state *out)
     __attribute__((warn_unused_result));
 
 /* ---- outbox ---- */

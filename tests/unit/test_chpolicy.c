@@ -266,8 +266,8 @@ static void test_reset(void **state)
 
 static void test_state_names(void **state)
 {
-    const char *want[] = {"stopped", "starting", "connecting", "pairing",  "connected",
-                          "backoff", "conflict", "logged_out", "repairing"};
+    const char *want[] = {"stopped", "starting", "connecting", "pairing",   "connected",
+                          "backoff", "conflict", "logged_out", "repairing", "degraded"};
     for (int s = 0; s < GW_CH_STATE_COUNT; s++)
         assert_string_equal(gw_ch_state_name((enum gw_ch_state)s), want[s]);
     assert_string_equal(gw_ch_state_name(GW_CH_STATE_COUNT), "unknown");
