@@ -548,7 +548,7 @@ def fmt(v):
     if isinstance(v, tuple):
         return f"{v[0]:.1f} ({v[1]:.2f}/acct)"
     if v != v:
-        return "failed"
+        return "none in 60 s"
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
