@@ -588,9 +588,38 @@ def table(ceil_1, ceil_g, secs):
     print(text)
 
 
+def profile():
+    """perf (cpu-clock) of the daemon on the inbound 1:1 and outbound paths; top symbols."""
+    fw = Fakewa()
+    fw.account("+15550001")
+    fw.api("POST", "/admin/contacts", {"name": "alice", "phone": "+15550002"})
+    w = Wagate(fw, "w", ["default"])
+    w.start()
+    w.link("default", "+15550001")
+    w.send("+15550002", 1)
+    wait_for(lambda: fw.inbox_len("alice") >= 1, 30, "warm-up")
+    for what, run in (("inbound 1:1", lambda: inbound(fw, w, "wagate", "+15550001", N_IN, "p", [])),
+                      ("outbound", lambda: outbound(fw, w, "wagate", "alice",
+                                                    "15550002@s.whatsapp.net", N_OUT))):
+        data = os.path.join(T, "perf.data")
+        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-g", "-o", data,
+                                 "-p", str(w.p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        run()
+        perf.send_signal(2)
+        perf.wait()
+        rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "-g", "none",
+                              "--percent-limit", "1.5", "--sort", "dso,symbol"],
+                             capture_output=True, text=True).stdout
+        print(f"## wagate {what}: top costs (perf cpu-clock, self time)\n")
+        print("\n".join(l for l in rep.splitlines() if l.strip() and not l.startswith("#")))
+        print()
+    w.stop()
+
+
 if __name__ == "__main__":
     try:
-        main()
+        profile() if sys.argv[1:] == ["--profile"] else main()
     finally:
         for p in PROCS:
             try:
