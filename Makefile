@@ -41,6 +41,7 @@ demo: deps
 bench: build
 	@bash scripts/deps.sh --test
 	@bash bench/run.sh
+	@bash bench/compare.sh
 
 # clang-format over git ls-files '*.c' '*.h' minus src/wa/tokens_gen.h (scripts/format.sh);
 # format-check is also the ctest test `format`.
