@@ -14,7 +14,8 @@ cleanup() {
   for p in "${PIDS[@]+"${PIDS[@]}"}"; do
     { kill -9 "$p" && wait "$p"; } 2>/dev/null
   done
-  rm -rf "$T"
+  # WAGATE_TEST_KEEP=1 keeps the test's directory (logs, state dirs) for a post-mortem
+  if [ -n "${WAGATE_TEST_KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
