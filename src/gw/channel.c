@@ -1069,8 +1069,26 @@ static void force_attempt(struct gw_channel *ch, const char *why)
     attempt(ch);
 }
 
+/* An attempt still in its transport stages (DNS, connect, TLS, upgrade) for at least
+ * CHANNEL_KICK_MIN_MS: after a network change its lookup or connect may wait on a path that is
+ * gone (a silent resolver keeps a lookup for its whole timeout), so it is begun again. */
+static bool transport_stuck(struct gw_channel *ch)
+{
+    return ch->state == GW_CH_CONNECTING && ch->client &&
+           wa_client_state(ch->client) == WA_CS_CONNECTING &&
+           now(ch) - ch->since_mono >= CHANNEL_KICK_MIN_MS;
+}
+
 bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
 {
+    if (!ch->closing && transport_stuck(ch)) {
+        uint64_t gap = ch->last_kick ? now(ch) - ch->last_kick : UINT64_MAX;
+        if (gap < CHANNEL_KICK_MIN_MS) return false;
+        log_info(COMP, ch->account, "connecting again (%s): the attempt was still in %llu ms of "
+                 "transport", why, (unsigned long long)(now(ch) - ch->since_mono));
+        force_attempt(ch, why);
+        return true;
+    }
     bool waiting = ch->retry_pending && !ch->retry_hold && ch->state == GW_CH_BACKOFF;
     if (ch->closing || !waiting) return false;
     uint64_t t = now(ch), left = ch->retry_at > t ? ch->retry_at - t : 0;

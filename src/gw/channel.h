@@ -110,8 +110,11 @@ const char *gw_channel_jid(const struct gw_channel *ch);
 /* Cut a pending reconnect delay short (the network may be back: a netlink change, SIGUSR1):
  * a new attempt starts now, or -- within CHANNEL_KICK_MIN_MS of the previous early attempt
  * (operator restart, login, an earlier call) -- as soon as that interval is over; true when
- * the retry was moved up. Nothing happens while connecting or connected, or during a ban's
- * or a conflict's delay. The backoff is not reset (a failing attempt continues it). */
+ * the retry was moved up. An attempt that has spent CHANNEL_KICK_MIN_MS or more in its
+ * transport stages (a DNS lookup against a resolver that went silent, a connect on a route
+ * that is gone) is begun again (same spacing rule). Nothing happens while an attempt is past
+ * its transport or connected, or during a ban's or a conflict's delay. The backoff is not
+ * reset (a failing attempt continues it). */
 #define CHANNEL_KICK_MIN_MS 2000
 bool gw_channel_retry_now(struct gw_channel *ch, const char *why);
 /* Operator restart: forget the backoff, end the session, retry now with the existing
