@@ -122,6 +122,11 @@ void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), voi
 static void on_not_stored(void *ud, const char *tag, const char *id, int err)
 {
     struct chmsg *m = ud;
+    if (err == -EAGAIN) { /* held behind an earlier failure: the store error was told then */
+        log_debug(COMP, m->account, "<%s id=%s>: held behind a message not stored; the server "
+                  "will redeliver it", tag, id);
+        return;
+    }
     log_warn(COMP, m->account, "<%s id=%s>: not stored (%s); the server will redeliver it", tag, id,
              strerror(-err));
     if (m->store_error) m->store_error(m->store_error_ud, err);
