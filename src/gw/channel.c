@@ -29,6 +29,7 @@
 #include "gw/chhook.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
+#include "gw/cursormark.h"
 #include "gw/dnsprobe.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
@@ -48,6 +49,8 @@
 
 struct gw_channel {
     uv_loop_t *loop;
+    struct cursormark mark; /* the inbox high-water outside the database (gw/cursormark.h) */
+    bool mark_open;         /* checked against the open database */
     char account[CFG_ACCOUNT_ID_MAX + 1];
     char dbpath[PATH_MAX];
     struct wg_config cfg;
@@ -320,6 +323,9 @@ static int load_creds(struct gw_channel *ch)
 
 static void close_store(struct gw_channel *ch)
 {
+    int mr = ch->mark_open ? cursormark_tick(&ch->mark, chmsg_last_cursor(ch->msg)) : 0;
+    if (mr < 0) log_warn(COMP, ch->account, "inbox marker: %s", strerror(-mr));
+    ch->mark_open = false;
     wa_session_free(ch->sess);
     ch->sess = NULL;
     sg_ctx_free(ch->sg);
@@ -639,6 +645,26 @@ static void local_failure(struct gw_channel *ch, const char *what, int err)
     handle_outcome(ch, &o);
 }
 
+/* Once per opened database: the inbox's cursors against the marker (gw/cursormark.h); a
+ * database older than the one last written is told (cursors continue above the old ones). */
+static void check_cursors(struct gw_channel *ch)
+{
+    char dir[PATH_MAX], text[400];
+    account_dir(ch, dir, sizeof dir);
+    int r = cursormark_open(&ch->mark, dir, ch->db, !ch->have_creds, text, sizeof text);
+    ch->mark_open = true;
+    if (r < 0 || (r == 0 && text[0])) log_warn(COMP, ch->account, "%s", text);
+    if (r != 1) return;
+    notice(ch, text);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddNumberToObject(d, "epoch", (double)ch->mark.epoch);
+    cJSON_AddNumberToObject(d, "missed_from", (double)ch->mark.reset_from);
+    cJSON_AddNumberToObject(d, "missed_to", (double)ch->mark.reset_to);
+    cJSON_AddStringToObject(d, "text", text);
+    publish(ch, "inbox.cursor_reset", d);
+}
+
 static void attempt(struct gw_channel *ch)
 {
     dnsprobe_stop(ch->probe);
@@ -664,6 +690,7 @@ static void attempt(struct gw_channel *ch)
             return local_failure(ch, "credentials", r);
         }
     }
+    if (!ch->mark_open) check_cursors(ch);
     if (!ch->client) {
         int r = new_client(ch);
         if (r < 0) return local_failure(ch, "client", r);
@@ -771,6 +798,10 @@ static void on_tick(uv_timer_t *t)
         end_session(ch, "watchdog: session stuck while connecting");
     if (ch->state == GW_CH_DEGRADED && now(ch) - ch->last_probe >= CHANNEL_PROBE_MS)
         probe_store(ch);
+    if (ch->mark_open && ch->state != GW_CH_DEGRADED) {
+        int r = cursormark_tick(&ch->mark, chmsg_last_cursor(ch->msg));
+        if (r < 0) log_debug(COMP, ch->account, "inbox marker: %s", strerror(-r));
+    }
 }
 
 /* ---- client callbacks ---- */
@@ -1208,6 +1239,15 @@ int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct 
 {
     if (!ch->db) return -EAGAIN;
     return st_inbox_list(ch->db, after, limit, v, n);
+}
+
+void gw_channel_cursors(const struct gw_channel *ch, struct gw_cursor_info *out)
+{
+    *out = (struct gw_cursor_info){.epoch = ch->mark.epoch ? ch->mark.epoch : 1,
+                                   .last = ch->mark.seen,
+                                   .missed_from = ch->mark.reset_from,
+                                   .missed_to = ch->mark.reset_to};
+    if (chmsg_last_cursor(ch->msg) > out->last) out->last = chmsg_last_cursor(ch->msg);
 }
 
 int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out)

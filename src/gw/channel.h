@@ -137,6 +137,13 @@ int gw_channel_logout(struct gw_channel *ch);
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
+/* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or
+ * rolled-back database), the largest cursor given out, and the last reset's lost range (0 0
+ * when none). */
+struct gw_cursor_info {
+    int64_t epoch, last, missed_from, missed_to;
+};
+void gw_channel_cursors(const struct gw_channel *ch, struct gw_cursor_info *out);
 /* The channel's access policy (gw/access.h; NULL once it is closing). */
 struct gw_access;
 struct gw_access *gw_channel_access(const struct gw_channel *ch);

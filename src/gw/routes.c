@@ -310,7 +310,25 @@ static long long query_num(const char *query, const char *name, long long def)
     return *end || n < 0 ? -1 : n;
 }
 
-/* {"messages":[...],"next_cursor":N} */
+/* {"messages":[...],"next_cursor":N,"epoch":E[,"cursor_reset":{...}]}: cursor_reset when the
+ * caller's epoch is not the current one (a restored database: what it may have missed), or
+ * its cursor is ahead of every cursor given out (next_cursor is then the last one). */
+static void cursor_fields(cJSON *o, const struct gw_cursor_info *ci, long long epoch,
+                          long long after)
+{
+    cJSON_AddNumberToObject(o, "epoch", (double)ci->epoch);
+    bool stale = epoch > 0 && epoch != ci->epoch, ahead = after > ci->last;
+    if (!stale && !ahead) return;
+    cJSON *r = cJSON_AddObjectToObject(o, "cursor_reset");
+    cJSON_AddNumberToObject(r, "epoch", (double)ci->epoch);
+    cJSON_AddNumberToObject(r, "last_cursor", (double)ci->last);
+    if (ci->missed_to > 0) {
+        cJSON_AddNumberToObject(r, "missed_from", (double)ci->missed_from);
+        cJSON_AddNumberToObject(r, "missed_to", (double)ci->missed_to);
+    }
+    if (ahead) cJSON_ReplaceItemInObject(o, "next_cursor", cJSON_CreateNumber((double)ci->last));
+}
+
 static cJSON *inbox_json(const char *account, int64_t after, const struct st_inbox_msg *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -366,8 +384,9 @@ static void messages_get(const struct api_request *req, struct api_response *res
     long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
     long long after = query_num(req->http->query, "after", 0);
     long long limit = query_num(req->http->query, "limit", 100);
-    if ((ar < 0 && ar != -ENOENT) || after < 0 || limit < 1 || limit > ST_LIST_MAX) {
-        api_response_error(res, 400, "account=ID&after=CURSOR&limit=1..1000");
+    long long epoch = query_num(req->http->query, "epoch", 0);
+    if ((ar < 0 && ar != -ENOENT) || after < 0 || limit < 1 || limit > ST_LIST_MAX || epoch < 0) {
+        api_response_error(res, 400, "account=ID&after=CURSOR&limit=1..1000&epoch=E");
         return;
     }
     struct gw_channel *ch = gw_channel_list_find(arg, acct);
@@ -386,7 +405,11 @@ static void messages_get(const struct api_request *req, struct api_response *res
         api_response_error(res, 500, strerror(-rc));
         return;
     }
-    api_response_json(res, 200, inbox_json(gw_channel_account(ch), after, v, n));
+    cJSON *o = inbox_json(gw_channel_account(ch), after, v, n);
+    struct gw_cursor_info ci;
+    gw_channel_cursors(ch, &ci);
+    cursor_fields(o, &ci, epoch, after);
+    api_response_json(res, 200, o);
     st_inbox_list_free(v, n);
 }
 
