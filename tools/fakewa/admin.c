@@ -13,8 +13,10 @@
 #include "contacts.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "conn.h"
 #include "faults.h"
 #include "pairing.h"
+#include "router.h"
 
 #define IDLE_MS 10000
 
@@ -332,6 +334,35 @@ static void h_fault(struct aconn *c, const cJSON *body)
     reply(c, 200, o);
 }
 
+/* POST /admin/redeliver {"phone","count"?}: the server lost the acks of the last count
+ * (default 10, at most 16) messages each companion device of that account acked, and sends
+ * them again: at once to an online device, else at its next login (fault-matrix row 33). */
+static void h_redeliver(struct aconn *c, const cJSON *body)
+{
+    const cJSON *ph = cJSON_GetObjectItemCaseSensitive(body, "phone");
+    const cJSON *cn = cJSON_GetObjectItemCaseSensitive(body, "count");
+    struct fw_account *a = cJSON_IsString(ph) ? fw_account_lookup(c->s, ph->valuestring) : NULL;
+    if (!a) {
+        reply_err(c, 404, "unknown account");
+        return;
+    }
+    double want = cJSON_IsNumber(cn) ? cn->valuedouble : 10;
+    if (want < 1 || want > 16) {
+        reply_err(c, 400, "count: 1..16");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a->ndev; i++) {
+        struct fw_device *d = a->dev[i];
+        if (d->sim || !d->registered) continue;
+        n += fw_queue_redeliver(d, (size_t)want);
+        if (d->conn && d->conn->state == FWC_ONLINE) fw_flush_queue(d->conn, false);
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "queued", (double)n);
+    reply(c, 200, o);
+}
+
 static void route_contact(struct aconn *c, const struct http_request *r, const cJSON *body)
 {
     const char *rest = r->path + strlen("/admin/contacts/");
@@ -413,6 +444,8 @@ static void route(struct aconn *c, const struct http_request *r)
             reply_err(c, 404, "unknown account");
     } else if (post && strcmp(p, "/admin/fault") == 0) {
         h_fault(c, body);
+    } else if (post && strcmp(p, "/admin/redeliver") == 0) {
+        h_redeliver(c, body);
     } else if (get && strcmp(p, "/admin/stats") == 0) {
         h_stats(c);
     } else {
