@@ -57,6 +57,7 @@
 struct gw_channel;
 struct api_events;
 struct api_metrics;
+struct gw_notify;
 
 #define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
 #define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
@@ -71,6 +72,8 @@ struct gw_channel_opts {
                                   * exec hook (gw/chhook.h): must outlive the channel */
     struct api_events *events;   /* may be NULL: no events */
     struct api_metrics *metrics; /* may be NULL: no metrics */
+    struct gw_notify *notify;    /* the daemon's notifications (gw/notify.h; must outlive the
+                                  * channel); NULL: a private one (events only) */
     int keepalive_min_ms;        /* test knobs, <= 0: the client's defaults */
     int keepalive_max_ms;
     int keepalive_deadline_ms;
