@@ -743,8 +743,11 @@ static void probe_store(struct gw_channel *ch)
         log_debug(COMP, ch->account, "store probe: still failing: %s", st_db_last_error(ch->db));
         return;
     }
-    resolved(ch, GW_NOTE_DISK,
+    log_info(COMP, ch->account,
              "the store writes again: reconnecting so that the server redelivers what was refused");
+    if (!ch->closing) /* resolved once it stayed writable (a nearly full disk flaps) */
+        (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
+                                      "the store writes again", CHANNEL_DISK_SETTLE_MS);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     publish(ch, "channel.storage_restored", d);

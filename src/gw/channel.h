@@ -64,6 +64,7 @@ struct gw_notify;
 #define CHANNEL_PROBE_MS         2000    /* degraded: a write probe of the store this often */
 #define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
 #define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
+#define CHANNEL_DISK_SETTLE_MS   10000   /* the store wrote again and kept writing: disk_ok */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */

@@ -40,7 +40,8 @@ struct note {
     int64_t created_ms;
     bool open;
     unsigned repeats;
-    long long res_id; /* the follow-up, 0 = none yet */
+    uint64_t settle_at; /* a resolution waits until this loop time (0 = none pending) */
+    long long res_id;   /* the follow-up, 0 = none yet */
     int64_t res_ms;
     char res_text[NOTIFY_TEXT_MAX];
 };
@@ -72,8 +73,9 @@ struct gw_notify {
     struct self_item selfq[NOTIFY_SELF_QUEUE_MAX];
     size_t nself;
     char up[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1]; /* accounts whose link is up */
-    uv_timer_t flush;
-    bool closing, timer_closed;
+    uv_timer_t flush, settle;
+    int open_timers;
+    bool closing;
     struct gw_notify_stats st;
 };
 
@@ -211,7 +213,7 @@ static void command_done(void *ud, int status, const char *reply, const char *de
         if (status != -ECANCELED) log_warn(COMP, NULL, "notify.command failed: %s", detail);
     }
     if (n->closing) {
-        if (n->timer_closed) free(n);
+        if (!n->open_timers) free(n);
         return;
     }
     command_next(n);
@@ -369,6 +371,7 @@ long long gw_notify_raise(struct gw_notify *n, enum gw_note_kind kind, const cha
     if (n->closing) return -ECANCELED;
     struct note *x = find_open(n, kind, account);
     if (x) {
+        x->settle_at = 0; /* raised again while its resolution settled: it stays open */
         x->repeats++;
         n->st.deduplicated++;
         log_debug(COMP, account, "%s already open (#%lld): not raised again", kinds[kind].name,
@@ -391,17 +394,67 @@ long long gw_notify_raise(struct gw_notify *n, enum gw_note_kind kind, const cha
     return id;
 }
 
-long long gw_notify_resolve(struct gw_notify *n, enum gw_note_kind kind, const char *account,
-                            const char *text)
+static long long close_note(struct gw_notify *n, struct note *x, const char *text);
+
+static void on_settle(uv_timer_t *t);
+
+/* The settle timer for the earliest pending resolution. */
+static void settle_schedule(struct gw_notify *n)
+{
+    uint64_t first = 0;
+    for (size_t i = 0; i < n->nrecent; i++)
+        if (n->recent[i].open && n->recent[i].settle_at &&
+            (!first || n->recent[i].settle_at < first))
+            first = n->recent[i].settle_at;
+    uint64_t now = uv_now(n->loop);
+    if (!first)
+        uv_timer_stop(&n->settle);
+    else
+        uv_timer_start(&n->settle, on_settle, first > now ? first - now : 0, 0);
+}
+
+static void on_settle(uv_timer_t *t)
+{
+    struct gw_notify *n = t->data;
+    uint64_t now = uv_now(n->loop);
+    for (size_t i = 0; i < n->nrecent && !n->closing; i++) {
+        struct note *x = &n->recent[i];
+        if (x->open && x->settle_at && x->settle_at <= now) (void)close_note(n, x, x->res_text);
+    }
+    settle_schedule(n);
+}
+
+long long gw_notify_resolve_after(struct gw_notify *n, enum gw_note_kind kind, const char *account,
+                                  const char *text, unsigned settle_ms)
 {
     if (!valid(n, kind, account, text)) return -EINVAL;
     if (n->closing) return -ECANCELED;
     struct note *x = find_open(n, kind, account);
     if (!x) return 0;
+    if (!settle_ms) return close_note(n, x, text);
+    if (!x->settle_at) {
+        x->settle_at = uv_now(n->loop) + settle_ms;
+        snprintf(x->res_text, sizeof x->res_text, "%s", text);
+        settle_schedule(n);
+    }
+    return 0;
+}
+
+long long gw_notify_resolve(struct gw_notify *n, enum gw_note_kind kind, const char *account,
+                            const char *text)
+{
+    return gw_notify_resolve_after(n, kind, account, text, 0);
+}
+
+static long long close_note(struct gw_notify *n, struct note *x, const char *text)
+{
+    const char *account = x->account;
+    enum gw_note_kind kind = x->kind;
+    x->settle_at = 0;
     x->open = false;
     x->res_id = ++n->next_id;
     x->res_ms = wall_ms();
-    snprintf(x->res_text, sizeof x->res_text, "%s", text);
+    if (text != x->res_text) snprintf(x->res_text, sizeof x->res_text, "%s", text);
     n->st.resolved++;
     long long id = x->res_id;
     cJSON *d = followup_json(x);
@@ -473,7 +526,9 @@ int gw_notify_new(const struct gw_notify_opts *o, struct gw_notify **out)
     n->cfg = o->cfg;
     n->events = o->events;
     uv_timer_init(n->loop, &n->flush);
-    n->flush.data = n;
+    uv_timer_init(n->loop, &n->settle);
+    n->flush.data = n->settle.data = n;
+    n->open_timers = 2;
     *out = n;
     return 0;
 }
@@ -490,11 +545,10 @@ void gw_notify_detach_api(struct gw_notify *n)
     if (n) n->events = NULL;
 }
 
-static void flush_closed(uv_handle_t *h)
+static void timer_closed(uv_handle_t *h)
 {
     struct gw_notify *n = h->data;
-    n->timer_closed = true;
-    if (!n->running) free(n);
+    if (--n->open_timers == 0 && !n->running) free(n);
 }
 
 void gw_notify_close(struct gw_notify *n)
@@ -513,5 +567,7 @@ void gw_notify_close(struct gw_notify *n)
     n->nself = 0;
     if (n->running) gw_hook_cancel(n->running);
     uv_timer_stop(&n->flush);
-    uv_close((uv_handle_t *)&n->flush, flush_closed);
+    uv_timer_stop(&n->settle);
+    uv_close((uv_handle_t *)&n->flush, timer_closed);
+    uv_close((uv_handle_t *)&n->settle, timer_closed);
 }

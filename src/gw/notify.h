@@ -96,6 +96,12 @@ long long gw_notify_raise(struct gw_notify *n, enum gw_note_kind kind, const cha
 /* Resolve the open one: the follow-up's id (> 0), 0 when none is open, -EINVAL, -ECANCELED. */
 long long gw_notify_resolve(struct gw_notify *n, enum gw_note_kind kind, const char *account,
                             const char *text);
+/* Resolve once settle_ms passed without the same kind being raised again for the account (a
+ * raise in between cancels it: the notification stays open, one repeat more): damps a
+ * condition that flaps. The follow-up's id when settle_ms is 0, else 0 (pending or none). A
+ * second call while one is pending keeps the first deadline. */
+long long gw_notify_resolve_after(struct gw_notify *n, enum gw_note_kind kind, const char *account,
+                                  const char *text, unsigned settle_ms);
 bool gw_notify_is_open(const struct gw_notify *n, enum gw_note_kind kind, const char *account);
 /* The account's link went up or down (note-to-self messages go out while it is up). */
 void gw_notify_link(struct gw_notify *n, const char *account, bool up);

@@ -282,6 +282,34 @@ static void test_self_chat_queue(void **state)
     h_free(&h);
 }
 
+/* A resolution that must settle: a raise in between keeps it open (a flapping disk). */
+static void test_resolve_after_settles(void **state)
+{
+    (void)state;
+    struct h h;
+    h_init(&h);
+    long long id = gw_notify_raise(h.n, GW_NOTE_DISK, "default", -1, "full");
+    assert_int_equal(gw_notify_resolve_after(h.n, GW_NOTE_DISK, "default", "ok 1", 100), 0);
+    spin(&h, 40);
+    assert_int_equal(h.nres, 0); /* pending */
+    assert_int_equal(gw_notify_raise(h.n, GW_NOTE_DISK, "default", -1, "full again"), 0);
+    spin(&h, 150);
+    assert_int_equal(h.nres, 0); /* the raise cancelled it */
+    assert_true(gw_notify_is_open(h.n, GW_NOTE_DISK, "default"));
+    assert_int_equal(gw_notify_resolve_after(h.n, GW_NOTE_DISK, "default", "ok 2", 100), 0);
+    assert_int_equal(gw_notify_resolve_after(h.n, GW_NOTE_DISK, "default", "ok 3", 5000), 0);
+    for (int i = 0; i < 100 && !h.nres; i++)
+        spin(&h, 10);
+    assert_int_equal(h.nres, 1); /* the first deadline kept, its text */
+    assert_string_equal(str(h.last, "kind"), "disk_ok");
+    assert_string_equal(str(h.last, "text"), "ok 2");
+    assert_int_equal((long long)num(cJSON_GetObjectItem(h.last, "resolves"), "id"), id);
+    assert_false(gw_notify_is_open(h.n, GW_NOTE_DISK, "default"));
+    spin(&h, 50);
+    assert_int_equal(h.nres, 1);
+    h_free(&h);
+}
+
 static int count_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -377,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_kinds_without_resolution_and_args),
         cmocka_unit_test(test_recent_list_bounded),
         cmocka_unit_test(test_self_chat_queue),
+        cmocka_unit_test(test_resolve_after_settles),
         cmocka_unit_test(test_command_one_at_a_time),
         cmocka_unit_test(test_close_while_running),
     };
