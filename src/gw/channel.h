@@ -32,9 +32,12 @@
  *
  * Every transition goes through one function that logs `old -> new (reason)` at info with
  * the `[whatsapp] [<account>]` tags and publishes a `channel.state` event
- * {"account","from","to","reason","next_retry_ms"?}. Notices that need the operator
- * (logged out, conflicts, bans, corrupt store, update required) are also published as
- * `channel.notice` {"account","level","text"} and logged at warn.
+ * {"account","from","to","reason","next_retry_ms"?}. What needs the operator is a notification
+ * of gw/notify.h (opts.notify, the daemon's): logged_out (phone, operator, lost or corrupt
+ * store; relinked at the next pairing), conflict, banned, update_required (each resolved at the
+ * next connected), link_down (resolved by restored), disk (the store cannot write; disk_ok once
+ * it kept writing CHANNEL_DISK_SETTLE_MS), sessions_reset and error. The channel tells it when
+ * the link is up (note to self).
  *
  * Callbacks and timers all run on the loop thread; no function here calls back into the
  * caller. Two-step close: gw_channel_close() stops everything and the memory is released

@@ -60,6 +60,9 @@ wait_self() {
 check "note to self: the link_down text reached the account's own phone" \
   wait_self "wagate [link_down] WhatsApp unreachable"
 check "note to self: and the restored text" wait_self "wagate [restored] WhatsApp connection restored"
+api GET '/api/v1/messages?limit=1000'
+check "note to self: not taken back as a received message (our inbox has none of them)" ok_if \
+  '[ "$CODE" = 200 ] && [ "$(jq "[.messages[] | select((.text // \"\") | startswith(\"wagate [\"))] | length" <<<"$BODY")" = 0 ]'
 
 # ---- banned -> ban_lifted ----
 fault "{\"type\":\"failure\",\"reason\":402,\"code\":101,\"expire\":2,$P}"
