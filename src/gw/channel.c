@@ -27,6 +27,7 @@
 #include "core/statedir.h"
 #include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/chmetrics.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
 #include "gw/dnsprobe.h"
@@ -135,84 +136,15 @@ static uint64_t now(const struct gw_channel *ch)
 
 /* ---- events, metrics, the transition function ---- */
 
-/* channel="whatsapp",account="<id>"[,key="value"] (value: a fixed word, not escaped) */
-static void labels(const struct gw_channel *ch, char *out, size_t len, const char *key,
-                   const char *value)
-{
-    char acct[80];
-    api_metrics_label_escape(ch->account, acct, sizeof acct);
-    if (key)
-        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\",%s=\"%s\"", acct, key, value);
-    else
-        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\"", acct);
-}
-
+/* The channel's series (gw/chmetrics.h). */
 static void metric_add(struct gw_channel *ch, const char *name, double v)
 {
-    if (!ch->metrics) return;
-    char l[160];
-    labels(ch, l, sizeof l, NULL, NULL);
-    api_metrics_add(ch->metrics, name, l, v);
+    chmetrics_add(ch->metrics, ch->account, name, v);
 }
 
 static void metric_set(struct gw_channel *ch, const char *name, double v)
 {
-    if (!ch->metrics) return;
-    char l[200];
-    labels(ch, l, sizeof l, NULL, NULL);
-    api_metrics_set(ch->metrics, name, l, v);
-}
-
-static void metrics_state(struct gw_channel *ch)
-{
-    if (!ch->metrics) return;
-    for (int s = 0; s < GW_CH_STATE_COUNT; s++) {
-        char l[200];
-        labels(ch, l, sizeof l, "state", gw_ch_state_name((enum gw_ch_state)s));
-        api_metrics_set(ch->metrics, "wagate_channel_state", l, s == (int)ch->state ? 1 : 0);
-    }
-}
-
-static const struct {
-    const char *name, *help;
-    enum api_metric_type type;
-} channel_metrics[] = {
-    {"wagate_channel_state", "1 for the channel's current state, 0 for the others",
-     API_METRIC_GAUGE},
-    {"wagate_channel_reconnects_total",
-     "times the channel was connected again after losing the link", API_METRIC_COUNTER},
-    {"wagate_channel_failed_attempts_total", "sessions that ended and were retried, by cause",
-     API_METRIC_COUNTER},
-    {"wagate_channel_outages_total",
-     "outages that lasted notify.outage_after_s (one channel.down each)", API_METRIC_COUNTER},
-    {"wagate_channel_connected_since_seconds",
-     "Unix time the current connection began (0: not connected)", API_METRIC_GAUGE},
-    {"wagate_channel_down_since_seconds", "Unix time the current outage began (0: no outage)",
-     API_METRIC_GAUGE},
-    {"wagate_channel_undecryptable_total",
-     "messages given up after the retry receipts (stored as undecryptable inbox rows)",
-     API_METRIC_COUNTER},
-    {"wagate_channel_retry_receipts_total", "retry receipts sent for messages we could not decrypt",
-     API_METRIC_COUNTER},
-    {"wagate_channel_session_repairs_total",
-     "store-wide session repairs (all sessions and sender keys reset)", API_METRIC_COUNTER},
-    {"wagate_channel_messages_in_total", "messages received and stored in the inbox",
-     API_METRIC_COUNTER},
-    {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
-};
-
-/* Every family declared; this account's plain series at 0 (the by-cause and by-state ones are
- * created as they are set). */
-static void declare_metrics(struct gw_channel *ch)
-{
-    if (!ch->metrics) return;
-    for (size_t i = 0; i < sizeof channel_metrics / sizeof channel_metrics[0]; i++) {
-        const char *n = channel_metrics[i].name;
-        api_metrics_declare(ch->metrics, n, channel_metrics[i].help, channel_metrics[i].type);
-        if (strcmp(n, "wagate_channel_state") && strcmp(n, "wagate_channel_failed_attempts_total"))
-            metric_add(ch, n, 0); /* creates the series at 0, keeps an existing value */
-    }
-    metrics_state(ch);
+    chmetrics_set(ch->metrics, ch->account, name, v);
 }
 
 static void publish(struct gw_channel *ch, const char *type, cJSON *data)
@@ -274,7 +206,7 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
     else
         log_info(COMP, ch->account, "%s -> %s (%s)", gw_ch_state_name(from), gw_ch_state_name(to),
                  reason);
-    metrics_state(ch);
+    chmetrics_state(ch->metrics, ch->account, ch->state);
     gw_notify_link(ch->notify, ch->account, to == GW_CH_CONNECTED);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
@@ -599,18 +531,6 @@ static void end_outage(struct gw_channel *ch)
     metric_set(ch, "wagate_channel_down_since_seconds", 0);
 }
 
-/* The cause label of a failed attempt: the transport stage (dns, connect, tls, ws), else the
- * kind of outcome (stream_error, keepalive, ...). */
-static void failed_attempt_metric(struct gw_channel *ch, const struct wa_outcome *o)
-{
-    if (!ch->metrics) return;
-    char l[240];
-    const char *cause =
-        o->kind == WA_OUT_TRANSPORT ? nout_stage_name(o->net.stage) : wa_outcome_kind_name(o->kind);
-    labels(ch, l, sizeof l, "cause", cause);
-    api_metrics_add(ch->metrics, "wagate_channel_failed_attempts_total", l, 1);
-}
-
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
 {
     ch->up_since_wall_ms = 0;
@@ -632,7 +552,7 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     }
     if (o->cls == WA_OC_TRANSIENT) track_down(ch);
     ch->attempts++;
-    failed_attempt_metric(ch, o);
+    chmetrics_failed_attempt(ch->metrics, ch->account, o);
     ch->retry_hold = a.hold;
     ch->retry_kick = false;
     schedule(ch, a.delay_ms);
@@ -985,7 +905,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     uv_timer_init(loop, &ch->repair_timer);
     ch->retry_timer.data = ch->tick.data = ch->repair_timer.data = ch;
     ch->open_handles = 3;
-    declare_metrics(ch);
+    chmetrics_declare(ch->metrics, ch->account, ch->state);
     *out = ch;
     return 0;
 }
