@@ -531,6 +531,21 @@ static void end_outage(struct gw_channel *ch)
     metric_set(ch, "wagate_channel_down_since_seconds", 0);
 }
 
+/* The channel stops retrying (logged out, stopped): no outage is tracked any more, and an
+ * open link_down is resolved (else a later outage would be deduplicated into it). */
+static void drop_outage(struct gw_channel *ch, const char *why)
+{
+    if (ch->down_notified) {
+        char text[400];
+        strfmt(text, sizeof text, "no longer retrying: %s", why);
+        resolved(ch, GW_NOTE_LINK_DOWN, text);
+    }
+    ch->down_since = 0;
+    ch->down_since_wall_ms = 0;
+    ch->down_notified = false;
+    metric_set(ch, "wagate_channel_down_since_seconds", 0);
+}
+
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
 {
     ch->up_since_wall_ms = 0;
@@ -546,6 +561,7 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     else if (a.notify)
         notice(ch, outcome_kind(o->cls), a.reason);
     if (!a.retry) {
+        drop_outage(ch, a.reason);
         ch->retry_pending = false;
         set_state(ch, a.next, a.reason, NO_RETRY);
         return;
@@ -1077,9 +1093,7 @@ int gw_channel_logout(struct gw_channel *ch)
     strfmt(text, sizeof text, "logged out by the operator%s%s; link again with login",
            had_db ? ": the old database was kept as " : "", np);
     notice(ch, GW_NOTE_LOGGED_OUT, text);
-    ch->down_since = 0;
-    ch->down_since_wall_ms = 0;
-    ch->down_notified = false;
+    drop_outage(ch, "logged out by the operator");
     set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
     return 0;
 }

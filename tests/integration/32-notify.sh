@@ -112,6 +112,14 @@ check "linked again by a new scan" ok_if 'grep -q "\"jid\"" <<<"$(scan "$QR")" &
 check "relinked resolves logged_out" ok_if 'wait_kind relinked 3000 && resolves relinked logged_out'
 check "note to self after relinking: the relinked text reached the own phone" \
   wait_self "wagate [relinked] linked again as"
+# not retrying (stopped, logged out) is no outage: from the 405s on (stopped, restarted,
+# logged out, paired again) no link_down, although each fault first drops the live link
+no_kind_after() { # no_kind_after A K: no K in the command's file after the first A
+  jq -se --arg a "$1" --arg k "$2" 'map(.kind) as $v | ($v | index($a)) as $i |
+    $i != null and ($v[$i:] | index($k)) == null' "$NOTES" >/dev/null
+}
+check "no link_down while stopped or logged out (after update_required)" \
+  no_kind_after update_required link_down
 
 # ---- the list, the events, the command's file agree ----
 api GET /api/v1/notifications
@@ -139,6 +147,27 @@ check "events: the older channel.notice still comes (logged out)" ok_if \
   'jq -r "select(.type==\"channel.notice\") | .data.text" <<<"$EV" | grep -q "logged out (401)"'
 check "log: the notifications are logged" ok_if 'grep -q "link_down: WhatsApp unreachable" "$T/g/err.log"'
 echo "# $(wc -l <"$NOTES") notifications through notify.command: $(jq -rs 'map(.kind) | join(" ")' "$NOTES")"
+
+# ---- a reload changes notify.command; a shutdown does not wait for a running one ----
+jq --arg c "echo \$\$ >$T/slow.pid; exec sleep 30" '.notify.command = $c' "$T/g/wagate.json" >"$T/g/new.json" &&
+  mv "$T/g/new.json" "$T/g/wagate.json"
+kill -HUP "$GW_PID"
+for _ in $(seq 1 100); do grep -q "configuration reloaded" "$T/g/err.log" && break; sleep 0.05; done
+api POST /api/v1/channels/whatsapp/default/logout
+for _ in $(seq 1 100); do [ -s "$T/slow.pid" ] && break; sleep 0.05; done
+SLOW=$(cat "$T/slow.pid" 2>/dev/null)
+check "after SIGHUP the new notify.command runs for the logout's notification" ok_if \
+  '[ -n "$SLOW" ] && kill -0 "$SLOW" 2>/dev/null'
+s0=$(now_ms)
+kill -TERM "$GW_PID"
+wait "$GW_PID"
+rc=$?
+STOP_MS=$(( $(now_ms) - s0 ))
+check "SIGTERM with a notify.command running: exit 0 within 1 s (${STOP_MS} ms)" ok_if \
+  '[ "$rc" = 0 ] && [ "$STOP_MS" -le 1000 ]'
+gone() { for _ in $(seq 1 40); do kill -0 "$SLOW" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+check "the running command was killed at shutdown" gone
+check "no sanitizer report" ok_if '! grep -q "ERROR: AddressSanitizer\|LeakSanitizer\|runtime error" "$T/g/err.log"'
 
 # ---- config validation ----
 bad() { # bad JSON EXPECT: the daemon refuses the config, naming the key
