@@ -189,10 +189,7 @@ static void sink_events(struct gw_notify *n, const char *type, cJSON *data, cons
 {
     if (!n->events) return;
     cJSON *d = cJSON_Duplicate(data, 1);
-    if (d) {
-        gw_json_make_utf8(d);
-        api_events_publish(n->events, type, d);
-    }
+    if (d) api_events_publish(n->events, type, d);
     cJSON *old = cJSON_CreateObject(); /* the older shape, for existing consumers */
     cJSON_AddStringToObject(old, "account", account);
     cJSON_AddStringToObject(old, "level", gw_note_level_name(level));
@@ -323,6 +320,7 @@ static void on_flush(uv_timer_t *t)
 static void fan_out(struct gw_notify *n, const char *type, cJSON *data, const char *account,
                     enum gw_note_level level, const char *kind, const char *text)
 {
+    gw_json_make_utf8(data); /* server texts go out valid to the events and the command */
     sink_log(account, level, kind, text);
     sink_events(n, type, data, account, level, text);
     sink_command(n, data);
