@@ -32,9 +32,12 @@
  *
  * Every transition goes through one function that logs `old -> new (reason)` at info with
  * the `[whatsapp] [<account>]` tags and publishes a `channel.state` event
- * {"account","from","to","reason","next_retry_ms"?}. Notices that need the operator
- * (logged out, conflicts, bans, corrupt store, update required) are also published as
- * `channel.notice` {"account","level","text"} and logged at warn.
+ * {"account","from","to","reason","next_retry_ms"?}. What needs the operator is a notification
+ * of gw/notify.h (opts.notify, the daemon's): logged_out (phone, operator, lost or corrupt
+ * store; relinked at the next pairing), conflict, banned, update_required (each resolved at the
+ * next connected), link_down (resolved by restored), disk (the store cannot write; disk_ok once
+ * it kept writing CHANNEL_DISK_SETTLE_MS), sessions_reset and error. The channel tells it when
+ * the link is up (note to self).
  *
  * Callbacks and timers all run on the loop thread; no function here calls back into the
  * caller. Two-step close: gw_channel_close() stops everything and the memory is released
@@ -57,12 +60,14 @@
 struct gw_channel;
 struct api_events;
 struct api_metrics;
+struct gw_notify;
 
 #define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
 #define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
 #define CHANNEL_PROBE_MS         2000    /* degraded: a write probe of the store this often */
 #define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
 #define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
+#define CHANNEL_DISK_SETTLE_MS   10000   /* the store wrote again and kept writing: disk_ok */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */
@@ -71,6 +76,8 @@ struct gw_channel_opts {
                                   * exec hook (gw/chhook.h): must outlive the channel */
     struct api_events *events;   /* may be NULL: no events */
     struct api_metrics *metrics; /* may be NULL: no metrics */
+    struct gw_notify *notify;    /* the daemon's notifications (gw/notify.h; must outlive the
+                                  * channel); NULL: a private one (events only) */
     int keepalive_min_ms;        /* test knobs, <= 0: the client's defaults */
     int keepalive_max_ms;
     int keepalive_deadline_ms;

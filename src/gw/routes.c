@@ -14,6 +14,7 @@
 #include "gw/channel.h"
 #include "gw/dashboard.h"
 #include "gw/json.h"
+#include "gw/notify.h"
 #include "store/msgstore.h"
 
 #define CH_PREFIX "/api/v1/channels/whatsapp/"
@@ -411,6 +412,31 @@ static void messages_get(const struct api_request *req, struct api_response *res
     cursor_fields(o, &ci, epoch, after);
     api_response_json(res, 200, o);
     st_inbox_list_free(v, n);
+}
+
+/* GET /api/v1/notifications?limit=N: the recent list, newest first (gw/notify.h). */
+static void notifications_get(const struct api_request *req, struct api_response *res, void *arg)
+{
+    if (req->rest[0]) {
+        api_response_error(res, 404, "not found");
+        return;
+    }
+    long long limit = query_num(req->http->query, "limit", 0);
+    if (limit < 0 || limit > NOTIFY_RECENT_MAX) {
+        api_response_error(res, 400, "limit: 1..128");
+        return;
+    }
+    cJSON *o = gw_notify_list_json(arg, (size_t)limit);
+    if (!o) {
+        api_response_error(res, 500, "out of memory");
+        return;
+    }
+    api_response_json(res, 200, o);
+}
+
+int gw_routes_add_notify(struct api_server *s, struct gw_notify *n)
+{
+    return api_server_add_route(s, "GET", "/api/v1/notifications", true, notifications_get, n);
 }
 
 int gw_routes_add(struct api_server *s, struct gw_channel_list *list)

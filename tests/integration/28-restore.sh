@@ -61,6 +61,9 @@ check "it names epoch 2 and the lost range $((C5 + 1))..$LAST" ok_if \
    [ "$(jq -r .missed_to <<<"$reset")" = "$LAST" ]'
 check "a notice says so" ok_if \
   'jq -r "select(.type==\"channel.notice\") | .data.text" <<<"$ev" | grep -q "older than the one this gateway last wrote"'
+api GET /api/v1/notifications
+check "a cursor_reset notification is listed" ok_if \
+  '[ "$(jq -r "[.notifications[]? | select(.kind==\"cursor_reset\")] | length" <<<"$BODY")" = 1 ]'
 alice_says after-restore
 check "alice's next message is stored (the repair ladder rebuilds her session if needed)" \
   wait_text after-restore 30000
