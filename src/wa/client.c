@@ -584,6 +584,18 @@ int wa_client_start(struct wa_client *c, const struct wa_creds *creds, const str
     return 0;
 }
 
+void wa_cl_hold(struct wa_client *c)
+{
+    c->handles_open++;
+}
+
+bool wa_cl_release(struct wa_client *c)
+{
+    if (--c->handles_open > 0) return true;
+    free_client(c);
+    return false;
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     struct wa_client *c = h->data;

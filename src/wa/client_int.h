@@ -148,6 +148,11 @@ struct wa_node *wa_cl_mk_iq(struct wa_client *c, const char *type, const char *x
 void wa_cl_send_iq(struct wa_client *c, struct wa_node *iq, int timeout_ms, wa_iq_cb cb);
 /* Send a node we built (consumed; NULL = ENOMEM). Failures end the session. */
 void wa_cl_send_owned(struct wa_client *c, struct wa_node *n);
+/* Keep the client's memory alive across a libuv work request (its after-work callback runs
+ * even after wa_client_close): hold before uv_queue_work, release first thing in the
+ * after-work callback; release returns false when that freed the client (touch nothing). */
+void wa_cl_hold(struct wa_client *c);
+bool wa_cl_release(struct wa_client *c);
 /* True when n's `from` is the bare server JID s.whatsapp.net. */
 bool wa_cl_from_server(const struct wa_node *n);
 

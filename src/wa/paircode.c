@@ -248,36 +248,51 @@ static struct wa_node *reg_node(const char *phone, const char *stage)
     return n;
 }
 
+int wa_paircode_init(struct wa_paircode *pc, const char *phone,
+                     const uint8_t code_raw[WA_PAIRCODE_RAW_LEN], const uint8_t eph_priv[32])
+{
+    memset(pc, 0, sizeof(*pc));
+    if (wa_paircode_phone(phone, pc->phone) < 0) return -EINVAL;
+    wa_paircode_code(code_raw, pc->code);
+    int rc = wa_keypair_from_private(&pc->eph, eph_priv);
+    if (rc < 0) wa_paircode_wipe(pc);
+    return rc;
+}
+
+int wa_paircode_hello_node(const struct wa_paircode *pc,
+                           const uint8_t wrapped[WA_PAIRCODE_WRAPPED_LEN],
+                           const uint8_t noise_pub[32], const char *platform_id,
+                           const char *platform_display, struct wa_node **out)
+{
+    *out = NULL;
+    if (!platform_id || !platform_display) return -EINVAL;
+    struct wa_node *n = reg_node(pc->phone, "companion_hello");
+    if (!n || wa_node_set_attr(n, "should_show_push_notification", "true") < 0 ||
+        add_bytes(n, "link_code_pairing_wrapped_companion_ephemeral_pub", wrapped,
+                  WA_PAIRCODE_WRAPPED_LEN) < 0 ||
+        add_bytes(n, "companion_server_auth_key_pub", noise_pub, 32) < 0 ||
+        add_string(n, "companion_platform_id", platform_id) < 0 ||
+        add_string(n, "companion_platform_display", platform_display) < 0 ||
+        add_string(n, "link_code_pairing_nonce", "0") < 0) {
+        wa_node_free(n);
+        return -ENOMEM;
+    }
+    *out = n;
+    return 0;
+}
+
 int wa_paircode_hello(struct wa_paircode *pc, const char *phone,
                       const struct wa_paircode_hello_rand *r, const uint8_t noise_pub[32],
                       const char *platform_id, const char *platform_display, struct wa_node **out)
 {
     uint8_t wrapped[WA_PAIRCODE_WRAPPED_LEN];
     *out = NULL;
-    memset(pc, 0, sizeof(*pc));
-    if (wa_paircode_phone(phone, pc->phone) < 0 || !platform_id || !platform_display)
-        return -EINVAL;
-    wa_paircode_code(r->code, pc->code);
-    int rc = wa_keypair_from_private(&pc->eph, r->eph_priv);
+    int rc = wa_paircode_init(pc, phone, r->code, r->eph_priv);
     if (rc == 0) rc = wa_paircode_wrap(pc->code, r->salt, r->iv, pc->eph.pub, wrapped);
-    if (rc < 0) {
-        wa_paircode_wipe(pc);
-        return rc;
-    }
-    struct wa_node *n = reg_node(pc->phone, "companion_hello");
-    if (!n || wa_node_set_attr(n, "should_show_push_notification", "true") < 0 ||
-        add_bytes(n, "link_code_pairing_wrapped_companion_ephemeral_pub", wrapped,
-                  sizeof(wrapped)) < 0 ||
-        add_bytes(n, "companion_server_auth_key_pub", noise_pub, 32) < 0 ||
-        add_string(n, "companion_platform_id", platform_id) < 0 ||
-        add_string(n, "companion_platform_display", platform_display) < 0 ||
-        add_string(n, "link_code_pairing_nonce", "0") < 0) {
-        wa_node_free(n);
-        wa_paircode_wipe(pc);
-        return -ENOMEM;
-    }
-    *out = n;
-    return 0;
+    if (rc == 0)
+        rc = wa_paircode_hello_node(pc, wrapped, noise_pub, platform_id, platform_display, out);
+    if (rc < 0) wa_paircode_wipe(pc);
+    return rc;
 }
 
 /* Bytes (or string) content of a child of n, NULL if absent or empty. */
@@ -340,16 +355,16 @@ static int finish_node(const struct wa_paircode *pc, const uint8_t bundle[WA_PAI
     return 0;
 }
 
-int wa_paircode_finish(const struct wa_paircode *pc, const struct wa_keypair *identity,
-                       const struct wa_paircode_primary *p, const struct wa_paircode_finish_rand *r,
-                       uint8_t adv_secret[32], struct wa_node **out)
+int wa_paircode_finish_unwrapped(const struct wa_paircode *pc, const struct wa_keypair *identity,
+                                 const struct wa_paircode_primary *p, const uint8_t primary_eph[32],
+                                 const struct wa_paircode_finish_rand *r, uint8_t adv_secret[32],
+                                 struct wa_node **out)
 {
-    uint8_t peph[32], shared[32], ishared[32], bundle[WA_PAIRCODE_BUNDLE_LEN];
+    uint8_t shared[32], ishared[32], bundle[WA_PAIRCODE_BUNDLE_LEN];
     *out = NULL;
     if (pc->ref_len && (pc->ref_len != p->ref_len || memcmp(pc->ref, p->ref, p->ref_len) != 0))
         return -EBADMSG;
-    int rc = wa_paircode_unwrap(pc->code, p->wrapped, sizeof(p->wrapped), peph);
-    if (rc == 0) rc = wa_dh(shared, pc->eph.priv, peph);
+    int rc = wa_dh(shared, pc->eph.priv, primary_eph);
     if (rc == 0) rc = wa_dh(ishared, identity->priv, p->identity);
     if (rc == -EPROTO) rc = -EKEYREJECTED;
     if (rc == 0)
@@ -359,8 +374,21 @@ int wa_paircode_finish(const struct wa_paircode *pc, const struct wa_keypair *id
     if (rc == 0) rc = finish_node(pc, bundle, identity->pub, p, out);
     OPENSSL_cleanse(shared, sizeof(shared));
     OPENSSL_cleanse(ishared, sizeof(ishared));
-    OPENSSL_cleanse(peph, sizeof(peph));
     if (rc < 0) OPENSSL_cleanse(adv_secret, 32);
+    return rc;
+}
+
+int wa_paircode_finish(const struct wa_paircode *pc, const struct wa_keypair *identity,
+                       const struct wa_paircode_primary *p, const struct wa_paircode_finish_rand *r,
+                       uint8_t adv_secret[32], struct wa_node **out)
+{
+    uint8_t peph[32];
+    *out = NULL;
+    if (pc->ref_len && (pc->ref_len != p->ref_len || memcmp(pc->ref, p->ref, p->ref_len) != 0))
+        return -EBADMSG;
+    int rc = wa_paircode_unwrap(pc->code, p->wrapped, sizeof(p->wrapped), peph);
+    if (rc == 0) rc = wa_paircode_finish_unwrapped(pc, identity, p, peph, r, adv_secret, out);
+    OPENSSL_cleanse(peph, sizeof(peph));
     return rc;
 }
 

@@ -108,6 +108,18 @@ int wa_paircode_hello(struct wa_paircode *pc, const char *phone,
                       const char *platform_id, const char *platform_display, struct wa_node **out)
     __attribute__((warn_unused_result));
 
+/* The parts of wa_paircode_hello, for a caller that runs the slow PBKDF2 (the wrap) off its
+ * event loop: init fills *pc (code, phone, ephemeral; fast), hello_node builds the child from
+ * the wrapped key (wa_paircode_wrap of pc->eph.pub under pc->code). */
+int wa_paircode_init(struct wa_paircode *pc, const char *phone,
+                     const uint8_t code_raw[WA_PAIRCODE_RAW_LEN], const uint8_t eph_priv[32])
+    __attribute__((warn_unused_result));
+int wa_paircode_hello_node(const struct wa_paircode *pc,
+                           const uint8_t wrapped[WA_PAIRCODE_WRAPPED_LEN],
+                           const uint8_t noise_pub[32], const char *platform_id,
+                           const char *platform_display, struct wa_node **out)
+    __attribute__((warn_unused_result));
+
 /* The hello's iq result: keep <link_code_companion_reg><link_code_pairing_ref> if present.
  * 0 (also when absent), -EBADMSG (longer than WA_PAIRCODE_REF_MAX). */
 int wa_paircode_hello_result(struct wa_paircode *pc, const struct wa_node *iq);
@@ -142,5 +154,15 @@ int wa_paircode_finish(const struct wa_paircode *pc, const struct wa_keypair *id
                        uint8_t adv_secret[32], struct wa_node **out)
     __attribute__((warn_unused_result));
 
-/* Zero a pending pairing. */
+/* wa_paircode_finish without its PBKDF2: primary_eph is wa_paircode_unwrap of p->wrapped
+ * under pc->code (done elsewhere, e.g. on a worker thread). Errors as wa_paircode_finish. */
+int wa_paircode_finish_unwrapped(const struct wa_paircode *pc, const struct wa_keypair *identity,
+                                 const struct wa_paircode_primary *p, const uint8_t primary_eph[32],
+                                 const struct wa_paircode_finish_rand *r, uint8_t adv_secret[32],
+                                 struct wa_node **out) __attribute__((warn_unused_result));
+
+/* Each PBKDF2 (key, wrap, unwrap, hello, finish) costs 131072 HMAC-SHA256 rounds: tens of
+ * milliseconds. An event loop should run them on a worker (wa/pairphone.c does).
+ *
+ * Zero a pending pairing. */
 void wa_paircode_wipe(struct wa_paircode *pc);

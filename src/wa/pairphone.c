@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -46,35 +47,95 @@ static void hello_done(void *ud, int status, const struct wa_node *resp)
                    code ? code : "timeout", text ? text : "");
 }
 
-/* Build the hello from the request's random inputs (the same code and ephemeral every
- * time) into *out. */
-static int build_hello(struct wa_client *c, const char *phone, struct wa_node **out)
+/* The PBKDF2 of the hello (wrap) and of the finish (unwrap) run on libuv's thread pool: each
+ * costs tens of milliseconds, which the loop must not spend. */
+struct code_work {
+    uv_work_t req;
+    struct wa_client *c;
+    unsigned gen;
+    bool finish;
+    char code[WA_PAIRCODE_LEN + 1];
+    uint8_t salt[32], iv[16], pub[32];        /* hello: wrap pub */
+    uint8_t wrapped[WA_PAIRCODE_WRAPPED_LEN]; /* hello: out; finish: in */
+    struct wa_paircode_primary p;             /* finish */
+    int rc;
+};
+
+static void work_run(uv_work_t *req)
 {
-    struct wa_cl_code *k = &c->pair.code;
-    return wa_paircode_hello(&k->pc, phone, &k->rand, c->creds.noise.pub, WA_QR_PLATFORM_ID,
-                             PLATFORM_DISPLAY, out);
+    struct code_work *w = req->data;
+    if (w->finish)
+        w->rc = wa_paircode_unwrap(w->code, w->wrapped, sizeof w->wrapped, w->pub);
+    else
+        w->rc = wa_paircode_wrap(w->code, w->salt, w->iv, w->pub, w->wrapped);
+}
+
+static void hello_wrapped(struct wa_client *c, struct code_work *w);
+static void finish_unwrapped(struct wa_client *c, struct code_work *w);
+
+static void work_done(uv_work_t *req, int status)
+{
+    struct code_work *w = req->data;
+    struct wa_client *c = w->c;
+    if (wa_cl_release(c) && status == 0 && wa_cl_alive(c, w->gen)) {
+        if (w->rc < 0)
+            wa_cl_end_with(c, WA_OUT_PROTOCOL, WA_OC_TRANSIENT, 500,
+                           "pairing code: key "
+                           "derivation failed: %d",
+                           w->rc);
+        else if (w->finish)
+            finish_unwrapped(c, w);
+        else
+            hello_wrapped(c, w);
+        if (wa_cl_live(c)) wa_cl_arm(c);
+    }
+    OPENSSL_cleanse(w, sizeof(*w));
+    free(w);
+}
+
+static int queue_work(struct wa_client *c, struct code_work *w)
+{
+    w->req.data = w;
+    w->c = c;
+    w->gen = c->gen;
+    memcpy(w->code, c->pair.code.pc.code, sizeof w->code);
+    wa_cl_hold(c);
+    int rc = uv_queue_work(c->loop, &w->req, work_run, work_done);
+    if (rc < 0) {
+        (void)wa_cl_release(c); /* the client is live: not freed here */
+        OPENSSL_cleanse(w, sizeof(*w));
+        free(w);
+    }
+    return rc;
+}
+
+static void hello_wrapped(struct wa_client *c, struct code_work *w)
+{
+    struct wa_node *reg = NULL, *iq = NULL;
+    int rc = wa_paircode_hello_node(&c->pair.code.pc, w->wrapped, c->creds.noise.pub,
+                                    WA_QR_PLATFORM_ID, PLATFORM_DISPLAY, &reg);
+    if (rc == 0) iq = wa_cl_mk_iq(c, "set", "md");
+    if (iq && wa_node_add_child(iq, reg) < 0) {
+        wa_node_free(iq);
+        iq = NULL;
+    }
+    if (!iq) wa_node_free(reg);
+    log_debug("wa", c->acct, "client: companion_hello for a pairing code sent");
+    wa_cl_send_iq(c, iq, 0, hello_done);
 }
 
 static void send_hello(struct wa_client *c)
 {
     struct wa_cl_code *k = &c->pair.code;
-    struct wa_node *reg = NULL;
-    char phone[sizeof k->pc.phone];
-    memcpy(phone, k->pc.phone, sizeof phone);
-    int rc = build_hello(c, phone, &reg);
-    if (rc < 0) {
-        wa_cl_end_with(c, WA_OUT_PROTOCOL, WA_OC_TRANSIENT, 500, "pairing code: hello: %d", rc);
-        return;
-    }
-    struct wa_node *iq = wa_cl_mk_iq(c, "set", "md");
-    if (!iq || wa_node_add_child(iq, reg) < 0) {
-        wa_node_free(reg);
-        wa_node_free(iq);
-        iq = NULL;
-    }
+    struct code_work *w = calloc(1, sizeof(*w));
     k->hello_sent = true;
-    log_debug("wa", c->acct, "client: companion_hello for a pairing code sent");
-    wa_cl_send_iq(c, iq, 0, hello_done);
+    if (w) {
+        memcpy(w->salt, k->rand.salt, sizeof w->salt);
+        memcpy(w->iv, k->rand.iv, sizeof w->iv);
+        memcpy(w->pub, k->pc.eph.pub, sizeof w->pub);
+    }
+    if (!w || queue_work(c, w) < 0)
+        wa_cl_end_with(c, WA_OUT_PROTOCOL, WA_OC_TRANSIENT, 500, "pairing code: out of memory");
 }
 
 void wa_cl_code_on_pair_device(struct wa_client *c)
@@ -97,9 +158,7 @@ int wa_client_pair_phone(struct wa_client *c, const char *phone, char code[9], u
     }
     if (wa_paircode_phone(phone, digits) < 0) return -EINVAL;
     if (RAND_bytes((unsigned char *)&k->rand, sizeof k->rand) != 1) return -EIO;
-    struct wa_node *reg = NULL;
-    int rc = build_hello(c, digits, &reg); /* fills k->pc: code, phone, ephemeral */
-    wa_node_free(reg);
+    int rc = wa_paircode_init(&k->pc, digits, k->rand.code, k->rand.eph_priv);
     if (rc < 0) {
         OPENSSL_cleanse(&k->rand, sizeof k->rand);
         return rc;
@@ -146,22 +205,43 @@ bool wa_cl_code_notification(struct wa_client *c, const struct wa_node *n)
         log_debug("wa", c->acct, "client: unexpected link_code_companion_reg notification");
         return true;
     }
-    struct wa_paircode_primary p;
+    struct code_work *w = calloc(1, sizeof(*w));
+    int rc = w ? wa_paircode_parse_notification(n, &w->p) : -ENOMEM;
+    if (rc == 0) {
+        memcpy(w->wrapped, w->p.wrapped, sizeof w->wrapped);
+        w->finish = true;
+        k->finish_sent = true; /* one notification is answered */
+        rc = queue_work(c, w); /* frees w on failure */
+        w = NULL;
+    }
+    free(w);
+    if (rc < 0)
+        wa_cl_end_with(c, WA_OUT_PAIRING, WA_OC_TRANSIENT, 500,
+                       "pairing code: the phone's answer is unusable (%s)",
+                       rc == -EBADMSG ? "malformed" : strerror(-rc));
+    return true;
+}
+
+/* The primary's ephemeral is unwrapped: derive, adopt the ADV secret, send the finish. */
+static void finish_unwrapped(struct wa_client *c, struct code_work *w)
+{
     struct wa_paircode_finish_rand r;
     uint8_t adv[32];
     struct wa_node *reg = NULL;
-    int rc = wa_paircode_parse_notification(n, &p);
-    if (rc == 0 && (RAND_bytes(r.salt, sizeof r.salt) != 1 || RAND_bytes(r.iv, sizeof r.iv) != 1 ||
-                    RAND_bytes(r.random, sizeof r.random) != 1))
+    int rc = 0;
+    if (RAND_bytes(r.salt, sizeof r.salt) != 1 || RAND_bytes(r.iv, sizeof r.iv) != 1 ||
+        RAND_bytes(r.random, sizeof r.random) != 1)
         rc = -EIO;
-    if (rc == 0) rc = wa_paircode_finish(&k->pc, &c->creds.identity, &p, &r, adv, &reg);
+    if (rc == 0)
+        rc = wa_paircode_finish_unwrapped(&c->pair.code.pc, &c->creds.identity, &w->p, w->pub, &r,
+                                          adv, &reg);
     OPENSSL_cleanse(&r, sizeof r);
     if (rc < 0) {
         OPENSSL_cleanse(adv, sizeof adv);
         wa_cl_end_with(c, WA_OUT_PAIRING, rc == -EBADMSG ? WA_OC_TRANSIENT : WA_OC_NEEDS_USER, 500,
                        "pairing code: the phone's answer is unusable (%s)",
-                       rc == -EBADMSG ? "malformed" : "key rejected");
-        return true;
+                       rc == -EBADMSG ? "another ref" : "key rejected");
+        return;
     }
     memcpy(c->creds.adv_secret, adv, sizeof adv); /* pair-success is HMACed with it */
     OPENSSL_cleanse(adv, sizeof adv);
@@ -171,8 +251,6 @@ bool wa_cl_code_notification(struct wa_client *c, const struct wa_node *n)
         wa_node_free(iq);
         iq = NULL;
     }
-    k->finish_sent = true;
     log_debug("wa", c->acct, "client: companion_finish sent; waiting for pair-success");
     wa_cl_send_iq(c, iq, 0, finish_done);
-    return true;
 }
