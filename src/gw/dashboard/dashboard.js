@@ -147,7 +147,8 @@ function row(dl, key, value, cls) {
 function renderCard(st) {
   const c = cardFor(st.account);
   c.dataset.state = st.state;
-  c.querySelector('.badge').textContent = STATE_TEXT[st.state] || st.state;
+  c.querySelector('.badge').textContent = st.pairing && st.pairing.method === 'code'
+    ? 'waiting for the code' : STATE_TEXT[st.state] || st.state;
   const dl = c.querySelector('dl');
   dl.replaceChildren();
   row(dl, 'state', st.state);
