@@ -41,6 +41,7 @@
 #include "wa/client.h"
 #include "wa/credstore.h"
 #include "wa/creds.h"
+#include "wa/paircode.h"
 #include "wa/session.h"
 
 #define NO_RETRY    UINT64_MAX
@@ -1056,6 +1057,12 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
         .queued = -1,
         .qr_available = gw_channel_qr(ch, NULL) != NULL,
     };
+    bool linking = (ch->state == GW_CH_PAIRING || ch->state == GW_CH_CONNECTING) && ch->client &&
+                   !wa_creds_is_paired(&ch->creds) && wa_client_state(ch->client) <= WA_CS_PAIRING;
+    if (linking) {
+        st->pairing_phone = wa_client_pair_phone_pending(ch->client);
+        st->pairing_method = st->pairing_phone ? "code" : "qr";
+    }
     size_t q = 0;
     if (ch->db && st_outbox_count_queued(ch->db, &q) == 0) st->queued = (long long)q;
 }
@@ -1173,6 +1180,47 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
         r->started = true;
         force_attempt(ch, pair ? "login: pairing" : "login: force restart");
     }
+}
+
+/* A session is running that pairs a new device (a code may be requested on it). */
+static bool pairing_session(const struct gw_channel *ch)
+{
+    enum wa_client_state s = ch->client ? wa_client_state(ch->client) : WA_CS_IDLE;
+    return s >= WA_CS_CONNECTING && s <= WA_CS_PAIRING && !wa_creds_is_paired(&ch->creds) &&
+           (ch->state == GW_CH_CONNECTING || ch->state == GW_CH_PAIRING);
+}
+
+int gw_channel_login_phone(struct gw_channel *ch, const char *phone, struct gw_login_code *r)
+{
+    char code[WA_PAIRCODE_LEN + 1];
+    *r = (struct gw_login_code){0};
+    if (ch->closing) return -ECANCELED;
+    if (wa_paircode_phone(phone, r->phone) < 0) return -EINVAL;
+    if (ch->state == GW_CH_CONNECTED ||
+        (ch->have_creds && wa_creds_is_paired(&ch->creds) && ch->state != GW_CH_LOGGED_OUT))
+        return -EISCONN;
+    if (!pairing_session(ch)) {
+        struct gw_login_result lr;
+        gw_channel_login(ch, &lr);
+        if (!pairing_session(ch)) return -EAGAIN;
+    }
+    int rc = wa_client_pair_phone(ch->client, r->phone, code, &r->valid_ms);
+    if (rc == -EBUSY) {
+        const char *pending = wa_client_pair_phone_pending(ch->client);
+        snprintf(r->phone, sizeof r->phone, "%s", pending ? pending : "");
+    }
+    if (rc < 0 && rc != -EBUSY) return rc == -ENOTCONN ? -EAGAIN : rc;
+    wa_paircode_display(code, r->code);
+    if (rc == 0) {
+        log_info(COMP, ch->account, "pairing code requested for +%s (valid %u s)", r->phone,
+                 r->valid_ms / 1000);
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "account", ch->account);
+        cJSON_AddStringToObject(d, "phone", r->phone);
+        cJSON_AddNumberToObject(d, "valid_ms", r->valid_ms);
+        publish(ch, "channel.paircode", d); /* the code itself stays with the requester */
+    }
+    return rc;
 }
 
 const char *gw_channel_jid(const struct gw_channel *ch)

@@ -112,6 +112,22 @@ struct gw_login_result {
     bool started;
 };
 void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r);
+/* `login` with a phone number (wa-protocol.md §5.5): like gw_channel_login for an unlinked
+ * account (starts pairing if no pairing session runs), then asks the session for an
+ * 8-character code to type on that phone. r->code is "ABCD-EFGH", r->phone the digits,
+ * r->valid_ms how long the code lasts (the session's pairing window; expiry ends it with
+ * "pairing code expired", a wrong code typed on the phone with "pairing code rejected":
+ * both leave the account logged_out, a new request makes a new code). 0; -EINVAL (phone not
+ * 7-15 digits); -EISCONN (already linked); -EBUSY (a code is pending in this session: r
+ * describes it); -EAGAIN (no pairing session could be started: see the status);
+ * -ECANCELED (closing); -EIO. Publishes `channel.paircode` {"account","phone","valid_ms"}. */
+struct gw_login_code {
+    char code[10];  /* ABCD-EFGH */
+    char phone[16]; /* digits */
+    unsigned valid_ms;
+};
+int gw_channel_login_phone(struct gw_channel *ch, const char *phone, struct gw_login_code *r)
+    __attribute__((warn_unused_result));
 /* Our own number (PN JID) once paired, else NULL. */
 const char *gw_channel_jid(const struct gw_channel *ch);
 /* Cut a pending reconnect delay short (the network may be back: a netlink change, SIGUSR1):

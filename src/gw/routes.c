@@ -119,8 +119,65 @@ static void channel_get(const struct api_request *req, struct api_response *res,
         api_response_error(res, 404, "unknown channel resource");
 }
 
-static void login(struct gw_channel *ch, struct api_response *res)
+/* POST .../login {"phone":"+15550001"}: link with a pairing code instead of a QR. */
+static void login_phone(struct gw_channel *ch, const char *phone, struct api_response *res)
 {
+    struct gw_login_code r;
+    int rc = gw_channel_login_phone(ch, phone, &r);
+    char msg[320];
+    if (rc == -EINVAL) {
+        api_response_error(res, 400,
+                           "phone: the number in international format, 7 to 15 digits "
+                           "(\"+15550001234\")");
+    } else if (rc == -EISCONN) {
+        api_response_error(res, 409, "the account is already linked (log out first)");
+    } else if (rc == -EBUSY) {
+        snprintf(msg, sizeof msg,
+                 "a pairing code for +%s is already pending (valid %u s more): enter it on that "
+                 "phone, or wait for it to expire and ask again",
+                 r.phone, r.valid_ms / 1000);
+        api_response_error(res, 409, msg);
+    } else if (rc == -EAGAIN) {
+        api_response_error(res, 503,
+                           "no pairing session could be started: see the channel's "
+                           "status");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        char ph[24];
+        snprintf(ph, sizeof ph, "+%s", r.phone);
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "state", gw_ch_state_name(gw_channel_state(ch)));
+        cJSON_AddStringToObject(o, "action", "enter the code on the phone");
+        cJSON_AddStringToObject(o, "method", "code");
+        cJSON_AddStringToObject(o, "phone", ph);
+        cJSON_AddStringToObject(o, "code", r.code);
+        cJSON_AddNumberToObject(o, "valid_ms", r.valid_ms);
+        cJSON_AddStringToObject(o, "instructions",
+                                "On the phone: WhatsApp > Settings > Linked devices > Link a "
+                                "device > Link with phone number instead, then enter the code");
+        api_response_json(res, 202, o);
+    }
+}
+
+static void login(struct gw_channel *ch, const struct api_request *req, struct api_response *res)
+{
+    cJSON *body = req->http->body_len
+                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
+                      : NULL;
+    const cJSON *ph = cJSON_GetObjectItemCaseSensitive(body, "phone");
+    if (req->http->body_len && (!cJSON_IsObject(body) || (ph && !cJSON_IsString(ph)))) {
+        cJSON_Delete(body);
+        api_response_error(res, 400, "the body is {} (QR) or {\"phone\": \"+15550001234\"}");
+        return;
+    }
+    if (ph) {
+        login_phone(ch, ph->valuestring, res);
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON_Delete(body);
     struct gw_login_result r;
     gw_channel_login(ch, &r);
     cJSON *o = cJSON_CreateObject();
@@ -186,7 +243,7 @@ static void channel_post(const struct api_request *req, struct api_response *res
     struct gw_channel *ch = find_channel(req, res, arg, &action);
     if (!ch) return;
     if (strcmp(action, "login") == 0) {
-        login(ch, res);
+        login(ch, req, res);
     } else if (strcmp(action, "pairing/approve") == 0) {
         pairing_approve(ch, req, res);
     } else if (strcmp(action, "restart") == 0) {

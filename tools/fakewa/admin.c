@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "conn.h"
 #include "faults.h"
+#include "paircode.h"
 #include "pairing.h"
 #include "router.h"
 
@@ -188,6 +189,20 @@ static void h_scan(struct aconn *c, const cJSON *body)
     reply(c, 200, o);
 }
 
+/* POST /admin/paircode {"phone","code"}: the phone's user types a code (paircode.h). */
+static void h_paircode(struct aconn *c, const cJSON *body)
+{
+    char err[160];
+    int rc = fw_paircode_type(c->s, jstr(body, "phone"), jstr(body, "code"), err, sizeof(err));
+    if (rc < 0) {
+        reply_err(c, rc == -EINVAL ? 400 : rc == -EALREADY ? 409 : rc == -ENOENT ? 404 : 500, err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "typed");
+    reply(c, 200, o);
+}
+
 static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
 {
     const char *to = jstr(body, "to"), *text = jstr(body, "text"), *hex = jstr(body, "text_hex");
@@ -300,6 +315,8 @@ static void h_stats(struct aconn *c)
     cJSON_AddNumberToObject(o, "logins", (double)st->logins);
     cJSON_AddNumberToObject(o, "login_failures", (double)st->login_failures);
     cJSON_AddNumberToObject(o, "pairings", (double)st->pairings);
+    cJSON_AddNumberToObject(o, "paircode_typed", (double)st->paircode_typed);
+    cJSON_AddNumberToObject(o, "paircode_rejected", (double)st->paircode_rejected);
     cJSON_AddNumberToObject(o, "nodes_in", (double)st->nodes_in);
     cJSON_AddNumberToObject(o, "nodes_out", (double)st->nodes_out);
     cJSON_AddNumberToObject(o, "messages_routed", (double)st->messages_routed);
@@ -429,6 +446,8 @@ static void route(struct aconn *c, const struct http_request *r)
         route_contact(c, r, body);
     } else if (post && strcmp(p, "/admin/scan") == 0) {
         h_scan(c, body);
+    } else if (post && strcmp(p, "/admin/paircode") == 0) {
+        h_paircode(c, body);
     } else if (post && strcmp(p, "/admin/groups") == 0) {
         h_group(c, body);
     } else if (get && strcmp(p, "/admin/devices") == 0) {

@@ -119,6 +119,7 @@ function cardFor(acct) {
   const dl = el('dl');
   const qr = el('div', 'qr');
   qr.hidden = true;
+  const phone = phoneForm(acct);
   const buttons = el('div', 'buttons');
   const mk = (name, label, cls) => {
     const b = el('button', cls, label);
@@ -130,7 +131,7 @@ function cardFor(acct) {
   buttons.append(mk('restart', 'Restart'), mk('relink', 'Re-link'), mk('logout', 'Log out', 'danger'));
   const msg = el('p', 'hint');
   msg.setAttribute('role', 'status');
-  c.append(head, dl, qr, buttons, msg);
+  c.append(head, dl, qr, phone, buttons, msg);
   $('cards').append(c);
   return c;
 }
@@ -146,7 +147,8 @@ function row(dl, key, value, cls) {
 function renderCard(st) {
   const c = cardFor(st.account);
   c.dataset.state = st.state;
-  c.querySelector('.badge').textContent = STATE_TEXT[st.state] || st.state;
+  c.querySelector('.badge').textContent = st.pairing && st.pairing.method === 'code'
+    ? 'waiting for the code' : STATE_TEXT[st.state] || st.state;
   const dl = c.querySelector('dl');
   dl.replaceChildren();
   row(dl, 'state', st.state);
@@ -175,7 +177,57 @@ function renderCard(st) {
   c.querySelector('[data-action="relink"]').textContent = out ? 'Link' : 'Re-link';
   c.querySelector('[data-action="logout"]').disabled = out && !st.jid;
   if (st.state === 'pairing' || st.qr_available) refreshQr(st.account); else dropQr(st.account);
+  const ph = c.querySelector('.phone');
+  ph.hidden = !(st.state === 'pairing' || st.state === 'logged_out' || st.pairing);
+  if (st.pairing && st.pairing.method === 'code') ph.open = true;
+  if (st.state === 'connected') ph.querySelector('.code').replaceChildren();
   tick();
+}
+
+// ---- link with a phone number (pairing code) ----
+
+// "Link with phone number instead": a number -> POST .../login {"phone"} -> the code, grouped
+// as WhatsApp shows it, with what to do on the phone.
+function phoneForm(acct) {
+  const d = el('details', 'phone');
+  d.hidden = true;
+  d.append(el('summary', null, 'Link with phone number instead'));
+  const f = el('form');
+  const label = el('label', null, 'Phone number ');
+  const input = el('input');
+  input.type = 'tel';
+  input.name = 'phone';
+  input.placeholder = '+15550001234';
+  input.required = true;
+  input.autocomplete = 'tel';
+  label.append(input);
+  const b = el('button', null, 'Get code');
+  b.type = 'submit';
+  const out = el('div', 'code');
+  out.setAttribute('role', 'status');
+  f.append(label, b);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    b.disabled = true;
+    out.replaceChildren();
+    try {
+      const r = await apiJson('POST', chPath(acct) + '/login', { phone: input.value });
+      if (r.ok) {
+        out.append(el('strong', 'paircode', r.body.code),
+          el('p', null, 'On the phone with ' + r.body.phone + ': WhatsApp > Settings > Linked devices > ' +
+            'Link a device > Link with phone number instead, then enter this code (valid ' +
+            Math.round(r.body.valid_ms / 1000) + ' s).'));
+      } else {
+        out.append(el('p', 'err', r.body.error || 'HTTP ' + r.status));
+      }
+    } catch (e) {
+      out.append(el('p', 'err', 'The gateway does not answer.'));
+    }
+    b.disabled = false;
+    refreshSoon();
+  });
+  d.append(f, out);
+  return d;
 }
 
 function renderAll() {
