@@ -20,14 +20,15 @@
 
 #include "core/log.h"
 
-#define CFG_PATH_MAX       512
-#define CFG_ERR_MAX        512
-#define CFG_FILE_MAX       (1024 * 1024) /* a config larger than this is refused */
-#define CFG_DEFAULT_LISTEN "127.0.0.1:18789"
-#define CFG_MAX_ACCOUNTS   16  /* accounts one gateway serves */
-#define CFG_ACCOUNT_ID_MAX 32  /* [a-z0-9_-]{1,32} */
-#define CFG_MAX_HOSTS      16  /* gateway.allowed_hosts entries */
-#define CFG_HOST_MAX       256 /* bytes of one, incl. the NUL */
+#define CFG_PATH_MAX          512
+#define CFG_ERR_MAX           512
+#define CFG_FILE_MAX          (1024 * 1024) /* a config larger than this is refused */
+#define CFG_DEFAULT_LISTEN    "127.0.0.1:18789"
+#define CFG_MAX_ACCOUNTS      1024 /* accounts one gateway serves */
+#define CFG_MAX_ACCOUNTS_TEXT "1024"
+#define CFG_ACCOUNT_ID_MAX    32  /* [a-z0-9_-]{1,32} */
+#define CFG_MAX_HOSTS         16  /* gateway.allowed_hosts entries */
+#define CFG_HOST_MAX          256 /* bytes of one, incl. the NUL */
 
 struct cJSON;
 struct cfg_key;

@@ -236,8 +236,9 @@ static enum gw_access_verdict judge(struct gw_access *a, const struct wa_creds *
                               .owner = is_me(creds, sender) || (!group && is_me(creds, m->chat))};
     for (size_t i = 0; i < m->n_mentions && !in.mentioned; i++)
         in.mentioned = is_me(creds, m->mentions[i]);
-    in.listed =
-        group ? listed(p->groups, p->n_groups, m->chat) : listed(p->allow_from, p->n_allow, sender);
+    unsigned nl = 0;
+    const char(*lv)[CFG_ACCESS_JID_MAX] = cfg_access_jids(a->o.cfg, p, group, &nl);
+    in.listed = listed(lv, nl, group ? m->chat : sender);
     struct st_db *db = a->o.db ? a->o.db(a->o.db_ud) : NULL;
     if (!group && !in.owner && !in.listed && p->dm_policy == WG_DM_PAIRING && db)
         in.approved = st_access_is_approved(db, sender) == 1;

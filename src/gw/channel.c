@@ -50,13 +50,48 @@
 #define HEALTH_MISS 2 /* unanswered pings in a row = wedged */
 #define COMP        "whatsapp"
 
+/* whatsapp.* as a channel uses it (copied at start: a reload changes them only for channels
+ * started later; gw/daemon.c says so). A copy of these, not of the whole wg_config (~100 KB
+ * with the accounts' access lists), so that an account costs little (issue 16). */
+#define CHANNEL_RELEASE_TICKS 10 /* the store's page cache is given back every 10 ticks (10 s) */
+
+struct ch_wa_cfg {
+    char wa_endpoint[CFG_PATH_MAX];
+    uint8_t wa_noise_root[32];
+    char wa_tls_ca_file[CFG_PATH_MAX];
+    char wa_dns_servers[CFG_MAX_DNS][64];
+    unsigned wa_dns_count;
+    unsigned wa_backoff_base_ms, wa_backoff_cap_ms;
+    unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
+    unsigned wa_repair_phone_delay_ms;
+    unsigned notify_outage_after_s;
+};
+
+static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
+{
+    memcpy(w->wa_endpoint, c->wa_endpoint, sizeof w->wa_endpoint);
+    memcpy(w->wa_noise_root, c->wa_noise_root, sizeof w->wa_noise_root);
+    memcpy(w->wa_tls_ca_file, c->wa_tls_ca_file, sizeof w->wa_tls_ca_file);
+    memcpy(w->wa_dns_servers, c->wa_dns_servers, sizeof w->wa_dns_servers);
+    w->wa_dns_count = c->wa_dns_count;
+    w->wa_backoff_base_ms = c->wa_backoff_base_ms;
+    w->wa_backoff_cap_ms = c->wa_backoff_cap_ms;
+    w->wa_repair_gap_ms = c->wa_repair_gap_ms;
+    w->wa_repair_wait_ms = c->wa_repair_wait_ms;
+    w->wa_repair_store_peers = c->wa_repair_store_peers;
+    w->wa_repair_window_s = c->wa_repair_window_s;
+    w->wa_repair_phone_delay_ms = c->wa_repair_phone_delay_ms;
+    w->notify_outage_after_s = c->notify_outage_after_s;
+}
+
 struct gw_channel {
     uv_loop_t *loop;
     struct cursormark mark; /* the inbox high-water outside the database (gw/cursormark.h) */
     bool mark_open;         /* checked against the open database */
+    unsigned release_ticks; /* housekeeping ticks since the store's page cache was given back */
     char account[CFG_ACCOUNT_ID_MAX + 1];
     char dbpath[PATH_MAX];
-    struct wg_config cfg;
+    struct ch_wa_cfg cfg; /* the whatsapp.* values this channel uses, copied at start */
     const char *dns[CFG_MAX_DNS];
     int ka_min, ka_max, ka_deadline;
     uint64_t down_notice_ms;
@@ -751,6 +786,10 @@ static void on_tick(uv_timer_t *t)
         end_session(ch, "watchdog: session stuck while connecting");
     if (ch->state == GW_CH_DEGRADED && now(ch) - ch->last_probe >= CHANNEL_PROBE_MS)
         probe_store(ch);
+    if (ch->db && ++ch->release_ticks >= CHANNEL_RELEASE_TICKS) { /* idle or not: cheap */
+        ch->release_ticks = 0;
+        st_db_release_memory(ch->db);
+    }
     if (ch->mark_open && ch->state != GW_CH_DEGRADED) {
         int r = cursormark_tick(&ch->mark, chmsg_last_cursor(ch->msg));
         if (r < 0) log_debug(COMP, ch->account, "inbox marker: %s", strerror(-r));
@@ -891,7 +930,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
         free(ch);
         return -EINVAL;
     }
-    ch->cfg = *o->cfg;
+    ch_wa_cfg_copy(&ch->cfg, o->cfg);
     for (unsigned i = 0; i < ch->cfg.wa_dns_count && i < CFG_MAX_DNS; i++)
         ch->dns[i] = ch->cfg.wa_dns_servers[i];
     ch->ka_min = o->keepalive_min_ms;
@@ -1094,8 +1133,10 @@ bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
     if (!ch->closing && transport_stuck(ch)) {
         uint64_t gap = ch->last_kick ? now(ch) - ch->last_kick : UINT64_MAX;
         if (gap < CHANNEL_KICK_MIN_MS) return false;
-        log_info(COMP, ch->account, "connecting again (%s): the attempt was still in %llu ms of "
-                 "transport", why, (unsigned long long)(now(ch) - ch->since_mono));
+        log_info(COMP, ch->account,
+                 "connecting again (%s): the attempt was still in %llu ms of "
+                 "transport",
+                 why, (unsigned long long)(now(ch) - ch->since_mono));
         force_attempt(ch, why);
         return true;
     }

@@ -125,8 +125,10 @@ static void on_not_stored(void *ud, const char *tag, const char *id, int err)
 {
     struct chmsg *m = ud;
     if (err == -EAGAIN) { /* held behind an earlier failure: the store error was told then */
-        log_debug(COMP, m->account, "<%s id=%s>: held behind a message not stored; the server "
-                  "will redeliver it", tag, id);
+        log_debug(COMP, m->account,
+                  "<%s id=%s>: held behind a message not stored; the server "
+                  "will redeliver it",
+                  tag, id);
         return;
     }
     log_warn(COMP, m->account, "<%s id=%s>: not stored (%s); the server will redeliver it", tag, id,

@@ -67,13 +67,20 @@ static int enum_of(const char *path, const cJSON *v, const char *const *names, i
 }
 
 /* allow_from: ["+15550002", ...] (numbers, normalised) or groups: ["...@g.us", ...]. */
-static int jid_list(const char *path, const cJSON *v, bool groups, char (*out)[CFG_ACCESS_JID_MAX],
-                    unsigned *n, char *err, size_t errlen)
+static int jid_list(struct wg_config *c, const char *path, const cJSON *v, bool groups,
+                    unsigned *off, unsigned *n, char *err, size_t errlen)
 {
     const char *what = groups ? "an array of up to 32 group JIDs (\"...@g.us\")"
                               : "an array of up to 32 phone numbers (\"+15550002\")";
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > CFG_ACCESS_LIST_MAX)
         return cfg_expected(err, errlen, path, what, v);
+    if (c->access_pool_n + (unsigned)cJSON_GetArraySize(v) > CFG_ACCESS_POOL_MAX) {
+        snprintf(err, errlen, "%s: more than %u allow_from and groups entries in all accounts",
+                 path, CFG_ACCESS_POOL_MAX);
+        return -E2BIG;
+    }
+    char(*out)[CFG_ACCESS_JID_MAX] = &c->access_pool[c->access_pool_n];
+    *off = c->access_pool_n;
     *n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, v)
@@ -86,12 +93,13 @@ static int jid_list(const char *path, const cJSON *v, bool groups, char (*out)[C
             return cfg_expected(err, errlen, path, what, e);
         (*n)++;
     }
+    c->access_pool_n += *n;
     return 0;
 }
 
 /* The access keys of one account entry (path = whatsapp.accounts.<id>). */
-static int set_access(struct wg_access *a, const char *path, const cJSON *o, char *err,
-                      size_t errlen)
+static int set_access(struct wg_config *c, struct wg_access *a, const char *path, const cJSON *o,
+                      char *err, size_t errlen)
 {
     static const char *const dm[] = {"pairing", "allowlist", "open"};
     static const char *const grp[] = {"allowlist", "open"};
@@ -112,9 +120,9 @@ static int set_access(struct wg_access *a, const char *path, const cJSON *o, cha
             r = cJSON_IsBool(e) ? 0 : cfg_expected(err, errlen, p, "true or false", e);
             a->require_mention = cJSON_IsTrue(e);
         } else if (strcmp(e->string, "allow_from") == 0) {
-            r = jid_list(p, e, false, a->allow_from, &a->n_allow, err, errlen);
+            r = jid_list(c, p, e, false, &a->allow_off, &a->n_allow, err, errlen);
         } else if (strcmp(e->string, "groups") == 0) {
-            r = jid_list(p, e, true, a->groups, &a->n_groups, err, errlen);
+            r = jid_list(c, p, e, true, &a->groups_off, &a->n_groups, err, errlen);
         } else {
             snprintf(err, errlen, "%s: unknown key", p);
             r = -EINVAL;
@@ -139,7 +147,19 @@ static int check_account(struct wg_config *c, unsigned n, const char *path, cons
             return -EINVAL;
         }
     }
-    return set_access(&c->wa_access[n], path, e, err, errlen);
+    return set_access(c, &c->wa_access[n], path, e, err, errlen);
+}
+
+const char (*cfg_access_jids(const struct wg_config *c, const struct wg_access *a, bool groups,
+                             unsigned *n))[CFG_ACCESS_JID_MAX]
+{
+    unsigned off = groups ? a->groups_off : a->allow_off;
+    *n = groups ? a->n_groups : a->n_allow;
+    if (*n == 0 || off + *n > c->access_pool_n) {
+        *n = 0;
+        return NULL;
+    }
+    return (const char(*)[CFG_ACCESS_JID_MAX])c->access_pool[off];
 }
 
 const struct wg_access *cfg_access(const struct wg_config *c, const char *account)
@@ -161,7 +181,8 @@ static int set_accounts(const struct cfg_key *k, void *obj, const cJSON *v, char
 {
     struct wg_config *c = obj;
     if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) > CFG_MAX_ACCOUNTS)
-        return cfg_expected(err, errlen, k->path, "an object of up to 16 accounts", v);
+        return cfg_expected(err, errlen, k->path,
+                            "an object of up to " CFG_MAX_ACCOUNTS_TEXT " accounts", v);
     unsigned n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, v)

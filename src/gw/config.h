@@ -20,6 +20,7 @@
 #define CFG_HOOK_CMD_MAX    1024 /* hooks.exec.command, bytes incl. the NUL */
 #define CFG_ACCESS_LIST_MAX 32   /* entries of allow_from / groups per account */
 #define CFG_ACCESS_JID_MAX  64   /* a normalised JID, bytes incl. the NUL */
+#define CFG_ACCESS_POOL_MAX 2048 /* allow_from + groups entries of all accounts together */
 
 /* whatsapp.accounts.<id>.*: who may reach the agent (gw/access.h). */
 enum wg_dm_policy { WG_DM_PAIRING = 0, WG_DM_ALLOWLIST, WG_DM_OPEN };
@@ -28,10 +29,11 @@ struct wg_access {
     enum wg_dm_policy dm_policy;       /* dm_policy: "pairing" (default), "allowlist", "open" */
     enum wg_group_policy group_policy; /* group_policy: "allowlist" (default), "open" */
     bool require_mention;              /* require_mention (default true): groups need @us */
-    char allow_from[CFG_ACCESS_LIST_MAX][CFG_ACCESS_JID_MAX]; /* allow_from: numbers -> PN JIDs */
-    unsigned n_allow;
-    char groups[CFG_ACCESS_LIST_MAX][CFG_ACCESS_JID_MAX]; /* groups: group JIDs */
-    unsigned n_groups;
+    /* allow_from (numbers -> PN JIDs) and groups (group JIDs): n entries each, kept in the
+     * config's access_pool from the offset (cfg_access_jids), so that an account without
+     * lists costs a few bytes (issue 16: a thousand accounts in one config) */
+    unsigned allow_off, n_allow;
+    unsigned groups_off, n_groups;
 };
 
 struct wg_config {
@@ -62,6 +64,8 @@ struct wg_config {
     char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
     unsigned wa_account_count;
     struct wg_access wa_access[CFG_MAX_ACCOUNTS]; /* each account's access policy (same index) */
+    char access_pool[CFG_ACCESS_POOL_MAX][CFG_ACCESS_JID_MAX]; /* the accounts' JID lists */
+    unsigned access_pool_n;
     /* notify.* (gw/notify.h): an outage that lasts outage_after_s raises one link_down
      * notification and channel.down (1..86400, default 180), restored when it ends.
      * command: run per notification with its JSON on stdin (empty = none), killed after
@@ -92,6 +96,10 @@ struct wg_config {
 void cfg_defaults(struct wg_config *c);
 /* The access policy of an account by id (the defaults for an unknown one). */
 const struct wg_access *cfg_access(const struct wg_config *c, const char *account);
+/* The allow_from (groups false) or groups (true) JIDs of a (from cfg_access on c): *n of
+ * them, CFG_ACCESS_JID_MAX bytes apart. */
+const char (*cfg_access_jids(const struct wg_config *c, const struct wg_access *a, bool groups,
+                             unsigned *n))[CFG_ACCESS_JID_MAX];
 /* Parse JSON text over the values already in c. On error returns -EINVAL
  * and writes a message naming the key (or the line and column of a syntax
  * error) to err; c may be partly updated, so parse into a copy. */

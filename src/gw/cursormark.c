@@ -56,7 +56,8 @@ int cursormark_parse(struct cursormark *m, const char *text, size_t len)
 
 int cursormark_format(const struct cursormark *m, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, MAGIC "epoch %" PRId64 "\nhw %" PRId64 "\nreset %" PRId64 " %" PRId64 "\n",
+    int n = snprintf(out, cap,
+                     MAGIC "epoch %" PRId64 "\nhw %" PRId64 "\nreset %" PRId64 " %" PRId64 "\n",
                      m->epoch, m->seen, m->reset_from, m->reset_to);
     return n < 0 || (size_t)n >= cap ? -ENOBUFS : n;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -117,9 +118,30 @@ static int start_notify(struct daemon *d)
     return 0;
 }
 
+/* Each account holds about five descriptors (its database, WAL and shared memory, the socket,
+ * a hook's pipes): with many accounts the usual soft limit of 1024 is too low. Raise it to the
+ * hard limit (at most 1 << 20); say so when even that is short. */
+static void raise_fd_limit(unsigned accounts)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+    rlim_t want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t need = 64 + (rlim_t)accounts * 8;
+    if (rl.rlim_cur < need)
+        log_warn("gateway", NULL,
+                 "the open-file limit is %llu, %u accounts may need %llu (raise `ulimit -n`)",
+                 (unsigned long long)rl.rlim_cur, accounts, (unsigned long long)need);
+}
+
 static int start_channels(struct daemon *d)
 {
     if (start_notify(d) < 0) return -1;
+    raise_fd_limit(d->cfg.wa_account_count);
     for (unsigned i = 0; i < d->cfg.wa_account_count; i++) {
         struct gw_channel_opts o = {
             .account = d->cfg.wa_accounts[i],

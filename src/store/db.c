@@ -102,8 +102,9 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
     /* the AUTOINCREMENT high-water: the largest cursor ever given, deleted rows included */
     [ST_Q_INBOX_HW] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inbox'), 0)",
-    [ST_Q_INBOX_HW_INSERT] = "INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', ?1"
-                             " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox')",
+    [ST_Q_INBOX_HW_INSERT] =
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', ?1"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox')",
     [ST_Q_INBOX_HW_RAISE] = "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'inbox' AND seq < ?1",
     [ST_Q_ACCESS_IS_APPROVED] = "SELECT 1 FROM access_approved WHERE sender = ?1",
     [ST_Q_ACCESS_APPROVE] =
@@ -224,13 +225,31 @@ int st_db_version(const struct st_db *db)
 
 /* ---- statements ---- */
 
+/* Statement q, prepared at its first use: an account's handle needs a few dozen of the
+ * ~100 in steady state, and preparing all of them at open cost ~230 KB per account (issue 16). */
+static sqlite3_stmt *stmt_get(struct st_db *db, enum st_q q, int *err)
+{
+    *err = 0;
+    if (!db->q[q]) {
+        int rc = sqlite3_prepare_v3(db->h, sql[q], -1, SQLITE_PREPARE_PERSISTENT, &db->q[q], NULL);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(db->q[q]);
+            db->q[q] = NULL;
+            *err = st_db__fail(db, rc, "prepare");
+        }
+    }
+    return db->q[q];
+}
+
 sqlite3_stmt *st_db__stmt(struct st_db *db, enum st_q q)
 {
     if (!db->prepared || (unsigned)q >= ST_Q_COUNT) {
         st_db__failf(db, -ENOTSUP, "database opened for schema work only");
         return NULL;
     }
-    sqlite3_stmt *s = db->q[q];
+    int err;
+    sqlite3_stmt *s = stmt_get(db, q, &err);
+    if (!s) return NULL;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return s;
@@ -258,12 +277,27 @@ int st_db__changes(struct st_db *db)
     return sqlite3_changes(db->h);
 }
 
+int st_db_prepare_all(struct st_db *db)
+{
+    if (!db->prepared) return st_db__failf(db, -ENOTSUP, "database opened for schema work only");
+    for (int i = 0; i < ST_Q_COUNT; i++) {
+        int err;
+        if (stmt_get(db, (enum st_q)i, &err)) continue;
+        char keep[sizeof db->last_error];
+        memcpy(keep, db->last_error, sizeof keep);
+        return st_db__failf(db, -EIO, "statement %d: %s", i, keep);
+    }
+    return 0;
+}
+
+void st_db_release_memory(struct st_db *db)
+{
+    if (db && db->h) (void)sqlite3_db_release_memory(db->h);
+}
+
+/* Statements are prepared at their first use (stmt_get); the handle is ready for them. */
 static int prepare_all(struct st_db *db)
 {
-    for (int i = 0; i < ST_Q_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(db->h, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->q[i], NULL);
-        if (rc != SQLITE_OK) return st_db__fail(db, rc, "prepare");
-    }
     db->prepared = true;
     return 0;
 }
@@ -281,7 +315,9 @@ static void finalize_all(struct st_db *db)
 
 static int step_ctl(struct st_db *db, enum st_q q, const char *what)
 {
-    sqlite3_stmt *s = db->q[q];
+    int err = 0;
+    sqlite3_stmt *s = db->prepared ? stmt_get(db, q, &err) : NULL;
+    if (db->prepared && !s) return err;
     if (s) {
         sqlite3_reset(s);
         return st_db__exec(db, s, what);
@@ -549,9 +585,21 @@ static int open_steps(struct st_db *db, const char *path, const struct st_db_opt
     return rc;
 }
 
+/* Before SQLite's first use in the process: no bulk page-cache allocation per connection (it
+ * is ~170 KiB that sqlite3_db_release_memory cannot give back; pages are then allocated one by
+ * one and released when idle). Called again it is a no-op (SQLITE_MISUSE once initialised). */
+static void sqlite_once(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+}
+
 int st_db_open_ex(const char *path, const struct st_db_opts *opts, struct st_db **out, char *err,
                   size_t errlen)
 {
+    sqlite_once();
     static const struct st_db_opts defaults = {0};
     const struct st_db_opts *o = opts ? opts : &defaults;
     *out = NULL;
@@ -567,6 +615,9 @@ int st_db_open_ex(const char *path, const struct st_db_opts *opts, struct st_db 
         goto fail;
     }
     sqlite3_extended_result_codes(db->h, 1);
+    /* a small lookaside (8 KiB instead of SQLite's 120 KiB per connection): one account's
+     * statements are short and few at a time, and a daemon may hold a thousand connections */
+    (void)sqlite3_db_config(db->h, SQLITE_DBCONFIG_LOOKASIDE, (void *)0, 256, 32);
     sqlite3_busy_timeout(db->h, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000);
     rc = open_steps(db, path, o, err, errlen);
     if (rc) goto fail;

@@ -11,8 +11,8 @@
  *    busy_timeout;
  *  - refuses a database whose `PRAGMA user_version` is newer than this build (-ENOTSUP);
  *  - applies the pending migrations (migrations.h), each in its own transaction;
- *  - prepares every statement the store uses, once. st_db_close() finalizes them all, then
- *    runs `wal_checkpoint(TRUNCATE)` and closes.
+ *  - prepares each statement the store uses at its first use, once (st_db_prepare_all: all
+ *    now). st_db_close() finalizes them all, then runs `wal_checkpoint(TRUNCATE)` and closes.
  *
  * Transactions: st_db_begin() is `BEGIN IMMEDIATE` (takes the write lock up front, so a
  * commit never fails on a lock upgrade). Nesting is REFUSED: a begin while a transaction is
@@ -62,6 +62,12 @@ int st_db_open_ex(const char *path, const struct st_db_opts *opts, struct st_db 
 /* Clean close: roll back an open transaction, finalize statements, checkpoint (TRUNCATE),
  * close. Returns 0 or the first error (the handle is freed in every case). NULL is a no-op. */
 int st_db_close(struct st_db *db);
+/* Statements are prepared at their first use; this prepares every one now (tests, doctor: the
+ * SQL and the schema agree). 0, or the first failure (named in st_db_last_error). */
+int st_db_prepare_all(struct st_db *db) __attribute__((warn_unused_result));
+/* Give back the page cache the connection holds (pages are read again from the OS cache on
+ * their next use). For idle accounts: many of them should cost little (issue 16). */
+void st_db_release_memory(struct st_db *db);
 
 /* Move a database that failed to open aside: renames `path` (and its -wal / -shm files) to
  * `<path>.corrupt-<UTC YYYYmmddTHHMMSSZ>` (+ -wal / -shm) and fsyncs the directory, so the

@@ -196,10 +196,10 @@ int snd_handle_retry(struct wa_sender *s, const struct wa_node *n)
         snd_retry_free(rr);
         return 0;
     }
-    char key[sizeof(s->retries[0].key)], dj[WA_JID_STR_MAX];
+    char key[sizeof(((struct counter *)0)->key)], dj[WA_JID_STR_MAX];
     wa_jid_format(&dev, dj, sizeof(dj));
     snprintf(key, sizeof(key), "%s %s", id, dj);
-    int *cnt = snd_counter(s->retries, &s->retries_next, key);
+    int *cnt = snd_counter(&s->retries, &s->retries_next, key);
     const struct wa_node *rt = wa_node_child(n, "retry");
     const char *count = rt ? wa_node_attr(rt, "count") : NULL;
     snprintf(rr->msg_id, sizeof(rr->msg_id), "%s", id);

@@ -63,8 +63,14 @@ int snd_load_me(struct wa_sender *s)
 
 /* ---- counters (attempts per row, answers per retried message+device) ---- */
 
-int *snd_counter(struct counter *v, unsigned *next, const char *key)
+int *snd_counter(struct counter **vp, unsigned *next, const char *key)
 {
+    static int spare; /* no memory for the table: a count that starts over each time */
+    if (!*vp && !(*vp = calloc(COUNTERS, sizeof(**vp)))) {
+        spare = 0;
+        return &spare;
+    }
+    struct counter *v = *vp;
     for (size_t i = 0; i < COUNTERS; i++)
         if (v[i].key[0] && strcmp(v[i].key, key) == 0) return &v[i].n;
     struct counter *c = &v[*next % COUNTERS];
@@ -189,7 +195,7 @@ static void job_end(struct wa_sender *s)
 static void row_fail(struct wa_sender *s, const char *id, const char *to, int rc, bool permanent)
 {
     if (rc != -ENOTCONN) {
-        int *n = snd_counter(s->attempts, &s->attempts_next, id);
+        int *n = snd_counter(&s->attempts, &s->attempts_next, id);
         if (permanent || ++*n >= WA_SEND_MAX_ATTEMPTS) {
             char e[WA_SEND_ERR_MAX];
             snprintf(e, sizeof(e), "%s", s->err);
@@ -706,6 +712,9 @@ void wa_sender_free(struct wa_sender *s)
         free(s->notes[i].error);
     }
     free(s->notes);
+    free(s->attempts);
+    free(s->retries);
+    free(s->backoff);
     wa_usync_cache_free(s->cache);
     snd_timer_close(s);
     free(s);

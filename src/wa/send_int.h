@@ -86,7 +86,7 @@ struct wa_sender {
     size_t ninflight;
     struct note *notes;
     size_t nnotes;
-    struct counter attempts[COUNTERS], retries[COUNTERS];
+    struct counter *attempts, *retries; /* COUNTERS each, allocated at their first use */
     unsigned attempts_next, retries_next;
     char me_user[WA_JID_USER_MAX], me_lid[WA_JID_USER_MAX];
     int me_dev;
@@ -96,8 +96,8 @@ struct wa_sender {
     struct wa_node *held[WA_SEND_INFLIGHT_MAX];
     size_t nheld;
     char err[WA_SEND_ERR_MAX];
-    struct rbackoff backoff[SND_BACKOFFS];
-    uv_timer_t *timer; /* kicks the sender when the earliest backoff ends (sendq.c) */
+    struct rbackoff *backoff; /* SND_BACKOFFS, allocated at the first failure (sendq.c) */
+    uv_timer_t *timer;        /* kicks the sender when the earliest backoff ends (sendq.c) */
     wa_sender_send_fn hook;
     void *hook_ud;
 };
@@ -123,7 +123,7 @@ int snd_build_sessions(struct wa_sender *s);
 int snd_send_frame(struct wa_sender *s, const struct wa_node *n);
 void snd_seterr(struct wa_sender *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int snd_load_me(struct wa_sender *s);
-int *snd_counter(struct counter *v, unsigned *next, const char *key);
+int *snd_counter(struct counter **v, unsigned *next, const char *key);
 int snd_send_iq(struct wa_sender *s, struct wa_node *iq, enum op_kind kind, struct retry_req *rr);
 int snd_target_make(struct target *t, const char *pn, const char *lid, int dev, bool own);
 struct wa_node *snd_keys_iq(struct wa_sender *s, struct target *t, size_t n, bool only_missing);

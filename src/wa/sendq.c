@@ -19,9 +19,15 @@ int64_t snd_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The table is allocated at the first failure (most accounts never need one). */
+static size_t nback(const struct wa_sender *s)
+{
+    return s->backoff ? SND_BACKOFFS : 0;
+}
+
 static struct rbackoff *find(struct wa_sender *s, const char *to)
 {
-    for (size_t i = 0; i < SND_BACKOFFS; i++)
+    for (size_t i = 0; i < nback(s); i++)
         if (s->backoff[i].fails && strcmp(s->backoff[i].to, to) == 0) return &s->backoff[i];
     return NULL;
 }
@@ -64,7 +70,7 @@ void snd_timer_close(struct wa_sender *s)
 static void arm(struct wa_sender *s, int64_t now)
 {
     int64_t first = -1;
-    for (size_t i = 0; i < SND_BACKOFFS; i++)
+    for (size_t i = 0; i < nback(s); i++)
         if (s->backoff[i].fails && s->backoff[i].until > now &&
             (first < 0 || s->backoff[i].until < first))
             first = s->backoff[i].until;
@@ -79,6 +85,8 @@ int64_t snd_backoff_fail(struct wa_sender *s, const char *to)
 {
     int64_t now = snd_now_ms();
     struct rbackoff *b = find(s, to);
+    if (!s->backoff && !(s->backoff = calloc(SND_BACKOFFS, sizeof(*s->backoff))))
+        return SND_BACKOFF_BASE_MS; /* no memory: no per-recipient delay this time */
     if (!b) {
         b = &s->backoff[0];
         for (size_t i = 0; i < SND_BACKOFFS; i++) {
@@ -109,7 +117,7 @@ bool snd_backoff_blocked(struct wa_sender *s, const char *to, int64_t now)
 
 bool snd_backoff_any(struct wa_sender *s, int64_t now)
 {
-    for (size_t i = 0; i < SND_BACKOFFS; i++)
+    for (size_t i = 0; i < nback(s); i++)
         if (s->backoff[i].fails && s->backoff[i].until > now) return true;
     return false;
 }

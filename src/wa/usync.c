@@ -106,9 +106,12 @@ struct centry {
     int absent; /* the answer listed no device: not on WhatsApp */
 };
 
+/* Entries grow on demand (8, 16, ... WA_USYNC_CACHE_MAX): most accounts talk to a few
+ * people, and a thousand accounts on one daemon should not each hold a full table. */
 struct wa_usync_cache {
     int ttl;
-    struct centry e[WA_USYNC_CACHE_MAX];
+    size_t cap;
+    struct centry *e;
 };
 
 int wa_usync_cache_new(int ttl_s, struct wa_usync_cache **out)
@@ -121,12 +124,30 @@ int wa_usync_cache_new(int ttl_s, struct wa_usync_cache **out)
 
 void wa_usync_cache_free(struct wa_usync_cache *c)
 {
+    if (c) free(c->e);
     free(c);
+}
+
+/* A free entry, after growing the table when it is full and below the cap; NULL when full. */
+static struct centry *free_entry(struct wa_usync_cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        if (!c->e[i].used) return &c->e[i];
+    if (c->cap >= WA_USYNC_CACHE_MAX) return NULL;
+    size_t ncap = c->cap ? c->cap * 2 : 8;
+    if (ncap > WA_USYNC_CACHE_MAX) ncap = WA_USYNC_CACHE_MAX;
+    struct centry *ne = realloc(c->e, ncap * sizeof(*ne));
+    if (!ne) return NULL;
+    memset(ne + c->cap, 0, (ncap - c->cap) * sizeof(*ne));
+    c->e = ne;
+    struct centry *f = &c->e[c->cap];
+    c->cap = ncap;
+    return f;
 }
 
 static struct centry *find(struct wa_usync_cache *c, const char *pn)
 {
-    for (size_t i = 0; i < WA_USYNC_CACHE_MAX; i++)
+    for (size_t i = 0; i < c->cap; i++)
         if (c->e[i].used && strcmp(c->e[i].u.pn, pn) == 0) return &c->e[i];
     return NULL;
 }
@@ -148,11 +169,11 @@ bool wa_usync_cache_absent(struct wa_usync_cache *c, const char *pn, int64_t now
 void wa_usync_cache_put(struct wa_usync_cache *c, const struct wa_usync_user *u, int64_t now)
 {
     struct centry *e = find(c, u->pn);
-    for (size_t i = 0; !e && i < WA_USYNC_CACHE_MAX; i++)
-        if (!c->e[i].used) e = &c->e[i];
+    if (!e) e = free_entry(c);
+    if (!e && c->cap == 0) return; /* no memory for even one entry: not cached */
     if (!e) {
         e = &c->e[0];
-        for (size_t i = 1; i < WA_USYNC_CACHE_MAX; i++)
+        for (size_t i = 1; i < c->cap; i++)
             if (c->e[i].at < e->at) e = &c->e[i];
     }
     e->u = *u;
@@ -178,5 +199,5 @@ void wa_usync_cache_drop(struct wa_usync_cache *c, const char *pn)
 
 void wa_usync_cache_clear(struct wa_usync_cache *c)
 {
-    memset(c->e, 0, sizeof(c->e));
+    if (c->cap) memset(c->e, 0, c->cap * sizeof(*c->e));
 }

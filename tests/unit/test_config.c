@@ -210,7 +210,7 @@ static void test_accounts(void **state)
          "whatsapp.accounts.a: expected an object, got 1"},
         {"{\"whatsapp\":{\"accounts\":{\"a\":{},\"a\":{}}}}", "whatsapp.accounts.a: duplicate key"},
         {"{\"whatsapp\":{\"accounts\":[\"a\"]}}",
-         "whatsapp.accounts: expected an object of up to 16 accounts, got [\"a\"]"},
+         "whatsapp.accounts: expected an object of up to 1024 accounts, got [\"a\"]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse(&c, bad[i].json, err), -EINVAL);
@@ -243,12 +243,16 @@ static void test_access_keys(void **state)
     assert_true(a->require_mention);
     a = cfg_access(&c, "home");
     assert_int_equal(a->dm_policy, WG_DM_ALLOWLIST);
+    unsigned nj = 0;
+    const char(*jv)[CFG_ACCESS_JID_MAX] = cfg_access_jids(&c, a, false, &nj);
     assert_int_equal(a->n_allow, 2);
-    assert_string_equal(a->allow_from[0], "15550002@s.whatsapp.net");
-    assert_string_equal(a->allow_from[1], "15550003@s.whatsapp.net");
+    assert_int_equal(nj, 2);
+    assert_string_equal(jv[0], "15550002@s.whatsapp.net");
+    assert_string_equal(jv[1], "15550003@s.whatsapp.net");
     assert_int_equal(a->group_policy, WG_GROUP_OPEN);
+    jv = cfg_access_jids(&c, a, true, &nj);
     assert_int_equal(a->n_groups, 1);
-    assert_string_equal(a->groups[0], "120363041234567890@g.us");
+    assert_string_equal(jv[0], "120363041234567890@g.us");
     assert_false(a->require_mention);
     static const struct {
         const char *json, *msg;

@@ -39,13 +39,13 @@ static void test_parse_rejects(void **state)
     const char *bad[] = {
         "",
         "wagate-inbox-hw 2\nepoch 1\nhw 0\nreset 0 0\n",
-        "wagate-inbox-hw 1\nepoch 0\nhw 0\nreset 0 0\n",   /* epoch starts at 1 */
-        "wagate-inbox-hw 1\nepoch 1\nhw -1\nreset 0 0\n",  /* no signs */
-        "wagate-inbox-hw 1\nepoch 1\nhw 5\nreset 9 3\n",   /* from > to */
-        "wagate-inbox-hw 1\nepoch 1\nhw 5\nreset 0 0",     /* torn: no last newline */
-        "wagate-inbox-hw 1\nepoch 1\nhw 5\nreset 0 0\nx",  /* trailing bytes */
+        "wagate-inbox-hw 1\nepoch 0\nhw 0\nreset 0 0\n",  /* epoch starts at 1 */
+        "wagate-inbox-hw 1\nepoch 1\nhw -1\nreset 0 0\n", /* no signs */
+        "wagate-inbox-hw 1\nepoch 1\nhw 5\nreset 9 3\n",  /* from > to */
+        "wagate-inbox-hw 1\nepoch 1\nhw 5\nreset 0 0",    /* torn: no last newline */
+        "wagate-inbox-hw 1\nepoch 1\nhw 5\nreset 0 0\nx", /* trailing bytes */
         "wagate-inbox-hw 1\nepoch 1\nhw 99999999999999999999\nreset 0 0\n", /* overflow */
-        "wagate-inbox-hw 1\nhw 5\nepoch 1\nreset 0 0\n",   /* order */
+        "wagate-inbox-hw 1\nhw 5\nepoch 1\nreset 0 0\n",                    /* order */
         "wagate-inbox-hw 1\nepoch 1\nhw \nreset 0 0\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -78,6 +78,8 @@ static void test_open_pragmas(void **state)
 {
     struct st_db *db = open_ok();
     assert_int_equal(st_db_version(db), ST_SCHEMA_VERSION);
+    /* statements are prepared at their first use: every one of them prepares on this schema */
+    if (st_db_prepare_all(db) != 0) fail_msg("prepare: %s", st_db_last_error(db));
     struct stat st;
     assert_int_equal(stat(g_path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
