@@ -29,6 +29,7 @@
 #include "gw/chhook.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
+#include "gw/webhook.h"
 #include "gw/dnsprobe.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
@@ -84,11 +85,12 @@ struct gw_channel {
     struct wa_creds creds;
     bool have_creds;
     struct wa_client *client;
-    struct wa_session *sess;  /* receive/send paths of the current client (wa/session.h) */
-    struct chmsg *msg;        /* their events as logs, API events, metrics (gw/chmsg.h) */
-    struct chhook *hook;      /* the exec hook on received messages (gw/chhook.h) */
-    struct gw_access *access; /* the access policy before the hook (gw/access.h) */
-    struct dnsprobe *probe;   /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
+    struct wa_session *sess;    /* receive/send paths of the current client (wa/session.h) */
+    struct chmsg *msg;          /* their events as logs, API events, metrics (gw/chmsg.h) */
+    struct chhook *hook;        /* the exec hook on received messages (gw/chhook.h) */
+    struct gw_webhook *webhook; /* hooks.webhook: events to HTTP(S) endpoints (gw/webhook.h) */
+    struct gw_access *access;   /* the access policy before the hook (gw/access.h) */
+    struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -327,6 +329,7 @@ static void close_store(struct gw_channel *ch)
     if (ch->sig) signal_context_destroy(ch->sig);
     ch->sig = NULL;
     chhook_set_store(ch->hook, NULL);
+    gw_webhook_set_store(ch->webhook, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -493,7 +496,8 @@ static int open_store(struct gw_channel *ch)
         close_store(ch);
         return r;
     }
-    chhook_set_store(ch->hook, ch->db); /* hands over what a crash left pending */
+    chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
+    gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
     return 0;
 }
 
@@ -934,8 +938,12 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                                 .send_ud = ch,
                                 .db = access_db,
                                 .db_ud = ch};
+    struct gw_webhook_opts wo = {
+        .account = ch->account, .cfg = o->cfg, .events = o->events, .metrics = o->metrics};
     ch->msg = chmsg_new(ch->account, &ch->creds, o->events, o->metrics);
-    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0 || gw_access_new(&ao, &ch->access) < 0) {
+    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0 || gw_access_new(&ao, &ch->access) < 0 ||
+        gw_webhook_new(loop, &wo, &ch->webhook) < 0) {
+        gw_access_free(ch->access);
         chhook_close(ch->hook);
         chmsg_free(ch->msg);
         free(ch);
@@ -990,6 +998,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->probe = NULL;
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
     ch->hook = NULL;
+    gw_webhook_close(ch->webhook); /* cancels the requests in flight (rows stay pending) */
+    ch->webhook = NULL;
     gw_access_free(ch->access);
     ch->access = NULL;
     chmsg_free(ch->msg);
@@ -1008,6 +1018,7 @@ void gw_channel_detach_api(struct gw_channel *ch)
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
     chhook_detach_api(ch->hook);
+    gw_webhook_detach_api(ch->webhook);
     gw_access_detach_api(ch->access);
 }
 
@@ -1055,6 +1066,13 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
     };
     size_t q = 0;
     if (ch->db && st_outbox_count_queued(ch->db, &q) == 0) st->queued = (long long)q;
+    struct gw_webhook_stats ws;
+    gw_webhook_get_stats(ch->webhook, &ws);
+    st->webhook_endpoints = ws.endpoints;
+    st->webhook_backlog = ws.backlog;
+    st->webhook_dead = ws.dead;
+    st->webhook_delivered = ws.delivered;
+    st->webhook_last_error = gw_webhook_last_error(ch->webhook);
 }
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt

@@ -97,6 +97,7 @@ enum st_q {
     ST_Q_WH_PURGE,
     ST_Q_WH_MARK_GET,
     ST_Q_WH_MARK_SET,
+    ST_Q_WH_MARK_END,
     ST_Q_COUNT
 };
 

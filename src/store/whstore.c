@@ -149,10 +149,11 @@ int st_wh_counts(struct st_db *db, size_t *pending, size_t *dead)
     return 0;
 }
 
-int st_wh_next_due(struct st_db *db, int64_t *at)
+int st_wh_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
 {
     sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_NEXT_DUE);
     if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, now_ms);
     int rc = st_db__row(db, s, "webhook next due");
     if (rc != 1) return rc;
     int found = sqlite3_column_type(s, 0) != SQLITE_NULL;
@@ -190,4 +191,11 @@ int st_wh_mark_set(struct st_db *db, int64_t cursor)
     if (!s) return -ENOTSUP;
     sqlite3_bind_int64(s, 1, cursor);
     return st_db__exec(db, s, "webhook mark set");
+}
+
+int st_wh_mark_to_end(struct st_db *db)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_MARK_END);
+    if (!s) return -ENOTSUP;
+    return st_db__exec(db, s, "webhook mark to end");
 }

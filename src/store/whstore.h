@@ -51,11 +51,15 @@ int st_wh_settle(struct st_db *db, int64_t id, enum st_wh_state state, int64_t n
 /* Pending (backlog, in flight included) and dead rows. */
 int st_wh_counts(struct st_db *db, size_t *pending, size_t *dead)
     __attribute__((warn_unused_result));
-/* The earliest next_at among pending rows: 1 found (*at), 0 none. */
-int st_wh_next_due(struct st_db *db, int64_t *at) __attribute__((warn_unused_result));
+/* The earliest next_at after now_ms among pending rows (the next retry; rows due already are
+ * not looked at): 1 found (*at), 0 none. */
+int st_wh_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
+    __attribute__((warn_unused_result));
 /* Delete done rows last updated before `before_ms`; returns how many or a negative errno. */
 int st_wh_purge_done(struct st_db *db, int64_t before_ms);
 /* The inbox cursor up to which message deliveries were enqueued (v7 starts it at the end of
  * the inbox). */
 int st_wh_mark_get(struct st_db *db, int64_t *cursor) __attribute__((warn_unused_result));
 int st_wh_mark_set(struct st_db *db, int64_t cursor) __attribute__((warn_unused_result));
+/* Move the mark to the inbox's last cursor (nothing to queue). */
+int st_wh_mark_to_end(struct st_db *db) __attribute__((warn_unused_result));
