@@ -62,10 +62,8 @@ struct nhttp {
     char last_err[200];
 };
 
-static void handle_closed(uv_handle_t *h)
+static void release(struct nhttp *c)
 {
-    struct nhttp *c = h->data;
-    if (h != (uv_handle_t *)&c->deadline) free(h); /* an attempt (h is its first member) */
     if (--c->open > 0) return;
     ntls_free(c->tls);
     free(c->ca_file);
@@ -74,11 +72,24 @@ static void handle_closed(uv_handle_t *h)
     free(c);
 }
 
+static void timer_closed(uv_handle_t *h)
+{
+    release(h->data);
+}
+
+static void att_closed(uv_handle_t *h)
+{
+    struct att *a = h->data;
+    struct nhttp *c = a->c;
+    free(a);
+    release(c);
+}
+
 static void drop_att(struct nhttp *c)
 {
     if (!c->att) return;
     c->att->stale = true;
-    uv_close((uv_handle_t *)&c->att->h, handle_closed);
+    uv_close((uv_handle_t *)&c->att->h, att_closed);
     c->att = NULL;
 }
 
@@ -99,7 +110,7 @@ static void finish(struct nhttp *c, int status, int err, const char *fmt, ...)
     c->dns = NULL;
     drop_att(c);
     if (!c->cancelled && c->cb) c->cb(c->ud, &r);
-    uv_close((uv_handle_t *)&c->deadline, handle_closed);
+    uv_close((uv_handle_t *)&c->deadline, timer_closed);
 }
 
 static void fail_out(struct nhttp *c, const struct nout *o)
@@ -496,7 +507,7 @@ int nhttp_post(uv_loop_t *loop, const struct nhttp_opts *o, nhttp_cb cb, void *u
         if (rc < 0) {
             c->st = H_DONE;
             c->cancelled = true;
-            uv_close((uv_handle_t *)&c->deadline, handle_closed);
+            uv_close((uv_handle_t *)&c->deadline, timer_closed);
             return rc;
         }
         uv_timer_start(&c->deadline, on_deadline, (uint64_t)c->connect_ms, 0);
