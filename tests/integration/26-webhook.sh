@@ -138,7 +138,7 @@ check "everything sent during the outage is delivered" wait_delivered 15 "${IDS[
 
 # ---- SIGKILL right after a message arrived ----
 IDS+=("$(alice_says "crash1")")
-sleep 0.1
+sleep 0.03
 kill9
 check "gateway starts again after the second SIGKILL" start_gateway g
 check "connected again" wait_state connected 10000
