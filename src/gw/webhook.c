@@ -49,7 +49,7 @@ struct gw_webhook {
     uv_timer_t timer;
     struct job *running;
     cJSON *tapped; /* array of event objects waiting to be queued */
-    bool inbox_dirty, closing, in_timer;
+    bool inbox_dirty, closing, store_failing;
     int64_t boot_ms; /* this process's tapped events are keyed by it and their seq */
     struct gw_webhook_stats st;
 };
@@ -298,9 +298,11 @@ static void unlink_job(struct gw_webhook *w, struct job *j)
 static void settle(struct gw_webhook *w, const struct job *j, enum st_wh_state s, int64_t next_at,
                    const char *err)
 {
-    if (st_wh_settle(w->db, j->id, s, next_at, err, wall_ms()) < 0)
+    if (st_wh_settle(w->db, j->id, s, next_at, err, wall_ms()) < 0) {
         log_warn(COMP, w->account, "delivery %s: state not saved: %s", j->delivery_id,
                  st_db_last_error(w->db));
+        w->store_failing = true; /* the next scan waits a second (no hot loop on a bad disk) */
+    }
 }
 
 static void failed(struct gw_webhook *w, const struct job *j, const char *why)
@@ -352,7 +354,8 @@ static void on_result(void *ud, const struct nhttp_result *r)
         refresh_counts(w);
     }
     free(j);
-    kick(w, 0);
+    kick(w, w->store_failing ? 1000 : 0);
+    w->store_failing = false;
 }
 
 static bool in_flight(const struct gw_webhook *w, int64_t id)
@@ -383,7 +386,10 @@ static void start(struct gw_webhook *w, const struct st_wh_row *row)
         free(j);
         return;
     }
-    if (st_wh_start(w->db, j->id, now, now) < 0) {
+    if (st_wh_start(w->db, j->id, now, now) < 0) { /* not counted: not sent (a second later) */
+        log_warn(COMP, w->account, "delivery %s: attempt not recorded: %s", j->delivery_id,
+                 st_db_last_error(w->db));
+        w->store_failing = true;
         free(j);
         return;
     }
@@ -436,9 +442,14 @@ static void pump(struct gw_webhook *w)
         kick(w, 1000);
         return;
     }
-    for (size_t i = 0; i < n && w->st.running < max; i++)
+    for (size_t i = 0; i < n && w->st.running < max && !w->store_failing; i++)
         if (!in_flight(w, v[i].id)) start(w, &v[i]);
     st_wh_rows_free(v, n);
+    if (w->store_failing) {
+        w->store_failing = false;
+        kick(w, 1000);
+        return;
+    }
     refresh_counts(w);
     int64_t at = 0;
     /* rows due now wait for a free slot (each result kicks); the next retry wakes the timer */

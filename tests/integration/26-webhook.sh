@@ -19,9 +19,10 @@ SECRET="s3cret-for-the-webhook-test"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo ok >"$T/mode"
 cat >"$T/recv.py" <<'PY'
-import hashlib, hmac, json, sys
+import hashlib, hmac, json, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, secret, mode_file, log_file = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3], sys.argv[4]
+cert = sys.argv[5] if len(sys.argv) > 5 else None  # cert and key PEM: serve HTTPS
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
@@ -39,7 +40,8 @@ class H(BaseHTTPRequestHandler):
                "event": self.headers.get("X-Wagate-Event"), "attempt": self.headers.get("X-Wagate-Attempt"),
                "ctype": self.headers.get("Content-Type"), "sig_ok": hmac.compare_digest(sig, want),
                "status": status, "body_id": doc.get("id"), "type": doc.get("type"),
-               "msg": (doc.get("data") or {}).get("id"), "text": (doc.get("data") or {}).get("text")}
+               "msg": (doc.get("data") or {}).get("id"), "text": (doc.get("data") or {}).get("text"),
+               "t_ms": int(time.time() * 1000)}
         with open(log_file, "a") as f:
             f.write(json.dumps(rec) + "\n")
         self.send_response(status)
@@ -47,7 +49,13 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"ok")
 ThreadingHTTPServer.allow_reuse_address = True
-ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+srv = ThreadingHTTPServer(("127.0.0.1", port), H)
+if cert:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
 PY
 recv_up() {
   python3 "$T/recv.py" "$PORT" "$SECRET" "$T/mode" "$T/recv.log" 2>>"$T/recv.err" &
@@ -65,6 +73,15 @@ recv_down() {
 }
 touch "$T/recv.log"
 check "the receiver starts" recv_up
+# an HTTPS receiver on localhost (resolved through c-ares from /etc/hosts), with a self-signed
+# certificate given to the gateway as hooks.webhook.tls_ca_file; it names only "localhost", so
+# https://127.0.0.1:... fails the verification (hostname mismatch) and dead-letters
+TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost" -keyout "$T/tls.pem" -out "$T/tls.crt" \
+  2>/dev/null && cat "$T/tls.crt" >>"$T/tls.pem"
+python3 "$T/recv.py" "$TPORT" "$SECRET" "$T/mode" "$T/recv.log" "$T/tls.pem" 2>>"$T/recv.err" &
+PIDS+=("$!")
 
 mkdir -p "$T/g"
 cat >"$T/g/wagate.json" <<EOF
@@ -72,7 +89,10 @@ cat >"$T/g/wagate.json" <<EOF
   "accounts":{"default":{"dm_policy":"open","group_policy":"open","require_mention":false}}},
  "hooks":{"webhook":{"endpoints":[
     {"url":"http://127.0.0.1:$PORT/hook","secret":"$SECRET"},
-    {"url":"http://127.0.0.1:$PORT/fail","secret":"$SECRET","events":["message.received"]}],
+    {"url":"http://127.0.0.1:$PORT/fail","secret":"$SECRET","events":["message.received"]},
+    {"url":"https://localhost:$TPORT/tls","secret":"$SECRET"},
+    {"url":"https://127.0.0.1:$TPORT/badname","secret":"$SECRET"}],
+  "tls_ca_file":"$T/tls.crt",
   "retry_base_ms":50,"retry_max_ms":300,"max_attempts":25,
   "connect_timeout_ms":1000,"response_timeout_ms":2000}}}
 EOF
@@ -82,9 +102,9 @@ kill9() {
   kill -9 "$GW_PID"
   wait "$GW_PID" 2>/dev/null
 }
-# ok2xx MSGID: distinct delivery ids of /hook answered 2xx for that message
+# ok2xx MSGID [PATH]: distinct delivery ids of PATH (/hook) answered 2xx for that message
 ok2xx() {
-  jq -r --arg m "$1" 'select(.path=="/hook" and .status==200 and .msg==$m) | .delivery' \
+  jq -r --arg m "$1" --arg p "${2:-/hook}" 'select(.path==$p and .status==200 and .msg==$m) | .delivery' \
     "$T/recv.log" | sort -u | wc -l
 }
 attempts_for() { # attempts_for MSGID PATH: requests seen
@@ -94,7 +114,9 @@ wait_delivered() { # wait_delivered SECONDS MSGID...
   local s=$1 id all; shift
   for _ in $(seq 1 $((s * 20))); do
     all=1
-    for id in "$@"; do [ "$(ok2xx "$id")" -ge 1 ] || { all=0; break; }; done
+    for id in "$@"; do
+      [ "$(ok2xx "$id")" -ge 1 ] && [ "$(ok2xx "$id" /tls)" -ge 1 ] || { all=0; break; }
+    done
     [ "$all" = 1 ] && return 0
     sleep 0.05
   done
@@ -112,9 +134,10 @@ IDS=()
 T0=$(now_ms)
 for i in 1 2 3; do IDS+=("$(alice_says "up$i")"); done
 check "the first three messages are delivered" wait_delivered 10 "${IDS[@]}"
-echo "# 3 messages delivered $(($(now_ms) - T0)) ms after alice sent them"
+LAST=$(jq -s '[.[] | select(.path=="/hook" and .status==200) | .t_ms] | max' "$T/recv.log")
+echo "# 3 messages (sent one after the other) at the receiver $((LAST - T0)) ms after the first was sent"
 api GET /api/v1/channels/whatsapp/default
-check "the channel status shows the webhooks (2 endpoints)" ok_if '[ "$(jq -r .webhooks.endpoints <<<"$BODY")" = 2 ]'
+check "the channel status shows the webhooks (4 endpoints)" ok_if '[ "$(jq -r .webhooks.endpoints <<<"$BODY")" = 4 ]'
 
 # ---- the receiver answers 500, the daemon is SIGKILLed with deliveries pending ----
 echo 500 >"$T/mode"
@@ -122,8 +145,9 @@ for i in 1 2; do IDS+=("$(alice_says "err$i")"); done
 for _ in $(seq 1 200); do [ "$(attempts_for "${IDS[4]}" /hook)" -ge 2 ] && break; sleep 0.05; done
 check "while the receiver answers 500 the deliveries are retried" ok_if '[ "$(attempts_for "${IDS[3]}" /hook)" -ge 2 ]'
 api GET /api/v1/channels/whatsapp/default
-check "the status shows a backlog and the last error" \
-  ok_if '[ "$(jq -r .webhooks.backlog <<<"$BODY")" -ge 2 ] && jq -r .webhooks.last_error <<<"$BODY" | grep -q "HTTP 500"'
+check "the status shows a backlog and a last error" \
+  ok_if '[ "$(jq -r .webhooks.backlog <<<"$BODY")" -ge 2 ] && [ -n "$(jq -r .webhooks.last_error <<<"$BODY")" ]'
+check "the failed attempts are logged with the answer" grep -q "to http://127.0.0.1:$PORT/hook failed (attempt 1 of 25): HTTP 500" "$T/g/err.log"
 kill9
 check "gateway starts again after SIGKILL" start_gateway g
 check "connected again" wait_state connected 10000
@@ -145,11 +169,16 @@ check "connected again" wait_state connected 10000
 check "the message of the crash is delivered after the restart" wait_delivered 15 "${IDS[@]}"
 
 sleep 1 # a late duplicate would show up here
-exactly_once() {
+exactly_once() { # exactly_once PATH
   local id
-  for id in "${IDS[@]}"; do [ "$(ok2xx "$id")" = 1 ] || { echo "# $id: $(ok2xx "$id") ids"; return 1; }; done
+  for id in "${IDS[@]}"; do
+    [ "$(ok2xx "$id" "$1")" = 1 ] || { echo "# $id: $(ok2xx "$id" "$1") ids"; return 1; }
+  done
 }
-check "each of the ${#IDS[@]} messages reached the receiver under exactly one delivery id" exactly_once
+check "each of the ${#IDS[@]} messages reached the receiver under exactly one delivery id" exactly_once /hook
+check "... and the HTTPS receiver too" exactly_once /tls
+NTLS=$(jq -r 'select(.path=="/tls" and .status==200) | .delivery' "$T/recv.log" | sort -u | wc -l)
+check "nothing else was delivered over HTTPS (${NTLS} ids)" [ "$NTLS" = "${#IDS[@]}" ]
 NHOOK=$(jq -r 'select(.path=="/hook" and .status==200) | .delivery' "$T/recv.log" | sort -u | wc -l)
 check "nothing else was delivered to /hook (${NHOOK} ids)" [ "$NHOOK" = "${#IDS[@]}" ]
 DUP=$(jq -r 'select(.path=="/hook" and .status==200) | .delivery' "$T/recv.log" | sort | uniq -d | wc -l)
@@ -160,16 +189,19 @@ check "the body's id is the X-Wagate-Delivery header, the type the X-Wagate-Even
 check "Content-Type: application/json" ok_if '[ "$(jq -r "select(.ctype != \"application/json\")" "$T/recv.log" | wc -l)" = 0 ]'
 check "the texts arrived" ok_if '[ "$(jq -r "select(.path==\"/hook\" and .text==\"crash1\") | .msg" "$T/recv.log" | sort -u)" = "${IDS[6]}" ]'
 
-# ---- the permanently failing endpoint dead-letters ----
+# ---- the permanently failing endpoints dead-letter: /fail (500), /badname (TLS) ----
+NDEAD=$((2 * ${#IDS[@]}))
 dead_all() {
   api GET /api/v1/channels/whatsapp/default
-  [ "$(jq -r .webhooks.dead_letter <<<"$BODY")" = "${#IDS[@]}" ] && [ "$(jq -r .webhooks.backlog <<<"$BODY")" = 0 ]
+  [ "$(jq -r .webhooks.dead_letter <<<"$BODY")" = "$NDEAD" ] && [ "$(jq -r .webhooks.backlog <<<"$BODY")" = 0 ]
 }
 for _ in $(seq 1 300); do dead_all && break; sleep 0.1; done
-check "every delivery to /fail is a dead letter, the backlog is empty" dead_all
+check "every delivery to /fail and /badname is a dead letter ($NDEAD), the backlog is empty" dead_all
+check "the HTTPS endpoint with the wrong name never got a request" ok_if '! grep -q "\"/badname\"" "$T/recv.log"'
+check "... because the certificate does not name it" grep -q "badname.*tls: certificate verify failed (IP address mismatch)" "$T/g/err.log"
 echo "# status: $(jq -c .webhooks <<<"$BODY")"
 M=$(curl -s -H "Authorization: Bearer $GW_TOKEN" "http://$GW_LISTEN/metrics")
-check "/metrics: dead letters" grep -q "^wagate_webhook_dead_letters{account=\"default\"} ${#IDS[@]}\$" <<<"$M"
+check "/metrics: dead letters" grep -q "^wagate_webhook_dead_letters{account=\"default\"} $NDEAD\$" <<<"$M"
 check "/metrics: backlog 0" grep -q '^wagate_webhook_backlog{account="default"} 0$' <<<"$M"
 check "/metrics: HELP and TYPE" grep -q '^# TYPE wagate_webhook_backlog gauge' <<<"$M"
 ATT=$(attempts_for "${IDS[6]}" /fail)
