@@ -91,7 +91,8 @@ cat >"$T/g/wagate.json" <<EOF
     {"url":"http://127.0.0.1:$PORT/hook","secret":"$SECRET"},
     {"url":"http://127.0.0.1:$PORT/fail","secret":"$SECRET","events":["message.received"]},
     {"url":"https://localhost:$TPORT/tls","secret":"$SECRET"},
-    {"url":"https://127.0.0.1:$TPORT/badname","secret":"$SECRET"}],
+    {"url":"https://127.0.0.1:$TPORT/badname","secret":"$SECRET"},
+    {"url":"http://127.0.0.1:$PORT/state","secret":"$SECRET","events":["message.state"]}],
   "tls_ca_file":"$T/tls.crt",
   "retry_base_ms":50,"retry_max_ms":300,"max_attempts":25,
   "connect_timeout_ms":1000,"response_timeout_ms":2000}}}
@@ -137,7 +138,7 @@ check "the first three messages are delivered" wait_delivered 10 "${IDS[@]}"
 LAST=$(jq -s '[.[] | select(.path=="/hook" and .status==200) | .t_ms] | max' "$T/recv.log")
 echo "# 3 messages (sent one after the other) at the receiver $((LAST - T0)) ms after the first was sent"
 api GET /api/v1/channels/whatsapp/default
-check "the channel status shows the webhooks (4 endpoints)" ok_if '[ "$(jq -r .webhooks.endpoints <<<"$BODY")" = 4 ]'
+check "the channel status shows the webhooks (5 endpoints)" ok_if '[ "$(jq -r .webhooks.endpoints <<<"$BODY")" = 5 ]'
 
 # ---- the receiver answers 500, the daemon is SIGKILLed with deliveries pending ----
 echo 500 >"$T/mode"
@@ -188,6 +189,18 @@ check "the body's id is the X-Wagate-Delivery header, the type the X-Wagate-Even
   ok_if '[ "$(jq -r "select(.delivery != .body_id or .event != .type)" "$T/recv.log" | wc -l)" = 0 ]'
 check "Content-Type: application/json" ok_if '[ "$(jq -r "select(.ctype != \"application/json\")" "$T/recv.log" | wc -l)" = 0 ]'
 check "the texts arrived" ok_if '[ "$(jq -r "select(.path==\"/hook\" and .text==\"crash1\") | .msg" "$T/recv.log" | sort -u)" = "${IDS[6]}" ]'
+
+# ---- another event type: message.state of a message we send ----
+api POST /api/v1/messages '{"to":"+15550002","text":"from the gateway"}'
+OUT_ID=$(jq -r .id <<<"$BODY")
+state_seen() {
+  jq -e --arg id "$OUT_ID" 'select(.path=="/state" and .type=="message.state" and .status==200 and .msg==$id)' \
+    "$T/recv.log" >/dev/null
+}
+for _ in $(seq 1 100); do state_seen && break; sleep 0.05; done
+check "message.state of a sent message reaches the endpoint that asked for it" state_seen
+check "... and no message.received went there" ok_if '! jq -e "select(.path==\"/state\" and .type!=\"message.state\")" "$T/recv.log" >/dev/null'
+check "... nor a message.state to the message endpoints" ok_if '! jq -e "select(.path!=\"/state\" and .type==\"message.state\")" "$T/recv.log" >/dev/null'
 
 # ---- the permanently failing endpoints dead-letter: /fail (500), /badname (TLS) ----
 NDEAD=$((2 * ${#IDS[@]}))
