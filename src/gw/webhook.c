@@ -23,9 +23,8 @@
 #include "store/whstore.h"
 #include "wa/inmsg.h"
 
-#define COMP         "webhook"
-#define INBOX_PAGE   100
-#define DONE_KEEP_MS (24 * 3600 * 1000LL)
+#define COMP       "webhook"
+#define INBOX_PAGE 100
 
 struct job {
     struct gw_webhook *w;
@@ -38,6 +37,13 @@ struct job {
     char type[65];
 };
 
+struct settle_rec {
+    int64_t id;
+    enum st_wh_state state;
+    int64_t next_at;
+    char error[200];
+};
+
 struct gw_webhook {
     uv_loop_t *loop;
     char account[CFG_ACCOUNT_ID_MAX + 1];
@@ -48,7 +54,9 @@ struct gw_webhook {
     struct st_db *db;
     uv_timer_t timer;
     struct job *running;
-    cJSON *tapped; /* array of event objects waiting to be queued */
+    cJSON *tapped;              /* array of event objects waiting to be queued */
+    struct settle_rec *settles; /* results waiting to be written in one transaction */
+    size_t nsettles, capsettles;
     bool inbox_dirty, closing, store_failing;
     int64_t boot_ms; /* this process's tapped events are keyed by it and their seq */
     struct gw_webhook_stats st;
@@ -295,14 +303,48 @@ static void unlink_job(struct gw_webhook *w, struct job *j)
         }
 }
 
+/* Results are written in one transaction per loop iteration (flush_settles, before the queue is
+ * read again): a crash before that only sends the delivery again, under its id. */
 static void settle(struct gw_webhook *w, const struct job *j, enum st_wh_state s, int64_t next_at,
                    const char *err)
 {
-    if (st_wh_settle(w->db, j->id, s, next_at, err, wall_ms()) < 0) {
-        log_warn(COMP, w->account, "delivery %s: state not saved: %s", j->delivery_id,
-                 st_db_last_error(w->db));
-        w->store_failing = true; /* the next scan waits a second (no hot loop on a bad disk) */
+    if (w->nsettles == w->capsettles) {
+        size_t cap = w->capsettles ? 2 * w->capsettles : 16;
+        struct settle_rec *v = realloc(w->settles, cap * sizeof *v);
+        if (!v) {
+            if (st_wh_settle(w->db, j->id, s, next_at, err, wall_ms()) < 0) w->store_failing = true;
+            return;
+        }
+        w->settles = v;
+        w->capsettles = cap;
     }
+    struct settle_rec *r = &w->settles[w->nsettles++];
+    r->id = j->id;
+    r->state = s;
+    r->next_at = next_at;
+    snprintf(r->error, sizeof r->error, "%s", err ? err : "");
+    kick(w, 0);
+}
+
+static int flush_settles(struct gw_webhook *w)
+{
+    if (w->nsettles == 0) return 0;
+    int64_t now = wall_ms();
+    int r = st_db_begin(w->db);
+    for (size_t i = 0; r == 0 && i < w->nsettles; i++) {
+        const struct settle_rec *x = &w->settles[i];
+        r = st_wh_settle(w->db, x->id, x->state, x->next_at, x->error, now);
+        if (r == -ENOENT) r = 0; /* already settled (e.g. a store switched under it) */
+    }
+    if (r == 0) r = st_db_commit(w->db);
+    if (r < 0) {
+        if (st_db_in_txn(w->db)) st_db_rollback(w->db);
+        log_warn(COMP, w->account, "%zu delivery results not saved (kept to retry): %s",
+                 w->nsettles, st_db_last_error(w->db));
+        return r;
+    }
+    w->nsettles = 0;
+    return 0;
 }
 
 static void failed(struct gw_webhook *w, const struct job *j, const char *why)
@@ -351,7 +393,6 @@ static void on_result(void *ud, const struct nhttp_result *r)
         } else {
             failed(w, j, r->detail);
         }
-        refresh_counts(w);
     }
     free(j);
     kick(w, w->store_failing ? 1000 : 0);
@@ -365,8 +406,8 @@ static bool in_flight(const struct gw_webhook *w, int64_t id)
     return false;
 }
 
-/* Start one due row: count the attempt durably, sign, send. */
-static void start(struct gw_webhook *w, const struct st_wh_row *row)
+/* Sign and send one due row whose attempt is already recorded (pump). */
+static void start(struct gw_webhook *w, const struct st_wh_row *row, int64_t now)
 {
     const struct wg_webhook *e = endpoint(w, row->url);
     struct job *j = calloc(1, sizeof *j);
@@ -377,19 +418,7 @@ static void start(struct gw_webhook *w, const struct st_wh_row *row)
     snprintf(j->delivery_id, sizeof j->delivery_id, "%s", row->delivery_id);
     snprintf(j->url, sizeof j->url, "%s", row->url);
     snprintf(j->type, sizeof j->type, "%s", row->type);
-    int64_t now = wall_ms();
-    if (!e) {
-        j->attempt = (unsigned)row->attempts;
-        log_warn(COMP, w->account, "delivery %s: %s is no longer configured (dead letter)",
-                 j->delivery_id, j->url);
-        settle(w, j, ST_WH_DEAD, 0, "endpoint removed from the config");
-        free(j);
-        return;
-    }
-    if (st_wh_start(w->db, j->id, now, now) < 0) { /* not counted: not sent (a second later) */
-        log_warn(COMP, w->account, "delivery %s: attempt not recorded: %s", j->delivery_id,
-                 st_db_last_error(w->db));
-        w->store_failing = true;
+    if (!e) { /* pump checked it: the config changed in between is impossible (same tick) */
         free(j);
         return;
     }
@@ -430,27 +459,56 @@ static void start(struct gw_webhook *w, const struct st_wh_row *row)
     w->st.running++;
 }
 
+/* The rows to start now: not in flight, up to the free slots; rows of a URL no longer
+ * configured become dead letters here. */
+static size_t pick(struct gw_webhook *w, struct st_wh_row *v, size_t n, unsigned slots, size_t *idx)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < slots; i++) {
+        if (in_flight(w, v[i].id)) continue;
+        if (!endpoint(w, v[i].url)) {
+            struct job j = {.id = v[i].id};
+            snprintf(j.delivery_id, sizeof j.delivery_id, "%s", v[i].delivery_id);
+            log_warn(COMP, w->account, "delivery %s: %s is no longer configured (dead letter)",
+                     v[i].delivery_id, v[i].url);
+            settle(w, &j, ST_WH_DEAD, 0, "endpoint removed from the config");
+            continue;
+        }
+        idx[k++] = i;
+    }
+    return k;
+}
+
 static void pump(struct gw_webhook *w)
 {
     unsigned max = w->cfg->webhook_max_concurrent ? w->cfg->webhook_max_concurrent : 1;
     if (w->st.running >= max) return;
     int64_t now = wall_ms();
     struct st_wh_row *v = NULL;
-    size_t n = 0;
+    size_t n = 0, idx[64];
     if (st_wh_due(w->db, now, max + w->st.running, &v, &n) < 0) {
         log_warn(COMP, w->account, "reading the webhook queue: %s", st_db_last_error(w->db));
         kick(w, 1000);
         return;
     }
-    for (size_t i = 0; i < n && w->st.running < max && !w->store_failing; i++)
-        if (!in_flight(w, v[i].id)) start(w, &v[i]);
-    st_wh_rows_free(v, n);
-    if (w->store_failing) {
-        w->store_failing = false;
+    unsigned slots = max - w->st.running;
+    size_t k = pick(w, v, n, slots < 64 ? slots : 64, idx);
+    /* every attempt is counted before it starts: one transaction for the batch */
+    int r = k ? st_db_begin(w->db) : 0;
+    for (size_t i = 0; r == 0 && i < k; i++)
+        r = st_wh_start(w->db, v[idx[i]].id, now, now);
+    if (k && r == 0) r = st_db_commit(w->db);
+    if (r < 0) {
+        if (st_db_in_txn(w->db)) st_db_rollback(w->db);
+        log_warn(COMP, w->account, "webhook attempts not recorded (none sent, retry in 1 s): %s",
+                 st_db_last_error(w->db));
+        st_wh_rows_free(v, n);
         kick(w, 1000);
         return;
     }
-    refresh_counts(w);
+    for (size_t i = 0; i < k; i++)
+        start(w, &v[idx[i]], now);
+    st_wh_rows_free(v, n);
     int64_t at = 0;
     /* rows due now wait for a free slot (each result kicks); the next retry wakes the timer */
     if (st_wh_next_due(w->db, now, &at) == 1) kick(w, (uint64_t)(at - now));
@@ -464,6 +522,10 @@ static void on_timer(uv_timer_t *t)
         kick(w, 5);
         return;
     }
+    if (flush_settles(w) < 0) { /* the queue would send what is done: wait for the disk */
+        kick(w, 1000);
+        return;
+    }
     if (cJSON_GetArraySize(w->tapped) > 0) (void)queue_tapped(w);
     if (w->inbox_dirty) {
         w->inbox_dirty = false;
@@ -475,6 +537,7 @@ static void on_timer(uv_timer_t *t)
         }
     }
     pump(w);
+    refresh_counts(w);
 }
 
 /* ---- life cycle ---- */
@@ -529,6 +592,8 @@ void gw_webhook_set_store(struct gw_webhook *w, struct st_db *db)
 {
     if (!w) return;
     cancel_all(w);
+    if (w->db && !st_db_in_txn(w->db)) (void)flush_settles(w);
+    w->nsettles = 0; /* results of another store (or lost to its failure: sent again) */
     if (w->db && !db && !w->closing && !anyone_wants(w, "message.received") && !st_db_in_txn(w->db))
         if (st_wh_mark_to_end(w->db) < 0) /* nothing owed: the mark follows the inbox */
             log_debug(COMP, w->account, "webhook mark: %s", st_db_last_error(w->db));
@@ -538,8 +603,6 @@ void gw_webhook_set_store(struct gw_webhook *w, struct st_db *db)
         w->st.backlog = w->st.dead = -1;
         return;
     }
-    int n = st_wh_purge_done(db, wall_ms() - DONE_KEEP_MS);
-    if (n > 0) log_debug(COMP, w->account, "%d delivered webhook rows purged", n);
     refresh_counts(w);
     if (w->st.backlog > 0 || w->st.dead > 0)
         log_info(COMP, w->account, "webhook queue: %lld pending, %lld dead letters", w->st.backlog,
@@ -560,6 +623,7 @@ static void on_closed(uv_handle_t *h)
 {
     struct gw_webhook *w = h->data;
     cJSON_Delete(w->tapped);
+    free(w->settles);
     free(w);
 }
 

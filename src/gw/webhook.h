@@ -36,8 +36,8 @@
  * (dead-letter: kept, counted in the status and /metrics) and ONE `webhook.dead_letter` event
  * {"account","delivery_id","url","type","attempts","error"} is published. A row whose URL
  * left the config is dead too ("endpoint removed from the config"). A body over max_body
- * is replaced by {"truncated":true,"bytes":N,"cursor"?} in data. Done rows are deleted a day
- * later (when a store is attached).
+ * is replaced by {"truncated":true,"bytes":N,"cursor"?} in data. A delivered row is deleted;
+ * dead letters are kept.
  *
  * Limits: max_concurrent requests at once (per account), connect_timeout_ms (DNS + TCP +
  * TLS), response_timeout_ms (to the end of the response head), max_response bytes of

@@ -163,11 +163,11 @@ static const char *const sql[ST_Q_COUNT] = {
                       " updated = ?3 WHERE id = ?1 AND state = 'pending'",
     [ST_Q_WH_SETTLE] = "UPDATE webhook_delivery SET state = ?2, next_at = ?3, error = ?4,"
                        " updated = ?5 WHERE id = ?1",
-    [ST_Q_WH_COUNTS] = "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'dead'),"
-                       " 0) FROM webhook_delivery",
+    [ST_Q_WH_COUNTS] = "SELECT (SELECT count(*) FROM webhook_delivery WHERE state = 'pending'),"
+                       " (SELECT count(*) FROM webhook_delivery WHERE state = 'dead')",
+    [ST_Q_WH_DONE] = "DELETE FROM webhook_delivery WHERE id = ?1",
     [ST_Q_WH_NEXT_DUE] = "SELECT min(next_at) FROM webhook_delivery WHERE state = 'pending'"
                          " AND next_at > ?1",
-    [ST_Q_WH_PURGE] = "DELETE FROM webhook_delivery WHERE state = 'done' AND updated < ?1",
     [ST_Q_WH_MARK_GET] = "SELECT inbox_cursor FROM webhook_mark WHERE id = 1",
     [ST_Q_WH_MARK_END] = "UPDATE webhook_mark SET inbox_cursor ="
                          " (SELECT coalesce(max(cursor), 0) FROM inbox) WHERE id = 1",

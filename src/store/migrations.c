@@ -202,10 +202,10 @@ static const char v6[] =
  * webhook_delivery  one row per (event, endpoint URL): the request body as first built (so
  *                   every retry sends the same bytes), delivery_id (the X-Wagate-Delivery
  *                   header, unique: enqueueing the same event twice is a no-op), state pending
- *                   -> done (a 2xx answer) or dead (attempts used up, or the URL left the
- *                   config), attempts started so far (written BEFORE each one), next_at (Unix
- *                   ms before which no attempt starts; also the lease of an attempt in flight,
- *                   so one cut short by a crash is retried), the last error.
+ *                   until a 2xx answer (then the row is deleted; 'done' is allowed but not
+ *                   kept) or dead (attempts used up, or the URL left the config: kept), attempts
+ * started so far (written BEFORE each one), next_at (Unix ms before which no attempt starts; also
+ * the lease of an attempt in flight, so one cut short by a crash is retried), the last error.
  * webhook_mark      one row: the inbox cursor up to which message.received deliveries were
  *                   enqueued; starts at the inbox's end so an upgrade does not replay history.
  */

@@ -121,6 +121,14 @@ int st_wh_start(struct st_db *db, int64_t id, int64_t lease_until, int64_t now_m
 int st_wh_settle(struct st_db *db, int64_t id, enum st_wh_state state, int64_t next_at,
                  const char *error, int64_t now_ms)
 {
+    if (state == ST_WH_DONE) { /* delivered: nothing more to keep */
+        sqlite3_stmt *d = st_db__stmt(db, ST_Q_WH_DONE);
+        if (!d) return -ENOTSUP;
+        sqlite3_bind_int64(d, 1, id);
+        int rc = st_db__exec(db, d, "webhook done");
+        if (rc < 0) return rc;
+        return st_db__changes(db) == 1 ? 0 : -ENOENT;
+    }
     char e[513];
     snprintf(e, sizeof e, "%s", error ? error : "");
     sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_SETTLE);
@@ -160,15 +168,6 @@ int st_wh_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
     if (found) *at = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return found;
-}
-
-int st_wh_purge_done(struct st_db *db, int64_t before_ms)
-{
-    sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_PURGE);
-    if (!s) return -ENOTSUP;
-    sqlite3_bind_int64(s, 1, before_ms);
-    int rc = st_db__exec(db, s, "webhook purge");
-    return rc < 0 ? rc : st_db__changes(db);
 }
 
 int st_wh_mark_get(struct st_db *db, int64_t *cursor)

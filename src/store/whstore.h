@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* whstore.h -- the webhook delivery queue in the account database (schema v7).
  *
- * One row per (event, endpoint): pending until a 2xx answer (done) or until it is given up
- * (dead). The caller (gw/webhook.h) owns the policy; these are single statements that join
- * an open transaction (st_db_begin) or autocommit. Times are Unix ms passed in by the caller.
- * Strings are borrowed for the call; limits: delivery_id 1..ST_WH_ID_MAX, url
+ * One row per (event, endpoint): pending until a 2xx answer (done: the row is deleted) or
+ * until it is given up (dead: kept). The caller (gw/webhook.h) owns the policy; these are single
+ * statements that join an open transaction (st_db_begin) or autocommit. Times are Unix ms passed in
+ * by the caller. Strings are borrowed for the call; limits: delivery_id 1..ST_WH_ID_MAX, url
  * 1..ST_WH_URL_MAX, event type 1..64, error <= 512 bytes (cut), body <= ST_WH_BODY_MAX
  * (-ENOBUFS). Errors are negative errnos as in store/db.h.
  */
@@ -44,8 +44,8 @@ void st_wh_rows_free(struct st_wh_row *v, size_t n);
  * attempt lost to a crash is due again then). 0, or -ENOENT when the row is not pending. */
 int st_wh_start(struct st_db *db, int64_t id, int64_t lease_until, int64_t now_ms)
     __attribute__((warn_unused_result));
-/* Settle or reschedule: state (PENDING with next_at = the retry time, DONE or DEAD), the last
- * error (NULL = ""). 0 or a negative errno. */
+/* Settle or reschedule: state (PENDING with next_at = the retry time, DONE = delete the row,
+ * or DEAD), the last error (NULL = ""). 0, -ENOENT (no such row), or a negative errno. */
 int st_wh_settle(struct st_db *db, int64_t id, enum st_wh_state state, int64_t next_at,
                  const char *error, int64_t now_ms) __attribute__((warn_unused_result));
 /* Pending (backlog, in flight included) and dead rows. */
@@ -55,8 +55,6 @@ int st_wh_counts(struct st_db *db, size_t *pending, size_t *dead)
  * not looked at): 1 found (*at), 0 none. */
 int st_wh_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
     __attribute__((warn_unused_result));
-/* Delete done rows last updated before `before_ms`; returns how many or a negative errno. */
-int st_wh_purge_done(struct st_db *db, int64_t before_ms);
 /* The inbox cursor up to which message deliveries were enqueued (v7 starts it at the end of
  * the inbox). */
 int st_wh_mark_get(struct st_db *db, int64_t *cursor) __attribute__((warn_unused_result));
