@@ -19,13 +19,18 @@ SECRET="s3cret-for-the-webhook-test"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo ok >"$T/mode"
 cat >"$T/recv.py" <<'PY'
-import hashlib, hmac, json, sys, time
+import hashlib, hmac, json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+lock, inflight = threading.Lock(), [0]
 port, secret, mode_file, log_file = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3], sys.argv[4]
 cert = sys.argv[5] if len(sys.argv) > 5 else None  # cert and key PEM: serve HTTPS
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
+        with lock:
+            inflight[0] += 1
+            now_in = inflight[0]
+        time.sleep(0.03)  # slow enough for the requests to overlap (max_concurrent)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         ts = self.headers.get("X-Wagate-Timestamp", "")
         sig = self.headers.get("X-Wagate-Signature", "")
@@ -41,9 +46,11 @@ class H(BaseHTTPRequestHandler):
                "ctype": self.headers.get("Content-Type"), "sig_ok": hmac.compare_digest(sig, want),
                "status": status, "body_id": doc.get("id"), "type": doc.get("type"),
                "msg": (doc.get("data") or {}).get("id"), "text": (doc.get("data") or {}).get("text"),
-               "t_ms": int(time.time() * 1000)}
+               "t_ms": int(time.time() * 1000), "inflight": now_in}
         with open(log_file, "a") as f:
             f.write(json.dumps(rec) + "\n")
+        with lock:  # before the answer: the gateway cannot start the next one before it
+            inflight[0] -= 1
         self.send_response(status)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -94,7 +101,7 @@ cat >"$T/g/wagate.json" <<EOF
     {"url":"https://127.0.0.1:$TPORT/badname","secret":"$SECRET"},
     {"url":"http://127.0.0.1:$PORT/state","secret":"$SECRET","events":["message.state"]}],
   "tls_ca_file":"$T/tls.crt",
-  "retry_base_ms":50,"retry_max_ms":300,"max_attempts":25,
+  "retry_base_ms":50,"retry_max_ms":300,"max_attempts":25,"max_concurrent":3,
   "connect_timeout_ms":1000,"response_timeout_ms":2000}}}
 EOF
 
@@ -102,6 +109,7 @@ alice_says() { fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\
 kill9() {
   kill -9 "$GW_PID"
   wait "$GW_PID" 2>/dev/null
+  sleep 0.1 # the receiver's handlers of the dead process's requests finish (max_concurrent check)
 }
 # ok2xx MSGID [PATH]: distinct delivery ids of PATH (/hook) answered 2xx for that message
 ok2xx() {
@@ -187,6 +195,8 @@ echo "# /hook: $(jq -c 'select(.path=="/hook")' "$T/recv.log" | wc -l) requests,
 check "every signature verifies" ok_if '[ "$(jq -r "select(.sig_ok|not)" "$T/recv.log" | wc -l)" = 0 ]'
 check "the body's id is the X-Wagate-Delivery header, the type the X-Wagate-Event" \
   ok_if '[ "$(jq -r "select(.delivery != .body_id or .event != .type)" "$T/recv.log" | wc -l)" = 0 ]'
+MAXIN=$(jq -s 'map(.inflight) | max' "$T/recv.log")
+check "at most max_concurrent (3) requests at once at the receiver (saw $MAXIN)" [ "$MAXIN" -le 3 ]
 check "Content-Type: application/json" ok_if '[ "$(jq -r "select(.ctype != \"application/json\")" "$T/recv.log" | wc -l)" = 0 ]'
 check "the texts arrived" ok_if '[ "$(jq -r "select(.path==\"/hook\" and .text==\"crash1\") | .msg" "$T/recv.log" | sort -u)" = "${IDS[6]}" ]'
 
