@@ -233,6 +233,9 @@ ev=$(events)
 NDL=$(jq -r 'select(.type=="webhook.dead_letter") | .data.delivery_id' <<<"$ev" | sort -u | wc -l)
 check "webhook.dead_letter events in this process ($NDL)" ok_if '[ "$NDL" -ge 1 ]'
 
+ST=$("$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" status 2>&1)
+check "wagate status shows the webhook line" grep -q "webhooks: 0 pending, $NDEAD dead letter(s); last error: " <<<"$ST"
+
 if grep -q 'ERROR: AddressSanitizer\|runtime error\|LeakSanitizer' "$T/g/err.log"; then
   nok "sanitizer reports in the gateway log"
   grep -A20 'Sanitizer\|runtime error' "$T/g/err.log" | head -40 | sed 's/^/# /'
@@ -242,4 +245,7 @@ wait "$GW_PID"
 kill -TERM "$FW_PID"
 wait "$FW_PID"
 recv_down
+DOC=$("$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" doctor --json 2>&1)
+check "wagate doctor (offline) warns about the dead letters" ok_if \
+  '[ "$(jq -r ".checks[] | select(.check==\"webhooks\") | .status" <<<"$DOC")" = warn ] && jq -r ".checks[] | select(.check==\"webhooks\") | .detail" <<<"$DOC" | grep -q "0 webhook deliveries pending, $NDEAD dead letter"'
 finish
