@@ -23,8 +23,9 @@
 #include "store/whstore.h"
 #include "wa/inmsg.h"
 
-#define COMP       "webhook"
-#define INBOX_PAGE 100
+#define COMP        "webhook"
+#define INBOX_PAGE  100
+#define MARK_LAG_MS 10000 /* the mark follows the inbox this late when no one wants messages */
 
 struct job {
     struct gw_webhook *w;
@@ -57,7 +58,7 @@ struct gw_webhook {
     cJSON *tapped;              /* array of event objects waiting to be queued */
     struct settle_rec *settles; /* results waiting to be written in one transaction */
     size_t nsettles, capsettles;
-    bool inbox_dirty, closing, store_failing;
+    bool inbox_dirty, mark_stale, closing, store_failing;
     int64_t boot_ms; /* this process's tapped events are keyed by it and their seq */
     struct gw_webhook_stats st;
 };
@@ -266,11 +267,23 @@ static int queue_tapped(struct gw_webhook *w)
     return r;
 }
 
-/* The stream's sink: keep the events some endpoint wants (queued on the next iteration). */
+/* The stream's sink: keep the events some endpoint wants (queued on the next iteration). A
+ * message.received nobody wants only lets the mark follow the inbox, within MARK_LAG_MS and
+ * without parsing the event (the hot path of a gateway without webhooks). */
 static void on_event(void *arg, long long seq, const char *json, size_t len)
 {
     struct gw_webhook *w = arg;
-    if (w->closing || w->cfg->webhook_count == 0) return;
+    if (w->closing) return;
+    static const char msg_type[] = "\"type\":\"message.received\"";
+    bool msg = memmem(json, len, msg_type, sizeof msg_type - 1) != NULL;
+    if (msg && !anyone_wants(w, "message.received")) {
+        if (!w->mark_stale) {
+            w->mark_stale = true;
+            kick(w, MARK_LAG_MS);
+        }
+        return;
+    }
+    if (w->cfg->webhook_count == 0) return;
     cJSON *e = cJSON_ParseWithLength(json, len);
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(e, "type"));
     const cJSON *d = cJSON_GetObjectItem(e, "data");
@@ -522,6 +535,15 @@ static void on_timer(uv_timer_t *t)
         kick(w, 5);
         return;
     }
+    if (w->mark_stale) {
+        w->mark_stale = false;
+        if (anyone_wants(w, "message.received")) /* a reload added one: from the mark on */
+            w->inbox_dirty = true;
+        else if (st_wh_mark_to_end(w->db) < 0)
+            log_debug(COMP, w->account, "webhook mark: %s", st_db_last_error(w->db));
+    }
+    if (w->cfg->webhook_count == 0 && w->nsettles == 0 && !w->running && w->st.backlog <= 0)
+        return;                 /* nothing configured, nothing owed */
     if (flush_settles(w) < 0) { /* the queue would send what is done: wait for the disk */
         kick(w, 1000);
         return;

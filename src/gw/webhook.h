@@ -21,8 +21,9 @@
  *    up to which deliveries were queued; every row after it is queued (one transaction with
  *    the new mark) on the next loop iteration after a message.received, and when a store is
  *    attached, so a message stored just before a crash is queued after the restart. Without
- *    an endpoint that wants messages the mark just follows the inbox (when a store is
- *    attached or detached), so enabling webhooks later does not replay the history.
+ *    an endpoint that wants messages the mark just follows the inbox (at most 10 s late, and
+ *    when a store is attached or detached), so enabling webhooks later (a restart or a
+ *    SIGHUP) does not replay the history.
  *  - every other type: tapped from the event stream (api/events.h) as it is published and
  *    queued on the next loop iteration (at most GW_WEBHOOK_TAP_MAX waiting; an event
  *    published in the instant before a crash can be lost, like on the event stream itself).
