@@ -1022,6 +1022,11 @@ void gw_channel_detach_api(struct gw_channel *ch)
     gw_access_detach_api(ch->access);
 }
 
+struct gw_webhook *gw_channel_webhook(const struct gw_channel *ch)
+{
+    return ch->webhook;
+}
+
 struct gw_access *gw_channel_access(const struct gw_channel *ch)
 {
     return ch->access;

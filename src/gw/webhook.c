@@ -632,6 +632,18 @@ void gw_webhook_set_store(struct gw_webhook *w, struct st_db *db)
     kick(w, 0);
 }
 
+int gw_webhook_retry_dead(struct gw_webhook *w)
+{
+    if (!w || !w->db) return -ENOTCONN;
+    if (st_db_in_txn(w->db)) return -EBUSY;
+    int n = st_wh_requeue_dead(w->db, wall_ms());
+    if (n < 0) return n;
+    log_info(COMP, w->account, "%d dead letter(s) queued again (operator retry)", n);
+    refresh_counts(w);
+    kick(w, 0);
+    return n;
+}
+
 void gw_webhook_detach_api(struct gw_webhook *w)
 {
     if (!w) return;

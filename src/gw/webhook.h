@@ -75,6 +75,10 @@ int gw_webhook_new(uv_loop_t *loop, const struct gw_webhook_opts *o, struct gw_w
  * inbox holds beyond the mark and starts the due deliveries; detaching cancels the requests
  * in flight (their rows stay pending). NULL w is a no-op. */
 void gw_webhook_set_store(struct gw_webhook *w, struct st_db *db);
+/* The operator's retry of the dead letters (e.g. after fixing the endpoint): every dead row
+ * pending again with its attempts reset, sent from now on. The number requeued, -ENOTCONN
+ * (no store open), -EBUSY (inside a transaction: try again) or a store error. */
+int gw_webhook_retry_dead(struct gw_webhook *w);
 /* Forget the event stream and the metrics (before the API server closes). NULL ok. */
 void gw_webhook_detach_api(struct gw_webhook *w);
 /* Cancel the requests in flight (rows stay pending); freed on a later iteration. NULL ok. */

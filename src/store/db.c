@@ -171,6 +171,8 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_WH_MARK_GET] = "SELECT inbox_cursor FROM webhook_mark WHERE id = 1",
     [ST_Q_WH_MARK_END] = "UPDATE webhook_mark SET inbox_cursor ="
                          " (SELECT coalesce(max(cursor), 0) FROM inbox) WHERE id = 1",
+    [ST_Q_WH_REQUEUE_DEAD] = "UPDATE webhook_delivery SET state = 'pending', attempts = 0,"
+                             " next_at = ?1, error = '', updated = ?1 WHERE state = 'dead'",
     [ST_Q_WH_MARK_SET] = "INSERT INTO webhook_mark (id, inbox_cursor) VALUES (1, ?1)"
                          " ON CONFLICT (id) DO UPDATE SET inbox_cursor = ?1",
 };

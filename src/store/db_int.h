@@ -98,6 +98,7 @@ enum st_q {
     ST_Q_WH_MARK_GET,
     ST_Q_WH_MARK_SET,
     ST_Q_WH_MARK_END,
+    ST_Q_WH_REQUEUE_DEAD,
     ST_Q_COUNT
 };
 

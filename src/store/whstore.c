@@ -198,3 +198,12 @@ int st_wh_mark_to_end(struct st_db *db)
     if (!s) return -ENOTSUP;
     return st_db__exec(db, s, "webhook mark to end");
 }
+
+int st_wh_requeue_dead(struct st_db *db, int64_t now_ms)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_REQUEUE_DEAD);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int rc = st_db__exec(db, s, "webhook requeue dead");
+    return rc < 0 ? rc : st_db__changes(db);
+}

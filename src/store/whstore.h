@@ -48,6 +48,9 @@ int st_wh_start(struct st_db *db, int64_t id, int64_t lease_until, int64_t now_m
  * or DEAD), the last error (NULL = ""). 0, -ENOENT (no such row), or a negative errno. */
 int st_wh_settle(struct st_db *db, int64_t id, enum st_wh_state state, int64_t next_at,
                  const char *error, int64_t now_ms) __attribute__((warn_unused_result));
+/* Every dead row pending again, attempts 0, due at now_ms (the operator fixed the endpoint):
+ * the number of rows, or a negative errno. */
+int st_wh_requeue_dead(struct st_db *db, int64_t now_ms);
 /* Pending (backlog, in flight included) and dead rows. */
 int st_wh_counts(struct st_db *db, size_t *pending, size_t *dead)
     __attribute__((warn_unused_result));

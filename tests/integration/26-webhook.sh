@@ -19,7 +19,7 @@ SECRET="s3cret-for-the-webhook-test"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo ok >"$T/mode"
 cat >"$T/recv.py" <<'PY'
-import hashlib, hmac, json, sys, threading, time
+import hashlib, hmac, json, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock, inflight = threading.Lock(), [0]
 port, secret, mode_file, log_file = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3], sys.argv[4]
@@ -36,7 +36,8 @@ class H(BaseHTTPRequestHandler):
         sig = self.headers.get("X-Wagate-Signature", "")
         want = "sha256=" + hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
         mode = open(mode_file).read().strip()
-        status = 500 if self.path == "/fail" or mode == "500" else 200
+        fixed = os.path.exists(mode_file + ".fixed")  # /fail answers 200 once "fixed"
+        status = 500 if (self.path == "/fail" and not fixed) or mode == "500" else 200
         try:
             doc = json.loads(body)
         except Exception:
@@ -229,12 +230,29 @@ check "/metrics: backlog 0" grep -q '^wagate_webhook_backlog{account="default"} 
 check "/metrics: HELP and TYPE" grep -q '^# TYPE wagate_webhook_backlog gauge' <<<"$M"
 ATT=$(attempts_for "${IDS[6]}" /fail)
 check "a dead letter took max_attempts (25) attempts over the restarts ($ATT seen)" ok_if '[ "$ATT" -le 25 ] && [ "$ATT" -ge 20 ]'
+# ---- the operator retries the dead letters once /fail is fixed ----
+touch "$T/mode.fixed"
+api POST /api/v1/channels/whatsapp/default/webhooks/retry
+check "webhooks/retry requeues every dead letter ($NDEAD)" ok_if '[ "$CODE" = 200 ] && [ "$(jq -r .requeued <<<"$BODY")" = "$NDEAD" ]'
+fixed_all() {
+  local id
+  for id in "${IDS[@]}"; do [ "$(ok2xx "$id" /fail)" = 1 ] || return 1; done
+}
+for _ in $(seq 1 200); do fixed_all && break; sleep 0.05; done
+check "after the retry every message reaches the fixed endpoint once" fixed_all
+for _ in $(seq 1 300); do
+  api GET /api/v1/channels/whatsapp/default
+  [ "$(jq -r .webhooks.dead_letter <<<"$BODY")" = "${#IDS[@]}" ] && [ "$(jq -r .webhooks.backlog <<<"$BODY")" = 0 ] && break
+  sleep 0.1
+done
+check "the TLS failures are dead letters again, the rest delivered" \
+  ok_if '[ "$(jq -r .webhooks.dead_letter <<<"$BODY")" = "${#IDS[@]}" ] && [ "$(jq -r .webhooks.backlog <<<"$BODY")" = 0 ]'
 ev=$(events)
 NDL=$(jq -r 'select(.type=="webhook.dead_letter") | .data.delivery_id' <<<"$ev" | sort -u | wc -l)
 check "webhook.dead_letter events in this process ($NDL)" ok_if '[ "$NDL" -ge 1 ]'
 
 ST=$("$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" status 2>&1)
-check "wagate status shows the webhook line" grep -q "webhooks: 0 pending, $NDEAD dead letter(s); last error: " <<<"$ST"
+check "wagate status shows the webhook line" grep -q "webhooks: 0 pending, ${#IDS[@]} dead letter(s); last error: " <<<"$ST"
 
 if grep -q 'ERROR: AddressSanitizer\|runtime error\|LeakSanitizer' "$T/g/err.log"; then
   nok "sanitizer reports in the gateway log"
@@ -247,5 +265,5 @@ wait "$FW_PID"
 recv_down
 DOC=$("$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" doctor --json 2>&1)
 check "wagate doctor (offline) warns about the dead letters" ok_if \
-  '[ "$(jq -r ".checks[] | select(.check==\"webhooks\") | .status" <<<"$DOC")" = warn ] && jq -r ".checks[] | select(.check==\"webhooks\") | .detail" <<<"$DOC" | grep -q "0 webhook deliveries pending, $NDEAD dead letter"'
+  '[ "$(jq -r ".checks[] | select(.check==\"webhooks\") | .status" <<<"$DOC")" = warn ] && jq -r ".checks[] | select(.check==\"webhooks\") | .detail" <<<"$DOC" | grep -q "0 webhook deliveries pending, ${#IDS[@]} dead letter"'
 finish
