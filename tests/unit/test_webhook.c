@@ -221,6 +221,17 @@ static void test_store_queue(void **state)
     assert_int_equal(dead, 1);
     assert_int_equal(st_wh_next_due(db, 0, &at), 0);
     assert_int_equal(st_wh_settle(db, id1, ST_WH_DONE, 0, NULL, 6000), -ENOENT); /* deleted */
+    /* the operator's retry: the dead row pending again, attempts from 0, due now */
+    assert_int_equal(st_wh_requeue_dead(db, 7000), 1);
+    assert_int_equal(st_wh_counts(db, &pend, &dead), 0);
+    assert_int_equal(pend, 1);
+    assert_int_equal(dead, 0);
+    assert_int_equal(st_wh_due(db, 7000, 10, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, id2);
+    assert_int_equal(v[0].attempts, 0);
+    st_wh_rows_free(v, n);
+    assert_int_equal(st_wh_requeue_dead(db, 7000), 0);
     assert_int_equal(st_wh_enqueue(db, "", "http://h/1", "t", (const uint8_t *)"x", 1, 1), -EINVAL);
     assert_int_equal(st_db_close(db), 0);
 
