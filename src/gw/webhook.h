@@ -38,7 +38,10 @@
  * {"account","delivery_id","url","type","attempts","error"} is published. A row whose URL
  * left the config is dead too ("endpoint removed from the config"). A body over max_body
  * is replaced by {"truncated":true,"bytes":N,"cursor"?} in data. A delivered row is deleted;
- * dead letters are kept.
+ * dead letters are kept until gw_webhook_retry_dead() queues them again.
+ * Writes are batched: the attempts one scan starts are counted in one transaction, and the
+ * results of one loop iteration written in one before the queue is read again (a crash in
+ * between sends those deliveries again, under the same ids).
  *
  * Limits: max_concurrent requests at once (per account), connect_timeout_ms (DNS + TCP +
  * TLS), response_timeout_ms (to the end of the response head), max_response bytes of
