@@ -21,7 +21,7 @@
 
 /* Options shared by the subcommands. */
 struct ch_opts {
-    const char *account, *to, *text, *key;
+    const char *account, *to, *text, *key, *phone;
     int timeout_s;
 };
 
@@ -53,6 +53,7 @@ static int parse_opts(int argc, char **argv, int first, struct ch_opts *o)
             (r = take_value(argc, argv, &i, "--to", &o->to)) ||
             (r = take_value(argc, argv, &i, "--text", &o->text)) ||
             (r = take_value(argc, argv, &i, "--idempotency-key", &o->key)) ||
+            (r = take_value(argc, argv, &i, "--phone", &o->phone)) ||
             (r = take_value(argc, argv, &i, "--timeout", &t))) {
             if (r < 0) return -1;
             if (t && (o->timeout_s = atoi(t)) <= 0) {
@@ -114,6 +115,11 @@ static void print_channel(const cJSON *c)
            jstr(c, "since"));
     if (jid[0]) printf(", linked as %s", jid);
     if (next[0]) printf(", next attempt %s", next);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "pairing");
+    if (strcmp(jstr(p, "method"), "code") == 0)
+        printf(", waiting for the pairing code to be entered on %s", jstr(p, "phone"));
+    else if (strcmp(jstr(p, "method"), "qr") == 0)
+        printf(", waiting for a QR scan");
     if (err[0]) printf("\n  last error: %s", err);
     printf("\n");
 }
@@ -180,7 +186,8 @@ static void show_qr(const char *payload)
     buf_free(&b);
 }
 
-/* Poll the QR and the channel's state until connected or the deadline. */
+/* Poll the QR (unless a code was asked for) and the channel's state until connected or the
+ * deadline. */
 static int login_wait(struct cli_env *e, const struct ch_opts *o, cJSON **last)
 {
     char qpath[128], spath[128], shown[QR_MAX_INPUT + 1] = "";
@@ -189,19 +196,23 @@ static int login_wait(struct cli_env *e, const struct ch_opts *o, cJSON **last)
     time_t deadline = time(NULL) + (o->timeout_s ? o->timeout_s : LOGIN_TIMEOUT_S);
     while (time(NULL) < deadline) {
         cJSON *q;
-        int st = api(e, "GET", qpath, NULL, &q);
+        int st = o->phone ? 404 : api(e, "GET", qpath, NULL, &q);
         if (st < 0) return EXIT_FAIL;
-        const char *payload = jstr(q, "qr");
+        const char *payload = o->phone ? "" : jstr(q, "qr");
         if (st == 200 && payload[0] && strcmp(payload, shown) != 0) {
             snprintf(shown, sizeof shown, "%s", payload);
             if (!e->json) show_qr(payload);
         }
-        cJSON_Delete(q);
+        if (!o->phone) cJSON_Delete(q);
         cJSON_Delete(*last);
         st = api(e, "GET", spath, NULL, last);
         if (st != 200) return failed("channel status", st, NULL);
         const char *state = jstr(*last, "state");
         if (strcmp(state, "connected") == 0) return EXIT_OK;
+        if (o->phone && strcmp(state, "logged_out") == 0) {
+            fprintf(stderr, "wagate: not linked: %s\n", jstr(*last, "last_error"));
+            return EXIT_FAIL;
+        }
         if (strcmp(state, "logged_out") == 0 && shown[0]) {
             fprintf(stderr, "wagate: the QR code expired without a scan: %s\n",
                     jstr(*last, "last_error"));
@@ -214,14 +225,40 @@ static int login_wait(struct cli_env *e, const struct ch_opts *o, cJSON **last)
     return EXIT_FAIL;
 }
 
+/* The code as WhatsApp shows it, and what to do on the phone. */
+static void show_code(const struct ch_opts *o, const cJSON *res)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(res, "valid_ms");
+    printf("whatsapp/%s: pairing code for %s:\n\n    %s\n\n"
+           "On that phone: WhatsApp > Settings > Linked devices > Link a device >\n"
+           "\"Link with phone number instead\", then enter the code (valid %d s).\n",
+           o->account, jstr(res, "phone"), jstr(res, "code"),
+           cJSON_IsNumber(v) ? (int)(v->valuedouble / 1000) : 0);
+    fflush(stdout);
+}
+
 static int channels_login(struct cli_env *e, const struct ch_opts *o)
 {
-    char path[128];
+    char path[128], body[96] = "";
     snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s/login", o->account);
+    if (o->phone) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "phone", o->phone);
+        if (!cJSON_PrintPreallocated(b, body, sizeof body, false)) body[0] = '\0';
+        cJSON_Delete(b);
+        if (!body[0]) {
+            fprintf(stderr, "wagate: --phone: expected a number like +15550001234\n");
+            return EXIT_USAGE;
+        }
+    }
     cJSON *res;
-    int status = api(e, "POST", path, "", &res);
+    int status = api(e, "POST", path, body, &res);
     if (status != 200 && status != 202) return failed("login", status, res);
-    if (!e->json)
+    if (e->json && o->phone)
+        cli_print_json(cJSON_Duplicate(res, true));
+    else if (o->phone)
+        show_code(o, res);
+    else if (!e->json)
         printf("whatsapp/%s: %s (%s)\n", o->account, jstr(res, "state"), jstr(res, "action"));
     cJSON_Delete(res);
     cJSON *last = NULL;

@@ -21,9 +21,10 @@ static const struct command {
     {"status", cmd_status_main, "status [--json]                    gateway and channel status"},
     {"channels", cmd_channels_main,
      "channels status [--json]           state, since, last error, jid of every channel\n"
-     "  channels login [--account ID] [--timeout S]\n"
+     "  channels login [--account ID] [--phone +NUMBER] [--timeout S]\n"
      "                                     link the account: shows the QR (refreshed as it\n"
-     "                                     rotates) and waits until connected\n"
+     "                                     rotates), or with --phone a code to enter on that\n"
+     "                                     phone, and waits until connected\n"
      "  channels restart [--account ID]    restart a channel with its stored credentials"},
     {"message", cmd_message_main,
      "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"

@@ -27,10 +27,13 @@
 #include "core/statedir.h"
 #include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/chmetrics.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
+#include "gw/cursormark.h"
 #include "gw/webhook.h"
 #include "gw/dnsprobe.h"
+#include "gw/notify.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
 #include "store/creds.h"
@@ -39,6 +42,7 @@
 #include "wa/client.h"
 #include "wa/credstore.h"
 #include "wa/creds.h"
+#include "wa/paircode.h"
 #include "wa/session.h"
 
 #define NO_RETRY    UINT64_MAX
@@ -49,6 +53,8 @@
 
 struct gw_channel {
     uv_loop_t *loop;
+    struct cursormark mark; /* the inbox high-water outside the database (gw/cursormark.h) */
+    bool mark_open;         /* checked against the open database */
     char account[CFG_ACCOUNT_ID_MAX + 1];
     char dbpath[PATH_MAX];
     struct wg_config cfg;
@@ -91,6 +97,8 @@ struct gw_channel {
     struct gw_webhook *webhook; /* hooks.webhook: events to HTTP(S) endpoints (gw/webhook.h) */
     struct gw_access *access;   /* the access policy before the hook (gw/access.h) */
     struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
+    struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
+    bool own_notify;            /* notify was made here (no shared one given): closed here */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -134,84 +142,15 @@ static uint64_t now(const struct gw_channel *ch)
 
 /* ---- events, metrics, the transition function ---- */
 
-/* channel="whatsapp",account="<id>"[,key="value"] (value: a fixed word, not escaped) */
-static void labels(const struct gw_channel *ch, char *out, size_t len, const char *key,
-                   const char *value)
-{
-    char acct[80];
-    api_metrics_label_escape(ch->account, acct, sizeof acct);
-    if (key)
-        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\",%s=\"%s\"", acct, key, value);
-    else
-        strfmt(out, len, "channel=\"whatsapp\",account=\"%s\"", acct);
-}
-
+/* The channel's series (gw/chmetrics.h). */
 static void metric_add(struct gw_channel *ch, const char *name, double v)
 {
-    if (!ch->metrics) return;
-    char l[160];
-    labels(ch, l, sizeof l, NULL, NULL);
-    api_metrics_add(ch->metrics, name, l, v);
+    chmetrics_add(ch->metrics, ch->account, name, v);
 }
 
 static void metric_set(struct gw_channel *ch, const char *name, double v)
 {
-    if (!ch->metrics) return;
-    char l[200];
-    labels(ch, l, sizeof l, NULL, NULL);
-    api_metrics_set(ch->metrics, name, l, v);
-}
-
-static void metrics_state(struct gw_channel *ch)
-{
-    if (!ch->metrics) return;
-    for (int s = 0; s < GW_CH_STATE_COUNT; s++) {
-        char l[200];
-        labels(ch, l, sizeof l, "state", gw_ch_state_name((enum gw_ch_state)s));
-        api_metrics_set(ch->metrics, "wagate_channel_state", l, s == (int)ch->state ? 1 : 0);
-    }
-}
-
-static const struct {
-    const char *name, *help;
-    enum api_metric_type type;
-} channel_metrics[] = {
-    {"wagate_channel_state", "1 for the channel's current state, 0 for the others",
-     API_METRIC_GAUGE},
-    {"wagate_channel_reconnects_total",
-     "times the channel was connected again after losing the link", API_METRIC_COUNTER},
-    {"wagate_channel_failed_attempts_total", "sessions that ended and were retried, by cause",
-     API_METRIC_COUNTER},
-    {"wagate_channel_outages_total",
-     "outages that lasted notify.outage_after_s (one channel.down each)", API_METRIC_COUNTER},
-    {"wagate_channel_connected_since_seconds",
-     "Unix time the current connection began (0: not connected)", API_METRIC_GAUGE},
-    {"wagate_channel_down_since_seconds", "Unix time the current outage began (0: no outage)",
-     API_METRIC_GAUGE},
-    {"wagate_channel_undecryptable_total",
-     "messages given up after the retry receipts (stored as undecryptable inbox rows)",
-     API_METRIC_COUNTER},
-    {"wagate_channel_retry_receipts_total", "retry receipts sent for messages we could not decrypt",
-     API_METRIC_COUNTER},
-    {"wagate_channel_session_repairs_total",
-     "store-wide session repairs (all sessions and sender keys reset)", API_METRIC_COUNTER},
-    {"wagate_channel_messages_in_total", "messages received and stored in the inbox",
-     API_METRIC_COUNTER},
-    {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
-};
-
-/* Every family declared; this account's plain series at 0 (the by-cause and by-state ones are
- * created as they are set). */
-static void declare_metrics(struct gw_channel *ch)
-{
-    if (!ch->metrics) return;
-    for (size_t i = 0; i < sizeof channel_metrics / sizeof channel_metrics[0]; i++) {
-        const char *n = channel_metrics[i].name;
-        api_metrics_declare(ch->metrics, n, channel_metrics[i].help, channel_metrics[i].type);
-        if (strcmp(n, "wagate_channel_state") && strcmp(n, "wagate_channel_failed_attempts_total"))
-            metric_add(ch, n, 0); /* creates the series at 0, keeps an existing value */
-    }
-    metrics_state(ch);
+    chmetrics_set(ch->metrics, ch->account, name, v);
 }
 
 static void publish(struct gw_channel *ch, const char *type, cJSON *data)
@@ -223,15 +162,24 @@ static void publish(struct gw_channel *ch, const char *type, cJSON *data)
         cJSON_Delete(data);
 }
 
-/* An operator notice: warn log + channel.notice event. */
-static void notice(struct gw_channel *ch, const char *text)
+/* An operator notification (gw/notify.h: deduplicated, every sink) and its resolution. */
+static void notice(struct gw_channel *ch, enum gw_note_kind kind, const char *text)
 {
-    log_warn(COMP, ch->account, "%s", text);
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "account", ch->account);
-    cJSON_AddStringToObject(d, "level", "warn");
-    cJSON_AddStringToObject(d, "text", text);
-    publish(ch, "channel.notice", d);
+    if (!ch->closing) (void)gw_notify_raise(ch->notify, kind, ch->account, -1, text);
+}
+
+static void resolved(struct gw_channel *ch, enum gw_note_kind kind, const char *text)
+{
+    if (!ch->closing) (void)gw_notify_resolve(ch->notify, kind, ch->account, text);
+}
+
+/* The notification a policy decision with `notify` raises. */
+static enum gw_note_kind outcome_kind(enum wa_outcome_class cls)
+{
+    return cls == WA_OC_REPLACED   ? GW_NOTE_CONFLICT
+           : cls == WA_OC_TEMP_BAN ? GW_NOTE_BANNED
+           : cls == WA_OC_OUTDATED ? GW_NOTE_UPDATE_REQUIRED
+                                   : GW_NOTE_ERROR;
 }
 
 /* The one transition function. retry_ms: the delay of the attempt just scheduled, or
@@ -264,7 +212,8 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
     else
         log_info(COMP, ch->account, "%s -> %s (%s)", gw_ch_state_name(from), gw_ch_state_name(to),
                  reason);
-    metrics_state(ch);
+    chmetrics_state(ch->metrics, ch->account, ch->state);
+    gw_notify_link(ch->notify, ch->account, to == GW_CH_CONNECTED);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddStringToObject(d, "from", gw_ch_state_name(from));
@@ -322,6 +271,9 @@ static int load_creds(struct gw_channel *ch)
 
 static void close_store(struct gw_channel *ch)
 {
+    int mr = ch->mark_open ? cursormark_tick(&ch->mark, chmsg_last_cursor(ch->msg)) : 0;
+    if (mr < 0) log_warn(COMP, ch->account, "inbox marker: %s", strerror(-mr));
+    ch->mark_open = false;
     wa_session_free(ch->sess);
     ch->sess = NULL;
     sg_ctx_free(ch->sg);
@@ -357,20 +309,19 @@ static int move_aside(struct gw_channel *ch, const char *tag, char *newpath, siz
     return 0;
 }
 
-static void quarantine_loggedout(struct gw_channel *ch)
+static void quarantine_loggedout(struct gw_channel *ch, const char *why)
 {
     close_store(ch);
-    char np[PATH_MAX + 64], text[PATH_MAX + 160];
+    char np[PATH_MAX + 64], text[PATH_MAX + 480];
     int r = move_aside(ch, "loggedout", np, sizeof np);
     if (r < 0)
-        strfmt(text, sizeof text, "logged out; could not move the database aside: %s",
-               strerror(-r));
+        strfmt(text, sizeof text, "%s; could not move the database aside: %s", why, strerror(-r));
     else
         strfmt(text, sizeof text,
-               "logged out by the phone: the old database was kept as %s; run 'wagate "
-               "channels login --account %s' to link again",
-               np, ch->account);
-    notice(ch, text);
+               "%s: logged out by the phone or the server; the old database was kept as %s; "
+               "run 'wagate channels login --account %s' to link again",
+               why, np, ch->account);
+    notice(ch, GW_NOTE_LOGGED_OUT, text);
 }
 
 /* <state>/accounts/<id>, where the linked marker (core/statedir.h) lives. */
@@ -396,7 +347,7 @@ static void quarantine_lost(struct gw_channel *ch, int how)
                    : "",
            r < 0 ? strerror(-r) : np, ch->account);
     strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
-    notice(ch, text);
+    notice(ch, GW_NOTE_LOGGED_OUT, text);
     set_state(ch, GW_CH_LOGGED_OUT, how == STATE_DB_EMPTY ? "database empty" : "database missing",
               NO_RETRY);
 }
@@ -426,7 +377,7 @@ static void on_repair(uv_timer_t *t)
     int n = st_sg_reset_sessions(ch->db);
     if (n < 0) {
         strfmt(text, sizeof text, "session repair failed: %s", st_db_last_error(ch->db));
-        notice(ch, text);
+        notice(ch, GW_NOTE_ERROR, text);
         force_attempt(ch, "session repair failed");
         return;
     }
@@ -436,7 +387,7 @@ static void on_repair(uv_timer_t *t)
            "encryption sessions were reset (%d sessions and sender keys deleted; decryption "
            "was failing for %u peers); backup %s",
            n, ch->repair_peers, b == 0 ? bak : "not written");
-    notice(ch, text);
+    notice(ch, GW_NOTE_SESSIONS_RESET, text);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddStringToObject(d, "text", "encryption sessions were reset");
@@ -480,7 +431,7 @@ static int open_store(struct gw_channel *ch)
         strfmt(text, sizeof text, "database corrupt (%s): %s %s; a new QR is needed", err,
                q < 0 ? "could not quarantine it:" : "quarantined as", q < 0 ? qerr : np);
         strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
-        notice(ch, text);
+        notice(ch, GW_NOTE_LOGGED_OUT, text);
         set_state(ch, GW_CH_LOGGED_OUT, "database corrupt", NO_RETRY);
         return 1;
     }
@@ -562,7 +513,7 @@ static void track_down(struct gw_channel *ch)
     char text[400];
     strfmt(text, sizeof text, "WhatsApp unreachable for %llu s (%s); still retrying",
            (unsigned long long)((t - ch->down_since) / 1000), ch->last_error);
-    notice(ch, text);
+    notice(ch, GW_NOTE_LINK_DOWN, text);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddNumberToObject(d, "down_since_ms", (double)ch->down_since_wall_ms);
@@ -579,7 +530,7 @@ static void end_outage(struct gw_channel *ch)
         char reason[160];
         unsigned long long s = (t - ch->down_since) / 1000;
         strfmt(reason, sizeof reason, "WhatsApp connection restored after %llu s", s);
-        notice(ch, reason);
+        resolved(ch, GW_NOTE_LINK_DOWN, reason);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "account", ch->account);
         cJSON_AddNumberToObject(d, "down_s", (double)s);
@@ -591,16 +542,19 @@ static void end_outage(struct gw_channel *ch)
     metric_set(ch, "wagate_channel_down_since_seconds", 0);
 }
 
-/* The cause label of a failed attempt: the transport stage (dns, connect, tls, ws), else the
- * kind of outcome (stream_error, keepalive, ...). */
-static void failed_attempt_metric(struct gw_channel *ch, const struct wa_outcome *o)
+/* The channel stops retrying (logged out, stopped): no outage is tracked any more, and an
+ * open link_down is resolved (else a later outage would be deduplicated into it). */
+static void drop_outage(struct gw_channel *ch, const char *why)
 {
-    if (!ch->metrics) return;
-    char l[240];
-    const char *cause =
-        o->kind == WA_OUT_TRANSPORT ? nout_stage_name(o->net.stage) : wa_outcome_kind_name(o->kind);
-    labels(ch, l, sizeof l, "cause", cause);
-    api_metrics_add(ch->metrics, "wagate_channel_failed_attempts_total", l, 1);
+    if (ch->down_notified) {
+        char text[400];
+        strfmt(text, sizeof text, "no longer retrying: %s", why);
+        resolved(ch, GW_NOTE_LINK_DOWN, text);
+    }
+    ch->down_since = 0;
+    ch->down_since_wall_ms = 0;
+    ch->down_notified = false;
+    metric_set(ch, "wagate_channel_down_since_seconds", 0);
 }
 
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
@@ -614,17 +568,18 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     ch->qr_valid = false;
     ch->health_fail = 0;
     if (a.quarantine)
-        quarantine_loggedout(ch);
+        quarantine_loggedout(ch, a.reason);
     else if (a.notify)
-        notice(ch, a.reason);
+        notice(ch, outcome_kind(o->cls), a.reason);
     if (!a.retry) {
+        drop_outage(ch, a.reason);
         ch->retry_pending = false;
         set_state(ch, a.next, a.reason, NO_RETRY);
         return;
     }
     if (o->cls == WA_OC_TRANSIENT) track_down(ch);
     ch->attempts++;
-    failed_attempt_metric(ch, o);
+    chmetrics_failed_attempt(ch->metrics, ch->account, o);
     ch->retry_hold = a.hold;
     ch->retry_kick = false;
     schedule(ch, a.delay_ms);
@@ -643,6 +598,26 @@ static void local_failure(struct gw_channel *ch, const char *what, int err)
     handle_outcome(ch, &o);
 }
 
+/* Once per opened database: the inbox's cursors against the marker (gw/cursormark.h); a
+ * database older than the one last written is told (cursors continue above the old ones). */
+static void check_cursors(struct gw_channel *ch)
+{
+    char dir[PATH_MAX], text[400];
+    account_dir(ch, dir, sizeof dir);
+    int r = cursormark_open(&ch->mark, dir, ch->db, !ch->have_creds, text, sizeof text);
+    ch->mark_open = true;
+    if (r < 0 || (r == 0 && text[0])) log_warn(COMP, ch->account, "%s", text);
+    if (r != 1) return;
+    notice(ch, GW_NOTE_CURSOR_RESET, text);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", ch->account);
+    cJSON_AddNumberToObject(d, "epoch", (double)ch->mark.epoch);
+    cJSON_AddNumberToObject(d, "missed_from", (double)ch->mark.reset_from);
+    cJSON_AddNumberToObject(d, "missed_to", (double)ch->mark.reset_to);
+    cJSON_AddStringToObject(d, "text", text);
+    publish(ch, "inbox.cursor_reset", d);
+}
+
 static void attempt(struct gw_channel *ch)
 {
     dnsprobe_stop(ch->probe);
@@ -659,7 +634,8 @@ static void attempt(struct gw_channel *ch)
             close_store(ch);
             char np[PATH_MAX + 64];
             if (move_aside(ch, "badcreds", np, sizeof np) == 0)
-                notice(ch, "stored credentials are invalid: database moved aside");
+                notice(ch, GW_NOTE_LOGGED_OUT,
+                       "stored credentials are invalid: database moved aside");
             set_state(ch, GW_CH_LOGGED_OUT, "invalid stored credentials", NO_RETRY);
             return;
         }
@@ -668,6 +644,7 @@ static void attempt(struct gw_channel *ch)
             return local_failure(ch, "credentials", r);
         }
     }
+    if (!ch->mark_open) check_cursors(ch);
     if (!ch->client) {
         int r = new_client(ch);
         if (r < 0) return local_failure(ch, "client", r);
@@ -736,6 +713,9 @@ static void probe_store(struct gw_channel *ch)
     }
     log_info(COMP, ch->account,
              "the store writes again: reconnecting so that the server redelivers what was refused");
+    if (!ch->closing) /* resolved once it stayed writable (a nearly full disk flaps) */
+        (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
+                                      "the store writes again", CHANNEL_DISK_SETTLE_MS);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     publish(ch, "channel.storage_restored", d);
@@ -754,7 +734,7 @@ static void on_store_error(void *ud, int err)
            "messages; probing every %u s",
            strerror(-err), CHANNEL_PROBE_MS / 1000);
     strfmt(ch->last_error, sizeof ch->last_error, "store: %s", strerror(-err));
-    log_error(COMP, ch->account, "%s", why);
+    notice(ch, GW_NOTE_DISK, why);
     ch->last_probe = now(ch);
     set_state(ch, GW_CH_DEGRADED, why, NO_RETRY);
     cJSON *d = cJSON_CreateObject();
@@ -775,6 +755,10 @@ static void on_tick(uv_timer_t *t)
         end_session(ch, "watchdog: session stuck while connecting");
     if (ch->state == GW_CH_DEGRADED && now(ch) - ch->last_probe >= CHANNEL_PROBE_MS)
         probe_store(ch);
+    if (ch->mark_open && ch->state != GW_CH_DEGRADED) {
+        int r = cursormark_tick(&ch->mark, chmsg_last_cursor(ch->msg));
+        if (r < 0) log_debug(COMP, ch->account, "inbox marker: %s", strerror(-r));
+    }
 }
 
 /* ---- client callbacks ---- */
@@ -802,6 +786,9 @@ static int cb_paired(void *ud, const struct wa_creds *c)
         log_info(COMP, ch->account, "paired as %s (%s); credentials stored", c->me_pn,
                  c->platform[0] ? c->platform : "unknown platform");
         mark_linked(ch);
+        char text[160];
+        strfmt(text, sizeof text, "linked again as %s", c->me_pn);
+        resolved(ch, GW_NOTE_LOGGED_OUT, text);
     }
     return r;
 }
@@ -833,6 +820,9 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
         int r = wa_client_prekey_topup(ch->client, 0);
         if (r < 0) log_warn(COMP, ch->account, "pre-key upload after the repair: %s", strerror(-r));
     }
+    resolved(ch, GW_NOTE_CONFLICT, "connected again: no other client holds the session");
+    resolved(ch, GW_NOTE_BANNED, "the ban is over: connected again");
+    resolved(ch, GW_NOTE_UPDATE_REQUIRED, "the server accepts the client again: connected");
     end_outage(ch);
 }
 
@@ -916,6 +906,15 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                                                          : CHANNEL_DOWN_NOTICE_MS;
     ch->events = o->events;
     ch->metrics = o->metrics;
+    ch->notify = o->notify;
+    if (!ch->notify) { /* a channel of its own (tests): a private notifier over its copy */
+        struct gw_notify_opts no = {.loop = loop, .cfg = o->cfg, .events = o->events};
+        if (gw_notify_new(&no, &ch->notify) < 0) {
+            free(ch);
+            return -ENOMEM;
+        }
+        ch->own_notify = true;
+    }
     ch->state = GW_CH_STOPPED;
     ch->since_mono = uv_now(loop);
     ch->since_wall_ms = wall_ms();
@@ -946,6 +945,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
         gw_access_free(ch->access);
         chhook_close(ch->hook);
         chmsg_free(ch->msg);
+        if (ch->own_notify) gw_notify_close(ch->notify);
         free(ch);
         return -ENOMEM;
     }
@@ -961,7 +961,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     uv_timer_init(loop, &ch->repair_timer);
     ch->retry_timer.data = ch->tick.data = ch->repair_timer.data = ch;
     ch->open_handles = 3;
-    declare_metrics(ch);
+    chmetrics_declare(ch->metrics, ch->account, ch->state);
     *out = ch;
     return 0;
 }
@@ -1004,6 +1004,9 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->access = NULL;
     chmsg_free(ch->msg);
     ch->msg = NULL;
+    gw_notify_link(ch->notify, ch->account, false);
+    if (ch->own_notify) gw_notify_close(ch->notify);
+    ch->notify = NULL;
     uv_timer_stop(&ch->retry_timer);
     uv_timer_stop(&ch->tick);
     uv_close((uv_handle_t *)&ch->retry_timer, handle_closed);
@@ -1019,6 +1022,7 @@ void gw_channel_detach_api(struct gw_channel *ch)
     chmsg_detach_api(ch->msg);
     chhook_detach_api(ch->hook);
     gw_webhook_detach_api(ch->webhook);
+    if (ch->own_notify) gw_notify_detach_api(ch->notify);
     gw_access_detach_api(ch->access);
 }
 
@@ -1069,6 +1073,12 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
         .queued = -1,
         .qr_available = gw_channel_qr(ch, NULL) != NULL,
     };
+    bool linking = (ch->state == GW_CH_PAIRING || ch->state == GW_CH_CONNECTING) && ch->client &&
+                   !wa_creds_is_paired(&ch->creds) && wa_client_state(ch->client) <= WA_CS_PAIRING;
+    if (linking) {
+        st->pairing_phone = wa_client_pair_phone_pending(ch->client);
+        st->pairing_method = st->pairing_phone ? "code" : "qr";
+    }
     size_t q = 0;
     if (ch->db && st_outbox_count_queued(ch->db, &q) == 0) st->queued = (long long)q;
     struct gw_webhook_stats ws;
@@ -1092,8 +1102,28 @@ static void force_attempt(struct gw_channel *ch, const char *why)
     attempt(ch);
 }
 
+/* An attempt still in its transport stages (DNS, connect, TLS, upgrade) for at least
+ * CHANNEL_KICK_MIN_MS: after a network change its lookup or connect may wait on a path that is
+ * gone (a silent resolver keeps a lookup for its whole timeout), so it is begun again. */
+static bool transport_stuck(struct gw_channel *ch)
+{
+    return ch->state == GW_CH_CONNECTING && ch->client &&
+           wa_client_state(ch->client) == WA_CS_CONNECTING &&
+           now(ch) - ch->since_mono >= CHANNEL_KICK_MIN_MS;
+}
+
 bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
 {
+    if (!ch->closing && transport_stuck(ch)) {
+        uint64_t gap = ch->last_kick ? now(ch) - ch->last_kick : UINT64_MAX;
+        if (gap < CHANNEL_KICK_MIN_MS) return false;
+        log_info(COMP, ch->account,
+                 "connecting again (%s): the attempt was still in %llu ms of "
+                 "transport",
+                 why, (unsigned long long)(now(ch) - ch->since_mono));
+        force_attempt(ch, why);
+        return true;
+    }
     bool waiting = ch->retry_pending && !ch->retry_hold && ch->state == GW_CH_BACKOFF;
     if (ch->closing || !waiting) return false;
     uint64_t t = now(ch), left = ch->retry_at > t ? ch->retry_at - t : 0;
@@ -1137,16 +1167,14 @@ int gw_channel_logout(struct gw_channel *ch)
     if (r < 0) {
         strfmt(text, sizeof text, "logged out; could not move the database aside: %s",
                strerror(-r));
-        notice(ch, text);
+        notice(ch, GW_NOTE_LOGGED_OUT, text);
         set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
         return r;
     }
     strfmt(text, sizeof text, "logged out by the operator%s%s; link again with login",
            had_db ? ": the old database was kept as " : "", np);
-    notice(ch, text);
-    ch->down_since = 0;
-    ch->down_since_wall_ms = 0;
-    ch->down_notified = false;
+    notice(ch, GW_NOTE_LOGGED_OUT, text);
+    drop_outage(ch, "logged out by the operator");
     set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
     return 0;
 }
@@ -1177,6 +1205,47 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
         r->started = true;
         force_attempt(ch, pair ? "login: pairing" : "login: force restart");
     }
+}
+
+/* A session is running that pairs a new device (a code may be requested on it). */
+static bool pairing_session(const struct gw_channel *ch)
+{
+    enum wa_client_state s = ch->client ? wa_client_state(ch->client) : WA_CS_IDLE;
+    return s >= WA_CS_CONNECTING && s <= WA_CS_PAIRING && !wa_creds_is_paired(&ch->creds) &&
+           (ch->state == GW_CH_CONNECTING || ch->state == GW_CH_PAIRING);
+}
+
+int gw_channel_login_phone(struct gw_channel *ch, const char *phone, struct gw_login_code *r)
+{
+    char code[WA_PAIRCODE_LEN + 1];
+    *r = (struct gw_login_code){0};
+    if (ch->closing) return -ECANCELED;
+    if (wa_paircode_phone(phone, r->phone) < 0) return -EINVAL;
+    if (ch->state == GW_CH_CONNECTED ||
+        (ch->have_creds && wa_creds_is_paired(&ch->creds) && ch->state != GW_CH_LOGGED_OUT))
+        return -EISCONN;
+    if (!pairing_session(ch)) {
+        struct gw_login_result lr;
+        gw_channel_login(ch, &lr);
+        if (!pairing_session(ch)) return -EAGAIN;
+    }
+    int rc = wa_client_pair_phone(ch->client, r->phone, code, &r->valid_ms);
+    if (rc == -EBUSY) {
+        const char *pending = wa_client_pair_phone_pending(ch->client);
+        snprintf(r->phone, sizeof r->phone, "%s", pending ? pending : "");
+    }
+    if (rc < 0 && rc != -EBUSY) return rc == -ENOTCONN ? -EAGAIN : rc;
+    wa_paircode_display(code, r->code);
+    if (rc == 0) {
+        log_info(COMP, ch->account, "pairing code requested for +%s (valid %u s)", r->phone,
+                 r->valid_ms / 1000);
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "account", ch->account);
+        cJSON_AddStringToObject(d, "phone", r->phone);
+        cJSON_AddNumberToObject(d, "valid_ms", r->valid_ms);
+        publish(ch, "channel.paircode", d); /* the code itself stays with the requester */
+    }
+    return rc;
 }
 
 const char *gw_channel_jid(const struct gw_channel *ch)
@@ -1213,6 +1282,15 @@ int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct 
 {
     if (!ch->db) return -EAGAIN;
     return st_inbox_list(ch->db, after, limit, v, n);
+}
+
+void gw_channel_cursors(const struct gw_channel *ch, struct gw_cursor_info *out)
+{
+    *out = (struct gw_cursor_info){.epoch = ch->mark.epoch ? ch->mark.epoch : 1,
+                                   .last = ch->mark.seen,
+                                   .missed_from = ch->mark.reset_from,
+                                   .missed_to = ch->mark.reset_to};
+    if (chmsg_last_cursor(ch->msg) > out->last) out->last = chmsg_last_cursor(ch->msg);
 }
 
 int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out)

@@ -32,9 +32,12 @@
  *
  * Every transition goes through one function that logs `old -> new (reason)` at info with
  * the `[whatsapp] [<account>]` tags and publishes a `channel.state` event
- * {"account","from","to","reason","next_retry_ms"?}. Notices that need the operator
- * (logged out, conflicts, bans, corrupt store, update required) are also published as
- * `channel.notice` {"account","level","text"} and logged at warn.
+ * {"account","from","to","reason","next_retry_ms"?}. What needs the operator is a notification
+ * of gw/notify.h (opts.notify, the daemon's): logged_out (phone, operator, lost or corrupt
+ * store; relinked at the next pairing), conflict, banned, update_required (each resolved at the
+ * next connected), link_down (resolved by restored), disk (the store cannot write; disk_ok once
+ * it kept writing CHANNEL_DISK_SETTLE_MS), sessions_reset and error. The channel tells it when
+ * the link is up (note to self).
  *
  * Callbacks and timers all run on the loop thread; no function here calls back into the
  * caller. Two-step close: gw_channel_close() stops everything and the memory is released
@@ -57,12 +60,14 @@
 struct gw_channel;
 struct api_events;
 struct api_metrics;
+struct gw_notify;
 
 #define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
 #define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
 #define CHANNEL_PROBE_MS         2000    /* degraded: a write probe of the store this often */
 #define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
 #define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
+#define CHANNEL_DISK_SETTLE_MS   10000   /* the store wrote again and kept writing: disk_ok */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */
@@ -71,6 +76,8 @@ struct gw_channel_opts {
                                   * exec hook (gw/chhook.h): must outlive the channel */
     struct api_events *events;   /* may be NULL: no events */
     struct api_metrics *metrics; /* may be NULL: no metrics */
+    struct gw_notify *notify;    /* the daemon's notifications (gw/notify.h; must outlive the
+                                  * channel); NULL: a private one (events only) */
     int keepalive_min_ms;        /* test knobs, <= 0: the client's defaults */
     int keepalive_max_ms;
     int keepalive_deadline_ms;
@@ -105,13 +112,32 @@ struct gw_login_result {
     bool started;
 };
 void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r);
+/* `login` with a phone number (wa-protocol.md §5.5): like gw_channel_login for an unlinked
+ * account (starts pairing if no pairing session runs), then asks the session for an
+ * 8-character code to type on that phone. r->code is "ABCD-EFGH", r->phone the digits,
+ * r->valid_ms how long the code lasts (the session's pairing window; expiry ends it with
+ * "pairing code expired", a wrong code typed on the phone with "pairing code rejected":
+ * both leave the account logged_out, a new request makes a new code). 0; -EINVAL (phone not
+ * 7-15 digits); -EISCONN (already linked); -EBUSY (a code is pending in this session: r
+ * describes it); -EAGAIN (no pairing session could be started: see the status);
+ * -ECANCELED (closing); -EIO. Publishes `channel.paircode` {"account","phone","valid_ms"}. */
+struct gw_login_code {
+    char code[10];  /* ABCD-EFGH */
+    char phone[16]; /* digits */
+    unsigned valid_ms;
+};
+int gw_channel_login_phone(struct gw_channel *ch, const char *phone, struct gw_login_code *r)
+    __attribute__((warn_unused_result));
 /* Our own number (PN JID) once paired, else NULL. */
 const char *gw_channel_jid(const struct gw_channel *ch);
 /* Cut a pending reconnect delay short (the network may be back: a netlink change, SIGUSR1):
  * a new attempt starts now, or -- within CHANNEL_KICK_MIN_MS of the previous early attempt
  * (operator restart, login, an earlier call) -- as soon as that interval is over; true when
- * the retry was moved up. Nothing happens while connecting or connected, or during a ban's
- * or a conflict's delay. The backoff is not reset (a failing attempt continues it). */
+ * the retry was moved up. An attempt that has spent CHANNEL_KICK_MIN_MS or more in its
+ * transport stages (a DNS lookup against a resolver that went silent, a connect on a route
+ * that is gone) is begun again (same spacing rule). Nothing happens while an attempt is past
+ * its transport or connected, or during a ban's or a conflict's delay. The backoff is not
+ * reset (a failing attempt continues it). */
 #define CHANNEL_KICK_MIN_MS 2000
 bool gw_channel_retry_now(struct gw_channel *ch, const char *why);
 /* Operator restart: forget the backoff, end the session, retry now with the existing
@@ -134,6 +160,13 @@ int gw_channel_logout(struct gw_channel *ch);
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
+/* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or
+ * rolled-back database), the largest cursor given out, and the last reset's lost range (0 0
+ * when none). */
+struct gw_cursor_info {
+    int64_t epoch, last, missed_from, missed_to;
+};
+void gw_channel_cursors(const struct gw_channel *ch, struct gw_cursor_info *out);
 /* The channel's access policy (gw/access.h; NULL once it is closing). */
 struct gw_access;
 struct gw_access *gw_channel_access(const struct gw_channel *ch);

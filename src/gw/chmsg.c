@@ -28,6 +28,7 @@ struct chmsg {
     void *repair_ud;
     void (*store_error)(void *ud, int err);
     void *store_error_ud;
+    int64_t last_cursor; /* the largest inbox cursor stored so far */
 };
 
 static void count(struct chmsg *m, const char *name)
@@ -52,6 +53,7 @@ static void on_message(void *ud, const struct wa_inmsg *r)
 {
     struct chmsg *m = ud;
     count(m, "wagate_channel_messages_in_total");
+    if (r->cursor > m->last_cursor) m->last_cursor = r->cursor;
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
     publish(m, "message.received", gw_inmsg_json(m->account, r));
@@ -122,9 +124,21 @@ void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), voi
 static void on_not_stored(void *ud, const char *tag, const char *id, int err)
 {
     struct chmsg *m = ud;
+    if (err == -EAGAIN) { /* held behind an earlier failure: the store error was told then */
+        log_debug(COMP, m->account,
+                  "<%s id=%s>: held behind a message not stored; the server "
+                  "will redeliver it",
+                  tag, id);
+        return;
+    }
     log_warn(COMP, m->account, "<%s id=%s>: not stored (%s); the server will redeliver it", tag, id,
              strerror(-err));
     if (m->store_error) m->store_error(m->store_error_ud, err);
+}
+
+int64_t chmsg_last_cursor(const struct chmsg *m)
+{
+    return m ? m->last_cursor : 0;
 }
 
 void chmsg_on_store_error(struct chmsg *m, void (*fn)(void *ud, int err), void *ud)

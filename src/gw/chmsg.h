@@ -18,6 +18,7 @@
  * (chmsg_detach_api() forgets events and metrics; chmsg_set_hook(m, NULL) the hook).
  */
 #pragma once
+#include <stdint.h>
 #include <stdbool.h>
 
 #include "gw/sendres.h"
@@ -44,6 +45,8 @@ void chmsg_set_access(struct chmsg *m, struct gw_access *a);
 /* Called after the warn line of every message the session could not store (not_stored: a
  * store error, e.g. disk full or EIO on fsync); err is the negative errno. NULL fn ok. */
 void chmsg_on_store_error(struct chmsg *m, void (*fn)(void *ud, int err), void *ud);
+/* The largest inbox cursor of a message stored through this sink (0 before the first). */
+int64_t chmsg_last_cursor(const struct chmsg *m);
 /* The event table for a wa_session (ud = m; valid while m lives). */
 const struct wa_session_events *chmsg_events(struct chmsg *m);
 /* The store-wide repair trigger (session event store_failing) goes to fn. NULL ok. */

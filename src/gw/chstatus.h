@@ -23,6 +23,9 @@ struct gw_channel_status {
     int64_t up_since_wall_ms;   /* when the current connection began; 0 = not connected */
     long long queued;           /* outgoing messages not yet acknowledged; -1 = unknown */
     bool qr_available;
+    const char *pairing_method; /* while linking: "qr", or "code" once a code was requested;
+                                 * NULL when not pairing */
+    const char *pairing_phone;  /* "code": the number's digits */
     /* hooks.webhook (gw/webhook.h): shown when endpoints > 0 */
     unsigned webhook_endpoints;
     long long webhook_backlog, webhook_dead; /* -1 = unknown (no store open) */

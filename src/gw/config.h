@@ -73,9 +73,17 @@ struct wg_config {
     char wa_accounts[CFG_MAX_ACCOUNTS][CFG_ACCOUNT_ID_MAX + 1];
     unsigned wa_account_count;
     struct wg_access wa_access[CFG_MAX_ACCOUNTS]; /* each account's access policy (same index) */
-    /* notify.*: an outage that lasts outage_after_s raises one channel.down (1..86400,
-     * default 180), and channel.restored when it ends */
+    /* notify.* (gw/notify.h): an outage that lasts outage_after_s raises one link_down
+     * notification and channel.down (1..86400, default 180), restored when it ends.
+     * command: run per notification with its JSON on stdin (empty = none), killed after
+     * command_timeout_ms (100..600000, default 10000), one at a time, command_max_queued
+     * waiting (0..1000, default 32). self_chat: each notification's text also goes to the
+     * account's own number ("note to self") while the link is up (default false). */
     unsigned notify_outage_after_s;
+    char notify_command[CFG_HOOK_CMD_MAX];
+    unsigned notify_command_timeout_ms;
+    unsigned notify_command_max_queued;
+    bool notify_self_chat;
     /* hooks.exec.* (gw/chhook.h): the agent command run per received text message.
      * An empty command = no exec hook. Defaults: 10000 ms, 4 at once, 64 waiting. */
     char hook_exec_command[CFG_HOOK_CMD_MAX];

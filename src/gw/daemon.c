@@ -25,6 +25,7 @@
 #include "net/netmon.h"
 #include "gw/json.h"
 #include "gw/memtrim.h"
+#include "gw/notify.h"
 #include "gw/routes.h"
 #include "gw/sdnotify.h"
 #include "wagate_version.h"
@@ -55,6 +56,7 @@ struct daemon {
     const char *listen_override;
     bool stopping;
     struct gw_channel_list chans;  /* one WhatsApp channel per configured account */
+    struct gw_notify *notify;      /* operator notifications of every channel (gw/notify.h) */
     struct sdnotify sd;            /* systemd's notify socket (fd -1 when not under one) */
     uv_timer_t watchdog;           /* WATCHDOG=1 every WATCHDOG_USEC / 2 */
     struct api_events_sub *sd_sub; /* channel.state -> STATUS= */
@@ -74,7 +76,7 @@ static void status_fill(cJSON *status, void *arg)
         cJSON_AddItemToArray(arr, status_json(d->chans.v[i]));
 }
 
-/* Stop every channel (two-step; they publish nothing more). */
+/* Stop every channel (two-step; they publish nothing more), then the notifications. */
 static void close_channels(struct daemon *d)
 {
     for (size_t i = 0; i < d->chans.n; i++) {
@@ -82,10 +84,42 @@ static void close_channels(struct daemon *d)
         gw_channel_close(d->chans.v[i], NULL, NULL);
     }
     d->chans.n = 0;
+    gw_notify_close(d->notify);
+    d->notify = NULL;
+}
+
+/* notify.self_chat: a note to the account's own number ("15550001", without the device). */
+static int send_self(void *ud, const char *account, const char *text)
+{
+    struct daemon *d = ud;
+    struct gw_channel *ch = gw_channel_list_find(&d->chans, account);
+    if (!ch) return -ENOENT;
+    const char *jid = gw_channel_jid(ch);
+    if (!jid || gw_channel_state(ch) != GW_CH_CONNECTED) return -EAGAIN;
+    char num[32];
+    snprintf(num, sizeof num, "%.*s", (int)strcspn(jid, ":@"), jid);
+    struct wa_outmsg m = wa_outmsg_text(num, text, NULL);
+    struct gw_send_result r;
+    int rc = gw_channel_send(ch, &m, &r);
+    if (rc < 0 && r.error[0]) log_warn("notify", account, "note to self: %s", r.error);
+    return rc;
+}
+
+static int start_notify(struct daemon *d)
+{
+    struct gw_notify_opts no = {
+        .loop = &d->loop, .cfg = &d->cfg, .events = api_server_events(d->api)};
+    if (gw_notify_new(&no, &d->notify) < 0 || gw_routes_add_notify(d->api, d->notify) < 0) {
+        log_error("gateway", NULL, "cannot set up the notifications");
+        return -1;
+    }
+    gw_notify_set_sender(d->notify, send_self, d);
+    return 0;
 }
 
 static int start_channels(struct daemon *d)
 {
+    if (start_notify(d) < 0) return -1;
     for (unsigned i = 0; i < d->cfg.wa_account_count; i++) {
         struct gw_channel_opts o = {
             .account = d->cfg.wa_accounts[i],
@@ -93,6 +127,7 @@ static int start_channels(struct daemon *d)
             .cfg = &d->cfg,
             .events = api_server_events(d->api),
             .metrics = api_server_metrics(d->api),
+            .notify = d->notify,
             .keepalive_min_ms = (int)d->cfg.wa_keepalive_interval_ms,
             .keepalive_max_ms = (int)(d->cfg.wa_keepalive_interval_ms / 2 * 3),
             .keepalive_deadline_ms = (int)d->cfg.wa_keepalive_deadline_ms,

@@ -161,6 +161,15 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
     }
     if (st->queued >= 0) cJSON_AddNumberToObject(o, "queued", (double)st->queued);
     cJSON_AddBoolToObject(o, "qr_available", st->qr_available);
+    if (st->pairing_method) {
+        cJSON *p = cJSON_AddObjectToObject(o, "pairing");
+        cJSON_AddStringToObject(p, "method", st->pairing_method);
+        if (st->pairing_phone) {
+            char ph[24];
+            snprintf(ph, sizeof ph, "+%s", st->pairing_phone);
+            cJSON_AddStringToObject(p, "phone", ph);
+        }
+    }
     if (st->webhook_endpoints > 0) {
         cJSON *w = cJSON_AddObjectToObject(o, "webhooks");
         cJSON_AddNumberToObject(w, "endpoints", st->webhook_endpoints);

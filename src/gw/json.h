@@ -25,6 +25,7 @@ void gw_json_make_utf8(cJSON *v);
 /* A channel's status entry: {"channel":"whatsapp","account","state","since","last_error",
  * "jid" (null until paired),"next_retry"?,"next_retry_ms"?,"reconnects" (connected again after
  * a loss),"attempts" (failed ones),"down_since" (null when up),"connected_since"?,"queued"?
- * (outgoing messages not yet acknowledged),"qr_available","webhooks"? ({"endpoints","backlog",
+ * (outgoing messages not yet acknowledged),"qr_available","pairing"?: {"method": "qr"|"code",
+ * "phone"?: "+digits"} while a new device is being linked,"webhooks"? ({"endpoints","backlog",
  * "dead_letter","delivered","last_error"} when hooks.webhook has endpoints)}. */
 cJSON *gw_channel_status_json(const struct gw_channel_status *st);

@@ -14,6 +14,7 @@
 #include "gw/channel.h"
 #include "gw/dashboard.h"
 #include "gw/json.h"
+#include "gw/notify.h"
 #include "gw/webhook.h"
 #include "store/msgstore.h"
 
@@ -119,8 +120,65 @@ static void channel_get(const struct api_request *req, struct api_response *res,
         api_response_error(res, 404, "unknown channel resource");
 }
 
-static void login(struct gw_channel *ch, struct api_response *res)
+/* POST .../login {"phone":"+15550001"}: link with a pairing code instead of a QR. */
+static void login_phone(struct gw_channel *ch, const char *phone, struct api_response *res)
 {
+    struct gw_login_code r;
+    int rc = gw_channel_login_phone(ch, phone, &r);
+    char msg[320];
+    if (rc == -EINVAL) {
+        api_response_error(res, 400,
+                           "phone: the number in international format, 7 to 15 digits "
+                           "(\"+15550001234\")");
+    } else if (rc == -EISCONN) {
+        api_response_error(res, 409, "the account is already linked (log out first)");
+    } else if (rc == -EBUSY) {
+        snprintf(msg, sizeof msg,
+                 "a pairing code for +%s is already pending (valid %u s more): enter it on that "
+                 "phone, or wait for it to expire and ask again",
+                 r.phone, r.valid_ms / 1000);
+        api_response_error(res, 409, msg);
+    } else if (rc == -EAGAIN) {
+        api_response_error(res, 503,
+                           "no pairing session could be started: see the channel's "
+                           "status");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        char ph[24];
+        snprintf(ph, sizeof ph, "+%s", r.phone);
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "state", gw_ch_state_name(gw_channel_state(ch)));
+        cJSON_AddStringToObject(o, "action", "enter the code on the phone");
+        cJSON_AddStringToObject(o, "method", "code");
+        cJSON_AddStringToObject(o, "phone", ph);
+        cJSON_AddStringToObject(o, "code", r.code);
+        cJSON_AddNumberToObject(o, "valid_ms", r.valid_ms);
+        cJSON_AddStringToObject(o, "instructions",
+                                "On the phone: WhatsApp > Settings > Linked devices > Link a "
+                                "device > Link with phone number instead, then enter the code");
+        api_response_json(res, 202, o);
+    }
+}
+
+static void login(struct gw_channel *ch, const struct api_request *req, struct api_response *res)
+{
+    cJSON *body = req->http->body_len
+                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
+                      : NULL;
+    const cJSON *ph = cJSON_GetObjectItemCaseSensitive(body, "phone");
+    if (req->http->body_len && (!cJSON_IsObject(body) || (ph && !cJSON_IsString(ph)))) {
+        cJSON_Delete(body);
+        api_response_error(res, 400, "the body is {} (QR) or {\"phone\": \"+15550001234\"}");
+        return;
+    }
+    if (ph) {
+        login_phone(ch, ph->valuestring, res);
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON_Delete(body);
     struct gw_login_result r;
     gw_channel_login(ch, &r);
     cJSON *o = cJSON_CreateObject();
@@ -205,7 +263,7 @@ static void channel_post(const struct api_request *req, struct api_response *res
     struct gw_channel *ch = find_channel(req, res, arg, &action);
     if (!ch) return;
     if (strcmp(action, "login") == 0) {
-        login(ch, res);
+        login(ch, req, res);
     } else if (strcmp(action, "pairing/approve") == 0) {
         pairing_approve(ch, req, res);
     } else if (strcmp(action, "restart") == 0) {
@@ -332,7 +390,25 @@ static long long query_num(const char *query, const char *name, long long def)
     return *end || n < 0 ? -1 : n;
 }
 
-/* {"messages":[...],"next_cursor":N} */
+/* {"messages":[...],"next_cursor":N,"epoch":E[,"cursor_reset":{...}]}: cursor_reset when the
+ * caller's epoch is not the current one (a restored database: what it may have missed), or
+ * its cursor is ahead of every cursor given out (next_cursor is then the last one). */
+static void cursor_fields(cJSON *o, const struct gw_cursor_info *ci, long long epoch,
+                          long long after)
+{
+    cJSON_AddNumberToObject(o, "epoch", (double)ci->epoch);
+    bool stale = epoch > 0 && epoch != ci->epoch, ahead = after > ci->last;
+    if (!stale && !ahead) return;
+    cJSON *r = cJSON_AddObjectToObject(o, "cursor_reset");
+    cJSON_AddNumberToObject(r, "epoch", (double)ci->epoch);
+    cJSON_AddNumberToObject(r, "last_cursor", (double)ci->last);
+    if (ci->missed_to > 0) {
+        cJSON_AddNumberToObject(r, "missed_from", (double)ci->missed_from);
+        cJSON_AddNumberToObject(r, "missed_to", (double)ci->missed_to);
+    }
+    if (ahead) cJSON_ReplaceItemInObject(o, "next_cursor", cJSON_CreateNumber((double)ci->last));
+}
+
 static cJSON *inbox_json(const char *account, int64_t after, const struct st_inbox_msg *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -388,8 +464,9 @@ static void messages_get(const struct api_request *req, struct api_response *res
     long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
     long long after = query_num(req->http->query, "after", 0);
     long long limit = query_num(req->http->query, "limit", 100);
-    if ((ar < 0 && ar != -ENOENT) || after < 0 || limit < 1 || limit > ST_LIST_MAX) {
-        api_response_error(res, 400, "account=ID&after=CURSOR&limit=1..1000");
+    long long epoch = query_num(req->http->query, "epoch", 0);
+    if ((ar < 0 && ar != -ENOENT) || after < 0 || limit < 1 || limit > ST_LIST_MAX || epoch < 0) {
+        api_response_error(res, 400, "account=ID&after=CURSOR&limit=1..1000&epoch=E");
         return;
     }
     struct gw_channel *ch = gw_channel_list_find(arg, acct);
@@ -408,8 +485,37 @@ static void messages_get(const struct api_request *req, struct api_response *res
         api_response_error(res, 500, strerror(-rc));
         return;
     }
-    api_response_json(res, 200, inbox_json(gw_channel_account(ch), after, v, n));
+    cJSON *o = inbox_json(gw_channel_account(ch), after, v, n);
+    struct gw_cursor_info ci;
+    gw_channel_cursors(ch, &ci);
+    cursor_fields(o, &ci, epoch, after);
+    api_response_json(res, 200, o);
     st_inbox_list_free(v, n);
+}
+
+/* GET /api/v1/notifications?limit=N: the recent list, newest first (gw/notify.h). */
+static void notifications_get(const struct api_request *req, struct api_response *res, void *arg)
+{
+    if (req->rest[0]) {
+        api_response_error(res, 404, "not found");
+        return;
+    }
+    long long limit = query_num(req->http->query, "limit", 0);
+    if (limit < 0 || limit > NOTIFY_RECENT_MAX) {
+        api_response_error(res, 400, "limit: 1..128");
+        return;
+    }
+    cJSON *o = gw_notify_list_json(arg, (size_t)limit);
+    if (!o) {
+        api_response_error(res, 500, "out of memory");
+        return;
+    }
+    api_response_json(res, 200, o);
+}
+
+int gw_routes_add_notify(struct api_server *s, struct gw_notify *n)
+{
+    return api_server_add_route(s, "GET", "/api/v1/notifications", true, notifications_get, n);
 }
 
 int gw_routes_add(struct api_server *s, struct gw_channel_list *list)

@@ -18,6 +18,8 @@
  *        202 {"id","state"} queued (200 with "duplicate":true for a known key), 400, 503
  *   GET  /api/v1/messages?account=ID&after=CURSOR&limit=N   the inbox rows after CURSOR
  *        (limit 1..1000, default 100): {"messages":[...],"next_cursor"}
+ *   GET  /api/v1/notifications?limit=N   the recent notifications, newest first
+ *        (gw/notify.h: {"notifications":[...],"open":N}; limit 1..128, default all kept)
  * Unknown accounts are 404. All but the dashboard's files need the bearer token. Handlers run on
  * the loop thread.
  */
@@ -37,5 +39,8 @@ struct gw_channel_list {
 
 /* Register the routes. 0 or the first api_server_add_route error. */
 int gw_routes_add(struct api_server *s, struct gw_channel_list *list);
+/* GET /api/v1/notifications over n (borrowed; must outlive the server). */
+struct gw_notify;
+int gw_routes_add_notify(struct api_server *s, struct gw_notify *n);
 /* The channel of `account`, or NULL. */
 struct gw_channel *gw_channel_list_find(const struct gw_channel_list *list, const char *account);

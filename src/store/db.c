@@ -100,6 +100,12 @@ static const char *const sql[ST_Q_COUNT] = {
                         " LIMIT ?2",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
     [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
+    /* the AUTOINCREMENT high-water: the largest cursor ever given, deleted rows included */
+    [ST_Q_INBOX_HW] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inbox'), 0)",
+    [ST_Q_INBOX_HW_INSERT] =
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', ?1"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox')",
+    [ST_Q_INBOX_HW_RAISE] = "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'inbox' AND seq < ?1",
     [ST_Q_ACCESS_IS_APPROVED] = "SELECT 1 FROM access_approved WHERE sender = ?1",
     [ST_Q_ACCESS_APPROVE] =
         "INSERT INTO access_approved (sender, approved) VALUES (?1, ?2) ON CONFLICT DO NOTHING",

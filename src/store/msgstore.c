@@ -199,6 +199,38 @@ int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)
     return rc;
 }
 
+int st_inbox_hw(struct st_db *db, int64_t *hw)
+{
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_HW);
+    if (!s || !hw) return -EINVAL;
+    int rc = st_db__row(db, s, "inbox high-water");
+    if (rc != 1) return rc < 0 ? rc : -EIO;
+    *hw = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int st_inbox_raise_hw(struct st_db *db, int64_t hw)
+{
+    if (hw < 0) return -EINVAL;
+    bool own = !st_db_in_txn(db);
+    int rc = own ? st_db_begin(db) : 0;
+    sqlite3_stmt *s = rc == 0 ? st_db__stmt(db, ST_Q_INBOX_HW_INSERT) : NULL;
+    if (rc == 0 && !s) rc = -ENOTSUP;
+    if (rc == 0) {
+        sqlite3_bind_int64(s, 1, hw);
+        rc = st_db__exec(db, s, "inbox high-water insert");
+    }
+    s = rc == 0 ? st_db__stmt(db, ST_Q_INBOX_HW_RAISE) : NULL;
+    if (rc == 0 && !s) rc = -ENOTSUP;
+    if (rc == 0) {
+        sqlite3_bind_int64(s, 1, hw);
+        rc = st_db__exec(db, s, "inbox high-water raise");
+    }
+    if (own) rc = rc == 0 ? st_db_commit(db) : (st_db_rollback(db), rc);
+    return rc;
+}
+
 /* ---- agent delivery ---- */
 
 int st_inbox_pending(struct st_db *db, int64_t after, int64_t now_ms, size_t limit,

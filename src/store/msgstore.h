@@ -62,6 +62,13 @@ int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox
 void st_inbox_list_free(struct st_inbox_msg *v, size_t n);
 /* Mark a message delivered to the agent: 0, or -ENOENT for an unknown cursor. */
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor) __attribute__((warn_unused_result));
+/* The inbox's high-water: the largest cursor ever given out (deleted rows included), 0 for a
+ * new inbox. 0 or a negative errno. */
+int st_inbox_hw(struct st_db *db, int64_t *hw) __attribute__((warn_unused_result));
+/* Raise the high-water to hw (never lowers it): the next cursor is above hw. Used after a
+ * restored database (gw/cursormark.h), so cursors never go backwards. In its own transaction
+ * unless one is open. 0 or a negative errno. */
+int st_inbox_raise_hw(struct st_db *db, int64_t hw) __attribute__((warn_unused_result));
 
 /* ---- undecryptable messages under repair (migration v5) ---- */
 

@@ -22,6 +22,7 @@
 #include "wa/client.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -285,6 +286,12 @@ static bool on_iq(struct wa_client *c, const struct wa_node *n)
     return handle_server_iq(c, n);
 }
 
+/* type=encrypt <count>: pre-key top-up; type=link_code_companion_reg: pairing by code. */
+static bool on_notification(struct wa_client *c, const struct wa_node *n)
+{
+    return wa_cl_pk_notification(c, n) || wa_cl_code_notification(c, n);
+}
+
 /* The stanzas the connection core owns. A handler returns true when it handled the stanza;
  * anything else (and what a handler declines) goes up: to the sink, or cbs.on_node. */
 static const struct {
@@ -295,9 +302,9 @@ static const struct {
     {"failure", on_session_end},
     {"xmlstreamend", on_session_end},
     {"iq", on_iq},
-    {"success", wa_cl_login_success},        /* while logging in */
-    {"ib", wa_cl_login_ib},                  /* offline marker, downgrade_webclient */
-    {"notification", wa_cl_pk_notification}, /* type=encrypt <count>: pre-key top-up */
+    {"success", wa_cl_login_success},  /* while logging in */
+    {"ib", wa_cl_login_ib},            /* offline marker, downgrade_webclient */
+    {"notification", on_notification}, /* pre-key count, pairing-code stage */
 };
 
 static void dispatch(struct wa_client *c, const struct wa_node *n)
@@ -478,6 +485,7 @@ static void free_client(struct wa_client *c)
     wa_iqtab_free(&c->iqs);
     if (c->sig) signal_context_destroy(c->sig);
     wa_creds_wipe(&c->creds);
+    OPENSSL_cleanse(&c->pair, sizeof(c->pair));
     free(c);
 }
 
@@ -543,7 +551,7 @@ static int reset_session(struct wa_client *c)
     memset(&c->lim, 0, sizeof(c->lim));
     c->lim.max_input = c->o.max_frame;
     c->lim.max_inflated = c->o.max_frame;
-    memset(&c->pair, 0, sizeof(c->pair));
+    OPENSSL_cleanse(&c->pair, sizeof(c->pair)); /* holds a pending code's keys */
     memset(&c->ka, 0, sizeof(c->ka));
     memset(&c->login, 0, sizeof(c->login));
     memset(&c->pk, 0, sizeof(c->pk));
@@ -574,6 +582,18 @@ int wa_client_start(struct wa_client *c, const struct wa_creds *creds, const str
                     wa_creds_is_paired(creds) ? "start (login)" : "start (pairing)", 0);
     wa_cl_arm(c);
     return 0;
+}
+
+void wa_cl_hold(struct wa_client *c)
+{
+    c->handles_open++;
+}
+
+bool wa_cl_release(struct wa_client *c)
+{
+    if (--c->handles_open > 0) return true;
+    free_client(c);
+    return false;
 }
 
 static void on_handle_closed(uv_handle_t *h)

@@ -139,6 +139,21 @@ int wa_client_send_iq(struct wa_client *c, const struct wa_node *iq, int timeout
 int wa_client_prekey_topup(struct wa_client *c, long server_count)
     __attribute__((warn_unused_result));
 
+/* Link by phone number instead of QR (wa-protocol.md §5.5, wa/paircode.h): only while this
+ * session pairs (unpaired credentials, state CONNECTING..PAIRING, no pair-success yet). The
+ * 8-character code is made at once (code[9]; show it as ABCD-EFGH) and companion_hello goes
+ * out as soon as the server's pair-device has arrived (now, if it has). *valid_ms: how long
+ * the code stays usable: as long as the session's pairing window (the QR rotation; QR codes
+ * keep working meanwhile). Outcomes: the phone's wrong code ends the session with
+ * WA_OUT_PAIRING 401 "pairing code rejected" (NEEDS_USER); the window's end with
+ * WA_OUT_QR_TIMEOUT "pairing code expired"; a server refusal of the hello with WA_OUT_PAIRING
+ * and the server's code. 0, -EINVAL (phone not 7-15 digits), -EBUSY (a code is already
+ * pending: code and valid_ms describe it), -ENOTCONN (not pairing), -EIO (RNG). */
+int wa_client_pair_phone(struct wa_client *c, const char *phone, char code[9], unsigned *valid_ms)
+    __attribute__((warn_unused_result));
+/* The pending code's phone digits, or NULL when no code was requested in this session. */
+const char *wa_client_pair_phone_pending(const struct wa_client *c);
+
 /* A fresh unique stanza id ("<8 hex>-<counter>") into out (>= 32 bytes). */
 void wa_client_new_id(struct wa_client *c, char *out, size_t outlen);
 

@@ -2,8 +2,8 @@
 /* client_int.h -- PRIVATE to the WhatsApp connection core.
  *
  * Included only by the files that make up wa/client: client.c (state, lifecycle, transport,
- * sending, dispatch), keepalive.c, prekeys.c, pairflow.c and login.c. Nothing else may include
- * it; the contract for everyone else is wa/client.h.
+ * sending, dispatch), keepalive.c, prekeys.c, pairflow.c, pairphone.c and login.c. Nothing else may
+ * include it; the contract for everyone else is wa/client.h.
  *
  * Rules shared by these files:
  * - Every user callback (cbs.*, the sink's, iq callbacks) may close the client, end or restart
@@ -26,9 +26,19 @@
 #include "wa/frame.h"
 #include "wa/iqtab.h"
 #include "wa/noise.h"
+#include "wa/paircode.h"
 #include "wa/pairing.h"
 
 struct nconn;
+
+/* A pending phone-number code (pairphone.c). */
+struct wa_cl_code {
+    bool pending;                       /* a code was requested in this session */
+    bool hello_sent;                    /* companion_hello went out (after pair-device) */
+    bool finish_sent;                   /* companion_finish went out: waiting for pair-success */
+    struct wa_paircode_hello_rand rand; /* drawn at the request: code, ephemeral, wrapping */
+    struct wa_paircode pc;
+};
 
 /* QR refs and the pairing handshake (pairflow.c). */
 struct wa_cl_pair {
@@ -36,6 +46,7 @@ struct wa_cl_pair {
     size_t nrefs, ref_next;
     uint64_t qr_expiry; /* the QR shown now expires */
     bool replied;       /* pair-device-sign sent: waiting for the 515 */
+    struct wa_cl_code code;
 };
 
 /* Keepalive pings (keepalive.c). */
@@ -137,6 +148,11 @@ struct wa_node *wa_cl_mk_iq(struct wa_client *c, const char *type, const char *x
 void wa_cl_send_iq(struct wa_client *c, struct wa_node *iq, int timeout_ms, wa_iq_cb cb);
 /* Send a node we built (consumed; NULL = ENOMEM). Failures end the session. */
 void wa_cl_send_owned(struct wa_client *c, struct wa_node *n);
+/* Keep the client's memory alive across a libuv work request (its after-work callback runs
+ * even after wa_client_close): hold before uv_queue_work, release first thing in the
+ * after-work callback; release returns false when that freed the client (touch nothing). */
+void wa_cl_hold(struct wa_client *c);
+bool wa_cl_release(struct wa_client *c);
 /* True when n's `from` is the bare server JID s.whatsapp.net. */
 bool wa_cl_from_server(const struct wa_node *n);
 
@@ -160,6 +176,16 @@ bool wa_cl_pair_iq(struct wa_client *c, const struct wa_node *iq);
 uint64_t wa_cl_pair_deadline(const struct wa_client *c);
 /* Show the next QR, or end the session when all refs expired. */
 void wa_cl_pair_tick(struct wa_client *c, uint64_t now);
+
+/* ---- pairphone.c ---- */
+
+/* pair-device arrived: send the companion_hello of a code requested before it. */
+void wa_cl_code_on_pair_device(struct wa_client *c);
+/* <notification type=link_code_companion_reg>: ack, derive, send companion_finish. True if
+ * it was one (handled or rejected). */
+bool wa_cl_code_notification(struct wa_client *c, const struct wa_node *n);
+/* The milliseconds the pairing window still has (the QR rotation's remaining refs). */
+unsigned wa_cl_pair_window_ms(const struct wa_client *c);
 
 /* ---- login.c ---- */
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* pairflow.c -- QR pairing on the connection: pair-device (refs, QR rotation), pair-success
+/* pairflow.c -- QR pairing on the connection: pair-device (refs, QR rotation; a pending
+ * phone-number code's hello, pairphone.c), pair-success
  * (verification by wa/pairing.h, on_paired, the pair-device-sign reply) and the primary
  * phone's identity.
  *
@@ -44,6 +45,13 @@ void wa_cl_pair_tick(struct wa_client *c, uint64_t now)
         return;
     if (c->pair.ref_next < c->pair.nrefs)
         qr_show(c);
+    else if (c->pair.code.finish_sent)
+        wa_cl_end_with(c, WA_OUT_QR_TIMEOUT, WA_OC_NEEDS_USER, 408,
+                       "pairing code entered on the phone, but no pair-success came in time");
+    else if (c->pair.code.pending)
+        wa_cl_end_with(c, WA_OUT_QR_TIMEOUT, WA_OC_NEEDS_USER, 408,
+                       "pairing code expired: not entered on the phone in time (request a new "
+                       "one)");
     else
         wa_cl_end_with(c, WA_OUT_QR_TIMEOUT, WA_OC_NEEDS_USER, 408,
                        "QR timeout: %zu refs shown, none scanned", c->pair.nrefs);
@@ -88,6 +96,7 @@ static void handle_pair_device(struct wa_client *c, const struct wa_node *iq)
     }
     c->deadline = 0; /* the QR rotation bounds this phase now */
     qr_show(c);
+    if (wa_cl_live(c)) wa_cl_code_on_pair_device(c);
 }
 
 /* The primary's identity key = identity of (its LID user, device 0). Best effort. */

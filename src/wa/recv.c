@@ -414,6 +414,7 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
 
 static int run_message(struct mctx *m)
 {
+    if (m->rcv->held) return -EAGAIN;
     int rc = all_processed(m);
     if (rc < 0) return rc;
     if (rc > 0) {
@@ -434,6 +435,7 @@ static int run_message(struct mctx *m)
         st_db_rollback(m->env->db);
         inserted = false;
     }
+    if (rc < 0) m->rcv->held = true;
     if (rc == 0 && x.peer_err) {
         rc = rx_retry_failure(m, x.peer_err, x.force_keys);
     } else if (rc == 0) {
@@ -480,6 +482,7 @@ static int prepare_message(struct mctx *m, struct wa_receiver *rcv, const struct
 static int handle_message(struct wa_receiver *rcv, const struct wa_node *n)
 {
     struct mctx m;
+    if (rcv->held) return -EAGAIN;
     int rc = prepare_message(&m, rcv, n);
     return rc != 0 ? rc : run_message(&m);
 }
@@ -530,6 +533,7 @@ static void batch_ack_deliver(struct bitem *it, size_t k)
 
 /* The batch's candidates: k messages (it, stanza indexes idx) and nr receipts (rc_, ridx). */
 struct batch {
+    struct wa_receiver *rcv;
     const struct wa_recv_env *env;
     struct bitem *it;
     size_t k, idx[WA_RECV_BATCH_MAX];
@@ -569,6 +573,7 @@ static int run_batch(struct batch *b, int *results)
         rc = body < 0 ? body : 0;
     }
     if (b->hook && b->hook->ran) b->hook->done(b->hook->ud, body == 0 && rc == 0);
+    if (rc < 0 && k) b->rcv->held = true; /* its messages were not stored: hold the rest */
     if (body == 0 && rc == 0) {
         for (size_t i = 0; i < b->nr; i++)
             rx_rcpt_done(b->env, &b->r[i]);
@@ -609,7 +614,7 @@ int wa_recv_handle_batch_ex(struct wa_receiver *rcv, const struct wa_node *const
     if ((!nodes && n) || n > WA_RECV_BATCH_MAX) return -EINVAL;
     if (hook && (!hook->body || !hook->done)) return -EINVAL;
     if (st_db_in_txn(env->db)) return -EALREADY;
-    struct batch b = {.env = env, .hook = hook};
+    struct batch b = {.rcv = rcv, .env = env, .hook = hook};
     size_t nrc = 0;
     for (size_t i = 0; i < n; i++)
         nrc += nodes[i] && nodes[i]->tag.s && !strcmp(nodes[i]->tag.s, "receipt");
@@ -626,7 +631,7 @@ int wa_recv_handle_batch_ex(struct wa_receiver *rcv, const struct wa_node *const
         const char *tag = s && s->tag.s ? s->tag.s : NULL;
         bool msg = tag && !strcmp(tag, "message"), rcp = tag && !strcmp(tag, "receipt");
         int r = !tag  ? -EINVAL
-                : msg ? prepare_message(&b.it[b.k].m, rcv, s)
+                : msg ? (rcv->held ? -EAGAIN : prepare_message(&b.it[b.k].m, rcv, s))
                 : rcp ? rx_rcpt_prepare(env, s, &b.r[b.nr])
                       : wa_recv_handle(rcv, s);
         if (r == 0 && msg) {

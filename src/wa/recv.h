@@ -145,7 +145,10 @@ void wa_receiver_free(struct wa_receiver *r); /* NULL ok */
 
 /* Handle one stanza (<message>, <receipt>, <notification>, <call>). Returns 1 if handled, 0
  * if not ours, < 0 on a local error (store failure: nothing was acked, so the server
- * redelivers). */
+ * redelivers). After a message's store failure the receiver is held: every later <message>
+ * (here and in the batch) is refused with -EAGAIN, unacked, for the receiver's life, so no
+ * newer message of a chat is stored before the ones the server must redeliver; the owner
+ * starts a new session (a new receiver) once the store writes again. */
 int wa_recv_handle(struct wa_receiver *r, const struct wa_node *n);
 
 /* Group commit: handle up to WA_RECV_BATCH_MAX stanzas that arrived together. Stanzas other

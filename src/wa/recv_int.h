@@ -50,6 +50,10 @@ struct wa_receiver {
     size_t failing_next;
     int64_t win_start_ms, tripped_ms;
     unsigned win_ok, win_fail;
+    /* a message's transaction failed (the store cannot write): every later message is refused
+     * too (-EAGAIN, not acked) for the rest of this receiver's life, so nothing newer is
+     * stored before what the server must redeliver (issue 17: the order per chat) */
+    bool held;
 };
 
 /* One <message> between its parts. */

@@ -3,8 +3,10 @@
  *
  * A peer's retry receipt for one of our messages is answered by re-encrypting the
  * retry-buffer copy for that one device (see wa_sender_handle in send.h), on a session built
- * from the receipt's <keys> when it carries them. Works on the sender's private state. The
- * receiving direction (our own retry receipts and the repair ladder) is wa/recv_repair.c.
+ * from the receipt's <keys> when it carries them, or on a fresh session from the peer's server
+ * bundle when our session is likely older than the peer's (retry_fresh below). Works on the
+ * sender's private state. The receiving direction (our own retry receipts and the repair
+ * ladder) is wa/recv_repair.c.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -142,6 +144,44 @@ static int retry_target(struct wa_sender *s, struct retry_req *rr, const struct 
     return snd_target_make(&rr->t, pn, lid, dev->device, strcmp(pn, s->me_user) == 0);
 }
 
+/* The user part of a JID string ("user[:device]@server"), into out. */
+static void jid_user_of(const char *jid, char *out, size_t cap)
+{
+    size_t n = strcspn(jid, ":@");
+    if (n >= cap) n = cap - 1;
+    memcpy(out, jid, n);
+    out[n] = 0;
+}
+
+/* 1 when a message from the user of t (PN or LID form) is under repair (our decryption of
+ * that peer is failing now), else 0. */
+static int peer_failing(struct wa_sender *s, const struct target *t)
+{
+    enum { N = 64 };
+    struct st_undec *v = calloc(N, sizeof(*v));
+    size_t n = 0;
+    int hit = 0;
+    if (!v || st_undec_list(s->env.db, v, N, &n) < 0) n = 0;
+    for (size_t i = 0; i < n && !hit; i++) {
+        char u[ST_UNDEC_JID_MAX];
+        jid_user_of(v[i].device, u, sizeof(u));
+        hit = strcmp(u, t->wire.user) == 0 || (t->keyjid.user[0] && strcmp(u, t->keyjid.user) == 0);
+    }
+    free(v);
+    return hit;
+}
+
+/* Without <keys>: answer on a fresh session from the peer's server bundle (the stale-session
+ * rule, docs/internals/retry-receipts.md) when we have no session, when the receipt's count is
+ * 2 or more or we answered this message for this device before (our answer on the current
+ * session did not decrypt), or when our decryption of that peer's messages is failing. */
+static bool retry_fresh(struct wa_sender *s, const struct retry_req *rr, int answered)
+{
+    if (sg_has_session(s->env.sg, &rr->t.addr) != 1) return true;
+    if (strtol(rr->count, NULL, 10) >= 2 || answered >= 1) return true;
+    return peer_failing(s, &rr->t) == 1;
+}
+
 int snd_handle_retry(struct wa_sender *s, const struct wa_node *n)
 {
     const char *id = wa_node_attr(n, "id");
@@ -173,13 +213,13 @@ int snd_handle_retry(struct wa_sender *s, const struct wa_node *n)
         snd_retry_free(rr);
         return 1;
     }
-    ++*cnt;
+    int answered = (*cnt)++;
     const struct wa_node *keys = wa_node_child(n, "keys");
     if (keys) {
         rr->t.bundle = snd_parse_bundle(keys, n, &rr->t.b) == 0 ? 1 : 0;
         if (!rr->t.bundle) snd_seterr(s, "retry %s: unparseable <keys>", id);
     }
-    if (rr->t.bundle == 1 || sg_has_session(s->env.sg, &rr->t.addr) == 1) {
+    if (rr->t.bundle == 1 || !retry_fresh(s, rr, answered)) {
         retry_finish(s, rr);
         return 1;
     }

@@ -3,7 +3,8 @@
 // by playwright-core) against the real daemon and wagate-fakewa: the page is served without
 // a token and the API is not; a card per account (two here); the QR card while pairing (the
 // image decodes to the current ref with zbarimg) and the linked state after fakewa
-// scans it; a fault injected in fakewa shows on the card within 1 s and the recovery after
+// scans it; the second account linked with a phone number instead (the card's form shows
+// the pairing code, fakewa's phone types it); a fault injected in fakewa shows on the card within 1 s and the recovery after
 // it; the send box delivers to alice; a message from alice shows in the inbox and the chat;
 // the event stream resumes by seq after a drop (what happened meanwhile shows) and reconnects
 // to a restarted daemon (its cursor follows the new process); logout (confirmed in a dialog,
@@ -147,6 +148,7 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
   });
   assert.equal((await fw.admin('POST', '/admin/accounts', { phone: '+15550001' })).status, 201);
   assert.equal((await fw.admin('POST', '/admin/contacts', { name: 'alice', phone: '+15550002' })).status, 201);
+  assert.equal((await fw.admin('POST', '/admin/accounts', { phone: '+15550003' })).status, 201);
   gw = await startWagate(fw, dir, port);
 
   await t.test('the page needs no token, the API does', async () => {
@@ -211,6 +213,27 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     await shot(page, 'dashboard-linked.png');
   });
 
+  await t.test('"work" links with a phone number instead (pairing code)', async () => {
+    const w = page.locator('.card[data-account="work"]');
+    await w.locator('.phone summary').click();
+    await w.locator('.phone input[name="phone"]').fill('+1 555 0003');
+    await w.locator('.phone button[type="submit"]').click();
+    const code = (await w.locator('.phone .paircode').textContent({ timeout: 10000 })).trim();
+    assert.match(code, /^[1-9A-HJ-NP-TV-Z]{4}-[1-9A-HJ-NP-TV-Z]{4}$/);
+    assert.match(await w.locator('.phone .code p').textContent(), /Link with phone number instead/);
+    await shot(page, 'dashboard-paircode.png');
+    const t0 = Date.now();
+    const typed = await waitFor(async () => {
+      const r = await fw.admin('POST', '/admin/paircode', { phone: '+15550003', code });
+      return r.status === 404 ? null : r;
+    }, 10000, 'fakewa has the companion_hello');
+    assert.equal(typed.status, 200, JSON.stringify(typed.json));
+    await w.locator('.badge', { hasText: 'linked' }).waitFor({ timeout: 15000 });
+    console.log(`# code typed -> card linked: ${Date.now() - t0} ms`);
+    assert.match(await w.locator('dd[data-field="number"]').textContent(), /^\+15550003 \(device \d+\)$/);
+    assert.equal(await w.locator('.phone').isHidden(), true, 'the phone form is gone once linked');
+  });
+
   await t.test('a fault shows on the card within 1 s, then the recovery', async () => {
     // upgrades refused for 2.5 s, then the live connection is dropped
     assert.equal((await fw.admin('POST', '/admin/fault', { type: 'refuse', duration_ms: 2500 })).status, 200);
@@ -231,11 +254,13 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     console.log(`# recovered (card linked again) ${Date.now() - t1} ms after the fault showed`);
     assert.equal(await card(page).locator('dd[data-field="outage"]').count(), 0, 'no outage once back');
     // the outage (> notify.outage_after_s) is a notification, resolved by the restore
-    const down = page.locator('#notes li.note[data-type="channel.down"][data-account="default"]');
+    const down = page.locator('#notes li.note[data-type="notification"][data-kind="link_down"][data-account="default"]');
     await down.waitFor({ timeout: 5000 });
-    await page.locator('#notes li.note.resolved[data-type="channel.down"][data-account="default"] .resolution', { hasText: 'restored' })
+    await page.locator('#notes li.note.resolved[data-kind="link_down"][data-account="default"] .resolution', { hasText: 'restored' })
       .waitFor({ timeout: 5000 });
-    await page.locator('#notes li.note[data-type="channel.restored"][data-account="default"]').waitFor({ timeout: 5000 });
+    assert.match(await down.locator('.resolution').textContent(), /connection restored after \d+ s/);
+    // the older channel.* events are not listed twice
+    assert.equal(await page.locator('#notes li.note[data-type^="channel."]').count(), 0);
   });
 
   await t.test('the send box delivers to alice', async () => {

@@ -74,6 +74,9 @@ check "one channel.degraded alert" ok_if \
 check "the credentials are intact (same identity)" [ "$(identity "$GW_STATE/accounts/default/wa.db")" = "$ID0" ]
 rm -f "$T/g/state/fill"
 T2=$(now_ms)
+# alice writes again at once, before the gateway's next write probe (issue 17: this message
+# was stored before the refused ones, which came only after a forced reconnect)
+AFTER=$(alice_says "after-free")
 check "space freed: connected again by itself" wait_state connected 20000
 echo "# connected $(($(now_ms) - T2)) ms after space was freed"
 all_once() {
@@ -91,6 +94,16 @@ in_once() {
   done
 }
 check "each is in the inbox once" in_once
+in_order() { # the inbox holds full1..full$n and then after-free, in the order alice sent them
+  wait_reply after-free 300 || { echo "# no reply to after-free"; return 1; }
+  api GET '/api/v1/messages?account=default&after=0&limit=1000'
+  local got
+  got=$(jq -c '[.messages[] | select(.text | test("^(full[0-9]+|after-free)$")) | .text]' <<<"$BODY")
+  local want
+  want=$(jq -nc --argjson n "$n" '[range(1; $n + 1) | "full\(.)"] + ["after-free"]')
+  [ "$got" = "$want" ] || { echo "# inbox order: $got"; return 1; }
+}
+check "per chat, the inbox order is alice's: the refused ones before what she wrote after" in_order
 echo "# WAL after recovery: $(stat -c %s "$GW_STATE/accounts/default/wa.db-wal" 2>/dev/null || echo 0) bytes"
 # The smallest free space that still works across a restart (the case that failed before:
 # the WAL of a restarted gateway filled a nearly full disk): 10 messages per step.

@@ -107,7 +107,14 @@ for key, mid, _, _ in api_ok:
 c["api_key_two_ids"] = sum(1 for k in ids if len(ids[k]) > 1)
 
 for who, ph in phones.items():
-    c["peer_undecryptable"] += sum(1 for m in ph["messages"] if not m.get("ok", True))
+    okids = {m.get("id") for m in ph["messages"] if m.get("ok", True)}
+    for m in ph["messages"]:
+        if not m.get("ok", True):
+            c["peer_undecryptable"] += 1
+            bad.append("%s could not decrypt %s from %s (%s%s): %s" % (
+                who, m.get("id"), m.get("from"), m.get("enc", "?"),
+                ", the same id decrypted too" if m.get("id") in okids else "",
+                m.get("error", "?")))
 low = log.lower()
 c["bad_mac"] = low.count("bad mac")
 c["gw_undecryptable"] = low.count("undecryptable")

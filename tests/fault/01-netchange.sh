@@ -11,6 +11,8 @@
 #    delay still was; a link going down does not. (A DNS failure is not used here: the
 #    resolver probe, 11-dnsprobe, notices the name resolving again by itself);
 #  - SIGUSR1 does the same; a burst of SIGUSR1 makes at most one attempt per 2 s;
+#  - an attempt whose DNS lookup waits on a resolver gone silent is begun again by a network
+#    change (connected within 2 s of it, not after the lookup's 6 s timeout and a backoff);
 #  - login during the outage answers at once that the account is linked and reconnecting.
 # Every wait is bounded; figures are printed.
 # network-change events need a namespace of our own: without one, skip
@@ -82,4 +84,20 @@ check "still waiting after the address was fixed again" wait_delay 300 100
 kill -USR1 "$GW_PID"
 check "SIGUSR1: connected within 2 s" connected_within 2000
 echo "# SIGUSR1: connected ${REC_MS} ms after the signal"
+
+# ---- a lookup in flight on a resolver gone silent: a network change begins it again ----
+# (the resolver waits 2 s + 4 s before it gives up; before, the event was ignored while
+# connecting and the link came back only after that and another backoff delay)
+sleep 2.1 # past the early-attempt interval of the SIGUSR1 above
+dns drop
+fw POST /admin/fault '{"type":"close","phone":"+15550001"}' >/dev/null
+check "the drop is retried: connecting, the lookup unanswered" wait_state connecting 3000
+sleep 2.3
+check "2.3 s later still connecting (the lookup is in flight)" ok_if '[ "$(chan state)" = connecting ]'
+dns a:127.0.0.1
+ip addr add 127.0.0.10/8 dev lo
+check "an address added during the lookup: connected within 2 s" connected_within 2000
+echo "# network change during a silent lookup: connected ${REC_MS} ms after the event"
+check "the log names the new attempt" grep -qE 'connecting again \(network change' \
+  "$T/g/err.log" "$T/g/out.log"
 finish

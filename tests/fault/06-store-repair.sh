@@ -11,8 +11,10 @@ source "$(dirname "$0")/fault-lib.sh"
 source "$(dirname "$0")/repair-lib.sh"
 fault_setup
 fw POST /admin/contacts '{"name":"bob","phone":"+15550003"}' >/dev/null
+NOTES=$T/notes.jsonl # notify.command appends each notification's JSON (gw/notify.h)
 check "a paired, connected daemon" fault_gateway \
-  '"repair":{"retry_gap_ms":200,"retry_wait_ms":2000,"store_peers":2,"store_window_s":600}'
+  '"repair":{"retry_gap_ms":200,"retry_wait_ms":2000,"store_peers":2,"store_window_s":600}' \
+  "\"notify\":{\"command\":\"cat >>$NOTES; echo >>$NOTES\"}"
 DB=$GW_STATE/accounts/default/wa.db
 check "a conversation with alice" exchange alice 1
 check "a conversation with bob" exchange bob 1
@@ -51,6 +53,10 @@ check "#29 the channel went through repairing (once)" [ "$nrp" = 1 ]
 nrep=$(jq -s '[.[] | select(.type=="channel.repaired")] | length' <<<"$ev")
 nnot=$(jq -s '[.[] | select(.type=="channel.notice" and (.data.text | contains("encryption sessions were reset")))] | length' <<<"$ev")
 check "#29 exactly one notification ($nrep channel.repaired, $nnot notices)" ok_if '[ "$nrep" = 1 ] && [ "$nnot" = 1 ]'
+nses=$(jq -s '[.[] | select(.kind=="sessions_reset")] | length' "$NOTES" 2>/dev/null)
+check "#29 one sessions_reset notification through notify.command ($nses)" ok_if \
+  '[ "$nses" = 1 ] && jq -rs "[.[] | select(.kind==\"sessions_reset\")][0].text" "$NOTES" |
+   grep -q "encryption sessions were reset"'
 check "#29 the database was backed up first" ok_if 'ls "$DB".pre-repair-* >/dev/null 2>&1'
 check "#29 no QR, never pairing" ok_if \
   '[ "$(chan qr_available)" = false ] && ! grep -q -- "-> pairing" "$T/g/err.log"'

@@ -184,7 +184,7 @@ check "gateway starts with a corrupt database" start_gateway g
 check "corrupt database -> logged_out" wait_state logged_out 5000
 check "the corrupt file was quarantined" \
   ok_if 'f=$(ls "$GW_STATE"/accounts/default/wa.db.corrupt-* | head -1) && [ "$(stat -c %s "$f")" = 8192 ]'
-check "the operator is told (warn log)" grep -q 'warn .*database corrupt' "$T/g/err.log"
+check "the operator is told (a logged_out notification, error log)" grep -q 'error .*logged_out: database corrupt' "$T/g/err.log"
 api POST /api/v1/channels/whatsapp/default/login
 QR=$(wait_qr)
 check "login pairs a new device (a QR appears)" ok_if '[ "$CODE" = 202 ] && [ -n "$QR" ]'
@@ -201,7 +201,7 @@ check "gateway starts with a zero-byte database" start_gateway g
 check "zero-byte database of a linked account -> logged_out" wait_state logged_out 5000
 check "the empty file was quarantined" \
   ok_if 'ls "$GW_STATE"/accounts/default/wa.db.empty-* >/dev/null && [ ! -e "$GW_STATE/accounts/default/wa.db" ]'
-check "the operator is told" grep -q 'warn .*linked account is empty' "$T/g/err.log"
+check "the operator is told" grep -q 'error .*logged_out: the database of this linked account is empty' "$T/g/err.log"
 check "no pairing was started on its own" ok_if '! grep -q "pairing a new device" "$T/g/err.log"'
 check "SIGTERM exits 0 within 1 s" stop_gw
 check "gateway starts with the database missing" start_gateway g

@@ -5,8 +5,9 @@
  * login with the paired creds -> on_connected, pre-keys uploaded, keepalive answered; then the
  * session-ending faults: stream_error 503 (pending iqs fail first), conflict 440 (injected and
  * by a second login of the same creds), failure 401 / 402, stall -> keepalive timeout, QR refs
- * exhausted, an invalid (unregistered) login; the messaging sink (wa_client_set_sink). Every test
- * runs its own loop and ends with uv_loop_close() == 0; every wait is bounded.
+ * exhausted, an invalid (unregistered) login; pairing codes (expiry, a second request, a
+ * refused hello, a wrong code, the right one -> 515); the messaging sink (wa_client_set_sink).
+ * Every test runs its own loop and ends with uv_loop_close() == 0; every wait is bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -520,6 +521,126 @@ static void test_qr_timeout(void **state)
     wa_creds_wipe(&fresh);
 }
 
+/* A fresh session asking for a pairing code (wa_client_pair_phone). */
+static void code_session(struct h *h, const struct wa_client_opts *o, struct sg_memstore **ms,
+                         struct wa_creds *fresh)
+{
+    static struct wa_creds kept; /* what on_paired "persists" (g_creds stays the QR device's) */
+    h_init(h, o);
+    h->dst = &kept;
+    assert_int_equal(sg_memstore_new(ms, NULL), 0);
+    static struct sg_store st;
+    st = sg_memstore_store(*ms, SG_TRUST_ANY);
+    assert_int_equal(wa_creds_generate(fresh), 0);
+    assert_int_equal(wa_client_start(h->c, fresh, &st), 0);
+}
+
+static void code_done(struct h *h, struct sg_memstore *ms, struct wa_creds *fresh)
+{
+    h_done(h);
+    sg_memstore_free(ms);
+    wa_creds_wipe(fresh);
+}
+
+static bool code_ok(const char *code)
+{
+    if (strlen(code) != 8) return false;
+    for (int i = 0; i < 8; i++)
+        if (!strchr("123456789ABCDEFGHJKLMNPQRSTVWXYZ", code[i])) return false;
+    return true;
+}
+
+/* Requested before pair-device; a second request is -EBUSY with the same code; the window's
+ * end says the code expired. */
+static void test_paircode_expired(void **state)
+{
+    (void)state;
+    struct h h;
+    struct wa_client_opts o = {.qr_first_ms = 200, .qr_next_ms = 100};
+    struct sg_memstore *ms = NULL;
+    struct wa_creds fresh;
+    code_session(&h, &o, &ms, &fresh);
+    char code[9], again[9];
+    unsigned valid = 0, valid2 = 0;
+    assert_int_equal(wa_client_pair_phone(h.c, "12", code, &valid), -EINVAL);
+    assert_int_equal(wa_client_pair_phone(h.c, "+1 555 0001", code, &valid), 0);
+    assert_true(code_ok(code));
+    assert_int_equal(valid, 200 + 5 * 100);
+    assert_string_equal(wa_client_pair_phone_pending(h.c), "15550001");
+    assert_int_equal(wa_client_pair_phone(h.c, "+15550001", again, &valid2), -EBUSY);
+    assert_string_equal(again, code);
+    assert_true(valid2 <= valid);
+    expect_close(&h, WA_OUT_QR_TIMEOUT, WA_OC_NEEDS_USER, 408);
+    if (!strstr(h.out.text, "pairing code expired")) fail_msg("outcome: %s", h.out.text);
+    assert_int_equal(wa_client_pair_phone(h.c, "+15550001", code, &valid), -ENOTCONN);
+    code_done(&h, ms, &fresh);
+}
+
+/* The server refuses the hello for a number without an account (fakewa: 404). */
+static void test_paircode_unknown_number(void **state)
+{
+    (void)state;
+    struct h h;
+    struct sg_memstore *ms = NULL;
+    struct wa_creds fresh;
+    code_session(&h, NULL, &ms, &fresh);
+    char code[9];
+    unsigned valid = 0;
+    assert_int_equal(wa_client_pair_phone(h.c, "+19998887777", code, &valid), 0);
+    expect_close(&h, WA_OUT_PAIRING, WA_OC_NEEDS_USER, 404);
+    if (!strstr(h.out.text, "refused the pairing-code request"))
+        fail_msg("outcome: %s", h.out.text);
+    assert_int_equal(h.paired, 0);
+    code_done(&h, ms, &fresh);
+}
+
+/* Type the code on fakewa's phone once its hello arrived (retries while fakewa says 404). */
+static int type_code(struct h *h, const char *code)
+{
+    char json[96];
+    snprintf(json, sizeof json, "{\"phone\":\"" PHONE "\",\"code\":\"%s\"}", code);
+    for (int i = 0; i < 100; i++) {
+        char *body = NULL;
+        int st = http("POST", "/admin/paircode", json, &body);
+        free(body);
+        if (st != 404) return st;
+        loop_run_for(h->loop, 50);
+    }
+    return 404;
+}
+
+/* A wrong code typed on the phone ends the session clearly; the right one pairs (the same
+ * pair-success path as QR, then the 515). */
+static void test_paircode_wrong_then_right(void **state)
+{
+    (void)state;
+    struct h h;
+    struct sg_memstore *ms = NULL;
+    struct wa_creds fresh;
+    code_session(&h, NULL, &ms, &fresh);
+    char code[9];
+    unsigned valid = 0;
+    assert_int_equal(wa_client_pair_phone(h.c, PHONE, code, &valid), 0);
+    char wrong[9];
+    memcpy(wrong, code, 9);
+    wrong[0] = code[0] == 'A' ? 'B' : 'A';
+    assert_int_equal(type_code(&h, wrong), 200);
+    expect_close(&h, WA_OUT_PAIRING, WA_OC_NEEDS_USER, 401);
+    if (!strstr(h.out.text, "pairing code rejected")) fail_msg("outcome: %s", h.out.text);
+    assert_int_equal(h.paired, 0);
+    code_done(&h, ms, &fresh);
+
+    code_session(&h, NULL, &ms, &fresh);
+    assert_int_equal(wa_client_pair_phone(h.c, PHONE, code, &valid), 0);
+    assert_int_equal(type_code(&h, code), 200);
+    expect_close(&h, WA_OUT_STREAM_ERROR, WA_OC_RESTART, 515);
+    assert_int_equal(h.paired, 1);
+    assert_true(wa_creds_is_paired(wa_client_creds(h.c)));
+    if (memcmp(wa_client_creds(h.c)->adv_secret, fresh.adv_secret, 32) == 0)
+        fail_msg("the ADV secret was not replaced by the derived one");
+    code_done(&h, ms, &fresh);
+}
+
 static void test_unknown_device_logged_out(void **state)
 {
     (void)state;
@@ -752,6 +873,9 @@ int main(void)
         cmocka_unit_test(test_keepalive_timeout),
         cmocka_unit_test(test_keepalive_retry_after_miss),
         cmocka_unit_test(test_qr_timeout),
+        cmocka_unit_test(test_paircode_expired),
+        cmocka_unit_test(test_paircode_unknown_number),
+        cmocka_unit_test(test_paircode_wrong_then_right),
         cmocka_unit_test(test_transport_refused),
         cmocka_unit_test(test_bad_root_key),
         cmocka_unit_test(test_pairing_not_persisted),

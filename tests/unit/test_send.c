@@ -667,7 +667,12 @@ static void test_retry_with_keys(void **state)
     wa__message__free_unpacked(m, NULL);
     buf_free(&pt);
 
-    /* answers per message and device are bounded (2 so far, bad keys counted) */
+    /* Receipts without keys at count >= 2 mean our session is older than the peer's (a
+     * rolled-back store, docs/internals/retry-receipts.md): each is answered on a fresh session
+     * from the server's bundle, so it asks the client for one (an encrypt iq, which this
+     * offline fixture cannot carry; tests/fault/12-send-rollback.sh runs it end to end) and
+     * never re-encrypts on the current session. Answers per message and device are bounded
+     * (2 so far, bad keys counted): 3 more asks, then "answered too often". */
     for (int i = 0; i < 5; i++) {
         n = parse("<receipt id='X' from=@'15550002@s.whatsapp.net' type='retry'>"
                   "<retry count='3' id='X' v='1'/></receipt>");
@@ -681,7 +686,7 @@ static void test_retry_with_keys(void **state)
         assert_int_equal(wa_sender_handle(f->s, n), 1);
         wa_node_free(n);
     }
-    assert_int_equal(f->msgs, 1 + WA_SEND_RETRY_MAX - 2);
+    assert_int_equal(f->msgs, 1);
     assert_non_null(strstr(wa_sender_last_error(f->s), "answered too often"));
     assert_string_equal(f->enc_type, "pkmsg"); /* the peer never answered: still pending */
     st_outbox_msg_free(&a);

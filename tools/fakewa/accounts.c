@@ -29,6 +29,8 @@ static void device_free(struct fw_device *d)
 {
     if (!d) return;
     fw_queue_clear(d);
+    for (size_t i = 0; i < sizeof d->acked / sizeof d->acked[0]; i++)
+        wa_node_free(d->acked[i]);
     free(d->prekeys);
     free(d);
 }
@@ -222,7 +224,13 @@ size_t fw_queue_drop(struct fw_device *d, const char *id_in)
         if (strcmp(q->id, id) == 0) {
             *pp = q->next;
             if (d->qtail == q) d->qtail = prev;
-            wa_node_free(q->node);
+            if (q->node && q->node->tag.s && !strcmp(q->node->tag.s, "message")) {
+                size_t k = d->acked_next++ % (sizeof d->acked / sizeof d->acked[0]);
+                wa_node_free(d->acked[k]);
+                d->acked[k] = q->node; /* kept for a redelivery */
+            } else {
+                wa_node_free(q->node);
+            }
             free(q);
             d->qlen--;
             n++;
@@ -238,6 +246,20 @@ void fw_queue_reset_sent(struct fw_device *d)
 {
     for (struct fw_qitem *q = d->qhead; q; q = q->next)
         q->sent = false;
+}
+
+size_t fw_queue_redeliver(struct fw_device *d, size_t n)
+{
+    const size_t keep = sizeof d->acked / sizeof d->acked[0];
+    size_t have = d->acked_next < keep ? d->acked_next : keep, done = 0;
+    if (n > have) n = have;
+    for (size_t i = d->acked_next - n; i < d->acked_next; i++) {
+        struct wa_node *c = d->acked[i % keep] ? wa_node_clone(d->acked[i % keep]) : NULL;
+        if (!c) continue;
+        fw_queue_push(d, c, wa_node_attr(c, "id"));
+        done++;
+    }
+    return done;
 }
 
 void fw_queue_clear(struct fw_device *d)

@@ -69,6 +69,10 @@ struct fw_device {
     size_t nprekeys;
     struct fw_qitem *qhead, *qtail;
     size_t qlen;
+    /* the last FW_ACKED_KEEP <message> stanzas the device acked, oldest first from
+     * acked_next, for POST /admin/redeliver (a server that lost the acks) */
+    struct wa_node *acked[16];
+    size_t acked_next;
     struct fw_conn *conn; /* logged-in connection or NULL */
     char platform[24];
     uint64_t paired_at;
@@ -148,6 +152,10 @@ size_t fw_queue_drop(struct fw_device *d, const char *id);
 /* Mark every item unsent (the device's connection went away). */
 void fw_queue_reset_sent(struct fw_device *d);
 void fw_queue_clear(struct fw_device *d);
+/* Queue again (unsent) copies of the last n (<= 16) <message> stanzas the device acked, in
+ * the order they were first delivered, as a server that lost their acks would. The number
+ * queued. */
+size_t fw_queue_redeliver(struct fw_device *d, size_t n);
 
 /* Groups. */
 int fw_group_create(struct fw_server *s, const char *subject, struct fw_account *creator,

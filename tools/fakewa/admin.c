@@ -13,8 +13,11 @@
 #include "contacts.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "conn.h"
 #include "faults.h"
+#include "paircode.h"
 #include "pairing.h"
+#include "router.h"
 
 #define IDLE_MS 10000
 
@@ -186,6 +189,20 @@ static void h_scan(struct aconn *c, const cJSON *body)
     reply(c, 200, o);
 }
 
+/* POST /admin/paircode {"phone","code"}: the phone's user types a code (paircode.h). */
+static void h_paircode(struct aconn *c, const cJSON *body)
+{
+    char err[160];
+    int rc = fw_paircode_type(c->s, jstr(body, "phone"), jstr(body, "code"), err, sizeof(err));
+    if (rc < 0) {
+        reply_err(c, rc == -EINVAL ? 400 : rc == -EALREADY ? 409 : rc == -ENOENT ? 404 : 500, err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "typed");
+    reply(c, 200, o);
+}
+
 static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
 {
     const char *to = jstr(body, "to"), *text = jstr(body, "text"), *hex = jstr(body, "text_hex");
@@ -298,6 +315,8 @@ static void h_stats(struct aconn *c)
     cJSON_AddNumberToObject(o, "logins", (double)st->logins);
     cJSON_AddNumberToObject(o, "login_failures", (double)st->login_failures);
     cJSON_AddNumberToObject(o, "pairings", (double)st->pairings);
+    cJSON_AddNumberToObject(o, "paircode_typed", (double)st->paircode_typed);
+    cJSON_AddNumberToObject(o, "paircode_rejected", (double)st->paircode_rejected);
     cJSON_AddNumberToObject(o, "nodes_in", (double)st->nodes_in);
     cJSON_AddNumberToObject(o, "nodes_out", (double)st->nodes_out);
     cJSON_AddNumberToObject(o, "messages_routed", (double)st->messages_routed);
@@ -329,6 +348,35 @@ static void h_fault(struct aconn *c, const cJSON *body)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "affected", n);
+    reply(c, 200, o);
+}
+
+/* POST /admin/redeliver {"phone","count"?}: the server lost the acks of the last count
+ * (default 10, at most 16) messages each companion device of that account acked, and sends
+ * them again: at once to an online device, else at its next login (fault-matrix row 33). */
+static void h_redeliver(struct aconn *c, const cJSON *body)
+{
+    const cJSON *ph = cJSON_GetObjectItemCaseSensitive(body, "phone");
+    const cJSON *cn = cJSON_GetObjectItemCaseSensitive(body, "count");
+    struct fw_account *a = cJSON_IsString(ph) ? fw_account_lookup(c->s, ph->valuestring) : NULL;
+    if (!a) {
+        reply_err(c, 404, "unknown account");
+        return;
+    }
+    double want = cJSON_IsNumber(cn) ? cn->valuedouble : 10;
+    if (want < 1 || want > 16) {
+        reply_err(c, 400, "count: 1..16");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a->ndev; i++) {
+        struct fw_device *d = a->dev[i];
+        if (d->sim || !d->registered) continue;
+        n += fw_queue_redeliver(d, (size_t)want);
+        if (d->conn && d->conn->state == FWC_ONLINE) fw_flush_queue(d->conn, false);
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "queued", (double)n);
     reply(c, 200, o);
 }
 
@@ -398,6 +446,8 @@ static void route(struct aconn *c, const struct http_request *r)
         route_contact(c, r, body);
     } else if (post && strcmp(p, "/admin/scan") == 0) {
         h_scan(c, body);
+    } else if (post && strcmp(p, "/admin/paircode") == 0) {
+        h_paircode(c, body);
     } else if (post && strcmp(p, "/admin/groups") == 0) {
         h_group(c, body);
     } else if (get && strcmp(p, "/admin/devices") == 0) {
@@ -413,6 +463,8 @@ static void route(struct aconn *c, const struct http_request *r)
             reply_err(c, 404, "unknown account");
     } else if (post && strcmp(p, "/admin/fault") == 0) {
         h_fault(c, body);
+    } else if (post && strcmp(p, "/admin/redeliver") == 0) {
+        h_redeliver(c, body);
     } else if (get && strcmp(p, "/admin/stats") == 0) {
         h_stats(c);
     } else {

@@ -13,6 +13,7 @@
 #include "accounts.h"
 #include "core/log.h"
 #include "nb.h"
+#include "paircode.h"
 
 struct fw_pairing {
     char refs[FW_PAIR_REFS][48];
@@ -26,6 +27,7 @@ struct fw_pairing {
     struct fw_device *dev;  /* allocated at the scan, registered after the sign */
     uint8_t details[128];   /* ADVDeviceIdentity bytes we signed */
     size_t details_len;
+    struct fw_paircode *code; /* a phone-number code pairing (paircode.h), owned */
 };
 
 static bool field(protobuf_c_boolean has, ProtobufCBinaryData b, size_t len)
@@ -187,6 +189,50 @@ static void send_pair_success(struct fw_conn *c, struct fw_account *a, const uin
     wa_node_free(iq);
 }
 
+int fw_pairing_complete(struct fw_conn *c, struct fw_account *a, const uint8_t adv[32],
+                        char *jid_out, char *err, size_t errlen)
+{
+    struct fw_pairing *p = c->pair;
+    if (!p || c->state != FWC_PAIRING) {
+        snprintf(err, errlen, "not a pairing connection");
+        return -ENOENT;
+    }
+    if (p->dev) {
+        snprintf(err, errlen, "already scanned");
+        return -EALREADY;
+    }
+    int rc = fw_device_add(a, &p->dev);
+    if (rc < 0) {
+        snprintf(err, errlen, "no room for another device");
+        return rc;
+    }
+    p->acc = a;
+    struct buf ident;
+    buf_init(&ident, 4096);
+    rc = build_identity(p, a, adv, &ident);
+    if (rc < 0) {
+        buf_free(&ident);
+        fw_device_remove(a, p->dev);
+        p->dev = NULL;
+        snprintf(err, errlen, "signing failed");
+        return rc;
+    }
+    fw_pn_jid(a, p->dev->id, true, jid_out);
+    send_pair_success(c, a, ident.data, ident.len);
+    buf_free(&ident);
+    return 0;
+}
+
+const uint8_t *fw_pairing_companion_identity(const struct fw_conn *c)
+{
+    return c->pair ? c->pair->identity : NULL;
+}
+
+struct fw_paircode **fw_pairing_code_slot(struct fw_conn *c)
+{
+    return c->pair ? &c->pair->code : NULL;
+}
+
 int fw_pairing_scan(struct fw_server *s, const char *qr, struct fw_account *a, char *jid_out,
                     char *err, size_t errlen)
 {
@@ -200,37 +246,18 @@ int fw_pairing_scan(struct fw_server *s, const char *qr, struct fw_account *a, c
         snprintf(err, errlen, "no pairing connection shows ref %s", q.ref);
         return -ENOENT;
     }
-    struct fw_pairing *p = c->pair;
-    if (p->dev) {
+    if (c->pair->dev) {
         snprintf(err, errlen, "already scanned");
         return -EALREADY;
     }
-    if (memcmp(q.noise, c->client_static, 32) != 0 || memcmp(q.ident, p->identity, 32) != 0) {
+    if (memcmp(q.noise, c->client_static, 32) != 0 || memcmp(q.ident, c->pair->identity, 32) != 0) {
         snprintf(err, errlen, "QR keys do not match the connection");
         return -EKEYREJECTED;
     }
-    int rc = fw_device_add(a, &p->dev);
-    if (rc < 0) {
-        snprintf(err, errlen, "no room for another device");
-        return rc;
-    }
-    p->acc = a;
-    struct buf ident;
-    buf_init(&ident, 4096);
-    rc = build_identity(p, a, q.adv, &ident);
+    int rc = fw_pairing_complete(c, a, q.adv, jid_out, err, errlen);
     OPENSSL_cleanse(q.adv, sizeof(q.adv));
-    if (rc < 0) {
-        buf_free(&ident);
-        fw_device_remove(a, p->dev);
-        p->dev = NULL;
-        snprintf(err, errlen, "signing failed");
-        return rc;
-    }
-    fw_pn_jid(a, p->dev->id, true, jid_out);
-    log_info("fakewa", c->name, "QR scanned by %s: device %s", a->phone, jid_out);
-    send_pair_success(c, a, ident.data, ident.len);
-    buf_free(&ident);
-    return 0;
+    if (rc == 0) log_info("fakewa", c->name, "QR scanned by %s: device %s", a->phone, jid_out);
+    return rc;
 }
 
 static int verify_sign(struct fw_pairing *p, const struct wa_node *iq, char *err, size_t errlen)
@@ -304,6 +331,7 @@ void fw_pairing_free(struct fw_conn *c)
     struct fw_pairing *p = c->pair;
     if (!p) return;
     if (p->dev && !p->dev->registered) fw_device_remove(p->acc, p->dev);
+    fw_paircode_free(p->code);
     OPENSSL_cleanse(p, sizeof(*p));
     free(p);
     c->pair = NULL;

@@ -32,6 +32,17 @@ int fw_pairing_start(struct fw_conn *c, const Wa__ClientPayload__DevicePairingRe
  * -EKEYREJECTED (keys do not match the connection), -EALREADY (already scanned), -ENOSPC. */
 int fw_pairing_scan(struct fw_server *s, const char *qr, struct fw_account *a, char *jid_out,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Complete the pairing of c for account a with this ADV secret (the QR's, or the one a
+ * pairing code derived): allocate the device and send pair-success. Errors as
+ * fw_pairing_scan (-ENOENT: c is not pairing). */
+int fw_pairing_complete(struct fw_conn *c, struct fw_account *a, const uint8_t adv[32],
+                        char *jid_out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* The companion's identity key from its registration data (NULL unless pairing). */
+const uint8_t *fw_pairing_companion_identity(const struct fw_conn *c);
+/* Where c's code-pairing state lives (NULL unless pairing); freed with the pairing. */
+struct fw_paircode;
+struct fw_paircode **fw_pairing_code_slot(struct fw_conn *c);
 /* Offer an iq (type result/error) from a pairing connection; true if it was consumed. */
 bool fw_pairing_on_iq(struct fw_conn *c, const struct wa_node *iq);
 /* Free the pairing state of c (an unfinished device is discarded). */

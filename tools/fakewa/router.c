@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "faults.h"
 #include "nb.h"
+#include "paircode.h"
 #include "pairing.h"
 #include "wa.pb-c.h"
 
@@ -510,6 +511,7 @@ static void on_iq(struct fw_conn *c, const struct wa_node *iq)
         if (!c->stall) send_free(c, iq_result(iq));
         return;
     }
+    if (c->state == FWC_PAIRING && fw_paircode_on_iq(c, iq)) return;
     if (c->state != FWC_ONLINE) {
         iq_error(c, iq, 401, "not-authorized");
         return;
@@ -735,6 +737,7 @@ void fw_router_on_node(struct fw_conn *c, const struct wa_node *n)
         on_iq(c, n);
         return;
     }
+    if (c->state == FWC_PAIRING && strcmp(tag, "ack") == 0) fw_paircode_on_ack(c, n);
     if (c->state != FWC_ONLINE) return;
     if (strcmp(tag, "message") == 0)
         on_message(c, n);

@@ -25,17 +25,19 @@ struct ntls_server;
 #define FW_STATE_PATH_MAX 512
 
 struct fw_stats {
-    uint64_t connections;     /* TCP connections accepted on the WA port */
-    uint64_t handshakes;      /* Noise handshakes completed */
-    uint64_t logins;          /* successful <success/> */
-    uint64_t login_failures;  /* <failure/> sent at login */
-    uint64_t pairings;        /* devices paired (pair-device-sign verified) */
-    uint64_t nodes_in;        /* nodes received from clients */
-    uint64_t nodes_out;       /* nodes sent to clients */
-    uint64_t messages_routed; /* per-device message deliveries (live + queued + simulated) */
-    uint64_t messages_queued; /* deliveries queued for offline devices */
-    uint64_t receipts_routed; /* receipts forwarded */
-    uint64_t sim_decrypted;   /* messages decrypted by simulated devices */
+    uint64_t connections;       /* TCP connections accepted on the WA port */
+    uint64_t handshakes;        /* Noise handshakes completed */
+    uint64_t logins;            /* successful <success/> */
+    uint64_t login_failures;    /* <failure/> sent at login */
+    uint64_t pairings;          /* devices paired (pair-device-sign verified) */
+    uint64_t paircode_typed;    /* codes typed on a simulated phone (paircode.h) */
+    uint64_t paircode_rejected; /* companion_finish refused: the typed code was wrong */
+    uint64_t nodes_in;          /* nodes received from clients */
+    uint64_t nodes_out;         /* nodes sent to clients */
+    uint64_t messages_routed;   /* per-device message deliveries (live + queued + simulated) */
+    uint64_t messages_queued;   /* deliveries queued for offline devices */
+    uint64_t receipts_routed;   /* receipts forwarded */
+    uint64_t sim_decrypted;     /* messages decrypted by simulated devices */
     uint64_t sim_decrypt_failures;
     uint64_t sim_retries_answered;    /* retry receipts answered with a resend */
     uint64_t sim_sessions_rebuilt;    /* ... of which on a new session (pkmsg) */

@@ -119,6 +119,7 @@ function cardFor(acct) {
   const dl = el('dl');
   const qr = el('div', 'qr');
   qr.hidden = true;
+  const phone = phoneForm(acct);
   const buttons = el('div', 'buttons');
   const mk = (name, label, cls) => {
     const b = el('button', cls, label);
@@ -130,7 +131,7 @@ function cardFor(acct) {
   buttons.append(mk('restart', 'Restart'), mk('relink', 'Re-link'), mk('logout', 'Log out', 'danger'));
   const msg = el('p', 'hint');
   msg.setAttribute('role', 'status');
-  c.append(head, dl, qr, buttons, msg);
+  c.append(head, dl, qr, phone, buttons, msg);
   $('cards').append(c);
   return c;
 }
@@ -146,7 +147,8 @@ function row(dl, key, value, cls) {
 function renderCard(st) {
   const c = cardFor(st.account);
   c.dataset.state = st.state;
-  c.querySelector('.badge').textContent = STATE_TEXT[st.state] || st.state;
+  c.querySelector('.badge').textContent = st.pairing && st.pairing.method === 'code'
+    ? 'waiting for the code' : STATE_TEXT[st.state] || st.state;
   const dl = c.querySelector('dl');
   dl.replaceChildren();
   row(dl, 'state', st.state);
@@ -175,7 +177,57 @@ function renderCard(st) {
   c.querySelector('[data-action="relink"]').textContent = out ? 'Link' : 'Re-link';
   c.querySelector('[data-action="logout"]').disabled = out && !st.jid;
   if (st.state === 'pairing' || st.qr_available) refreshQr(st.account); else dropQr(st.account);
+  const ph = c.querySelector('.phone');
+  ph.hidden = !(st.state === 'pairing' || st.state === 'logged_out' || st.pairing);
+  if (st.pairing && st.pairing.method === 'code') ph.open = true;
+  if (st.state === 'connected') ph.querySelector('.code').replaceChildren();
   tick();
+}
+
+// ---- link with a phone number (pairing code) ----
+
+// "Link with phone number instead": a number -> POST .../login {"phone"} -> the code, grouped
+// as WhatsApp shows it, with what to do on the phone.
+function phoneForm(acct) {
+  const d = el('details', 'phone');
+  d.hidden = true;
+  d.append(el('summary', null, 'Link with phone number instead'));
+  const f = el('form');
+  const label = el('label', null, 'Phone number ');
+  const input = el('input');
+  input.type = 'tel';
+  input.name = 'phone';
+  input.placeholder = '+15550001234';
+  input.required = true;
+  input.autocomplete = 'tel';
+  label.append(input);
+  const b = el('button', null, 'Get code');
+  b.type = 'submit';
+  const out = el('div', 'code');
+  out.setAttribute('role', 'status');
+  f.append(label, b);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    b.disabled = true;
+    out.replaceChildren();
+    try {
+      const r = await apiJson('POST', chPath(acct) + '/login', { phone: input.value });
+      if (r.ok) {
+        out.append(el('strong', 'paircode', r.body.code),
+          el('p', null, 'On the phone with ' + r.body.phone + ': WhatsApp > Settings > Linked devices > ' +
+            'Link a device > Link with phone number instead, then enter this code (valid ' +
+            Math.round(r.body.valid_ms / 1000) + ' s).'));
+      } else {
+        out.append(el('p', 'err', r.body.error || 'HTTP ' + r.status));
+      }
+    } catch (e) {
+      out.append(el('p', 'err', 'The gateway does not answer.'));
+    }
+    b.disabled = false;
+    refreshSoon();
+  });
+  d.append(f, out);
+  return d;
 }
 
 function renderAll() {
@@ -314,30 +366,71 @@ async function action(acct, name, button) {
 
 // ---- notifications ----
 
-// A notification: channel.down/restored/notice, any notify.* event, any event whose data has a
-// "notify" object. Shown generically: kind, level, text, account; a follow-up marks the
-// notification it resolves.
-const KIND_TEXT = { 'channel.down': 'link down', 'channel.restored': 'link restored', 'channel.notice': 'notice' };
+// The daemon's notifications (gw/notify.h, docs/api.md): `notification` events, their
+// `notification.resolved` follow-ups (which mark the one they resolve), and
+// GET /api/v1/notifications for the ones the event ring no longer holds. Other notify-shaped
+// events (any notify.* event, or data with a "notify" object) are listed the same way. The
+// older channel.notice/down/restored events are not listed: each has a notification now.
+const LEGACY = new Set(['channel.notice', 'channel.down', 'channel.restored']);
 
 function asNote(ev) {
   const d = ev.data || {};
   const n = d.notify && typeof d.notify === 'object' ? d.notify : d;
-  const known = ev.type === 'channel.down' || ev.type === 'channel.restored' || ev.type === 'channel.notice';
-  if (!known && !ev.type.startsWith('notify.') && !(d.notify && typeof d.notify === 'object')) return null;
-  let text = n.text || n.message || n.title || '';
-  if (ev.type === 'channel.down' && !text)
-    text = 'WhatsApp unreachable for ' + d.down_s + ' s' + (d.last_error ? ' (' + d.last_error + ')' : '');
-  if (ev.type === 'channel.restored' && !text) text = 'Connection restored after ' + d.down_s + ' s';
-  const resolves = n.resolves || (ev.type === 'channel.restored' ? 'channel.down' : null) ||
-    (ev.type.endsWith('.resolved') ? ev.type.slice(0, -'.resolved'.length) : null);
+  if (!ev.type.startsWith('notify.') && !(d.notify && typeof d.notify === 'object')) return null;
+  const resolves = n.resolves || (ev.type.endsWith('.resolved') ? ev.type.slice(0, -'.resolved'.length) : null);
   return {
-    seq: ev.seq, id: S.epoch + ':' + ev.seq, ts: ev.ts, type: ev.type, account: n.account || d.account || '',
-    kind: n.kind || KIND_TEXT[ev.type] || ev.type, level: n.level || n.severity || (resolves ? 'info' : 'warn'),
-    text: text || JSON.stringify(d), resolves, key: n.key || n.id || null,
+    id: S.epoch + ':' + ev.seq, ts: ev.ts, type: ev.type, account: n.account || d.account || '',
+    kind: n.kind || ev.type, level: n.level || n.severity || (resolves ? 'info' : 'warn'),
+    text: n.text || n.message || n.title || JSON.stringify(d), resolves, key: n.key || n.id || null,
   };
 }
 
+function sortNotes() {
+  S.notes.sort((a, b) => (a.ts < b.ts ? 1 : a.ts > b.ts ? -1 : 0));
+  S.notes.length = Math.min(S.notes.length, MAX_NOTES);
+  renderNotes();
+}
+
+// One notification of the daemon (the event's data or a list entry), merged by its id.
+function addNotification(n, ts) {
+  if (typeof n.id !== 'number') return;
+  const id = S.epoch + ':n' + n.id;
+  const res = n.resolved ? { ts: n.resolved.at, text: n.resolved.text, kind: n.resolved.kind } : null;
+  const cur = S.notes.find((x) => x.id === id);
+  if (cur) {
+    cur.repeats = Math.max(cur.repeats || 0, n.repeats || 0);
+    if (res && !cur.resolvedBy) cur.resolvedBy = res;
+    cur.open = cur.open && !cur.resolvedBy;
+    renderNotes();
+    return;
+  }
+  S.notes.push({
+    id, ts: n.created || ts, type: 'notification', account: n.account || '', kind: n.kind,
+    level: n.level || 'warn', text: n.text || '', key: n.key, open: !!n.open && !res,
+    repeats: n.repeats || 0, resolvedBy: res,
+  });
+  sortNotes();
+}
+
+function resolveNotification(f, ts) {
+  if (!f.resolves || typeof f.resolves.id !== 'number') return;
+  const x = S.notes.find((n) => n.id === S.epoch + ':n' + f.resolves.id);
+  if (!x) { loadNotes(); return; } // older than what the page has seen
+  x.resolvedBy = { ts: f.created || ts, text: f.text, kind: f.kind };
+  x.open = false;
+  renderNotes();
+}
+
+async function loadNotes() {
+  try {
+    const r = await apiJson('GET', '/notifications');
+    if (r.ok && Array.isArray(r.body.notifications))
+      for (const n of r.body.notifications) addNotification(n, n.created);
+  } catch (e) { /* the stream brings them */ }
+}
+
 function addNote(ev) {
+  if (LEGACY.has(ev.type)) return;
   const n = asNote(ev);
   if (!n || S.notes.some((x) => x.id === n.id)) return;
   if (n.resolves) {
@@ -345,20 +438,25 @@ function addNote(ev) {
       (n.key ? x.key === n.key : (x.kind === n.resolves || x.type === n.resolves)));
     if (open) open.resolvedBy = n;
   }
-  S.notes.unshift(n);
-  S.notes.length = Math.min(S.notes.length, MAX_NOTES);
-  renderNotes();
+  S.notes.push(n);
+  sortNotes();
 }
 
 function renderNotes() {
   const ol = $('notes');
   ol.replaceChildren(...S.notes.map((n) => {
-    const li = el('li', 'note' + (n.resolvedBy ? ' resolved' : ''));
+    const li = el('li', 'note' + (n.resolvedBy ? ' resolved' : n.open ? ' open' : ''));
     li.dataset.level = n.level;
     li.dataset.type = n.type;
+    li.dataset.kind = n.kind;
     li.dataset.account = n.account;
-    li.append(el('strong', 'kind', n.kind), ' ', n.text);
-    if (n.resolvedBy) li.append(el('span', 'resolution', 'resolved ' + clock(n.resolvedBy.ts) + ': ' + n.resolvedBy.text));
+    li.append(el('strong', 'kind', n.kind.replace(/_/g, ' ')), ' ', n.text);
+    if (n.open) li.append(' ', el('span', 'state', 'open'));
+    if (n.repeats) li.append(' ', el('span', 'state', 'repeated ' + n.repeats + '\u00d7'));
+    if (n.resolvedBy) {
+      const k = n.resolvedBy.kind ? n.resolvedBy.kind.replace(/_/g, ' ') + ' ' : 'resolved ';
+      li.append(el('span', 'resolution', k + clock(n.resolvedBy.ts) + ': ' + n.resolvedBy.text));
+    }
     li.append(el('span', 'meta', clock(n.ts) + (n.account ? ' \u00b7 ' + n.account : '')));
     return li;
   }));
@@ -467,6 +565,7 @@ function onEvent(ev) {
     // and the seqs seen so far name other events (a new epoch for de-duplication)
     S.epoch++;
     S.lastSeq = ev.seq;
+    loadNotes();
   } else if (typeof ev.seq === 'number' && ev.seq > S.lastSeq) {
     S.lastSeq = ev.seq;
   }
@@ -496,7 +595,14 @@ function onEvent(ev) {
       break;
     case 'stream.gap':
       refreshSoon();
+      loadNotes(); // what the gap lost
       break;
+    case 'notification':
+      addNotification(d, ev.ts);
+      return;
+    case 'notification.resolved':
+      resolveNotification(d, ev.ts);
+      return;
     default:
       if (ev.type.startsWith('channel.')) refreshSoon();
   }
@@ -550,7 +656,7 @@ function start() {
     return;
   }
   setInterval(tick, 250);
-  refresh().then(loadInbox);
+  refresh().then(loadInbox).then(loadNotes);
   connect();
 }
 
