@@ -5,8 +5,9 @@
  * token's mode, and per account (accounts/<id>/): directory and database modes, SQLite
  * integrity_check, the schema version, the credentials row (present, well-formed, linked,
  * pre-key ids not reused), the WAL's size, quarantined databases left beside it, undecryptable
- * and agent-pending inbox rows, queued/failed outbox rows. Each finding is one line with a
- * status (ok, info, warn, error) and, where a person can act, what to do.
+ * and agent-pending inbox rows, pending and dead webhook deliveries, queued/failed outbox rows.
+ * Each finding is one line with a status (ok, info, warn, error) and, where a person can act,
+ * what to do.
  *
  * --repair does only safe repairs, and only while no gateway holds the lock: modes tightened
  * to 0700/0600, and an oversized WAL checkpointed into the database -- after a backup of the
@@ -196,6 +197,17 @@ static void check_rows(struct doc *d, const char *acct, sqlite3 *h)
                  gave);
         add(d, acct, "agent delivery", gave ? "warn" : "ok", detail,
             gave ? "check the hook command (hooks.exec.command) and its hook.failed events" : NULL,
+            false);
+    }
+    if (has_table(h, "webhook_delivery")) {
+        long long pend =
+            q_int(h, "SELECT count(*) FROM webhook_delivery WHERE state = 'pending'", 0);
+        long long dead = q_int(h, "SELECT count(*) FROM webhook_delivery WHERE state = 'dead'", 0);
+        snprintf(detail, sizeof detail, "%lld webhook deliveries pending, %lld dead letter(s)",
+                 pend, dead);
+        add(d, acct, "webhooks", dead ? "warn" : "ok", detail,
+            dead ? "check the endpoint (hooks.webhook.endpoints) and its webhook.dead_letter events"
+                 : NULL,
             false);
     }
     if (has_table(h, "outbox")) {

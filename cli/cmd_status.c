@@ -29,6 +29,16 @@ static void print_channels(const cJSON *chans)
                cJSON_IsString(st) ? st->valuestring : "?",
                cJSON_IsString(err) && err->valuestring[0] ? " - " : "",
                cJSON_IsString(err) ? err->valuestring : "");
+        const cJSON *wh = cJSON_GetObjectItem(c, "webhooks");
+        if (cJSON_IsObject(wh)) {
+            const cJSON *b = cJSON_GetObjectItem(wh, "backlog"),
+                        *d = cJSON_GetObjectItem(wh, "dead_letter"),
+                        *le = cJSON_GetObjectItem(wh, "last_error");
+            printf("    webhooks: %.0f pending, %.0f dead letter(s)%s%s\n",
+                   cJSON_IsNumber(b) ? b->valuedouble : 0, cJSON_IsNumber(d) ? d->valuedouble : 0,
+                   cJSON_IsString(le) && le->valuestring[0] ? "; last error: " : "",
+                   cJSON_IsString(le) ? le->valuestring : "");
+        }
     }
 }
 

@@ -31,6 +31,7 @@
 #include "gw/json.h"
 #include "gw/chmsg.h"
 #include "gw/cursormark.h"
+#include "gw/webhook.h"
 #include "gw/dnsprobe.h"
 #include "gw/notify.h"
 #include "signal/sg_cipher.h"
@@ -125,13 +126,14 @@ struct gw_channel {
     struct wa_creds creds;
     bool have_creds;
     struct wa_client *client;
-    struct wa_session *sess;  /* receive/send paths of the current client (wa/session.h) */
-    struct chmsg *msg;        /* their events as logs, API events, metrics (gw/chmsg.h) */
-    struct chhook *hook;      /* the exec hook on received messages (gw/chhook.h) */
-    struct gw_access *access; /* the access policy before the hook (gw/access.h) */
-    struct dnsprobe *probe;   /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
-    struct gw_notify *notify; /* operator notifications (gw/notify.h) */
-    bool own_notify;          /* notify was made here (no shared one given): closed here */
+    struct wa_session *sess;    /* receive/send paths of the current client (wa/session.h) */
+    struct chmsg *msg;          /* their events as logs, API events, metrics (gw/chmsg.h) */
+    struct chhook *hook;        /* the exec hook on received messages (gw/chhook.h) */
+    struct gw_webhook *webhook; /* hooks.webhook: events to HTTP(S) endpoints (gw/webhook.h) */
+    struct gw_access *access;   /* the access policy before the hook (gw/access.h) */
+    struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
+    struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
+    bool own_notify;            /* notify was made here (no shared one given): closed here */
     unsigned health_fail;
 
     char qr[QR_MAX];
@@ -314,6 +316,7 @@ static void close_store(struct gw_channel *ch)
     if (ch->sig) signal_context_destroy(ch->sig);
     ch->sig = NULL;
     chhook_set_store(ch->hook, NULL);
+    gw_webhook_set_store(ch->webhook, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -479,7 +482,8 @@ static int open_store(struct gw_channel *ch)
         close_store(ch);
         return r;
     }
-    chhook_set_store(ch->hook, ch->db); /* hands over what a crash left pending */
+    chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
+    gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
     return 0;
 }
 
@@ -972,8 +976,12 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                                 .send_ud = ch,
                                 .db = access_db,
                                 .db_ud = ch};
+    struct gw_webhook_opts wo = {
+        .account = ch->account, .cfg = o->cfg, .events = o->events, .metrics = o->metrics};
     ch->msg = chmsg_new(ch->account, &ch->creds, o->events, o->metrics);
-    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0 || gw_access_new(&ao, &ch->access) < 0) {
+    if (!ch->msg || chhook_new(loop, &ho, &ch->hook) < 0 || gw_access_new(&ao, &ch->access) < 0 ||
+        gw_webhook_new(loop, &wo, &ch->webhook) < 0) {
+        gw_access_free(ch->access);
         chhook_close(ch->hook);
         chmsg_free(ch->msg);
         if (ch->own_notify) gw_notify_close(ch->notify);
@@ -1029,6 +1037,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->probe = NULL;
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
     ch->hook = NULL;
+    gw_webhook_close(ch->webhook); /* cancels the requests in flight (rows stay pending) */
+    ch->webhook = NULL;
     gw_access_free(ch->access);
     ch->access = NULL;
     chmsg_free(ch->msg);
@@ -1050,8 +1060,14 @@ void gw_channel_detach_api(struct gw_channel *ch)
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
     chhook_detach_api(ch->hook);
+    gw_webhook_detach_api(ch->webhook);
     if (ch->own_notify) gw_notify_detach_api(ch->notify);
     gw_access_detach_api(ch->access);
+}
+
+struct gw_webhook *gw_channel_webhook(const struct gw_channel *ch)
+{
+    return ch->webhook;
 }
 
 struct gw_access *gw_channel_access(const struct gw_channel *ch)
@@ -1104,6 +1120,13 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
     }
     size_t q = 0;
     if (ch->db && st_outbox_count_queued(ch->db, &q) == 0) st->queued = (long long)q;
+    struct gw_webhook_stats ws;
+    gw_webhook_get_stats(ch->webhook, &ws);
+    st->webhook_endpoints = ws.endpoints;
+    st->webhook_backlog = ws.backlog;
+    st->webhook_dead = ws.dead;
+    st->webhook_delivered = ws.delivered;
+    st->webhook_last_error = gw_webhook_last_error(ch->webhook);
 }
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt

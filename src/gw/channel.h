@@ -170,5 +170,8 @@ void gw_channel_cursors(const struct gw_channel *ch, struct gw_cursor_info *out)
 /* The channel's access policy (gw/access.h; NULL once it is closing). */
 struct gw_access;
 struct gw_access *gw_channel_access(const struct gw_channel *ch);
+/* The channel's webhook queue (gw/webhook.h), never NULL while the channel lives. */
+struct gw_webhook;
+struct gw_webhook *gw_channel_webhook(const struct gw_channel *ch);
 /* One outgoing message by id (free with st_outbox_msg_free): 0, -ENOENT, -EAGAIN (no store). */
 int gw_channel_outbox_get(struct gw_channel *ch, const char *id, struct st_outbox_msg *out);

@@ -26,4 +26,9 @@ struct gw_channel_status {
     const char *pairing_method; /* while linking: "qr", or "code" once a code was requested;
                                  * NULL when not pairing */
     const char *pairing_phone;  /* "code": the number's digits */
+    /* hooks.webhook (gw/webhook.h): shown when endpoints > 0 */
+    unsigned webhook_endpoints;
+    long long webhook_backlog, webhook_dead; /* -1 = unknown (no store open) */
+    unsigned long webhook_delivered;         /* 2xx answers since the start */
+    const char *webhook_last_error;          /* "" if none */
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c -- the daemon's config schema: core's sections, whatsapp.* (with each account's
- * access policy), hooks.exec.*. */
+ * access policy), hooks.exec.*, hooks.webhook.*. */
 #include "gw/config.h"
 
 #include <arpa/inet.h>
@@ -197,6 +197,94 @@ static int set_accounts(const struct cfg_key *k, void *obj, const cJSON *v, char
     return 0;
 }
 
+static bool event_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 48) return false;
+    if (strcmp(s, "*") == 0) return true;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool last_star = ch == '*' && i == n - 1 && i > 0 && s[i - 1] == '.';
+        if (!((ch >= 'a' && ch <= 'z') || ch == '.' || ch == '_' || last_star)) return false;
+    }
+    return s[0] != '.';
+}
+
+/* One hooks.webhook.endpoints entry: {"url", "secret", "events"?}. */
+static int set_webhook(struct wg_webhook *w, const char *path, const cJSON *o, char *err,
+                       size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    if (!cJSON_IsObject(o)) return cfg_expected(err, errlen, path, "an object", o);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o)
+    {
+        char p[200];
+        snprintf(p, sizeof p, "%s.%.40s", path, e->string);
+        if (strcmp(e->string, "url") == 0) {
+            if (!cJSON_IsString(e) || strlen(e->valuestring) >= sizeof w->url ||
+                (strncmp(e->valuestring, "http://", 7) != 0 &&
+                 strncmp(e->valuestring, "https://", 8) != 0))
+                return cfg_expected(err, errlen, p, "an http:// or https:// URL", e);
+            snprintf(w->url, sizeof w->url, "%s", e->valuestring);
+        } else if (strcmp(e->string, "secret") == 0) {
+            if (!cJSON_IsString(e) || strlen(e->valuestring) < 16 ||
+                strlen(e->valuestring) >= sizeof w->secret)
+                return cfg_expected(err, errlen, p, "a string of 16 to 256 bytes", e);
+            snprintf(w->secret, sizeof w->secret, "%s", e->valuestring);
+        } else if (strcmp(e->string, "events") == 0) {
+            const char *what = "an array of up to 16 event types (\"message.received\", "
+                               "\"channel.*\", \"*\")";
+            if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) < 1 ||
+                cJSON_GetArraySize(e) > CFG_WEBHOOK_EVENTS)
+                return cfg_expected(err, errlen, p, what, e);
+            const cJSON *t;
+            cJSON_ArrayForEach(t, e)
+            {
+                if (!cJSON_IsString(t) || !event_name_ok(t->valuestring))
+                    return cfg_expected(err, errlen, p, what, t);
+                snprintf(w->events[w->n_events++], sizeof w->events[0], "%s", t->valuestring);
+            }
+        } else {
+            snprintf(err, errlen, "%s: unknown key", p);
+            return -EINVAL;
+        }
+    }
+    if (!w->url[0] || !w->secret[0]) {
+        snprintf(err, errlen, "%s: \"url\" and \"secret\" are required", path);
+        return -EINVAL;
+    }
+    if (w->n_events == 0)
+        snprintf(w->events[w->n_events++], sizeof w->events[0], "message.received");
+    return 0;
+}
+
+/* hooks.webhook.endpoints: [{...}, ...]. */
+static int set_webhooks(const struct cfg_key *k, void *obj, const cJSON *v, char *err,
+                        size_t errlen)
+{
+    struct wg_config *c = obj;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > CFG_WEBHOOK_MAX)
+        return cfg_expected(err, errlen, k->path, "an array of up to 8 endpoint objects", v);
+    unsigned n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        char path[128];
+        snprintf(path, sizeof path, "%s[%u]", k->path, n);
+        int r = set_webhook(&c->webhooks[n], path, e, err, errlen);
+        if (r < 0) return r;
+        for (unsigned i = 0; i < n; i++)
+            if (strcmp(c->webhooks[i].url, c->webhooks[n].url) == 0) {
+                snprintf(err, errlen, "%s.url: duplicate endpoint", path);
+                return -EINVAL;
+            }
+        n++;
+    }
+    c->webhook_count = n;
+    return 0;
+}
+
 #define AT(field) CFG_AT(struct wg_config, field)
 static const struct cfg_key keys[] = {
     CFG_CORE_KEYS(struct wg_config),
@@ -343,6 +431,61 @@ static const struct cfg_key keys[] = {
      .min = 1,
      .max = 1000,
      .def = "20"},
+    {.path = "hooks.webhook", .type = CFG_SECTION},
+    {.path = "hooks.webhook.endpoints", .type = CFG_CUSTOM, AT(webhooks), .set = set_webhooks},
+    {.path = "hooks.webhook.connect_timeout_ms",
+     .type = CFG_UINT,
+     AT(webhook_connect_timeout_ms),
+     .min = 100,
+     .max = 60000,
+     .def = "5000"},
+    {.path = "hooks.webhook.response_timeout_ms",
+     .type = CFG_UINT,
+     AT(webhook_response_timeout_ms),
+     .min = 100,
+     .max = 120000,
+     .def = "10000"},
+    {.path = "hooks.webhook.retry_base_ms",
+     .type = CFG_UINT,
+     AT(webhook_retry_base_ms),
+     .min = 10,
+     .max = 3600000,
+     .def = "1000"},
+    {.path = "hooks.webhook.retry_max_ms",
+     .type = CFG_UINT,
+     AT(webhook_retry_max_ms),
+     .min = 10,
+     .max = 86400000,
+     .def = "600000"},
+    {.path = "hooks.webhook.max_attempts",
+     .type = CFG_UINT,
+     AT(webhook_max_attempts),
+     .min = 1,
+     .max = 1000,
+     .def = "15"},
+    {.path = "hooks.webhook.max_concurrent",
+     .type = CFG_UINT,
+     AT(webhook_max_concurrent),
+     .min = 1,
+     .max = 64,
+     .def = "4"},
+    {.path = "hooks.webhook.max_body",
+     .type = CFG_UINT,
+     AT(webhook_max_body),
+     .min = 1024,
+     .max = 1048576,
+     .def = "262144"},
+    {.path = "hooks.webhook.max_response",
+     .type = CFG_UINT,
+     AT(webhook_max_response),
+     .min = 256,
+     .max = 65536,
+     .def = "16384"},
+    {.path = "hooks.webhook.tls_ca_file",
+     .type = CFG_STRING,
+     AT(webhook_ca_file),
+     .min = 1,
+     .max = CFG_PATH_MAX - 1},
 };
 #undef AT
 static const struct cfg_schema schema = {keys, sizeof keys / sizeof keys[0]};

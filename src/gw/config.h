@@ -21,6 +21,17 @@
 #define CFG_ACCESS_LIST_MAX 32   /* entries of allow_from / groups per account */
 #define CFG_ACCESS_JID_MAX  64   /* a normalised JID, bytes incl. the NUL */
 #define CFG_ACCESS_POOL_MAX 2048 /* allow_from + groups entries of all accounts together */
+#define CFG_WEBHOOK_MAX     8    /* hooks.webhook.endpoints entries */
+#define CFG_WEBHOOK_URL_MAX 1024 /* an endpoint URL, bytes incl. the NUL */
+#define CFG_WEBHOOK_EVENTS  16   /* event types (or "prefix.*" / "*") per endpoint */
+
+/* hooks.webhook.endpoints[i] (gw/webhook.h). */
+struct wg_webhook {
+    char url[CFG_WEBHOOK_URL_MAX];       /* url: http:// or https:// */
+    char secret[257];                    /* secret: 16..256 bytes, the HMAC-SHA256 key */
+    char events[CFG_WEBHOOK_EVENTS][48]; /* events: default ["message.received"] */
+    unsigned n_events;
+};
 
 /* whatsapp.accounts.<id>.*: who may reach the agent (gw/access.h). */
 enum wg_dm_policy { WG_DM_PAIRING = 0, WG_DM_ALLOWLIST, WG_DM_OPEN };
@@ -90,6 +101,19 @@ struct wg_config {
     unsigned hook_exec_retry_base_ms; /* 10..3600000 */
     unsigned hook_exec_retry_max_ms;  /* 10..86400000 */
     unsigned hook_exec_max_attempts;  /* 1..1000 */
+    /* hooks.webhook.* (gw/webhook.h): events POSTed to HTTP(S) endpoints, durably retried.
+     * No endpoints = no webhooks. */
+    struct wg_webhook webhooks[CFG_WEBHOOK_MAX];
+    unsigned webhook_count;
+    unsigned webhook_connect_timeout_ms;  /* 100..60000, default 5000: DNS + TCP + TLS */
+    unsigned webhook_response_timeout_ms; /* 100..120000, default 10000: to the response head */
+    unsigned webhook_retry_base_ms;       /* 10..3600000, default 1000; doubles per attempt */
+    unsigned webhook_retry_max_ms;        /* 10..86400000, default 600000 (the cap) */
+    unsigned webhook_max_attempts;        /* 1..1000, default 15; then dead-letter */
+    unsigned webhook_max_concurrent;      /* 1..64, default 4 requests at once per account */
+    unsigned webhook_max_body;            /* 1024..1048576, default 262144 bytes per event */
+    unsigned webhook_max_response;        /* 256..65536, default 16384 bytes of response read */
+    char webhook_ca_file[CFG_PATH_MAX];   /* PEM CA bundle for https; empty = system store */
 };
 
 /* Fill defaults. */

@@ -170,5 +170,16 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
             cJSON_AddStringToObject(p, "phone", ph);
         }
     }
+    if (st->webhook_endpoints > 0) {
+        cJSON *w = cJSON_AddObjectToObject(o, "webhooks");
+        cJSON_AddNumberToObject(w, "endpoints", st->webhook_endpoints);
+        if (st->webhook_backlog >= 0)
+            cJSON_AddNumberToObject(w, "backlog", (double)st->webhook_backlog);
+        if (st->webhook_dead >= 0)
+            cJSON_AddNumberToObject(w, "dead_letter", (double)st->webhook_dead);
+        cJSON_AddNumberToObject(w, "delivered", (double)st->webhook_delivered);
+        cJSON_AddStringToObject(w, "last_error",
+                                st->webhook_last_error ? st->webhook_last_error : "");
+    }
     return o;
 }

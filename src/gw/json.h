@@ -26,5 +26,6 @@ void gw_json_make_utf8(cJSON *v);
  * "jid" (null until paired),"next_retry"?,"next_retry_ms"?,"reconnects" (connected again after
  * a loss),"attempts" (failed ones),"down_since" (null when up),"connected_since"?,"queued"?
  * (outgoing messages not yet acknowledged),"qr_available","pairing"?: {"method": "qr"|"code",
- * "phone"?: "+digits"} while a new device is being linked}. */
+ * "phone"?: "+digits"} while a new device is being linked,"webhooks"? ({"endpoints","backlog",
+ * "dead_letter","delivered","last_error"} when hooks.webhook has endpoints)}. */
 cJSON *gw_channel_status_json(const struct gw_channel_status *st);

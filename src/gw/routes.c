@@ -15,6 +15,7 @@
 #include "gw/dashboard.h"
 #include "gw/json.h"
 #include "gw/notify.h"
+#include "gw/webhook.h"
 #include "store/msgstore.h"
 
 #define CH_PREFIX "/api/v1/channels/whatsapp/"
@@ -237,6 +238,25 @@ static void logout(struct gw_channel *ch, struct api_response *res)
     api_response_json(res, 200, o);
 }
 
+/* The operator's retry of the webhook dead letters: 200 {"account","requeued"}; 409 while the
+ * account's store is not open. */
+static void webhooks_retry(struct gw_channel *ch, struct api_response *res)
+{
+    int n = gw_webhook_retry_dead(gw_channel_webhook(ch));
+    if (n == -ENOTCONN || n == -EBUSY) {
+        api_response_error(res, 409, "the account's database is not open: try again");
+        return;
+    }
+    if (n < 0) {
+        api_response_error(res, 500, "the dead letters could not be queued again");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+    cJSON_AddNumberToObject(o, "requeued", n);
+    api_response_json(res, 200, o);
+}
+
 static void channel_post(const struct api_request *req, struct api_response *res, void *arg)
 {
     const char *action;
@@ -257,6 +277,8 @@ static void channel_post(const struct api_request *req, struct api_response *res
         api_response_json(res, 202, o);
     } else if (strcmp(action, "logout") == 0) {
         logout(ch, res);
+    } else if (strcmp(action, "webhooks/retry") == 0) {
+        webhooks_retry(ch, res);
     } else {
         api_response_error(res, 404, "unknown channel action");
     }

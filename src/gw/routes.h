@@ -8,6 +8,8 @@
  *   GET  /   and /<asset>   the dashboard (gw/dashboard.h), without the token
  *   POST /api/v1/channels/whatsapp/{account}/restart  202 {"account","state"}; 409 when the
  *        account is logged out (login pairs it)
+ *   POST /api/v1/channels/whatsapp/{account}/webhooks/retry  the webhook dead letters queued
+ *        again (gw/webhook.h): 200 {"account","requeued"}; 409 while the store is not open
  *   GET  /api/v1/channels/whatsapp/{account}          the status entry of that channel
  *   GET  /api/v1/channels/whatsapp/{account}/qr?format=json|text|svg|png
  *        the current pairing QR (json: {"account","qr","valid_ms"}; text: UTF-8 half

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* url.c -- ws:// / wss:// URL parser. */
+/* url.c -- ws:// / wss:// and http:// / https:// URL parser. */
 #include "net/url.h"
 
 #include <arpa/inet.h>
@@ -91,24 +91,10 @@ static int parse_path(const char *p, struct nurl *u, char *err, size_t errlen)
     return 0;
 }
 
-int nurl_parse(const char *s, struct nurl *u, char *err, size_t errlen)
+/* Parse `s` after a scheme of `skip` bytes: user-info check, host, port, path. */
+static int parse_rest(const char *p, struct nurl *u, char *err, size_t errlen)
 {
-    const char *p;
     int rc;
-
-    memset(u, 0, sizeof(*u));
-    if (errlen > 0) err[0] = '\0';
-    if (!s) return fail(err, errlen, "no URL");
-    if (strncasecmp(s, "wss://", 6) == 0) {
-        u->tls = true;
-        u->port = 443;
-        p = s + 6;
-    } else if (strncasecmp(s, "ws://", 5) == 0) {
-        u->port = 80;
-        p = s + 5;
-    } else {
-        return fail(err, errlen, "scheme must be ws:// or wss://");
-    }
     if (strpbrk(p, "@")) return fail(err, errlen, "user-info is not allowed");
     rc = parse_host(&p, u, err, errlen);
     if (rc == 0) rc = parse_port(&p, u, err, errlen);
@@ -116,6 +102,38 @@ int nurl_parse(const char *s, struct nurl *u, char *err, size_t errlen)
         rc = fail(err, errlen, "invalid character after host");
     if (rc == 0) rc = parse_path(p, u, err, errlen);
     return rc;
+}
+
+/* Either ws/wss or http/https (web = true) schemes. */
+static int parse_scheme(const char *s, struct nurl *u, bool web, char *err, size_t errlen)
+{
+    const char *tls = web ? "https://" : "wss://", *plain = web ? "http://" : "ws://";
+    size_t nt = strlen(tls), np = strlen(plain);
+
+    memset(u, 0, sizeof(*u));
+    if (errlen > 0) err[0] = '\0';
+    if (!s) return fail(err, errlen, "no URL");
+    if (strncasecmp(s, tls, nt) == 0) {
+        u->tls = true;
+        u->port = 443;
+        return parse_rest(s + nt, u, err, errlen);
+    }
+    if (strncasecmp(s, plain, np) == 0) {
+        u->port = 80;
+        return parse_rest(s + np, u, err, errlen);
+    }
+    return fail(err, errlen,
+                web ? "scheme must be http:// or https://" : "scheme must be ws:// or wss://");
+}
+
+int nurl_parse(const char *s, struct nurl *u, char *err, size_t errlen)
+{
+    return parse_scheme(s, u, false, err, errlen);
+}
+
+int nurl_parse_http(const char *s, struct nurl *u, char *err, size_t errlen)
+{
+    return parse_scheme(s, u, true, err, errlen);
 }
 
 char *nurl_hostport(const struct nurl *u, char *dst, size_t dstlen)

@@ -160,6 +160,27 @@ static const char *const sql[ST_Q_COUNT] = {
                         " FROM undecryptable ORDER BY first_seen LIMIT ?1",
     [ST_Q_SENDERKEY_DEL] = "DELETE FROM sender_keys WHERE group_id = ?1 AND sender_name = ?2"
                            " AND sender_device = ?3",
+    [ST_Q_WH_ENQUEUE] = "INSERT INTO webhook_delivery (delivery_id, url, event_type, body, created,"
+                        " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (delivery_id) DO"
+                        " NOTHING",
+    [ST_Q_WH_DUE] = "SELECT id, delivery_id, url, event_type, body, attempts FROM webhook_delivery"
+                    " WHERE state = 'pending' AND next_at <= ?1 ORDER BY id LIMIT ?2",
+    [ST_Q_WH_START] = "UPDATE webhook_delivery SET attempts = attempts + 1, next_at = ?2,"
+                      " updated = ?3 WHERE id = ?1 AND state = 'pending'",
+    [ST_Q_WH_SETTLE] = "UPDATE webhook_delivery SET state = ?2, next_at = ?3, error = ?4,"
+                       " updated = ?5 WHERE id = ?1",
+    [ST_Q_WH_COUNTS] = "SELECT (SELECT count(*) FROM webhook_delivery WHERE state = 'pending'),"
+                       " (SELECT count(*) FROM webhook_delivery WHERE state = 'dead')",
+    [ST_Q_WH_DONE] = "DELETE FROM webhook_delivery WHERE id = ?1",
+    [ST_Q_WH_NEXT_DUE] = "SELECT min(next_at) FROM webhook_delivery WHERE state = 'pending'"
+                         " AND next_at > ?1",
+    [ST_Q_WH_MARK_GET] = "SELECT inbox_cursor FROM webhook_mark WHERE id = 1",
+    [ST_Q_WH_MARK_END] = "UPDATE webhook_mark SET inbox_cursor ="
+                         " (SELECT coalesce(max(cursor), 0) FROM inbox) WHERE id = 1",
+    [ST_Q_WH_REQUEUE_DEAD] = "UPDATE webhook_delivery SET state = 'pending', attempts = 0,"
+                             " next_at = ?1, error = '', updated = ?1 WHERE state = 'dead'",
+    [ST_Q_WH_MARK_SET] = "INSERT INTO webhook_mark (id, inbox_cursor) VALUES (1, ?1)"
+                         " ON CONFLICT (id) DO UPDATE SET inbox_cursor = ?1",
 };
 
 /* ---- errors ---- */

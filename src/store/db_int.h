@@ -90,6 +90,18 @@ enum st_q {
     ST_Q_UNDEC_DEL,
     ST_Q_UNDEC_LIST,
     ST_Q_SENDERKEY_DEL,
+    /* whstore.c */
+    ST_Q_WH_ENQUEUE,
+    ST_Q_WH_DUE,
+    ST_Q_WH_START,
+    ST_Q_WH_SETTLE,
+    ST_Q_WH_COUNTS,
+    ST_Q_WH_DONE,
+    ST_Q_WH_NEXT_DUE,
+    ST_Q_WH_MARK_GET,
+    ST_Q_WH_MARK_SET,
+    ST_Q_WH_MARK_END,
+    ST_Q_WH_REQUEUE_DEAD,
     ST_Q_COUNT
 };
 

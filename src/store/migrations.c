@@ -197,7 +197,41 @@ static const char v6[] =
     "  gave_up INTEGER NOT NULL DEFAULT 0 CHECK (gave_up IN (0, 1))\n"
     ");\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6};
+/* v7: webhook deliveries (gw/webhook.h: each event once per endpoint, retried from here).
+ *
+ * webhook_delivery  one row per (event, endpoint URL): the request body as first built (so
+ *                   every retry sends the same bytes), delivery_id (the X-Wagate-Delivery
+ *                   header, unique: enqueueing the same event twice is a no-op), state pending
+ *                   until a 2xx answer (then the row is deleted; 'done' is allowed but not
+ *                   kept) or dead (attempts used up, or the URL left the config: kept), attempts
+ * started so far (written BEFORE each one), next_at (Unix ms before which no attempt starts; also
+ * the lease of an attempt in flight, so one cut short by a crash is retried), the last error.
+ * webhook_mark      one row: the inbox cursor up to which message.received deliveries were
+ *                   enqueued; starts at the inbox's end so an upgrade does not replay history.
+ */
+static const char v7[] =
+    "-- v7: webhook deliveries\n"
+    "CREATE TABLE webhook_delivery (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  delivery_id TEXT NOT NULL UNIQUE CHECK (length(delivery_id) BETWEEN 1 AND 64),\n"
+    "  url TEXT NOT NULL CHECK (length(url) BETWEEN 1 AND 1024),\n"
+    "  event_type TEXT NOT NULL CHECK (length(event_type) BETWEEN 1 AND 64),\n"
+    "  body BLOB NOT NULL,\n"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+    "  next_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  error TEXT NOT NULL DEFAULT '' CHECK (length(error) <= 512),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX webhook_delivery_due ON webhook_delivery (state, next_at);\n"
+    "CREATE TABLE webhook_mark (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "  inbox_cursor INTEGER NOT NULL\n"
+    ");\n"
+    "INSERT INTO webhook_mark (id, inbox_cursor) SELECT 1, coalesce(max(cursor), 0) FROM inbox;\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7};
 
 const char *st_migration_sql(int version)
 {

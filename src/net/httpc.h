@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* httpc.h -- one HTTP(S) POST on the libuv loop (webhook deliveries, gw/webhook.h).
+ *
+ * nhttp_post() sends one request over a fresh connection (`Connection: close`) and reports
+ * the response's status code: DNS through c-ares (net/dns.h; IP literals skip it), TCP to
+ * each resolved address in turn, TLS for https:// (net/tls.h: the server's certificate and
+ * name are verified against the system store or `ca_file`), the request, then the response
+ * status line and headers. The response body is not read: once the header block is complete
+ * (or the peer closed after the status line) the result is final and the connection dropped.
+ *
+ * Deadlines: `connect_timeout_ms` covers DNS + TCP + TLS; `response_timeout_ms` runs from the
+ * moment the connection is ready to the end of the response headers (writing the request
+ * included). Limits: the request body is at most NHTTP_BODY_MAX bytes (-EMSGSIZE); at most
+ * `max_response` bytes of response are read (then the result is an error "response too
+ * large": the status line and headers must fit).
+ *
+ * The result arrives exactly once through the callback, from a loop callback (never from
+ * nhttp_post itself), unless nhttp_cancel() was called first: then the callback never runs.
+ * The request frees itself after the callback (handles are closed on later iterations: the
+ * loop must keep running). Strings and the body are copied.
+ */
+#pragma once
+#include <stddef.h>
+#include <uv.h>
+
+#define NHTTP_BODY_MAX     (4u << 20)
+#define NHTTP_HEADERS_MAX  16 /* extra request headers */
+#define NHTTP_RESPONSE_MAX (64u << 10)
+
+struct nhttp;
+
+struct nhttp_opts {
+    const char *url;                /* http://... or https://... (required) */
+    const char *const *headers;     /* extra "Name: value" lines (no CR/LF inside) */
+    size_t nheaders;                /* <= NHTTP_HEADERS_MAX */
+    const void *body;               /* sent with Content-Length */
+    size_t body_len;                /* <= NHTTP_BODY_MAX */
+    const char *content_type;       /* NULL = application/json */
+    const char *ca_file;            /* PEM bundle for https; NULL = the system store */
+    const char *const *dns_servers; /* "ip[:port]"; none = resolv.conf */
+    size_t ndns_servers;
+    int connect_timeout_ms;  /* DNS + TCP + TLS; <= 0: 10000 */
+    int response_timeout_ms; /* request out + response headers in; <= 0: 10000 */
+    size_t max_response;     /* bytes of response read at most; 0 = 16 KiB, <= RESPONSE_MAX */
+};
+
+struct nhttp_result {
+    int status;       /* HTTP status code (100..599), 0 when there was no valid response */
+    int err;          /* 0 with a status, else a negative errno (-ETIMEDOUT, -ECONNREFUSED,
+                         -EPROTO bad response, -EMSGSIZE response over the cap, ...) */
+    char detail[200]; /* one line: "HTTP 500", "connect: ECONNREFUSED 127.0.0.1:9",
+                         "response: timeout", "tls: certificate verify failed (...)" */
+};
+
+/* `r` is valid during the call only. */
+typedef void (*nhttp_cb)(void *ud, const struct nhttp_result *r);
+
+/* Start the request. 0 and *out, or a negative errno with nothing started and no callback:
+ * -EINVAL (bad URL or header, with the reason in err), -EMSGSIZE (body), -ENOMEM. */
+int nhttp_post(uv_loop_t *loop, const struct nhttp_opts *o, nhttp_cb cb, void *ud,
+               struct nhttp **out, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Stop a request whose callback has not run yet: no callback, memory freed later. */
+void nhttp_cancel(struct nhttp *h);
+
+/* Parse the status code of a response head "HTTP/1.x NNN ...\r\n": the code (100..599),
+ * 0 when more bytes are needed, -EPROTO when it is not an HTTP/1 status line. */
+int nhttp_parse_status(const char *p, size_t n);
