@@ -257,6 +257,15 @@ class Wagate:
                 self.cursor[a] = b["next_cursor"]
         return got
 
+    def stored(self):  # messages stored (and acked) in every account's inbox, from /metrics
+        h, port = self.listen.rsplit(":", 1)
+        c = http.client.HTTPConnection(h, int(port), timeout=10)
+        c.request("GET", "/metrics", headers={"Authorization": f"Bearer {self.tok}"})
+        text = c.getresponse().read().decode()
+        c.close()
+        return int(sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                       if l.startswith("wagate_channel_messages_in_total{")))
+
     def send(self, to, n):
         idx = iter(range(n))
         lock = threading.Lock()
@@ -467,13 +476,26 @@ def per_node(fw, who, k, phone_base):
     time.sleep(10)
     idle_cpu = (cpu(g.p.pid) - c0) / 10
     mib, th = rss_threads(g.p.pid)
-    g.delivered()
+    # wagate with many accounts: counted from /metrics (stored and acked, where the agent reads
+    # it), as paging a thousand inboxes would measure the poller; one account: the inbox route
+    if who == "wagate" and k > 1:
+        base = g.stored()
+
+        def count():
+            return g.stored() - base
+    else:
+        g.delivered()
+        seen = [0]
+
+        def count():
+            seen[0] += g.delivered()
+            return seen[0]
     n = 200 * k if k < 10 else 2000
     t1 = time.monotonic()
     fw.flood("alice", [f"+{phone_base + i}" for i in range(k)], n)
     got = 0
     while got < n and time.monotonic() - t1 < 300:
-        got += g.delivered()
+        got = count()
         time.sleep(0.02)
     rate = got / (time.monotonic() - t1)
     g.stop()
