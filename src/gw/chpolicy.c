@@ -73,8 +73,11 @@ static void on_restart(struct chpolicy *p, const struct wa_outcome *o, uint64_t 
         return;
     }
     retry_after(a, GW_CH_BACKOFF, backoff_failed(&p->transient, now));
-    snprintf(a->reason, sizeof a->reason, "restart required (515) %u times in a row",
-             p->restart_streak);
+    /* a loop the operator should know about: told once per streak (issue 11) */
+    a->notify = p->restart_streak == CHPOLICY_RESTART_BURST + 1;
+    snprintf(a->reason, sizeof a->reason,
+             "restart required (515) %u times in a row without connecting%s", p->restart_streak,
+             a->notify ? ": the server keeps asking for a restart; retrying with backoff" : "");
 }
 
 static void on_replaced(struct chpolicy *p, const struct wa_outcome *o, uint64_t now,

@@ -14,7 +14,8 @@
  *                  continue where they were (fault-matrix #6, #12)
  *   restart     -> CONNECTING at once (515: creds are already durable); more than
  *                  CHPOLICY_RESTART_BURST in a row without reaching connected falls back to
- *                  the transient delay, so a server repeating 515 never makes a tight loop
+ *                  the transient delay, so a server repeating 515 never makes a tight loop,
+ *                  and notifies once per streak (an `error` notification)
  *   replaced    -> CONFLICT, escalating 30 s .. 5 min (each delay in [3/4, 1] of its window,
  *                  so at most 6 attempts in 10 minutes); notify at the 3rd within 10 min
  *   logged_out  -> LOGGED_OUT, no retry, quarantine the store, notify

@@ -165,12 +165,16 @@ static void test_restart_burst_then_backoff(void **state)
         chpolicy_on_outcome(&p, &o, 0, &a);
         assert_int_equal(a.next, GW_CH_CONNECTING);
         assert_int_equal(a.delay_ms, 0);
+        assert_false(a.notify);
     }
+    int notifies = 0;
     for (int i = 0; i < 50; i++) {
         chpolicy_on_outcome(&p, &o, 0, &a);
         assert_int_equal(a.next, GW_CH_BACKOFF);
         assert_true(a.delay_ms >= CHPOLICY_MIN_DELAY_MS);
+        notifies += a.notify;
     }
+    assert_int_equal(notifies, 1); /* the loop is told once, when it starts backing off */
     chpolicy_connected(&p, 1);
     chpolicy_on_outcome(&p, &o, 2, &a); /* a fresh burst after a real connection */
     assert_int_equal(a.delay_ms, 0);
