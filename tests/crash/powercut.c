@@ -17,6 +17,10 @@
  *   WAGATE_PC_COUNT=path     the number of tracked syncs so far is written there at each one
  *   WAGATE_PC_EIO_FILE=path  while this file exists, fsync/fdatasync of a tracked file fail
  *                            with EIO (and sync nothing: the undo log is kept)
+ *   WAGATE_PC_EROFS_FILE=path  while this file exists, the state dir behaves as a file system
+ *                            the kernel remounted read-only (errors=remount-ro): writes,
+ *                            truncations and syncs of tracked files, and opens of tracked
+ *                            paths for writing, fail with EROFS
  * A cut prints "powercut: ..." on stderr.
  */
 #ifndef _GNU_SOURCE
@@ -63,7 +67,7 @@ static struct pfile *byfd[MAX_FD];
 static char dir[512];
 static size_t dirlen;
 static long cut_at, syncs;
-static const char *count_path, *eio_path;
+static const char *count_path, *eio_path, *erofs_path;
 
 static int (*r_open)(const char *, int, ...);
 static int (*r_open64)(const char *, int, ...);
@@ -103,6 +107,7 @@ __attribute__((constructor)) static void pc_init(void)
     cut_at = c ? atol(c) : 0;
     count_path = getenv("WAGATE_PC_COUNT");
     eio_path = getenv("WAGATE_PC_EIO_FILE");
+    erofs_path = getenv("WAGATE_PC_EROFS_FILE");
     const char *ms = getenv("WAGATE_PC_CUT_MS");
     if (ms && atol(ms) > 0 && dirlen) {
         pthread_t t;
@@ -238,6 +243,20 @@ static void pre_trunc(const char *path, int flags)
 
 /* ---- the interposed calls ---- */
 
+/* WAGATE_PC_EROFS_FILE: is the state dir "remounted read-only" now? */
+static int ro_now(void)
+{
+    return erofs_path && access(erofs_path, F_OK) == 0;
+}
+
+static int ro_refuse(const char *path, int flags)
+{
+    if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) || !tracked_path(path) || !ro_now())
+        return 0;
+    errno = EROFS;
+    return -1;
+}
+
 static int mode_arg(int flags, va_list ap)
 {
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, int) : 0;
@@ -249,6 +268,7 @@ int open(const char *path, int flags, ...)
     va_start(ap, flags);
     int mode = mode_arg(flags, ap);
     va_end(ap);
+    if (ro_refuse(path, flags)) return -1;
     pre_trunc(path, flags);
     int fd = r_open(path, flags, mode);
     opened(fd, path);
@@ -261,6 +281,7 @@ int open64(const char *path, int flags, ...)
     va_start(ap, flags);
     int mode = mode_arg(flags, ap);
     va_end(ap);
+    if (ro_refuse(path, flags)) return -1;
     pre_trunc(path, flags);
     int fd = (r_open64 ? r_open64 : r_open)(path, flags, mode);
     opened(fd, path);
@@ -274,6 +295,7 @@ int openat(int dfd, const char *path, int flags, ...)
     int mode = mode_arg(flags, ap);
     va_end(ap);
     int abs = path[0] == '/';
+    if (abs && ro_refuse(path, flags)) return -1;
     if (abs) pre_trunc(path, flags);
     int fd = r_openat(dfd, path, flags, mode);
     if (abs) opened(fd, path);
@@ -300,6 +322,10 @@ static ssize_t do_pwrite(ssize_t (*fn)(int, const void *, size_t, off_t), int fd
                          size_t n, off_t off)
 {
     if (fd < 0 || fd >= MAX_FD || !byfd[fd]) return fn(fd, b, n, off);
+    if (ro_now()) {
+        errno = EROFS;
+        return -1;
+    }
     pthread_mutex_lock(&mu);
     if (byfd[fd]) save(byfd[fd], fd, off, n);
     ssize_t r = fn(fd, b, n, off);
@@ -320,6 +346,10 @@ ssize_t pwrite64(int fd, const void *b, size_t n, off_t off)
 ssize_t write(int fd, const void *b, size_t n)
 {
     if (fd < 0 || fd >= MAX_FD || !byfd[fd]) return r_write(fd, b, n);
+    if (ro_now()) {
+        errno = EROFS;
+        return -1;
+    }
     pthread_mutex_lock(&mu);
     if (byfd[fd]) {
         int fl = fcntl(fd, F_GETFL);
@@ -334,6 +364,10 @@ ssize_t write(int fd, const void *b, size_t n)
 static int do_trunc(int (*fn)(int, off_t), int fd, off_t len)
 {
     if (fd < 0 || fd >= MAX_FD || !byfd[fd]) return fn(fd, len);
+    if (ro_now()) {
+        errno = EROFS;
+        return -1;
+    }
     pthread_mutex_lock(&mu);
     struct pfile *f = byfd[fd];
     if (f && len < f->synced) save(f, fd, len, (size_t)(f->synced - len));
@@ -379,9 +413,9 @@ static int do_sync(int (*fn)(int), int fd)
         snprintf(why, sizeof why, "cut at sync %ld (%s)", syncs, f->path);
         rollback_and_die(why);
     }
-    if (eio_path && access(eio_path, F_OK) == 0) {
+    if ((eio_path && access(eio_path, F_OK) == 0) || ro_now()) {
         pthread_mutex_unlock(&mu);
-        errno = EIO;
+        errno = ro_now() ? EROFS : EIO;
         return -1;
     }
     int r = fn(fd);
