@@ -25,7 +25,10 @@ acked() { # a receipt from our device (:1) for that message reached alice
   fw GET /admin/contacts/alice/inbox | jq -e --arg id "$1" \
     '[.receipts[] | select(.id==$id and (.from | test(":1@")))] | length > 0' >/dev/null
 }
-replies() { fw GET /admin/contacts/alice/inbox | jq --arg t "re: $1" '[.messages[] | select(.text==$t)] | length'; }
+# replies TEXT: distinct replies (message ids) to TEXT at alice. A reply whose server ack could
+# not be recorded (the store failing) goes out again under the SAME id after the reconnect,
+# which a WhatsApp client dedupes (verify.py counts those apart as reply_resent_same_id).
+replies() { fw GET /admin/contacts/alice/inbox | jq --arg t "re: $1" '[.messages[] | select(.text==$t) | .id] | unique | length'; }
 wait_reply() { # wait_reply TEXT [TENTHS]
   for _ in $(seq 1 "${2:-300}"); do [ "$(replies "$1")" -ge 1 ] && return 0; sleep 0.1; done
   return 1
