@@ -13,6 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("WAGATE_BUILD", os.path.join(ROOT, "build"))
 WAGATE = os.environ.get("WAGATE_BIN", os.path.join(BUILD, "wagate"))
 FAKEWA = os.path.join(BUILD, "wagate-fakewa")
+TESTDNS = os.path.join(BUILD, "wagate-testdns")
+DNS_ROUNDS = int(os.environ.get("BENCH_DNS_ROUNDS", "5"))
+DNS_OUTAGE_S = float(os.environ.get("BENCH_DNS_OUTAGE", "6"))
 DRIVER = os.path.join(ROOT, "bench", "baileys", "driver.mjs")
 N_IN = int(os.environ.get("BENCH_IN", "2500"))
 N_GROUP = int(os.environ.get("BENCH_GROUP", "500"))
@@ -234,9 +237,9 @@ class Wagate:
         s, b = self.fw.api("POST", "/admin/scan", {"qr": q, "phone": phone})
         if s != 200:
             raise RuntimeError(f"scan: {s} {b}")
-        wait_for(lambda: self.state(acct) == "connected", 30, "linked")
+        wait_for(lambda: self.acct_state(acct) == "connected", 30, "linked")
 
-    def state(self, acct):  # one account's entry: cheap even with a thousand accounts
+    def acct_state(self, acct):  # one account's entry: cheap even with a thousand accounts
         try:
             s, b = self.api("GET", f"/api/v1/channels/whatsapp/{acct}")
             return b.get("state") if s == 200 and isinstance(b, dict) else None
@@ -423,6 +426,91 @@ def recovery_baileys(fw, b, phone, fault, settle):
     return b.opens[k][1] - t0 - settle
 
 
+def dns_mode():
+    """Run by dns_rows() inside `unshare -rmn` (a network and mount namespace of its own,
+    loopback only): fakewa's name wa.test is served by wagate-testdns on 127.0.0.1:53 through
+    /etc/resolv.conf (bind-mounted in the namespace), so wagate (c-ares) and Baileys (Node,
+    getaddrinfo) both resolve it the system's way. Each round: DNS fails (NXDOMAIN, SERVFAIL,
+    no answer in turn), both links are closed by the server, DNS_OUTAGE_S later DNS answers
+    again; the time from then to connected is printed as "dns WHO SECONDS" (nan: not within
+    90 s). No network-change event: what notices is each client's own retrying."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    rc = os.path.join(T, "resolv.conf")
+    open(rc, "w").write("nameserver 127.0.0.1\n")
+    subprocess.run(["mount", "--bind", rc, "/etc/resolv.conf"], check=True)
+    ctl = os.path.join(T, "dns.ctl")
+
+    def dns(v):
+        open(ctl + ".tmp", "w").write(f"wa.test {v}\n")
+        os.rename(ctl + ".tmp", ctl)
+    dns("a:127.0.0.1")
+    PROCS.append(subprocess.Popen([TESTDNS, "--listen", "127.0.0.1:53", "--control", ctl],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    fw = Fakewa()
+    fw.url = fw.url.replace("127.0.0.1", "wa.test")
+    wp, bp = "+15550001", 15550101
+    fw.account(wp)
+    fw.account(f"+{bp}")
+    w = Wagate(fw, "dns-w", ["default"])
+    w.start()
+    w.link("default", wp)
+    b = Baileys(fw, "dns-b", 1, bp)
+    b.start(pair=True)
+    b.wait_open(60)
+    time.sleep(2)
+    modes = ["nxdomain", "servfail", "drop"]
+    for r in range(DNS_ROUNDS):
+        before = w.channels().get("default", {}).get("reconnects", 0)
+        k = len(b.opens)
+        dns(modes[r % len(modes)])
+        for ph in (wp, f"+{bp}"):
+            fw.api("POST", "/admin/fault", {"type": "close", "phone": ph})
+        time.sleep(DNS_OUTAGE_S)
+        dns("a:127.0.0.1")
+        t0 = time.monotonic()
+        tw = tb = None
+        while time.monotonic() - t0 < 90 and (tw is None or tb is None):
+            c = w.channels().get("default", {})
+            if tw is None and c.get("reconnects", 0) > before and c.get("state") == "connected":
+                tw = time.monotonic() - t0
+            if tb is None and len(b.opens) > k:
+                tb = b.opens[k][1] - t0
+            if tb is None and b.p.poll() is not None:
+                tb = float("nan")
+            time.sleep(0.01)
+        print(f"dns wagate {tw if tw is not None else float('nan')}", flush=True)
+        print(f"dns baileys {tb if tb is not None else float('nan')}", flush=True)
+        if tb != tb or tb is None:  # Baileys gave up: restart it for the next round
+            b.stop()
+            b.start()
+            b.wait_open(60)
+        time.sleep(1)
+    w.stop()
+    b.stop()
+
+
+def dns_rows():
+    """The DNS-outage recovery rows (dns_mode, in a namespace of its own)."""
+    if not os.path.exists(TESTDNS):
+        log("compare: wagate-testdns not built: no DNS rows")
+        return
+    cmd = ["unshare", "-rmn", sys.executable, os.path.abspath(__file__), "--dns"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                             env=dict(os.environ, WAGATE_BUILD=BUILD)).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log(f"compare: DNS rows: {e}")
+        return
+    n = 0
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) == 3 and w[0] == "dns":
+            rec("recovery after a 6 s DNS outage ends (s)", w[1], float(w[2]))
+            n += 1
+    if not n:
+        log("compare: DNS rows: none (unshare -rmn refused?)")
+
+
 def link_all(g, pairs, width=8):
     """Link every (account, phone) of a wagate daemon, width at a time (set-up, not measured)."""
     todo = queue.Queue()
@@ -605,6 +693,8 @@ def main():
     w.stop()
     b.stop()
 
+    log(f"compare: recovery after a DNS outage ({DNS_ROUNDS} rounds, namespace of its own)")
+    dns_rows()
     nodes(fw)
     table(ceil_1, ceil_g, time.monotonic() - t_all)
 
@@ -622,8 +712,13 @@ def cell(vs):
         return "—", None
     if isinstance(vs[0], tuple):
         return fmt(vs[0]), vs[0][0]
-    m = statistics.median(vs)
-    s = fmt(m) if len(vs) == 1 else f"{fmt(m)} ({fmt(min(vs))}–{fmt(max(vs))})"
+    ok = [v for v in vs if v == v]  # nan: never happened within that row's wait
+    if not ok:
+        return ("never" if len(vs) > 1 else fmt(vs[0])) + (f" ({len(vs)} of {len(vs)})" if len(vs) > 1 else ""), float("nan")
+    m = statistics.median(ok)
+    s = fmt(m) if len(ok) == 1 else f"{fmt(m)} ({fmt(min(ok))}–{fmt(max(ok))})"
+    if len(ok) < len(vs):
+        s += f", never in {len(vs) - len(ok)} of {len(vs)}"
     return s, m
 
 
@@ -686,7 +781,12 @@ def profile():
 
 if __name__ == "__main__":
     try:
-        profile() if sys.argv[1:] == ["--profile"] else main()
+        if sys.argv[1:] == ["--profile"]:
+            profile()
+        elif sys.argv[1:] == ["--dns"]:
+            dns_mode()
+        else:
+            main()
     finally:
         for p in PROCS:
             try:

@@ -9,7 +9,7 @@ for b in build/bench_*; do
   "$b"
 done
 for s in bench/*.sh; do
-  [ "$(basename "$s")" = run.sh ] && continue
+  case "$(basename "$s")" in run.sh | compare.sh) continue ;; esac # compare: make bench runs it last
   echo "== $(basename "$s")"
   WAGATE_BIN=build/wagate bash "$s"
 done
