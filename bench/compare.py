@@ -331,8 +331,13 @@ class Baileys:
         return t0
 
     def wait_open(self, secs):
-        if not self.all_open.wait(secs):
-            raise RuntimeError("Baileys: not all accounts opened")
+        end = time.monotonic() + secs
+        while not self.all_open.wait(0.2):
+            if self.p.poll() is not None:  # it died (see bench/out/baileys-driver.log)
+                raise RuntimeError(f"Baileys: the driver exited ({self.p.returncode}) before all "
+                                   "accounts opened; bench/out/baileys-driver.log says why")
+            if time.monotonic() > end:
+                raise RuntimeError("Baileys: not all accounts opened")
         return time.monotonic()
 
     def cmd(self, s):

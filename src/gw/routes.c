@@ -391,13 +391,17 @@ static long long query_num(const char *query, const char *name, long long def)
 }
 
 /* {"messages":[...],"next_cursor":N,"epoch":E[,"cursor_reset":{...}]}: cursor_reset when the
- * caller's epoch is not the current one (a restored database: what it may have missed), or
- * its cursor is ahead of every cursor given out (next_cursor is then the last one). */
+ * caller's epoch is not the current one (a restored database: what it may have missed), when
+ * it sends no epoch and its cursor is not past the last reset's lost range, or when it is
+ * ahead of every cursor given out (next_cursor is then the last one). */
 static void cursor_fields(cJSON *o, const struct gw_cursor_info *ci, long long epoch,
                           long long after)
 {
     cJSON_AddNumberToObject(o, "epoch", (double)ci->epoch);
-    bool stale = epoch > 0 && epoch != ci->epoch, ahead = after > ci->last;
+    /* without an epoch: a cursor not past the last reset's lost range may have read rows that
+     * are gone, or will never see them */
+    bool in_lost = ci->missed_to > 0 && after <= ci->missed_to;
+    bool stale = epoch > 0 ? epoch != ci->epoch : in_lost, ahead = after > ci->last;
     if (!stale && !ahead) return;
     cJSON *r = cJSON_AddObjectToObject(o, "cursor_reset");
     cJSON_AddNumberToObject(r, "epoch", (double)ci->epoch);

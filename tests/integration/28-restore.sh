@@ -71,8 +71,14 @@ NEW=$(cursor_of after-restore)
 echo "# after the restore: the next message got cursor $NEW (the last one given out was $LAST)"
 check "its cursor is above every cursor given out before ($NEW > $LAST)" ok_if '[ "$NEW" -gt "$LAST" ]'
 inbox "$LAST"
-check "an agent paging from $LAST (no epoch) sees it" ok_if \
-  '[ "$(jq -r ".messages[0].text" <<<"$BODY")" = after-restore ] && [ "$(jq -r .epoch <<<"$BODY")" = 2 ]'
+check "an agent paging from $LAST (no epoch) is told cursor_reset and sees it" ok_if \
+  '[ "$(jq -r ".messages[0].text" <<<"$BODY")" = after-restore ] && [ "$(jq -r .epoch <<<"$BODY")" = 2 ] &&
+   [ "$(jq -r .cursor_reset.missed_to <<<"$BODY")" = "$LAST" ]'
+inbox "$NEW"
+check "past the lost range, no cursor_reset any more" ok_if '[ "$(jq -r ".cursor_reset // empty" <<<"$BODY")" = "" ]'
+inbox 2
+check "an agent at cursor 2 is told too (it will never see $((C5 + 1))..$LAST)" ok_if \
+  '[ "$(jq -r .cursor_reset.missed_from <<<"$BODY")" = $((C5 + 1)) ]'
 inbox "$LAST" 1
 check "with its old epoch 1: cursor_reset with the range" ok_if \
   '[ "$(jq -r .cursor_reset.epoch <<<"$BODY")" = 2 ] &&
