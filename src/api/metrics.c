@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define MAX_FAMILIES 128
-#define MAX_SERIES   256
+#define MAX_SERIES   16384 /* per family: 1024 accounts x the states or causes of one */
 
 struct series {
     char *labels;
@@ -25,7 +25,7 @@ struct family {
     char *help;
     enum api_metric_type type;
     struct series *s;
-    size_t n;
+    size_t n, cap; /* cap doubles: a thousand accounts' series cost no quadratic copying */
 };
 
 struct api_metrics {
@@ -110,9 +110,14 @@ static struct series *series(struct api_metrics *m, const char *name, const char
     *rc = -ENOSPC;
     if (f->n >= MAX_SERIES) return NULL;
     *rc = -ENOMEM;
-    struct series *ns = realloc(f->s, (f->n + 1) * sizeof(*ns));
-    if (!ns) return NULL;
-    f->s = ns;
+    if (f->n == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 8;
+        struct series *ns = realloc(f->s, ncap * sizeof(*ns));
+        if (!ns) return NULL;
+        f->s = ns;
+        f->cap = ncap;
+    }
+    struct series *ns = f->s;
     ns[f->n].labels = strdup(labels);
     if (!ns[f->n].labels) return NULL;
     ns[f->n].v = 0;

@@ -6,7 +6,7 @@
  * identified by its label set, written as the Prometheus label text without
  * braces (e.g. `route="/healthz",code="200"`, or "" for none). Label values
  * must be escaped by the caller (api_metrics_label_escape helps).
- * Caps: 128 families, 256 series per family (-ENOSPC beyond). Names must
+ * Caps: 128 families, 16384 series per family (-ENOSPC beyond). Names must
  * match [a-zA-Z_:][a-zA-Z0-9_:]* (-EINVAL otherwise). Not thread-safe: use
  * from the loop thread.
  */
