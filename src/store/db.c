@@ -316,13 +316,6 @@ void st_db_release_memory(struct st_db *db)
     if (db && db->h) (void)sqlite3_db_release_memory(db->h);
 }
 
-/* Statements are prepared at their first use (stmt_get); the handle is ready for them. */
-static int prepare_all(struct st_db *db)
-{
-    db->prepared = true;
-    return 0;
-}
-
 static void finalize_all(struct st_db *db)
 {
     for (int i = 0; i < ST_Q_COUNT; i++) {
@@ -599,10 +592,8 @@ static int open_steps(struct st_db *db, const char *path, const struct st_db_opt
     int target = o->target_version > 0 && o->target_version < ST_SCHEMA_VERSION ? o->target_version
                                                                                 : ST_SCHEMA_VERSION;
     if (!rc) rc = migrate(db, target, err, errlen);
-    if (!rc && target == ST_SCHEMA_VERSION && db->version == ST_SCHEMA_VERSION) {
-        rc = prepare_all(db);
-        if (rc) seterr(err, errlen, rc, "%s", db->last_error);
-    }
+    /* the statements are prepared at their first use (stmt_get) */
+    if (!rc && target == ST_SCHEMA_VERSION && db->version == ST_SCHEMA_VERSION) db->prepared = true;
     return rc;
 }
 

@@ -16,22 +16,6 @@ SHIM="$WAGATE_BUILD/wagate_powercut.so"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 export LD_PRELOAD="$SHIM" WAGATE_PC_EIO_FILE="$T/eio"
 
-identity() {
-  python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True); print(c.execute("SELECT hex(identity_pub) FROM creds").fetchone()[0])' "$1" 2>/dev/null
-}
-alice_says() { fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\":\"$1\"}" | jq -r .id; }
-acked() { # acked ID: a receipt from our device (:1; the gateway's are "inactive") reached alice
-  fw GET /admin/contacts/alice/inbox | jq -e --arg id "$1" \
-    '[.receipts[] | select(.id==$id and (.from | test(":1@")))] | length > 0' >/dev/null
-}
-# replies TEXT: distinct replies (message ids) to TEXT at alice. A reply whose server ack could
-# not be recorded (the store failing) goes out again under the SAME id after the reconnect,
-# which a WhatsApp client dedupes (verify.py counts those apart as reply_resent_same_id).
-replies() { fw GET /admin/contacts/alice/inbox | jq --arg t "re: $1" '[.messages[] | select(.text==$t) | .id] | unique | length'; }
-wait_reply() {
-  for _ in $(seq 1 300); do [ "$(replies "$1")" -ge 1 ] && return 0; sleep 0.05; done
-  return 1
-}
 
 export WAGATE_PC_DIR="$T/g/state"
 check "set-up: the gateway (under the shim) paired" crash_setup

@@ -17,22 +17,6 @@ source "$(dirname "$0")/crash-lib.sh"
 
 mkdir -p "$T/g/state"
 mount -t tmpfs -o size=16m,mode=0700 tmpfs "$T/g/state" || { echo "# cannot mount a tmpfs: skipped"; exit 77; }
-identity() {
-  python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True); print(c.execute("SELECT hex(identity_pub) FROM creds").fetchone()[0])' "$1" 2>/dev/null
-}
-alice_says() { fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\":\"$1\"}" | jq -r .id; }
-acked() { # a receipt from our device (:1) for that message reached alice
-  fw GET /admin/contacts/alice/inbox | jq -e --arg id "$1" \
-    '[.receipts[] | select(.id==$id and (.from | test(":1@")))] | length > 0' >/dev/null
-}
-# replies TEXT: distinct replies (message ids) to TEXT at alice. A reply whose server ack could
-# not be recorded (the store failing) goes out again under the SAME id after the reconnect,
-# which a WhatsApp client dedupes (verify.py counts those apart as reply_resent_same_id).
-replies() { fw GET /admin/contacts/alice/inbox | jq --arg t "re: $1" '[.messages[] | select(.text==$t) | .id] | unique | length'; }
-wait_reply() { # wait_reply TEXT [TENTHS]
-  for _ in $(seq 1 "${2:-300}"); do [ "$(replies "$1")" -ge 1 ] && return 0; sleep 0.1; done
-  return 1
-}
 avail_k() { df -k --output=avail "$T/g/state" | tail -1 | tr -d ' '; }
 fill_to() { # fill_to KIB: leave about KIB free (0 = none at all)
   rm -f "$T/g/state/fill"

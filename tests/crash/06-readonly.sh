@@ -17,22 +17,6 @@ SHIM="$WAGATE_BUILD/wagate_powercut.so"
 [ -f "$SHIM" ] || { echo "not ok - $SHIM not built"; exit 1; }
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 export LD_PRELOAD="$SHIM" WAGATE_PC_EROFS_FILE="$T/erofs" WAGATE_PC_DIR="$T/g/state"
-identity() {
-  python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True); print(c.execute("SELECT hex(identity_pub) FROM creds").fetchone()[0])' "$1" 2>/dev/null
-}
-alice_says() { fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\":\"$1\"}" | jq -r .id; }
-acked() { # a receipt from our device (:1) for that message reached alice
-  fw GET /admin/contacts/alice/inbox | jq -e --arg id "$1" \
-    '[.receipts[] | select(.id==$id and (.from | test(":1@")))] | length > 0' >/dev/null
-}
-# replies TEXT: distinct replies (message ids) to TEXT at alice. A reply whose server ack could
-# not be recorded (the store failing) goes out again under the SAME id after the reconnect,
-# which a WhatsApp client dedupes (verify.py counts those apart as reply_resent_same_id).
-replies() { fw GET /admin/contacts/alice/inbox | jq --arg t "re: $1" '[.messages[] | select(.text==$t) | .id] | unique | length'; }
-wait_reply() { # wait_reply TEXT [TENTHS]
-  for _ in $(seq 1 "${2:-300}"); do [ "$(replies "$1")" -ge 1 ] && return 0; sleep 0.1; done
-  return 1
-}
 
 check "set-up: the gateway (under the shim) paired" crash_setup
 ID0=$(identity "$GW_STATE/accounts/default/wa.db")

@@ -154,3 +154,25 @@ crash_converge() {
   crash_verify
 }
 gw_save_log_copy() { cp "$T/all.log" "$T/all.final.log"; cat "$T/g/err.log" >>"$T/all.final.log"; }
+
+# ---- the store-fault tests (03-eio, 04-diskfull, 06-readonly) ----
+# identity DB: the stored identity public key (hex), empty when unreadable.
+identity() {
+  python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True); print(c.execute("SELECT hex(identity_pub) FROM creds").fetchone()[0])' "$1" 2>/dev/null
+}
+# alice_says TEXT: alice's phone writes to us; prints the message id.
+alice_says() { fw POST /admin/contacts/alice/send "{\"to\":\"+15550001\",\"text\":\"$1\"}" | jq -r .id; }
+# acked ID: a receipt from our device (:1; the gateway's are "inactive") reached alice.
+acked() {
+  fw GET /admin/contacts/alice/inbox | jq -e --arg id "$1" \
+    '[.receipts[] | select(.id==$id and (.from | test(":1@")))] | length > 0' >/dev/null
+}
+# replies TEXT: distinct replies (message ids) to TEXT at alice. A reply whose server ack could
+# not be recorded (the store failing) goes out again under the SAME id after the reconnect,
+# which a WhatsApp client dedupes (verify.py counts those apart as reply_resent_same_id).
+replies() { fw GET /admin/contacts/alice/inbox | jq --arg t "re: $1" '[.messages[] | select(.text==$t) | .id] | unique | length'; }
+# wait_reply TEXT [TENTHS]: until alice has a reply to TEXT (default 30 s).
+wait_reply() {
+  for _ in $(seq 1 "${2:-300}"); do [ "$(replies "$1")" -ge 1 ] && return 0; sleep 0.1; done
+  return 1
+}
