@@ -144,7 +144,8 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_RETRY_PUT] = "INSERT INTO retry_buffer (msg_id, to_jid, payload, created)"
                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (msg_id) DO UPDATE SET"
                        " to_jid = ?2, payload = ?3, created = ?4",
-    [ST_Q_RETRY_GET] = "SELECT to_jid, payload, created FROM retry_buffer WHERE msg_id = ?1",
+    [ST_Q_RETRY_GET] = "SELECT to_jid, payload FROM outbox WHERE msg_id = ?1 UNION ALL"
+                       " SELECT to_jid, payload FROM retry_buffer WHERE msg_id = ?1 LIMIT 1",
     [ST_Q_RETRY_PURGE] = "DELETE FROM retry_buffer WHERE created < ?1",
     [ST_Q_PROC_HAS] = "SELECT msg_id FROM processed WHERE hash = ?1",
     [ST_Q_PROC_PUT] = "INSERT OR IGNORE INTO processed (hash, msg_id, at) VALUES (?1, ?2, ?3)",

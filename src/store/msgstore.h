@@ -179,10 +179,13 @@ void st_outbox_list_free(struct st_outbox_msg *v, size_t n);
 
 /* ---- retry buffer (what we sent, for peers' retry receipts) ---- */
 
-/* Keep (replace) the plaintext sent as msg_id to `to`, created at `now`. */
+/* What we sent is the outbox row itself (msg_id, to_jid, payload); the retry_buffer table
+ * holds what was sent outside the outbox (and the copies older builds made of outbox rows).
+ * Keep (replace) the plaintext sent as msg_id to `to`, created at `now`. */
 int st_retry_put(struct st_db *db, const char *msg_id, const char *to, const uint8_t *payload,
                  size_t len, int64_t now) __attribute__((warn_unused_result));
-/* 1 found (*payload new heap copy, *len; to copied into to_out if non-NULL), 0 absent. */
+/* The outbox row with that msg_id, else the retry_buffer entry: 1 found (*payload new heap
+ * copy, *len; to copied into to_out if non-NULL), 0 absent. */
 int st_retry_get(struct st_db *db, const char *msg_id, char *to_out, size_t to_cap,
                  uint8_t **payload, size_t *len) __attribute__((warn_unused_result));
 /* Delete entries created before now - max_age (ST_RETRY_MAX_AGE is 7 days); returns the

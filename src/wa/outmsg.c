@@ -68,7 +68,7 @@ int wa_outrow_store(struct st_db *db, const struct wa_outrow *r, const char *ide
         memset(out, 0, sizeof(*out));
         return -EEXIST;
     }
-    if (rc == 0) rc = st_retry_put(db, r->id, r->chat, r->pb.data, r->pb.len, (int64_t)time(NULL));
+    /* st_retry_get answers peers' retry receipts from this row: no second copy */
     if (rc == 0) rc = st_outbox_get(db, r->id, out);
     return rc;
 }

@@ -381,6 +381,19 @@ static void test_retry_processed_lid(void **state)
     assert_int_equal(st_retry_get(db, "OLD", NULL, 0, &p, &n), 0);
     assert_int_equal(st_retry_get(db, "NEW", NULL, 0, &p, &n), 1);
     free(p);
+    /* an outbox row answers for itself, and wins over an older copy in retry_buffer */
+    const uint8_t ob[] = {1, 2, 3, 4, 5};
+    assert_int_equal(st_outbox_enqueue(db, "k-out", "OUT1", "c@s.whatsapp.net", ob, 5, NULL), 0);
+    assert_int_equal(st_retry_get(db, "OUT1", to, sizeof to, &p, &n), 1);
+    assert_string_equal(to, "c@s.whatsapp.net");
+    assert_int_equal(n, 5);
+    assert_memory_equal(p, ob, 5);
+    free(p);
+    assert_int_equal(st_outbox_enqueue(db, "k-out2", "NEW", "d@s.whatsapp.net", ob, 2, NULL), 0);
+    assert_int_equal(st_retry_get(db, "NEW", to, sizeof to, &p, &n), 1);
+    assert_string_equal(to, "d@s.whatsapp.net");
+    assert_int_equal(n, 2);
+    free(p);
 
     uint8_t h1[32], h2[32];
     st_ciphertext_hash(pb, 4, h1);
