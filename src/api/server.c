@@ -455,11 +455,36 @@ static void handle_request(struct client *c, const struct http_request *req, con
     struct api_response res;
     srv_response_init(&res);
     struct api_request areq = {.http = req, .route = rt->prefix, .rest = sub, .server = s};
+    res.held = NULL;
     rt->fn(&areq, &res, rt->arg);
     if (res.status < 100 || res.status > 599) res.status = 500;
+    if (res.held) { /* answered by api_server_release */
+        struct api_held *h = res.held, **tail = &s->held;
+        res.held = NULL;
+        h->c = c;
+        h->route = rt->prefix;
+        h->keep = keep;
+        h->res = res;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = h;
+        c->held = h;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
     srv_count_request(s, rt->prefix, res.status);
     srv_send_response(c, &res, keep);
     srv_response_free(&res);
+}
+
+uint64_t api_response_defer(const struct api_request *req, struct api_response *res)
+{
+    if (!req || !req->server || !res || res->held) return 0;
+    struct api_held *h = calloc(1, sizeof(*h));
+    if (!h) return 0;
+    h->id = ++req->server->held_seq;
+    res->held = h;
+    return h->id;
 }
 
 /* ---- HTTP clients ------------------------------------------------------- */
@@ -487,6 +512,15 @@ static void http_input(struct client *c, const uint8_t *p, size_t n)
         if (c->state != C_HTTP)
             return; /* upgraded (rest already handed over), draining or closed */
         http_parser_next(c->hp);
+        if (c->held) { /* the rest waits for the release (at most one read's worth) */
+            if (n && (c->saved = malloc(n))) {
+                memcpy(c->saved, p, n);
+                c->nsaved = n;
+            } else if (n) {
+                srv_client_close(c);
+            }
+            return;
+        }
     }
 }
 
@@ -506,6 +540,8 @@ static void plain_input(struct client *c, const uint8_t *p, size_t n)
 
 /* Ciphertext in: the handshake advances, plaintext goes to HTTP/WebSocket, and whatever
  * the codec has to say (handshake records, alerts) goes out. A TLS error closes. */
+static void tls_pump(struct client *c);
+
 static void tls_input(struct client *c, const char *p, size_t n)
 {
     const struct api_tls_ops *ops = c->srv->cfg.tls;
@@ -513,7 +549,14 @@ static void tls_input(struct client *c, const char *p, size_t n)
         srv_client_close(c);
         return;
     }
-    for (;;) {
+    tls_pump(c);
+}
+
+/* Plaintext out of the codec to HTTP/WebSocket, until it has none or a response is held. */
+static void tls_pump(struct client *c)
+{
+    const struct api_tls_ops *ops = c->srv->cfg.tls;
+    while (!c->held) {
         size_t got = 0;
         int r = ops->read(c->tls, c->srv->pbuf, sizeof(c->srv->pbuf), &got);
         if (r < 0) {
@@ -547,6 +590,54 @@ static void srv_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     plain_input(c, (const uint8_t *)b->base, (size_t)nread);
     srv_update_timer(c);
+}
+
+/* ---- deferred responses ------------------------------------------------- */
+
+static void held_free(struct api_held *h)
+{
+    srv_response_free(&h->res);
+    free(h);
+}
+
+/* The held response went out: the connection's waiting input, then reading again. */
+static void resume(struct client *c)
+{
+    if (c->saved) {
+        uint8_t *p = c->saved;
+        size_t n = c->nsaved;
+        c->saved = NULL;
+        c->nsaved = 0;
+        http_input(c, p, n);
+        free(p);
+    }
+    if (c->state == C_HTTP && !c->held && c->tls) tls_pump(c);
+    if (c->state != C_HTTP || c->held) return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, srv_on_alloc, srv_on_read) < 0) {
+        srv_client_close(c);
+        return;
+    }
+    srv_update_timer(c);
+}
+
+void api_server_release(struct api_server *s, uint64_t id, int status, const char *msg)
+{
+    struct api_held **pp = &s->held;
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    struct api_held *h = *pp;
+    if (!h) return;
+    *pp = h->next;
+    struct client *c = h->c;
+    if (c) c->held = NULL;
+    if (c && c->state == C_HTTP) {
+        if (status && api_response_error(&h->res, status, msg ? msg : "failed") < 0)
+            h->res.status = 500;
+        srv_count_request(s, h->route, h->res.status);
+        srv_send_response(c, &h->res, h->keep);
+        resume(c);
+    }
+    held_free(h);
 }
 
 /* ---- timers ------------------------------------------------------------- */
@@ -638,6 +729,7 @@ static void on_client_handle_closed(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     s->nall--;
     http_parser_free(c->hp);
+    free(c->saved);
     wss_free(c->ws);
     if (c->tls) s->cfg.tls->free(c->tls);
     free(c);
@@ -661,6 +753,8 @@ void srv_client_close(struct client *c)
         api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
     }
     if (c->triage) s->ntriage--;
+    if (c->held) c->held->c = NULL; /* released later, to nobody */
+    c->held = NULL;
     c->state = C_CLOSED;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->tcp, on_client_handle_closed);
@@ -721,6 +815,11 @@ void srv_on_connection(uv_stream_t *l, int status)
 
 void srv_server_free(struct api_server *s)
 {
+    while (s->held) {
+        struct api_held *h = s->held;
+        s->held = h->next;
+        held_free(h);
+    }
     api_events_free(s->events);
     api_metrics_free(s->metrics);
     for (size_t i = 0; i < s->nroutes; i++)

@@ -124,7 +124,8 @@ struct api_response {
     int status;
     char content_type[64];
     struct buf body;
-    struct buf headers; /* extra "Name: value\r\n" lines */
+    struct buf headers;    /* extra "Name: value\r\n" lines */
+    struct api_held *held; /* api_response_defer (the server's) */
 };
 
 /* A synchronous route handler: fill res before returning. */
@@ -137,6 +138,17 @@ int api_response_text(struct api_response *res, int status, const char *ctype, c
 /* {"error": msg} with status. */
 int api_response_error(struct api_response *res, int status, const char *msg);
 int api_response_header(struct api_response *res, const char *name, const char *value);
+/* Answer later: after filling res, the handler defers it; the server keeps res as filled and
+ * answers nothing more on that connection (it stops reading) until api_server_release(s, id,
+ * status, msg) -- status 0 sends res as it was filled, any other status sends {"error": msg}
+ * with that status instead -- then carries on with the connection's next request. For a
+ * response that may go out only once something has happened (a COMMIT shared by the requests
+ * of one loop iteration). Returns the id (> 0), or 0 (no memory: res goes out when the
+ * handler returns, so the handler must finish the work first). A release of an id whose
+ * connection closed meanwhile just forgets it; release each id once, before the server's
+ * close callback runs. */
+uint64_t api_response_defer(const struct api_request *req, struct api_response *res);
+void api_server_release(struct api_server *s, uint64_t id, int status, const char *msg);
 
 /* Bind and listen; returns 0 or -errno (e.g. -EADDRINUSE, -EINVAL for a bad
  * listen address or empty token), detail in err (may be NULL). On failure

@@ -45,18 +45,31 @@ struct client {
     struct api_events_sub *sub;
     enum cstate state;
     enum tmode tmode;
-    size_t pending;   /* bytes given to uv_write, not yet written */
-    int handles;      /* open uv handles (tcp + timer) */
-    bool counted;     /* counts against max_clients (rejected ones do not) */
-    bool ping_out;    /* a ping is outstanding */
-    bool ws_counted;  /* counted in nws */
-    bool triage;      /* over a limit: one small request, /healthz only (server.h) */
-    bool served;      /* a request was answered (the first-request deadline is over) */
+    size_t pending;        /* bytes given to uv_write, not yet written */
+    int handles;           /* open uv handles (tcp + timer) */
+    bool counted;          /* counts against max_clients (rejected ones do not) */
+    bool ping_out;         /* a ping is outstanding */
+    bool ws_counted;       /* counted in nws */
+    bool triage;           /* over a limit: one small request, /healthz only (server.h) */
+    bool served;           /* a request was answered (the first-request deadline is over) */
+    struct api_held *held; /* a deferred response: input waits until it is released */
+    uint8_t *saved;        /* input that arrived after the deferred request, and its size */
+    size_t nsaved;
     uint8_t peer[16]; /* the peer's IPv4 (4 bytes, also from ::ffff:a.b.c.d) or IPv6 address */
     uint8_t peer_len; /* 0 = unknown */
     uint64_t born;    /* uv_now() at the accept */
     void *tls;        /* the transport codec (api_tls_ops) of this connection, or NULL */
     unsigned long long frames_at_ping;
+};
+
+/* A deferred response (api_response_defer), on the server's list until released. */
+struct api_held {
+    uint64_t id;
+    struct api_held *next;
+    struct client *c; /* NULL once the connection closed */
+    const char *route;
+    bool keep;
+    struct api_response res; /* its buffers, moved out of the handler's response */
 };
 
 struct wreq {
@@ -77,6 +90,8 @@ struct api_server {
     struct api_events *events;
     struct api_metrics *metrics;
     struct client *clients;
+    struct api_held *held; /* deferred responses, oldest first */
+    uint64_t held_seq;
     size_t nclients, nall, nws, ntriage;
     struct api_guard guard;
     void (*status_fill)(cJSON *, void *);

@@ -34,6 +34,7 @@
 #include "gw/webhook.h"
 #include "gw/dnsprobe.h"
 #include "gw/notify.h"
+#include "gw/sendwait.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_crypto.h"
 #include "store/creds.h"
@@ -133,6 +134,7 @@ struct gw_channel {
     struct gw_access *access;   /* the access policy before the hook (gw/access.h) */
     struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
     struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
+    struct gw_sendwait *sw;     /* API sends waiting for their shared COMMIT (gw/sendwait.h) */
     bool own_notify;            /* notify was made here (no shared one given): closed here */
     unsigned health_fail;
 
@@ -914,6 +916,17 @@ static bool hook_admit(void *ud, const struct wa_inmsg *m)
     return gw_access_admit(ch->access, &ch->creds, m);
 }
 
+static int settle_sends(void *ud)
+{
+    return gw_channel_settle(ud);
+}
+
+static void send_durable(void *ud, const struct gw_send_result *r)
+{
+    struct gw_channel *ch = ud;
+    chmsg_sent(ch->msg, r);
+}
+
 static struct st_db *access_db(void *ud)
 {
     return ((struct gw_channel *)ud)->db;
@@ -995,6 +1008,8 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                              ch->cfg.wa_dns_count, probe_resolved, ch, &ch->probe) < 0)
         ch->probe = NULL; /* no probe: the backoff alone then */
     chmsg_on_store_error(ch->msg, on_store_error, ch);
+    struct gw_sendwait_ops so = {.settle = settle_sends, .on_durable = send_durable, .ud = ch};
+    if (gw_sendwait_new(loop, &so, &ch->sw) < 0) ch->sw = NULL; /* then each send commits alone */
     uv_timer_init(loop, &ch->retry_timer);
     uv_timer_init(loop, &ch->tick);
     uv_timer_init(loop, &ch->repair_timer);
@@ -1032,6 +1047,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->close_cb = cb;
     ch->close_arg = arg;
     drop_client(ch);
+    gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
+    ch->sw = NULL;
     close_store(ch);
     dnsprobe_close(ch->probe);
     ch->probe = NULL;
@@ -1059,6 +1076,7 @@ void gw_channel_detach_api(struct gw_channel *ch)
     ch->events = NULL;
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
+    gw_sendwait_detach(ch->sw);
     chhook_detach_api(ch->hook);
     gw_webhook_detach_api(ch->webhook);
     if (ch->own_notify) gw_notify_detach_api(ch->notify);
@@ -1314,6 +1332,34 @@ int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_
     st_outbox_msg_free(&row);
     chmsg_sent(ch->msg, r);
     return 0;
+}
+
+int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
+                             struct gw_send_result *r, struct gw_waiter **w)
+{
+    *w = NULL;
+    struct gw_waiter *x = ch->sess ? gw_sendwait_add(ch->sw) : NULL;
+    if (!x) return gw_channel_send(ch, m, r);
+    *r = (struct gw_send_result){0};
+    struct st_outbox_msg row = {0};
+    bool deferred = false;
+    int rc = wa_session_send_deferred(ch->sess, m, &row, gw_sendwait_done, x, &deferred, r->error,
+                                      sizeof r->error);
+    if (rc >= 0) send_result(&row, rc, r);
+    st_outbox_msg_free(&row);
+    if (!deferred) {
+        gw_sendwait_forget(ch->sw, x);
+        if (rc >= 0) chmsg_sent(ch->msg, r);
+        return rc < 0 ? rc : 0;
+    }
+    gw_sendwait_bind(x, r, NULL, NULL, 0);
+    *w = x;
+    return 0;
+}
+
+int gw_channel_settle(struct gw_channel *ch)
+{
+    return ch->sess ? wa_session_settle(ch->sess) : 0;
 }
 
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,

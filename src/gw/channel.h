@@ -158,6 +158,16 @@ int gw_channel_logout(struct gw_channel *ch);
  * send: -EEXIST for an idempotency key reused with another recipient or text, -ENXIO for a
  * number the server just said is not on WhatsApp (r->error says why). */
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
+/* gw_channel_send with the COMMIT shared by this loop iteration's sends (gw/sendwait.h): 0 with
+ * *w set means r is filled but the row is durable only once w's release function is called
+ * with 0 (bind it with gw_sendwait_bind, or call gw_channel_settle() to commit now); *w NULL:
+ * as gw_channel_send (already committed, or refused). */
+struct gw_waiter;
+int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
+                             struct gw_send_result *r, struct gw_waiter **w)
+    __attribute__((warn_unused_result));
+/* Commit the deferred sends now: 0 or the COMMIT's error. */
+int gw_channel_settle(struct gw_channel *ch);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
 /* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or

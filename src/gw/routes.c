@@ -15,6 +15,7 @@
 #include "gw/dashboard.h"
 #include "gw/json.h"
 #include "gw/notify.h"
+#include "gw/sendwait.h"
 #include "gw/webhook.h"
 #include "store/msgstore.h"
 
@@ -290,7 +291,14 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void send_parsed(const cJSON *body, struct api_response *res, struct gw_channel_list *l)
+/* A deferred send's answer: the held 202 once its row is durable, else a 503 (gw/sendwait.h). */
+static void send_release(void *server, uint64_t ticket, int rc, const char *err)
+{
+    api_server_release(server, ticket, rc ? 503 : 0, err);
+}
+
+static void send_parsed(const struct api_request *req, const cJSON *body, struct api_response *res,
+                        struct gw_channel_list *l)
 {
     const char *acct = jstr(body, "account"), *to = jstr(body, "to"), *text = jstr(body, "text"),
                *key = jstr(body, "idempotency_key");
@@ -310,7 +318,8 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
     }
     struct wa_outmsg m = wa_outmsg_text(to, text, key);
     struct gw_send_result r;
-    int rc = gw_channel_send(ch, &m, &r);
+    struct gw_waiter *w = NULL;
+    int rc = gw_channel_send_deferred(ch, &m, &r, &w);
     if (rc == -EAGAIN) {
         api_response_error(res, 503,
                            "the account is not linked yet (or its store is not open): link it with "
@@ -328,6 +337,14 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
     cJSON_AddStringToObject(o, "state", st_out_state_name(r.state));
     if (r.duplicate) cJSON_AddTrueToObject(o, "duplicate");
     api_response_json(res, r.duplicate ? 200 : 202, o);
+    if (!w) return;
+    /* the row shares the COMMIT of this loop iteration's sends: answer once it is durable */
+    uint64_t ticket = api_response_defer(req, res);
+    gw_sendwait_bind(w, &r, ticket ? send_release : NULL, req->server, ticket);
+    if (!ticket && gw_channel_settle(ch) < 0)
+        api_response_error(res, 503,
+                           "the message could not be stored: nothing was queued; retry "
+                           "with the same idempotency_key");
 }
 
 /* Why a send request's raw body cannot be taken (NULL: it can): it must be valid UTF-8, and
@@ -374,7 +391,7 @@ static void messages_post(const struct api_request *req, struct api_response *re
         api_response_error(res, 400, "expected a JSON object");
         return;
     }
-    send_parsed(body, res, arg);
+    send_parsed(req, body, res, arg);
     cJSON_Delete(body);
 }
 

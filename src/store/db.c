@@ -27,6 +27,8 @@ struct st_db {
     sqlite3 *h;
     sqlite3_stmt *q[ST_Q_COUNT];
     bool in_txn;
+    int (*settle)(void *ud); /* a transaction left open on purpose (st_db_set_pending) */
+    void *settle_ud;
     bool in_sp; /* a savepoint is open inside the transaction */
     uint64_t commits;
     bool prepared;
@@ -342,13 +344,30 @@ static int step_ctl(struct st_db *db, enum st_q q, const char *what)
     return rc == SQLITE_OK ? 0 : st_db__fail(db, rc, what);
 }
 
+void st_db_set_pending(struct st_db *db, int (*settle)(void *ud), void *ud)
+{
+    db->settle = settle;
+    db->settle_ud = settle ? ud : NULL;
+}
+
+/* Someone else needs the transaction state: the pending transaction's owner ends it first. */
+static void settle_pending(struct st_db *db)
+{
+    int (*fn)(void *) = db->settle;
+    if (!fn) return;
+    db->settle = NULL;
+    (void)fn(db->settle_ud);
+}
+
 bool st_db_in_txn(const struct st_db *db)
 {
+    if (db->settle) settle_pending((struct st_db *)db); /* the object itself is never const */
     return db->in_txn;
 }
 
 int st_db_begin(struct st_db *db)
 {
+    settle_pending(db);
     if (db->in_txn) return st_db__failf(db, -EALREADY, "begin: a transaction is already open");
     int rc = step_ctl(db, ST_Q_BEGIN, "begin");
     if (rc == 0) db->in_txn = true;
@@ -652,6 +671,7 @@ int st_db_close(struct st_db *db)
 {
     if (!db) return 0;
     int ret = 0;
+    db->settle = NULL; /* its owner is gone: what it kept open is rolled back */
     if (db->in_txn || !sqlite3_get_autocommit(db->h)) ret = st_db_rollback(db);
     finalize_all(db);
     int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

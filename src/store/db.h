@@ -85,6 +85,12 @@ int st_db_commit(struct st_db *db) __attribute__((warn_unused_result));
 /* Roll back the open transaction (0 if none is open, e.g. SQLite already rolled back). */
 int st_db_rollback(struct st_db *db);
 bool st_db_in_txn(const struct st_db *db);
+/* A transaction its owner keeps open on purpose, to end it later (the sender's commit shared
+ * by the API sends of one loop iteration): settle(ud) must COMMIT or roll it back. Anyone
+ * else's st_db_begin(), st_db_in_txn() or st_db_backup() calls settle first (so they see no
+ * transaction of the owner's), once; the owner clears it (NULL) when it ends the transaction
+ * itself. Statements run meanwhile outside any begin join the open transaction. */
+void st_db_set_pending(struct st_db *db, int (*settle)(void *ud), void *ud);
 
 /* One savepoint level inside an open transaction (group commit: one unit of work that can be
  * undone alone while the rest of the transaction goes on). st_db_savepoint(): -EINVAL when no

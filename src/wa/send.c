@@ -121,6 +121,7 @@ static void flush_notes(struct wa_sender *s)
 /* ---- ops (iq callbacks) ---- */
 
 static void pump(struct wa_sender *s);
+static void call_waiters(struct wa_sender *s, int rc);
 static void op_cb(void *ud, int status, const struct wa_node *resp);
 
 int snd_send_iq(struct wa_sender *s, struct wa_node *iq, enum op_kind kind, struct retry_req *rr)
@@ -702,6 +703,14 @@ int wa_sender_new(const struct wa_sender_env *env, struct wa_sender **out)
 void wa_sender_free(struct wa_sender *s)
 {
     if (!s) return;
+    if (s->grp_deferred) { /* the rows are good: keep them; their frames go with the session */
+        s->grp_deferred = false;
+        st_db_set_pending(s->env.db, NULL, NULL);
+        int rc = st_db_commit(s->env.db);
+        s->grp = false;
+        call_waiters(s, rc);
+    }
+    free(s->waiters);
     for (struct op *op = s->ops; op; op = op->next)
         op->s = NULL;
     job_free(s->job);
@@ -743,40 +752,111 @@ static bool known_absent(struct wa_sender *s, const struct wa_outmsg *m)
     return true;
 }
 
-int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
+/* ---- deferred group: the sends of one loop iteration share a COMMIT ---- */
+
+static void call_waiters(struct wa_sender *s, int rc)
 {
+    size_t n = s->nwaiters;
+    s->nwaiters = 0;
+    for (size_t i = 0; i < n; i++)
+        s->waiters[i].fn(s->waiters[i].arg, rc);
+}
+
+static int settle_cb(void *ud)
+{
+    return wa_sender_settle(ud);
+}
+
+int wa_sender_settle(struct wa_sender *s)
+{
+    if (!s || !s->grp_deferred) return 0;
+    s->grp_deferred = false;
+    st_db_set_pending(s->env.db, NULL, NULL);
+    int rc = group_close(s, true);
+    if (rc < 0) snd_seterr(s, "enqueue: commit: %s", st_db_last_error(s->env.db));
+    call_waiters(s, rc < 0 ? rc : 0);
+    return rc;
+}
+
+/* The row made and stored inside the open group; a failure undoes only this row (savepoint),
+ * or, when the row opened the group, the group. */
+static int enqueue_in_group(struct wa_sender *s, const struct wa_outmsg *m, struct wa_outrow *r,
+                            struct st_outbox_msg *out, bool joined)
+{
+    int rc = joined ? st_db_savepoint(s->env.db) : 0;
+    if (rc == 0) rc = wa_outrow_store(s->env.db, r, m->idem_key, out);
+    if (rc == -EEXIST)
+        wa_outrow_conflict(m->idem_key, s->err, sizeof(s->err));
+    else if (rc < 0)
+        snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+    if (joined) {
+        if (rc >= 0 && st_db_release(s->env.db) < 0) rc = -EIO;
+        if (rc < 0) st_db_rollback_to(s->env.db);
+    }
+    return rc;
+}
+
+static int enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out,
+                   wa_sender_done_fn done, void *arg, bool *deferred)
+{
+    bool join = s->grp && s->grp_deferred && s->nwaiters < WA_SEND_WAITERS_MAX;
     /* idle and connected: the row and its encryption share one COMMIT */
     bool idle =
         !s->grp && !s->job && !s->stalled && connected(s) && s->ninflight < WA_SEND_INFLIGHT_MAX;
+    bool defer = done && (join || idle);
+    if (defer && !s->waiters && !(s->waiters = calloc(WA_SEND_WAITERS_MAX, sizeof(*s->waiters))))
+        defer = join = false;
+    if (!defer && s->grp_deferred) wa_sender_settle(s); /* this one commits alone */
+    *deferred = false;
     s->err[0] = '\0';
-    if (known_absent(s, m)) {
-        memset(out, 0, sizeof(*out));
-        return -ENXIO;
-    }
-    if (!idle) return wa_outbox_enqueue(s->env.db, s->env.creds, m, out, s->err, sizeof(s->err));
-    struct wa_outrow r;
     memset(out, 0, sizeof(*out));
+    if (known_absent(s, m)) return -ENXIO;
+    if (!defer && !idle)
+        return wa_outbox_enqueue(s->env.db, s->env.creds, m, out, s->err, sizeof(s->err));
+    struct wa_outrow r;
     int rc = wa_outrow_make(&r, m, s->env.creds, s->err, sizeof(s->err));
-    if (rc == 0 && !group_open(s)) rc = -EIO;
+    if (rc == 0 && !join && !group_open(s)) rc = -EIO;
     if (rc < 0) {
         if (rc == -EIO && !s->err[0]) snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
         wa_outrow_free(&r);
         return rc;
     }
-    rc = wa_outrow_store(s->env.db, &r, m->idem_key, out);
-    if (rc == -EEXIST)
-        wa_outrow_conflict(m->idem_key, s->err, sizeof(s->err));
-    else if (rc < 0)
-        snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));
+    rc = enqueue_in_group(s, m, &r, out, join);
+    wa_outrow_free(&r);
     if (rc == 0) pump(s);
+    if (defer && (join || rc >= 0)) { /* the group stays open: this row's COMMIT comes later */
+        if (!join) {
+            s->grp_deferred = true;
+            st_db_set_pending(s->env.db, settle_cb, s);
+        }
+        if (rc < 0) {
+            st_outbox_msg_free(out);
+            return rc;
+        }
+        s->waiters[s->nwaiters++] = (struct waiter){done, arg};
+        *deferred = true;
+        return rc;
+    }
     int c = group_close(s, rc >= 0);
     if (rc >= 0 && c < 0) {
         snd_seterr(s, "enqueue: commit: %s", st_db_last_error(s->env.db));
         rc = c;
     }
     if (rc < 0) st_outbox_msg_free(out);
-    wa_outrow_free(&r);
     return rc;
+}
+
+int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
+{
+    bool deferred;
+    return enqueue(s, m, out, NULL, NULL, &deferred);
+}
+
+int wa_sender_enqueue_deferred(struct wa_sender *s, const struct wa_outmsg *m,
+                               struct st_outbox_msg *out, wa_sender_done_fn done, void *arg,
+                               bool *deferred)
+{
+    return enqueue(s, m, out, done, arg, deferred);
 }
 
 void wa_sender_kick(struct wa_sender *s)

@@ -115,6 +115,23 @@ void wa_sender_free(struct wa_sender *s);
  * detail in wa_sender_last_error), store errors. */
 int wa_sender_enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_outbox_msg *out)
     __attribute__((warn_unused_result));
+/* The COMMIT a caller waits for: done(arg, rc) once the transaction holding its row ended (rc
+ * 0: durable; else rolled back or the COMMIT failed: nothing of it is stored). */
+typedef void (*wa_sender_done_fn)(void *arg, int rc);
+/* wa_sender_enqueue with a shared COMMIT: when the sender is connected and idle, or a deferred
+ * group is already open, the row (and its encryption) go into that group, left open, and 0 (or
+ * ST_DUPLICATE) comes back with *deferred = true: the row is NOT durable yet, done(arg, rc) is
+ * called when the group ends -- wa_sender_settle(), anyone else's transaction on the store
+ * (st_db_set_pending), or wa_sender_free (rc -ECANCELED if rolled back) -- never from inside
+ * this call. Otherwise it is wa_sender_enqueue (committed on return, *deferred = false, done
+ * never called). Up to WA_SEND_WAITERS_MAX waiters per group; past it a send commits alone. */
+#define WA_SEND_WAITERS_MAX 256
+int wa_sender_enqueue_deferred(struct wa_sender *s, const struct wa_outmsg *m,
+                               struct st_outbox_msg *out, wa_sender_done_fn done, void *arg,
+                               bool *deferred) __attribute__((warn_unused_result));
+/* End the deferred group now (COMMIT; frames written; waiters called). 0 when none is open,
+ * else the COMMIT's result. */
+int wa_sender_settle(struct wa_sender *s);
 /* Deliver the queued state changes (on_state) now; nothing while a group is open. */
 void wa_sender_flush_notes(struct wa_sender *s);
 /* Connected: send every queued outbox row, oldest first. Not connected: nothing. */

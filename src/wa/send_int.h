@@ -92,7 +92,13 @@ struct wa_sender {
     int me_dev;
     /* group commit: a transaction of ours is open; encrypted rows' frames wait for its COMMIT */
     bool grp;
-    size_t grp_notes; /* notes queued before the group (later ones die with a rollback) */
+    size_t grp_notes;  /* notes queued before the group (later ones die with a rollback) */
+    bool grp_deferred; /* the group stays open for more sends until wa_sender_settle */
+    struct waiter {
+        wa_sender_done_fn fn;
+        void *arg;
+    } * waiters; /* of the deferred group, WA_SEND_WAITERS_MAX, allocated at first use */
+    size_t nwaiters;
     struct wa_node *held[WA_SEND_INFLIGHT_MAX];
     size_t nheld;
     char err[WA_SEND_ERR_MAX];

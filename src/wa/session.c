@@ -284,7 +284,20 @@ void wa_session_mute(struct wa_session *s)
 int wa_session_send(struct wa_session *s, const struct wa_outmsg *m, struct st_outbox_msg *out,
                     char *err, size_t errlen)
 {
-    int r = wa_sender_enqueue(s->snd, m, out);
+    bool deferred;
+    return wa_session_send_deferred(s, m, out, NULL, NULL, &deferred, err, errlen);
+}
+
+int wa_session_settle(struct wa_session *s)
+{
+    return s ? wa_sender_settle(s->snd) : 0;
+}
+
+int wa_session_send_deferred(struct wa_session *s, const struct wa_outmsg *m,
+                             struct st_outbox_msg *out, wa_sender_done_fn done, void *arg,
+                             bool *deferred, char *err, size_t errlen)
+{
+    int r = wa_sender_enqueue_deferred(s->snd, m, out, done, arg, deferred);
     if (r < 0) {
         const char *why = wa_sender_last_error(s->snd);
         snprintf(err, errlen, "%s", why[0] ? why : strerror(-r));

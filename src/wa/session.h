@@ -40,6 +40,7 @@
 #include "wa/inmsg.h"
 #include "wa/outmsg.h"
 #include "wa/recv.h"
+#include "wa/send.h"
 
 struct wa_session;
 
@@ -85,4 +86,14 @@ void wa_session_mute(struct wa_session *s);
  * or a store error (err says which). */
 int wa_session_send(struct wa_session *s, const struct wa_outmsg *m, struct st_outbox_msg *out,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
+/* The same with the COMMIT shared by the sends of this loop iteration
+ * (wa_sender_enqueue_deferred): *deferred = true means the row is not durable until done(arg,
+ * rc) says so; the caller ends the group with wa_session_settle() before its iteration ends
+ * (a uv_check handle) -- anyone else's transaction on the store ends it earlier. */
+int wa_session_send_deferred(struct wa_session *s, const struct wa_outmsg *m,
+                             struct st_outbox_msg *out, wa_sender_done_fn done, void *arg,
+                             bool *deferred, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* End the deferred group now: 0 (none open, or committed) or the COMMIT's error. NULL ok. */
+int wa_session_settle(struct wa_session *s);
 void wa_session_stats(const struct wa_session *s, struct wa_recv_stats *out);

@@ -320,6 +320,21 @@ static void echo_handler(const struct api_request *req, struct api_response *res
     api_response_json(res, 201, o);
 }
 
+/* POST /api/v1/later: a 202 answered only at api_server_release (the tickets kept here). */
+static uint64_t tickets[8];
+static size_t ntickets;
+
+static void later_handler(const struct api_request *req, struct api_response *res, void *arg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)ntickets);
+    api_response_json(res, 202, o);
+    uint64_t t = api_response_defer(req, res);
+    assert_true(t > 0);
+    assert_true(ntickets < 8);
+    tickets[ntickets++] = t;
+}
+
 static const char *const test_hosts[] = {"t"};
 
 static struct api_config base_cfg(void)
@@ -352,6 +367,9 @@ static int start_with(struct api_config cfg)
     }
     port = api_server_port(srv);
     api_server_set_status_cb(srv, status_fill, "/tmp/state");
+    ntickets = 0;
+    if (api_server_add_route(srv, "POST", "/api/v1/later", true, later_handler, NULL) < 0)
+        return -1;
     return api_server_add_route(srv, "POST", "/api/v1/echo", true, echo_handler, NULL);
 }
 
@@ -507,6 +525,52 @@ static void test_keepalive_and_pipelining(void **st)
     r = request(c, "GET /healthz HTTP/1.0\r\n\r\n");
     assert_int_equal(r.status, 200);
     assert_true(wait_closed(c, 2000));
+    conn_free(c);
+}
+
+#define LATER                                                                                      \
+    "POST /api/v1/later HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " TOKEN                       \
+    "\r\nContent-Length: 0\r\n\r\n"
+
+/* A deferred response waits for its release, and so does the connection's next request; a
+ * release with a status answers the error instead; a release after the client left is a no-op. */
+static void test_deferred_response(void **st)
+{
+    struct conn *c = conn_open();
+    struct resp r;
+    conn_sends(c, LATER "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_false(read_response(c, &r, 300));
+    assert_false(c->eof);
+    assert_int_equal(ntickets, 1);
+    api_server_release(srv, tickets[0], 0, NULL);
+    assert_true(read_response(c, &r, 2000));
+    assert_int_equal(r.status, 202);
+    assert_non_null(strstr(r.body, "\"n\":0"));
+    assert_true(read_response(c, &r, 2000));
+    assert_int_equal(r.status, 200);
+    api_server_release(srv, tickets[0], 0, NULL); /* twice: nothing */
+    /* failed: the error replaces the held answer; the connection goes on */
+    conn_sends(c, LATER);
+    assert_false(read_response(c, &r, 200));
+    assert_int_equal(ntickets, 2);
+    api_server_release(srv, tickets[1], 503, "not stored");
+    assert_true(read_response(c, &r, 2000));
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "not stored"));
+    r = request(c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    /* the client leaves before the release */
+    conn_sends(c, LATER);
+    assert_false(read_response(c, &r, 200));
+    assert_int_equal(ntickets, 3);
+    conn_free(c);
+    pump(100);
+    api_server_release(srv, tickets[2], 0, NULL);
+    /* one left held at the server's close: freed with it (ASan) */
+    c = conn_open();
+    conn_sends(c, LATER);
+    assert_false(read_response(c, &r, 200));
+    assert_int_equal(ntickets, 4);
     conn_free(c);
 }
 
@@ -1065,6 +1129,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_404_405, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custom_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_and_pipelining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_and_idle_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_clients, setup_full, teardown),

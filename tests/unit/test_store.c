@@ -360,6 +360,46 @@ static void test_outbox(void **state)
     assert_int_equal(st_db_close(db), 0);
 }
 
+static int settles;
+static int settle_commit(void *ud)
+{
+    settles++;
+    return st_db_commit(ud);
+}
+
+/* A transaction left open on purpose is committed by its owner's settle function the moment
+ * anyone else wants a transaction (begin, in_txn), once. */
+static void test_pending_txn(void **state)
+{
+    struct st_db *db = open_ok();
+    const uint8_t pb[] = {1, 2};
+    settles = 0;
+    uint64_t c0 = st_db_commits(db);
+    assert_int_equal(st_db_begin(db), 0);
+    assert_int_equal(st_outbox_enqueue(db, "k1", "P1", "a@s.whatsapp.net", pb, 2, NULL), 0);
+    st_db_set_pending(db, settle_commit, db);
+    assert_int_equal(st_outbox_enqueue(db, "k2", "P2", "a@s.whatsapp.net", pb, 2, NULL), 0);
+    assert_false(st_db_in_txn(db)); /* settled: both rows in one COMMIT */
+    assert_int_equal(settles, 1);
+    assert_int_equal(st_db_commits(db) - c0, 1);
+    struct st_outbox_msg m;
+    assert_int_equal(st_outbox_get(db, "P2", &m), 0);
+    st_outbox_msg_free(&m);
+    /* a begin settles it too, and then opens its own */
+    assert_int_equal(st_db_begin(db), 0);
+    st_db_set_pending(db, settle_commit, db);
+    assert_int_equal(st_db_begin(db), 0);
+    assert_int_equal(settles, 2);
+    assert_int_equal(st_db_commit(db), 0);
+    assert_int_equal(st_db_commits(db) - c0, 3);
+    /* the owner clears it: nothing called */
+    st_db_set_pending(db, settle_commit, db);
+    st_db_set_pending(db, NULL, NULL);
+    assert_false(st_db_in_txn(db));
+    assert_int_equal(settles, 2);
+    assert_int_equal(st_db_close(db), 0);
+}
+
 static void test_retry_processed_lid(void **state)
 {
     struct st_db *db = open_ok();
@@ -653,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_processed_lid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
