@@ -154,6 +154,10 @@ run wrong status --json
 check "... --json: error code token_mismatch with a hint" ok_if \
   '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = token_mismatch ] && jq -e .error.hint <<<"$OUT" >/dev/null'
 
+run wrong dashboard --no-open --json
+check "dashboard with the wrong state dir: no dead link, token_mismatch" ok_if \
+  '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = token_mismatch ] && ! grep -q "#token=" <<<"$OUT"'
+
 # ---- --json on the status commands ----
 check "status --json is JSON with running channels" ok_if \
   '[ "$(cli status --json | jq -r ".channels[0].state")" = connected ]'
