@@ -219,6 +219,10 @@ G1_PID=$GW_PID G1_STATE=$GW_STATE G1_LISTEN=$GW_LISTEN G1_TOKEN=$GW_TOKEN
 check "a second gateway whose endpoint refuses connections" start_gateway b
 for _ in $(seq 1 100); do [ -n "$(chan last_error)" ] && break; sleep 0.05; done
 bcli() { "$WAGATE_BIN" --config "$T/b/wagate.json" --state-dir "$GW_STATE" "$@"; }
+run bcli health
+echo "# $OUT"
+check "health in backoff: exit 1, the state, since, and the last error" ok_if \
+  '[ "$RC" = 1 ] && grep -q "^down: 0 of 1 channel connected; whatsapp/default [a-z]* since 20.*, last error: [a-z]" <<<"$OUT"'
 run bcli channels login --timeout 2
 LE=$(chan last_error)
 echo "# $ERR"
