@@ -16,7 +16,6 @@
 #include "core/qr.h"
 #include "report.h"
 
-#define HTTP_TIMEOUT_MS 5000
 #define LOGIN_TIMEOUT_S 180
 #define LOGIN_POLL_MS   500
 
@@ -79,14 +78,6 @@ static int parse_opts(int argc, char **argv, int first, struct ch_opts *o)
     return 0;
 }
 
-static int api(struct cli_env *e, const char *method, const char *path, const char *body,
-               cJSON **out)
-{
-    return cli_api(e, method, path, body, out);
-}
-
-#define jstr cli_jstr
-
 /* Report a failed call (cli_fail_api), free o and return the exit status. */
 static int failed(const struct cli_env *e, const char *what, int status, cJSON *o)
 {
@@ -97,15 +88,16 @@ static int failed(const struct cli_env *e, const char *what, int status, cJSON *
 
 static void print_channel(const cJSON *c)
 {
-    const char *err = jstr(c, "last_error"), *jid = jstr(c, "jid"), *next = jstr(c, "next_retry");
-    printf("%s/%s: %s since %s", jstr(c, "channel"), jstr(c, "account"), jstr(c, "state"),
-           jstr(c, "since"));
+    const char *err = cli_jstr(c, "last_error"), *jid = cli_jstr(c, "jid"),
+               *next = cli_jstr(c, "next_retry");
+    printf("%s/%s: %s since %s", cli_jstr(c, "channel"), cli_jstr(c, "account"),
+           cli_jstr(c, "state"), cli_jstr(c, "since"));
     if (jid[0]) printf(", linked as %s", jid);
     if (next[0]) printf(", next attempt %s", next);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "pairing");
-    if (strcmp(jstr(p, "method"), "code") == 0)
-        printf(", waiting for the pairing code to be entered on %s", jstr(p, "phone"));
-    else if (strcmp(jstr(p, "method"), "qr") == 0)
+    if (strcmp(cli_jstr(p, "method"), "code") == 0)
+        printf(", waiting for the pairing code to be entered on %s", cli_jstr(p, "phone"));
+    else if (strcmp(cli_jstr(p, "method"), "qr") == 0)
         printf(", waiting for a QR scan");
     if (err[0]) printf("\n  last error: %s", err);
     printf("\n");
@@ -118,7 +110,7 @@ static int channels_status(struct cli_env *e, int argc, char **argv)
         return EXIT_USAGE;
     }
     cJSON *st;
-    int status = api(e, "GET", "/api/v1/status", NULL, &st);
+    int status = cli_api(e, "GET", "/api/v1/status", NULL, &st);
     if (status != 200) return failed(e, "channels status", status, st);
     cJSON *chans = cJSON_DetachItemFromObjectCaseSensitive(st, "channels");
     cJSON_Delete(st);
@@ -139,7 +131,7 @@ static int channels_restart(struct cli_env *e, const struct ch_opts *o)
     char path[128];
     snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s/restart", o->account);
     cJSON *res;
-    int status = api(e, "POST", path, "", &res);
+    int status = cli_api(e, "POST", path, "", &res);
     if (status == 409) {
         cJSON_Delete(res);
         char hint[96];
@@ -152,7 +144,7 @@ static int channels_restart(struct cli_env *e, const struct ch_opts *o)
     if (e->json)
         cli_print_json(res);
     else {
-        printf("whatsapp/%s: restarted (%s)\n", o->account, jstr(res, "state"));
+        printf("whatsapp/%s: restarted (%s)\n", o->account, cli_jstr(res, "state"));
         cJSON_Delete(res);
     }
     return EXIT_OK;
@@ -185,8 +177,8 @@ static void show_qr(const char *payload)
  * next attempt is due. */
 static int login_timeout(const struct cli_env *e, const struct ch_opts *o, const cJSON *last)
 {
-    const char *state = jstr(last, "state"), *err = jstr(last, "last_error"),
-               *next = jstr(last, "next_retry");
+    const char *state = cli_jstr(last, "state"), *err = cli_jstr(last, "last_error"),
+               *next = cli_jstr(last, "next_retry");
     char msg[1024], hint[512];
     int n = snprintf(msg, sizeof msg, "not linked after %d s (state %s",
                      o->timeout_s ? o->timeout_s : LOGIN_TIMEOUT_S, state);
@@ -216,27 +208,27 @@ static int login_wait(struct cli_env *e, const struct ch_opts *o, cJSON **last)
     time_t deadline = time(NULL) + (o->timeout_s ? o->timeout_s : LOGIN_TIMEOUT_S);
     while (time(NULL) < deadline) {
         cJSON *q;
-        int st = o->phone ? 404 : api(e, "GET", qpath, NULL, &q);
+        int st = o->phone ? 404 : cli_api(e, "GET", qpath, NULL, &q);
         if (st < 0) return failed(e, "login", st, NULL);
-        const char *payload = o->phone ? "" : jstr(q, "qr");
+        const char *payload = o->phone ? "" : cli_jstr(q, "qr");
         if (st == 200 && payload[0] && strcmp(payload, shown) != 0) {
             snprintf(shown, sizeof shown, "%s", payload);
             if (!e->json) show_qr(payload);
         }
         if (!o->phone) cJSON_Delete(q);
         cJSON_Delete(*last);
-        st = api(e, "GET", spath, NULL, last);
+        st = cli_api(e, "GET", spath, NULL, last);
         if (st != 200) return cli_fail_api(e, "channel status", st, *last);
-        const char *state = jstr(*last, "state");
+        const char *state = cli_jstr(*last, "state");
         if (strcmp(state, "connected") == 0) return EXIT_OK;
         if (o->phone && strcmp(state, "logged_out") == 0)
             return cli_fail(e, EXIT_FAIL, "not_linked",
                             "ask for a new code: run the same command again", "not linked: %s",
-                            jstr(*last, "last_error"));
+                            cli_jstr(*last, "last_error"));
         if (strcmp(state, "logged_out") == 0 && shown[0])
-            return cli_fail(e, EXIT_FAIL, "qr_expired",
-                            "run 'wagate channels login' again for a new QR",
-                            "the QR code expired without a scan: %s", jstr(*last, "last_error"));
+            return cli_fail(
+                e, EXIT_FAIL, "qr_expired", "run 'wagate channels login' again for a new QR",
+                "the QR code expired without a scan: %s", cli_jstr(*last, "last_error"));
         sleep_ms(LOGIN_POLL_MS);
     }
     return login_timeout(e, o, *last);
@@ -249,7 +241,7 @@ static void show_code(const struct ch_opts *o, const cJSON *res)
     printf("whatsapp/%s: pairing code for %s:\n\n    %s\n\n"
            "On that phone: WhatsApp > Settings > Linked devices > Link a device >\n"
            "\"Link with phone number instead\", then enter the code (valid %d s).\n",
-           o->account, jstr(res, "phone"), jstr(res, "code"),
+           o->account, cli_jstr(res, "phone"), cli_jstr(res, "code"),
            cJSON_IsNumber(v) ? (int)(v->valuedouble / 1000) : 0);
     fflush(stdout);
 }
@@ -269,21 +261,23 @@ static int channels_login(struct cli_env *e, const struct ch_opts *o)
         }
     }
     cJSON *res;
-    int status = api(e, "POST", path, body, &res);
+    int status = cli_api(e, "POST", path, body, &res);
     if (status != 200 && status != 202) return failed(e, "login", status, res);
     if (e->json && o->phone)
         cli_print_json(cJSON_Duplicate(res, true));
     else if (o->phone)
         show_code(o, res);
     else if (!e->json)
-        printf("whatsapp/%s: %s (%s)\n", o->account, jstr(res, "state"), jstr(res, "action"));
+        printf("whatsapp/%s: %s (%s)\n", o->account, cli_jstr(res, "state"),
+               cli_jstr(res, "action"));
     cJSON_Delete(res);
     cJSON *last = NULL;
     int r = login_wait(e, o, &last);
     if (e->json && last && r == EXIT_OK)
         cli_print_json(last);
     else {
-        if (r == EXIT_OK) printf("whatsapp/%s: connected as %s\n", o->account, jstr(last, "jid"));
+        if (r == EXIT_OK)
+            printf("whatsapp/%s: connected as %s\n", o->account, cli_jstr(last, "jid"));
         cJSON_Delete(last);
     }
     return r;
@@ -310,9 +304,9 @@ static int channels_logout(struct cli_env *e, const struct ch_opts *o)
                             "logout: not asking on a non-terminal stdin");
         cJSON *st;
         snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s", o->account);
-        int status = api(e, "GET", path, NULL, &st);
+        int status = cli_api(e, "GET", path, NULL, &st);
         if (status != 200) return failed(e, "logout", status, st);
-        const char *jid = jstr(st, "jid");
+        const char *jid = cli_jstr(st, "jid");
         char who[160] = "";
         if (jid[0]) snprintf(who, sizeof who, " (linked as %s)", jid);
         snprintf(q, sizeof q,
@@ -327,7 +321,7 @@ static int channels_logout(struct cli_env *e, const struct ch_opts *o)
     }
     snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s/logout", o->account);
     cJSON *res;
-    int status = api(e, "POST", path, "", &res);
+    int status = cli_api(e, "POST", path, "", &res);
     if (status == 409) {
         cJSON_Delete(res);
         char hint[96];
@@ -341,8 +335,8 @@ static int channels_logout(struct cli_env *e, const struct ch_opts *o)
         cli_print_json(res);
         return EXIT_OK;
     }
-    const char *warn = jstr(res, "warning");
-    printf("whatsapp/%s: logged out (%s)%s%s\n", o->account, jstr(res, "state"),
+    const char *warn = cli_jstr(res, "warning");
+    printf("whatsapp/%s: logged out (%s)%s%s\n", o->account, cli_jstr(res, "state"),
            warn[0] ? "; warning: " : "", warn);
     printf("link it again with: wagate channels login --account %s\n", o->account);
     cJSON_Delete(res);
@@ -374,7 +368,7 @@ static int send_failed(struct cli_env *e, const struct ch_opts *o, int status, c
     char path[128];
     snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s", o->account);
     cJSON *ch = NULL;
-    int cs = api(e, "GET", path, NULL, &ch);
+    int cs = cli_api(e, "GET", path, NULL, &ch);
     const cJSON *jid = cJSON_GetObjectItemCaseSensitive(ch, "jid");
     bool unlinked = cs == 200 && !cJSON_IsString(jid);
     if (!unlinked) {
@@ -386,7 +380,7 @@ static int send_failed(struct cli_env *e, const struct ch_opts *o, int status, c
     int r = cli_fail(e, EXIT_FAIL, "not_linked", hint,
                      "send: the account '%s' is not linked to a phone (state %s); nothing was "
                      "queued",
-                     o->account, jstr(ch, "state"));
+                     o->account, cli_jstr(ch, "state"));
     cJSON_Delete(ch);
     cJSON_Delete(res);
     return r;
@@ -429,8 +423,8 @@ static int message_status(struct cli_env *e, const char *id, const struct ch_opt
     char path[256];
     snprintf(path, sizeof path, "/api/v1/messages/%s?account=%s", id, o->account);
     cJSON *m;
-    int status = api(e, "GET", path, NULL, &m);
-    if (status == 404 && strcmp(jstr(m, "error"), "no such message") == 0) {
+    int status = cli_api(e, "GET", path, NULL, &m);
+    if (status == 404 && strcmp(cli_jstr(m, "error"), "no such message") == 0) {
         cJSON_Delete(m);
         char hint[128];
         snprintf(hint, sizeof hint,
@@ -450,9 +444,9 @@ static int message_status(struct cli_env *e, const char *id, const struct ch_opt
     char c[32] = "?", u[32] = "?";
     if (cJSON_IsNumber(cr)) fmt_unix(cr->valuedouble, c, sizeof c);
     if (cJSON_IsNumber(up)) fmt_unix(up->valuedouble, u, sizeof u);
-    const char *state = jstr(m, "state"), *err = jstr(m, "error");
-    printf("%s: %s (%s)\n  to %s, %d attempt%s, queued %s, last change %s\n", jstr(m, "id"), state,
-           state_meaning(state), jstr(m, "to"), cJSON_IsNumber(att) ? att->valueint : 0,
+    const char *state = cli_jstr(m, "state"), *err = cli_jstr(m, "error");
+    printf("%s: %s (%s)\n  to %s, %d attempt%s, queued %s, last change %s\n", cli_jstr(m, "id"),
+           state, state_meaning(state), cli_jstr(m, "to"), cJSON_IsNumber(att) ? att->valueint : 0,
            cJSON_IsNumber(att) && att->valueint == 1 ? "" : "s", c, u);
     if (err[0]) printf("  why: %s\n", err);
     cJSON_Delete(m);
@@ -473,14 +467,14 @@ static int message_send(struct cli_env *e, const struct ch_opts *o)
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     cJSON *res = NULL;
-    int status = text ? api(e, "POST", "/api/v1/messages", text, &res) : -ENOMEM;
+    int status = text ? cli_api(e, "POST", "/api/v1/messages", text, &res) : -ENOMEM;
     free(text);
     if (status != 200 && status != 202) return send_failed(e, o, status, res);
     if (e->json) {
         cli_print_json(res);
         return EXIT_OK;
     }
-    printf("%s %s%s\n", jstr(res, "id"), jstr(res, "state"),
+    printf("%s %s%s\n", cli_jstr(res, "id"), cli_jstr(res, "state"),
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "duplicate")) ? " (duplicate)" : "");
     cJSON_Delete(res);
     return EXIT_OK;
@@ -530,7 +524,7 @@ int cmd_pairing_main(int argc, char **argv)
     char path[128];
     snprintf(path, sizeof path, "/api/v1/channels/whatsapp/%s/pairing/approve", o.account);
     cJSON *res = NULL;
-    int status = text ? api(&e, "POST", path, text, &res) : -ENOMEM;
+    int status = text ? cli_api(&e, "POST", path, text, &res) : -ENOMEM;
     free(text);
     if (status != 200) return failed(&e, "pairing approve", status, res);
     if (e.json) {
@@ -538,7 +532,7 @@ int cmd_pairing_main(int argc, char **argv)
         return EXIT_OK;
     }
     printf("whatsapp/%s: %s approved: their messages now reach the agent\n", o.account,
-           jstr(res, "sender"));
+           cli_jstr(res, "sender"));
     cJSON_Delete(res);
     return EXIT_OK;
 }
