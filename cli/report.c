@@ -102,9 +102,14 @@ int cli_fail_api(const struct cli_env *e, const char *what, int status, const cJ
                         "%s: the gateway does not answer at %s: %s", what, e->cfg.listen,
                         strerror(-status));
     if (status == 401) return fail_token(e, what);
+    const char *err = cli_jstr(resp, "error");
+    if (status == 404 && strcmp(err, "no such account") == 0)
+        return cli_fail(e, EXIT_FAIL, "no_such_account",
+                        "'wagate channels status' lists the accounts (whatsapp.accounts in the "
+                        "config); pick one with --account ID",
+                        "%s: the gateway has no such account", what);
     char code[16];
     snprintf(code, sizeof code, "http_%d", status);
-    const char *err = cli_jstr(resp, "error");
     return cli_fail(e, EXIT_FAIL, code, NULL, "%s: HTTP %d: %s", what, status,
                     err[0] ? err : "unexpected answer");
 }

@@ -21,6 +21,7 @@ int cli_fail(const struct cli_env *e, int exit_status, const char *code, const c
  *   a daemon holds it but does not answer: no_answer (1);
  *   401: token_mismatch (1), saying which state dir and token the CLI used and whether a
  *        gateway runs with that state dir at all;
+ *   404 "no such account": no_such_account (1), saying where the accounts are listed;
  *   anything else: http_<status> (1) with the daemon's own error text. */
 int cli_fail_api(const struct cli_env *e, const char *what, int status, const struct cJSON *resp);
 

@@ -88,6 +88,10 @@ check "message status of an unknown id: exit 1, says so" ok_if \
 run cli message status 3EB0NOSUCHMESSAGE --json
 check "... --json: error code no_such_message" ok_if \
   '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = no_such_message ]'
+run cli message send --to +15550002 --text hi --account nobody --json
+check "an unknown --account: exit 1, no_such_account, where the accounts are listed" ok_if \
+  '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = no_such_account ] &&
+   jq -r .error.hint <<<"$OUT" | grep -q "wagate channels status"'
 run cli message status "../status"
 check "message status with a path in the id: usage error (2)" [ "$RC" = 2 ]
 
