@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/statedir.h"
 
 #define API_TIMEOUT_MS 5000
@@ -57,17 +58,83 @@ int cli_fail(const struct cli_env *e, int exit_status, const char *code, const c
     return exit_status;
 }
 
+/* Does a gateway with the state dir dir listen at listen? Its <dir>/gateway.json names the
+ * address, and the PID in it holds the lock. The PID, or 0. */
+static pid_t runs_at(const char *dir, const char *listen)
+{
+    char path[PATH_MAX + 16], *text = NULL;
+    size_t len;
+    if (snprintf(path, sizeof path, "%s/gateway.json", dir) >= (int)sizeof path ||
+        file_read_all(path, 4096, &text, &len) < 0)
+        return 0;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(o, "pid");
+    pid_t r = cJSON_IsNumber(pid) && strcmp(cli_jstr(o, "listen"), listen) == 0 &&
+                      state_lock_holder(dir) == (pid_t)pid->valuedouble
+                  ? (pid_t)pid->valuedouble
+                  : 0;
+    cJSON_Delete(o);
+    return r;
+}
+
+/* The --state-dir of the systemd user unit's ExecStart (wagate service install), or "". */
+static void unit_state_dir(char *out, size_t n)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    char path[PATH_MAX + 64], *text = NULL;
+    size_t len;
+    out[0] = '\0';
+    if (xdg && xdg[0])
+        snprintf(path, sizeof path, "%s/systemd/user/wagate.service", xdg);
+    else if (home && home[0])
+        snprintf(path, sizeof path, "%s/.config/systemd/user/wagate.service", home);
+    else
+        return;
+    if (file_read_all(path, 64 * 1024, &text, &len) < 0) return;
+    const char *p = strstr(text, " --state-dir ");
+    if (p) {
+        p += strlen(" --state-dir ");
+        bool quoted = *p == '"';
+        p += quoted;
+        size_t k = strcspn(p, quoted ? "\"\n" : " \t\n");
+        if (k < n) snprintf(out, n, "%.*s", (int)k, p);
+    }
+    free(text);
+}
+
+/* Which state dir the gateway answering at our address runs with, when it is the default one
+ * or the service unit's: *pid and out, or false. */
+static bool other_state_dir(const struct cli_env *e, char *out, size_t n, pid_t *pid)
+{
+    char cand[2][PATH_MAX];
+    if (cfg_default_state_dir(cand[0], sizeof cand[0]) < 0) cand[0][0] = '\0';
+    unit_state_dir(cand[1], sizeof cand[1]);
+    for (int i = 0; i < 2; i++) {
+        if (!cand[i][0] || strcmp(cand[i], e->state_dir) == 0) continue;
+        if ((*pid = runs_at(cand[i], e->cfg.listen)) > 0) {
+            return snprintf(out, n, "%s", cand[i]) < (int)n;
+        }
+    }
+    return false;
+}
+
 /* 401: the token the CLI sent is not the one of the gateway that answered. */
 static int fail_token(const struct cli_env *e, const char *what)
 {
-    char hint[3 * PATH_MAX];
-    pid_t holder = state_lock_holder(e->state_dir);
+    char hint[4 * PATH_MAX], other[PATH_MAX];
+    pid_t holder = state_lock_holder(e->state_dir), opid = 0;
     if (holder > 0)
         snprintf(hint, sizeof hint,
                  "a gateway (pid %ld) runs with %s, but the one answering at %s took another "
                  "token: check gateway.token in %s and restart it if you changed it",
                  (long)holder, e->state_dir, e->cfg.listen,
                  e->config_path[0] ? e->config_path : "the config");
+    else if (other_state_dir(e, other, sizeof other, &opid))
+        snprintf(hint, sizeof hint,
+                 "no gateway runs with the state dir %s: the one answering at %s (pid %ld) runs "
+                 "with the state dir %s: pass --state-dir %s",
+                 e->state_dir, e->cfg.listen, (long)opid, other, other);
     else
         snprintf(hint, sizeof hint,
                  "no gateway runs with the state dir %s: the one answering at %s runs with a "

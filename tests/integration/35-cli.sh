@@ -147,7 +147,8 @@ check "logs -n 5 right after a rotation: still five lines (from .1 and the file)
 mkdir -p "$T/wrong" && chmod 700 "$T/wrong"
 printf 'another-token-of-another-state-dir-0123456789\n' >"$T/wrong/token"
 printf '{"gateway":{"listen":"%s"},"whatsapp":{"accounts":{}}}\n' "$GW_LISTEN" >"$T/wrong.json"
-wrong() { "$WAGATE_BIN" --config "$T/wrong.json" --state-dir "$T/wrong" "$@"; }
+# (no default state dir or service unit that could name the right one: see below for those)
+wrong() { XDG_STATE_HOME=$T/none XDG_CONFIG_HOME=$T/none "$WAGATE_BIN" --config "$T/wrong.json" --state-dir "$T/wrong" "$@"; }
 run wrong channels status
 check "wrong state dir: exit 1, the token did not match, which state dir, a different one runs" ok_if \
   '[ "$RC" = 1 ] && grep -q "the API token did not match (the CLI used $T/wrong/token)" <<<"$ERR" &&
@@ -158,6 +159,14 @@ run wrong status --json
 check "... --json: error code token_mismatch with a hint" ok_if \
   '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = token_mismatch ] && jq -e .error.hint <<<"$OUT" >/dev/null'
 
+# the systemd user unit runs the gateway with its state dir: the hint names it
+mkdir -p "$T/xdg/systemd/user"
+printf '[Service]\nExecStart=%s --config %s --state-dir %s gateway\n' "$WAGATE_BIN" "$T/g/wagate.json" \
+  "$GW_STATE" >"$T/xdg/systemd/user/wagate.service"
+OUT=$(XDG_STATE_HOME=$T/none XDG_CONFIG_HOME=$T/xdg "$WAGATE_BIN" --config "$T/wrong.json" \
+  --state-dir "$T/wrong" channels status 2>&1); RC=$?
+check "wrong state dir, gateway from the service unit: the hint names its state dir and pid" ok_if \
+  '[ "$RC" = 1 ] && grep -qF "(pid $GW_PID) runs with the state dir $GW_STATE: pass --state-dir $GW_STATE" <<<"$OUT"'
 run wrong dashboard --no-open --json
 check "dashboard with the wrong state dir: no dead link, token_mismatch" ok_if \
   '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = token_mismatch ] && ! grep -q "#token=" <<<"$OUT"'
