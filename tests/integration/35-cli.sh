@@ -226,7 +226,7 @@ check "logout again: exit 1, already logged out (--json error)" ok_if \
 
 # ---- channels login timing out in backoff: the last error is in the message ----
 mkdir -p "$T/b"
-printf '{"whatsapp":{"endpoint":"ws://127.0.0.1:1/ws/chat","noise_root_pubkey":"%s"}}\n' "$ROOT" \
+printf '{"whatsapp":{"endpoint":"ws://127.0.0.1:1/ws/chat","noise_root_pubkey":"%s"},"log":{"json":true}}\n' "$ROOT" \
   >"$T/b/wagate.json"
 G1_PID=$GW_PID G1_STATE=$GW_STATE G1_LISTEN=$GW_LISTEN G1_TOKEN=$GW_TOKEN
 check "a second gateway whose endpoint refuses connections" start_gateway b
@@ -247,6 +247,10 @@ run bcli channels login --timeout 1 --json
 check "... --json: not_linked with the last error in the message" ok_if \
   '[ "$RC" = 1 ] && [ "$(jq -r .error.code <<<"$OUT")" = not_linked ] &&
    jq -r .error.message <<<"$OUT" | grep -q "last error: "'
+run bcli logs -n 1000 --json
+check "logs --json of a JSON log (log.json): its lines as they are, the connect failures in them" ok_if \
+  '[ "$RC" = 0 ] && [ "$OUT" = "$(cat "$GW_STATE/logs/gateway.log")" ] &&
+   [ "$(jq -s "map(select(.component==\"whatsapp\" and .account==\"default\")) | length" <<<"$OUT")" -ge 1 ]'
 kill -TERM "$GW_PID"; wait "$GW_PID"
 GW_PID=$G1_PID GW_STATE=$G1_STATE GW_LISTEN=$G1_LISTEN GW_TOKEN=$G1_TOKEN
 
