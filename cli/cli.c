@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/fileio.h"
 #include "core/statedir.h"
+#include "report.h"
 
 #define RESP_MAX (8 * 1024 * 1024)
 
@@ -78,8 +79,8 @@ int cli_load(struct cli_env *e)
     if (e->state_arg)
         snprintf(e->state_dir, sizeof e->state_dir, "%s", e->state_arg);
     else if (cfg_default_state_dir(e->state_dir, sizeof e->state_dir) < 0) {
-        fprintf(stderr, "wagate: no state directory: set --state-dir, XDG_STATE_HOME or HOME\n");
-        return EXIT_FAIL;
+        return cli_fail(e, EXIT_FAIL, "no_state_dir", "set --state-dir, XDG_STATE_HOME or HOME",
+                        "no state directory");
     }
     cfg_defaults(&e->cfg);
     int r = e->config_path[0] ? cfg_load(&e->cfg, e->config_path, err, sizeof err) : -ENOENT;
@@ -88,8 +89,9 @@ int cli_load(struct cli_env *e)
         r = 0;
     }
     if (r < 0) {
-        fprintf(stderr, "wagate: config: %s\n", err);
-        return EXIT_FAIL;
+        return cli_fail(e, EXIT_FAIL, "bad_config",
+                        "check the file (--config FILE); every key is in docs/config.md",
+                        "config: %s", err);
     }
     use_runfile(e);
     return 0;

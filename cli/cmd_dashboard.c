@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 
 extern char **environ;
 
@@ -78,21 +79,15 @@ int cmd_dashboard_main(int argc, char **argv)
         }
     }
     if ((r = cli_load(&e)) != 0) return r;
-    int status = 0;
-    char *body = NULL;
-    if (cli_http(&e, "GET", "/healthz", NULL, 3000, &status, &body) < 0 || status != 200) {
-        free(body);
-        fprintf(stderr,
-                "wagate: the gateway does not answer at %s: start it with 'wagate "
-                "gateway' (or 'wagate service install')\n",
-                e.cfg.listen);
-        return EXIT_NOT_RUNNING;
-    }
-    free(body);
+    /* an authenticated call: a token that does not match would give a dead link */
+    cJSON *st = NULL;
+    int status = cli_api(&e, "GET", "/api/v1/status", NULL, &st);
+    cJSON_Delete(st);
+    if (status != 200) return cli_fail_api(&e, "dashboard", status, NULL);
     char token[300], host[sizeof e.cfg.listen + 16], url[sizeof host + 320];
     if (cli_token(&e, token, sizeof token) < 0) {
-        fprintf(stderr, "wagate: no API token in %s/token (is --state-dir right?)\n", e.state_dir);
-        return EXIT_FAIL;
+        return cli_fail(&e, EXIT_FAIL, "no_token", "is --state-dir right?",
+                        "no API token in %s/token", e.state_dir);
     }
     browsable(e.cfg.listen, host, sizeof host);
     snprintf(url, sizeof url, "http://%s/#token=%s", host, token);

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "core/statedir.h"
 #include "gw/daemon.h"
+#include "report.h"
 
 #define STOP_WAIT_MS 10000
 
@@ -59,12 +60,14 @@ static int gateway_status(struct cli_env *e)
     int status = 0;
     char *body = NULL;
     int r = cli_http(e, "GET", "/api/v1/status", NULL, 3000, &status, &body);
-    cJSON *st = r == 0 && status == 200 ? cJSON_Parse(body) : NULL;
+    cJSON *st = r == 0 ? cJSON_Parse(body) : NULL;
     free(body);
-    if (!st) {
-        fprintf(stderr, "gateway: running (pid %ld) but its API at %s does not answer: %s\n",
-                (long)pid, e->cfg.listen, r < 0 ? strerror(-r) : "bad response");
-        return EXIT_FAIL;
+    if (r < 0 || status != 200 || !cJSON_IsObject(st)) {
+        char what[64];
+        snprintf(what, sizeof what, "gateway status (pid %ld running)", (long)pid);
+        r = cli_fail_api(e, what, r < 0 ? r : status == 200 ? 502 : status, st);
+        cJSON_Delete(st);
+        return r;
     }
     cJSON_AddBoolToObject(st, "running", true);
     if (e->json) {
@@ -85,14 +88,16 @@ static int gateway_stop(struct cli_env *e)
 {
     pid_t pid = state_lock_holder(e->state_dir);
     if (pid == 0) {
-        printf(e->json ? "{\"stopped\":false,\"running\":false}\n" : "gateway: not running\n");
-        return EXIT_OK;
+        if (e->json)
+            printf("{\"stopped\":false,\"running\":false}\n");
+        else
+            printf("gateway: not running (state %s)\n", e->state_dir);
+        return EXIT_NOT_RUNNING;
     }
-    if (pid < 0 || kill(pid, SIGTERM) < 0) {
-        fprintf(stderr, "gateway: cannot signal the holder of %s/lock: %s\n", e->state_dir,
-                pid < 0 ? strerror(-pid) : strerror(errno));
-        return EXIT_FAIL;
-    }
+    if (pid < 0 || kill(pid, SIGTERM) < 0)
+        return cli_fail(e, EXIT_FAIL, "cannot_signal", NULL,
+                        "gateway stop: cannot signal the holder of %s/lock: %s", e->state_dir,
+                        pid < 0 ? strerror(-pid) : strerror(errno));
     for (int waited = 0; waited < STOP_WAIT_MS; waited += 20) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -104,8 +109,9 @@ static int gateway_stop(struct cli_env *e)
             return EXIT_OK;
         }
     }
-    fprintf(stderr, "gateway: pid %ld did not stop within %d s\n", (long)pid, STOP_WAIT_MS / 1000);
-    return EXIT_FAIL;
+    return cli_fail(e, EXIT_FAIL, "stop_timeout", "see 'wagate logs'; kill -9 it if it hangs",
+                    "gateway stop: pid %ld did not stop within %d s", (long)pid,
+                    STOP_WAIT_MS / 1000);
 }
 
 int cmd_gateway_main(int argc, char **argv)

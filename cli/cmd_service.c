@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "report.h"
 #include "core/buf.h"
 #include "core/fileio.h"
 
@@ -302,8 +303,8 @@ static int install(struct svc *s)
     int r = make_text(s, &b);
     if (r < 0) {
         buf_free(&b);
-        fprintf(stderr, "wagate service: cannot build the service file: %s\n", strerror(-r));
-        return EXIT_FAIL;
+        return cli_fail(s->e, EXIT_FAIL, "service_failed", NULL,
+                        "service: cannot build the service file: %s", strerror(-r));
     }
     if (s->print) {
         fwrite(b.data, 1, b.len, stdout);
@@ -313,8 +314,8 @@ static int install(struct svc *s)
     r = write_file(s, &b);
     buf_free(&b);
     if (r < 0) {
-        fprintf(stderr, "wagate service: cannot write %s: %s\n", s->path, strerror(-r));
-        return EXIT_FAIL;
+        return cli_fail(s->e, EXIT_FAIL, "service_failed", NULL, "service: cannot write %s: %s",
+                        s->path, strerror(-r));
     }
     printf("wrote %s\n", s->path);
     if (s->no_enable) return EXIT_OK;
@@ -341,8 +342,8 @@ static int uninstall(struct svc *s)
         (void)systemctl("disable", "--now", UNIT_NAME, true);
     }
     if (unlink(s->path) < 0) {
-        fprintf(stderr, "wagate service: cannot remove %s: %s\n", s->path, strerror(errno));
-        return EXIT_FAIL;
+        return cli_fail(s->e, EXIT_FAIL, "service_failed", NULL, "service: cannot remove %s: %s",
+                        s->path, strerror(errno));
     }
     if (s->mgr == MGR_SYSTEMD) (void)systemctl("daemon-reload", NULL, NULL, true);
     printf("removed %s\n", s->path);
@@ -414,12 +415,12 @@ int cmd_service_main(int argc, char **argv)
     if (e.state_arg && realpath(e.state_dir, abs))
         snprintf(e.state_dir, sizeof e.state_dir, "%s", abs);
     if (self_exe(s.exe, sizeof s.exe) < 0) {
-        fprintf(stderr, "wagate service: cannot find this program's path\n");
-        return EXIT_FAIL;
+        return cli_fail(&e, EXIT_FAIL, "service_failed", NULL,
+                        "service: cannot find this program's path");
     }
     if (service_path(&s) < 0) {
-        fprintf(stderr, "wagate service: set HOME (or XDG_CONFIG_HOME)\n");
-        return EXIT_FAIL;
+        return cli_fail(&e, EXIT_FAIL, "service_failed", "set HOME (or XDG_CONFIG_HOME)",
+                        "service: no place for the service file");
     }
     if (strcmp(verb, "install") == 0) return install(&s);
     if (s.print) return usage();

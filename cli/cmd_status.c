@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/statedir.h"
+#include "report.h"
 #include "wagate_version.h"
 
 static void print_channels(const cJSON *chans)
@@ -57,22 +58,24 @@ int cmd_status_main(int argc, char **argv)
     r = cli_http(&e, "GET", "/api/v1/status", NULL, 3000, &status, &body);
     if (r < 0) {
         pid_t pid = state_lock_holder(e.state_dir);
-        if (e.json)
-            printf("{\"running\":%s,\"error\":\"%s\"}\n", pid > 0 ? "true" : "false", strerror(-r));
-        else if (pid > 0)
-            fprintf(stderr, "wagate: gateway pid %ld does not answer at %s: %s\n", (long)pid,
-                    e.cfg.listen, strerror(-r));
-        else
+        if (pid > 0) return cli_fail_api(&e, "status", r, NULL);
+        if (e.json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddBoolToObject(o, "running", false);
+            cJSON_AddStringToObject(o, "state_dir", e.state_dir);
+            cli_print_json(o);
+        } else {
             printf("gateway: not running (state %s)\n", e.state_dir);
-        return pid > 0 ? EXIT_FAIL : EXIT_NOT_RUNNING;
+        }
+        return EXIT_NOT_RUNNING;
     }
-    cJSON *st = status == 200 ? cJSON_Parse(body) : NULL;
-    if (!st) {
-        fprintf(stderr, "wagate: status: HTTP %d: %s\n", status, body);
-        free(body);
-        return EXIT_FAIL;
-    }
+    cJSON *st = cJSON_Parse(body);
     free(body);
+    if (status != 200 || !cJSON_IsObject(st)) {
+        r = cli_fail_api(&e, "status", status == 200 ? 502 : status, st);
+        cJSON_Delete(st);
+        return r;
+    }
     if (e.json) {
         cli_print_json(st);
         return EXIT_OK;

@@ -19,16 +19,29 @@ static const struct command {
      "  gateway status [--json]            is the gateway running? pid, version, uptime\n"
      "  gateway stop [--json]              stop the running gateway (SIGTERM, waits)"},
     {"status", cmd_status_main, "status [--json]                    gateway and channel status"},
+    {"health", cmd_health_main,
+     "health [--json]                    one-line verdict for scripts and watchdogs: exit 0\n"
+     "                                     every channel connected, 1 one is not (which, since\n"
+     "                                     when, last error), 3 the gateway is not running"},
+    {"logs", cmd_logs_main,
+     "logs [-f] [-n N] [--json]          the last N (50) lines of the gateway's log file\n"
+     "                                     (<state>/logs/gateway.log or log.file); -f follows\n"
+     "                                     it across rotations until Ctrl+C"},
     {"channels", cmd_channels_main,
      "channels status [--json]           state, since, last error, jid of every channel\n"
      "  channels login [--account ID] [--phone +NUMBER] [--timeout S]\n"
      "                                     link the account: shows the QR (refreshed as it\n"
      "                                     rotates), or with --phone a code to enter on that\n"
      "                                     phone, and waits until connected\n"
+     "  channels logout [--account ID] [--yes]\n"
+     "                                     unlink the account from the phone (asks first)\n"
      "  channels restart [--account ID]    restart a channel with its stored credentials"},
     {"message", cmd_message_main,
      "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"
-     "                                     queue a text message (sent once, even after outages)"},
+     "                                     queue a text message (sent once, even after outages)\n"
+     "  message status ID [--account ID] [--json]\n"
+     "                                     an outgoing message's state: queued, sent (server\n"
+     "                                     acknowledged), delivered, read, or failed and why"},
     {"pairing", cmd_pairing_main,
      "pairing approve CODE [--account ID] let the sender a pairing code was sent to reach the\n"
      "                                     agent (dm_policy \"pairing\")"},
@@ -54,11 +67,13 @@ static const struct command {
 
 static int help_main(int argc, char **argv)
 {
-    printf("usage: wagate [--config FILE] [--state-dir DIR] COMMAND ...\n\ncommands:\n");
+    printf("usage: wagate [--config FILE] [--state-dir DIR] [--json] COMMAND ...\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %s\n", commands[i].usage);
     printf("\nThe config defaults to $XDG_CONFIG_HOME/wagate/wagate.json, the state directory\n"
-           "to $XDG_STATE_HOME/wagate. Exit status: 0 ok, 1 failure, 2 usage, 3 not running.\n");
+           "to $XDG_STATE_HOME/wagate. Exit status: 0 ok, 1 failure, 2 usage, 3 not running.\n"
+           "With --json, output and errors are JSON on stdout: errors as\n"
+           "{\"error\":{\"code\":...,\"message\":...,\"hint\":...}}.\n");
     return EXIT_OK;
 }
 

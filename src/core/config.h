@@ -88,7 +88,8 @@ struct cfg_schema {
     char tls_key[CFG_PATH_MAX];     /* gateway.tls_key: PEM key of the leaf */                     \
     enum wlog_level log_level;      /* log.level */                                                \
     bool log_json;                  /* log.json */                                                 \
-    char log_file[CFG_PATH_MAX]     /* log.file: empty = stderr only */
+    char log_file[CFG_PATH_MAX];    /* log.file: empty = <state>/logs/gateway.log */               \
+    unsigned log_file_max_kb        /* log.file_max_kb: rotate past it, one old file kept */
 
 /* Their schema entries, for a config struct T declaring CFG_CORE_FIELDS. */
 /* clang-format off */
@@ -112,7 +113,9 @@ struct cfg_schema {
     {.path = "log.level", .type = CFG_LEVEL, CFG_AT(T, log_level), .def = "info"},                 \
     {.path = "log.json", .type = CFG_BOOL, CFG_AT(T, log_json)},                                   \
     {.path = "log.file", .type = CFG_STRING, CFG_AT(T, log_file), .min = 1,                        \
-     .max = CFG_PATH_MAX - 1}
+     .max = CFG_PATH_MAX - 1},                                                                     \
+    {.path = "log.file_max_kb", .type = CFG_UINT, CFG_AT(T, log_file_max_kb), .min = 0,            \
+     .max = 4194304, .def = "4096"}
 /* clang-format on */
 
 /* Zero the size bytes at obj, then write every key's default. 0, or -EINVAL for a default

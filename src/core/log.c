@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,9 @@ static enum wlog_level g_level = WLOG_INFO;
 static bool g_json;
 static bool g_stderr = true;
 static int g_fd = -1;
+static char g_path[PATH_MAX];     /* the open file's path ("" when none) */
+static unsigned long long g_size; /* its size as we wrote it */
+static unsigned long long g_max;  /* rotate past this; 0 = never */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -48,15 +53,52 @@ void wlog_set_stderr(bool on)
     g_stderr = on;
 }
 
-int wlog_set_file(const char *path)
+static int open_file(const char *path)
 {
-    if (g_fd >= 0) close(g_fd);
-    g_fd = -1;
-    if (!path) return 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
+    struct stat st;
+    g_size = fstat(fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
     g_fd = fd;
     return 0;
+}
+
+/* Is path still the file we have open (not moved away by someone else's rotation)? */
+static bool same_file(const char *path)
+{
+    struct stat a, b;
+    return stat(path, &a) == 0 && fstat(g_fd, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+int wlog_set_file(const char *path)
+{
+    if (path && g_fd >= 0 && strcmp(path, g_path) == 0 && same_file(path)) return 0;
+    if (g_fd >= 0) close(g_fd);
+    g_fd = -1;
+    g_path[0] = '\0';
+    if (!path) return 0;
+    if (strlen(path) >= sizeof g_path - 3) return -ENAMETOOLONG;
+    int r = open_file(path);
+    if (r == 0) snprintf(g_path, sizeof g_path, "%s", path);
+    return r;
+}
+
+void wlog_set_file_max(unsigned long long max_bytes)
+{
+    g_max = max_bytes;
+}
+
+/* The file is full: it becomes "<path>.1" and a new one is opened. If the
+ * rename fails the file goes on growing (better than losing lines). */
+static void rotate(void)
+{
+    char old[PATH_MAX + 4];
+    snprintf(old, sizeof old, "%s.1", g_path);
+    if (rename(g_path, old) < 0) return;
+    close(g_fd);
+    g_fd = -1;
+    if (open_file(g_path) < 0) g_path[0] = '\0';
 }
 
 static size_t fmt_time(char *out, size_t n)
@@ -96,9 +138,10 @@ static void emit(const char *line, size_t n)
         ssize_t w = write(STDERR_FILENO, line, n);
         (void)w;
     }
+    if (g_fd >= 0 && g_max && g_size > 0 && g_size + n > g_max) rotate();
     if (g_fd >= 0) {
         ssize_t w = write(g_fd, line, n);
-        (void)w;
+        if (w > 0) g_size += (unsigned long long)w;
     }
 }
 

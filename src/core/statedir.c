@@ -37,6 +37,11 @@ int state_dir_prepare(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+int state_log_path(const char *dir, char *out, size_t n)
+{
+    return snprintf(out, n, "%s/" STATE_LOG_FILE, dir) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
 static int lock_path(const char *dir, char *out, size_t n)
 {
     return snprintf(out, n, "%s/lock", dir) >= (int)n ? -ENAMETOOLONG : 0;

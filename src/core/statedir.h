@@ -29,6 +29,11 @@ void state_lock_release(struct state_lock *lk);
  * take the lock for longer than the probe. */
 pid_t state_lock_holder(const char *dir);
 
+/* The gateway's log file when log.file is not set: <dir>/logs/gateway.log (STATE_LOG_FILE),
+ * rotated to gateway.log.1. Writes the path to out. 0 or -ENAMETOOLONG. */
+#define STATE_LOG_FILE "logs/gateway.log"
+int state_log_path(const char *dir, char *out, size_t n);
+
 /* The linked-account marker: <account dir>/linked (STATE_LINKED_FILE), a small text file
  * ("linked <jid> <UTC time>") written next to the database, not inside it, when the account
  * is linked. It says that a database with credentials existed, so a database that is later

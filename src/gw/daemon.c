@@ -170,11 +170,32 @@ static int start_channels(struct daemon *d)
     return 0;
 }
 
-static int apply_log(const struct wg_config *c)
+static void apply_log_format(const struct wg_config *c)
 {
     wlog_set_level(c->log_level);
     wlog_set_json(c->log_json);
-    return wlog_set_file(c->log_file[0] ? c->log_file : NULL);
+}
+
+/* The log file (what `wagate logs` reads): log.file, else <state>/logs/gateway.log (its
+ * directory made 0700), capped at log.file_max_kb with one old file. path gets the file's
+ * name. 0 or -errno; on an error the log goes to stderr only. */
+static int apply_log_file(const struct daemon *d, const struct wg_config *c, char *path, size_t n)
+{
+    int r = 0;
+    path[0] = '\0';
+    if (c->log_file[0]) {
+        snprintf(path, n, "%s", c->log_file);
+    } else if ((r = state_log_path(d->state_dir, path, n)) == 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        r = dir_create(dir, 0700);
+    }
+    wlog_set_file_max((unsigned long long)c->log_file_max_kb * 1024);
+    if (r == 0) r = wlog_set_file(path);
+    if (r < 0) wlog_set_file(NULL);
+    return r;
 }
 
 /* Load the config file; a missing default file means defaults. */
@@ -262,8 +283,10 @@ static void reload(struct daemon *d)
         (void)sdnotify_send(&d->sd, "READY=1");
         return;
     }
-    int r = apply_log(&c);
-    if (r < 0) log_error("gateway", NULL, "log.file %s: %s", c.log_file, strerror(-r));
+    char lpath[PATH_MAX];
+    apply_log_format(&c);
+    int r = apply_log_file(d, &c, lpath, sizeof lpath);
+    if (r < 0) log_error("gateway", NULL, "log file %s: %s", lpath, strerror(-r));
     if (strcmp(c.listen, d->cfg.listen) != 0)
         log_warn("gateway", NULL, "gateway.listen changed to %s: takes effect after a restart",
                  c.listen);
@@ -514,8 +537,7 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
         log_error("gateway", NULL, "config: %s", err);
         return -1;
     }
-    if (apply_log(&d->cfg) < 0)
-        log_error("gateway", NULL, "log.file %s: cannot open", d->cfg.log_file);
+    apply_log_format(&d->cfg);
     if (state_dir_prepare(d->state_dir, err, sizeof err) < 0) {
         log_error("gateway", NULL, "%s", err);
         return -1;
@@ -525,6 +547,11 @@ static int startup(struct daemon *d, const struct daemon_opts *o)
         log_error("gateway", NULL, "%s", err);
         return -1;
     }
+    /* the file once the state dir is ours: a second daemon must not rotate it */
+    char lpath[PATH_MAX];
+    int lr = apply_log_file(d, &d->cfg, lpath, sizeof lpath);
+    if (lr < 0)
+        log_error("gateway", NULL, "log file %s: %s: logging to stderr only", lpath, strerror(-lr));
     uv_timer_init(&d->loop, &d->deadline);
     uv_timer_init(&d->loop, &d->watchdog);
     d->watchdog.data = d;
