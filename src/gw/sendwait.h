@@ -25,7 +25,7 @@ struct gw_waiter;
 typedef void (*gw_release_fn)(void *arg, uint64_t ticket, int rc, const char *err);
 
 struct gw_sendwait_ops {
-    int (*settle)(void *ud);                                  /* COMMIT the open group */
+    int (*settle)(void *ud);                                      /* COMMIT the open group */
     void (*on_durable)(void *ud, const struct gw_send_result *r); /* each row, once durable */
     void *ud;
 };
