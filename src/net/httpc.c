@@ -69,6 +69,7 @@ struct nhttp {
     uint64_t body_left; /* request body bytes still to pull */
     size_t inflight;    /* bytes handed to uv_write, not yet written */
     bool head_seen;     /* the response head went to data_fn */
+    bool write_failed;  /* the peer stopped taking the body (answer still read) */
     int status;
     int64_t clen; /* response Content-Length, -1 = none */
     uint64_t got_body;
@@ -160,6 +161,14 @@ static void on_written(uv_write_t *req, int status)
     c->inflight -= w->len;
     free(w);
     if (a->stale) return;
+    if (status < 0 && c->body_fn && c->st == H_WAIT) {
+        /* A server may answer (401, 413, ...) and close before the whole body is in: stop
+         * writing and read its answer; without one the close reports this error. */
+        snprintf(c->last_err, sizeof c->last_err, "write: %s %s", nout_errno_name(status), c->peer);
+        c->body_left = 0;
+        c->write_failed = true;
+        return;
+    }
     if (status < 0) {
         finish(c, 0, status, "write: %s %s", nout_errno_name(status), c->peer);
         return;
@@ -170,7 +179,7 @@ static void on_written(uv_write_t *req, int status)
 
 static void write_raw(struct nhttp *c, const void *p, size_t n)
 {
-    if (!c->att || n == 0 || c->st == H_DONE) return;
+    if (!c->att || n == 0 || c->st == H_DONE || c->write_failed) return;
     struct wreq *w = malloc(sizeof(*w) + n);
     if (!w) {
         finish(c, 0, -ENOMEM, "write: out of memory");
@@ -381,7 +390,9 @@ static void stream_input(struct nhttp *c, const char *p, size_t n, bool eof)
         return;
     }
     if (!he) {
-        if (eof)
+        if (eof && c->write_failed)
+            finish(c, 0, -EPIPE, "%s", c->last_err);
+        else if (eof)
             finish(c, 0, -EPROTO, "response: connection closed in the head (%s)", c->peer);
         else if (c->resp_len >= c->max_resp)
             finish(c, 0, -EMSGSIZE, "response: head over %zu bytes", c->max_resp);

@@ -48,6 +48,8 @@ static struct {
     uint64_t total;
     uint64_t seq;
     int fail_up, fail_down, fail_status;
+    int cut_down; /* fault: the next downloads stop after cut_bytes of body */
+    uint64_t cut_bytes;
     struct mstats st;
 } M;
 
@@ -307,6 +309,14 @@ static int parse_range(const char *v, uint64_t size, uint64_t *a, uint64_t *b)
     return 0;
 }
 
+/* The body bytes this download may send (the "cut" fault), UINT64_MAX = all. */
+static uint64_t cut_now(void)
+{
+    if (M.cut_down <= 0) return UINT64_MAX;
+    M.cut_down--;
+    return M.cut_bytes;
+}
+
 static void download(struct mhttp_conn *c, const struct mhttp_req *r)
 {
     char hex[65], sig[40], want[33], oe_s[24], gen_s[24], p[FW_STATE_PATH_MAX + 80];
@@ -364,11 +374,11 @@ static void download(struct mhttp_conn *c, const struct mhttp_req *r)
         snprintf(extra, sizeof(extra), "Content-Range: bytes %llu-%llu/%llu\r\n",
                  (unsigned long long)a, (unsigned long long)b, (unsigned long long)size);
         M.st.bytes_out += b - a + 1;
-        mhttp_reply_file(c, 206, fd, a, b - a + 1, extra);
+        mhttp_reply_file(c, 206, fd, a, b - a + 1, cut_now(), extra);
         return;
     }
     M.st.bytes_out += size;
-    mhttp_reply_file(c, 200, fd, 0, size, "Accept-Ranges: bytes\r\n");
+    mhttp_reply_file(c, 200, fd, 0, size, cut_now(), "Accept-Ranges: bytes\r\n");
 }
 
 /* ---- the handler ---- */
@@ -650,8 +660,11 @@ cJSON *fw_media_admin(struct fw_server *s, const char *method, const char *path,
             M.fail_up = n;
         else if (op && strcmp(op, "download") == 0)
             M.fail_down = n;
-        else
-            return aerr(status, 400, "op: upload or download");
+        else if (op && strcmp(op, "cut") == 0) {
+            M.cut_down = n;
+            M.cut_bytes = (uint64_t)jnum(body, "bytes", 65536);
+        } else
+            return aerr(status, 400, "op: upload, download or cut");
         return a_stats(status);
     }
     return aerr(status, 404, "not found");

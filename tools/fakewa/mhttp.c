@@ -185,7 +185,7 @@ void mhttp_reply(struct mhttp_conn *c, int status, const char *ctype, const char
 }
 
 void mhttp_reply_file(struct mhttp_conn *c, int status, int fd, uint64_t off, uint64_t len,
-                      const char *extra_headers)
+                      uint64_t send_max, const char *extra_headers)
 {
     if (c->replied || c->closing) {
         close(fd);
@@ -195,7 +195,7 @@ void mhttp_reply_file(struct mhttp_conn *c, int status, int fd, uint64_t off, ui
     c->st = M_DONE;
     c->fd = fd;
     c->f_off = off;
-    c->f_left = len;
+    c->f_left = send_max < len ? send_max : len;
     c->streaming = true;
     reply_head(c, status, "application/octet-stream", len, extra_headers);
     if (!c->closing) pump(c);

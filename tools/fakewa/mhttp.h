@@ -59,6 +59,7 @@ void mhttp_set_ud(struct mhttp_conn *c, void *ud);
 /* A small response (JSON or text) and close. The first reply wins; later ones are ignored. */
 void mhttp_reply(struct mhttp_conn *c, int status, const char *ctype, const char *body);
 /* Stream `len` bytes of the open file fd from `off` (the connection owns fd and closes it)
- * with extra header lines (each ending in "\r\n", may be NULL). */
+ * with extra header lines (each ending in "\r\n", may be NULL). send_max < len (a fault)
+ * announces len but closes after send_max bytes of body. */
 void mhttp_reply_file(struct mhttp_conn *c, int status, int fd, uint64_t off, uint64_t len,
-                      const char *extra_headers);
+                      uint64_t send_max, const char *extra_headers);
