@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -187,6 +188,22 @@ static bool upload_type(const char *t)
     return false;
 }
 
+/* Baileys sends the token unpadded, whatsmeow padded ("=", "%3D" in a path): compare both
+ * without the padding. */
+static void strip_pad(char *t)
+{
+    size_t n = strlen(t);
+    for (;;) {
+        if (n >= 1 && t[n - 1] == '=')
+            n -= 1;
+        else if (n >= 3 && strcasecmp(t + n - 3, "%3D") == 0)
+            n -= 3;
+        else
+            break;
+    }
+    t[n] = '\0';
+}
+
 static int start_upload(struct mhttp_conn *c, const struct mhttp_req *r)
 {
     char type[32], auth[128], tok[64];
@@ -200,13 +217,14 @@ static int start_upload(struct mhttp_conn *c, const struct mhttp_req *r)
     snprintf(tok, sizeof(tok), "%s", slash + 1);
     char qtok[64];
     bool refused = true;
+    strip_pad(tok);
     if (!upload_type(type)) {
         reply_err(c, 404, "unknown media type");
     } else if (http_query_param(r->query, "auth", auth, sizeof(auth)) <= 0 ||
                strcmp(auth, M.auth) != 0 || fw_now() > M.auth_since + M.ttl) {
         reply_err(c, 401, "bad or expired auth");
     } else if (http_query_param(r->query, "token", qtok, sizeof(qtok)) <= 0 ||
-               strcmp(qtok, tok) != 0) {
+               (strip_pad(qtok), strcmp(qtok, tok) != 0)) {
         reply_err(c, 400, "token does not match the path");
     } else if (M.fail_up > 0) {
         M.fail_up--;
