@@ -313,10 +313,12 @@ static void test_big_file_memory(void **state)
     print_message("48 MiB video: upload %.0f ms (hash pass + encrypt on the fly), download + "
                   "verify %.0f ms, peak RSS %ld KiB before, %ld KiB after (growth %ld KiB)\n",
                   (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, rss0, rss0 + grow, grow);
-    assert_true(grow < 16 * 1024);
     unlink(src);
     unlink(dst);
     free(auth);
+#ifndef __SANITIZE_ADDRESS__ /* ASan keeps freed buffers in its quarantine (~70 MiB here) */
+    assert_true(grow < 16 * 1024);
+#endif
 }
 
 int main(void)
