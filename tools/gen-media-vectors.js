@@ -15,7 +15,8 @@
 // (the HKDF expansion), hkdfInfoKey, encodeBase64EncodedStringForUpload (the upload token),
 // encryptMediaRetryRequest (the receipt a client sends when a download URL expired; its nonce
 // comes from crypto.randomBytes(12), pinned likewise), decryptMediaRetryData (the
-// notification's payload) and aesEncryptGCM (to seal a notification the way the phone does).
+// notification's payload), aesEncryptGCM (to seal a notification the way the phone does) and
+// encodeBinaryNode (the receipt stanza exactly as Baileys sends it).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -72,6 +73,7 @@ async function main() {
     if (!fs.existsSync(LIB)) execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: CONF, stdio: 'inherit' });
     const U = await import(pathToFileURL(path.join(LIB, 'Utils/index.js')).href);
     const { proto } = await import(pathToFileURL(path.join(LIB, '../WAProto/index.js')).href);
+    const B = await import(pathToFileURL(path.join(LIB, 'WABinary/index.js')).href);
     const pkg = JSON.parse(fs.readFileSync(path.join(LIB, '../package.json'), 'utf8'));
 
     // Key expansion for every type name Baileys knows (the info strings and the split).
@@ -144,7 +146,9 @@ async function main() {
         files,
         retry: {
             media_key: hex(retryMediaKey), msg_id: msgId, retry_key: hex(retryKey),
+            own_jid: '15550001111@s.whatsapp.net', chat_jid: key.remoteJid,
             receipt_iv: hex(retryIv), receipt_plain: hex(receiptPlain), receipt_enc_p: hex(encP),
+            receipt_node: hex(B.encodeBinaryNode(node)),
             notification_iv: hex(notifIv), notification_plain: hex(notifPlain),
             notification_enc_p: hex(notifCt),
         },

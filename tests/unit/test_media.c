@@ -4,7 +4,8 @@
  * tools/gen-media-vectors.js): key expansion per type, every enc file byte for byte (fed in
  * one piece and in odd chunk sizes), its hashes, MAC and upload token, decryption back to the
  * plaintext, and the rejections (MAC, hashes, truncation, padding, extension, caps); the media
- * retry payloads both ways. */
+ * retry payloads both ways, and its stanzas (wa/mediaretry: the receipt byte for byte as Baileys
+ * encodes it, opened on the phone's side; the notification built and parsed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +14,10 @@
 
 #include "vectors.h"
 
+#include "core/buf.h"
 #include "core/fileio.h"
 #include "wa/media.h"
+#include "wa/mediaretry.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -454,13 +457,123 @@ static void test_retry(void **state)
     free(encp);
 }
 
+static struct wa_node *roundtrip_node(const struct wa_node *n, struct buf *enc)
+{
+    char err[160];
+    buf_reset(enc);
+    assert_int_equal(wa_node_encode(n, enc, err, sizeof err), 0);
+    struct wa_node *back = NULL;
+    assert_int_equal(wa_node_decode(enc->data, enc->len, NULL, &back, err, sizeof err), 0);
+    return back;
+}
+
+static void test_retry_stanzas(void **state)
+{
+    (void)state;
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(g_v, "retry");
+    uint8_t mk[32], iv[12], niv[12], out[512];
+    jb(rv, "media_key", mk, 32);
+    jb(rv, "receipt_iv", iv, 12);
+    jb(rv, "notification_iv", niv, 12);
+    const char *id = js(rv, "msg_id");
+    size_t n = 0, wn = 0;
+    /* The protobuf payloads, byte for byte as Baileys' protobufjs encodes them. */
+    uint8_t *want = jdup(rv, "receipt_plain", &wn);
+    assert_int_equal(wa_mretry_encode_receipt(id, out, sizeof(out), &n), 0);
+    assert_int_equal(n, wn);
+    assert_memory_equal(out, want, n);
+    free(want);
+    want = jdup(rv, "notification_plain", &wn);
+    assert_int_equal(wa_mretry_encode_notification(id,
+                                                   "/v/t62.7118-24/fresh.enc?ccb=11-4&oh=x&oe=y",
+                                                   WA_MRETRY_SUCCESS, out, sizeof(out), &n),
+                     0);
+    assert_int_equal(n, wn);
+    assert_memory_equal(out, want, n);
+    free(want);
+    assert_int_equal(wa_mretry_encode_receipt(id, out, 5, &n), -ENOBUFS);
+
+    /* The receipt: encoded exactly as Baileys' encryptMediaRetryRequest + encodeBinaryNode. */
+    struct wa_mretry_key k = {.from_me = false};
+    snprintf(k.id, sizeof(k.id), "%s", id);
+    snprintf(k.chat, sizeof(k.chat), "%s", js(rv, "chat_jid"));
+    struct wa_node *rc = NULL;
+    assert_int_equal(wa_mretry_request(mk, &k, js(rv, "own_jid"), iv, &rc), 0);
+    struct buf enc;
+    buf_init(&enc, 1 << 16);
+    char err[160];
+    assert_int_equal(wa_node_encode(rc, &enc, err, sizeof err), 0);
+    want = jdup(rv, "receipt_node", &wn);
+    assert_int_equal(enc.len, wn);
+    assert_memory_equal(enc.data, want, wn);
+    free(want);
+    /* The phone opens it: the key, and the sealed stanza id matches. */
+    struct wa_node *back = roundtrip_node(rc, &enc);
+    struct wa_mretry_key got;
+    assert_int_equal(wa_mretry_open_request(back, mk, &got), 0);
+    assert_string_equal(got.id, id);
+    assert_string_equal(got.chat, k.chat);
+    assert_false(got.from_me);
+    assert_string_equal(got.participant, "");
+    uint8_t other[32];
+    memcpy(other, mk, 32);
+    other[5] ^= 1;
+    assert_int_equal(wa_mretry_open_request(back, other, &got), -EBADMSG);
+    assert_int_equal(wa_mretry_open_request(back, NULL, &got), 0); /* key only */
+    wa_node_free(back);
+    wa_node_free(rc);
+
+    /* The notification: the same bytes as the phone's (Baileys' aesEncryptGCM) vector. */
+    struct wa_node *nt = NULL;
+    snprintf(k.participant, sizeof(k.participant), "15550003333@s.whatsapp.net");
+    k.from_me = true;
+    assert_int_equal(
+        wa_mretry_notification(mk, &k, "15550001111:3@s.whatsapp.net", WA_MRETRY_SUCCESS,
+                               "/v/t62.7118-24/fresh.enc?ccb=11-4&oh=x&oe=y", niv, &nt),
+        0);
+    size_t cl = 0;
+    const uint8_t *ct =
+        wa_node_content_bytes(wa_node_child(wa_node_child(nt, "encrypt"), "enc_p"), &cl);
+    want = jdup(rv, "notification_enc_p", &wn);
+    assert_int_equal(cl, wn);
+    assert_memory_equal(ct, want, wn);
+    free(want);
+    back = roundtrip_node(nt, &enc);
+    struct wa_mretry_answer a;
+    assert_int_equal(wa_mretry_parse_notification(back, mk, &a), 0);
+    assert_true(a.has_payload);
+    assert_int_equal(a.result, WA_MRETRY_SUCCESS);
+    assert_string_equal(a.direct_path, "/v/t62.7118-24/fresh.enc?ccb=11-4&oh=x&oe=y");
+    assert_true(a.key.from_me);
+    assert_string_equal(a.key.participant, "15550003333@s.whatsapp.net");
+    assert_int_equal(wa_mretry_parse_notification(back, other, &a), -EBADMSG);
+    wa_node_free(back);
+    wa_node_free(nt);
+    /* A phone that cannot find the message: <error code=2>. */
+    assert_int_equal(wa_mretry_notification(NULL, &k, "15550001111:3@s.whatsapp.net",
+                                            WA_MRETRY_NOT_FOUND, NULL, NULL, &nt),
+                     0);
+    back = roundtrip_node(nt, &enc);
+    assert_int_equal(wa_mretry_parse_notification(back, mk, &a), 0);
+    assert_int_equal(a.error_code, 2);
+    assert_false(a.has_payload);
+    wa_node_free(back);
+    wa_node_free(nt);
+    /* Not a mediaretry stanza. */
+    struct wa_node *x = wa_node_new("notification");
+    assert_int_equal(wa_node_set_attr(x, "type", "encrypt"), 0);
+    assert_int_equal(wa_mretry_parse_notification(x, mk, &a), -EPROTO);
+    wa_node_free(x);
+    buf_free(&enc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),          cmocka_unit_test(test_files_encrypt),
         cmocka_unit_test(test_files_decrypt), cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_bad_padding),   cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_retry),         cmocka_unit_test(test_retry_stanzas),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
