@@ -6,8 +6,10 @@
 // https://HOST + directPath, AES-CBC decrypt) gives the original bytes back. A file the
 // simulated phone side puts (encrypted by wagate's src/wa/media.c through /admin/media/put) is
 // decrypted by Baileys' downloadContentFromMessage to the original bytes; after
-// /admin/media/expire the same download fails with 410, and a corrupted file no longer
-// decrypts to the original.
+// /admin/media/expire the same download fails with 410, Baileys' updateMediaMessage (the
+// server-error receipt, the mediaretry notification from the simulated phone, built by
+// wagate's src/wa/mediaretry.c) gets a fresh directPath that downloads again; a corrupted
+// file no longer decrypts to the original.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -94,7 +96,7 @@ test('Baileys uploads to and downloads from fakewa\'s media host', { timeout: 12
     const plain = randomBytes(100000 + 3);
     const src = path.join(dir, 'voice.ogg');
     writeFileSync(src, plain);
-    const put = await admin(fw, 'POST', '/admin/media/put', { path: src, type: 'audio', encrypt: true });
+    const put = await admin(fw, 'POST', '/admin/media/put', { path: src, type: 'audio', encrypt: true, msg_id: 'MEDIARETRY0001' });
     assert.equal(put.status, 200, JSON.stringify(put.json));
     assert.equal(put.json.file_sha256, sha(plain).toString('hex'));
     const msg = { mediaKey: Buffer.from(put.json.media_key, 'hex'), directPath: put.json.direct_path, url: put.json.url };
@@ -104,6 +106,23 @@ test('Baileys uploads to and downloads from fakewa\'s media host', { timeout: 12
     assert.equal((await admin(fw, 'POST', '/admin/media/expire', { enc_sha256: put.json.enc_sha256 })).status, 200);
     await assert.rejects(async () => toBuffer(await downloadContentFromMessage(msg, 'ptt', opts)),
       (e) => e.output?.statusCode === 410 || /410/.test(String(e)));
+    // The media retry path: Baileys' own updateMediaMessage sends the server-error receipt,
+    // alice's simulated phone "re-uploads" and answers with a mediaretry notification whose
+    // payload Baileys decrypts to a fresh directPath; the download then works again.
+    const wam = {
+      key: { remoteJid: '15550002@s.whatsapp.net', id: 'MEDIARETRY0001', fromMe: false },
+      message: { audioMessage: { ...msg, mimetype: 'audio/ogg', fileLength: plain.length } },
+    };
+    const updated = await c.sock.updateMediaMessage(wam);
+    const fresh = updated.message.audioMessage.directPath;
+    assert.notEqual(fresh, put.json.direct_path);
+    assert.ok(updated.message.audioMessage.url.startsWith(`https://${fw.media}/`));
+    assert.equal((await admin(fw, 'GET', '/admin/media')).json.retries_answered, 1);
+    assert.deepEqual(await downloadMediaMessage(updated, 'buffer', opts), plain);
+    // A message the phone does not know: the notification carries an error (Baileys: 404).
+    const unknown = { key: { ...wam.key, id: 'NOSUCHMSG0001' }, message: wam.message };
+    await assert.rejects(c.sock.updateMediaMessage(unknown), /re-upload media \(2\)/);
+
     // Corrupted: the bytes no longer decrypt to the original (Baileys does not check the MAC).
     const dh = Buffer.from(dm.fileEncSha256).toString('hex');
     assert.equal((await admin(fw, 'POST', '/admin/media/corrupt', { enc_sha256: dh })).status, 200);

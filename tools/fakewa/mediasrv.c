@@ -18,8 +18,11 @@
 #include "api/http.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "accounts.h"
+#include "conn.h"
 #include "mhttp.h"
 #include "wa/media.h"
+#include "wa/mediaretry.h"
 
 #define DP_PREFIX "/v/t62.7118-24/"
 
@@ -30,6 +33,15 @@ struct mfile {
     uint64_t gen, min_gen; /* paths of generation < min_gen are expired */
     bool corrupt;
 };
+
+/* A media message a simulated phone "sent" (POST /admin/media/put with msg_id): what the
+ * phone needs to answer a media retry receipt for it. */
+struct msent {
+    char id[WA_MRETRY_ID_MAX];
+    uint8_t key[WA_MEDIA_KEY_LEN];
+    char hex[65];
+};
+#define FW_MEDIA_SENT_MAX 1024
 
 struct mstats {
     uint64_t uploads, downloads, refused, bytes_in, bytes_out;
@@ -52,6 +64,9 @@ static struct {
     int cut_down; /* fault: the next downloads stop after cut_bytes of body */
     uint64_t cut_bytes;
     struct mstats st;
+    struct msent *sent; /* ring of FW_MEDIA_SENT_MAX */
+    size_t nsent;
+    uint64_t retries_answered;
 } M;
 
 /* One upload in progress (mhttp ud). */
@@ -466,6 +481,8 @@ void fw_media_stop(void)
     if (!M.running) return;
     mhttp_shutdown();
     free(M.files);
+    free(M.sent);
+    M.sent = NULL;
     M.files = NULL;
     M.nfiles = 0;
     M.running = false;
@@ -578,6 +595,14 @@ static cJSON *a_put(const cJSON *body, int *status)
     struct wa_media_result res;
     int rc = put_file(src, t, encrypt ? key : NULL, &f, &res);
     if (rc < 0) return aerr(status, rc == -ENOENT ? 404 : rc == -ENOSPC ? 507 : 400, strerror(-rc));
+    const char *mid = jstr(body, "msg_id");
+    if (mid && encrypt && strlen(mid) < WA_MRETRY_ID_MAX &&
+        (M.sent || (M.sent = calloc(FW_MEDIA_SENT_MAX, sizeof(*M.sent))))) {
+        struct msent *e = &M.sent[M.nsent++ % FW_MEDIA_SENT_MAX];
+        snprintf(e->id, sizeof(e->id), "%s", mid);
+        memcpy(e->key, key, 32);
+        snprintf(e->hex, sizeof(e->hex), "%s", f->hex);
+    }
     cJSON *o = file_json(f, true);
     if (encrypt) {
         char kx[65], ps[65];
@@ -604,6 +629,7 @@ static cJSON *a_stats(int *status)
     cJSON_AddNumberToObject(o, "refused", (double)M.st.refused);
     cJSON_AddNumberToObject(o, "bytes_in", (double)M.st.bytes_in);
     cJSON_AddNumberToObject(o, "bytes_out", (double)M.st.bytes_out);
+    cJSON_AddNumberToObject(o, "retries_answered", (double)M.retries_answered);
     *status = 200;
     return o;
 }
@@ -686,4 +712,46 @@ cJSON *fw_media_admin(struct fw_server *s, const char *method, const char *path,
         return a_stats(status);
     }
     return aerr(status, 404, "not found");
+}
+
+/* ---- media retry: the sender's simulated phone re-uploads ---- */
+
+static const struct msent *sent_find(const char *id)
+{
+    size_t n = M.nsent < FW_MEDIA_SENT_MAX ? M.nsent : FW_MEDIA_SENT_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(M.sent[i].id, id) == 0) return &M.sent[i];
+    return NULL;
+}
+
+void fw_media_on_retry(struct fw_conn *c, const struct wa_node *receipt)
+{
+    struct wa_mretry_key k;
+    if (wa_mretry_open_request(receipt, NULL, &k) < 0) {
+        log_info("fakewa", c->name, "malformed server-error receipt ignored");
+        return;
+    }
+    const struct msent *e = M.running ? sent_find(k.id) : NULL;
+    struct mfile *f = e ? find(e->hex) : NULL;
+    char to[WA_JID_STR_MAX], dp[256];
+    fw_pn_jid(c->acc, c->dev->id, false, to);
+    uint8_t iv[WA_MEDIA_RETRY_IV];
+    fw_random(iv, sizeof(iv));
+    struct wa_node *n = NULL;
+    int rc;
+    if (!f) { /* the phone does not know the message: an error, nothing sealed */
+        rc = wa_mretry_notification(NULL, &k, to, WA_MRETRY_NOT_FOUND, NULL, NULL, &n);
+    } else if (wa_mretry_open_request(receipt, e->key, &k) < 0) {
+        rc = wa_mretry_notification(e->key, &k, to, WA_MRETRY_DECRYPTION_ERROR, NULL, iv, &n);
+    } else {
+        f->gen++; /* "uploaded again": a new generation of paths, not expired */
+        direct_path(f, dp, sizeof(dp));
+        rc = wa_mretry_notification(e->key, &k, to, WA_MRETRY_SUCCESS, dp, iv, &n);
+        M.retries_answered++;
+    }
+    if (rc == 0) {
+        log_info("fakewa", c->name, "media retry for %s: %s", k.id, f ? "re-uploaded" : "unknown");
+        (void)fw_conn_send(c, n);
+    }
+    wa_node_free(n);
 }

@@ -37,6 +37,13 @@ void fw_media_stop(void);
  * when no media host runs. */
 int fw_media_conn_info(const char **host, const char **auth, unsigned *ttl);
 
+/* A client's <receipt type='server-error'> (media retry request) from connection c: the
+ * sender's simulated phone answers with <notification type='mediaretry'> -- a new direct
+ * path when the message was put with a msg_id (POST /admin/media/put), else <error code=2>. */
+struct fw_conn;
+struct wa_node;
+void fw_media_on_retry(struct fw_conn *c, const struct wa_node *receipt);
+
 /* Admin routes under /admin/media (README.md): the reply (caller deletes) and *status, or
  * NULL when the route is not a media one. body may be NULL (GET). */
 cJSON *fw_media_admin(struct fw_server *s, const char *method, const char *path, const char *query,

@@ -735,6 +735,11 @@ static void on_receipt(struct fw_conn *c, const struct wa_node *rc)
     if (wa_node_attr_jid(rc, "to", &to) == 0) nb_attr_jidv(ack, "from", &to);
     if (wa_node_attr(rc, "type")) nb_attr(ack, "type", attr(rc, "type"));
     send_free(c, ack);
+    const char *type = wa_node_attr(rc, "type");
+    if (type && strcmp(type, "server-error") == 0) { /* media retry: for the sender's phone */
+        fw_media_on_retry(c, rc);
+        return;
+    }
     fw_route_receipt(c->srv, c->acc, c->dev, rc);
 }
 
