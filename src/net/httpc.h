@@ -6,8 +6,9 @@
  * the response's status code: DNS through c-ares (net/dns.h; IP literals skip it), TCP to
  * each resolved address in turn, TLS for https:// (net/tls.h: the server's certificate and
  * name are verified against the system store or `ca_file`), the request, then the response
- * status line and headers. The response body is not read: once the header block is complete
- * (or the peer closed after the status line) the result is final and the connection dropped.
+ * status line and headers. The response body is not read (unless data_fn streams it, below):
+ * once the header block is complete (or the peer closed after the status line) the result is
+ * final and the connection dropped.
  *
  * Deadlines: `connect_timeout_ms` covers DNS + TCP + TLS; `response_timeout_ms` runs from the
  * moment the connection is ready to the end of the response headers (writing the request

@@ -61,7 +61,7 @@ struct wa_mxfer {
     uint8_t want_sha[32], want_enc_sha[32];
     uint64_t received, written;
     int resumed;
-    bool ranged, restart;
+    bool ranged;
     wa_mdownload_cb dcb;
     void *ud;
 };
@@ -284,7 +284,10 @@ static void on_up_result(void *ud, const struct nhttp_result *hr)
     x->last_status = hr->status;
     snprintf(x->last_detail, sizeof(x->last_detail), "%.120s from %.70s", hr->detail,
              x->hosts[x->host]);
-    int c = hr->err < 0 ? (hr->err == -ECANCELED ? hr->err : 1) : classify(x, hr->status);
+    /* A status decides when there is one (an error page over the answer cap is still 4xx). */
+    int c = hr->status >= 300 ? classify(x, hr->status)
+            : hr->err < 0     ? (hr->err == -ECANCELED ? hr->err : 1)
+                              : classify(x, hr->status);
     if (c == 0) {
         struct wa_mupload_result r = {0};
         if (parse_upload(x, &r) < 0) {
@@ -420,10 +423,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 static int dl_data(struct wa_mxfer *x, int status, const uint8_t *p, size_t n)
 {
     if (!p) { /* the head */
-        if (status == 200 && x->received > 0) {
-            x->restart = true;
-            return dl_reset(x);
-        }
+        if (status == 200 && x->received > 0) return dl_reset(x);
         if (status == 206 && !x->ranged) return -EPROTO;
         if (status == 206) x->resumed++;
         return 0;
