@@ -9,16 +9,37 @@
 // /admin/media/expire the same download fails with 410, Baileys' updateMediaMessage (the
 // server-error receipt, the mediaretry notification from the simulated phone, built by
 // wagate's src/wa/mediaretry.c) gets a fresh directPath that downloads again; a corrupted
-// file no longer decrypts to the original.
+// file no longer decrypts to the original. wagate's own transfer code (tools/mediaxfer over
+// src/wa/mediaxfer.c) downloads what Baileys uploaded and uploads what Baileys downloads, and
+// refuses the corrupted file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { downloadContentFromMessage, downloadMediaMessage } from '@whiskeysockets/baileys';
 import { admin, cleanup, inbox, pairClient, startFakewa, tmpDir, waitFor } from './lib.mjs';
 
 const sha = (b) => createHash('sha256').update(b).digest();
+
+// wagate's own transfer code (src/wa/mediaxfer.c) as a command: tools/mediaxfer.
+function mediaxferBin() {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const dirs = [process.env.WAGATE_BUILD, path.join(root, 'build-asan'), path.join(root, 'build')];
+  const p = dirs.filter(Boolean).map((d) => path.join(d, 'wagate-mediaxfer')).find((f) => existsSync(f));
+  if (!p) throw new Error('wagate-mediaxfer not built');
+  return p;
+}
+
+function mediaxfer(args) {
+  try {
+    return JSON.parse(execFileSync(mediaxferBin(), args, { encoding: 'utf8' }));
+  } catch (e) {
+    throw new Error(`wagate-mediaxfer ${args[0]}: ${e.stdout || e.message}`);
+  }
+}
 
 async function toBuffer(stream) {
   const parts = [];
@@ -123,11 +144,34 @@ test('Baileys uploads to and downloads from fakewa\'s media host', { timeout: 12
     const unknown = { key: { ...wam.key, id: 'NOSUCHMSG0001' }, message: wam.message };
     await assert.rejects(c.sock.updateMediaMessage(unknown), /re-upload media \(2\)/);
 
+    // wagate's transfer code and Baileys on the same media host, both ways:
+    // Baileys' upload -> wagate's download (MAC and both hashes verified) ...
+    const got = path.join(dir, 'from-baileys.bin');
+    const hx = (b) => Buffer.from(b).toString('hex');
+    const dl = mediaxfer(['download', '--host', fw.media, '--type', 'document', '--ca', fw.ca,
+      '--path', dm.directPath, '--key', hx(dm.mediaKey), '--sha256', hx(dm.fileSha256),
+      '--enc-sha256', hx(dm.fileEncSha256), '--out', got]);
+    assert.equal(dl.file_length, doc.length);
+    assert.deepEqual(readFileSync(got), doc);
+    // ... and wagate's upload (media_conn auth as Baileys got it) -> Baileys' download.
+    const voice = randomBytes(70000 + 1);
+    const vsrc = path.join(dir, 'voice2.ogg');
+    writeFileSync(vsrc, voice);
+    const auth = (await c.sock.refreshMediaConn(false)).auth;
+    const up = mediaxfer(['upload', '--host', fw.media, '--auth', auth, '--type', 'ptt', '--ca', fw.ca, '--file', vsrc]);
+    assert.equal(up.file_sha256, sha(voice).toString('hex'));
+    const vmsg = { mediaKey: Buffer.from(up.media_key, 'hex'), directPath: up.direct_path, url: up.url };
+    assert.deepEqual(await toBuffer(await downloadContentFromMessage(vmsg, 'ptt', opts)), voice);
+
     // Corrupted: the bytes no longer decrypt to the original (Baileys does not check the MAC).
     const dh = Buffer.from(dm.fileEncSha256).toString('hex');
     assert.equal((await admin(fw, 'POST', '/admin/media/corrupt', { enc_sha256: dh })).status, 200);
     const bad = await toBuffer(await downloadContentFromMessage(dm, 'document', opts)).catch(() => null);
     assert.ok(bad === null || !bad.equals(doc), 'a corrupted file must not decrypt to the original');
+    // wagate refuses it outright (the MAC), and leaves no file.
+    assert.throws(() => mediaxfer(['download', '--host', fw.media, '--type', 'document', '--ca', fw.ca,
+      '--path', dm.directPath, '--key', hx(dm.mediaKey), '--out', path.join(dir, 'bad.bin')]), /Bad message/);
+    assert.equal(existsSync(path.join(dir, 'bad.bin')), false);
     await c.stop();
   } finally {
     await fw.stop();
