@@ -5,7 +5,8 @@
  * one piece and in odd chunk sizes), its hashes, MAC and upload token, decryption back to the
  * plaintext, and the rejections (MAC, hashes, truncation, padding, extension, caps); the media
  * retry payloads both ways, and its stanzas (wa/mediaretry: the receipt byte for byte as Baileys
- * encodes it, opened on the phone's side; the notification built and parsed). */
+ * encodes it, opened on the phone's side; the notification built and parsed) and the media_conn
+ * iq (wa/mediaconn: the query, the answer as fakewa and WhatsApp give it, the caps). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +18,10 @@
 #include "core/buf.h"
 #include "core/fileio.h"
 #include "wa/media.h"
+#include "wa/jid.h"
+#include "wa/mediaconn.h"
 #include "wa/mediaretry.h"
+#include "wa/nodetext.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -567,6 +571,67 @@ static void test_retry_stanzas(void **state)
     buf_free(&enc);
 }
 
+static struct wa_node *text_node(const char *t)
+{
+    struct wa_node *n = NULL;
+    char err[160];
+    assert_int_equal(wa_nodetext_parse(t, strlen(t), &n, err, sizeof err), 0);
+    return n;
+}
+
+static void test_media_conn(void **state)
+{
+    (void)state;
+    struct wa_node *q = wa_media_conn_build("mc1");
+    assert_non_null(q);
+    assert_string_equal(wa_node_attr(q, "xmlns"), "w:m");
+    assert_string_equal(wa_node_attr(q, "type"), "set");
+    assert_string_equal(wa_node_attr(q, "id"), "mc1");
+    struct wa_jid to;
+    assert_int_equal(wa_node_attr_jid(q, "to", &to), 0);
+    assert_non_null(wa_node_child(q, "media_conn"));
+    wa_node_free(q);
+    assert_null(wa_media_conn_build(""));
+
+    struct wa_media_conn mc;
+    struct wa_node *r = text_node(
+        "<iq from='s.whatsapp.net' id='mc1' type='result'><media_conn auth='AbC+/=' ttl='300' "
+        "auth_ttl='21600' max_buckets='12'><host hostname='mmg.whatsapp.net' "
+        "maxContentLengthBytes='104857600'/><host hostname='bad/host'/>"
+        "<host hostname='127.0.0.1:4443'/></media_conn></iq>");
+    assert_int_equal(wa_media_conn_parse(r, &mc), 0);
+    assert_string_equal(mc.auth, "AbC+/=");
+    assert_int_equal(mc.ttl, 300);
+    assert_int_equal(mc.auth_ttl, 21600);
+    assert_int_equal(mc.max_buckets, 12);
+    assert_int_equal(mc.nhosts, 2); /* the unusable one is skipped */
+    assert_string_equal(mc.hosts[0].hostname, "mmg.whatsapp.net");
+    assert_int_equal(mc.hosts[0].max_content_length, 104857600);
+    assert_string_equal(mc.hosts[1].hostname, "127.0.0.1:4443");
+    mc.fetched_ms = 1000;
+    assert_true(wa_media_conn_fresh(&mc, 1000 + 299999));
+    assert_false(wa_media_conn_fresh(&mc, 1000 + 300000));
+    wa_node_free(r);
+    static const char *const bad[] = {
+        "<iq id='x' type='result'/>",
+        "<iq id='x' type='error'><media_conn auth='a' ttl='1'><host "
+        "hostname='h'/></media_conn></iq>",
+        "<iq id='x' type='result'><media_conn ttl='1'><host hostname='h'/></media_conn></iq>",
+        "<iq id='x' type='result'><media_conn auth='a' ttl='x'><host "
+        "hostname='h'/></media_conn></iq>",
+        "<iq id='x' type='result'><media_conn auth='a' ttl='0'><host "
+        "hostname='h'/></media_conn></iq>",
+        "<iq id='x' type='result'><media_conn auth='a' ttl='5'/></iq>",
+        "<iq id='x' type='result'><media_conn auth='a' ttl='5'><host hostname='a "
+        "b'/></media_conn></iq>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = text_node(bad[i]);
+        assert_int_equal(wa_media_conn_parse(r, &mc), -EPROTO);
+        wa_node_free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_files_decrypt), cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_bad_padding),   cmocka_unit_test(test_caps),
         cmocka_unit_test(test_retry),         cmocka_unit_test(test_retry_stanzas),
+        cmocka_unit_test(test_media_conn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
