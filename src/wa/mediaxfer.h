@@ -9,7 +9,8 @@
  * written anywhere. If the file changes in between, the server refuses the hash (-EPROTO).
  * Download: GET https://HOST + directPath, decrypt as the bytes arrive into DEST.part (mode
  * 0600, same directory), then -- only after the MAC and both hashes verified -- fsync, rename
- * to DEST and fsync the directory. On any failure DEST.part is removed and DEST untouched.
+ * to DEST (an existing DEST is replaced) and fsync the directory. On any failure DEST.part is
+ * removed and DEST untouched.
  * A download interrupted mid-body resumes with `Range: bytes=N-` (the decryptor keeps its
  * state); a server answering 200 instead of 206 makes it start over.
  *
