@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* httpc.c -- one HTTP(S) POST: resolve, connect (each address in turn), TLS, request,
- * response head.
+/* httpc.c -- one HTTP(S) request: resolve, connect (each address in turn), TLS, request
+ * (optionally with a body pulled in pieces), response head (and optionally the body, streamed).
  *
  * Each TCP attempt has its own handle (struct att); a failed attempt is marked stale and
  * closed, so late callbacks of it are dropped. The request is freed from the close callback
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "net/dns.h"
 #include "net/outcome.h"
@@ -60,7 +61,27 @@ struct nhttp {
     size_t resp_len;
     char peer[64];
     char last_err[200];
+    /* streaming (nhttp_opts.body_fn / data_fn) */
+    char method[8];
+    nhttp_body_fn body_fn;
+    nhttp_data_fn data_fn;
+    void *sud;
+    uint64_t body_left; /* request body bytes still to pull */
+    size_t inflight;    /* bytes handed to uv_write, not yet written */
+    bool head_seen;     /* the response head went to data_fn */
+    bool write_failed;  /* the peer stopped taking the body (answer still read) */
+    int status;
+    int64_t clen; /* response Content-Length, -1 = none */
+    uint64_t got_body;
+    bool chunked;
+    int ch_state; /* CH_* */
+    uint64_t ch_left;
+    char ch_line[40];
+    size_t ch_line_len;
 };
+
+#define STREAM_INFLIGHT (128u << 10) /* request body bytes queued for writing at most */
+enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
 static void release(struct nhttp *c)
 {
@@ -122,18 +143,43 @@ static void connect_next(struct nhttp *c);
 
 /* ---- writing ---------------------------------------------------------------------- */
 
+static void pump_body(struct nhttp *c);
+static void on_deadline(uv_timer_t *t);
+
+/* Streaming: the response timeout is an idle one, restarted when bytes move. */
+static void progress(struct nhttp *c)
+{
+    if ((c->body_fn || c->data_fn) && c->st == H_WAIT)
+        uv_timer_start(&c->deadline, on_deadline, (uint64_t)c->response_ms, 0);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct att *a = w->att;
-    if (status < 0 && !a->stale)
-        finish(a->c, 0, status, "write: %s %s", nout_errno_name(status), a->c->peer);
+    struct nhttp *c = a->c;
+    c->inflight -= w->len;
     free(w);
+    if (a->stale) return;
+    if (status < 0 && c->body_fn && c->st == H_WAIT) {
+        /* A server may answer (401, 413, ...) and close before the whole body is in: stop
+         * writing and read its answer; without one the close reports this error. */
+        snprintf(c->last_err, sizeof c->last_err, "write: %s %s", nout_errno_name(status), c->peer);
+        c->body_left = 0;
+        c->write_failed = true;
+        return;
+    }
+    if (status < 0) {
+        finish(c, 0, status, "write: %s %s", nout_errno_name(status), c->peer);
+        return;
+    }
+    progress(c);
+    pump_body(c);
 }
 
 static void write_raw(struct nhttp *c, const void *p, size_t n)
 {
-    if (!c->att || n == 0 || c->st == H_DONE) return;
+    if (!c->att || n == 0 || c->st == H_DONE || c->write_failed) return;
     struct wreq *w = malloc(sizeof(*w) + n);
     if (!w) {
         finish(c, 0, -ENOMEM, "write: out of memory");
@@ -147,7 +193,9 @@ static void write_raw(struct nhttp *c, const void *p, size_t n)
     if (rc < 0) {
         free(w);
         finish(c, 0, rc, "write: %s %s", nout_errno_name(rc), c->peer);
+        return;
     }
+    c->inflight += n;
 }
 
 static void flush_tls(struct nhttp *c)
@@ -158,7 +206,42 @@ static void flush_tls(struct nhttp *c)
         write_raw(c, chunk, n);
 }
 
-static void on_deadline(uv_timer_t *t);
+/* Plaintext out: through TLS for https. */
+static void send_plain(struct nhttp *c, const void *p, size_t n)
+{
+    if (!c->tls) {
+        write_raw(c, p, n);
+        return;
+    }
+    if (ntls_write(c->tls, p, n) != 0) {
+        fail_out(c, ntls_outcome(c->tls));
+        return;
+    }
+    flush_tls(c);
+}
+
+/* Pull the streamed request body while the socket takes it. */
+static void pump_body(struct nhttp *c)
+{
+    uint8_t buf[16384];
+    while (c->st == H_WAIT && c->body_left > 0 && c->inflight < STREAM_INFLIGHT) {
+        size_t cap = c->body_left < sizeof buf ? (size_t)c->body_left : sizeof buf, got = 0;
+        int rc = c->body_fn(c->sud, buf, cap, &got);
+        if (rc == -EAGAIN) return; /* nhttp_resume() */
+        if (rc < 0 || got == 0 || got > cap) {
+            finish(c, 0, rc < 0 ? rc : -EIO, "request body: %s",
+                   rc < 0 ? nout_errno_name(rc) : "source ended early");
+            return;
+        }
+        c->body_left -= got;
+        send_plain(c, buf, got);
+    }
+}
+
+void nhttp_resume(struct nhttp *c)
+{
+    if (c && c->st == H_WAIT && c->body_fn && c->body_left > 0) pump_body(c);
+}
 
 /* The connection is ready (TCP, and TLS for https): send the request, wait for the answer. */
 static void send_request(struct nhttp *c)
@@ -166,15 +249,8 @@ static void send_request(struct nhttp *c)
     c->st = H_WAIT;
     uv_timer_stop(&c->deadline);
     uv_timer_start(&c->deadline, on_deadline, (uint64_t)c->response_ms, 0);
-    if (!c->tls) {
-        write_raw(c, c->req, c->req_len);
-        return;
-    }
-    if (ntls_write(c->tls, c->req, c->req_len) != 0) {
-        fail_out(c, ntls_outcome(c->tls));
-        return;
-    }
-    flush_tls(c);
+    send_plain(c, c->req, c->req_len);
+    if (c->body_fn) pump_body(c);
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -197,9 +273,167 @@ int nhttp_parse_status(const char *p, size_t n)
     return code >= 100 && code <= 599 ? code : -EPROTO;
 }
 
+/* ---- streamed response (data_fn) ---------------------------------------------------- */
+
+/* Content-Length / Transfer-Encoding of a complete head (NUL-free scan of n bytes). */
+static int parse_framing(struct nhttp *c, const char *h, size_t n)
+{
+    const char *end = h + n;
+    for (const char *l = memchr(h, '\n', n); l && l + 1 < end;) {
+        l++;
+        const char *e = memchr(l, '\n', (size_t)(end - l));
+        size_t len = e ? (size_t)(e - l) : (size_t)(end - l);
+        if (len > 15 && strncasecmp(l, "Content-Length:", 15) == 0) {
+            char num[24] = {0};
+            const char *v = l + 15;
+            while (v < l + len && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t k = 0;
+            while (v < l + len && *v >= '0' && *v <= '9' && k < sizeof num - 1)
+                num[k++] = *v++;
+            if (!k || c->clen >= 0) return -EPROTO;
+            c->clen = (int64_t)strtoll(num, NULL, 10);
+        } else if (len > 18 && strncasecmp(l, "Transfer-Encoding:", 18) == 0) {
+            c->chunked = memmem(l, len, "chunked", 7) != NULL;
+        }
+        l = e;
+    }
+    if (c->chunked) c->clen = -1;
+    return 0;
+}
+
+static void body_done(struct nhttp *c)
+{
+    finish(c, c->status, 0, "HTTP %d", c->status);
+}
+
+static bool deliver(struct nhttp *c, const char *p, size_t n)
+{
+    if (n == 0) return true;
+    c->got_body += n;
+    int rc = c->data_fn(c->sud, c->status, c->clen, (const uint8_t *)p, n);
+    if (rc < 0) finish(c, c->status, rc, "response body: %s", nout_errno_name(rc));
+    return c->st != H_DONE;
+}
+
+/* Chunked transfer coding: sizes in hex lines, data, CRLF, a 0 chunk, trailers, CRLF. */
+static void chunked_input(struct nhttp *c, const char *p, size_t n)
+{
+    while (n > 0 && c->st != H_DONE) {
+        if (c->ch_state == CH_DATA) {
+            size_t k = n < c->ch_left ? n : (size_t)c->ch_left;
+            if (!deliver(c, p, k)) return;
+            p += k, n -= k, c->ch_left -= k;
+            if (c->ch_left == 0) c->ch_state = CH_DATA_END;
+            continue;
+        }
+        char ch = *p++;
+        n--;
+        if (ch != '\n') {
+            if (ch != '\r' && c->ch_line_len < sizeof c->ch_line - 1)
+                c->ch_line[c->ch_line_len++] = ch;
+            continue;
+        }
+        c->ch_line[c->ch_line_len] = '\0';
+        size_t linelen = c->ch_line_len;
+        c->ch_line_len = 0;
+        if (c->ch_state == CH_DATA_END) {
+            c->ch_state = CH_SIZE;
+        } else if (c->ch_state == CH_SIZE) {
+            char *e = NULL;
+            unsigned long long v = strtoull(c->ch_line, &e, 16);
+            if (e == c->ch_line || (*e && *e != ';' && *e != ' ')) {
+                finish(c, 0, -EPROTO, "response: bad chunk size");
+                return;
+            }
+            c->ch_left = v;
+            c->ch_state = v ? CH_DATA : CH_TRAILER;
+        } else if (linelen == 0) { /* CH_TRAILER: the blank line ends the body */
+            body_done(c);
+            return;
+        }
+    }
+}
+
+static void body_input(struct nhttp *c, const char *p, size_t n)
+{
+    if (c->chunked) {
+        chunked_input(c, p, n);
+        return;
+    }
+    if (c->clen >= 0 && (uint64_t)c->clen - c->got_body < n)
+        n = (size_t)((uint64_t)c->clen - c->got_body);
+    if (!deliver(c, p, n)) return;
+    if (c->clen >= 0 && c->got_body == (uint64_t)c->clen) body_done(c);
+}
+
+static void stream_input(struct nhttp *c, const char *p, size_t n, bool eof)
+{
+    if (c->head_seen) {
+        body_input(c, p, n);
+        if (eof && c->st != H_DONE) {
+            if (c->clen < 0 && !c->chunked)
+                body_done(c); /* delimited by the close */
+            else
+                finish(c, c->status, -EPROTO, "response: body truncated at %llu bytes (%s)",
+                       (unsigned long long)c->got_body, c->peer);
+        }
+        return;
+    }
+    size_t room = c->max_resp - c->resp_len, k = n < room ? n : room;
+    memcpy(c->resp + c->resp_len, p ? p : "", k);
+    c->resp_len += k;
+    int code = nhttp_parse_status(c->resp, c->resp_len);
+    const char *he = c->resp_len >= 4 ? memmem(c->resp, c->resp_len, "\r\n\r\n", 4) : NULL;
+    if (code < 0) {
+        finish(c, 0, -EPROTO, "response: not HTTP/1.x from %s", c->peer);
+        return;
+    }
+    if (!he) {
+        if (eof && c->write_failed)
+            finish(c, 0, -EPIPE, "%s", c->last_err);
+        else if (eof)
+            finish(c, 0, -EPROTO, "response: connection closed in the head (%s)", c->peer);
+        else if (c->resp_len >= c->max_resp)
+            finish(c, 0, -EMSGSIZE, "response: head over %zu bytes", c->max_resp);
+        return;
+    }
+    size_t hlen = (size_t)(he - c->resp) + 4, rest = c->resp_len - hlen;
+    if (code == 100) { /* 100 Continue: the real head follows */
+        memmove(c->resp, c->resp + hlen, rest);
+        c->resp_len = rest;
+        if (rest || k < n) stream_input(c, p ? p + k : NULL, n - k, eof);
+        return;
+    }
+    c->status = code;
+    if (parse_framing(c, c->resp, hlen) < 0) {
+        finish(c, 0, -EPROTO, "response: bad Content-Length (%s)", c->peer);
+        return;
+    }
+    c->head_seen = true;
+    int rc = c->data_fn(c->sud, code, c->clen, NULL, 0);
+    if (rc < 0) {
+        finish(c, code, rc, "response: %s", nout_errno_name(rc));
+        return;
+    }
+    if (c->clen == 0 || code == 204 || code == 304) {
+        body_done(c);
+        return;
+    }
+    /* The body bytes that came with the head, then the rest of this read. */
+    char *tail = c->resp + hlen;
+    body_input(c, tail, rest);
+    if (c->st != H_DONE && k < n) body_input(c, p + k, n - k);
+    if (c->st != H_DONE && eof) stream_input(c, NULL, 0, true);
+}
+
 /* What arrived so far decides: a complete head (or EOF after the status line) ends it. */
 static void check_response(struct nhttp *c, bool eof)
 {
+    if (c->data_fn) {
+        stream_input(c, NULL, 0, eof);
+        return;
+    }
     int code = nhttp_parse_status(c->resp, c->resp_len);
     if (code < 0) {
         finish(c, 0, -EPROTO, "response: not HTTP/1.x from %s", c->peer);
@@ -218,8 +452,14 @@ static void check_response(struct nhttp *c, bool eof)
         finish(c, 0, -EMSGSIZE, "response: head over %zu bytes", c->max_resp);
 }
 
+static void stream_input(struct nhttp *c, const char *p, size_t n, bool eof);
+
 static void take_plain(struct nhttp *c, const char *p, size_t n)
 {
+    if (c->data_fn) {
+        stream_input(c, p, n, false);
+        return;
+    }
     size_t room = c->max_resp - c->resp_len;
     if (n > room) n = room;
     memcpy(c->resp + c->resp_len, p, n);
@@ -291,6 +531,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (nread == 0) return;
+    progress(c);
     if (!c->tls) {
         if (c->st == H_WAIT) take_plain(c, b->base, (size_t)nread);
         return;
@@ -438,12 +679,16 @@ static int build_request(struct nhttp *c, const struct nhttp_opts *o)
         cap += strlen(o->headers[i]) + 2;
     c->req = malloc(cap);
     if (!c->req) return -ENOMEM;
+    bool body = o->body_fn || o->body_len || strcmp(c->method, "GET") != 0;
     int n = snprintf(c->req, cap,
-                     "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wagate\r\nConnection: close\r\n"
-                     "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                     c->url.path, hostport, o->content_type ? o->content_type : "application/json",
-                     o->body_len);
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wagate\r\nConnection: close\r\n",
+                     c->method, c->url.path, hostport);
     size_t len = (size_t)n;
+    if (body)
+        len += (size_t)snprintf(
+            c->req + len, cap - len, "Content-Type: %s\r\nContent-Length: %llu\r\n",
+            o->content_type ? o->content_type : "application/json",
+            (unsigned long long)(o->body_fn ? o->body_stream_len : o->body_len));
     for (size_t i = 0; i < o->nheaders; i++)
         len += (size_t)snprintf(c->req + len, cap - len, "%s\r\n", o->headers[i]);
     len += (size_t)snprintf(c->req + len, cap - len, "\r\n");
@@ -459,6 +704,10 @@ int nhttp_post(uv_loop_t *loop, const struct nhttp_opts *o, nhttp_cb cb, void *u
     if (!loop || !o || !o->url || !cb || !out) return -EINVAL;
     if (o->body_len > NHTTP_BODY_MAX) return -EMSGSIZE;
     if (o->nheaders > NHTTP_HEADERS_MAX || (o->body_len && !o->body)) return -EINVAL;
+    if (o->body_fn && (o->body_len || !o->body_stream_len)) return -EINVAL;
+    if (o->method && strcmp(o->method, "GET") != 0 && strcmp(o->method, "POST") != 0 &&
+        strcmp(o->method, "PUT") != 0)
+        return -EINVAL;
     for (size_t i = 0; i < o->nheaders; i++)
         if (!header_ok(o->headers[i])) {
             snprintf(err, errlen, "bad header line");
@@ -474,6 +723,12 @@ int nhttp_post(uv_loop_t *loop, const struct nhttp_opts *o, nhttp_cb cb, void *u
     c->loop = loop;
     c->cb = cb;
     c->ud = ud;
+    snprintf(c->method, sizeof c->method, "%s", o->method ? o->method : "POST");
+    c->body_fn = o->body_fn;
+    c->body_left = o->body_fn ? o->body_stream_len : 0;
+    c->data_fn = o->data_fn;
+    c->sud = o->stream_ud;
+    c->clen = -1;
     c->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
     c->response_ms = o->response_timeout_ms > 0 ? o->response_timeout_ms : 10000;
     c->max_resp = o->max_response ? o->max_response : 16384;

@@ -35,12 +35,17 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // With {tls: true} it also serves wss:// (--listen-tls): url is then
 // wss://localhost:PORT/ws/chat, plainUrl the ws:// one, ca the test CA's PEM path and
 // agent an https.Agent trusting that CA (Client passes it to Baileys' `agent` option).
-export async function startFakewa({ tls = false } = {}) {
+// With {media: true} it also runs its HTTPS media host (--media): fw.media is its
+// "127.0.0.1:PORT", fw.ca the test CA, fw.fetchAgent an https.Agent trusting it (Baileys'
+// `fetchAgent`: uploads) and fw.dispatcher an undici Agent trusting it (Baileys' downloads go
+// through fetch: pass {options: {dispatcher}}).
+export async function startFakewa({ tls = false, media = false } = {}) {
   const state = tmpDir('fakewa-state-');
   const level = process.env.FAKEWA_LOG || 'warn';
   const args = ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state', state,
     '--log-level', level];
   if (tls) args.push('--listen-tls', '127.0.0.1:0');
+  if (media) args.push('--media', '127.0.0.1:0');
   const proc = spawn(fakewaBin(), args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const info = await new Promise((resolve, reject) => {
     const kv = {};
@@ -74,7 +79,23 @@ export async function startFakewa({ tls = false } = {}) {
     fw.ca = info.ca;
     fw.agent = new https.Agent({ ca: readFileSync(info.ca) });
   }
+  if (media) {
+    fw.media = info.media;
+    fw.ca = info.ca;
+    const ca = readFileSync(info.ca);
+    fw.fetchAgent = new https.Agent({ ca });
+    fw.dispatcher = await undiciAgent(ca);
+  }
   return fw;
+}
+
+// Node's bundled undici is not importable: its Agent class is the global dispatcher's,
+// which exists once fetch has run.
+async function undiciAgent(ca) {
+  try { await fetch('http://127.0.0.1:1/'); } catch { /* only to create the dispatcher */ }
+  const Agent = globalThis[Symbol.for('undici.globalDispatcher.1')]?.constructor;
+  if (!Agent) throw new Error('no undici global dispatcher');
+  return new Agent({ connect: { ca } });
 }
 
 export async function admin(fw, method, p, body) {
@@ -121,6 +142,7 @@ export class Client {
     const sock = makeWASocket({
       auth: this.state, waWebSocketUrl: this.fw.url, logger, printQRInTerminal: false,
       agent: this.fw.agent, // wss:// only: trusts fakewa's test CA
+      fetchAgent: this.fw.fetchAgent, // media uploads (fakewa --media) trust it too
       markOnlineOnConnect: false, syncFullHistory: false, browser: Browsers.ubuntu('Chrome'),
       connectTimeoutMs: 20000, defaultQueryTimeoutMs: 20000, qrTimeout: 60000,
       // Baileys needs the original content to answer a retry receipt.

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_httpc.c -- net/httpc against a server of the test's own on the same loop: the request
  * as sent (headers, body), the status, and the caps: response timeout, response size, EOF,
- * garbage, a refused connection, cancel, body size. */
+ * garbage, a refused connection, cancel, body size; the streaming mode: a body pulled in
+ * pieces (with -EAGAIN and nhttp_resume), response bodies with Content-Length (100 Continue
+ * first), chunked, close-delimited and truncated. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +20,18 @@
 #include "loop.h"
 #include "net/httpc.h"
 
-enum mode { M_OK, M_SILENT, M_HUGE, M_CLOSE, M_GARBAGE, M_STATUS_EOF };
+enum mode {
+    M_OK,
+    M_SILENT,
+    M_HUGE,
+    M_CLOSE,
+    M_GARBAGE,
+    M_STATUS_EOF,
+    M_CHUNKED,
+    M_LENGTH,
+    M_CLOSE_DELIM,
+    M_SHORT
+};
 
 struct srv {
     uv_loop_t loop;
@@ -115,6 +128,29 @@ static void on_peer_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         send_text(p, "HTTP/1.1 503 Busy\r\n", 19);
         uv_close((uv_handle_t *)&p->h, peer_closed);
         break;
+    case M_CHUNKED: {
+        static const char t[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "5\r\nhello\r\n1;ext=1\r\n \r\n";
+        send_text(p, t, sizeof t - 1);
+        static const char t2[] = "6\r\nworld!\r\n0\r\nX-T: 1\r\n\r\n";
+        send_text(p, t2, sizeof t2 - 1);
+        break;
+    }
+    case M_LENGTH: {
+        static const char t[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+                                "Content-Length: 11\r\n\r\nhel";
+        send_text(p, t, sizeof t - 1);
+        send_text(p, "lo world", 8);
+        break;
+    }
+    case M_CLOSE_DELIM:
+    case M_SHORT: {
+        const char *t = s->mode == M_SHORT ? "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nabc"
+                                           : "HTTP/1.1 200 OK\r\n\r\nabc";
+        send_text(p, t, strlen(t));
+        uv_close((uv_handle_t *)&p->h, peer_closed);
+        break;
+    }
     }
 }
 
@@ -337,6 +373,138 @@ static void test_cancel(void **state)
     assert_int_equal(x.calls, 0);
 }
 
+/* ---- streaming ---- */
+
+struct strm {
+    char got[256];
+    size_t got_len;
+    int heads, status;
+    int64_t clen;
+    size_t body_off, body_len;
+    int eagain_at; /* return -EAGAIN once when body_off reaches this */
+    struct nhttp *h;
+    uv_timer_t t;
+};
+
+static int s_data(void *ud, int status, int64_t clen, const uint8_t *p, size_t n)
+{
+    struct strm *x = ud;
+    if (!p) {
+        x->heads++;
+        x->status = status;
+        x->clen = clen;
+        return 0;
+    }
+    assert_true(x->got_len + n < sizeof x->got);
+    memcpy(x->got + x->got_len, p, n);
+    x->got_len += n;
+    return 0;
+}
+
+static void s_resume(uv_timer_t *t)
+{
+    struct strm *x = t->data;
+    nhttp_resume(x->h);
+}
+
+/* The request body: "0123456789" repeated, 100 bytes per pull; -EAGAIN once. */
+static int s_body(void *ud, uint8_t *buf, size_t cap, size_t *got)
+{
+    struct strm *x = ud;
+    if (x->eagain_at >= 0 && x->body_off >= (size_t)x->eagain_at) {
+        x->eagain_at = -1;
+        uv_timer_start(&x->t, s_resume, 20, 0);
+        return -EAGAIN;
+    }
+    size_t k = cap < 100 ? cap : 100;
+    for (size_t i = 0; i < k; i++)
+        buf[i] = (uint8_t)('0' + (x->body_off + i) % 10);
+    x->body_off += k;
+    *got = k;
+    return 0;
+}
+
+static void run_stream(enum mode m, const char *method, size_t body_len, struct strm *x,
+                       struct res *r)
+{
+    char u[128];
+    url(u, sizeof u, "127.0.0.1", "/s");
+    g.mode = m;
+    memset(x, 0, sizeof *x);
+    x->eagain_at = body_len ? 250 : -1;
+    uv_timer_init(&g.loop, &x->t);
+    x->t.data = x;
+    struct nhttp_opts o = {.url = u,
+                           .method = method,
+                           .connect_timeout_ms = 2000,
+                           .response_timeout_ms = 2000,
+                           .body_fn = body_len ? s_body : NULL,
+                           .body_stream_len = body_len,
+                           .data_fn = s_data,
+                           .stream_ud = x};
+    char err[160];
+    memset(r, 0, sizeof *r);
+    assert_int_equal(nhttp_post(&g.loop, &o, on_res, r, &x->h, err, sizeof err), 0);
+    loop_run_until(&g.loop, &r->calls, 1, 5000);
+    assert_int_equal(r->calls, 1);
+    uv_close((uv_handle_t *)&x->t, NULL);
+    loop_run_for(&g.loop, 20); /* the timer lives in the caller's frame: close it for real */
+}
+
+static void test_stream_body_out(void **state)
+{
+    (void)state;
+    struct strm x;
+    struct res r;
+    run_stream(M_LENGTH, "PUT", 1234, &x, &r);
+    assert_int_equal(r.r.err, 0);
+    assert_int_equal(r.r.status, 200);
+    assert_non_null(strstr(g.req, "PUT /s HTTP/1.1\r\n"));
+    assert_non_null(strstr(g.req, "Content-Length: 1234\r\n"));
+    const char *b = strstr(g.req, "\r\n\r\n") + 4;
+    assert_int_equal(strlen(b), 1234); /* all of it, in order, across the -EAGAIN pause */
+    for (size_t i = 0; i < 1234; i++)
+        assert_int_equal(b[i], '0' + (int)(i % 10));
+    /* The 100 Continue head is skipped; the 200's body arrives whole. */
+    assert_int_equal(x.heads, 1);
+    assert_int_equal(x.clen, 11);
+    assert_int_equal(x.got_len, 11);
+    assert_memory_equal(x.got, "hello world", 11);
+}
+
+static void test_stream_bodies_in(void **state)
+{
+    (void)state;
+    struct strm x;
+    struct res r;
+    run_stream(M_CHUNKED, "GET", 0, &x, &r);
+    assert_int_equal(r.r.err, 0);
+    assert_int_equal(r.r.status, 200);
+    assert_null(strstr(g.req, "Content-Length")); /* a GET without a body has none */
+    assert_int_equal(x.clen, -1);
+    assert_int_equal(x.got_len, 12);
+    assert_memory_equal(x.got, "hello world!", 12);
+    g.req_len = 0;
+    run_stream(M_CLOSE_DELIM, "GET", 0, &x, &r);
+    assert_int_equal(r.r.err, 0);
+    assert_int_equal(x.got_len, 3);
+    assert_memory_equal(x.got, "abc", 3);
+    g.req_len = 0;
+    run_stream(M_SHORT, "GET", 0, &x, &r);
+    assert_int_equal(r.r.err, -EPROTO); /* 3 of 99 bytes, then the close */
+    assert_non_null(strstr(r.r.detail, "truncated"));
+    /* A streamed body needs a length and no in-memory body. */
+    char u[128];
+    url(u, sizeof u, "127.0.0.1", "/s");
+    struct nhttp_opts o = {.url = u, .body_fn = s_body};
+    struct nhttp *h = NULL;
+    char err[64];
+    assert_int_equal(nhttp_post(&g.loop, &o, on_res, &r, &h, err, sizeof err), -EINVAL);
+    o.method = "DELETE";
+    o.body_fn = NULL;
+    assert_int_equal(nhttp_post(&g.loop, &o, on_res, &r, &h, err, sizeof err), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +515,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_and_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_body_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_bodies_in, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

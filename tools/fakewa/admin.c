@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "conn.h"
 #include "faults.h"
+#include "mediasrv.h"
 #include "paircode.h"
 #include "pairing.h"
 #include "router.h"
@@ -467,6 +468,13 @@ static void route(struct aconn *c, const struct http_request *r)
         h_redeliver(c, body);
     } else if (get && strcmp(p, "/admin/stats") == 0) {
         h_stats(c);
+    } else if (strncmp(p, "/admin/media", 12) == 0) {
+        int st = 404;
+        cJSON *o = fw_media_admin(c->s, r->method, p, r->query, body, &st);
+        if (o)
+            reply(c, st, o);
+        else
+            reply_err(c, 404, "not found");
     } else {
         reply_err(c, 404, "not found");
     }

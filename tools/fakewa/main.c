@@ -3,6 +3,7 @@
  *
  * Usage: wagate-fakewa --listen 127.0.0.1:PORT --admin 127.0.0.1:PORT --state DIR
  *                      [--listen-tls 127.0.0.1:PORT [--tls-names NAME,NAME...]]
+ *                      [--media 127.0.0.1:PORT]
  *                      [--log-level error|warn|info|debug]
  *        wagate-fakewa --bench N      (in-process routing benchmark, see bench.h)
  * Port 0 picks a free port. On start it prints, one "key value" line each, on stdout:
@@ -22,6 +23,7 @@
 
 #include "accounts.h"
 #include "admin.h"
+#include "mediasrv.h"
 #include "bench.h"
 #include "conn.h"
 #include "core/fileio.h"
@@ -42,6 +44,8 @@ struct opts {
     char tls_host[64]; /* --listen-tls; "" = no wss:// */
     int tls_port;
     const char *tls_names; /* --tls-names, comma-separated extra certificate names */
+    char media_host[64];   /* --media: the HTTPS media host (mediasrv.h); "" = none */
+    int media_port;
     const char *state;
     const char *level;
     long bench; /* --bench N: run the in-process benchmark and exit */
@@ -85,6 +89,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             rc = split_hostport(v, o->admin_host, sizeof(o->admin_host), &o->admin_port);
         else if (strcmp(a, "--listen-tls") == 0)
             rc = split_hostport(v, o->tls_host, sizeof(o->tls_host), &o->tls_port);
+        else if (strcmp(a, "--media") == 0)
+            rc = split_hostport(v, o->media_host, sizeof(o->media_host), &o->media_port);
         else if (strcmp(a, "--tls-names") == 0)
             o->tls_names = v;
         else if (strcmp(a, "--state") == 0)
@@ -110,6 +116,7 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&g_sigterm, NULL);
     fw_conn_shutdown(s);
     fw_admin_shutdown(s);
+    fw_media_stop();
     fw_faults_free(s);
 }
 
@@ -120,7 +127,7 @@ static int tls_names(const struct opts *o, char *buf, size_t cap, const char **n
     *n = 0;
     for (size_t i = 0; i < 4; i++)
         names[(*n)++] = defaults[i];
-    snprintf(buf, cap, "%s,%s", o->tls_host, o->tls_names ? o->tls_names : "");
+    snprintf(buf, cap, "%s,%s,%s", o->tls_host, o->media_host, o->tls_names ? o->tls_names : "");
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         bool dup = false;
         for (size_t i = 0; i < *n; i++)
@@ -167,24 +174,26 @@ static int tls_setup(struct fw_server *s, const struct opts *o)
 
 static int start(struct fw_server *s, const struct opts *o)
 {
-    int lp = 0, ap = 0, tp = 0;
+    int lp = 0, ap = 0, tp = 0, mp = 0;
     int rc = sg_context_create(&s->sig);
     if (rc == 0) rc = dir_create(s->state_dir, 0700);
     if (rc == 0) rc = fw_server_init_keys(s);
     if (rc == 0) rc = fw_registry_new(s);
     if (rc == 0) rc = fw_registry_load(s);
     if (rc == 0) rc = fw_faults_init(s);
-    if (rc == 0 && o->tls_host[0]) rc = tls_setup(s, o);
+    if (rc == 0 && (o->tls_host[0] || o->media_host[0])) rc = tls_setup(s, o);
     if (rc == 0) rc = fw_conn_listen(s, o->listen_host, o->listen_port, &lp);
     if (rc == 0 && o->tls_host[0]) rc = fw_conn_listen_tls(s, o->tls_host, o->tls_port, &tp);
     if (rc == 0) rc = fw_admin_listen(s, o->admin_host, o->admin_port, &ap);
+    if (rc == 0 && o->media_host[0]) rc = fw_media_start(s, o->media_host, o->media_port, &mp);
     if (rc < 0) return rc;
     char root[65];
     hex_encode(root, s->root.pub, 32);
     printf("listen %s:%d\n", o->listen_host, lp);
     if (o->tls_host[0]) printf("listen_tls %s:%d\n", o->tls_host, tp);
     printf("admin %s:%d\nroot %s\n", o->admin_host, ap, root);
-    if (o->tls_host[0]) printf("ca %s\n", s->ca_path);
+    if (o->media_host[0]) printf("media %s:%d\n", o->media_host, mp);
+    if (o->tls_host[0] || o->media_host[0]) printf("ca %s\n", s->ca_path);
     printf("ready 1\n");
     fflush(stdout);
     log_info("fakewa", NULL, "WA on %s:%d, admin on %s:%d, %zu accounts loaded", o->listen_host, lp,
@@ -212,7 +221,8 @@ int main(int argc, char **argv)
     if (rc < 0) {
         fprintf(stderr,
                 "usage: %s --listen 127.0.0.1:PORT --admin 127.0.0.1:PORT --state DIR "
-                "[--listen-tls 127.0.0.1:PORT [--tls-names N1,N2...]] [--log-level LEVEL]%s\n",
+                "[--listen-tls 127.0.0.1:PORT [--tls-names N1,N2...]] [--media 127.0.0.1:PORT] "
+                "[--log-level LEVEL]%s\n",
                 argv[0], rc == -EPERM ? " (loopback addresses only)" : "");
         return 2;
     }

@@ -11,6 +11,7 @@
 #include "contacts.h"
 #include "core/log.h"
 #include "faults.h"
+#include "mediasrv.h"
 #include "nb.h"
 #include "paircode.h"
 #include "pairing.h"
@@ -481,8 +482,15 @@ static void iq_simple(struct fw_conn *c, const struct wa_node *iq, const char *x
         for (size_t i = 0; i < sizeof(cats) / sizeof(cats[0]); i++)
             nb_add(p, "category", "name", cats[i], "value", i == 0 ? "all" : "contacts", NULL);
     } else if (strcmp(xmlns, "w:m") == 0) {
-        struct wa_node *m = nb_add(r, "media_conn", "auth", "fakewa", "ttl", "3600", NULL);
-        nb_add(m, "host", "hostname", "127.0.0.1", NULL);
+        const char *host = "127.0.0.1", *auth = "fakewa";
+        unsigned ttl = 3600;
+        char ttls[16], maxs[24];
+        (void)fw_media_conn_info(&host, &auth, &ttl); /* the media host, when --media runs */
+        snprintf(ttls, sizeof(ttls), "%u", ttl);
+        snprintf(maxs, sizeof(maxs), "%llu", (unsigned long long)FW_MEDIA_FILE_MAX);
+        struct wa_node *m = nb_add(r, "media_conn", "auth", auth, "ttl", ttls, "auth_ttl", ttls,
+                                   "max_buckets", "12", NULL);
+        nb_add(m, "host", "hostname", host, "maxContentLengthBytes", maxs, NULL);
     } else if (strcmp(xmlns, "md") == 0) {
         struct wa_node *rm = wa_node_child(iq, "remove-companion-device");
         struct wa_jid j;
@@ -727,6 +735,11 @@ static void on_receipt(struct fw_conn *c, const struct wa_node *rc)
     if (wa_node_attr_jid(rc, "to", &to) == 0) nb_attr_jidv(ack, "from", &to);
     if (wa_node_attr(rc, "type")) nb_attr(ack, "type", attr(rc, "type"));
     send_free(c, ack);
+    const char *type = wa_node_attr(rc, "type");
+    if (type && strcmp(type, "server-error") == 0) { /* media retry: for the sender's phone */
+        fw_media_on_retry(c, rc);
+        return;
+    }
     fw_route_receipt(c->srv, c->acc, c->dev, rc);
 }
 
