@@ -242,15 +242,17 @@ static int follow(const struct cli_env *e, const char *path)
         bool exists = stat(path, &now) == 0;
         if (fd >= 0) {
             drain(e->json, fd, &pend);
-            if (fstat(fd, &ours) == 0 && exists &&
-                (now.st_ino != ours.st_ino || now.st_dev != ours.st_dev)) {
+            bool have = fstat(fd, &ours) == 0;
+            if (have && exists && (now.st_ino != ours.st_ino || now.st_dev != ours.st_dev)) {
                 drain(e->json, fd, &pend); /* rotated: the old file is final, read its end */
                 close(fd);
                 fd = -1;
                 buf_reset(&pend);
                 read_missed(e, path, &ours, &pend);
-            } else if (exists && lseek(fd, 0, SEEK_CUR) > now.st_size) {
-                lseek(fd, 0, SEEK_SET); /* truncated */
+            } else if (have && lseek(fd, 0, SEEK_CUR) > ours.st_size) {
+                /* truncated: compared with our own file's size after the drain (path's
+                 * size, taken before it, is behind whenever a line landed in between) */
+                lseek(fd, 0, SEEK_SET);
             }
         }
         if (fd < 0 && exists) {
