@@ -243,12 +243,18 @@ static bool same_user(const struct wa_jid *a, const char *b)
     return b && b[0] && wa_jid_parse(&j, b, strlen(b)) == 0 && wa_jid_same_user(a, &j);
 }
 
-/* Text (or an undecryptable message, with its reason) from a peer in a 1:1 or group chat. */
+/* What the agent answers: a text, media, a location or a contact (not reactions, edits,
+ * revokes: those are events), or an undecryptable message with its reason. */
+static bool kind_wanted(enum wa_inmsg_kind k)
+{
+    return k == WA_IN_TEXT || k == WA_IN_UNDECRYPTABLE || wa_inmsg_kind_is_media(k) ||
+           k == WA_IN_LOCATION || k == WA_IN_CONTACT;
+}
+
+/* A message the agent answers (kind_wanted) from a peer in a 1:1 or group chat. */
 static bool wanted(const struct wa_creds *creds, const struct wa_inmsg *m)
 {
-    if ((m->kind != WA_IN_TEXT && m->kind != WA_IN_UNDECRYPTABLE) || !m->chat || !m->id ||
-        !m->id[0])
-        return false;
+    if (!kind_wanted(m->kind) || !m->chat || !m->id || !m->id[0]) return false;
     if (strlen(m->chat) >= WA_JID_STR_MAX || strlen(m->id) >= ST_MSGID_MAX) return false;
     struct wa_jid chat, sender;
     if (wa_jid_parse(&chat, m->chat, strlen(m->chat)) < 0) return false;

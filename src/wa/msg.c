@@ -117,7 +117,10 @@ static int classify(struct wa_msg_info *mi, const Wa__Message *c)
     } else {
         /* Anything else with fields we do not model (media, polls, ...): kept raw. Unknown
          * fields are the only sign of such content. */
-        bool other = c->base.n_unknown_fields > 0 || c->extendedtextmessage;
+        bool other = c->base.n_unknown_fields > 0 || c->extendedtextmessage || c->imagemessage ||
+                     c->videomessage || c->audiomessage || c->documentmessage ||
+                     c->stickermessage || c->locationmessage || c->contactmessage ||
+                     c->contactsarraymessage || c->ptvmessage;
         mi->type = other ? "other" : NULL;
     }
     mi->content = mi->type ? c : NULL;
