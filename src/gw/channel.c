@@ -20,9 +20,11 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/sha.h>
 
 #include "api/events.h"
 #include "api/metrics.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/statedir.h"
 #include "gw/access.h"
@@ -30,6 +32,7 @@
 #include "gw/chmetrics.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
+#include "gw/chunk.h"
 #include "gw/cursormark.h"
 #include "gw/webhook.h"
 #include "gw/dnsprobe.h"
@@ -66,6 +69,8 @@ struct ch_wa_cfg {
     unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
     unsigned wa_repair_phone_delay_ms;
     unsigned notify_outage_after_s;
+    unsigned wa_chunk_size;
+    bool mark_read; /* whatsapp.mark_read = on_handled */
 };
 
 static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
@@ -83,6 +88,8 @@ static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
     w->wa_repair_window_s = c->wa_repair_window_s;
     w->wa_repair_phone_delay_ms = c->wa_repair_phone_delay_ms;
     w->notify_outage_after_s = c->notify_outage_after_s;
+    w->wa_chunk_size = c->wa_chunk_size ? c->wa_chunk_size : 4000;
+    w->mark_read = strcmp(c->wa_mark_read, "on_handled") == 0;
 }
 
 struct gw_channel {
@@ -907,6 +914,35 @@ static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result 
     return gw_channel_send(ud, m, r);
 }
 
+/* The exec hook's "composing" / "paused" while it runs (hooks.exec.typing). */
+static void hook_typing(void *ud, const char *chat, const char *state)
+{
+    struct gw_channel *ch = ud;
+    char err[128];
+    if (ch->sess && wa_session_chatstate(ch->sess, chat, state, err, sizeof err) < 0)
+        log_debug(COMP, ch->account, "chatstate %s to %s: %s", state, chat, err);
+}
+
+/* A message the exec hook handled: its read receipt (whatsapp.mark_read "on_handled"). */
+static void hook_handled(void *ud, const char *chat, const char *sender, const char *id)
+{
+    struct gw_channel *ch = ud;
+    if (!ch->cfg.mark_read || !ch->sess) return;
+    int rc = wa_session_mark_read(ch->sess, chat, sender, id);
+    if (rc < 0) log_debug(COMP, ch->account, "read receipt %s: %s", id, strerror(-rc));
+}
+
+int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *state, char *err,
+                         size_t errlen)
+{
+    if (!ch->sess) {
+        snprintf(err, errlen, "the account is not connected");
+        return -EAGAIN;
+    }
+    int rc = wa_session_chatstate(ch->sess, to, state, err, errlen);
+    return rc == -ENOTCONN ? -EAGAIN : rc;
+}
+
 /* The exec hook asks the access policy before it starts a stored row (gw/access.h). */
 static bool hook_admit(void *ud, const struct wa_inmsg *m)
 {
@@ -966,7 +1002,9 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                              .send = hook_send,
                              .send_ud = ch,
                              .admit = hook_admit,
-                             .admit_ud = ch};
+                             .admit_ud = ch,
+                             .typing = hook_typing,
+                             .handled = hook_handled};
     struct gw_access_opts ao = {.loop = loop,
                                 .account = ch->account,
                                 .cfg = o->cfg,
@@ -1299,13 +1337,8 @@ static void send_result(const struct st_outbox_msg *row, int rc, struct gw_send_
     r->duplicate = rc == ST_DUPLICATE;
 }
 
-int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
+static int send_one(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
 {
-    *r = (struct gw_send_result){0};
-    /* Between sessions (backoff after a restart, before the first attempt) the row goes
-     * straight into the outbox and the next session sends it. Only an account that is not
-     * linked has nowhere to send. */
-    if (!ch->sess && (!ch->db || !wa_creds_is_paired(&ch->creds))) return -EAGAIN;
     struct st_outbox_msg row = {0};
     int rc = ch->sess ? wa_session_send(ch->sess, m, &row, r->error, sizeof r->error)
                       : wa_outbox_enqueue(ch->db, &ch->creds, m, &row, r->error, sizeof r->error);
@@ -1314,6 +1347,66 @@ int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_
     st_outbox_msg_free(&row);
     chmsg_sent(ch->msg, r);
     return 0;
+}
+
+/* The idempotency key of chunk i (> 0) of a message sent under `key`: "<key>#<i>", or, when
+ * that would be too long, "#<sha-256 of key, 40 hex>#<i>". */
+static void chunk_key(const char *key, size_t i, char *out, size_t cap)
+{
+    if (strlen(key) + 8 < ST_IDEM_MAX) {
+        snprintf(out, cap, "%s#%zu", key, i);
+        return;
+    }
+    uint8_t h[32];
+    char hex[65];
+    SHA256((const uint8_t *)key, strlen(key), h);
+    hex_encode(hex, h, 20);
+    hex[40] = '\0';
+    snprintf(out, cap, "#%s#%zu", hex, i);
+}
+
+int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
+{
+    *r = (struct gw_send_result){0};
+    /* Between sessions (backoff after a restart, before the first attempt) the row goes
+     * straight into the outbox and the next session sends it. Only an account that is not
+     * linked has nowhere to send. */
+    if (!ch->sess && (!ch->db || !wa_creds_is_paired(&ch->creds))) return -EAGAIN;
+    size_t len = m->kind == WA_OM_TEXT && m->text ? strlen(m->text) : 0;
+    size_t max = ch->cfg.wa_chunk_size;
+    if (len <= max || gw_chunk_count(m->text, len, max) <= 1) return send_one(ch, m, r);
+    /* A long text: one outbox row per chunk, each under its own derived key, so a retry of
+     * the request sends each chunk once. The quote and mentions go with the first. */
+    char *buf = malloc(len + 1);
+    if (!buf) return -ENOMEM;
+    size_t off = 0, i = 0;
+    int rc = 0;
+    while (rc == 0 && off < len) {
+        size_t skip = 0, n = gw_chunk_next(m->text + off, len - off, max, &skip);
+        memcpy(buf, m->text + off, n);
+        buf[n] = '\0';
+        char key[ST_IDEM_MAX + 16];
+        struct wa_outmsg c = *m;
+        c.text = buf;
+        if (i > 0) {
+            c.target = NULL, c.mentions = NULL, c.n_mentions = 0;
+            if (m->idem_key) chunk_key(m->idem_key, i, key, sizeof key);
+            c.idem_key = m->idem_key ? key : NULL;
+        }
+        struct gw_send_result one = {0};
+        rc = send_one(ch, &c, &one);
+        if (rc < 0) {
+            snprintf(r->error, sizeof r->error, "chunk %zu: %.200s", i + 1, one.error);
+        } else if (i == 0) {
+            *r = one;
+        } else {
+            r->duplicate = r->duplicate && one.duplicate;
+        }
+        r->chunks = ++i;
+        off += n + skip;
+    }
+    free(buf);
+    return rc;
 }
 
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,

@@ -156,8 +156,15 @@ int gw_channel_logout(struct gw_channel *ch);
  * store is not open, -EINVAL (r->error says why), store errors. inbox: the rows after
  * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors.
  * send: -EEXIST for an idempotency key reused with another recipient or text, -ENXIO for a
- * number the server just said is not on WhatsApp (r->error says why). */
+ * number the server just said is not on WhatsApp (r->error says why), -ENOENT for a reply,
+ * reaction, edit or revoke whose target is not in that chat. A text longer than
+ * whatsapp.chunk_size characters is queued as several messages (r->chunks; r->id the first):
+ * chunk i > 0 under the idempotency key "<key>#<i>". */
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
+/* Send a chatstate ("composing", "recording", "paused") to `to` (wa_session_chatstate): 0,
+ * -EAGAIN (not connected), -EINVAL (err says why), or a send error. */
+int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *state, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
 /* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or

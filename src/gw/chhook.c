@@ -28,6 +28,7 @@ struct job {
     int attempt;  /* this run's number, 1-based (already recorded in hook_state) */
     unsigned gen; /* the store generation it was read from */
     char chat[WA_JID_STR_MAX];
+    char sender[WA_JID_STR_MAX];
     char id[ST_MSGID_MAX];
 };
 
@@ -41,6 +42,8 @@ struct chhook {
     void *send_ud;
     chhook_admit_fn admit;
     void *admit_ud;
+    chhook_typing_fn typing;
+    chhook_handled_fn handled;
     struct st_db *db;
     unsigned gen;        /* bumped by every chhook_set_store */
     struct job *running; /* unordered, at most max_running */
@@ -172,6 +175,7 @@ static void send_reply(struct chhook *h, const struct job *j, const char *reply)
     if (rc == 0) {
         replied(h, j, &r);
         settle(h, j);
+        if (h->handled) h->handled(h->send_ud, j->chat, j->sender, j->id);
         return;
     }
     char detail[320];
@@ -223,6 +227,7 @@ static void on_done(void *ud, int status, const char *reply, const char *detail)
             kick(h, 0);
         return;
     }
+    if (h->typing && h->cfg->hook_exec_typing) h->typing(h->send_ud, j->chat, "paused");
     if (status < 0)
         failed(h, j, error_name(status), detail);
     else if (reply && reply[0])
@@ -230,6 +235,7 @@ static void on_done(void *ud, int status, const char *reply, const char *detail)
     else {
         log_info(COMP, h->account, "message %s from %s: no reply", j->id, j->chat);
         settle(h, j);
+        if (h->handled) h->handled(h->send_ud, j->chat, j->sender, j->id);
     }
     job_free(j);
     kick(h, 0);
@@ -300,6 +306,8 @@ static struct job *make_job(struct chhook *h, const struct wa_inmsg *m, int atte
     j->gen = h->gen;
     snprintf(j->chat, sizeof j->chat, "%s", m->chat);
     snprintf(j->id, sizeof j->id, "%s", m->id);
+    snprintf(j->sender, sizeof j->sender, "%s",
+             m->sender && strlen(m->sender) < WA_JID_STR_MAX ? m->sender : "");
     return j;
 }
 
@@ -344,6 +352,7 @@ static int start_row(struct chhook *h, const struct st_inbox_msg *row)
         return 0;
     }
     h->st.started++;
+    if (h->typing && h->cfg->hook_exec_typing) h->typing(h->send_ud, j->chat, "composing");
     if (j->attempt > 1) h->st.repeated++;
     h->st.running++;
     j->next = h->running;
@@ -465,6 +474,8 @@ int chhook_new(uv_loop_t *loop, const struct chhook_opts *o, struct chhook **out
     h->send_ud = o->send_ud;
     h->admit = o->admit;
     h->admit_ud = o->admit_ud;
+    h->typing = o->typing;
+    h->handled = o->handled;
     uv_timer_init(loop, &h->timer);
     h->timer.data = h;
     *out = h;
