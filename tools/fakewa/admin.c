@@ -235,7 +235,10 @@ static void h_send_kind(struct aconn *c, struct fw_account *a, const cJSON *body
 
 static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
 {
-    if (cJSON_GetObjectItemCaseSensitive(body, "kind") && jstr(body, "to")) {
+    if ((cJSON_GetObjectItemCaseSensitive(body, "kind") ||
+         cJSON_GetObjectItemCaseSensitive(body, "reply_to") ||
+         cJSON_GetObjectItemCaseSensitive(body, "mentions")) &&
+        jstr(body, "to")) {
         h_send_kind(c, a, body, jstr(body, "to"));
         return;
     }
