@@ -21,7 +21,7 @@
 
 /* Options shared by the subcommands. */
 struct ch_opts {
-    const char *account, *to, *text, *key, *phone;
+    const char *account, *to, *text, *key, *phone, *reply_to;
     int timeout_s;
 };
 
@@ -54,6 +54,7 @@ static int parse_opts(int argc, char **argv, int first, struct ch_opts *o)
             (r = take_value(argc, argv, &i, "--text", &o->text)) ||
             (r = take_value(argc, argv, &i, "--idempotency-key", &o->key)) ||
             (r = take_value(argc, argv, &i, "--phone", &o->phone)) ||
+            (r = take_value(argc, argv, &i, "--reply-to", &o->reply_to)) ||
             (r = take_value(argc, argv, &i, "--timeout", &t))) {
             if (r < 0) return -1;
             if (t && (o->timeout_s = atoi(t)) <= 0) {
@@ -294,21 +295,31 @@ int cmd_message_main(int argc, char **argv)
     int r = cli_take_globals(&e, &argc, argv);
     if (r) return r;
     struct ch_opts o = {0};
-    if (argc < 2 || strcmp(argv[1], "send") != 0) {
-        fprintf(stderr, "usage: wagate message send --to NUMBER --text TEXT [--account ID] "
-                        "[--idempotency-key K] [--json]\n");
+    bool react = argc >= 4 && strcmp(argv[1], "react") == 0;
+    if (argc < 2 || (strcmp(argv[1], "send") != 0 && !react)) {
+        fprintf(stderr, "usage: wagate message send --to NUMBER --text TEXT [--reply-to ID] "
+                        "[--account ID] [--idempotency-key K] [--json]\n"
+                        "       wagate message react ID EMOJI [--to NUMBER] [--account ID] "
+                        "(EMOJI \"\" removes the reaction)\n");
         return EXIT_USAGE;
     }
-    if (parse_opts(argc, argv, 2, &o) < 0) return EXIT_USAGE;
-    if (!o.to || !o.text) {
+    if (parse_opts(argc, argv, react ? 4 : 2, &o) < 0) return EXIT_USAGE;
+    if (!react && (!o.to || !o.text)) {
         fprintf(stderr, "wagate message send: --to and --text are required\n");
         return EXIT_USAGE;
     }
     if ((r = cli_load(&e)) != 0) return r;
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "account", o.account);
-    cJSON_AddStringToObject(body, "to", o.to);
-    cJSON_AddStringToObject(body, "text", o.text);
+    if (o.to) cJSON_AddStringToObject(body, "to", o.to);
+    if (react) {
+        cJSON *rx = cJSON_AddObjectToObject(body, "reaction");
+        cJSON_AddStringToObject(rx, "message_id", argv[2]);
+        cJSON_AddStringToObject(rx, "emoji", argv[3]);
+    } else {
+        cJSON_AddStringToObject(body, "text", o.text);
+    }
+    if (o.reply_to) cJSON_AddStringToObject(body, "reply_to", o.reply_to);
     if (o.key) cJSON_AddStringToObject(body, "idempotency_key", o.key);
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);

@@ -27,8 +27,11 @@ static const struct command {
      "                                     phone, and waits until connected\n"
      "  channels restart [--account ID]    restart a channel with its stored credentials"},
     {"message", cmd_message_main,
-     "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"
-     "                                     queue a text message (sent once, even after outages)"},
+     "message send --to +15550002 --text TEXT [--reply-to ID] [--account ID] [--idempotency-key K] "
+     "[--json]\n"
+     "                                     queue a text message (sent once, even after outages)\n"
+     "  message react ID EMOJI [--to +15550002] [--account ID]\n"
+     "                                     react to a received message (\"\" removes it)"},
     {"pairing", cmd_pairing_main,
      "pairing approve CODE [--account ID] let the sender a pairing code was sent to reach the\n"
      "                                     agent (dm_policy \"pairing\")"},

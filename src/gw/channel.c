@@ -1409,6 +1409,12 @@ int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_
     return rc;
 }
 
+int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, size_t cap)
+{
+    if (!ch->db) return -EAGAIN;
+    return st_inbox_chat_of(ch->db, msg_id, chat, cap);
+}
+
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n)
 {

@@ -165,6 +165,9 @@ int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_
  * -EAGAIN (not connected), -EINVAL (err says why), or a send error. */
 int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *state, char *err,
                          size_t errlen) __attribute__((warn_unused_result));
+/* The chat a received message (by id) is in: 1 (copied), 0 unknown, -EAGAIN, store errors. */
+int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, size_t cap)
+    __attribute__((warn_unused_result));
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
 /* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or

@@ -341,7 +341,8 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
         api_response_error(res, 400, bad);
         return;
     }
-    if (!to || (m.kind == WA_OM_TEXT && !text) || (kv && !cJSON_IsNull(kv) && !key)) {
+    if ((!to && m.kind != WA_OM_REACTION) || (m.kind == WA_OM_TEXT && !text) ||
+        (kv && !cJSON_IsNull(kv) && !key)) {
         api_response_error(res, 400, "need \"to\" and \"text\" strings");
         return;
     }
@@ -353,6 +354,17 @@ static void send_parsed(const cJSON *body, struct api_response *res, struct gw_c
     if (!ch) {
         api_response_error(res, 404, "no such account");
         return;
+    }
+    char chat[ST_CHAT_MAX + 1];
+    if (!to) { /* a reaction names its message only: the chat it was received in */
+        int f = gw_channel_chat_of(ch, m.target, chat, sizeof chat);
+        if (f != 1) {
+            api_response_error(res, f == 0 ? 404 : 503,
+                               f == 0 ? "no received message with that id (give \"to\")"
+                                      : "the channel's store is not open");
+            return;
+        }
+        m.to = chat;
     }
     struct gw_send_result r;
     int rc = gw_channel_send(ch, &m, &r);

@@ -107,6 +107,7 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_INBOX_BY_ID] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
                          " delivered, text_raw, meta, edited_text, edited_at, revoked_at"
                          " FROM inbox WHERE msg_id = ?2 AND chat = ?1 ORDER BY cursor DESC LIMIT 1",
+    [ST_Q_INBOX_CHAT_OF] = "SELECT chat FROM inbox WHERE msg_id = ?1 ORDER BY cursor DESC LIMIT 1",
     [ST_Q_MEDIA_PUT] = "INSERT OR REPLACE INTO inbox_media (cursor, kind, mimetype, file_length,"
                        " media_key, sha256, enc_sha256, direct_path, url, media_key_ts)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

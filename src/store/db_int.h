@@ -61,6 +61,7 @@ enum st_q {
     ST_Q_INBOX_EDIT,
     ST_Q_INBOX_REVOKE,
     ST_Q_INBOX_BY_ID,
+    ST_Q_INBOX_CHAT_OF,
     ST_Q_MEDIA_PUT,
     ST_Q_MEDIA_GET,
     ST_Q_INBOX_HW,

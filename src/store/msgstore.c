@@ -269,6 +269,22 @@ int st_inbox_get_by_id(struct st_db *db, const char *chat, const char *msg_id,
     return rc;
 }
 
+int st_inbox_chat_of(struct st_db *db, const char *msg_id, char *chat, size_t cap)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX)) return bad(db, "inbox chat of");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_CHAT_OF);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "inbox chat of");
+    if (rc == 1) {
+        int r = copy_col(s, 0, chat, cap);
+        sqlite3_reset(s);
+        if (r < 0) rc = r;
+    }
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
 void st_inbox_msg_free(struct st_inbox_msg *m)
 {
     if (!m) return;

@@ -82,6 +82,10 @@ int st_inbox_revoke(struct st_db *db, const char *chat, const char *sender, cons
 int st_inbox_get_by_id(struct st_db *db, const char *chat, const char *msg_id,
                        struct st_inbox_msg *out) __attribute__((warn_unused_result));
 void st_inbox_msg_free(struct st_inbox_msg *m);
+/* The chat of the newest received message with this id: 1 (copied into chat), 0 none,
+ * -ENOBUFS (cap too small). */
+int st_inbox_chat_of(struct st_db *db, const char *msg_id, char *chat, size_t cap)
+    __attribute__((warn_unused_result));
 
 /* What downloading a received file needs (inbox_media, one row per media message). The
  * borrowed form for st_media_put (32-byte keys/hashes or NULL; strings may be NULL)... */

@@ -164,6 +164,17 @@ api POST /api/v1/messages "{\"to\":\"+15550002\",\"revoke\":{\"message_id\":\"$O
 check "a revoke of our own message (202)" ok_if '[ "$CODE" = 202 ]'
 check "alice decodes the revoke" wait_alice ".what.type==\"revoke\" and .what.revoke.target==\"$OWN\""
 
+# ---- the CLI ----
+cli() { "$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" "$@"; }
+out=$(cli message send --to +15550002 --text "via cli" --reply-to "$T1" --json)
+check "wagate message send --reply-to" ok_if '[ "$(jq -r .state <<<"$out")" = queued ]'
+check "... alice sees the quote" wait_alice ".text==\"via cli\" and .what.quoted.id==\"$T1\""
+out=$(cli message react "$LOC" "🎉" --json)
+check "wagate message react ID EMOJI (the chat found from the id)" ok_if '[ "$(jq -r .state <<<"$out")" = queued ]'
+check "... alice sees the reaction on her location" \
+  wait_alice ".what.type==\"reaction\" and .what.reaction.target==\"$LOC\" and .what.reaction.emoji==\"🎉\""
+check "wagate message react on an unknown id fails" ok_if '! cli message react NOSUCH "x" >/dev/null 2>&1'
+
 # ---- long texts in chunks ----
 LONG="The quick brown fox jumps over the lazy dog and keeps running far away into the woods until night falls"
 api POST /api/v1/messages "{\"to\":\"+15550002\",\"text\":\"$LONG\",\"idempotency_key\":\"long-1\"}"
