@@ -15,12 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw/chunk.h"
 #include "gw/json.h"
 #include "store/db.h"
 #include "store/migrations.h"
 #include "store/msgstore.h"
 #include "wa/msg.h"
 #include "wa/msgmeta.h"
+#include "wa/sendbuild.h"
 
 /* Pack m, decode it as the receive path does, describe it: the meta JSON parsed. */
 static cJSON *describe(const Wa__Message *m, struct wa_msgmeta *mm)
@@ -437,12 +439,151 @@ static void test_store_v8_migration(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_chunks(void **state)
+{
+    (void)state;
+    const char *t = "aaa bbb ccc ddd";
+    size_t skip = 0;
+    assert_int_equal(gw_chunk_next(t, strlen(t), 100, &skip), strlen(t)); /* fits */
+    assert_int_equal(gw_chunk_next(t, strlen(t), 9, &skip), 7); /* "aaa bbb" + " " skipped */
+    assert_int_equal(skip, 1);
+    assert_int_equal(gw_chunk_next(t, strlen(t), 7, &skip), 7); /* the cut falls on a blank */
+    assert_int_equal(gw_chunk_count(t, strlen(t), 7), 2);
+    /* one word longer than max: cut at max characters, never inside a UTF-8 sequence */
+    const char *w = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"; /* four é, 8 bytes */
+    assert_int_equal(gw_chunk_next(w, strlen(w), 3, &skip), 6);
+    assert_int_equal(skip, 0);
+    assert_int_equal(gw_chunk_count(w, strlen(w), 3), 2);
+    /* characters, not bytes: 4 é fit in 4 */
+    assert_int_equal(gw_chunk_next(w, strlen(w), 4, &skip), 8);
+    /* newlines are breaks too; every chunk joined again is the text */
+    const char *p = "line one\nline two\nline three";
+    char out[64] = "";
+    size_t off = 0, n = 0;
+    while (off < strlen(p)) {
+        size_t c = gw_chunk_next(p + off, strlen(p) - off, 10, &skip);
+        assert_true(c <= 10 && c > 0);
+        strncat(out, p + off, c);
+        if (skip) strcat(out, "\n");
+        off += c + skip;
+        n++;
+    }
+    assert_int_equal(n, 3);
+    assert_string_equal(out, p);
+}
+
+static Wa__Message *unpack_buf(const struct buf *b)
+{
+    Wa__Message *m = wa__message__unpack(NULL, b->len, b->data);
+    assert_non_null(m);
+    return m;
+}
+
+static void test_send_builders(void **state)
+{
+    (void)state;
+    struct buf b, q;
+    buf_init(&b, 1 << 20);
+    buf_init(&q, 1 << 20);
+    /* no quote, no mention: the plain conversation (byte-identical to before) */
+    struct wa_send_ctx none = {0};
+    assert_int_equal(wa_send_build_rich("hi", &none, &b), 0);
+    Wa__Message *m = unpack_buf(&b);
+    assert_string_equal(m->conversation, "hi");
+    wa__message__free_unpacked(m, NULL);
+    /* a reply with a mention, as Baileys builds one */
+    assert_int_equal(wa_send_build_text("the original", &q), 0);
+    const char *mj[] = {"15550002@s.whatsapp.net"};
+    struct wa_send_ctx ctx = {.stanza_id = "3EB0Q",
+                              .participant = "15550002@s.whatsapp.net",
+                              .quoted = q.data,
+                              .quoted_len = q.len,
+                              .mentions = mj,
+                              .n_mentions = 1};
+    buf_reset(&b);
+    assert_int_equal(wa_send_build_rich("answer @15550002", &ctx, &b), 0);
+    m = unpack_buf(&b);
+    assert_null(m->conversation);
+    assert_non_null(m->extendedtextmessage);
+    const Wa__ContextInfo *ci = m->extendedtextmessage->contextinfo;
+    assert_string_equal(m->extendedtextmessage->text, "answer @15550002");
+    assert_string_equal(ci->stanzaid, "3EB0Q");
+    assert_string_equal(ci->participant, "15550002@s.whatsapp.net");
+    assert_string_equal(ci->quotedmessage->conversation, "the original");
+    assert_int_equal(ci->n_mentionedjid, 1);
+    wa__message__free_unpacked(m, NULL);
+    /* the reaction */
+    struct wa_send_key k = {.chat = "15550002@s.whatsapp.net", .id = "3EB0T", .from_me = false};
+    buf_reset(&b);
+    assert_int_equal(wa_send_build_reaction(&k, "\xf0\x9f\x91\x8d", 1700000000000, &b), 0);
+    m = unpack_buf(&b);
+    assert_string_equal(m->reactionmessage->key->id, "3EB0T");
+    assert_string_equal(m->reactionmessage->key->remotejid, "15550002@s.whatsapp.net");
+    assert_true(m->reactionmessage->key->has_fromme && !m->reactionmessage->key->fromme);
+    assert_string_equal(m->reactionmessage->text, "\xf0\x9f\x91\x8d");
+    assert_int_equal(m->reactionmessage->sendertimestampms, 1700000000000);
+    wa__message__free_unpacked(m, NULL);
+    struct wa_node *n = wa_node_new("message");
+    assert_int_equal(wa_send_set_kind_attrs(n, b.data, b.len), 0);
+    assert_string_equal(wa_node_attr(n, "type"), "reaction");
+    wa_node_free(n);
+    /* edit and revoke */
+    k.from_me = true;
+    buf_reset(&b);
+    assert_int_equal(wa_send_build_amend(&k, "new text", 1700000000000, &b), 0);
+    m = unpack_buf(&b);
+    assert_int_equal(m->protocolmessage->type, WA__PROTOCOL_MESSAGE__TYPE__MESSAGE_EDIT);
+    assert_string_equal(m->protocolmessage->editedmessage->conversation, "new text");
+    assert_true(m->protocolmessage->key->fromme);
+    wa__message__free_unpacked(m, NULL);
+    n = wa_node_new("message");
+    assert_int_equal(wa_send_set_kind_attrs(n, b.data, b.len), 0);
+    assert_string_equal(wa_node_attr(n, "edit"), "1");
+    wa_node_free(n);
+    buf_reset(&b);
+    assert_int_equal(wa_send_build_amend(&k, NULL, 0, &b), 0);
+    m = unpack_buf(&b);
+    assert_int_equal(m->protocolmessage->type, WA__PROTOCOL_MESSAGE__TYPE__REVOKE);
+    wa__message__free_unpacked(m, NULL);
+    n = wa_node_new("message");
+    assert_int_equal(wa_send_set_kind_attrs(n, b.data, b.len), 0);
+    assert_string_equal(wa_node_attr(n, "edit"), "7");
+    wa_node_free(n);
+    /* chatstate and the read receipt */
+    struct wa_jid to, part;
+    assert_int_equal(wa_jid_parse(&to, "15550002@s.whatsapp.net", 23), 0);
+    n = wa_send_build_chatstate(&to, "recording");
+    assert_non_null(n);
+    assert_string_equal(n->tag.s, "chatstate");
+    assert_string_equal(wa_node_child_at(n, 0)->tag.s, "composing");
+    assert_string_equal(wa_node_attr(wa_node_child_at(n, 0), "media"), "audio");
+    wa_node_free(n);
+    n = wa_send_build_chatstate(&to, "paused");
+    assert_string_equal(wa_node_child_at(n, 0)->tag.s, "paused");
+    wa_node_free(n);
+    assert_null(wa_send_build_chatstate(&to, "dancing"));
+    assert_int_equal(wa_jid_parse(&part, "15550003@s.whatsapp.net", 23), 0);
+    n = wa_send_build_read("3EB0R", &to, &part, 1700000000);
+    assert_string_equal(wa_node_attr(n, "type"), "read");
+    assert_string_equal(wa_node_attr(n, "id"), "3EB0R");
+    assert_string_equal(wa_node_attr(n, "t"), "1700000000");
+    assert_non_null(wa_node_attr(n, "participant"));
+    wa_node_free(n);
+    buf_free(&b);
+    buf_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_image_quoted),      cmocka_unit_test(test_av_doc_sticker),
-        cmocka_unit_test(test_location_contacts), cmocka_unit_test(test_reaction_edit_revoke),
-        cmocka_unit_test(test_unknown_and_caps),  cmocka_unit_test(test_store_v8_migration),
+        cmocka_unit_test(test_image_quoted),
+        cmocka_unit_test(test_av_doc_sticker),
+        cmocka_unit_test(test_location_contacts),
+        cmocka_unit_test(test_reaction_edit_revoke),
+        cmocka_unit_test(test_unknown_and_caps),
+        cmocka_unit_test(test_store_v8_migration),
+        cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_send_builders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
