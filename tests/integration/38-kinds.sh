@@ -199,7 +199,9 @@ check "fakewa saw <chatstate><composing media=audio/></chatstate> to alice" poll
 api POST "/api/v1/chats/$AL/chatstate" '{"state":"dancing"}'
 check "an unknown state: 400" ok_if '[ "$CODE" = 400 ]'
 
-check "no sanitizer report" ok_if '! grep -q "Sanitizer\|runtime error" "$T/g/err.log"'
 kill -TERM "$GW_PID"; wait "$GW_PID"
 kill -TERM "$FW_PID"; wait "$FW_PID"
+check "no sanitizer report (leaks included, after the exits)" ok_if \
+  '! grep -q "Sanitizer\|runtime error" "$T/g/err.log" "$T/fw.err"'
+grep -A20 'Sanitizer\|runtime error' "$T/g/err.log" "$T/fw.err" | head -40 | sed 's/^/# /' 
 finish

@@ -148,8 +148,10 @@ void fw_sim_free(struct fw_sim *sim)
     if (!sim) return;
     sg_ctx_free(sim->ctx);
     sg_memstore_free(sim->ms);
-    for (size_t i = 0; sim->inbox && i < FW_SIM_INBOX; i++)
+    for (size_t i = 0; sim->inbox && i < FW_SIM_INBOX; i++) {
         free(sim->inbox[i].text);
+        free(sim->inbox[i].what);
+    }
     free(sim->inbox);
     free(sim->rcpts);
     for (size_t i = 0; i < SENT_RING; i++)
