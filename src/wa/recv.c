@@ -484,12 +484,12 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
         im.text_len = x->content.len;
         im.text_raw = x->raw.len ? x->raw.data : NULL;
         im.text_raw_len = x->raw.len;
-        im.mentions = x->nmention ? x->mention_p : NULL;
-        im.n_mentions = x->nmention;
     } else {
         im.raw = x->content.data;
         im.raw_len = x->content.len;
     }
+    im.mentions = x->nmention ? x->mention_p : NULL; /* a text's or a caption's */
+    im.n_mentions = x->nmention;
     m->env->on_message(m->env->ud, &im);
 }
 
