@@ -66,7 +66,8 @@ int wa_send_build_amend(const struct wa_send_key *k, const char *text, int64_t t
                         struct buf *out) __attribute__((warn_unused_result));
 /* The <message> attributes a payload's kind calls for, set on m: type="reaction" for a
  * reaction (else the "text" the stanza has), edit="1" for an edit, edit="7" for a revoke
- * (as Baileys' getEditAttribute). 0 or -ENOMEM; a payload that does not unpack changes nothing. */
+ * (as Baileys' sendMessage sets them). 0 or -ENOMEM; a payload that does not unpack changes
+ * nothing. */
 int wa_send_set_kind_attrs(struct wa_node *m, const uint8_t *pb, size_t len)
     __attribute__((warn_unused_result));
 /* <chatstate to=jid><composing/></chatstate> for state "composing", <composing
