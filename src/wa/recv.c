@@ -386,7 +386,11 @@ static int store_kind(struct mctx *m, struct rx *x, int64_t cursor)
     char cbuf[WA_JID_STR_MAX], sbuf[WA_JID_STR_MAX];
     rx_names(m, x->dest, cbuf, sbuf);
     const char *chat = x->ovr ? x->ovr->u.chat : cbuf, *sender = x->ovr ? x->ovr->u.sender : sbuf;
-    int rc = k->meta ? st_inbox_set_meta(m->env->db, cursor, k->meta) : 0;
+    /* within its caps the JSON can still exceed the column's (16 vCards of control
+     * characters, escaped): never a reason to refuse the message */
+    const char *meta =
+        k->meta && strlen(k->meta) > ST_META_MAX ? "{\"meta_truncated\":true}" : k->meta;
+    int rc = meta ? st_inbox_set_meta(m->env->db, cursor, meta) : 0;
     if (rc == 0 && k->has_media) rc = st_media_put(m->env->db, cursor, &k->media);
     if (rc == 0 && *k->target && k->edit_text)
         rc = st_inbox_edit(m->env->db, chat, sender, k->target, k->edit_text, m->ts);

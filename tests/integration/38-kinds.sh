@@ -164,6 +164,19 @@ api POST /api/v1/messages "{\"to\":\"+15550002\",\"revoke\":{\"message_id\":\"$O
 check "a revoke of our own message (202)" ok_if '[ "$CODE" = 202 ]'
 check "alice decodes the revoke" wait_alice ".what.type==\"revoke\" and .what.revoke.target==\"$OWN\""
 
+# ---- in a group: the participant names the author ----
+GJ=$(fw POST /admin/groups '{"subject":"kinds","members":["+15550001","alice"]}' | jq -r .jid)
+GT=$(send "{\"to\":\"$GJ\",\"kind\":\"image\",\"caption\":\"group pic @15550001\",\"mentions\":[\"$ME\"]}")
+check "a group image with a mention: sender alice, media and mentions" wait_row "$GT" \
+  ".chat==\"$GJ\" and .sender==\"$AL\" and .media.caption==\"group pic @15550001\" and .mentions==[\"$ME\"]"
+api POST /api/v1/messages "{\"to\":\"$GJ\",\"text\":\"nice, @15550002\",\"reply_to\":\"$GT\",\"mentions\":[\"+15550002\"]}"
+check "a group reply with a mention (202)" ok_if '[ "$CODE" = 202 ]'
+check "alice decodes it: quoted her image (participant = alice), mentions her" \
+  wait_alice ".text==\"nice, @15550002\" and .kind==\"group\" and .what.quoted.id==\"$GT\" and .what.quoted.participant==\"$AL\" and .what.mentions==[\"$AL\"]"
+api POST /api/v1/messages "{\"to\":\"$GJ\",\"reaction\":{\"message_id\":\"$GT\",\"emoji\":\"😂\"}}"
+check "a group reaction: the key names the group, the image and its author" \
+  wait_alice ".kind==\"group\" and .what.reaction.target==\"$GT\" and .what.reaction.participant==\"$AL\" and .what.reaction.emoji==\"😂\""
+
 # ---- the CLI ----
 cli() { "$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" "$@"; }
 out=$(cli message send --to +15550002 --text "via cli" --reply-to "$T1" --json)
