@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// kinds.test.mjs -- issue 14: replies, reactions and mentions between the real gateway daemon
+// kinds.test.mjs -- issue 14: replies, reactions, mentions, edits and revokes between the real gateway daemon
 // (wagate, +15550001) and a real Baileys client (+15550003) through fakewa, both ways. Baileys
 // quotes, reacts to and mentions wagate: the inbox rows carry quoted / reaction / mentions;
 // wagate replies to (reply_to), reacts to and mentions Baileys: Baileys decodes the
@@ -112,4 +112,43 @@ test('Baileys quotes, reacts to and mentions wagate; wagate does the same to Bai
   await send({ text: 'hi @15550003', mentions: [BL] });
   const gm = await c.waitText('hi @15550003');
   assert.deepEqual(ctxOf(gm)?.mentionedJid, [BL_JID], JSON.stringify(gm.message));
+});
+
+// The protocolMessage of an edit / revoke as either side sends it, found in what Baileys got.
+const protoOf = (m) => m.message?.protocolMessage ?? m.message?.editedMessage?.message?.protocolMessage;
+
+test('edits and revokes between Baileys and wagate, both ways', { timeout: 90000 }, async (t) => {
+  const { gw, c } = await setup(t);
+  const a = await c.sock.sendMessage(GW_JID, { text: 'typo heer' });
+  const b = await c.sock.sendMessage(GW_JID, { text: 'delete me' });
+  await row(gw, a.key.id);
+  await row(gw, b.key.id);
+  // Baileys edits and deletes its own messages: wagate marks the rows and delivers both
+  await c.sock.sendMessage(GW_JID, { text: 'typo here', edit: a.key });
+  const ea = await row(gw, a.key.id, (m) => m.edited);
+  assert.equal(ea.edited.text, 'typo here');
+  assert.equal(ea.text, 'typo heer'); // the original kept
+  await c.sock.sendMessage(GW_JID, { delete: b.key });
+  const rb = await row(gw, b.key.id, (m) => m.revoked);
+  assert.ok(rb.revoked > 0);
+  const kinds = (await gw.inbox()).filter((m) => m.type === 'edit' || m.type === 'revoke')
+    .map((m) => [m.type, m.edit?.target ?? m.revoke?.target]);
+  assert.deepEqual(kinds, [['edit', a.key.id], ['revoke', b.key.id]]);
+
+  // wagate edits and deletes its own: Baileys decodes the protocol messages (edit="1" / "7")
+  const send = async (body) => {
+    const res = await gw.api('POST', '/api/v1/messages', { account: 'default', to: BL, ...body });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    return res.json.id;
+  };
+  const own = await send({ text: 'wagate typo' });
+  await c.waitText('wagate typo');
+  await send({ edit: { message_id: own, text: 'wagate fixed' } });
+  const pe = await waitFor(() => c.messages.map(protoOf).find((p) => p?.key?.id === own && p.type === 14),
+    20000, 'the edit at Baileys');
+  assert.equal(pe.editedMessage?.conversation, 'wagate fixed');
+  assert.equal(pe.key.fromMe, true);
+  await send({ revoke: { message_id: own } });
+  await waitFor(() => c.messages.map(protoOf).find((p) => p?.key?.id === own && (p.type ?? 0) === 0),
+    20000, 'the revoke at Baileys');
 });
