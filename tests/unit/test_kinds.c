@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw/access.h"
 #include "gw/chunk.h"
+#include "gw/config.h"
 #include "gw/json.h"
 #include "store/db.h"
 #include "store/migrations.h"
@@ -573,6 +575,44 @@ static void test_send_builders(void **state)
     buf_free(&q);
 }
 
+static int no_send(void *ud, const struct wa_outmsg *m, struct gw_send_result *r)
+{
+    (void)ud, (void)m, (void)r;
+    return 0;
+}
+
+/* A stored group row (read back after a restart) is admitted by require_mention when its
+ * metadata names us. */
+static void test_access_stored_mentions(void **state)
+{
+    (void)state;
+    static struct wg_config cfg;
+    cfg_defaults(&cfg);
+    char err[256];
+    const char *js = "{\"whatsapp\":{\"accounts\":{\"default\":{\"group_policy\":\"open\"}}}}";
+    assert_int_equal(cfg_parse(&cfg, js, strlen(js), err, sizeof err), 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct gw_access_opts o = {.loop = &loop, .account = "default", .cfg = &cfg, .send = no_send};
+    struct gw_access *a = NULL;
+    assert_int_equal(gw_access_new(&o, &a), 0);
+    struct wa_creds creds = {0};
+    snprintf(creds.me_pn, sizeof creds.me_pn, "15550001:3@s.whatsapp.net");
+    struct wa_inmsg m = {.cursor = 77,
+                         .chat = "120363000000000001@g.us",
+                         .sender = "15550002@s.whatsapp.net",
+                         .id = "3EB0G",
+                         .kind = WA_IN_IMAGE};
+    assert_false(gw_access_admit(a, &creds, &m)); /* no mention */
+    m.meta = "{\"media\":{},\"mentions\":[\"15550009@s.whatsapp.net\"]}";
+    assert_false(gw_access_admit(a, &creds, &m)); /* someone else */
+    m.meta = "{\"media\":{},\"mentions\":[\"15550001@s.whatsapp.net\"]}";
+    assert_true(gw_access_admit(a, &creds, &m));
+    gw_access_free(a);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_store_v8_migration),
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_send_builders),
+        cmocka_unit_test(test_access_stored_mentions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
