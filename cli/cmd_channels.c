@@ -21,7 +21,7 @@
 
 /* Options shared by the subcommands. */
 struct ch_opts {
-    const char *account, *to, *text, *key, *phone;
+    const char *account, *to, *text, *key, *phone, *reply_to;
     int timeout_s;
     bool yes; /* --yes: no confirmation */
 };
@@ -55,6 +55,7 @@ static int parse_opts(int argc, char **argv, int first, struct ch_opts *o)
             (r = take_value(argc, argv, &i, "--text", &o->text)) ||
             (r = take_value(argc, argv, &i, "--idempotency-key", &o->key)) ||
             (r = take_value(argc, argv, &i, "--phone", &o->phone)) ||
+            (r = take_value(argc, argv, &i, "--reply-to", &o->reply_to)) ||
             (r = take_value(argc, argv, &i, "--timeout", &t))) {
             if (r < 0) return -1;
             if (t && (o->timeout_s = atoi(t)) <= 0) {
@@ -453,16 +454,21 @@ static int message_status(struct cli_env *e, const char *id, const struct ch_opt
     return EXIT_OK;
 }
 
-static int message_send(struct cli_env *e, const struct ch_opts *o)
+/* Send a text (react_id NULL) or a reaction to react_id ("" emoji removes it). */
+static int message_send(struct cli_env *e, const struct ch_opts *o, const char *react_id,
+                        const char *emoji)
 {
-    if (!o->to || !o->text) {
-        fprintf(stderr, "wagate message send: --to and --text are required\n");
-        return EXIT_USAGE;
-    }
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "account", o->account);
-    cJSON_AddStringToObject(body, "to", o->to);
-    cJSON_AddStringToObject(body, "text", o->text);
+    if (o->to) cJSON_AddStringToObject(body, "to", o->to);
+    if (react_id) {
+        cJSON *rx = cJSON_AddObjectToObject(body, "reaction");
+        cJSON_AddStringToObject(rx, "message_id", react_id);
+        cJSON_AddStringToObject(rx, "emoji", emoji);
+    } else {
+        cJSON_AddStringToObject(body, "text", o->text);
+    }
+    if (o->reply_to) cJSON_AddStringToObject(body, "reply_to", o->reply_to);
     if (o->key) cJSON_AddStringToObject(body, "idempotency_key", o->key);
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
@@ -482,8 +488,10 @@ static int message_send(struct cli_env *e, const struct ch_opts *o)
 
 static int message_usage(void)
 {
-    fprintf(stderr, "usage: wagate message send --to NUMBER --text TEXT [--account ID] "
-                    "[--idempotency-key K] [--json]\n"
+    fprintf(stderr, "usage: wagate message send --to NUMBER --text TEXT [--reply-to ID] "
+                    "[--account ID] [--idempotency-key K] [--json]\n"
+                    "       wagate message react ID EMOJI [--to NUMBER] [--account ID] "
+                    "(EMOJI \"\" removes the reaction)\n"
                     "       wagate message status ID [--account ID] [--json]\n");
     return EXIT_USAGE;
 }
@@ -495,14 +503,20 @@ int cmd_message_main(int argc, char **argv)
     if (r) return r;
     struct ch_opts o = {0};
     bool status = argc >= 3 && strcmp(argv[1], "status") == 0 && argv[2][0] != '-';
-    if (!status && (argc < 2 || strcmp(argv[1], "send") != 0)) return message_usage();
-    if (parse_opts(argc, argv, status ? 3 : 2, &o) < 0) return EXIT_USAGE;
-    if (status && !msg_id_ok(argv[2])) {
-        fprintf(stderr, "wagate message status: '%s' is not a message id\n", argv[2]);
+    bool react = argc >= 4 && strcmp(argv[1], "react") == 0;
+    if (!status && !react && (argc < 2 || strcmp(argv[1], "send") != 0)) return message_usage();
+    if (parse_opts(argc, argv, status ? 3 : react ? 4 : 2, &o) < 0) return EXIT_USAGE;
+    if ((status || react) && !msg_id_ok(argv[2])) {
+        fprintf(stderr, "wagate message %s: '%s' is not a message id\n", argv[1], argv[2]);
+        return EXIT_USAGE;
+    }
+    if (!status && !react && (!o.to || !o.text)) {
+        fprintf(stderr, "wagate message send: --to and --text are required\n");
         return EXIT_USAGE;
     }
     if ((r = cli_load(&e)) != 0) return r;
-    return status ? message_status(&e, argv[2], &o) : message_send(&e, &o);
+    if (status) return message_status(&e, argv[2], &o);
+    return message_send(&e, &o, react ? argv[2] : NULL, react ? argv[3] : NULL);
 }
 int cmd_pairing_main(int argc, char **argv)
 {

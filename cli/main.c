@@ -37,8 +37,11 @@ static const struct command {
      "                                     unlink the account from the phone (asks first)\n"
      "  channels restart [--account ID]    restart a channel with its stored credentials"},
     {"message", cmd_message_main,
-     "message send --to +15550002 --text TEXT [--account ID] [--idempotency-key K] [--json]\n"
+     "message send --to +15550002 --text TEXT [--reply-to ID] [--account ID] [--idempotency-key K] "
+     "[--json]\n"
      "                                     queue a text message (sent once, even after outages)\n"
+     "  message react ID EMOJI [--to +15550002] [--account ID]\n"
+     "                                     react to a received message (\"\" removes it)\n"
      "  message status ID [--account ID] [--json]\n"
      "                                     an outgoing message's state: queued, sent (server\n"
      "                                     acknowledged), delivered, read, or failed and why"},

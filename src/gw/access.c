@@ -3,6 +3,7 @@
 #include "gw/access.h"
 
 #include <ctype.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -221,6 +222,20 @@ static void blocked(struct gw_access *a, const struct wa_inmsg *m, const char *w
 }
 
 /* The verdict on m; *why and *sender (into m or static) say which rule and who. */
+/* Whether the metadata JSON of an inbox row (wa/msgmeta.h "mentions") names us. */
+static bool meta_mentions_me(const struct wa_creds *creds, const char *meta)
+{
+    cJSON *o = cJSON_Parse(meta);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "mentions"), *e;
+    bool me = false;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (cJSON_IsString(e) && is_me(creds, e->valuestring)) me = true;
+    }
+    cJSON_Delete(o);
+    return me;
+}
+
 static enum gw_access_verdict judge(struct gw_access *a, const struct wa_creds *creds,
                                     const struct wa_inmsg *m, const char **why,
                                     const char **sender_out, struct st_db **db_out)
@@ -236,6 +251,8 @@ static enum gw_access_verdict judge(struct gw_access *a, const struct wa_creds *
                               .owner = is_me(creds, sender) || (!group && is_me(creds, m->chat))};
     for (size_t i = 0; i < m->n_mentions && !in.mentioned; i++)
         in.mentioned = is_me(creds, m->mentions[i]);
+    if (!in.mentioned && !m->n_mentions && m->meta) /* a stored row (v8): its metadata's */
+        in.mentioned = meta_mentions_me(creds, m->meta);
     unsigned nl = 0;
     const char(*lv)[CFG_ACCESS_JID_MAX] = cfg_access_jids(a->o.cfg, p, group, &nl);
     in.listed = listed(lv, nl, group ? m->chat : sender);
@@ -278,8 +295,9 @@ bool gw_access_admit(struct gw_access *a, const struct wa_creds *creds, const st
     size_t n = a->nseen < GW_ACCESS_SEEN ? a->nseen : GW_ACCESS_SEEN;
     for (size_t i = 0; i < n; i++)
         if (a->seen[i].cursor == m->cursor) return a->seen[i].allow;
-    /* not judged live (stored before a restart): judged again, quietly; a stored row carries
-     * no mentions, so a group that requires one is not admitted */
+    /* not judged live (stored before a restart): judged again, quietly; a stored row's
+     * mentions come from its metadata (schema v8; older rows carry none, so a group that
+     * requires one does not admit them) */
     const char *why, *sender;
     struct st_db *db;
     enum gw_access_verdict v = judge(a, creds, m, &why, &sender, &db);

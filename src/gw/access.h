@@ -100,8 +100,8 @@ void gw_access_detach_api(struct gw_access *a);
 bool gw_access_check(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m);
 /* The exec hook's filter (chhook_opts.admit) on a stored row it has never started: the live
  * verdict when there was one; else (a row stored before a restart or a crash) the policy
- * again, quietly (no code, no event), and without mentions, which stored rows do not keep:
- * a group that requires a mention is then not admitted. */
+ * again, quietly (no code, no event), with the mentions its metadata keeps (schema v8; a
+ * row from before has none: a group that requires a mention does not admit it). */
 bool gw_access_admit(struct gw_access *a, const struct wa_creds *creds, const struct wa_inmsg *m);
 /* The owner approves a pairing code: 1 (sender copied into sender_out), 0 unknown code,
  * -EINVAL not a code, -EAGAIN the db is not open, store errors. */

@@ -17,12 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/sha.h>
 
 #include "api/events.h"
 #include "api/metrics.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/statedir.h"
 #include "gw/access.h"
@@ -30,6 +33,7 @@
 #include "gw/chmetrics.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
+#include "gw/chunk.h"
 #include "gw/cursormark.h"
 #include "gw/webhook.h"
 #include "gw/dnsprobe.h"
@@ -67,6 +71,8 @@ struct ch_wa_cfg {
     unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
     unsigned wa_repair_phone_delay_ms;
     unsigned notify_outage_after_s;
+    unsigned wa_chunk_size;
+    bool mark_read; /* whatsapp.mark_read = on_handled */
 };
 
 static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
@@ -84,6 +90,8 @@ static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
     w->wa_repair_window_s = c->wa_repair_window_s;
     w->wa_repair_phone_delay_ms = c->wa_repair_phone_delay_ms;
     w->notify_outage_after_s = c->notify_outage_after_s;
+    w->wa_chunk_size = c->wa_chunk_size ? c->wa_chunk_size : 4000;
+    w->mark_read = strcmp(c->wa_mark_read, "on_handled") == 0;
 }
 
 struct gw_channel {
@@ -102,6 +110,7 @@ struct gw_channel {
     bool down_notified;
     bool ever_connected;      /* a later connected is a reconnection */
     uint64_t last_probe;      /* degraded: the last write probe of the store */
+    int store_err;            /* a store error while logging in: degraded once connected */
     int64_t up_since_wall_ms; /* the current connection's start; 0 = not connected */
     struct api_events *events;
     struct api_metrics *metrics;
@@ -514,6 +523,7 @@ static int new_client(struct gw_channel *ch)
 /* End the session now (no on_close will come) and forget the client. */
 static void drop_client(struct gw_channel *ch)
 {
+    ch->store_err = 0;
     wa_session_free(ch->sess); /* first: it is attached to the client */
     ch->sess = NULL;
     wa_client_close(ch->client);
@@ -743,6 +753,16 @@ static void probe_store(struct gw_channel *ch)
 {
     ch->last_probe = now(ch);
     if (!ch->db || !ch->have_creds) return;
+    /* rewriting the credentials reuses pages, so it succeeds on a disk that is still full:
+     * a message needs new ones, so ask for some headroom as well */
+    char dir[PATH_MAX];
+    account_dir(ch, dir, sizeof dir);
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < CHANNEL_PROBE_FREE) {
+        log_debug(COMP, ch->account, "store probe: %llu bytes free, below %u",
+                  (unsigned long long)vfs.f_bavail * vfs.f_frsize, CHANNEL_PROBE_FREE);
+        return;
+    }
     int r = wa_creds_store(ch->db, &ch->creds);
     if (r < 0) {
         log_debug(COMP, ch->account, "store probe: still failing: %s", st_db_last_error(ch->db));
@@ -759,12 +779,18 @@ static void probe_store(struct gw_channel *ch)
     force_attempt(ch, "the store writes again");
 }
 
-/* A message could not be stored (chmsg): it was not acknowledged. While logged in, the
- * channel is degraded (one alert) until a probe write succeeds. */
+/* A message could not be stored (chmsg): it was not acknowledged. While logged in (or once
+ * the login it came in during completes), the channel is degraded (one alert) until a probe
+ * write succeeds. */
 static void on_store_error(void *ud, int err)
 {
     struct gw_channel *ch = ud;
-    if (ch->closing || ch->state != GW_CH_CONNECTED) return;
+    if (ch->closing) return;
+    if (ch->state == GW_CH_CONNECTING && ch->client) {
+        ch->store_err = err; /* an offline stanza: degraded once the login completes */
+        return;
+    }
+    if (ch->state != GW_CH_CONNECTED) return;
     char why[300];
     strfmt(why, sizeof why,
            "the store cannot write (%s): nothing is acknowledged, the server keeps the "
@@ -849,6 +875,12 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     strfmt(reason, sizeof reason, "logged in as %s, %u offline stanza%s", ch->creds.me_pn, offline,
            offline == 1 ? "" : "s");
     set_state(ch, GW_CH_CONNECTED, reason, NO_RETRY);
+    if (ch->store_err) {
+        int e = ch->store_err;
+        ch->store_err = 0;
+        on_store_error(ch, e);
+        return;
+    }
     if (ch->ever_connected) {
         ch->reconnects++;
         metric_add(ch, "wagate_channel_reconnects_total", 1);
@@ -907,6 +939,35 @@ static void probe_resolved(void *ud)
 static int hook_send(void *ud, const struct wa_outmsg *m, struct gw_send_result *r)
 {
     return gw_channel_send(ud, m, r);
+}
+
+/* The exec hook's "composing" / "paused" while it runs (hooks.exec.typing). */
+static void hook_typing(void *ud, const char *chat, const char *state)
+{
+    struct gw_channel *ch = ud;
+    char err[128];
+    if (ch->sess && wa_session_chatstate(ch->sess, chat, state, err, sizeof err) < 0)
+        log_debug(COMP, ch->account, "chatstate %s to %s: %s", state, chat, err);
+}
+
+/* A message the exec hook handled: its read receipt (whatsapp.mark_read "on_handled"). */
+static void hook_handled(void *ud, const char *chat, const char *sender, const char *id)
+{
+    struct gw_channel *ch = ud;
+    if (!ch->cfg.mark_read || !ch->sess) return;
+    int rc = wa_session_mark_read(ch->sess, chat, sender, id);
+    if (rc < 0) log_debug(COMP, ch->account, "read receipt %s: %s", id, strerror(-rc));
+}
+
+int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *state, char *err,
+                         size_t errlen)
+{
+    if (!ch->sess) {
+        snprintf(err, errlen, "the account is not connected");
+        return -EAGAIN;
+    }
+    int rc = wa_session_chatstate(ch->sess, to, state, err, errlen);
+    return rc == -ENOTCONN ? -EAGAIN : rc;
 }
 
 /* The exec hook asks the access policy before it starts a stored row (gw/access.h). */
@@ -979,7 +1040,9 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                              .send = hook_send,
                              .send_ud = ch,
                              .admit = hook_admit,
-                             .admit_ud = ch};
+                             .admit_ud = ch,
+                             .typing = hook_typing,
+                             .handled = hook_handled};
     struct gw_access_opts ao = {.loop = loop,
                                 .account = ch->account,
                                 .cfg = o->cfg,
@@ -1317,13 +1380,8 @@ static void send_result(const struct st_outbox_msg *row, int rc, struct gw_send_
     r->duplicate = rc == ST_DUPLICATE;
 }
 
-int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
+static int send_one(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
 {
-    *r = (struct gw_send_result){0};
-    /* Between sessions (backoff after a restart, before the first attempt) the row goes
-     * straight into the outbox and the next session sends it. Only an account that is not
-     * linked has nowhere to send. */
-    if (!ch->sess && (!ch->db || !wa_creds_is_paired(&ch->creds))) return -EAGAIN;
     struct st_outbox_msg row = {0};
     int rc = ch->sess ? wa_session_send(ch->sess, m, &row, r->error, sizeof r->error)
                       : wa_outbox_enqueue(ch->db, &ch->creds, m, &row, r->error, sizeof r->error);
@@ -1334,12 +1392,81 @@ int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_
     return 0;
 }
 
+/* The idempotency key of chunk i (> 0) of a message sent under `key`: "<key>#<i>", or, when
+ * that would be too long, "#<sha-256 of key, 40 hex>#<i>". */
+static void chunk_key(const char *key, size_t i, char *out, size_t cap)
+{
+    if (strlen(key) + 8 < ST_IDEM_MAX) {
+        snprintf(out, cap, "%s#%zu", key, i);
+        return;
+    }
+    uint8_t h[32];
+    char hex[65];
+    SHA256((const uint8_t *)key, strlen(key), h);
+    hex_encode(hex, h, 20);
+    hex[40] = '\0';
+    snprintf(out, cap, "#%s#%zu", hex, i);
+}
+
+int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r)
+{
+    *r = (struct gw_send_result){0};
+    /* Between sessions (backoff after a restart, before the first attempt) the row goes
+     * straight into the outbox and the next session sends it. Only an account that is not
+     * linked has nowhere to send. */
+    if (!ch->sess && (!ch->db || !wa_creds_is_paired(&ch->creds))) return -EAGAIN;
+    size_t len = m->kind == WA_OM_TEXT && m->text ? strlen(m->text) : 0;
+    size_t max = ch->cfg.wa_chunk_size;
+    if (len <= max || gw_chunk_count(m->text, len, max) <= 1) return send_one(ch, m, r);
+    /* A long text: one outbox row per chunk, each under its own derived key, so a retry of
+     * the request sends each chunk once. The quote and mentions go with the first. */
+    char *buf = malloc(len + 1);
+    if (!buf) return -ENOMEM;
+    size_t off = 0, i = 0;
+    int rc = 0;
+    while (rc == 0 && off < len) {
+        size_t skip = 0, n = gw_chunk_next(m->text + off, len - off, max, &skip);
+        memcpy(buf, m->text + off, n);
+        buf[n] = '\0';
+        char key[ST_IDEM_MAX + 16];
+        struct wa_outmsg c = *m;
+        c.text = buf;
+        if (i > 0) {
+            c.target = NULL, c.mentions = NULL, c.n_mentions = 0;
+            if (m->idem_key) chunk_key(m->idem_key, i, key, sizeof key);
+            c.idem_key = m->idem_key ? key : NULL;
+        }
+        struct gw_send_result one = {0};
+        rc = send_one(ch, &c, &one);
+        if (rc < 0) {
+            snprintf(r->error, sizeof r->error, "chunk %zu: %.200s", i + 1, one.error);
+        } else if (i == 0) {
+            *r = one;
+        } else {
+            r->duplicate = r->duplicate && one.duplicate;
+        }
+        r->chunks = ++i;
+        off += n + skip;
+    }
+    free(buf);
+    return rc;
+}
+
+int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, size_t cap)
+{
+    if (!ch->db) return -EAGAIN;
+    return st_inbox_chat_of(ch->db, msg_id, chat, cap);
+}
+
 int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
                              struct gw_send_result *r, struct gw_waiter **w)
 {
     *w = NULL;
-    struct gw_waiter *x = ch->sess ? gw_sendwait_add(ch->sw) : NULL;
-    if (!x) return gw_channel_send(ch, m, r);
+    size_t len = m->kind == WA_OM_TEXT && m->text ? strlen(m->text) : 0;
+    bool chunked =
+        len > ch->cfg.wa_chunk_size && gw_chunk_count(m->text, len, ch->cfg.wa_chunk_size) > 1;
+    struct gw_waiter *x = ch->sess && !chunked ? gw_sendwait_add(ch->sw) : NULL;
+    if (!x) return gw_channel_send(ch, m, r); /* chunks: each commits on its own */
     *r = (struct gw_send_result){0};
     struct st_outbox_msg row = {0};
     bool deferred = false;

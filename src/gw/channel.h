@@ -62,12 +62,13 @@ struct api_events;
 struct api_metrics;
 struct gw_notify;
 
-#define CHANNEL_STUCK_MS         90000   /* a session may stay in connecting this long */
-#define CHANNEL_REPAIR_HOLD_MS   3600000 /* at most one store-wide session repair per hour */
-#define CHANNEL_PROBE_MS         2000    /* degraded: a write probe of the store this often */
-#define CHANNEL_COMMIT_WINDOW_MS 5       /* acks and receipts alone wait this long for company */
-#define CHANNEL_DOWN_NOTICE_MS   180000  /* unreachable this long: one notice, then one when back */
-#define CHANNEL_DISK_SETTLE_MS   10000   /* the store wrote again and kept writing: disk_ok */
+#define CHANNEL_STUCK_MS         90000         /* a session may stay in connecting this long */
+#define CHANNEL_REPAIR_HOLD_MS   3600000       /* at most one store-wide session repair per hour */
+#define CHANNEL_PROBE_MS         2000          /* degraded: a write probe of the store this often */
+#define CHANNEL_PROBE_FREE       (128u * 1024) /* ... and it passes with this much space free */
+#define CHANNEL_COMMIT_WINDOW_MS 5      /* acks and receipts alone wait this long for company */
+#define CHANNEL_DOWN_NOTICE_MS   180000 /* unreachable this long: one notice, then one when back */
+#define CHANNEL_DISK_SETTLE_MS   10000  /* the store wrote again and kept writing: disk_ok */
 
 struct gw_channel_opts {
     const char *account;         /* [a-z0-9_-]{1,32} (copied) */
@@ -156,7 +157,10 @@ int gw_channel_logout(struct gw_channel *ch);
  * store is not open, -EINVAL (r->error says why), store errors. inbox: the rows after
  * `after` (limit 1..ST_LIST_MAX; free with st_inbox_list_free); 0, -EAGAIN, store errors.
  * send: -EEXIST for an idempotency key reused with another recipient or text, -ENXIO for a
- * number the server just said is not on WhatsApp (r->error says why). */
+ * number the server just said is not on WhatsApp (r->error says why), -ENOENT for a reply,
+ * reaction, edit or revoke whose target is not in that chat. A text longer than
+ * whatsapp.chunk_size characters is queued as several messages (r->chunks; r->id the first):
+ * chunk i > 0 under the idempotency key "<key>#<i>". */
 int gw_channel_send(struct gw_channel *ch, const struct wa_outmsg *m, struct gw_send_result *r);
 /* gw_channel_send with the COMMIT shared by this loop iteration's sends (gw/sendwait.h): 0 with
  * *w set means r is filled but the row is durable only once w's release function is called
@@ -168,6 +172,13 @@ int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
     __attribute__((warn_unused_result));
 /* Commit the deferred sends now: 0 or the COMMIT's error. */
 int gw_channel_settle(struct gw_channel *ch);
+/* Send a chatstate ("composing", "recording", "paused") to `to` (wa_session_chatstate): 0,
+ * -EAGAIN (not connected), -EINVAL (err says why), or a send error. */
+int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *state, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
+/* The chat a received message (by id) is in: 1 (copied), 0 unknown, -EAGAIN, store errors. */
+int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, size_t cap)
+    __attribute__((warn_unused_result));
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
 /* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or

@@ -28,6 +28,7 @@ struct job {
     int attempt;  /* this run's number, 1-based (already recorded in hook_state) */
     unsigned gen; /* the store generation it was read from */
     char chat[WA_JID_STR_MAX];
+    char sender[WA_JID_STR_MAX];
     char id[ST_MSGID_MAX];
 };
 
@@ -41,6 +42,8 @@ struct chhook {
     void *send_ud;
     chhook_admit_fn admit;
     void *admit_ud;
+    chhook_typing_fn typing;
+    chhook_handled_fn handled;
     struct st_db *db;
     unsigned gen;        /* bumped by every chhook_set_store */
     struct job *running; /* unordered, at most max_running */
@@ -172,6 +175,7 @@ static void send_reply(struct chhook *h, const struct job *j, const char *reply)
     if (rc == 0) {
         replied(h, j, &r);
         settle(h, j);
+        if (h->handled) h->handled(h->send_ud, j->chat, j->sender, j->id);
         return;
     }
     char detail[320];
@@ -223,6 +227,7 @@ static void on_done(void *ud, int status, const char *reply, const char *detail)
             kick(h, 0);
         return;
     }
+    if (h->typing && h->cfg->hook_exec_typing) h->typing(h->send_ud, j->chat, "paused");
     if (status < 0)
         failed(h, j, error_name(status), detail);
     else if (reply && reply[0])
@@ -230,6 +235,7 @@ static void on_done(void *ud, int status, const char *reply, const char *detail)
     else {
         log_info(COMP, h->account, "message %s from %s: no reply", j->id, j->chat);
         settle(h, j);
+        if (h->handled) h->handled(h->send_ud, j->chat, j->sender, j->id);
     }
     job_free(j);
     kick(h, 0);
@@ -243,12 +249,18 @@ static bool same_user(const struct wa_jid *a, const char *b)
     return b && b[0] && wa_jid_parse(&j, b, strlen(b)) == 0 && wa_jid_same_user(a, &j);
 }
 
-/* Text (or an undecryptable message, with its reason) from a peer in a 1:1 or group chat. */
+/* What the agent answers: a text, media, a location or a contact (not reactions, edits,
+ * revokes: those are events), or an undecryptable message with its reason. */
+static bool kind_wanted(enum wa_inmsg_kind k)
+{
+    return k == WA_IN_TEXT || k == WA_IN_UNDECRYPTABLE || wa_inmsg_kind_is_media(k) ||
+           k == WA_IN_LOCATION || k == WA_IN_CONTACT;
+}
+
+/* A message the agent answers (kind_wanted) from a peer in a 1:1 or group chat. */
 static bool wanted(const struct wa_creds *creds, const struct wa_inmsg *m)
 {
-    if ((m->kind != WA_IN_TEXT && m->kind != WA_IN_UNDECRYPTABLE) || !m->chat || !m->id ||
-        !m->id[0])
-        return false;
+    if (!kind_wanted(m->kind) || !m->chat || !m->id || !m->id[0]) return false;
     if (strlen(m->chat) >= WA_JID_STR_MAX || strlen(m->id) >= ST_MSGID_MAX) return false;
     struct wa_jid chat, sender;
     if (wa_jid_parse(&chat, m->chat, strlen(m->chat)) < 0) return false;
@@ -294,6 +306,8 @@ static struct job *make_job(struct chhook *h, const struct wa_inmsg *m, int atte
     j->gen = h->gen;
     snprintf(j->chat, sizeof j->chat, "%s", m->chat);
     snprintf(j->id, sizeof j->id, "%s", m->id);
+    snprintf(j->sender, sizeof j->sender, "%s",
+             m->sender && strlen(m->sender) < WA_JID_STR_MAX ? m->sender : "");
     return j;
 }
 
@@ -338,6 +352,7 @@ static int start_row(struct chhook *h, const struct st_inbox_msg *row)
         return 0;
     }
     h->st.started++;
+    if (h->typing && h->cfg->hook_exec_typing) h->typing(h->send_ud, j->chat, "composing");
     if (j->attempt > 1) h->st.repeated++;
     h->st.running++;
     j->next = h->running;
@@ -459,6 +474,8 @@ int chhook_new(uv_loop_t *loop, const struct chhook_opts *o, struct chhook **out
     h->send_ud = o->send_ud;
     h->admit = o->admit;
     h->admit_ud = o->admit_ud;
+    h->typing = o->typing;
+    h->handled = o->handled;
     uv_timer_init(loop, &h->timer);
     h->timer.data = h;
     *out = h;

@@ -71,6 +71,13 @@ typedef int (*chhook_send_fn)(void *ud, const struct wa_outmsg *m, struct gw_sen
  * the live messages and the ones read back after a restart alike. */
 typedef bool (*chhook_admit_fn)(void *ud, const struct wa_inmsg *m);
 
+/* Optional side signals of a run (ud = send_ud): typing(chat, "composing") when a run starts
+ * and typing(chat, "paused") when it ends, only while hooks.exec.typing is true; handled(chat,
+ * sender, id) once a message was handled (its reply queued, or the hook chose none): the read
+ * receipt of whatsapp.mark_read "on_handled". Best effort: nothing is retried. */
+typedef void (*chhook_typing_fn)(void *ud, const char *chat, const char *state);
+typedef void (*chhook_handled_fn)(void *ud, const char *chat, const char *sender, const char *id);
+
 struct chhook_opts {
     const char *account;          /* copied */
     const struct wa_creds *creds; /* our JIDs (own copies are skipped); live; may be NULL */
@@ -80,6 +87,8 @@ struct chhook_opts {
     void *send_ud;
     chhook_admit_fn admit; /* may be NULL: every wanted message goes to the hook */
     void *admit_ud;
+    chhook_typing_fn typing;   /* may be NULL */
+    chhook_handled_fn handled; /* may be NULL */
 };
 
 /* 0, -EINVAL (missing loop/account/cfg/send), -ENOMEM. */

@@ -19,6 +19,11 @@ static bool ws_url_valid(const char *s)
     return strncmp(s, "ws://", 5) == 0 || strncmp(s, "wss://", 6) == 0;
 }
 
+static bool check_mark_read(const char *s)
+{
+    return strcmp(s, "never") == 0 || strcmp(s, "on_handled") == 0;
+}
+
 static int check_dns_server(const char *s)
 {
     /* "IP" or "IP:PORT" or "[V6]:PORT" */
@@ -363,6 +368,20 @@ static const struct cfg_key keys[] = {
      .min = 100,
      .max = 120000,
      .def = "10000"},
+    {.path = "whatsapp.chunk_size",
+     .type = CFG_UINT,
+     AT(wa_chunk_size),
+     .min = 16,
+     .max = 65536,
+     .def = "4000"},
+    {.path = "whatsapp.mark_read",
+     .type = CFG_STRING,
+     AT(wa_mark_read),
+     .min = 1,
+     .max = 15,
+     .check = check_mark_read,
+     .what = "\"never\" or \"on_handled\"",
+     .def = "never"},
     {.path = "notify", .type = CFG_SECTION},
     {.path = "notify.outage_after_s",
      .type = CFG_UINT,
@@ -395,6 +414,7 @@ static const struct cfg_key keys[] = {
      AT(hook_exec_command),
      .min = 1,
      .max = CFG_HOOK_CMD_MAX - 1},
+    {.path = "hooks.exec.typing", .type = CFG_BOOL, AT(hook_exec_typing), .def = "false"},
     {.path = "hooks.exec.timeout_ms",
      .type = CFG_UINT,
      AT(hook_exec_timeout_ms),

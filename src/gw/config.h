@@ -77,6 +77,12 @@ struct wg_config {
     struct wg_access wa_access[CFG_MAX_ACCOUNTS]; /* each account's access policy (same index) */
     char access_pool[CFG_ACCESS_POOL_MAX][CFG_ACCESS_JID_MAX]; /* the accounts' JID lists */
     unsigned access_pool_n;
+    /* whatsapp.chunk_size: a text longer than this many characters (16..65536, default
+     * 4000) goes out as several messages, split at word boundaries (gw/chunk.h) */
+    unsigned wa_chunk_size;
+    /* whatsapp.mark_read: "never" (default) or "on_handled": a read receipt for each message
+     * the exec hook handled */
+    char wa_mark_read[16];
     /* notify.* (gw/notify.h): an outage that lasts outage_after_s raises one link_down
      * notification and channel.down (1..86400, default 180), restored when it ends.
      * command: run per notification with its JSON on stdin (empty = none), killed after
@@ -91,7 +97,8 @@ struct wg_config {
     /* hooks.exec.* (gw/chhook.h): the agent command run per received text message.
      * An empty command = no exec hook. Defaults: 10000 ms, 4 at once, 64 waiting. */
     char hook_exec_command[CFG_HOOK_CMD_MAX];
-    unsigned hook_exec_timeout_ms;  /* 100..600000: the command is killed after this */
+    unsigned hook_exec_timeout_ms; /* 100..600000: the command is killed after this */
+    bool hook_exec_typing; /* typing (default false): "composing" to the chat while it runs */
     unsigned hook_exec_max_running; /* 1..64 commands at once */
     unsigned hook_exec_max_queued;  /* 0..10000 messages held in memory for a slot; the rest
                                      * wait in the inbox (pending) and are read back later */

@@ -58,6 +58,30 @@ static void add_b64(cJSON *o, const char *k, const uint8_t *p, size_t n)
     free(s);
 }
 
+/* The v8 metadata (wa/msgmeta.h) merged in, then the row's edit / revoke state. */
+static void add_meta(cJSON *o, const struct wa_inmsg *m)
+{
+    cJSON *meta = m->meta ? cJSON_Parse(m->meta) : NULL;
+    if (cJSON_IsObject(meta)) {
+        while (meta->child) {
+            cJSON *it = cJSON_DetachItemViaPointer(meta, meta->child);
+            if (cJSON_GetObjectItemCaseSensitive(o, it->string))
+                cJSON_Delete(it); /* never shadows a base field */
+            else
+                cJSON_AddItemToObject(o, it->string, it);
+        }
+    }
+    cJSON_Delete(meta);
+    if (m->edited_at) {
+        cJSON *e = cJSON_AddObjectToObject(o, "edited");
+        if (e) {
+            add_str(e, "text", m->edited_text);
+            cJSON_AddNumberToObject(e, "ts", (double)m->edited_at);
+        }
+    }
+    if (m->revoked_at) cJSON_AddNumberToObject(o, "revoked", (double)m->revoked_at);
+}
+
 cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
 {
     cJSON *o = cJSON_CreateObject();
@@ -77,10 +101,11 @@ cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m)
         add_str_n(o, "text", m->text ? m->text : "", m->text_len);
     } else if (m->kind == WA_IN_TEXT)
         add_hex(o, (const uint8_t *)m->text, m->text_len);
-    else
+    else if (!wa_inmsg_kind_is_media(m->kind)) /* a media message's bytes hold its key */
         add_hex(o, m->raw, m->raw_len);
     if (m->kind == WA_IN_TEXT && m->text_raw && m->text_raw_len)
         add_b64(o, "text_raw_b64", m->text_raw, m->text_raw_len);
+    add_meta(o, m);
     return o;
 }
 

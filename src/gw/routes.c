@@ -291,6 +291,45 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* The kind-specific part of a send request into m (strings borrowed from body): "reply_to",
+ * "mentions", or one of "reaction" {"message_id","emoji"}, "edit" {"message_id","text"},
+ * "revoke" {"message_id"}. NULL, or what is wrong. */
+static const char *send_kind(const cJSON *body, struct wa_outmsg *m, const char **mentions)
+{
+    const cJSON *rx = cJSON_GetObjectItemCaseSensitive(body, "reaction"),
+                *ed = cJSON_GetObjectItemCaseSensitive(body, "edit"),
+                *rv = cJSON_GetObjectItemCaseSensitive(body, "revoke"),
+                *mn = cJSON_GetObjectItemCaseSensitive(body, "mentions");
+    const char *reply = jstr(body, "reply_to");
+    if (cJSON_GetObjectItemCaseSensitive(body, "reply_to") && !reply)
+        return "reply_to: a message id string";
+    if (!!rx + !!ed + !!rv > 1) return "one of reaction, edit, revoke";
+    const cJSON *o = rx ? rx : ed ? ed : rv;
+    if (o) {
+        if (!cJSON_IsObject(o) || !jstr(o, "message_id"))
+            return "reaction / edit / revoke: an object with \"message_id\"";
+        m->kind = rx ? WA_OM_REACTION : ed ? WA_OM_EDIT : WA_OM_REVOKE;
+        m->target = jstr(o, "message_id");
+        m->text = rx ? jstr(o, "emoji") : ed ? jstr(o, "text") : NULL;
+        if (rx && !m->text) return "reaction: \"emoji\" string (\"\" removes the reaction)";
+        if (ed && !m->text) return "edit: \"text\" string";
+        return NULL;
+    }
+    m->target = reply;
+    if (mn) {
+        if (!cJSON_IsArray(mn) || cJSON_GetArraySize(mn) > WA_SEND_MENTIONS_MAX)
+            return "mentions: an array of up to 32 JIDs or numbers";
+        const cJSON *e;
+        cJSON_ArrayForEach(e, mn)
+        {
+            if (!cJSON_IsString(e)) return "mentions: an array of strings";
+            mentions[m->n_mentions++] = e->valuestring;
+        }
+        m->mentions = mentions;
+    }
+    return NULL;
+}
+
 /* A deferred send's answer: the held 202 once its row is durable, else a 503 (gw/sendwait.h). */
 static void send_release(void *server, uint64_t ticket, int rc, const char *err)
 {
@@ -303,7 +342,15 @@ static void send_parsed(const struct api_request *req, const cJSON *body, struct
     const char *acct = jstr(body, "account"), *to = jstr(body, "to"), *text = jstr(body, "text"),
                *key = jstr(body, "idempotency_key");
     const cJSON *kv = cJSON_GetObjectItemCaseSensitive(body, "idempotency_key");
-    if (!to || !text || (kv && !cJSON_IsNull(kv) && !key)) {
+    struct wa_outmsg m = wa_outmsg_text(to, text, key);
+    const char *mentions[WA_SEND_MENTIONS_MAX];
+    const char *bad = send_kind(body, &m, mentions);
+    if (bad) {
+        api_response_error(res, 400, bad);
+        return;
+    }
+    if ((!to && m.kind != WA_OM_REACTION) || (m.kind == WA_OM_TEXT && !text) ||
+        (kv && !cJSON_IsNull(kv) && !key)) {
         api_response_error(res, 400, "need \"to\" and \"text\" strings");
         return;
     }
@@ -316,7 +363,17 @@ static void send_parsed(const struct api_request *req, const cJSON *body, struct
         api_response_error(res, 404, "no such account");
         return;
     }
-    struct wa_outmsg m = wa_outmsg_text(to, text, key);
+    char chat[ST_CHAT_MAX + 1];
+    if (!to) { /* a reaction names its message only: the chat it was received in */
+        int f = gw_channel_chat_of(ch, m.target, chat, sizeof chat);
+        if (f != 1) {
+            api_response_error(res, f == 0 ? 404 : 503,
+                               f == 0 ? "no received message with that id (give \"to\")"
+                                      : "the channel's store is not open");
+            return;
+        }
+        m.to = chat;
+    }
     struct gw_send_result r;
     struct gw_waiter *w = NULL;
     int rc = gw_channel_send_deferred(ch, &m, &r, &w);
@@ -327,7 +384,11 @@ static void send_parsed(const struct api_request *req, const cJSON *body, struct
         return;
     }
     if (rc < 0) {
-        int status = rc == -EINVAL ? 400 : rc == -EEXIST ? 409 : rc == -ENXIO ? 422 : 500;
+        int status = rc == -EINVAL   ? 400
+                     : rc == -EEXIST ? 409
+                     : rc == -ENXIO  ? 422
+                     : rc == -ENOENT ? 404
+                                     : 500;
         api_response_error(res, status, r.error[0] ? r.error : strerror(-rc));
         return;
     }
@@ -335,6 +396,7 @@ static void send_parsed(const struct api_request *req, const cJSON *body, struct
     cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
     cJSON_AddStringToObject(o, "id", r.id);
     cJSON_AddStringToObject(o, "state", st_out_state_name(r.state));
+    if (r.chunks) cJSON_AddNumberToObject(o, "chunks", (double)r.chunks);
     if (r.duplicate) cJSON_AddTrueToObject(o, "duplicate");
     api_response_json(res, r.duplicate ? 200 : 202, o);
     if (!w) return;
@@ -514,6 +576,45 @@ static void messages_get(const struct api_request *req, struct api_response *res
     st_inbox_list_free(v, n);
 }
 
+/* POST /api/v1/chats/{jid}/chatstate {"state":"composing|recording|paused","account"?}. */
+static void chats_post(const struct api_request *req, struct api_response *res, void *arg)
+{
+    const char *rest = req->rest[0] == '/' ? req->rest + 1 : req->rest;
+    const char *slash = strchr(rest, '/');
+    if (!slash || strcmp(slash, "/chatstate") != 0 || slash == rest ||
+        (size_t)(slash - rest) > ST_CHAT_MAX) {
+        api_response_error(res, 404, "POST /api/v1/chats/{jid}/chatstate");
+        return;
+    }
+    char jid[ST_CHAT_MAX + 1];
+    memcpy(jid, rest, (size_t)(slash - rest));
+    jid[slash - rest] = '\0';
+    cJSON *body = req->http->body_len
+                      ? cJSON_ParseWithLength((const char *)req->http->body, req->http->body_len)
+                      : NULL;
+    const char *state = jstr(body, "state"), *acct = jstr(body, "account");
+    struct gw_channel *ch = state ? gw_channel_list_find(arg, acct ? acct : "default") : NULL;
+    char err[160] = "";
+    int rc = !state ? -EINVAL
+             : !ch  ? -ENODEV
+                    : gw_channel_chatstate(ch, jid, state, err, sizeof err);
+    if (rc == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "account", gw_channel_account(ch));
+        cJSON_AddStringToObject(o, "chat", jid);
+        cJSON_AddStringToObject(o, "state", state);
+        api_response_json(res, 202, o);
+    } else if (rc == -EINVAL) {
+        api_response_error(res, 400,
+                           err[0] ? err : "need {\"state\":\"composing|recording|paused\"}");
+    } else if (rc == -ENODEV) {
+        api_response_error(res, 404, "no such account");
+    } else {
+        api_response_error(res, 503, err[0] ? err : strerror(-rc));
+    }
+    cJSON_Delete(body);
+}
+
 /* GET /api/v1/notifications?limit=N: the recent list, newest first (gw/notify.h). */
 static void notifications_get(const struct api_request *req, struct api_response *res, void *arg)
 {
@@ -545,6 +646,7 @@ int gw_routes_add(struct api_server *s, struct gw_channel_list *list)
     if (r == 0) r = api_server_add_route(s, "POST", CH_PREFIX, true, channel_post, list);
     if (r == 0) r = api_server_add_route(s, "POST", MSG_PATH, true, messages_post, list);
     if (r == 0) r = api_server_add_route(s, "GET", MSG_PATH, true, messages_get, list);
+    if (r == 0) r = api_server_add_route(s, "POST", "/api/v1/chats", true, chats_post, list);
     /* the dashboard's page and assets at / (gw/dashboard.h) */
     if (r == 0) r = gw_dashboard_add(s);
     return r;

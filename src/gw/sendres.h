@@ -10,4 +10,6 @@ struct gw_send_result {
     enum st_out_state state;   /* as committed */
     bool duplicate;            /* the idempotency key was known: nothing new queued */
     char error[256];           /* why, when the send was refused (-EINVAL, store errors) */
+    size_t chunks; /* a long text sent as several messages (whatsapp.chunk_size): how many
+                    * were queued (id is the first's); 0 = one message */
 };

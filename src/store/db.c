@@ -98,8 +98,23 @@ static const char *const sql[ST_Q_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (chat, sender, msg_id) DO NOTHING",
     [ST_Q_INBOX_FIND] = "SELECT cursor FROM inbox WHERE chat = ?1 AND sender = ?2 AND msg_id = ?3",
     [ST_Q_INBOX_LIST] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
-                        " delivered, text_raw FROM inbox WHERE cursor > ?1 ORDER BY cursor"
-                        " LIMIT ?2",
+                        " delivered, text_raw, meta, edited_text, edited_at, revoked_at"
+                        " FROM inbox WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
+    [ST_Q_INBOX_SET_META] = "UPDATE inbox SET meta = ?2 WHERE cursor = ?1",
+    /* the target of an edit / revoke: the same chat, the same sender, an earlier row */
+    [ST_Q_INBOX_EDIT] = "UPDATE inbox SET edited_text = ?4, edited_at = ?5 WHERE msg_id = ?3"
+                        " AND chat = ?1 AND sender = ?2 AND revoked_at = 0",
+    [ST_Q_INBOX_REVOKE] = "UPDATE inbox SET revoked_at = ?4 WHERE msg_id = ?3 AND chat = ?1"
+                          " AND sender = ?2",
+    [ST_Q_INBOX_BY_ID] = "SELECT cursor, chat, sender, msg_id, ts, type, payload, received,"
+                         " delivered, text_raw, meta, edited_text, edited_at, revoked_at"
+                         " FROM inbox WHERE msg_id = ?2 AND chat = ?1 ORDER BY cursor DESC LIMIT 1",
+    [ST_Q_INBOX_CHAT_OF] = "SELECT chat FROM inbox WHERE msg_id = ?1 ORDER BY cursor DESC LIMIT 1",
+    [ST_Q_MEDIA_PUT] = "INSERT OR REPLACE INTO inbox_media (cursor, kind, mimetype, file_length,"
+                       " media_key, sha256, enc_sha256, direct_path, url, media_key_ts)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_Q_MEDIA_GET] = "SELECT kind, mimetype, file_length, media_key, sha256, enc_sha256,"
+                       " direct_path, url, media_key_ts FROM inbox_media WHERE cursor = ?1",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
     [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
     /* the AUTOINCREMENT high-water: the largest cursor ever given, deleted rows included */
@@ -118,7 +133,8 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_PAIRING_DEL] = "DELETE FROM access_pairing WHERE code = ?1",
     [ST_Q_INBOX_PENDING] =
         "SELECT i.cursor, i.chat, i.sender, i.msg_id, i.ts, i.type, i.payload, i.received,"
-        " i.delivered, i.text_raw, coalesce(h.attempts, 0) FROM inbox i LEFT JOIN hook_state h"
+        " i.delivered, i.text_raw, i.meta, i.edited_text, i.edited_at, i.revoked_at,"
+        " coalesce(h.attempts, 0) FROM inbox i LEFT JOIN hook_state h"
         " ON h.cursor = i.cursor WHERE i.delivered = 0 AND i.cursor > ?1"
         " AND (h.next_at IS NULL OR h.next_at <= ?2) ORDER BY i.cursor LIMIT ?3",
     [ST_Q_INBOX_NEXT_DUE] = "SELECT min(h.next_at) FROM hook_state h JOIN inbox i"

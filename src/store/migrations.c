@@ -231,7 +231,41 @@ static const char v7[] =
     ");\n"
     "INSERT INTO webhook_mark (id, inbox_cursor) SELECT 1, coalesce(max(cursor), 0) FROM inbox;\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7};
+/* v8: every message kind (issue 14: wa/msgmeta.h).
+ *
+ * inbox.meta        the message's metadata as a JSON object (media fields, location, contacts,
+ *                   quoted message, mentions, reaction, edit/revoke target), NULL for none;
+ *                   shown to the agent as is
+ * inbox.edited_text, edited_at  the text of the last edit received for this message and when
+ *                   (0 = never edited); inbox.revoked_at when the sender deleted it (0 = not)
+ * inbox_msgid       finds the target of an edit, a revoke, a reaction or a reply by id
+ * inbox_media       what a download needs, never shown raw to the agent: one row per media
+ *                   message (cursor), with the keys and hashes as sent (the media key 32 bytes,
+ *                   sha256 / enc_sha256 32 bytes each) and the CDN direct path / URL
+ * Rows before v8 of type 'other' (content we did not model) are 'unknown' from now on.
+ */
+static const char v8[] =
+    "-- v8: message kinds: metadata, edits, revokes, media references\n"
+    "ALTER TABLE inbox ADD COLUMN meta TEXT CHECK (meta IS NULL OR length(meta) <= 262144);\n"
+    "ALTER TABLE inbox ADD COLUMN edited_text TEXT CHECK (length(edited_text) <= 65536);\n"
+    "ALTER TABLE inbox ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE inbox ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX inbox_msgid ON inbox (msg_id);\n"
+    "UPDATE inbox SET type = 'unknown' WHERE type = 'other';\n"
+    "CREATE TABLE inbox_media (\n"
+    "  cursor INTEGER PRIMARY KEY REFERENCES inbox (cursor) ON DELETE CASCADE,\n"
+    "  kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 32),\n"
+    "  mimetype TEXT NOT NULL DEFAULT '' CHECK (length(mimetype) <= 128),\n"
+    "  file_length INTEGER NOT NULL DEFAULT 0 CHECK (file_length >= 0),\n"
+    "  media_key BLOB CHECK (media_key IS NULL OR length(media_key) = 32),\n"
+    "  sha256 BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),\n"
+    "  enc_sha256 BLOB CHECK (enc_sha256 IS NULL OR length(enc_sha256) = 32),\n"
+    "  direct_path TEXT NOT NULL DEFAULT '' CHECK (length(direct_path) <= 2048),\n"
+    "  url TEXT NOT NULL DEFAULT '' CHECK (length(url) <= 2048),\n"
+    "  media_key_ts INTEGER NOT NULL DEFAULT 0\n"
+    ");\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7, v8};
 
 const char *st_migration_sql(int version)
 {

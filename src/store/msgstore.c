@@ -117,6 +117,8 @@ void st_inbox_list_free(struct st_inbox_msg *v, size_t n)
         free(v[i].type);
         free(v[i].payload);
         free(v[i].text_raw);
+        free(v[i].meta);
+        free(v[i].edited_text);
     }
     free(v);
 }
@@ -136,6 +138,13 @@ static int inbox_row(sqlite3_stmt *s, struct st_inbox_msg *m)
         m->text_raw = blob_dup(s, 9, &m->text_raw_len);
         if (!m->text_raw) return -ENOMEM;
     }
+    m->meta = col_dup(s, 10);
+    m->edited_text = col_dup(s, 11);
+    m->edited_at = sqlite3_column_int64(s, 12);
+    m->revoked_at = sqlite3_column_int64(s, 13);
+    if ((sqlite3_column_type(s, 10) != SQLITE_NULL && !m->meta) ||
+        (sqlite3_column_type(s, 11) != SQLITE_NULL && !m->edited_text))
+        return -ENOMEM;
     return m->chat && m->sender && m->msg_id && m->type && m->payload ? 0 : -ENOMEM;
 }
 
@@ -186,6 +195,166 @@ int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_
     if (rc == 0 && st_db__changes(db) == 0)
         return st_db__failf(db, -ENOENT, "inbox: no message with cursor %lld", (long long)cursor);
     return rc;
+}
+
+int st_inbox_set_meta(struct st_db *db, int64_t cursor, const char *meta)
+{
+    if (!meta || strlen(meta) > ST_META_MAX) return bad(db, "inbox set meta");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_SET_META);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    sqlite3_bind_text(s, 2, meta, -1, SQLITE_STATIC);
+    int rc = st_db__exec(db, s, "inbox set meta");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) == 0)
+        return st_db__failf(db, -ENOENT, "inbox: no message with cursor %lld", (long long)cursor);
+    return rc;
+}
+
+/* An edit (text non-NULL) or a revoke of (chat, sender, msg_id): 1 applied, 0 no such row. */
+static int inbox_amend(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                       const char *text, int64_t at)
+{
+    if (!str_ok(chat, 1, ST_CHAT_MAX) || !str_ok(sender, 0, ST_CHAT_MAX) ||
+        !str_ok(msg_id, 1, ST_MSGID_MAX) || (text && strlen(text) > ST_EDIT_MAX))
+        return bad(db, "inbox amend");
+    sqlite3_stmt *s = st_db__stmt(db, text ? ST_Q_INBOX_EDIT : ST_Q_INBOX_REVOKE);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, chat, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, msg_id, -1, SQLITE_STATIC);
+    if (text) {
+        sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, at);
+    } else {
+        sqlite3_bind_int64(s, 4, at);
+    }
+    int rc = st_db__exec(db, s, text ? "inbox edit" : "inbox revoke");
+    sqlite3_clear_bindings(s);
+    return rc < 0 ? rc : st_db__changes(db) > 0;
+}
+
+int st_inbox_edit(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                  const char *text, int64_t at)
+{
+    return inbox_amend(db, chat, sender, msg_id, text ? text : "", at);
+}
+
+int st_inbox_revoke(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                    int64_t at)
+{
+    return inbox_amend(db, chat, sender, msg_id, NULL, at);
+}
+
+int st_inbox_get_by_id(struct st_db *db, const char *chat, const char *msg_id,
+                       struct st_inbox_msg *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!str_ok(chat, 1, ST_CHAT_MAX) || !str_ok(msg_id, 1, ST_MSGID_MAX))
+        return bad(db, "inbox get by id");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_BY_ID);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, chat, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "inbox get by id");
+    if (rc == 1) {
+        int r = inbox_row(s, out);
+        sqlite3_reset(s);
+        if (r < 0) {
+            st_inbox_msg_free(out);
+            rc = r;
+        }
+    }
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int st_inbox_chat_of(struct st_db *db, const char *msg_id, char *chat, size_t cap)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX)) return bad(db, "inbox chat of");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_CHAT_OF);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "inbox chat of");
+    if (rc == 1) {
+        int r = copy_col(s, 0, chat, cap);
+        sqlite3_reset(s);
+        if (r < 0) rc = r;
+    }
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+void st_inbox_msg_free(struct st_inbox_msg *m)
+{
+    if (!m) return;
+    free(m->chat);
+    free(m->sender);
+    free(m->msg_id);
+    free(m->type);
+    free(m->payload);
+    free(m->text_raw);
+    free(m->meta);
+    free(m->edited_text);
+    memset(m, 0, sizeof(*m));
+}
+
+static void bind_opt_blob(sqlite3_stmt *s, int i, const uint8_t *p)
+{
+    if (p)
+        sqlite3_bind_blob(s, i, p, 32, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int st_media_put(struct st_db *db, int64_t cursor, const struct st_media_ref *m)
+{
+    if (!m || !str_ok(m->kind, 1, 32) || !str_ok(m->mimetype ? m->mimetype : "", 0, 128) ||
+        !str_ok(m->direct_path ? m->direct_path : "", 0, ST_MEDIA_URL_MAX) ||
+        !str_ok(m->url ? m->url : "", 0, ST_MEDIA_URL_MAX))
+        return bad(db, "media put");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_MEDIA_PUT);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    sqlite3_bind_text(s, 2, m->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, m->mimetype ? m->mimetype : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, m->file_length > INT64_MAX ? INT64_MAX : (int64_t)m->file_length);
+    bind_opt_blob(s, 5, m->media_key);
+    bind_opt_blob(s, 6, m->sha256);
+    bind_opt_blob(s, 7, m->enc_sha256);
+    sqlite3_bind_text(s, 8, m->direct_path ? m->direct_path : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, m->url ? m->url : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 10, m->media_key_ts);
+    int rc = st_db__exec(db, s, "media put");
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+static void copy_blob32(sqlite3_stmt *s, int i, uint8_t out[32], bool *has)
+{
+    *has = sqlite3_column_type(s, i) == SQLITE_BLOB && sqlite3_column_bytes(s, i) == 32;
+    if (*has) memcpy(out, sqlite3_column_blob(s, i), 32);
+}
+
+int st_media_get(struct st_db *db, int64_t cursor, struct st_media_row *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_MEDIA_GET);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    int rc = st_db__row(db, s, "media get");
+    if (rc != 1) return rc;
+    int r = copy_col(s, 0, out->kind, sizeof out->kind);
+    if (r == 0) r = copy_col(s, 1, out->mimetype, sizeof out->mimetype);
+    out->file_length = (uint64_t)sqlite3_column_int64(s, 2);
+    copy_blob32(s, 3, out->media_key, &out->has_media_key);
+    copy_blob32(s, 4, out->sha256, &out->has_sha256);
+    copy_blob32(s, 5, out->enc_sha256, &out->has_enc_sha256);
+    if (r == 0) r = copy_col(s, 6, out->direct_path, sizeof out->direct_path);
+    if (r == 0) r = copy_col(s, 7, out->url, sizeof out->url);
+    out->media_key_ts = sqlite3_column_int64(s, 8);
+    sqlite3_reset(s);
+    return r < 0 ? r : 1;
 }
 
 int st_inbox_mark_delivered(struct st_db *db, int64_t cursor)
@@ -249,7 +418,7 @@ int st_inbox_pending(struct st_db *db, int64_t after, int64_t now_ms, size_t lim
     size_t k = 0;
     int rc;
     while ((rc = st_db__row(db, s, "inbox pending")) == 1) {
-        v[k].attempts = sqlite3_column_int(s, 10);
+        v[k].attempts = sqlite3_column_int(s, 14);
         rc = inbox_row(s, &v[k++]);
         if (rc < 0) {
             sqlite3_reset(s);

@@ -14,6 +14,7 @@
  * Errors: negative errnos as in db.h, detail in st_db_last_error().
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,10 @@ struct st_inbox_msg {
     int attempts;      /* st_inbox_pending only: exec hook runs started so far (hook_state) */
     uint8_t *text_raw; /* a text's bytes as sent when they were not valid UTF-8, else NULL */
     size_t text_raw_len;
+    /* v8: the metadata JSON (wa/msgmeta.h) or NULL; the last edit's text (NULL: never
+     * edited) and time; when it was revoked (0: not) */
+    char *meta, *edited_text;
+    int64_t edited_at, revoked_at;
 };
 
 /* Insert a decrypted message. Returns 0 (new row; *cursor = its cursor) or ST_DUPLICATE
@@ -55,6 +60,57 @@ int st_inbox_insert(struct st_db *db, const char *chat, const char *sender, cons
  * repaired UTF-8) on the row `cursor`: 0, -ENOENT unknown cursor, -EINVAL, -ENOBUFS. */
 int st_inbox_set_raw(struct st_db *db, int64_t cursor, const uint8_t *raw, size_t len)
     __attribute__((warn_unused_result));
+/* ---- message kinds (schema v8) ---- */
+
+#define ST_META_MAX      262144 /* bytes of a row's metadata JSON */
+#define ST_EDIT_MAX      65536  /* bytes of an edit's text */
+#define ST_MEDIA_URL_MAX 2048
+
+/* Keep the metadata JSON (1..ST_META_MAX bytes, NUL-terminated) on row `cursor`: 0, -ENOENT,
+ * -EINVAL. */
+int st_inbox_set_meta(struct st_db *db, int64_t cursor, const char *meta)
+    __attribute__((warn_unused_result));
+/* Mark the row (chat, sender, msg_id) edited with `text` (<= ST_EDIT_MAX bytes) at `at`, or
+ * revoked at `at`. Only a row from the same sender in the same chat is changed (nobody edits
+ * or deletes another's message); an edit of a revoked row changes nothing. 1 changed, 0 no
+ * such row, or a negative errno. */
+int st_inbox_edit(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                  const char *text, int64_t at) __attribute__((warn_unused_result));
+int st_inbox_revoke(struct st_db *db, const char *chat, const char *sender, const char *msg_id,
+                    int64_t at) __attribute__((warn_unused_result));
+/* The newest row with msg_id in chat: 1 found (*out: free with st_inbox_msg_free), 0 none. */
+int st_inbox_get_by_id(struct st_db *db, const char *chat, const char *msg_id,
+                       struct st_inbox_msg *out) __attribute__((warn_unused_result));
+void st_inbox_msg_free(struct st_inbox_msg *m);
+/* The chat of the newest received message with this id: 1 (copied into chat), 0 none,
+ * -ENOBUFS (cap too small). */
+int st_inbox_chat_of(struct st_db *db, const char *msg_id, char *chat, size_t cap)
+    __attribute__((warn_unused_result));
+
+/* What downloading a received file needs (inbox_media, one row per media message). The
+ * borrowed form for st_media_put (32-byte keys/hashes or NULL; strings may be NULL)... */
+struct st_media_ref {
+    const char *kind, *mimetype, *direct_path, *url;
+    uint64_t file_length;
+    const uint8_t *media_key, *sha256, *enc_sha256;
+    int64_t media_key_ts;
+};
+/* ...and the copy st_media_get fills. */
+struct st_media_row {
+    char kind[33], mimetype[129], direct_path[ST_MEDIA_URL_MAX + 1], url[ST_MEDIA_URL_MAX + 1];
+    uint64_t file_length;
+    uint8_t media_key[32], sha256[32], enc_sha256[32];
+    bool has_media_key, has_sha256, has_enc_sha256;
+    int64_t media_key_ts;
+};
+/* Insert or replace the media row of inbox row `cursor`: 0, -EINVAL (a string too long, or
+ * an unknown cursor: the foreign key). */
+int st_media_put(struct st_db *db, int64_t cursor, const struct st_media_ref *m)
+    __attribute__((warn_unused_result));
+/* 1 found (*out), 0 none, or a negative errno. */
+int st_media_get(struct st_db *db, int64_t cursor, struct st_media_row *out)
+    __attribute__((warn_unused_result));
+
 /* Up to `limit` (1..ST_LIST_MAX) messages with cursor > after, in cursor order. *out is a
  * new array of *n entries (NULL when 0); free with st_inbox_list_free. */
 int st_inbox_list(struct st_db *db, int64_t after, size_t limit, struct st_inbox_msg **out,

@@ -98,6 +98,19 @@ static int take_text(struct wa_msg_info *mi, const char *t)
     return 0;
 }
 
+/* The contextInfo of a media / location / contact message (their captions mention too). */
+static const Wa__ContextInfo *other_context(const Wa__Message *c)
+{
+    return c->imagemessage      ? c->imagemessage->contextinfo
+           : c->videomessage    ? c->videomessage->contextinfo
+           : c->audiomessage    ? c->audiomessage->contextinfo
+           : c->documentmessage ? c->documentmessage->contextinfo
+           : c->stickermessage  ? c->stickermessage->contextinfo
+           : c->locationmessage ? c->locationmessage->contextinfo
+           : c->contactmessage  ? c->contactmessage->contextinfo
+                                : NULL;
+}
+
 static int classify(struct wa_msg_info *mi, const Wa__Message *c)
 {
     int rc = 0;
@@ -117,8 +130,16 @@ static int classify(struct wa_msg_info *mi, const Wa__Message *c)
     } else {
         /* Anything else with fields we do not model (media, polls, ...): kept raw. Unknown
          * fields are the only sign of such content. */
-        bool other = c->base.n_unknown_fields > 0 || c->extendedtextmessage;
+        bool other = c->base.n_unknown_fields > 0 || c->extendedtextmessage || c->imagemessage ||
+                     c->videomessage || c->audiomessage || c->documentmessage ||
+                     c->stickermessage || c->locationmessage || c->contactmessage ||
+                     c->contactsarraymessage || c->ptvmessage;
         mi->type = other ? "other" : NULL;
+        const Wa__ContextInfo *ci = other_context(c);
+        if (ci && ci->n_mentionedjid) {
+            mi->mentions = ci->mentionedjid;
+            mi->n_mentions = ci->n_mentionedjid;
+        }
     }
     mi->content = mi->type ? c : NULL;
     return rc;

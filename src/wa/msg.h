@@ -33,7 +33,7 @@ struct wa_msg_info {
     const char *text_raw;       /* the text as sent, only when it was not valid UTF-8 (points */
     size_t text_raw_len;        /* into msg), else NULL */
     int text_repaired;          /* number of U+FFFD replacements made */
-    char *const *mentions;      /* extendedTextMessage.contextInfo.mentionedJid (points into */
+    char *const *mentions;      /* contextInfo.mentionedJid of the text or media (points into */
     size_t n_mentions;          /* msg), else NULL / 0 */
     const char *dest_jid;       /* DeviceSentMessage.destinationJid, or NULL */
     const char *skdm_group;     /* SKDM groupId, or NULL when there is no usable SKDM */

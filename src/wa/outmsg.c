@@ -4,38 +4,194 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/utf8.h"
 #include "wa/jid.h"
+#include "wa/msg.h"
 #include "wa/sendbuild.h"
 
-/* The content's own rules (before an id is spent on it). */
-static int check_content(const struct wa_outmsg *m, char *err, size_t errlen)
+static int check_text(const char *t, size_t min, size_t max, const char *what, char *err,
+                      size_t errlen)
 {
-    if (m->kind != WA_OM_TEXT) {
-        snprintf(err, errlen, "unknown message kind %d", (int)m->kind);
+    size_t tl = t ? strlen(t) : 0;
+    if (!t || tl < min || tl > max) {
+        snprintf(err, errlen, "%s must be %zu..%zu bytes", what, min, max);
         return -EINVAL;
     }
-    size_t tl = m->text ? strlen(m->text) : 0;
-    if (tl == 0 || tl > WA_SEND_TEXT_MAX) {
-        snprintf(err, errlen, "text must be 1..%d bytes", WA_SEND_TEXT_MAX);
-        return -EINVAL;
-    }
-    size_t bad = utf8_first_invalid(m->text, tl);
+    size_t bad = utf8_first_invalid(t, tl);
     if (bad < tl) { /* the API refuses it earlier; this is for every other sender (the hook) */
-        snprintf(err, errlen, "text is not valid UTF-8 (byte %zu)", bad);
+        snprintf(err, errlen, "%s is not valid UTF-8 (byte %zu)", what, bad);
         return -EINVAL;
     }
     return 0;
 }
 
+/* The content's own rules (before an id is spent on it). */
+static int check_content(const struct wa_outmsg *m, char *err, size_t errlen)
+{
+    if (m->kind < WA_OM_TEXT || m->kind > WA_OM_REVOKE) {
+        snprintf(err, errlen, "unknown message kind %d", (int)m->kind);
+        return -EINVAL;
+    }
+    if (m->kind != WA_OM_TEXT && (!m->target || !m->target[0])) {
+        snprintf(err, errlen, "the message id to react to / edit / revoke is missing");
+        return -EINVAL;
+    }
+    if (m->target && strlen(m->target) >= ST_MSGID_MAX) {
+        snprintf(err, errlen, "message id too long");
+        return -EINVAL;
+    }
+    if (m->n_mentions > WA_SEND_MENTIONS_MAX || (m->n_mentions && !m->mentions)) {
+        snprintf(err, errlen, "at most %d mentions", WA_SEND_MENTIONS_MAX);
+        return -EINVAL;
+    }
+    if (m->kind == WA_OM_REACTION)
+        return check_text(m->text ? m->text : "", 0, WA_SEND_EMOJI_MAX, "emoji", err, errlen);
+    if (m->kind == WA_OM_REVOKE) return 0;
+    return check_text(m->text, 1, WA_SEND_TEXT_MAX, "text", err, errlen);
+}
+
+/* Our own bare PN JID. */
+static void my_jid(const struct wa_jid *me, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s@%s", me->user, WA_SERVER_PN);
+}
+
+/* The target of a quote / reaction / edit / revoke in r->chat: an inbox row (from_me false)
+ * or, failing that, a message we sent there. *row (inbox) or *orow (outbox) is filled:
+ * 1 inbox, 2 outbox, -ENOENT. */
+static int find_target(struct st_db *db, const char *chat, const char *id, bool own_only,
+                       struct st_inbox_msg *row, struct st_outbox_msg *orow)
+{
+    memset(row, 0, sizeof(*row));
+    memset(orow, 0, sizeof(*orow));
+    if (!db) return -ENOENT;
+    int rc = own_only ? 0 : st_inbox_get_by_id(db, chat, id, row);
+    if (rc != 0) return rc;
+    rc = st_outbox_get(db, id, orow);
+    if (rc == 0 && orow->to && strcmp(orow->to, chat) == 0) return 2;
+    if (rc == 0) st_outbox_msg_free(orow);
+    memset(orow, 0, sizeof(*orow));
+    return rc < 0 && rc != -ENOENT ? rc : -ENOENT;
+}
+
+/* Normalised mention JIDs into jids (n of them, WA_JID_STR_MAX apart). */
+static int mention_jids(const struct wa_outmsg *m, char (*jids)[WA_JID_STR_MAX], char *err,
+                        size_t errlen)
+{
+    for (size_t i = 0; i < m->n_mentions; i++) {
+        char why[128];
+        struct wa_jid j;
+        int rc = wa_send_normalize_to(m->mentions[i], jids[i], WA_JID_STR_MAX, why, sizeof why);
+        if (rc == 0 && (wa_jid_parse(&j, jids[i], strlen(jids[i])) < 0 || wa_jid_is_group(&j)))
+            rc = -EINVAL, snprintf(why, sizeof why, "a group cannot be mentioned");
+        if (rc < 0) {
+            snprintf(err, errlen, "mentions[%zu]: %s", i, why);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* The quoted message's Message bytes: an inbox text row holds the text (rebuilt as a
+ * conversation), other rows and outbox rows the protobuf (its content, unwrapped, is quoted:
+ * the device-sent and context wrappers stay out). */
+static int quoted_bytes(const struct st_inbox_msg *row, const struct st_outbox_msg *orow,
+                        struct buf *out)
+{
+    if (row->msg_id && row->type && strcmp(row->type, "text") == 0) {
+        char *t = strndup((const char *)row->payload, row->payload_len);
+        int rc = t ? wa_send_build_text(t, out) : -ENOMEM;
+        free(t);
+        return rc;
+    }
+    const uint8_t *p = row->msg_id ? row->payload : orow->payload;
+    size_t n = row->msg_id ? row->payload_len : orow->payload_len;
+    struct wa_msg_info mi;
+    int rc = wa_msg_decode(p, n, &mi);
+    if (rc < 0 || !mi.content) {
+        if (rc == 0) wa_msg_info_free(&mi);
+        return rc < 0 ? rc : -EBADMSG;
+    }
+    Wa__Message c = *mi.content;
+    c.messagecontextinfo = NULL;
+    c.senderkeydistributionmessage = NULL;
+    c.devicesentmessage = NULL;
+    size_t len = wa__message__get_packed_size(&c);
+    rc = buf_reserve(out, len);
+    if (rc == 0) {
+        wa__message__pack(&c, out->data + out->len);
+        out->len += len;
+    }
+    wa_msg_info_free(&mi);
+    return rc;
+}
+
+static int build_content(struct wa_outrow *r, const struct wa_outmsg *m, const struct wa_jid *me,
+                         struct st_db *db, char *err, size_t errlen)
+{
+    char mine[WA_JID_STR_MAX];
+    my_jid(me, mine, sizeof mine);
+    struct wa_jid chat;
+    bool group = wa_jid_parse(&chat, r->chat, strlen(r->chat)) == 0 && wa_jid_is_group(&chat);
+    struct st_inbox_msg row;
+    struct st_outbox_msg orow;
+    int found = 0;
+    if (m->target) {
+        found = find_target(db, r->chat, m->target,
+                            m->kind == WA_OM_EDIT || m->kind == WA_OM_REVOKE, &row, &orow);
+        if (found < 0) {
+            if (found == -ENOENT)
+                snprintf(err, errlen, "no message %s in %s%s", m->target, r->chat,
+                         m->kind == WA_OM_EDIT || m->kind == WA_OM_REVOKE ? " sent by us" : "");
+            return found;
+        }
+    }
+    const char *sender = found == 1 ? (row.sender && row.sender[0] ? row.sender : row.chat) : mine;
+    int rc = 0;
+    int64_t now_ms = (int64_t)time(NULL) * 1000;
+    if (m->kind == WA_OM_TEXT) {
+        char jids[WA_SEND_MENTIONS_MAX][WA_JID_STR_MAX];
+        const char *jp[WA_SEND_MENTIONS_MAX];
+        struct buf q;
+        buf_init(&q, ST_PAYLOAD_MAX);
+        rc = mention_jids(m, jids, err, errlen);
+        for (size_t i = 0; i < m->n_mentions; i++)
+            jp[i] = jids[i];
+        if (rc == 0 && found) rc = quoted_bytes(&row, &orow, &q);
+        struct wa_send_ctx ctx = {.stanza_id = m->target,
+                                  .participant = sender,
+                                  .quoted = found ? q.data : NULL,
+                                  .quoted_len = q.len,
+                                  .mentions = jp,
+                                  .n_mentions = m->n_mentions};
+        if (rc == 0) rc = wa_send_build_rich(m->text, &ctx, &r->pb);
+        buf_free(&q);
+    } else {
+        struct wa_send_key k = {.chat = r->chat,
+                                .id = m->target,
+                                .from_me = found == 2,
+                                .participant = group && found == 1 ? sender : NULL};
+        r->stamped = true;
+        if (m->kind == WA_OM_REACTION)
+            rc = wa_send_build_reaction(&k, m->text ? m->text : "", now_ms, &r->pb);
+        else
+            rc = wa_send_build_amend(&k, m->kind == WA_OM_EDIT ? m->text : NULL, now_ms, &r->pb);
+    }
+    if (found == 1) st_inbox_msg_free(&row);
+    if (found == 2) st_outbox_msg_free(&orow);
+    return rc;
+}
+
 int wa_outrow_make(struct wa_outrow *r, const struct wa_outmsg *m, const struct wa_creds *creds,
-                   char *err, size_t errlen)
+                   struct st_db *db, char *err, size_t errlen)
 {
     buf_init(&r->pb, ST_PAYLOAD_MAX);
     r->chat[0] = r->id[0] = '\0';
+    r->stamped = false;
     if (!m) return -EINVAL;
     int rc = wa_send_normalize_to(m->to, r->chat, sizeof(r->chat), err, errlen);
     if (rc < 0) return rc;
@@ -48,7 +204,11 @@ int wa_outrow_make(struct wa_outrow *r, const struct wa_outmsg *m, const struct 
     }
     rc = wa_send_msg_id(me.user, (int64_t)time(NULL), r->id, sizeof(r->id));
     if (rc < 0) snprintf(err, errlen, "enqueue: rng");
-    if (rc == 0) rc = wa_send_build_text(m->text, &r->pb);
+    if (rc == 0 && m->kind == WA_OM_TEXT && !m->target && !m->n_mentions)
+        rc = wa_send_build_text(m->text, &r->pb);
+    else if (rc == 0)
+        rc = build_content(r, m, &me, db, err, errlen);
+    if (rc == -EBADMSG) snprintf(err, errlen, "the quoted message cannot be read back");
     return rc;
 }
 
@@ -62,8 +222,10 @@ int wa_outrow_store(struct st_db *db, const struct wa_outrow *r, const char *ide
 {
     int rc = st_outbox_enqueue(db, idem_key ? idem_key : r->id, r->id, r->chat, r->pb.data,
                                r->pb.len, out);
-    if (rc == ST_DUPLICATE && (strcmp(out->to, r->chat) != 0 || out->payload_len != r->pb.len ||
-                               memcmp(out->payload, r->pb.data, r->pb.len) != 0)) {
+    if (rc == ST_DUPLICATE &&
+        (strcmp(out->to, r->chat) != 0 ||
+         (!r->stamped &&
+          (out->payload_len != r->pb.len || memcmp(out->payload, r->pb.data, r->pb.len) != 0)))) {
         st_outbox_msg_free(out); /* the key names another message: not a retry of this one */
         memset(out, 0, sizeof(*out));
         return -EEXIST;
@@ -86,7 +248,7 @@ int wa_outbox_enqueue(struct st_db *db, const struct wa_creds *creds, const stru
 {
     struct wa_outrow r;
     memset(out, 0, sizeof(*out));
-    int rc = wa_outrow_make(&r, m, creds, err, errlen);
+    int rc = wa_outrow_make(&r, m, creds, db, err, errlen);
     if (rc < 0) {
         wa_outrow_free(&r);
         return rc;

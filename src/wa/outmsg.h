@@ -12,6 +12,7 @@
  * value are borrowed for the call.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,15 +23,30 @@
 
 #define WA_SEND_TEXT_MAX 65536 /* bytes of one text message */
 
+#define WA_SEND_MENTIONS_MAX 32 /* mentions of one message */
+#define WA_SEND_EMOJI_MAX    64 /* bytes of a reaction */
+
 enum wa_outmsg_kind {
-    WA_OM_TEXT = 1, /* Message{conversation = text} */
+    WA_OM_TEXT = 1, /* Message{conversation = text}, or extendedTextMessage with a quote /
+                       mentions (wa_send_build_rich) */
+    WA_OM_REACTION, /* reactionMessage on `target` with `text` = the emoji ("" removes it) */
+    WA_OM_EDIT,     /* protocolMessage MESSAGE_EDIT of our own message `target` to `text` */
+    WA_OM_REVOKE,   /* protocolMessage REVOKE of our own message `target` */
 };
 
 struct wa_outmsg {
     enum wa_outmsg_kind kind;
     const char *to;       /* "+15550002" / "15550002", a PN JID, or a group "...@g.us" */
-    const char *text;     /* WA_OM_TEXT: 1..WA_SEND_TEXT_MAX bytes (NUL-terminated) */
+    const char *text;     /* WA_OM_TEXT / EDIT: 1..WA_SEND_TEXT_MAX bytes (NUL-terminated);
+                             WA_OM_REACTION: the emoji, 0..WA_SEND_EMOJI_MAX bytes */
     const char *idem_key; /* NULL: the message id (every enqueue is new) */
+    /* WA_OM_TEXT: the id of a message in the same chat to quote (the inbox's or one we
+     * sent), NULL for none; REACTION / EDIT / REVOKE: the target's id (required) */
+    const char *target;
+    /* WA_OM_TEXT: JIDs or numbers mentioned (the text names them as "@<number>"), up to
+     * WA_SEND_MENTIONS_MAX */
+    const char *const *mentions;
+    size_t n_mentions;
 };
 
 /* A text message value. */
@@ -45,13 +61,19 @@ struct wa_outrow {
     char chat[ST_CHAT_MAX + 1];
     char id[32];
     struct buf pb; /* the Message protobuf */
+    /* a reaction / edit / revoke: its bytes carry a timestamp, so a retry under the same
+     * idempotency key is recognised by the recipient alone */
+    bool stamped;
 };
 
 /* Validate m and fill r (r->pb must be freed with wa_outrow_free, whatever the result).
- * 0, or -EINVAL with a reason in err (bad `to`, empty or oversized text, unknown kind, the
- * creds not paired), -EIO (no randomness), -ENOMEM. */
+ * A quote, reaction, edit or revoke looks its target up in db (the inbox row, or the outbox
+ * row of a message we sent, in the same chat; edits and revokes only our own). 0, or
+ * -EINVAL with a reason in err (bad `to`, empty or oversized text, unknown kind, a bad
+ * mention, the creds not paired), -ENOENT (no such target in that chat: reason in err),
+ * -EIO (no randomness), -ENOMEM. */
 int wa_outrow_make(struct wa_outrow *r, const struct wa_outmsg *m, const struct wa_creds *creds,
-                   char *err, size_t errlen) __attribute__((warn_unused_result));
+                   struct st_db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
 void wa_outrow_free(struct wa_outrow *r);
 /* Inside the caller's transaction: outbox row + retry-buffer copy; *out filled (caller frees
  * with st_outbox_msg_free). 0, ST_DUPLICATE (nothing written; *out = the row that has the

@@ -222,6 +222,64 @@ static int decrypt_one(struct mctx *m, enum sg_msg_type type, const uint8_t *ct,
     return rc;
 }
 
+void rx_kind_free(struct rx *x)
+{
+    if (!x->kind) return;
+    free(x->kind->meta);
+    free(x->kind->edit_text);
+    OPENSSL_cleanse(x->kind, sizeof(*x->kind));
+    free(x->kind);
+    x->kind = NULL;
+}
+
+static void copy32(uint8_t *dst, const uint8_t *src, const uint8_t **ref)
+{
+    if (!src) return;
+    memcpy(dst, src, 32);
+    *ref = dst;
+}
+
+/* Copy what st_media_put needs out of the Message (which goes away before the insert). */
+static void keep_media(struct rx_kind *k, const struct st_media_ref *r)
+{
+    k->has_media = true;
+    k->media = (struct st_media_ref){
+        .kind = r->kind, .file_length = r->file_length, .media_key_ts = r->media_key_ts};
+    snprintf(k->mimetype, sizeof k->mimetype, "%s", r->mimetype ? r->mimetype : "");
+    snprintf(k->direct_path, sizeof k->direct_path, "%s", r->direct_path ? r->direct_path : "");
+    snprintf(k->url, sizeof k->url, "%s", r->url ? r->url : "");
+    k->media.mimetype = k->mimetype;
+    k->media.direct_path = k->direct_path;
+    k->media.url = k->url;
+    copy32(k->key, r->media_key, &k->media.media_key);
+    copy32(k->sha, r->sha256, &k->media.sha256);
+    copy32(k->enc, r->enc_sha256, &k->media.enc_sha256);
+}
+
+/* The kind and metadata of the content (wa/msgmeta.h): x->type and x->kind. */
+static int take_kind(struct rx *x, const Wa__Message *content)
+{
+    struct wa_msgmeta mm;
+    int rc = wa_msgmeta_build(content, &mm);
+    if (rc < 0) return rc;
+    rx_kind_free(x);
+    x->type = wa_inmsg_kind_name(mm.kind);
+    if (mm.meta || mm.has_media || mm.target) {
+        x->kind = calloc(1, sizeof(*x->kind));
+        if (!x->kind) {
+            wa_msgmeta_free(&mm);
+            return -ENOMEM;
+        }
+        x->kind->meta = mm.meta;
+        x->kind->edit_text = mm.edit_text;
+        mm.meta = mm.edit_text = NULL;
+        if (mm.target) snprintf(x->kind->target, sizeof x->kind->target, "%s", mm.target);
+        if (mm.has_media) keep_media(x->kind, &mm.media);
+    }
+    wa_msgmeta_free(&mm);
+    return 0;
+}
+
 /* Take the content of one decrypted Message (and process its SKDM). */
 static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
 {
@@ -244,8 +302,11 @@ static int absorb(struct mctx *m, struct rx *x, const uint8_t *p, size_t len)
         buf_reset(&x->content);
         x->type = mi.type;
         x->any_content = true;
+        rc = take_kind(x, mi.content);
         buf_reset(&x->raw);
-        if (mi.text)
+        if (rc < 0)
+            ;
+        else if (mi.text)
             rc = buf_append(&x->content, mi.text, mi.text_len);
         else
             rc = buf_append(&x->content, p, len);
@@ -316,6 +377,28 @@ void rx_names(const struct mctx *m, const char *dest, char *chat, char *sender)
     }
 }
 
+/* The kind-specific part of a new row: its metadata, its media reference, and what an edit
+ * or a revoke does to its target (the same chat and sender; a target we do not have is no
+ * error: the edit/revoke row itself still tells the agent). */
+static int store_kind(struct mctx *m, struct rx *x, int64_t cursor)
+{
+    const struct rx_kind *k = x->kind;
+    char cbuf[WA_JID_STR_MAX], sbuf[WA_JID_STR_MAX];
+    rx_names(m, x->dest, cbuf, sbuf);
+    const char *chat = x->ovr ? x->ovr->u.chat : cbuf, *sender = x->ovr ? x->ovr->u.sender : sbuf;
+    /* within its caps the JSON can still exceed the column's (16 vCards of control
+     * characters, escaped): never a reason to refuse the message */
+    const char *meta =
+        k->meta && strlen(k->meta) > ST_META_MAX ? "{\"meta_truncated\":true}" : k->meta;
+    int rc = meta ? st_inbox_set_meta(m->env->db, cursor, meta) : 0;
+    if (rc == 0 && k->has_media) rc = st_media_put(m->env->db, cursor, &k->media);
+    if (rc == 0 && *k->target && k->edit_text)
+        rc = st_inbox_edit(m->env->db, chat, sender, k->target, k->edit_text, m->ts);
+    else if (rc == 0 && *k->target)
+        rc = st_inbox_revoke(m->env->db, chat, sender, k->target, m->ts);
+    return rc < 0 ? rc : 0;
+}
+
 /* Everything between BEGIN and COMMIT. Returns 0 (x says what happened) or a local error. */
 static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserted)
 {
@@ -346,6 +429,7 @@ static int txn_body(struct mctx *m, struct rx *x, int64_t *cursor, bool *inserte
                              x->content.len, cursor);
     }
     if (rc == 0 && x->raw.len) rc = st_inbox_set_raw(m->env->db, *cursor, x->raw.data, x->raw.len);
+    if (rc == 0 && x->kind) rc = store_kind(m, x, *cursor);
     if (rc == 0) *inserted = true;
     return rc == ST_DUPLICATE ? 0 : rc;
 }
@@ -397,18 +481,19 @@ static void deliver(struct mctx *m, struct rx *x, int64_t cursor)
         .kind = wa_inmsg_kind_parse(x->type),
         .ts = u ? u->ts : m->ts,
         .received = time(NULL),
+        .meta = x->kind ? x->kind->meta : NULL,
     };
     if (im.kind == WA_IN_TEXT) {
         im.text = (const char *)x->content.data;
         im.text_len = x->content.len;
         im.text_raw = x->raw.len ? x->raw.data : NULL;
         im.text_raw_len = x->raw.len;
-        im.mentions = x->nmention ? x->mention_p : NULL;
-        im.n_mentions = x->nmention;
     } else {
         im.raw = x->content.data;
         im.raw_len = x->content.len;
     }
+    im.mentions = x->nmention ? x->mention_p : NULL; /* a text's or a caption's */
+    im.n_mentions = x->nmention;
     m->env->on_message(m->env->ud, &im);
 }
 
@@ -452,6 +537,7 @@ static int run_message(struct mctx *m)
     buf_free(&x.content);
     OPENSSL_cleanse(x.raw.data, x.raw.len);
     buf_free(&x.raw);
+    rx_kind_free(&x);
     return rc;
 }
 
@@ -584,6 +670,7 @@ static int run_batch(struct batch *b, int *results)
         buf_free(&it[i].x.content);
         OPENSSL_cleanse(it[i].x.raw.data, it[i].x.raw.len);
         buf_free(&it[i].x.raw);
+        rx_kind_free(&it[i].x);
         int r = rc < 0 ? rc : 1;
         /* rolled back for one stanza's sake: each again on the single path, in order */
         if (body == 1) r = run_message(&it[i].m);

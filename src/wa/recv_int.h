@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "wa.pb-c.h"
+#include "wa/msgmeta.h"
 #include "wa/recv.h"
 
 #define RECEIPT_LIST_MAX 256
@@ -72,10 +73,23 @@ struct mctx {
     int64_t ts;
 };
 
+/* The kind-specific part of a message (wa/msgmeta.h), copied out of the decoded Message
+ * (heap: only messages that have one carry it). */
+struct rx_kind {
+    char *meta;                /* metadata JSON or NULL */
+    char *edit_text;           /* edit: the new text */
+    char target[ST_MSGID_MAX]; /* edit / revoke: the target id ("" none) */
+    bool has_media;
+    char mimetype[WA_META_MIME_MAX + 1], direct_path[WA_META_URL_MAX + 1], url[WA_META_URL_MAX + 1];
+    uint8_t key[32], sha[32], enc[32];
+    struct st_media_ref media; /* pointers into this struct */
+};
+
 /* What the transaction body found in one <message>. */
 struct rx {
-    struct buf content; /* inbox payload (text: valid UTF-8) */
-    struct buf raw;     /* text as sent when it was not valid UTF-8 (inbox text_raw), else empty */
+    struct rx_kind *kind; /* NULL: a plain text (or nothing) */
+    struct buf content;   /* inbox payload (text: valid UTF-8) */
+    struct buf raw; /* text as sent when it was not valid UTF-8 (inbox text_raw), else empty */
     char mention[WA_INMSG_MENTIONS_MAX][WA_JID_STR_MAX]; /* mentioned JIDs (longer: dropped) */
     const char *mention_p[WA_INMSG_MENTIONS_MAX];
     size_t nmention;
@@ -98,6 +112,9 @@ struct rcpt {
     const char *ids[RECEIPT_LIST_MAX];
     bool applied[RECEIPT_LIST_MAX];
 };
+
+/* recv.c: free x->kind (NULL ok). */
+void rx_kind_free(struct rx *x);
 
 /* recv.c: the inbox names of m (chat, sender: WA_JID_STR_MAX each). */
 void rx_names(const struct mctx *m, const char *dest, char *chat, char *sender);

@@ -513,6 +513,10 @@ static int step_encrypt(struct wa_sender *s)
         }
         m = wa_send_build_stanza(j->row.msg_id, &j->chat, e.parts, e.n, j->group ? e.sk.data : NULL,
                                  e.sk.len, s->env.creds->account, s->env.creds->account_len);
+        if (m && wa_send_set_kind_attrs(m, j->row.payload, j->row.payload_len) < 0) {
+            wa_node_free(m);
+            m = NULL;
+        }
         rc = m ? emit(s, &m) : -ENOMEM;
     }
     wa_node_free(m);
@@ -814,7 +818,7 @@ static int enqueue(struct wa_sender *s, const struct wa_outmsg *m, struct st_out
     if (!defer && !idle)
         return wa_outbox_enqueue(s->env.db, s->env.creds, m, out, s->err, sizeof(s->err));
     struct wa_outrow r;
-    int rc = wa_outrow_make(&r, m, s->env.creds, s->err, sizeof(s->err));
+    int rc = wa_outrow_make(&r, m, s->env.creds, s->env.db, s->err, sizeof(s->err));
     if (rc == 0 && !join && !group_open(s)) rc = -EIO;
     if (rc < 0) {
         if (rc == -EIO && !s->err[0]) snd_seterr(s, "enqueue: %s", st_db_last_error(s->env.db));

@@ -173,6 +173,123 @@ int wa_send_build_text(const char *text, struct buf *out)
     return pack_msg(&m, out);
 }
 
+int wa_send_build_rich(const char *text, const struct wa_send_ctx *ctx, struct buf *out)
+{
+    if (!ctx || (!ctx->quoted && !ctx->n_mentions)) return wa_send_build_text(text, out);
+    Wa__Message m = WA__MESSAGE__INIT, *q = NULL;
+    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
+    Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT;
+    if (ctx->quoted) {
+        q = wa__message__unpack(NULL, ctx->quoted_len, ctx->quoted);
+        if (!q) return -EBADMSG;
+        ci.stanzaid = (char *)ctx->stanza_id;
+        ci.participant = (char *)ctx->participant;
+        ci.quotedmessage = q;
+    }
+    ci.mentionedjid = (char **)ctx->mentions;
+    ci.n_mentionedjid = ctx->n_mentions;
+    et.text = (char *)text;
+    et.contextinfo = &ci;
+    m.extendedtextmessage = &et;
+    int rc = pack_msg(&m, out);
+    if (q) wa__message__free_unpacked(q, NULL);
+    return rc;
+}
+
+static void fill_key(Wa__MessageKey *key, const struct wa_send_key *k)
+{
+    wa__message_key__init(key);
+    key->remotejid = (char *)k->chat;
+    key->has_fromme = 1;
+    key->fromme = k->from_me;
+    key->id = (char *)k->id;
+    key->participant = (char *)k->participant;
+}
+
+int wa_send_build_reaction(const struct wa_send_key *k, const char *emoji, int64_t ts_ms,
+                           struct buf *out)
+{
+    Wa__Message m = WA__MESSAGE__INIT;
+    Wa__ReactionMessage r = WA__REACTION_MESSAGE__INIT;
+    Wa__MessageKey key;
+    fill_key(&key, k);
+    r.key = &key;
+    r.text = (char *)(emoji ? emoji : "");
+    r.has_sendertimestampms = 1;
+    r.sendertimestampms = ts_ms;
+    m.reactionmessage = &r;
+    return pack_msg(&m, out);
+}
+
+int wa_send_build_amend(const struct wa_send_key *k, const char *text, int64_t ts_ms,
+                        struct buf *out)
+{
+    Wa__Message m = WA__MESSAGE__INIT, edited = WA__MESSAGE__INIT;
+    Wa__ProtocolMessage p = WA__PROTOCOL_MESSAGE__INIT;
+    Wa__MessageKey key;
+    fill_key(&key, k);
+    p.key = &key;
+    p.has_type = 1;
+    if (text) {
+        p.type = WA__PROTOCOL_MESSAGE__TYPE__MESSAGE_EDIT;
+        edited.conversation = (char *)text;
+        p.editedmessage = &edited;
+        p.has_timestampms = 1;
+        p.timestampms = ts_ms;
+    } else {
+        p.type = WA__PROTOCOL_MESSAGE__TYPE__REVOKE;
+    }
+    m.protocolmessage = &p;
+    return pack_msg(&m, out);
+}
+
+int wa_send_set_kind_attrs(struct wa_node *n, const uint8_t *pb, size_t len)
+{
+    Wa__Message *m = pb ? wa__message__unpack(NULL, len, pb) : NULL;
+    if (!m) return 0;
+    int rc = 0;
+    const Wa__ProtocolMessage *p = m->protocolmessage;
+    if (m->reactionmessage) rc = wa_node_set_attr(n, "type", "reaction");
+    if (rc == 0 && p && p->has_type && p->type == WA__PROTOCOL_MESSAGE__TYPE__MESSAGE_EDIT)
+        rc = wa_node_set_attr(n, "edit", "1");
+    else if (rc == 0 && p && p->has_type && p->type == WA__PROTOCOL_MESSAGE__TYPE__REVOKE)
+        rc = wa_node_set_attr(n, "edit", "7");
+    wa__message__free_unpacked(m, NULL);
+    return rc < 0 ? -ENOMEM : 0;
+}
+
+struct wa_node *wa_send_build_chatstate(const struct wa_jid *to, const char *state)
+{
+    bool rec = state && strcmp(state, "recording") == 0;
+    const char *tag = rec || (state && strcmp(state, "composing") == 0) ? "composing"
+                      : state && strcmp(state, "paused") == 0           ? "paused"
+                                                                        : NULL;
+    if (!tag) return NULL;
+    struct wa_node *n = wa_node_new("chatstate");
+    struct wa_node *c = n && wa_node_set_attr_jid(n, "to", to) == 0 ? wa_nb_child(n, tag) : NULL;
+    if (!c || (rec && wa_node_set_attr(c, "media", "audio") < 0)) {
+        wa_node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+struct wa_node *wa_send_build_read(const char *id, const struct wa_jid *chat,
+                                   const struct wa_jid *participant, int64_t now)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%lld", (long long)now);
+    struct wa_node *n = wa_node_new("receipt");
+    bool ok = n && wa_node_set_attr(n, "id", id) == 0 && wa_node_set_attr_jid(n, "to", chat) == 0 &&
+              wa_node_set_attr(n, "type", "read") == 0 && wa_node_set_attr(n, "t", t) == 0 &&
+              (!participant || wa_node_set_attr_jid(n, "participant", participant) == 0);
+    if (!ok) {
+        wa_node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
 int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
 {
     Wa__Message *inner = wa__message__unpack(NULL, len, msg);

@@ -2,6 +2,7 @@
 /* sendbuild.h -- pure builders of the send path (no store, no session): message ids,
  * destinations, Message protobuf bytes, <message> stanzas. Unit-tested in test_send.c. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,47 @@ enum wa_send_step { WA_SEND_STEP_GROUP, WA_SEND_STEP_USYNC, WA_SEND_STEP_KEYS };
 bool wa_send_iq_error(const struct wa_node *resp, enum wa_send_step step, char *why, size_t len);
 /* Message{conversation = text} packed into out. */
 int wa_send_build_text(const char *text, struct buf *out) __attribute__((warn_unused_result));
+/* A text with a quote and/or mentions (issue 14). quoted: the quoted message's Message
+ * protobuf (quoted_len bytes; NULL: no quote), stanza_id / participant: its id and sender;
+ * mentions: n JIDs. With neither quote nor mentions this is wa_send_build_text; else
+ * Message{extendedTextMessage{text, contextInfo{stanzaId, participant, quotedMessage,
+ * mentionedJid}}} as Baileys builds a reply. -EBADMSG when quoted does not unpack. */
+struct wa_send_ctx {
+    const char *stanza_id, *participant;
+    const uint8_t *quoted;
+    size_t quoted_len;
+    const char *const *mentions;
+    size_t n_mentions;
+};
+int wa_send_build_rich(const char *text, const struct wa_send_ctx *ctx, struct buf *out)
+    __attribute__((warn_unused_result));
+/* The key of a message being reacted to / edited / revoked: its chat, id, whether we sent it,
+ * and in groups the sender (NULL in 1:1 chats and for our own). */
+struct wa_send_key {
+    const char *chat, *id, *participant;
+    bool from_me;
+};
+/* Message{reactionMessage{key, text = emoji ("" removes), senderTimestampMs = ts_ms}}. */
+int wa_send_build_reaction(const struct wa_send_key *k, const char *emoji, int64_t ts_ms,
+                           struct buf *out) __attribute__((warn_unused_result));
+/* Message{protocolMessage{key, type MESSAGE_EDIT, editedMessage{conversation = text},
+ * timestampMs}} (edit != NULL), or {key, type REVOKE} (text NULL). */
+int wa_send_build_amend(const struct wa_send_key *k, const char *text, int64_t ts_ms,
+                        struct buf *out) __attribute__((warn_unused_result));
+/* The <message> attributes a payload's kind calls for, set on m: type="reaction" for a
+ * reaction (else the "text" the stanza has), edit="1" for an edit, edit="7" for a revoke
+ * (as Baileys' sendMessage sets them). 0 or -ENOMEM; a payload that does not unpack changes
+ * nothing. */
+int wa_send_set_kind_attrs(struct wa_node *m, const uint8_t *pb, size_t len)
+    __attribute__((warn_unused_result));
+/* <chatstate to=jid><composing/></chatstate> for state "composing", <composing
+ * media="audio"/> for "recording", <paused/> for "paused" (as Baileys' sendPresenceUpdate).
+ * NULL for another state or on ENOMEM. */
+struct wa_node *wa_send_build_chatstate(const struct wa_jid *to, const char *state);
+/* <receipt id to=chat type="read" t=now [participant=sender (groups)]/>: the read receipt of
+ * a received message. NULL on ENOMEM. */
+struct wa_node *wa_send_build_read(const char *id, const struct wa_jid *chat,
+                                   const struct wa_jid *participant, int64_t now);
 /* Message{deviceSentMessage{destinationJid = dest, message = <msg bytes>}} packed into out. */
 int wa_send_build_dsm(const char *dest, const uint8_t *msg, size_t len, struct buf *out)
     __attribute__((warn_unused_result));

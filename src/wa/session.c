@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wa/batch.h"
 #include "wa/nodeb.h"
+#include "wa/sendbuild.h"
 #include "wa/send.h"
 
 struct wa_session {
@@ -310,4 +312,36 @@ int wa_session_send_deferred(struct wa_session *s, const struct wa_outmsg *m,
 void wa_session_stats(const struct wa_session *s, struct wa_recv_stats *out)
 {
     wa_recv_get_stats(s->rcv, out);
+}
+
+int wa_session_chatstate(struct wa_session *s, const char *to, const char *state, char *err,
+                         size_t errlen)
+{
+    char chat[ST_CHAT_MAX + 1];
+    struct wa_jid j;
+    int rc = wa_send_normalize_to(to, chat, sizeof chat, err, errlen);
+    if (rc < 0) return rc;
+    if (wa_jid_parse(&j, chat, strlen(chat)) < 0) return -EINVAL;
+    struct wa_node *n = wa_send_build_chatstate(&j, state);
+    if (!n) {
+        snprintf(err, errlen, "state must be \"composing\", \"recording\" or \"paused\"");
+        return -EINVAL;
+    }
+    rc = wa_client_send_node(s->client, n);
+    wa_node_free(n);
+    if (rc < 0) snprintf(err, errlen, "%s", rc == -ENOTCONN ? "not connected" : strerror(-rc));
+    return rc;
+}
+
+int wa_session_mark_read(struct wa_session *s, const char *chat, const char *sender, const char *id)
+{
+    struct wa_jid c, p;
+    if (!chat || !id || !*id || wa_jid_parse(&c, chat, strlen(chat)) < 0) return -EINVAL;
+    bool part =
+        wa_jid_is_group(&c) && sender && *sender && wa_jid_parse(&p, sender, strlen(sender)) == 0;
+    struct wa_node *n = wa_send_build_read(id, &c, part ? &p : NULL, (int64_t)time(NULL));
+    if (!n) return -ENOMEM;
+    int rc = wa_client_send_node(s->client, n);
+    wa_node_free(n);
+    return rc;
 }

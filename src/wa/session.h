@@ -97,3 +97,12 @@ int wa_session_send_deferred(struct wa_session *s, const struct wa_outmsg *m,
 /* End the deferred group now: 0 (none open, or committed) or the COMMIT's error. NULL ok. */
 int wa_session_settle(struct wa_session *s);
 void wa_session_stats(const struct wa_session *s, struct wa_recv_stats *out);
+/* Tell `to` (a number or JID, normalised as a send's) we are "composing", "recording" or
+ * "paused" (<chatstate>): not durable, nothing is retried. 0, -EINVAL (bad to / state: err
+ * says why), -ENOTCONN, or a send error. */
+int wa_session_chatstate(struct wa_session *s, const char *to, const char *state, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
+/* A read receipt for the received message `id` in `chat` from `sender` (groups: the
+ * participant; "" or the chat itself in 1:1 chats). 0, -EINVAL, -ENOTCONN, send errors. */
+int wa_session_mark_read(struct wa_session *s, const char *chat, const char *sender, const char *id)
+    __attribute__((warn_unused_result));

@@ -271,8 +271,8 @@ static void test_message_roundtrip(void **state)
 
 static void test_unknown_fields_skipped(void **state)
 {
-    /* Message with an unknown field 3 (imageMessage) before conversation. */
-    static const uint8_t in[] = {0x1a, 0x02, 0x08, 0x01, 0x0a, 0x01, 'x'};
+    /* Message with an unknown field 1000 (a varint) before conversation. */
+    static const uint8_t in[] = {0xc0, 0x3e, 0x01, 0x0a, 0x01, 'x'};
     Wa__Message *m = wa__message__unpack(NULL, sizeof in, in);
     assert_non_null(m);
     assert_string_equal(m->conversation, "x");

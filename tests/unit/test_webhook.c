@@ -20,6 +20,7 @@
 #include "net/httpc.h"
 #include "net/url.h"
 #include "store/db.h"
+#include "store/migrations.h"
 #include "store/msgstore.h"
 #include "store/whstore.h"
 
@@ -163,7 +164,7 @@ static void test_store_queue(void **state)
     snprintf(path, sizeof path, "%s/wa.db", dir);
     struct st_db *db = NULL;
     assert_int_equal(st_db_open(path, &db, err, sizeof err), 0);
-    assert_int_equal(st_db_version(db), 7);
+    assert_int_equal(st_db_version(db), ST_SCHEMA_VERSION);
 
     int64_t mark = -1, cur = 0;
     assert_int_equal(st_wh_mark_get(db, &mark), 0);

@@ -11,6 +11,7 @@
 #include "accounts.h"
 #include "api/http.h"
 #include "contacts.h"
+#include "simkinds.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "conn.h"
@@ -204,8 +205,44 @@ static void h_paircode(struct aconn *c, const cJSON *body)
     reply(c, 200, o);
 }
 
+/* A message of any kind (simkinds.h) from a's phone; body has "kind". */
+static void h_send_kind(struct aconn *c, struct fw_account *a, const cJSON *body, const char *to)
+{
+    /* reactions / edits / revokes name their chat from the sender's side */
+    cJSON *b = cJSON_Duplicate(body, 1);
+    char chat[WA_JID_STR_MAX] = "";
+    struct fw_group *g = strchr(to, '@') && !strstr(to, "@g.us") ? NULL : fw_group_find(c->s, to);
+    struct fw_account *ra = g ? NULL : fw_account_lookup(c->s, to);
+    if (g)
+        snprintf(chat, sizeof chat, "%s@g.us", g->id);
+    else if (ra)
+        fw_pn_jid(ra, 0, false, chat);
+    else
+        snprintf(chat, sizeof chat, "%s", to);
+    if (b && !cJSON_GetObjectItem(b, "chat")) cJSON_AddStringToObject(b, "chat", chat);
+    char id[64], err[256] = "";
+    struct fw_kind_msg *k = b ? fw_kind_build(b, err, sizeof err) : NULL;
+    int rc = k ? fw_sim_send_msg(c->s, a, to, fw_kind_message(k), id, err, sizeof(err)) : -EINVAL;
+    fw_kind_free(k);
+    cJSON_Delete(b);
+    if (rc < 0) {
+        reply_err(c, errno_status(rc), err[0] ? err : "bad kind");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    reply(c, 200, o);
+}
+
 static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
 {
+    if ((cJSON_GetObjectItemCaseSensitive(body, "kind") ||
+         cJSON_GetObjectItemCaseSensitive(body, "reply_to") ||
+         cJSON_GetObjectItemCaseSensitive(body, "mentions")) &&
+        jstr(body, "to")) {
+        h_send_kind(c, a, body, jstr(body, "to"));
+        return;
+    }
     const char *to = jstr(body, "to"), *text = jstr(body, "text"), *hex = jstr(body, "text_hex");
     /* text_hex: the text's bytes as they go into the protobuf, unchecked (invalid UTF-8
      * from a contact, for tests); no NUL */
@@ -466,6 +503,8 @@ static void route(struct aconn *c, const struct http_request *r)
         h_fault(c, body);
     } else if (post && strcmp(p, "/admin/redeliver") == 0) {
         h_redeliver(c, body);
+    } else if (get && strcmp(p, "/admin/chatstates") == 0) {
+        reply(c, 200, fw_chatstates_json());
     } else if (get && strcmp(p, "/admin/stats") == 0) {
         h_stats(c);
     } else if (strncmp(p, "/admin/media", 12) == 0) {

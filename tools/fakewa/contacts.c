@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* contacts.c -- simulated phones/contacts: Signal state, decrypting inbox, sending texts. */
 #include "contacts.h"
+#include "simkinds.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ struct inbox_item {
     char type[16];
     char enc[8]; /* the first <enc>'s type: pkmsg, msg, skmsg */
     char *text;  /* NULL if none / failed */
+    char *what;  /* JSON: what the message is (simkinds.h fw_kind_describe), or NULL */
     char error[96];
     uint64_t t_ms;
     bool ok;
@@ -146,8 +148,10 @@ void fw_sim_free(struct fw_sim *sim)
     if (!sim) return;
     sg_ctx_free(sim->ctx);
     sg_memstore_free(sim->ms);
-    for (size_t i = 0; sim->inbox && i < FW_SIM_INBOX; i++)
+    for (size_t i = 0; sim->inbox && i < FW_SIM_INBOX; i++) {
         free(sim->inbox[i].text);
+        free(sim->inbox[i].what);
+    }
     free(sim->inbox);
     free(sim->rcpts);
     for (size_t i = 0; i < SENT_RING; i++)
@@ -199,6 +203,7 @@ static struct inbox_item *inbox_add(struct fw_sim *sim)
         sim->nin++;
     }
     free(it->text);
+    free(it->what);
     memset(it, 0, sizeof(*it));
     it->t_ms = fw_now_ms();
     return it;
@@ -206,8 +211,8 @@ static struct inbox_item *inbox_add(struct fw_sim *sim)
 
 /* Decrypt one <enc>; on success sets *text (may stay NULL for SKDM-only payloads). */
 static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const struct sg_address *from,
-                       const char *group, char **text, ProtobufCBinaryData *pdo, char *err,
-                       size_t errlen)
+                       const char *group, char **text, char **what, ProtobufCBinaryData *pdo,
+                       char *err, size_t errlen)
 {
     size_t len = 0;
     const uint8_t *ct = wa_node_content_bytes(enc, &len);
@@ -237,6 +242,10 @@ static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const stru
     }
     const char *t = m ? msg_text(m, 0) : NULL;
     if (t && !*text) *text = strdup(t);
+    cJSON *w = m && !*what ? fw_kind_describe(m) : NULL;
+    if (w && strcmp(cJSON_GetObjectItem(w, "type")->valuestring, "other") != 0)
+        *what = cJSON_PrintUnformatted(w);
+    cJSON_Delete(w);
     const Wa__ProtocolMessage *pm = m ? m->protocolmessage : NULL;
     if (pm && pm->has_type &&
         pm->type == WA__PROTOCOL_MESSAGE__TYPE__PEER_DATA_OPERATION_REQUEST_MESSAGE &&
@@ -408,7 +417,7 @@ static void receive_message(struct fw_server *s, struct fw_sim *sim, const struc
     ProtobufCBinaryData pdo = {0, NULL};
     for (struct wa_node *e = wa_node_next_child(msg, "enc", NULL); rc == 0 && e;
          e = wa_node_next_child(msg, "enc", e))
-        rc = decrypt_enc(sim, e, &addr, group ? gid : NULL, &it->text, &pdo, it->error,
+        rc = decrypt_enc(sim, e, &addr, group ? gid : NULL, &it->text, &it->what, &pdo, it->error,
                          sizeof(it->error));
     it->ok = rc == 0;
     if (it->ok)
@@ -643,24 +652,21 @@ static void answer_retry(struct fw_server *s, struct fw_sim *sim, const struct w
 }
 
 static int send_direct(struct fw_server *s, struct fw_sim *sim, struct fw_account *ra,
-                       const char *text, struct wa_node *msg, char *err, size_t errlen)
+                       const Wa__Message *content, struct wa_node *msg, char *err, size_t errlen)
 {
     struct fw_account *a = sim->a;
     char chat[WA_JID_STR_MAX];
     fw_pn_jid(ra, 0, false, chat);
     nb_attr_jid(msg, "to", chat);
-    Wa__Message m = WA__MESSAGE__INIT, inner = WA__MESSAGE__INIT;
     Wa__DeviceSentMessage dsm = WA__DEVICE_SENT_MESSAGE__INIT;
-    m.conversation = (char *)text;
-    inner.conversation = (char *)text;
     dsm.destinationjid = chat;
-    dsm.message = &inner;
+    dsm.message = (Wa__Message *)content;
     Wa__Message own = WA__MESSAGE__INIT;
     own.devicesentmessage = &dsm;
     struct buf pt, pt_own;
     buf_init(&pt, SG_MAX_MESSAGE);
     buf_init(&pt_own, SG_MAX_MESSAGE);
-    int rc = pack_padded(&m, &pt);
+    int rc = pack_padded(content, &pt);
     if (rc == 0) rc = pack_padded(&own, &pt_own);
     struct wa_node *parts = nb_add(msg, "participants", NULL);
     for (size_t i = 0; rc == 0 && i < ra->ndev; i++)
@@ -676,8 +682,8 @@ static int send_direct(struct fw_server *s, struct fw_sim *sim, struct fw_accoun
     return rc;
 }
 
-static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *g, const char *text,
-                      const char *mention, struct wa_node *msg, char *err, size_t errlen)
+static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *g,
+                      const Wa__Message *content, struct wa_node *msg, char *err, size_t errlen)
 {
     struct fw_account *a = sim->a;
     char gj[WA_JID_STR_MAX];
@@ -691,26 +697,14 @@ static int send_group(struct fw_server *s, struct fw_sim *sim, struct fw_group *
     buf_init(&sk, SG_MAX_MESSAGE);
     int rc = sg_address_make(&self, a->lid, 1, 0);
     if (rc == 0) rc = sg_group_create(sim->ctx, gj, &self, &skdm);
-    Wa__Message m = WA__MESSAGE__INIT, dist = WA__MESSAGE__INIT;
+    Wa__Message dist = WA__MESSAGE__INIT;
     Wa__SenderKeyDistributionMessage d = WA__SENDER_KEY_DISTRIBUTION_MESSAGE__INIT;
-    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
-    Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT;
-    char *mj = (char *)mention;
-    if (mention) { /* extendedTextMessage{text, contextInfo{mentionedJid}} */
-        et.text = (char *)text;
-        ci.n_mentionedjid = 1;
-        ci.mentionedjid = &mj;
-        et.contextinfo = &ci;
-        m.extendedtextmessage = &et;
-    } else {
-        m.conversation = (char *)text;
-    }
     d.groupid = gj;
     d.has_axolotlsenderkeydistributionmessage = 1;
     d.axolotlsenderkeydistributionmessage = (ProtobufCBinaryData){skdm.len, skdm.data};
     dist.senderkeydistributionmessage = &d;
     if (rc == 0) rc = pack_padded(&dist, &pt);
-    if (rc == 0) rc = pack_padded(&m, &skpt);
+    if (rc == 0) rc = pack_padded(content, &skpt);
     if (rc == 0) rc = sg_group_encrypt(sim->ctx, gj, &self, skpt.data, skpt.len, &sk);
     struct wa_node *parts = nb_add(msg, "participants", NULL);
     for (size_t i = 0; rc == 0 && i < g->nmembers; i++) {
@@ -741,9 +735,33 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
 int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                 const char *mention, char *id_out, char *err, size_t errlen)
 {
-    struct fw_sim *sim = a->sim;
-    if (!sim || !text || strlen(text) > FW_SIM_TEXT_MAX) {
+    if (!text || strlen(text) > FW_SIM_TEXT_MAX) {
         snprintf(err, errlen, "bad text");
+        return -EINVAL;
+    }
+    Wa__Message m = WA__MESSAGE__INIT;
+    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
+    Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT;
+    char *mj = (char *)mention;
+    if (mention) { /* extendedTextMessage{text, contextInfo{mentionedJid}} */
+        et.text = (char *)text;
+        ci.n_mentionedjid = 1;
+        ci.mentionedjid = &mj;
+        et.contextinfo = &ci;
+        m.extendedtextmessage = &et;
+    } else {
+        m.conversation = (char *)text;
+    }
+    return fw_sim_send_msg(s, a, to, &m, id_out, err, errlen);
+}
+
+int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
+                    const Wa__Message *content, char *id_out, char *err, size_t errlen)
+{
+    struct fw_sim *sim = a->sim;
+    const char *text = content->conversation;
+    if (!sim) {
+        snprintf(err, errlen, "no simulated phone");
         return -EINVAL;
     }
     struct fw_group *g = strchr(to, '@') && !strstr(to, "@g.us") ? NULL : fw_group_find(s, to);
@@ -757,10 +775,16 @@ int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const
         return -ENOENT;
     }
     new_msg_id(s, id_out);
-    struct wa_node *msg = nb_new("message", "id", id_out, "type", "text", NULL);
-    int rc = g ? send_group(s, sim, g, text, mention, msg, err, errlen)
-               : send_direct(s, sim, ra, text, msg, err, errlen);
-    if (rc == 0 && ra) { /* remember 1:1 texts for retry receipts */
+    bool media = content->imagemessage || content->videomessage || content->audiomessage ||
+                 content->documentmessage || content->stickermessage;
+    struct wa_node *msg = nb_new("message", "id", id_out, "type",
+                                 content->reactionmessage ? "reaction"
+                                 : media                  ? "media"
+                                                          : "text",
+                                 NULL);
+    int rc = g ? send_group(s, sim, g, content, msg, err, errlen)
+               : send_direct(s, sim, ra, content, msg, err, errlen);
+    if (rc == 0 && ra && text) { /* remember 1:1 texts for retry receipts */
         struct sent_item *it = &sim->sent[sim->sent_next++ % SENT_RING];
         free(it->text);
         snprintf(it->id, sizeof(it->id), "%s", id_out);
@@ -861,6 +885,7 @@ cJSON *fw_sim_inbox_json(const struct fw_sim *sim)
         cJSON_AddBoolToObject(m, "ok", it->ok);
         cJSON_AddStringToObject(m, "enc", it->enc);
         if (it->text) cJSON_AddStringToObject(m, "text", it->text);
+        if (it->what) cJSON_AddItemToObject(m, "what", cJSON_Parse(it->what));
         if (!it->ok) cJSON_AddStringToObject(m, "error", it->error);
         cJSON_AddNumberToObject(m, "t_ms", (double)it->t_ms);
         cJSON_AddItemToArray(ms, m);

@@ -27,6 +27,7 @@
 #include "accounts.h"
 #include "server.h"
 #include "wa/node.h"
+#include "wa.pb-c.h"
 
 #define FW_SIM_PREKEYS     200
 #define FW_SIM_INBOX       1000
@@ -59,6 +60,12 @@ int fw_sim_send_text(struct fw_server *s, struct fw_account *a, const char *to, 
  * whose contextInfo.mentionedJid holds it. */
 int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const char *text,
                 const char *mention, char *id_out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The same for any Message (simkinds.h): content is borrowed for the call; the stanza's
+ * type is "reaction", "media" or "text" by its kind. */
+int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
+                    const Wa__Message *content, char *id_out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* The sim asks again for message `id` it received (a test driver for the sender's side of

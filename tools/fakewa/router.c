@@ -15,6 +15,7 @@
 #include "nb.h"
 #include "paircode.h"
 #include "pairing.h"
+#include "simkinds.h"
 #include "wa.pb-c.h"
 
 /* One slot of s->track: who sent message `id`. */
@@ -758,5 +759,10 @@ void fw_router_on_node(struct fw_conn *c, const struct wa_node *n)
         on_receipt(c, n);
     else if (strcmp(tag, "ack") == 0)
         fw_queue_drop(c->dev, attr(n, "id"));
-    /* ib, presence, chatstate, call: nothing to do */
+    else if (strcmp(tag, "chatstate") == 0) { /* recorded for tests (simkinds.h) */
+        char from[WA_JID_STR_MAX];
+        fw_pn_jid(c->acc, c->dev->id, true, from);
+        fw_chatstate_note(from, n, fw_now_ms());
+    }
+    /* ib, presence, call: nothing to do */
 }
