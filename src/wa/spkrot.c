@@ -47,7 +47,9 @@ static void prune(struct wa_client *c, int64_t now)
     int n = ops->prune(c->ud, c->creds.signed_prekey_id, wa_spk_keep_before(now, c->o.spk_keep_s),
                        c->o.spk_keep_max);
     if (n > 0)
-        log_info("wa", c->acct, "signed pre-key: %d retired key(s) past the grace deleted", n);
+        log_info("wa", c->acct,
+                 "signed pre-key: %d retired key(s) deleted (grace over, or over %u kept)", n,
+                 c->o.spk_keep_max);
     if (n < 0) log_debug("wa", c->acct, "signed pre-key: pruning failed: %d", n);
 }
 
