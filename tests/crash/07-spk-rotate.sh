@@ -212,6 +212,7 @@ check "retired keys past the grace were deleted (at most the current and one ret
   [ "$rows" -le 2 ]
 check "the gateway logged the deletion" grep -q 'retired key(s) deleted' "$T/g/err.log"
 stop_pc
+check "no sanitizer report" ok_if '! grep -q "AddressSanitizer\|runtime error:\|LeakSanitizer" "$T/g/err.log"'
 echo "# $(( ($(now_ms) - T0) / 1000 )) s in all"
 kill -TERM "$FW_PID"
 wait "$FW_PID"
