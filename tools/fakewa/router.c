@@ -229,6 +229,20 @@ void fw_router_on_close(struct fw_conn *c)
 
 /* ---- iq: encrypt ---- */
 
+/* The device's signed pre-key becomes (id, pub, sig); a different one is remembered as the
+ * previous (for tests). Returns true if it changed. */
+static bool set_spk(struct fw_device *d, uint32_t id, const uint8_t *pub, const uint8_t *sig)
+{
+    if (id == d->spk_id && memcmp(pub, d->spk_pub, 32) == 0) return false;
+    d->spk_prev_id = d->spk_id;
+    memcpy(d->spk_prev_pub, d->spk_pub, 32);
+    memcpy(d->spk_prev_sig, d->spk_sig, 64);
+    d->spk_id = id;
+    memcpy(d->spk_pub, pub, 32);
+    memcpy(d->spk_sig, sig, 64);
+    return true;
+}
+
 static void prekey_upload(struct fw_conn *c, const struct wa_node *iq)
 {
     struct fw_device *d = c->dev;
@@ -238,11 +252,8 @@ static void prekey_upload(struct fw_conn *c, const struct wa_node *iq)
     if (bytes_of(iq, "registration", 4, &reg)) d->regid = (uint32_t)nb_rd_be(reg, 4);
     if (bytes_of(iq, "identity", 32, &ident)) memcpy(d->identity, ident, 32);
     if (skey && bytes_of(skey, "id", 3, &sid) && bytes_of(skey, "value", 32, &sval) &&
-        bytes_of(skey, "signature", 64, &ssig)) {
-        d->spk_id = (uint32_t)nb_rd_be(sid, 3);
-        memcpy(d->spk_pub, sval, 32);
-        memcpy(d->spk_sig, ssig, 64);
-    }
+        bytes_of(skey, "signature", 64, &ssig))
+        (void)set_spk(d, (uint32_t)nb_rd_be(sid, 3), sval, ssig);
     struct wa_node *list = wa_node_child(iq, "list");
     size_t added = 0;
     for (struct wa_node *k = list ? wa_node_next_child(list, "key", NULL) : NULL; k;
@@ -283,15 +294,7 @@ static void spk_rotate(struct fw_conn *c, const struct wa_node *iq, const struct
         iq_error(c, iq, 406, "not-acceptable");
         return;
     }
-    uint32_t id = (uint32_t)nb_rd_be(sid, 3);
-    if (id != d->spk_id || memcmp(sval, d->spk_pub, 32) != 0) {
-        d->spk_prev_id = d->spk_id;
-        memcpy(d->spk_prev_pub, d->spk_pub, 32);
-        memcpy(d->spk_prev_sig, d->spk_sig, 64);
-        d->spk_id = id;
-        memcpy(d->spk_pub, sval, 32);
-        memcpy(d->spk_sig, ssig, 64);
-    }
+    (void)set_spk(d, (uint32_t)nb_rd_be(sid, 3), sval, ssig);
     d->spk_rotations++;
     log_info("fakewa", c->name, "signed pre-key rotated to %u (previous %u)", d->spk_id,
              d->spk_prev_id);
