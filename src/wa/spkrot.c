@@ -8,6 +8,11 @@
  *   3. the result marks it uploaded and retires the older keys (acked), which are deleted
  *      after the grace period (prune). A login that finds the current key not uploaded (a
  *      cut between 1 and 3) sends the same rotate iq again: the server keeps the latest.
+ * Other clients: Baileys (7.0.0-rc14) has rotateSignedPreKey (id + 1, the same iq) but never
+ * calls it, and saves the new key in its credentials only after the server's result, replacing
+ * the old one -- a crash between the two leaves the server with a key the client lost, and a
+ * pkmsg on the old key fails at once. WhatsApp Web's RotateKeyJob rotates every 27 days and
+ * keeps the older keys. Hence store-first and a grace period here.
  * The check runs after each login and then from the client's one deadline timer; wall-clock
  * ages (Unix s) are persisted, the timer uses loop time. Nothing here blocks beyond the
  * owner's store calls.
