@@ -918,6 +918,7 @@ static int spk_rotate(void *ud, const struct wa_creds *nc, const uint8_t *rec, s
         return r;
     }
     ch->creds = *nc;
+    metric_add(ch, "wagate_channel_signed_prekey_rotations_total", 1);
     return 0;
 }
 
