@@ -218,8 +218,12 @@ echo "# with 2 s of grace: $rows signed pre-key(s) stored (current $cur)"
 check "retired keys past the grace were deleted (at most the current and one retired kept)" \
   [ "$rows" -le 2 ]
 check "the gateway logged the deletion" grep -q 'retired key(s) deleted' "$T/g/err.log"
-api GET /metrics
-rot=$(awk '/^wagate_channel_signed_prekey_rotations_total/ {print int($2)}' <<<"$BODY")
+for _ in $(seq 1 $(((ROT + 5) * 10))); do # this run rotates within ROT s
+  api GET /metrics
+  rot=$(awk '/^wagate_channel_signed_prekey_rotations_total/ {print int($2)}' <<<"$BODY")
+  [ "${rot:-0}" -ge 1 ] && break
+  sleep 0.1
+done
 check "/metrics counts this run's rotations (${rot:-none})" ok_if '[ "${rot:-0}" -ge 1 ]'
 stop_pc
 check "no sanitizer report" ok_if '! grep -q "AddressSanitizer\|runtime error:\|LeakSanitizer" "$T/g/err.log"'
