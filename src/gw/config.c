@@ -400,7 +400,7 @@ static const struct cfg_key keys[] = {
      AT(sig_spk_keep_days),
      .min = 1,
      .max = 365,
-     .def = "30"},
+     .def = "90"},
     {.path = "signal.spk_keep_max",
      .type = CFG_UINT,
      AT(sig_spk_keep_max),

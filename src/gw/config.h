@@ -86,7 +86,7 @@ struct wg_config {
     unsigned notify_outage_after_s;
     /* signal.* (wa/spkrot.c): the signed pre-key is rotated every spk_rotate_days (0..365,
      * default 27 as WhatsApp Web; 0 = never), retired keys are kept spk_keep_days (1..365,
-     * default 30) and at most spk_keep_max (1..32, default 4). spk_test_seconds (tests only,
+     * default 90) and at most spk_keep_max (1..32, default 4). spk_test_seconds (tests only,
      * default false) reads both "days" as seconds. */
     unsigned sig_spk_rotate_days, sig_spk_keep_days, sig_spk_keep_max;
     bool sig_spk_test_seconds;

@@ -470,7 +470,7 @@ static void resolve_opts(struct wa_client_opts *o)
     if (!o->prekey_min) o->prekey_min = 5;
     if (!o->prekey_initial) o->prekey_initial = 812;
     if (!o->prekey_batch) o->prekey_batch = 50;
-    if (!o->spk_keep_s) o->spk_keep_s = 30u * 86400u;
+    if (!o->spk_keep_s) o->spk_keep_s = 90u * 86400u;
     if (!o->spk_keep_max) o->spk_keep_max = 4;
     if (!o->max_pending_iq) o->max_pending_iq = 256;
     if (!o->max_frame || o->max_frame > WA_FRAME_MAX_LIMIT) o->max_frame = WA_FRAME_MAX_DEFAULT;

@@ -77,7 +77,7 @@ struct wa_client_opts {
     size_t max_outbuf;             /* 0: 16 MiB */
     /* Signed pre-key rotation (needs cbs.spk): a new key when the current one is older than
      * spk_rotate_s (0: never; the daemon's default is 27 days), retired keys kept spk_keep_s
-     * (0: 30 days) and at most spk_keep_max of them (0: 4). */
+     * (0: 90 days) and at most spk_keep_max of them (0: 4). */
     uint32_t spk_rotate_s, spk_keep_s;
     unsigned spk_keep_max;
 };

@@ -4,8 +4,10 @@
  * Policy (docs/config.md signal.*): a key older than rotate_s is replaced by a new one (next
  * id); a key that is stored and named by the credentials but whose rotate iq the server has
  * not acknowledged (a cut before the ack) is uploaded again first. WhatsApp Web's
- * RotateKeyJob rotates every 27 days and keeps the older keys; wagate keeps retired keys for
- * a grace period (the server's offline queue holds messages 30 days), at most a few.
+ * RotateKeyJob rotates every 27 days and keeps the older keys (all of them); wagate keeps
+ * retired keys for a grace period (default 90 days: peers keep presenting bundles for weeks --
+ * whatsapp-rust saw pkmsgs on keys pruned after 21 days and widened its window to 81), at
+ * most a few.
  */
 #pragma once
 #include <stdbool.h>

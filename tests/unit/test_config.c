@@ -319,7 +319,7 @@ static void test_signal_keys(void **state)
     char err[CFG_ERR_MAX] = "";
     cfg_defaults(&c);
     assert_int_equal(c.sig_spk_rotate_days, 27);
-    assert_int_equal(c.sig_spk_keep_days, 30);
+    assert_int_equal(c.sig_spk_keep_days, 90);
     assert_int_equal(c.sig_spk_keep_max, 4);
     assert_false(c.sig_spk_test_seconds);
     assert_int_equal(parse(&c,
