@@ -136,7 +136,9 @@ int wa_client_new(uv_loop_t *loop, const struct wa_client_opts *opts,
  * this Signal store (borrowed; it must outlive the session). The store's local identity is
  * the owner's business (e.g. sg_memstore_set_identity with wa_creds_sg_identity); the client
  * writes to it: the primary phone's identity at pairing (save_identity, LID device 0), our
- * signed pre-key at login if absent, and generated one-time pre-keys before uploading them.
+ * signed pre-key at login if absent, and generated one-time pre-keys before uploading them;
+ * with cbs.spk it also rotates the signed pre-key (wa/spkrot.c: the owner persists the new key
+ * with the credentials through cbs.spk->rotate before the upload).
  * -EBUSY if a session is running (state not IDLE/CLOSED, or its on_close not yet delivered),
  * -EINVAL (bad creds or store), -ENOMEM. On 0, on_close will follow. */
 int wa_client_start(struct wa_client *c, const struct wa_creds *creds, const struct sg_store *store)
