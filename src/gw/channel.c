@@ -44,6 +44,7 @@
 #include "store/creds.h"
 #include "store/db.h"
 #include "store/sgstore.h"
+#include "store/spkstore.h"
 #include "wa/client.h"
 #include "wa/credstore.h"
 #include "wa/creds.h"
@@ -73,6 +74,8 @@ struct ch_wa_cfg {
     unsigned notify_outage_after_s;
     unsigned wa_chunk_size;
     bool mark_read; /* whatsapp.mark_read = on_handled */
+    uint32_t spk_rotate_s, spk_keep_s; /* signal.* in seconds */
+    unsigned spk_keep_max;
 };
 
 static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
@@ -92,6 +95,10 @@ static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
     w->notify_outage_after_s = c->notify_outage_after_s;
     w->wa_chunk_size = c->wa_chunk_size ? c->wa_chunk_size : 4000;
     w->mark_read = strcmp(c->wa_mark_read, "on_handled") == 0;
+    uint32_t day = c->sig_spk_test_seconds ? 1u : 86400u;
+    w->spk_rotate_s = c->sig_spk_rotate_days * day;
+    w->spk_keep_s = c->sig_spk_keep_days * day;
+    w->spk_keep_max = c->sig_spk_keep_max;
 }
 
 struct gw_channel {
@@ -514,6 +521,9 @@ static int new_client(struct gw_channel *ch)
         .keepalive_min_ms = ch->ka_min,
         .keepalive_max_ms = ch->ka_max,
         .keepalive_deadline_ms = ch->ka_deadline,
+        .spk_rotate_s = ch->cfg.spk_rotate_s,
+        .spk_keep_s = ch->cfg.spk_keep_s,
+        .spk_keep_max = ch->cfg.spk_keep_max,
     };
     int r = wa_client_new(ch->loop, &o, &client_cbs, ch, &ch->client);
     if (r < 0) strfmt(ch->detail, sizeof ch->detail, "%s", strerror(-r));
@@ -918,7 +928,53 @@ static void cb_health(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms)
     end_session(ch, text);
 }
 
+/* Signed pre-key rotation (wa/spkrot.c) over the account's database (store/spkstore.h). A
+ * transaction of someone else's is never joined: -EBUSY, and the client tries again later. */
+static int spk_state(void *ud, uint32_t id, struct wa_spk_state *out)
+{
+    struct gw_channel *ch = ud;
+    struct st_spk_info i;
+    int r = ch->db ? st_spk_info(ch->db, id, &i) : -ENOTCONN;
+    if (r == 0) *out = (struct wa_spk_state){i.created, i.uploaded, i.oldest_retired};
+    return r;
+}
+
+static int spk_rotate(void *ud, const struct wa_creds *nc, const uint8_t *rec, size_t len,
+                      int64_t now)
+{
+    struct gw_channel *ch = ud;
+    if (!ch->db) return -ENOTCONN;
+    if (st_db_in_txn(ch->db)) return -EBUSY;
+    int r = wa_creds_store_spk(ch->db, nc, rec, len, now);
+    if (r < 0) {
+        log_error(COMP, ch->account, "storing the new signed pre-key: %s",
+                  st_db_last_error(ch->db));
+        return r;
+    }
+    ch->creds = *nc;
+    metric_add(ch, "wagate_channel_signed_prekey_rotations_total", 1);
+    return 0;
+}
+
+static int spk_acked(void *ud, uint32_t id, int64_t now)
+{
+    struct gw_channel *ch = ud;
+    if (!ch->db) return -ENOTCONN;
+    return st_db_in_txn(ch->db) ? -EBUSY : st_spk_mark_uploaded(ch->db, id, now);
+}
+
+static int spk_prune(void *ud, uint32_t current, int64_t before, unsigned keep_max)
+{
+    struct gw_channel *ch = ud;
+    if (!ch->db) return -ENOTCONN;
+    return st_db_in_txn(ch->db) ? -EBUSY : st_spk_prune(ch->db, current, before, keep_max);
+}
+
+static const struct wa_spk_ops spk_ops = {
+    .state = spk_state, .rotate = spk_rotate, .acked = spk_acked, .prune = spk_prune};
+
 static const struct wa_client_cbs client_cbs = {
+    .spk = &spk_ops,
     .on_qr = cb_qr,
     .on_paired = cb_paired,
     .on_creds = cb_creds,

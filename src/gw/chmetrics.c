@@ -82,6 +82,8 @@ static const struct {
     {"wagate_channel_messages_in_total", "messages received and stored in the inbox",
      API_METRIC_COUNTER},
     {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
+    {"wagate_channel_signed_prekey_rotations_total",
+     "new signed pre-keys stored (with the credentials) to be uploaded", API_METRIC_COUNTER},
 };
 
 /* Every family declared; this account's plain series at 0 (the by-cause and by-state ones are

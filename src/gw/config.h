@@ -90,6 +90,12 @@ struct wg_config {
      * waiting (0..1000, default 32). self_chat: each notification's text also goes to the
      * account's own number ("note to self") while the link is up (default false). */
     unsigned notify_outage_after_s;
+    /* signal.* (wa/spkrot.c): the signed pre-key is rotated every spk_rotate_days (0..365,
+     * default 27 as WhatsApp Web; 0 = never), retired keys are kept spk_keep_days (1..365,
+     * default 90) and at most spk_keep_max (1..32, default 4). spk_test_seconds (tests only,
+     * default false) reads both "days" as seconds. */
+    unsigned sig_spk_rotate_days, sig_spk_keep_days, sig_spk_keep_max;
+    bool sig_spk_test_seconds;
     char notify_command[CFG_HOOK_CMD_MAX];
     unsigned notify_command_timeout_ms;
     unsigned notify_command_max_queued;

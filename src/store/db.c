@@ -75,9 +75,22 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_PREKEY_COUNT] = "SELECT count(*), coalesce(sum(uploaded), 0) FROM prekeys",
     [ST_Q_PREKEY_MARK_UPLOADED] = "UPDATE prekeys SET uploaded = 1 WHERE id BETWEEN ?1 AND ?2",
     [ST_Q_SPK_GET] = "SELECT record FROM signed_prekeys WHERE id = ?1",
-    [ST_Q_SPK_PUT] = "INSERT INTO signed_prekeys (id, record) VALUES (?1, ?2)"
+    [ST_Q_SPK_PUT] = "INSERT INTO signed_prekeys (id, record, created)"
+                     " VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))"
                      " ON CONFLICT (id) DO UPDATE SET record = ?2",
     [ST_Q_SPK_DEL] = "DELETE FROM signed_prekeys WHERE id = ?1",
+    [ST_Q_SPK_INFO] = "SELECT created, uploaded, retired, (SELECT coalesce(min(retired), 0) FROM"
+                      " signed_prekeys WHERE id != ?1 AND retired > 0) FROM signed_prekeys"
+                      " WHERE id = ?1",
+    [ST_Q_SPK_NEW] = "INSERT OR REPLACE INTO signed_prekeys (id, record, created, uploaded,"
+                     " retired) VALUES (?1, ?2, ?3, 0, 0)",
+    [ST_Q_SPK_UPLOADED] = "UPDATE signed_prekeys SET uploaded = 1 WHERE id = ?1",
+    [ST_Q_SPK_RETIRE] = "UPDATE signed_prekeys SET retired = ?2 WHERE id != ?1 AND retired = 0",
+    [ST_Q_SPK_PRUNE_OLD] = "DELETE FROM signed_prekeys WHERE id != ?1 AND retired > 0"
+                           " AND retired < ?2",
+    [ST_Q_SPK_PRUNE_MAX] = "DELETE FROM signed_prekeys WHERE id IN (SELECT id FROM"
+                           " signed_prekeys WHERE id != ?1 AND retired > 0"
+                           " ORDER BY retired DESC, created DESC, id DESC LIMIT -1 OFFSET ?2)",
     [ST_Q_SENDERKEY_GET] = "SELECT record FROM sender_keys WHERE group_id = ?1"
                            " AND sender_name = ?2 AND sender_device = ?3",
     [ST_Q_SENDERKEY_PUT] =

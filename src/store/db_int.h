@@ -42,6 +42,12 @@ enum st_q {
     ST_Q_SPK_GET,
     ST_Q_SPK_PUT,
     ST_Q_SPK_DEL,
+    ST_Q_SPK_INFO, /* spkstore.c */
+    ST_Q_SPK_NEW,
+    ST_Q_SPK_UPLOADED,
+    ST_Q_SPK_RETIRE,
+    ST_Q_SPK_PRUNE_OLD,
+    ST_Q_SPK_PRUNE_MAX,
     ST_Q_SENDERKEY_GET,
     ST_Q_SENDERKEY_PUT,
     ST_Q_SENDERKEY_WIPE,

@@ -265,7 +265,23 @@ static const char v8[] =
     "  media_key_ts INTEGER NOT NULL DEFAULT 0\n"
     ");\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7, v8};
+/* v9: signed pre-key rotation (wa/spkrot.c, store/spkstore.h).
+ *
+ * signed_prekeys gains its lifecycle: created (Unix s; rows from before v9 are dated at the
+ * upgrade, so the first rotation comes one interval later), uploaded (0 = stored and in the
+ * credentials but the server has not acknowledged the rotate iq yet: the next login uploads
+ * it again), retired (Unix s at which a newer key was acknowledged; 0 = not retired). Retired
+ * keys are kept for the grace period so pkmsgs built from an older bundle still decrypt.
+ */
+static const char v9[] =
+    "-- v9: signed pre-key rotation state\n"
+    "ALTER TABLE signed_prekeys ADD COLUMN created INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE signed_prekeys ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 1\n"
+    "  CHECK (uploaded IN (0, 1));\n"
+    "ALTER TABLE signed_prekeys ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;\n"
+    "UPDATE signed_prekeys SET created = CAST(strftime('%s', 'now') AS INTEGER);\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7, v8, v9};
 
 const char *st_migration_sql(int version)
 {

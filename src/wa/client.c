@@ -215,6 +215,7 @@ void wa_cl_arm(struct wa_client *c)
     take_min(&next, wa_cl_pair_deadline(c));
     take_min(&next, wa_cl_login_deadline(c));
     take_min(&next, wa_cl_ka_deadline(c));
+    take_min(&next, wa_cl_spk_deadline(c));
     if (next == UINT64_MAX) {
         uv_timer_stop(&c->tick);
         return;
@@ -243,6 +244,8 @@ static void on_tick(uv_timer_t *t)
     wa_cl_login_tick(c, now);
     if (!wa_cl_alive(c, gen)) return;
     wa_cl_ka_tick(c, now);
+    if (!wa_cl_alive(c, gen)) return;
+    wa_cl_spk_tick(c, now);
     if (wa_cl_alive(c, gen)) wa_cl_arm(c);
 }
 
@@ -467,6 +470,8 @@ static void resolve_opts(struct wa_client_opts *o)
     if (!o->prekey_min) o->prekey_min = 5;
     if (!o->prekey_initial) o->prekey_initial = 812;
     if (!o->prekey_batch) o->prekey_batch = 50;
+    if (!o->spk_keep_s) o->spk_keep_s = 90u * 86400u;
+    if (!o->spk_keep_max) o->spk_keep_max = 4;
     if (!o->max_pending_iq) o->max_pending_iq = 256;
     if (!o->max_frame || o->max_frame > WA_FRAME_MAX_LIMIT) o->max_frame = WA_FRAME_MAX_DEFAULT;
     if (!o->max_outbuf) o->max_outbuf = DEFAULT_MAX_OUTBUF;

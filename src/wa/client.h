@@ -36,6 +36,7 @@
 #include "wa/iqtab.h"
 #include "wa/node.h"
 #include "wa/outcome.h"
+#include "wa/spkplan.h"
 
 struct wa_client;
 
@@ -74,6 +75,27 @@ struct wa_client_opts {
     unsigned max_pending_iq;       /* 0: 256 */
     size_t max_frame;              /* 0: WA_FRAME_MAX_DEFAULT */
     size_t max_outbuf;             /* 0: 16 MiB */
+    /* Signed pre-key rotation (needs cbs.spk): a new key when the current one is older than
+     * spk_rotate_s (0: never; the daemon's default is 27 days), retired keys kept spk_keep_s
+     * (0: 90 days) and at most spk_keep_max of them (0: 4). */
+    uint32_t spk_rotate_s, spk_keep_s;
+    unsigned spk_keep_max;
+};
+
+/* The owner's persistence of signed pre-key rotation (store/spkstore.h over its database).
+ * All four are required when the table is given; each runs synchronously on the loop. */
+struct wa_spk_ops {
+    /* The row of key `id` (the current one): 0, -ENOENT, or another negative errno. */
+    int (*state)(void *ud, uint32_t id, struct wa_spk_state *out);
+    /* Durably and in ONE transaction: the new key's record (`rec`, uploaded 0, created now)
+     * and `nc`, the credentials naming it as current. Non-zero: nothing was kept (the old
+     * key stays current) and the rotation is tried again later. */
+    int (*rotate)(void *ud, const struct wa_creds *nc, const uint8_t *rec, size_t len, int64_t now);
+    /* The server acknowledged key `id`: mark it uploaded, retire the older keys at `now`. */
+    int (*acked)(void *ud, uint32_t id, int64_t now);
+    /* Delete retired keys (never `current`) retired before `before` and beyond the newest
+     * keep_max; the number deleted or a negative errno. */
+    int (*prune)(void *ud, uint32_t current, int64_t before, unsigned keep_max);
 };
 
 struct wa_client_cbs {
@@ -97,6 +119,9 @@ struct wa_client_cbs {
      * timed out and pings have been failing for failing_ms (the session ends once that
      * reaches keepalive_fail_ms). */
     void (*on_health)(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms);
+    /* Optional: signed pre-key rotation (wa/spkrot.c). NULL: the key is never rotated. The
+     * table is borrowed and must outlive the client. */
+    const struct wa_spk_ops *spk;
 };
 
 /* wa_iq_cb (wa/iqtab.h): status 0 with the result node, -EREMOTEIO with the type=error
@@ -111,7 +136,9 @@ int wa_client_new(uv_loop_t *loop, const struct wa_client_opts *opts,
  * this Signal store (borrowed; it must outlive the session). The store's local identity is
  * the owner's business (e.g. sg_memstore_set_identity with wa_creds_sg_identity); the client
  * writes to it: the primary phone's identity at pairing (save_identity, LID device 0), our
- * signed pre-key at login if absent, and generated one-time pre-keys before uploading them.
+ * signed pre-key at login if absent, and generated one-time pre-keys before uploading them;
+ * with cbs.spk it also rotates the signed pre-key (wa/spkrot.c: the owner persists the new key
+ * with the credentials through cbs.spk->rotate before the upload).
  * -EBUSY if a session is running (state not IDLE/CLOSED, or its on_close not yet delivered),
  * -EINVAL (bad creds or store), -ENOMEM. On 0, on_close will follow. */
 int wa_client_start(struct wa_client *c, const struct wa_creds *creds, const struct sg_store *store)

@@ -62,9 +62,13 @@ struct wa_cl_login {
     uint64_t offline_deadline;
 };
 
-/* Pre-keys (prekeys.c). */
+/* Pre-keys (prekeys.c) and signed pre-key rotation (spkrot.c). */
 struct wa_cl_pk {
     bool login_uploading; /* the login's upload is in flight; passive waits for it */
+    uint64_t spk_due;     /* loop ms of the next rotation check; 0 = none */
+    bool spk_inflight;    /* a rotate iq is out */
+    uint32_t spk_sent;    /* the id it announced */
+    unsigned spk_fail;    /* consecutive failures (backoff) */
 };
 
 struct wa_client {
@@ -186,6 +190,17 @@ void wa_cl_code_on_pair_device(struct wa_client *c);
 bool wa_cl_code_notification(struct wa_client *c, const struct wa_node *n);
 /* The milliseconds the pairing window still has (the QR rotation's remaining refs). */
 unsigned wa_cl_pair_window_ms(const struct wa_client *c);
+
+/* ---- prekeys.c / spkrot.c ---- */
+
+/* Append <skey><id/><value/><signature/></skey> of the current signed pre-key to parent. */
+int wa_cl_pk_add_skey(struct wa_client *c, struct wa_node *parent);
+/* Look at the current signed pre-key: upload a pending one, rotate a due one, or schedule
+ * the next look. No-op without cbs.spk, unless connected, or while a rotate iq is out. */
+void wa_cl_spk_check(struct wa_client *c);
+/* The next rotation check (0 = none). */
+uint64_t wa_cl_spk_deadline(const struct wa_client *c);
+void wa_cl_spk_tick(struct wa_client *c, uint64_t now);
 
 /* ---- login.c ---- */
 

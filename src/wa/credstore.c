@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/creds.h"
+#include "store/spkstore.h"
 
 /* Truncating string copy (the lengths are checked where it matters). */
 static void copy_str(char *dst, size_t len, const char *src)
@@ -80,5 +81,17 @@ int wa_creds_fetch(struct st_db *db, struct wa_creds *out)
     int r = st_creds_load(db, &s);
     if (r == 0) r = from_st(&s, out);
     st_creds_wipe(&s);
+    return r;
+}
+
+int wa_creds_store_spk(struct st_db *db, const struct wa_creds *nc, const uint8_t *rec, size_t len,
+                       int64_t now)
+{
+    int r = st_db_begin(db);
+    if (r < 0) return r;
+    r = st_spk_put_new(db, nc->signed_prekey_id, rec, len, now);
+    if (r == 0) r = wa_creds_store(db, nc);
+    if (r == 0) return st_db_commit(db);
+    (void)st_db_rollback(db);
     return r;
 }

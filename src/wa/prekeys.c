@@ -31,11 +31,11 @@ static void upload_done(void *ud, int status, const struct wa_node *resp)
     }
 }
 
-/* <skey><id/><value/><signature/></skey> under iq. */
-static int add_signed_prekey(struct wa_client *c, struct wa_node *iq)
+/* <skey><id/><value/><signature/></skey> under parent (the upload iq, or <rotate>). */
+int wa_cl_pk_add_skey(struct wa_client *c, struct wa_node *parent)
 {
     uint8_t b[3];
-    struct wa_node *sk = wa_nb_child(iq, "skey");
+    struct wa_node *sk = wa_nb_child(parent, "skey");
     be_put(b, c->creds.signed_prekey_id, 3);
     int rc = sk ? wa_nb_bytes(sk, "id", b, 3) : -ENOMEM;
     if (rc == 0) rc = wa_nb_bytes(sk, "value", c->creds.signed_prekey.pub, 32);
@@ -58,7 +58,7 @@ static struct wa_node *upload_iq(struct wa_client *c, const struct sg_prekey *pk
         rc = k ? wa_nb_bytes(k, "id", b, 3) : -ENOMEM;
         if (rc == 0) rc = wa_nb_bytes(k, "value", pk[i].kp.pub, 32);
     }
-    rc = rc == 0 && list ? add_signed_prekey(c, iq) : -ENOMEM;
+    rc = rc == 0 && list ? wa_cl_pk_add_skey(c, iq) : -ENOMEM;
     if (rc < 0) {
         wa_node_free(iq);
         return NULL;
@@ -137,8 +137,11 @@ static int ensure_signed_prekey(struct wa_client *c)
 
 void wa_cl_pk_after_login(struct wa_client *c)
 {
+    unsigned gen = c->gen;
     int rc = ensure_signed_prekey(c);
     if (rc < 0) log_debug("wa", c->acct, "client: storing the signed pre-key failed: %d", rc);
+    wa_cl_spk_check(c);
+    if (!wa_cl_alive(c, gen)) return;
     struct wa_node *iq = wa_cl_mk_iq(c, "get", "encrypt");
     if (iq && !wa_nb_child(iq, "count")) {
         wa_node_free(iq);

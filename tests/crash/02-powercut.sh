@@ -11,8 +11,7 @@
 #     never a new one).
 #  2. A message flood as in 01-sigkill.sh, cut at a random moment PC_FLOOD_CUTS times.
 # Then the same counts as 01-sigkill.sh (verify.py), plus: the identity key never changed
-# and no QR after the first pairing. Signed pre-key rotation is not cut: the client does not
-# rotate it yet (nothing to cut).
+# and no QR after the first pairing. Cuts during signed pre-key rotation: 07-spk-rotate.sh.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/../integration/channel-lib.sh"
 source "$(dirname "$0")/crash-lib.sh"

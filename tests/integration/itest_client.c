@@ -168,8 +168,8 @@ static void on_health(void *ud, bool ok, unsigned rtt_ms, unsigned failing_ms)
     }
 }
 
-static const struct wa_client_cbs CBS = {on_qr,   on_paired, on_creds, on_connected,
-                                         on_node, on_close,  on_health};
+static const struct wa_client_cbs CBS = {on_qr,   on_paired, on_creds,  on_connected,
+                                         on_node, on_close,  on_health, NULL};
 
 static void h_init_on(struct h *h, const struct wa_client_opts *extra, uv_loop_t *loop)
 {

@@ -230,7 +230,7 @@ static void on_close(void *ud, const struct wa_outcome *o)
 }
 
 static const struct wa_client_cbs CBS = {on_qr,   on_paired, on_creds, on_connected,
-                                         on_node, on_close,  NULL};
+                                         on_node, on_close,  NULL,     NULL};
 
 static void on_state(void *ud, const char *id, enum st_out_state st, const char *err)
 {

@@ -313,6 +313,30 @@ static void test_keepalive_keys(void **state)
         err, "whatsapp.keepalive.deadline_ms: expected an integer from 100 to 120000, got 99");
 }
 
+static void test_signal_keys(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    cfg_defaults(&c);
+    assert_int_equal(c.sig_spk_rotate_days, 27);
+    assert_int_equal(c.sig_spk_keep_days, 90);
+    assert_int_equal(c.sig_spk_keep_max, 4);
+    assert_false(c.sig_spk_test_seconds);
+    assert_int_equal(parse(&c,
+                           "{\"signal\":{\"spk_rotate_days\":0,\"spk_keep_days\":365,"
+                           "\"spk_keep_max\":1,\"spk_test_seconds\":true}}",
+                           err),
+                     0);
+    assert_int_equal(c.sig_spk_rotate_days, 0);
+    assert_int_equal(c.sig_spk_keep_days, 365);
+    assert_int_equal(c.sig_spk_keep_max, 1);
+    assert_true(c.sig_spk_test_seconds);
+    assert_int_equal(parse(&c, "{\"signal\":{\"spk_keep_days\":0}}", err), -EINVAL);
+    assert_string_equal(err, "signal.spk_keep_days: expected an integer from 1 to 365, got 0");
+    assert_int_equal(parse(&c, "{\"signal\":{\"spk_rotate_days\":366}}", err), -EINVAL);
+    assert_int_equal(parse(&c, "{\"signal\":{\"spk_rotate\":1}}", err), -EINVAL);
+}
+
 static void test_hooks(void **state)
 {
     struct wg_config c;
@@ -452,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_backoff_keys),
         cmocka_unit_test(test_keepalive_keys),
+        cmocka_unit_test(test_signal_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,12 @@ struct fw_device {
     uint32_t spk_id;
     uint8_t spk_pub[32];
     uint8_t spk_sig[64];
+    /* the signed pre-key the last rotate replaced (memory only; 0 = none): what a bundle
+     * fetched before the rotation held (POST /admin/contacts/<who>/send "bundle":"previous") */
+    uint32_t spk_prev_id;
+    uint8_t spk_prev_pub[32];
+    uint8_t spk_prev_sig[64];
+    unsigned spk_rotations;        /* rotate iqs accepted */
     struct fw_prekey_pub *prekeys; /* FIFO of unused one-time pre-keys */
     size_t nprekeys;
     struct fw_qitem *qhead, *qtail;

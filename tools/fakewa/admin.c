@@ -131,6 +131,9 @@ static cJSON *device_json(const struct fw_account *a, const struct fw_device *d)
     cJSON_AddBoolToObject(o, "online", d->conn != NULL);
     cJSON_AddNumberToObject(o, "key_index", d->key_index);
     cJSON_AddNumberToObject(o, "prekeys", (double)d->nprekeys);
+    cJSON_AddNumberToObject(o, "spk_id", d->spk_id);
+    cJSON_AddNumberToObject(o, "spk_prev_id", d->spk_prev_id);
+    cJSON_AddNumberToObject(o, "spk_rotations", d->spk_rotations);
     cJSON_AddNumberToObject(o, "queued", (double)d->qlen);
     return o;
 }
@@ -260,8 +263,20 @@ static void h_send(struct aconn *c, struct fw_account *a, const cJSON *body)
         reply_err(c, 400, "need to and text (or text_hex)");
         return;
     }
+    const char *bundle = jstr(body, "bundle");
+    enum fw_sim_bundle fresh = FW_SIM_BUNDLE_KEEP;
+    if (bundle && strcmp(bundle, "current") == 0)
+        fresh = FW_SIM_BUNDLE_CURRENT;
+    else if (bundle && strcmp(bundle, "previous") == 0)
+        fresh = FW_SIM_BUNDLE_PREVIOUS;
+    else if (bundle) {
+        reply_err(c, 400, "bundle: \"current\" or \"previous\"");
+        return;
+    }
     char id[64], err[256] = "";
+    fw_sim_fresh_sessions(a->sim, fresh);
     int rc = fw_sim_send(c->s, a, to, text, jstr(body, "mention"), id, err, sizeof(err));
+    fw_sim_fresh_sessions(a->sim, FW_SIM_BUNDLE_KEEP);
     if (rc < 0) {
         reply_err(c, errno_status(rc), err);
         return;

@@ -58,9 +58,10 @@ struct fw_sim {
     struct sent_item sent[SENT_RING];
     size_t sent_next;
     struct recreate_item recreated[RECREATE_RING];
-    uint32_t retry_keys;    /* pre-keys made for our own retry receipts */
-    bool mute_retries;      /* tests: retry receipts for our texts go unanswered */
-    bool mute_placeholders; /* tests: placeholder resend requests go unanswered */
+    uint32_t retry_keys;      /* pre-keys made for our own retry receipts */
+    bool mute_retries;        /* tests: retry receipts for our texts go unanswered */
+    bool mute_placeholders;   /* tests: placeholder resend requests go unanswered */
+    enum fw_sim_bundle fresh; /* the send in progress: new sessions from this bundle */
     struct sg_memstore *ms;
     struct sg_store st;
     struct sg_ctx *ctx;
@@ -486,11 +487,15 @@ static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account
 {
     struct sg_address addr;
     int rc = sg_address_make(&addr, ra->lid, 1, rd->id);
+    bool prev = sim->fresh == FW_SIM_BUNDLE_PREVIOUS && rd->spk_prev_id && ra != sim->a;
+    if (rc == 0 && sim->fresh != FW_SIM_BUNDLE_KEEP && ra != sim->a)
+        (void)sg_delete_session(sim->ctx, &addr); /* a test asked for a new session */
     if (rc == 0 && sg_has_session(sim->ctx, &addr) != 1) {
-        struct sg_bundle b = {.registration_id = rd->regid, .signed_prekey_id = rd->spk_id};
+        struct sg_bundle b = {.registration_id = rd->regid,
+                              .signed_prekey_id = prev ? rd->spk_prev_id : rd->spk_id};
         memcpy(b.identity, rd->identity, 32);
-        memcpy(b.signed_prekey, rd->spk_pub, 32);
-        memcpy(b.signed_prekey_sig, rd->spk_sig, 64);
+        memcpy(b.signed_prekey, prev ? rd->spk_prev_pub : rd->spk_pub, 32);
+        memcpy(b.signed_prekey_sig, prev ? rd->spk_prev_sig : rd->spk_sig, 64);
         struct fw_prekey_pub pk;
         if (fw_prekey_take(rd, &pk) == 1) {
             b.has_prekey = true;
@@ -795,6 +800,11 @@ int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
     if (rc == 0) fw_route_message(s, a, fw_device_get(a, 0), msg);
     wa_node_free(msg);
     return rc;
+}
+
+void fw_sim_fresh_sessions(struct fw_sim *sim, enum fw_sim_bundle b)
+{
+    if (sim) sim->fresh = b;
 }
 
 /* <keys> of a retry receipt: a fresh one-time pre-key (id above the published range) stored in

@@ -76,6 +76,13 @@ int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
 int fw_sim_send_retry(struct fw_server *s, struct fw_account *a, const char *id, unsigned count,
                       bool keys, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Tests: the sends that follow build a NEW session with each recipient device (not the
+ * sender's own companions) from the bundle the registry holds now (CURRENT) or from the
+ * one before the device's last signed pre-key rotation (PREVIOUS: as if the bundle had been
+ * fetched before it; CURRENT when there was none). KEEP (the default) uses existing ones. */
+enum fw_sim_bundle { FW_SIM_BUNDLE_KEEP = 0, FW_SIM_BUNDLE_CURRENT, FW_SIM_BUNDLE_PREVIOUS };
+void fw_sim_fresh_sessions(struct fw_sim *sim, enum fw_sim_bundle b);
+
 /* Tests: whether the sim answers retry receipts for its texts (default true). */
 void fw_sim_answer_retries(struct fw_sim *sim, bool on);
 /* Tests: whether a phone answers placeholder resend requests (default true). */

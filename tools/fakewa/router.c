@@ -17,6 +17,7 @@
 #include "pairing.h"
 #include "simkinds.h"
 #include "wa.pb-c.h"
+#include "wa/keys.h"
 
 /* One slot of s->track: who sent message `id`. */
 struct fw_track {
@@ -230,6 +231,20 @@ void fw_router_on_close(struct fw_conn *c)
 
 /* ---- iq: encrypt ---- */
 
+/* The device's signed pre-key becomes (id, pub, sig); a different one is remembered as the
+ * previous (for tests). Returns true if it changed. */
+static bool set_spk(struct fw_device *d, uint32_t id, const uint8_t *pub, const uint8_t *sig)
+{
+    if (id == d->spk_id && memcmp(pub, d->spk_pub, 32) == 0) return false;
+    d->spk_prev_id = d->spk_id;
+    memcpy(d->spk_prev_pub, d->spk_pub, 32);
+    memcpy(d->spk_prev_sig, d->spk_sig, 64);
+    d->spk_id = id;
+    memcpy(d->spk_pub, pub, 32);
+    memcpy(d->spk_sig, sig, 64);
+    return true;
+}
+
 static void prekey_upload(struct fw_conn *c, const struct wa_node *iq)
 {
     struct fw_device *d = c->dev;
@@ -239,11 +254,8 @@ static void prekey_upload(struct fw_conn *c, const struct wa_node *iq)
     if (bytes_of(iq, "registration", 4, &reg)) d->regid = (uint32_t)nb_rd_be(reg, 4);
     if (bytes_of(iq, "identity", 32, &ident)) memcpy(d->identity, ident, 32);
     if (skey && bytes_of(skey, "id", 3, &sid) && bytes_of(skey, "value", 32, &sval) &&
-        bytes_of(skey, "signature", 64, &ssig)) {
-        d->spk_id = (uint32_t)nb_rd_be(sid, 3);
-        memcpy(d->spk_pub, sval, 32);
-        memcpy(d->spk_sig, ssig, 64);
-    }
+        bytes_of(skey, "signature", 64, &ssig))
+        (void)set_spk(d, (uint32_t)nb_rd_be(sid, 3), sval, ssig);
     struct wa_node *list = wa_node_child(iq, "list");
     size_t added = 0;
     for (struct wa_node *k = list ? wa_node_next_child(list, "key", NULL) : NULL; k;
@@ -255,6 +267,39 @@ static void prekey_upload(struct fw_conn *c, const struct wa_node *iq)
         added += fw_prekeys_add(d, &pk, 1);
     }
     log_debug("fakewa", c->name, "pre-keys uploaded: %zu (now %zu)", added, d->nprekeys);
+    fw_account_save(c->srv, c->acc);
+    send_free(c, iq_result(iq));
+}
+
+/* <rotate><skey><id/><value/><signature/></skey></rotate>: the device's new signed pre-key
+ * (signature checked against its identity), handed out in bundles from now on; the previous
+ * one is remembered for tests. Fault: iq_error with xmlns "encrypt.rotate". */
+static void spk_rotate(struct fw_conn *c, const struct wa_node *iq, const struct wa_node *rot)
+{
+    struct fw_device *d = c->dev;
+    const struct wa_node *skey = wa_node_child(rot, "skey");
+    const uint8_t *sid, *sval, *ssig;
+    int fault = fw_faults_on_iq(c->srv, c->acc, d, "encrypt.rotate");
+    if (fault) {
+        iq_error(c, iq, fault, "internal-server-error");
+        return;
+    }
+    if (!skey || !bytes_of(skey, "id", 3, &sid) || !bytes_of(skey, "value", 32, &sval) ||
+        !bytes_of(skey, "signature", 64, &ssig)) {
+        iq_error(c, iq, 400, "bad-request");
+        return;
+    }
+    uint8_t msg[33] = {5};
+    memcpy(msg + 1, sval, 32);
+    if (wa_xeddsa_verify(d->identity, msg, sizeof(msg), ssig, 64) != 0) {
+        log_warn("fakewa", c->name, "rotate: the signed pre-key signature does not verify");
+        iq_error(c, iq, 406, "not-acceptable");
+        return;
+    }
+    (void)set_spk(d, (uint32_t)nb_rd_be(sid, 3), sval, ssig);
+    d->spk_rotations++;
+    log_info("fakewa", c->name, "signed pre-key rotated to %u (previous %u)", d->spk_id,
+             d->spk_prev_id);
     fw_account_save(c->srv, c->acc);
     send_free(c, iq_result(iq));
 }
@@ -331,7 +376,7 @@ static void iq_encrypt(struct fw_conn *c, const struct wa_node *iq)
     } else if (strcmp(type, "get") == 0 && (ch = wa_node_child(iq, "key"))) {
         bundle_fetch(c, iq, ch);
     } else if (strcmp(type, "set") == 0 && (ch = wa_node_child(iq, "rotate"))) {
-        prekey_upload(c, ch);
+        spk_rotate(c, iq, ch);
     } else if (strcmp(type, "set") == 0) {
         prekey_upload(c, iq);
     } else {
