@@ -369,7 +369,7 @@ static void test_store_v8_migration(void **state)
     int64_t c1 = 1, c3 = 0;
 
     assert_int_equal(st_db_open(path, &db, err, sizeof err), 0);
-    assert_int_equal(st_db_version(db), 8);
+    assert_int_equal(st_db_version(db), ST_SCHEMA_VERSION);
     struct st_inbox_msg *v = NULL;
     size_t n = 0;
     assert_int_equal(st_inbox_list(db, 0, 10, &v, &n), 0);
