@@ -104,6 +104,8 @@ struct gw_channel {
     int64_t up_since_wall_ms; /* the current connection's start; 0 = not connected */
     struct api_events *events;
     struct api_metrics *metrics;
+    struct chmetrics_live live; /* the series read at scrape time (gw/chmetrics.h) */
+    const char *lost_cause;     /* what ended the last connection (chmetrics_cause), or NULL */
 
     enum gw_ch_state state;
     uint64_t since_mono;
@@ -317,6 +319,7 @@ static void close_store(struct gw_channel *ch)
     ch->sig = NULL;
     chhook_set_store(ch->hook, NULL);
     gw_webhook_set_store(ch->webhook, NULL);
+    chmetrics_live_set_db(&ch->live, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -484,6 +487,7 @@ static int open_store(struct gw_channel *ch)
     }
     chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
     gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
+    chmetrics_live_set_db(&ch->live, ch->db);
     return 0;
 }
 
@@ -594,6 +598,7 @@ static void drop_outage(struct gw_channel *ch, const char *why)
 
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
 {
+    if (ch->up_since_wall_ms) ch->lost_cause = chmetrics_cause(o); /* a connection ended */
     ch->up_since_wall_ms = 0;
     metric_set(ch, "wagate_channel_connected_since_seconds", 0);
     struct chaction a;
@@ -850,7 +855,9 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     if (ch->ever_connected) {
         ch->reconnects++;
         metric_add(ch, "wagate_channel_reconnects_total", 1);
+        chmetrics_reconnect(ch->metrics, ch->account, ch->lost_cause);
     }
+    ch->lost_cause = NULL;
     ch->ever_connected = true;
     ch->up_since_wall_ms = wall_ms();
     metric_set(ch, "wagate_channel_connected_since_seconds", (double)(ch->up_since_wall_ms / 1000));
@@ -1001,6 +1008,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     ch->retry_timer.data = ch->tick.data = ch->repair_timer.data = ch;
     ch->open_handles = 3;
     chmetrics_declare(ch->metrics, ch->account, ch->state);
+    chmetrics_live_start(&ch->live, ch->metrics, ch->account);
     *out = ch;
     return 0;
 }
@@ -1033,6 +1041,7 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->close_arg = arg;
     drop_client(ch);
     close_store(ch);
+    chmetrics_live_stop(&ch->live);
     dnsprobe_close(ch->probe);
     ch->probe = NULL;
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
@@ -1057,6 +1066,7 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
 void gw_channel_detach_api(struct gw_channel *ch)
 {
     ch->events = NULL;
+    chmetrics_live_stop(&ch->live);
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
     chhook_detach_api(ch->hook);
