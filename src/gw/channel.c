@@ -1137,6 +1137,7 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
     st->webhook_dead = ws.dead;
     st->webhook_delivered = ws.delivered;
     st->webhook_last_error = gw_webhook_last_error(ch->webhook);
+    st->webhook = ch->webhook;
 }
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt

@@ -12,6 +12,7 @@
 #include "core/hex.h"
 #include "core/utf8.h"
 #include "gw/chstatus.h"
+#include "gw/webhook.h"
 
 static void add_hex(cJSON *o, const uint8_t *p, size_t n)
 {
@@ -180,6 +181,8 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
         cJSON_AddNumberToObject(w, "delivered", (double)st->webhook_delivered);
         cJSON_AddStringToObject(w, "last_error",
                                 st->webhook_last_error ? st->webhook_last_error : "");
+        cJSON *list = gw_webhook_endpoints_json(st->webhook);
+        if (list) cJSON_AddItemToObject(w, "list", list);
     }
     return o;
 }

@@ -174,6 +174,9 @@ static const char *const sql[ST_Q_COUNT] = {
                        " updated = ?5 WHERE id = ?1",
     [ST_Q_WH_COUNTS] = "SELECT (SELECT count(*) FROM webhook_delivery WHERE state = 'pending'),"
                        " (SELECT count(*) FROM webhook_delivery WHERE state = 'dead')",
+    [ST_Q_WH_COUNTS_URL] =
+        "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'dead'), 0)"
+        " FROM webhook_delivery WHERE state IN ('pending', 'dead') AND url = ?1",
     [ST_Q_WH_DONE] = "DELETE FROM webhook_delivery WHERE id = ?1",
     [ST_Q_WH_NEXT_DUE] = "SELECT min(next_at) FROM webhook_delivery WHERE state = 'pending'"
                          " AND next_at > ?1",

@@ -97,6 +97,7 @@ enum st_q {
     ST_Q_WH_START,
     ST_Q_WH_SETTLE,
     ST_Q_WH_COUNTS,
+    ST_Q_WH_COUNTS_URL,
     ST_Q_WH_DONE,
     ST_Q_WH_NEXT_DUE,
     ST_Q_WH_MARK_GET,
