@@ -574,6 +574,10 @@ static void end_outage(struct gw_channel *ch)
         cJSON_AddStringToObject(d, "account", ch->account);
         cJSON_AddNumberToObject(d, "down_s", (double)s);
         publish(ch, "channel.restored", d);
+    } else if (gw_notify_is_open(ch->notify, GW_NOTE_LINK_DOWN, ch->account)) {
+        /* raised before a restart (gw/notify.h keeps it): this process never saw it begin */
+        resolved(ch, GW_NOTE_LINK_DOWN,
+                 "WhatsApp connection restored (the outage began before the gateway restarted)");
     }
     ch->down_since = 0;
     ch->down_since_wall_ms = 0;
@@ -586,6 +590,10 @@ static void end_outage(struct gw_channel *ch)
 static void drop_outage(struct gw_channel *ch, const char *why)
 {
     if (ch->down_notified) {
+        char text[400];
+        strfmt(text, sizeof text, "no longer retrying: %s", why);
+        resolved(ch, GW_NOTE_LINK_DOWN, text);
+    } else if (gw_notify_is_open(ch->notify, GW_NOTE_LINK_DOWN, ch->account)) {
         char text[400];
         strfmt(text, sizeof text, "no longer retrying: %s", why);
         resolved(ch, GW_NOTE_LINK_DOWN, text);
@@ -845,6 +853,7 @@ static int cb_creds(void *ud, const struct wa_creds *c)
 static void cb_connected(void *ud, const char *lid, unsigned offline)
 {
     struct gw_channel *ch = ud;
+    bool first = !ch->ever_connected;
     ch->qr_valid = false;
     ch->health_fail = 0;
     chpolicy_connected(&ch->pol, now(ch));
@@ -869,6 +878,11 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     resolved(ch, GW_NOTE_CONFLICT, "connected again: no other client holds the session");
     resolved(ch, GW_NOTE_BANNED, "the ban is over: connected again");
     resolved(ch, GW_NOTE_UPDATE_REQUIRED, "the server accepts the client again: connected");
+    /* at the first connection a disk problem can only be one raised before a restart (kept by
+     * gw/notify.h): resolved once the store stayed writable */
+    if (first && !ch->closing && gw_notify_is_open(ch->notify, GW_NOTE_DISK, ch->account))
+        (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
+                                      "the store writes again", CHANNEL_DISK_SETTLE_MS);
     end_outage(ch);
 }
 
