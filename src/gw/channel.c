@@ -1152,6 +1152,7 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
     st->webhook_delivered = ws.delivered;
     st->webhook_last_error = gw_webhook_last_error(ch->webhook);
     st->webhook = ch->webhook;
+    st->webhook_list = gw_webhook_endpoints_json;
 }
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt

@@ -34,4 +34,6 @@ struct gw_channel_status {
     unsigned long webhook_delivered;         /* 2xx answers since the start */
     const char *webhook_last_error;          /* "" if none */
     const struct gw_webhook *webhook;        /* per-endpoint entries (borrowed), may be NULL */
+    /* gw_webhook_endpoints_json, given here so that gw/json needs no gw/webhook (a cycle) */
+    struct cJSON *(*webhook_list)(const struct gw_webhook *w);
 };

@@ -12,7 +12,6 @@
 #include "core/hex.h"
 #include "core/utf8.h"
 #include "gw/chstatus.h"
-#include "gw/webhook.h"
 
 static void add_hex(cJSON *o, const uint8_t *p, size_t n)
 {
@@ -181,7 +180,7 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
         cJSON_AddNumberToObject(w, "delivered", (double)st->webhook_delivered);
         cJSON_AddStringToObject(w, "last_error",
                                 st->webhook_last_error ? st->webhook_last_error : "");
-        cJSON *list = gw_webhook_endpoints_json(st->webhook);
+        cJSON *list = st->webhook_list ? st->webhook_list(st->webhook) : NULL;
         if (list) cJSON_AddItemToObject(w, "list", list);
     }
     return o;
