@@ -15,22 +15,34 @@
 #define MAX_FAMILIES 128
 #define MAX_SERIES   16384 /* per family: 1024 accounts x the states or causes of one */
 
+#define MAX_COLLECTORS 4096
+
 struct series {
     char *labels;
-    double v;
+    double v;       /* histograms: the sum */
+    uint64_t *hist; /* histograms: nb + 1 bucket counts (not cumulative), else NULL */
 };
 
 struct family {
     char *name;
     char *help;
     enum api_metric_type type;
+    double bounds[API_METRICS_HIST_MAX]; /* histograms */
+    size_t nb;
     struct series *s;
     size_t n, cap; /* cap doubles: a thousand accounts' series cost no quadratic copying */
+};
+
+struct collector {
+    api_metrics_collect_fn fn;
+    void *ud;
 };
 
 struct api_metrics {
     struct family f[MAX_FAMILIES];
     size_t n;
+    struct collector *col;
+    size_t ncol, capcol;
     double start_time; /* process start, read at api_metrics_new; 0 = unknown, read per render */
 };
 
@@ -48,12 +60,15 @@ void api_metrics_free(struct api_metrics *m)
 {
     if (!m) return;
     for (size_t i = 0; i < m->n; i++) {
-        for (size_t j = 0; j < m->f[i].n; j++)
+        for (size_t j = 0; j < m->f[i].n; j++) {
             free(m->f[i].s[j].labels);
+            free(m->f[i].s[j].hist);
+        }
         free(m->f[i].s);
         free(m->f[i].name);
         free(m->f[i].help);
     }
+    free(m->col);
     free(m);
 }
 
@@ -117,11 +132,18 @@ static struct series *series(struct api_metrics *m, const char *name, const char
         f->s = ns;
         f->cap = ncap;
     }
-    struct series *ns = f->s;
-    ns[f->n].labels = strdup(labels);
-    if (!ns[f->n].labels) return NULL;
-    ns[f->n].v = 0;
-    return &ns[f->n++];
+    struct series *ns = &f->s[f->n];
+    ns->v = 0;
+    ns->hist = NULL;
+    if (f->type == API_METRIC_HISTOGRAM && !(ns->hist = calloc(f->nb + 1, sizeof(uint64_t))))
+        return NULL;
+    ns->labels = strdup(labels);
+    if (!ns->labels) {
+        free(ns->hist);
+        return NULL;
+    }
+    f->n++;
+    return ns;
 }
 
 int api_metrics_add(struct api_metrics *m, const char *name, const char *labels, double v)
@@ -140,6 +162,93 @@ int api_metrics_set(struct api_metrics *m, const char *name, const char *labels,
     if (!s) return rc;
     s->v = v;
     return 0;
+}
+
+int api_metrics_declare_histogram(struct api_metrics *m, const char *name, const char *help,
+                                  const double *bounds, size_t nb)
+{
+    if (nb < 1 || nb > API_METRICS_HIST_MAX) return -EINVAL;
+    for (size_t i = 1; i < nb; i++)
+        if (!(bounds[i] > bounds[i - 1])) return -EINVAL;
+    struct family *f = find(m, name);
+    int r = api_metrics_declare(m, name, help, API_METRIC_HISTOGRAM);
+    if (r < 0 || f) return r; /* an existing one keeps its bounds */
+    f = find(m, name);
+    if (!f) return -ENOENT;
+    memcpy(f->bounds, bounds, nb * sizeof(double));
+    f->nb = nb;
+    return 0;
+}
+
+int api_metrics_ref(struct api_metrics *m, const char *name, const char *labels,
+                    struct api_metric_ref *out)
+{
+    int rc;
+    *out = API_METRIC_REF_NONE;
+    struct series *s = series(m, name, labels, &rc);
+    if (!s) return rc;
+    const struct family *f = find(m, name);
+    out->f = (int)(f - m->f);
+    out->s = (int)(s - f->s);
+    return 0;
+}
+
+static struct series *at(struct api_metrics *m, struct api_metric_ref r)
+{
+    if (r.f < 0 || (size_t)r.f >= m->n || r.s < 0 || (size_t)r.s >= m->f[r.f].n) return NULL;
+    return &m->f[r.f].s[r.s];
+}
+
+void api_metrics_ref_set(struct api_metrics *m, struct api_metric_ref r, double v)
+{
+    struct series *s = at(m, r);
+    if (s && !s->hist) s->v = v;
+}
+
+void api_metrics_ref_add(struct api_metrics *m, struct api_metric_ref r, double v)
+{
+    struct series *s = at(m, r);
+    if (s && !s->hist) s->v += v;
+}
+
+void api_metrics_hist_set(struct api_metrics *m, struct api_metric_ref r, const uint64_t *counts,
+                          size_t ncounts, double sum)
+{
+    struct series *s = at(m, r);
+    if (!s || !s->hist) return;
+    size_t nb = m->f[r.f].nb + 1;
+    for (size_t i = 0; i < nb; i++)
+        s->hist[i] = i < ncounts ? counts[i] : 0;
+    s->v = sum;
+}
+
+int api_metrics_collector_add(struct api_metrics *m, api_metrics_collect_fn fn, void *ud)
+{
+    if (m->ncol >= MAX_COLLECTORS) return -ENOSPC;
+    if (m->ncol == m->capcol) {
+        size_t nc = m->capcol ? m->capcol * 2 : 8;
+        struct collector *c = realloc(m->col, nc * sizeof(*c));
+        if (!c) return -ENOMEM;
+        m->col = c;
+        m->capcol = nc;
+    }
+    m->col[m->ncol++] = (struct collector){fn, ud};
+    return 0;
+}
+
+void api_metrics_collector_remove(struct api_metrics *m, api_metrics_collect_fn fn, void *ud)
+{
+    for (size_t i = 0; i < m->ncol; i++)
+        if (m->col[i].fn == fn && m->col[i].ud == ud) {
+            m->col[i] = m->col[--m->ncol]; /* the order of collectors does not matter */
+            return;
+        }
+}
+
+void api_metrics_collect(struct api_metrics *m)
+{
+    for (size_t i = 0; i < m->ncol; i++)
+        m->col[i].fn(m, m->col[i].ud);
 }
 
 double api_metrics_get(const struct api_metrics *m, const char *name, const char *labels)
@@ -168,6 +277,37 @@ void api_metrics_label_escape(const char *in, char *out, size_t outlen)
     if (outlen) out[o] = '\0';
 }
 
+static int emit_value(struct buf *out, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15) return buf_printf(out, "%.0f\n", v);
+    return buf_printf(out, "%.17g\n", v);
+}
+
+/* name_bucket{labels,le="b"} (cumulative), name_sum, name_count */
+static int emit_hist(struct buf *out, const struct family *f, const struct series *s)
+{
+    const char *sep = s->labels[0] ? "," : "";
+    uint64_t cum = 0;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i <= f->nb; i++) {
+        cum += s->hist[i];
+        char le[32];
+        if (i == f->nb)
+            snprintf(le, sizeof le, "+Inf");
+        else
+            snprintf(le, sizeof le, "%g", f->bounds[i]);
+        r = buf_printf(out, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, s->labels, sep, le,
+                       (unsigned long long)cum);
+    }
+    const char *lb = s->labels[0] ? "{" : "", *rb = s->labels[0] ? "}" : "";
+    if (r == 0) r = buf_printf(out, "%s_sum%s%s%s ", f->name, lb, s->labels, rb);
+    if (r == 0) r = emit_value(out, s->v);
+    if (r == 0)
+        r = buf_printf(out, "%s_count%s%s%s %llu\n", f->name, lb, s->labels, rb,
+                       (unsigned long long)cum);
+    return r;
+}
+
 static int emit(struct buf *out, const char *name, const char *help, const char *type,
                 const char *labels, double v)
 {
@@ -179,8 +319,7 @@ static int emit(struct buf *out, const char *name, const char *help, const char 
     else
         r = buf_printf(out, "%s ", name);
     if (r < 0) return r;
-    if (v == floor(v) && fabs(v) < 1e15) return buf_printf(out, "%.0f\n", v);
-    return buf_printf(out, "%.17g\n", v);
+    return emit_value(out, v);
 }
 
 static long count_fds(void)
@@ -264,10 +403,13 @@ int api_metrics_render(const struct api_metrics *m, struct buf *out)
     int r = render_process(m, out);
     for (size_t i = 0; r == 0 && i < m->n; i++) {
         const struct family *f = &m->f[i];
-        const char *type = f->type == API_METRIC_COUNTER ? "counter" : "gauge";
+        const char *type = f->type == API_METRIC_COUNTER ? "counter"
+                           : f->type == API_METRIC_GAUGE ? "gauge"
+                                                         : "histogram";
         r = buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type);
         for (size_t j = 0; r == 0 && j < f->n; j++)
-            r = emit(out, f->name, NULL, NULL, f->s[j].labels, f->s[j].v);
+            r = f->s[j].hist ? emit_hist(out, f, &f->s[j])
+                             : emit(out, f->name, NULL, NULL, f->s[j].labels, f->s[j].v);
     }
     return r;
 }

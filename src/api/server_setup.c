@@ -86,6 +86,7 @@ static void srv_route_status(const struct api_request *req, struct api_response 
 static void srv_route_metrics(const struct api_request *req, struct api_response *res, void *arg)
 {
     struct api_server *s = req->server;
+    api_metrics_collect(s->metrics);
     api_metrics_set(s->metrics, "wagate_api_events_published_total", NULL,
                     (double)api_events_published(s->events));
     api_metrics_set(s->metrics, "wagate_api_events_last_seq", NULL,

@@ -73,7 +73,7 @@ struct ch_wa_cfg {
     unsigned wa_repair_phone_delay_ms;
     unsigned notify_outage_after_s;
     unsigned wa_chunk_size;
-    bool mark_read; /* whatsapp.mark_read = on_handled */
+    bool mark_read;                    /* whatsapp.mark_read = on_handled */
     uint32_t spk_rotate_s, spk_keep_s; /* signal.* in seconds */
     unsigned spk_keep_max;
 };
@@ -121,6 +121,8 @@ struct gw_channel {
     int64_t up_since_wall_ms; /* the current connection's start; 0 = not connected */
     struct api_events *events;
     struct api_metrics *metrics;
+    struct chmetrics_live live; /* the series read at scrape time (gw/chmetrics.h) */
+    const char *lost_cause;     /* what ended the last connection (chmetrics_cause), or NULL */
 
     enum gw_ch_state state;
     uint64_t since_mono;
@@ -335,6 +337,7 @@ static void close_store(struct gw_channel *ch)
     ch->sig = NULL;
     chhook_set_store(ch->hook, NULL);
     gw_webhook_set_store(ch->webhook, NULL);
+    chmetrics_live_set_db(&ch->live, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -502,6 +505,7 @@ static int open_store(struct gw_channel *ch)
     }
     chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
     gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
+    chmetrics_live_set_db(&ch->live, ch->db);
     return 0;
 }
 
@@ -592,6 +596,10 @@ static void end_outage(struct gw_channel *ch)
         cJSON_AddStringToObject(d, "account", ch->account);
         cJSON_AddNumberToObject(d, "down_s", (double)s);
         publish(ch, "channel.restored", d);
+    } else if (gw_notify_is_open(ch->notify, GW_NOTE_LINK_DOWN, ch->account)) {
+        /* raised before a restart (gw/notify.h keeps it): this process never saw it begin */
+        resolved(ch, GW_NOTE_LINK_DOWN,
+                 "WhatsApp connection restored (the outage began before the gateway restarted)");
     }
     ch->down_since = 0;
     ch->down_since_wall_ms = 0;
@@ -607,6 +615,10 @@ static void drop_outage(struct gw_channel *ch, const char *why)
         char text[400];
         strfmt(text, sizeof text, "no longer retrying: %s", why);
         resolved(ch, GW_NOTE_LINK_DOWN, text);
+    } else if (gw_notify_is_open(ch->notify, GW_NOTE_LINK_DOWN, ch->account)) {
+        char text[400];
+        strfmt(text, sizeof text, "no longer retrying: %s", why);
+        resolved(ch, GW_NOTE_LINK_DOWN, text);
     }
     ch->down_since = 0;
     ch->down_since_wall_ms = 0;
@@ -616,6 +628,7 @@ static void drop_outage(struct gw_channel *ch, const char *why)
 
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
 {
+    if (ch->up_since_wall_ms) ch->lost_cause = chmetrics_cause(o); /* a connection ended */
     ch->up_since_wall_ms = 0;
     metric_set(ch, "wagate_channel_connected_since_seconds", 0);
     struct chaction a;
@@ -878,6 +891,7 @@ static int cb_creds(void *ud, const struct wa_creds *c)
 static void cb_connected(void *ud, const char *lid, unsigned offline)
 {
     struct gw_channel *ch = ud;
+    bool first = !ch->ever_connected;
     ch->qr_valid = false;
     ch->health_fail = 0;
     chpolicy_connected(&ch->pol, now(ch));
@@ -894,7 +908,9 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     if (ch->ever_connected) {
         ch->reconnects++;
         metric_add(ch, "wagate_channel_reconnects_total", 1);
+        chmetrics_reconnect(ch->metrics, ch->account, ch->lost_cause);
     }
+    ch->lost_cause = NULL;
     ch->ever_connected = true;
     ch->up_since_wall_ms = wall_ms();
     metric_set(ch, "wagate_channel_connected_since_seconds", (double)(ch->up_since_wall_ms / 1000));
@@ -906,6 +922,11 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     resolved(ch, GW_NOTE_CONFLICT, "connected again: no other client holds the session");
     resolved(ch, GW_NOTE_BANNED, "the ban is over: connected again");
     resolved(ch, GW_NOTE_UPDATE_REQUIRED, "the server accepts the client again: connected");
+    /* at the first connection a disk problem can only be one raised before a restart (kept by
+     * gw/notify.h): resolved once the store stayed writable */
+    if (first && !ch->closing && gw_notify_is_open(ch->notify, GW_NOTE_DISK, ch->account))
+        (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
+                                      "the store writes again", CHANNEL_DISK_SETTLE_MS);
     end_outage(ch);
 }
 
@@ -1135,6 +1156,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     ch->retry_timer.data = ch->tick.data = ch->repair_timer.data = ch;
     ch->open_handles = 3;
     chmetrics_declare(ch->metrics, ch->account, ch->state);
+    chmetrics_live_start(&ch->live, ch->metrics, ch->account);
     *out = ch;
     return 0;
 }
@@ -1169,6 +1191,7 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
     ch->sw = NULL;
     close_store(ch);
+    chmetrics_live_stop(&ch->live);
     dnsprobe_close(ch->probe);
     ch->probe = NULL;
     chhook_close(ch->hook); /* kills running hook commands; frees itself when reaped */
@@ -1193,6 +1216,7 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
 void gw_channel_detach_api(struct gw_channel *ch)
 {
     ch->events = NULL;
+    chmetrics_live_stop(&ch->live);
     ch->metrics = NULL;
     chmsg_detach_api(ch->msg);
     gw_sendwait_detach(ch->sw);
@@ -1264,6 +1288,8 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
     st->webhook_dead = ws.dead;
     st->webhook_delivered = ws.delivered;
     st->webhook_last_error = gw_webhook_last_error(ch->webhook);
+    st->webhook = ch->webhook;
+    st->webhook_list = gw_webhook_endpoints_json;
 }
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt

@@ -93,6 +93,8 @@ static void on_undecryptable(void *ud, const struct wa_undecryptable *u)
     struct chmsg *m = ud;
     count(m, u->gave_up ? "wagate_channel_undecryptable_total"
                         : "wagate_channel_retry_receipts_total");
+    count(m, "wagate_channel_decrypt_failures_total");
+    if (u->session_dropped) count(m, "wagate_channel_peer_session_resets_total");
     if (u->gave_up)
         log_warn(COMP, m->account,
                  "message %s from %s in %s undecryptable (%s): gave up after %u retry receipts, "

@@ -6,6 +6,8 @@
 
 #include "gw/chpolicy.h"
 
+struct gw_webhook;
+
 /* What the status endpoints show (gw/json.h makes the JSON). Strings point into the channel:
  * valid until it changes state or closes. */
 struct gw_channel_status {
@@ -31,4 +33,7 @@ struct gw_channel_status {
     long long webhook_backlog, webhook_dead; /* -1 = unknown (no store open) */
     unsigned long webhook_delivered;         /* 2xx answers since the start */
     const char *webhook_last_error;          /* "" if none */
+    const struct gw_webhook *webhook;        /* per-endpoint entries (borrowed), may be NULL */
+    /* gw_webhook_endpoints_json, given here so that gw/json needs no gw/webhook (a cycle) */
+    struct cJSON *(*webhook_list)(const struct gw_webhook *w);
 };

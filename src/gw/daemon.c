@@ -108,8 +108,10 @@ static int send_self(void *ud, const char *account, const char *text)
 
 static int start_notify(struct daemon *d)
 {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", d->state_dir, NOTIFY_FILE);
     struct gw_notify_opts no = {
-        .loop = &d->loop, .cfg = &d->cfg, .events = api_server_events(d->api)};
+        .loop = &d->loop, .cfg = &d->cfg, .events = api_server_events(d->api), .path = path};
     if (gw_notify_new(&no, &d->notify) < 0 || gw_routes_add_notify(d->api, d->notify) < 0) {
         log_error("gateway", NULL, "cannot set up the notifications");
         return -1;

@@ -205,6 +205,8 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
         cJSON_AddNumberToObject(w, "delivered", (double)st->webhook_delivered);
         cJSON_AddStringToObject(w, "last_error",
                                 st->webhook_last_error ? st->webhook_last_error : "");
+        cJSON *list = st->webhook_list ? st->webhook_list(st->webhook) : NULL;
+        if (list) cJSON_AddItemToObject(w, "list", list);
     }
     return o;
 }

@@ -3,15 +3,18 @@
 #include "gw/notify.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/events.h"
+#include "core/fileio.h"
 #include "core/log.h"
 #include "gw/hook.h"
 #include "gw/json.h"
+#include "gw/notify_int.h"
 
 #define COMP "notify"
 
@@ -32,27 +35,16 @@ static const struct {
 
 static const char *const level_names[] = {"info", "warn", "error"};
 
-struct note {
-    long long id;
-    enum gw_note_kind kind;
-    enum gw_note_level level;
-    char account[CFG_ACCOUNT_ID_MAX + 1];
-    char text[NOTIFY_TEXT_MAX];
-    int64_t created_ms;
-    bool open;
-    unsigned repeats;
-    uint64_t settle_at; /* a resolution waits until this loop time (0 = none pending) */
-    long long res_id;   /* the follow-up, 0 = none yet */
-    int64_t res_ms;
-    char res_text[NOTIFY_TEXT_MAX];
-};
-
 struct cmd_item { /* a JSON text waiting for notify.command */
     struct cmd_item *next;
     char *json;
+    long long note; /* the item's notification id, and its PEND_* bit */
+    unsigned bit;
 };
 
 struct self_item { /* a note-to-self message waiting for its account's link */
+    long long note;
+    unsigned bit;
     char account[CFG_ACCOUNT_ID_MAX + 1];
     char text[NOTIFY_TEXT_MAX + 64];
 };
@@ -77,6 +69,9 @@ struct gw_notify {
     uv_timer_t flush, settle;
     int open_timers;
     bool closing;
+    bool dirty;          /* repeats changed since the last write */
+    bool save_failing;   /* the last write failed (warned once) */
+    char path[PATH_MAX]; /* "" = memory only */
     struct gw_notify_stats st;
 };
 
@@ -172,6 +167,69 @@ static cJSON *followup_json(const struct note *x)
     return o;
 }
 
+/* ---- the notifications file (gw/notify_int.h) ---- */
+
+/* Write the list (before the sinks see a new item; at close). */
+static void save(struct gw_notify *n)
+{
+    if (!n->path[0]) return;
+    char *txt = notifyfile_encode(n->recent, n->nrecent, n->next_id);
+    int r = txt ? file_write_atomic(n->path, txt, strlen(txt), 0600) : -ENOMEM;
+    free(txt);
+    if (r == 0) {
+        n->st.saves++;
+        n->dirty = false;
+        if (n->save_failing) log_info(COMP, NULL, "notifications saved to %s again", n->path);
+        n->save_failing = false;
+        return;
+    }
+    n->st.save_failures++;
+    if (!n->save_failing)
+        log_warn(COMP, NULL, "cannot save the notifications to %s: %s (kept in memory)", n->path,
+                 strerror(-r));
+    n->save_failing = true;
+}
+
+static void set_aside(const struct gw_notify *n, const char *why)
+{
+    char bad[PATH_MAX + 40];
+    int r = notifyfile_set_aside(n->path, bad, sizeof bad);
+    log_warn(COMP, NULL, "the notifications file %s is unusable (%s): %s; starting with none",
+             n->path, why, r == 0 ? bad : strerror(-r));
+}
+
+static void load(struct gw_notify *n)
+{
+    char *txt = NULL;
+    size_t len = 0, skipped = 0, total = 0;
+    int r = file_read_all(n->path, NOTIFY_FILE_MAX, &txt, &len);
+    if (r == -ENOENT) return;
+    if (r < 0) {
+        if (r == -EFBIG)
+            set_aside(n, "too large");
+        else
+            log_warn(COMP, NULL, "cannot read %s: %s; starting with no notifications", n->path,
+                     strerror(-r));
+        return;
+    }
+    r = notifyfile_decode(txt, len, n->recent, NOTIFY_RECENT_MAX, &n->nrecent, &n->next_id,
+                          &skipped, &total);
+    free(txt);
+    if (r < 0) {
+        set_aside(n,
+                  r == -EPROTO ? "another version" : "not a notifications file (torn or garbage)");
+        return;
+    }
+    n->st.loaded = n->nrecent;
+    size_t open = 0;
+    for (size_t i = 0; i < n->nrecent; i++)
+        open += n->recent[i].open;
+    log_info(COMP, NULL, "%zu notifications loaded from %s (%zu open)", n->nrecent, n->path, open);
+    if (skipped)
+        log_warn(COMP, NULL, "%zu of %zu entries of %s did not validate and were skipped", skipped,
+                 total, n->path);
+}
+
 /* ---- sinks ---- */
 
 static void sink_log(const char *account, enum gw_note_level level, const char *kind,
@@ -197,6 +255,18 @@ static void sink_events(struct gw_notify *n, const char *type, cJSON *data, cons
     cJSON_AddStringToObject(old, "text", text);
     gw_json_make_utf8(old);
     api_events_publish(n->events, "channel.notice", old);
+}
+
+/* The sink owed `bit` of notification `id` got it (or gave up on it): written at once, so a
+ * restart does not hand it over again. */
+static void settled(struct gw_notify *n, long long id, unsigned bit)
+{
+    for (size_t i = 0; i < n->nrecent && bit; i++)
+        if (n->recent[i].id == id && (n->recent[i].pending & bit)) {
+            n->recent[i].pending &= ~bit;
+            save(n);
+            return;
+        }
 }
 
 static void command_next(struct gw_notify *n);
@@ -234,19 +304,24 @@ static void command_next(struct gw_notify *n)
             n->st.commands_failed++;
             log_warn(COMP, NULL, "notify.command could not start: %s", strerror(-r));
         }
+        settled(n, it->note, it->bit); /* started (at most once), or not possible */
         free(it->json);
         free(it);
     }
 }
 
-static void sink_command(struct gw_notify *n, const cJSON *data)
+static void sink_command(struct gw_notify *n, const cJSON *data, long long note, unsigned bit)
 {
-    if (!n->cfg->notify_command[0]) return;
+    if (!n->cfg->notify_command[0]) {
+        settled(n, note, bit);
+        return;
+    }
     unsigned cap = n->cfg->notify_command_max_queued;
     if (n->running && n->nqueued >= cap) {
         n->st.commands_dropped++;
         log_warn(COMP, NULL, "notify.command: %zu notifications already wait; this one is dropped",
                  n->nqueued);
+        settled(n, note, bit);
         return;
     }
     struct cmd_item *it = calloc(1, sizeof *it);
@@ -254,8 +329,11 @@ static void sink_command(struct gw_notify *n, const cJSON *data)
     if (!it || !it->json) {
         free(it);
         n->st.commands_dropped++;
+        settled(n, note, bit);
         return;
     }
+    it->note = note;
+    it->bit = bit;
     if (n->qtail)
         n->qtail->next = it;
     else
@@ -279,16 +357,23 @@ static void schedule_flush(struct gw_notify *n)
     if (!n->closing && n->nself && n->send) uv_timer_start(&n->flush, on_flush, 0, 0);
 }
 
-static void sink_self(struct gw_notify *n, const char *account, const char *kind, const char *text)
+static void sink_self(struct gw_notify *n, const char *account, const char *kind, const char *text,
+                      long long note, unsigned bit)
 {
-    if (!n->cfg->notify_self_chat) return;
+    if (!n->cfg->notify_self_chat) {
+        settled(n, note, bit);
+        return;
+    }
     if (n->nself == NOTIFY_SELF_QUEUE_MAX) { /* the oldest goes */
+        settled(n, n->selfq[0].note, n->selfq[0].bit);
         memmove(&n->selfq[0], &n->selfq[1], (n->nself - 1) * sizeof n->selfq[0]);
         n->nself--;
         n->st.self_dropped++;
         log_warn(COMP, account, "note to self: the queue is full, the oldest message is dropped");
     }
     struct self_item *it = &n->selfq[n->nself++];
+    it->note = note;
+    it->bit = bit;
     snprintf(it->account, sizeof it->account, "%s", account);
     snprintf(it->text, sizeof it->text, "wagate [%s] %s", kind, text);
     schedule_flush(n);
@@ -307,11 +392,14 @@ static void on_flush(uv_timer_t *t)
         if (r == -EAGAIN) {
             if (keep != i) n->selfq[keep] = *it;
             keep++;
-        } else if (r < 0) {
-            n->st.self_dropped++;
-            log_warn(COMP, it->account, "note to self not sent: %s", strerror(-r));
         } else {
-            n->st.self_sent++;
+            if (r < 0) {
+                n->st.self_dropped++;
+                log_warn(COMP, it->account, "note to self not sent: %s", strerror(-r));
+            } else {
+                n->st.self_sent++;
+            }
+            settled(n, it->note, it->bit);
         }
     }
     n->nself = keep;
@@ -319,13 +407,23 @@ static void on_flush(uv_timer_t *t)
 
 /* Every sink for one item (a notification or a follow-up). */
 static void fan_out(struct gw_notify *n, const char *type, cJSON *data, const char *account,
-                    enum gw_note_level level, const char *kind, const char *text)
+                    enum gw_note_level level, const char *kind, const char *text, long long note,
+                    bool followup)
 {
     gw_json_make_utf8(data); /* server texts go out valid to the events and the command */
     sink_log(account, level, kind, text);
     sink_events(n, type, data, account, level, text);
-    sink_command(n, data);
-    sink_self(n, account, kind, text);
+    sink_command(n, data, note, followup ? PEND_RES_CMD : PEND_CMD);
+    sink_self(n, account, kind, text, note, followup ? PEND_RES_SELF : PEND_SELF);
+}
+
+/* The sinks this item will be handed to (written with it, cleared as each one gets it). */
+static unsigned owed(const struct gw_notify *n, bool followup)
+{
+    unsigned b = 0;
+    if (n->cfg->notify_command[0]) b |= followup ? PEND_RES_CMD : PEND_CMD;
+    if (n->cfg->notify_self_chat) b |= followup ? PEND_RES_SELF : PEND_SELF;
+    return b;
 }
 
 /* ---- the recent list ---- */
@@ -372,6 +470,7 @@ long long gw_notify_raise(struct gw_notify *n, enum gw_note_kind kind, const cha
     if (x) {
         x->settle_at = 0; /* raised again while its resolution settled: it stays open */
         x->repeats++;
+        n->dirty = true;
         n->st.deduplicated++;
         log_debug(COMP, account, "%s already open (#%lld): not raised again", kinds[kind].name,
                   x->id);
@@ -386,9 +485,11 @@ long long gw_notify_raise(struct gw_notify *n, enum gw_note_kind kind, const cha
     x->created_ms = wall_ms();
     x->open = kinds[kind].resolution != NULL;
     n->st.raised++;
+    x->pending = owed(n, false);
+    save(n); /* before any sink: a restart does not raise it again */
     long long id = x->id;
     cJSON *d = note_json(x);
-    if (d) fan_out(n, "notification", d, account, x->level, kinds[kind].name, x->text);
+    if (d) fan_out(n, "notification", d, account, x->level, kinds[kind].name, x->text, id, false);
     cJSON_Delete(d);
     return id;
 }
@@ -455,11 +556,13 @@ static long long close_note(struct gw_notify *n, struct note *x, const char *tex
     x->res_ms = wall_ms();
     if (text != x->res_text) snprintf(x->res_text, sizeof x->res_text, "%s", text);
     n->st.resolved++;
+    x->pending |= owed(n, true);
+    save(n);
     long long id = x->res_id;
     cJSON *d = followup_json(x);
     if (d)
         fan_out(n, "notification.resolved", d, account, GW_NOTE_INFO, kinds[kind].resolution,
-                x->res_text);
+                x->res_text, x->id, true);
     cJSON_Delete(d);
     return id;
 }
@@ -515,6 +618,36 @@ void gw_notify_stats(const struct gw_notify *n, struct gw_notify_stats *st)
 
 /* ---- life cycle ---- */
 
+/* What the sinks were still owed when the last process stopped (gw_notify_new, after load). */
+static void resume_pending(struct gw_notify *n)
+{
+    size_t resumed = 0;
+    for (size_t i = 0; i < n->nrecent; i++) {
+        struct note *x = &n->recent[i];
+        unsigned p = x->pending;
+        if (!p) continue;
+        resumed++;
+        if (p & PEND_CMD) {
+            cJSON *d = note_json(x);
+            gw_json_make_utf8(d);
+            if (d) sink_command(n, d, x->id, PEND_CMD);
+            cJSON_Delete(d);
+        }
+        if (p & PEND_SELF) sink_self(n, x->account, kinds[x->kind].name, x->text, x->id, PEND_SELF);
+        if (p & PEND_RES_CMD) {
+            cJSON *d = followup_json(x);
+            gw_json_make_utf8(d);
+            if (d) sink_command(n, d, x->id, PEND_RES_CMD);
+            cJSON_Delete(d);
+        }
+        if (p & PEND_RES_SELF)
+            sink_self(n, x->account, kinds[x->kind].resolution, x->res_text, x->id, PEND_RES_SELF);
+    }
+    if (resumed)
+        log_info(COMP, NULL, "%zu notifications still owed to notify.command or the note to self",
+                 resumed);
+}
+
 int gw_notify_new(const struct gw_notify_opts *o, struct gw_notify **out)
 {
     *out = NULL;
@@ -528,6 +661,11 @@ int gw_notify_new(const struct gw_notify_opts *o, struct gw_notify **out)
     uv_timer_init(n->loop, &n->settle);
     n->flush.data = n->settle.data = n;
     n->open_timers = 2;
+    if (o->path && o->path[0]) {
+        snprintf(n->path, sizeof n->path, "%s", o->path);
+        load(n);
+        resume_pending(n);
+    }
     *out = n;
     return 0;
 }
@@ -553,6 +691,7 @@ static void timer_closed(uv_handle_t *h)
 void gw_notify_close(struct gw_notify *n)
 {
     if (!n || n->closing) return;
+    if (n->dirty) save(n); /* the repeat counters */
     n->closing = true;
     n->events = NULL;
     while (n->qhead) {

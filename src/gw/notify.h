@@ -34,6 +34,19 @@
  * "open":false; in the recent list a closed notification carries
  * "resolved":{"id","kind","text","at","at_ms"}.
  *
+ * Persistence (opts.path set, the daemon's <state>/notifications.json): the recent list and
+ * the id counter are written to that file (file_write_atomic: fsynced, renamed) BEFORE a new
+ * notification or follow-up goes to the sinks, and at close (repeat counters). After a
+ * restart the list is loaded back: open ones stay open, so the same condition raised again is
+ * deduplicated into them (a restart never runs notify.command or sends a note to self again
+ * for a notification already raised; a crash between the write and the sinks loses that
+ * notification's sinks instead), and their follow-up resolves them; ids continue after the
+ * largest one. What waited for a sink (the command queue, notes to self held while the link
+ * was down) is not kept. A file that does not parse (torn, garbage, over NOTIFY_FILE_MAX
+ * bytes, another version) is renamed to <path>.bad-<UTC>, a warning is logged and the list
+ * starts empty; entries that do not validate are skipped (counted in the warning). A failed
+ * write is logged (warn once per failure streak); the notification still goes out.
+ *
  * Strings are copied. Everything runs on the loop thread. cfg is read live (a reload that
  * changes notify.* applies to the next notification) and must outlive the module.
  */
@@ -65,9 +78,12 @@ enum gw_note_kind {
 
 enum gw_note_level { GW_NOTE_INFO = 0, GW_NOTE_WARN, GW_NOTE_ERR };
 
-#define NOTIFY_TEXT_MAX       1024 /* bytes of a text, longer ones are cut */
-#define NOTIFY_RECENT_MAX     128  /* notifications kept for the list (follow-ups inside) */
-#define NOTIFY_SELF_QUEUE_MAX 32   /* note-to-self messages held while links are down */
+#define NOTIFY_TEXT_MAX       1024       /* bytes of a text, longer ones are cut */
+#define NOTIFY_RECENT_MAX     128        /* notifications kept for the list (follow-ups inside) */
+#define NOTIFY_SELF_QUEUE_MAX 32         /* note-to-self messages held while links are down */
+#define NOTIFY_FILE_MAX       (1u << 20) /* bytes of a notifications file read back */
+#define NOTIFY_FILE_VERSION   1
+#define NOTIFY_FILE           "notifications.json" /* under the state dir (the daemon's) */
 
 /* Send `text` to `account`'s own number. 0 accepted, -EAGAIN not now (kept queued), another
  * negative errno: dropped (logged). */
@@ -77,6 +93,7 @@ struct gw_notify_opts {
     uv_loop_t *loop;
     const struct wg_config *cfg; /* notify.* read live; must outlive the module */
     struct api_events *events;   /* NULL: no event sink */
+    const char *path;            /* the notifications file (copied); NULL: memory only */
 };
 
 /* 0 and *out, -EINVAL, -ENOMEM. */
@@ -113,6 +130,7 @@ cJSON *gw_notify_list_json(const struct gw_notify *n, size_t limit);
 /* Counters (tests, status): commands run, dropped from a full queue; self messages sent. */
 struct gw_notify_stats {
     unsigned long long raised, deduplicated, resolved;
+    unsigned long long loaded, saves, save_failures; /* the notifications file */
     unsigned long long commands_run, commands_failed, commands_dropped;
     unsigned long long self_sent, self_dropped;
     size_t self_queued, commands_queued;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "gw/json.h"
 #include "gw/whsig.h"
+#include "gw/whurl.h"
 #include "net/httpc.h"
 #include "store/db.h"
 #include "store/msgstore.h"
@@ -45,8 +46,17 @@ struct settle_rec {
     char error[200];
 };
 
+/* An endpoint's last failed attempt, for the status (keyed by a hash of its URL, so a reload
+ * that reorders or changes the endpoints shows no stale error under another URL). */
+struct ep_error {
+    uint64_t url_hash; /* 0 = none */
+    int64_t at_ms;
+    char error[160];
+};
+
 struct gw_webhook {
     uv_loop_t *loop;
+    struct ep_error *eperr; /* CFG_WEBHOOK_MAX entries, allocated at the first failure */
     char account[CFG_ACCOUNT_ID_MAX + 1];
     const struct wg_config *cfg;
     struct api_events *events;
@@ -360,11 +370,41 @@ static int flush_settles(struct gw_webhook *w)
     return 0;
 }
 
+static uint64_t url_hash(const char *url)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *url; url++)
+        h = (h ^ (uint8_t)*url) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* The slot of the endpoint with this URL (its index in the config); NULL when the URL left
+ * the config or no memory. */
+static struct ep_error *ep_slot(struct gw_webhook *w, const char *url)
+{
+    if (!w->eperr && !(w->eperr = calloc(CFG_WEBHOOK_MAX, sizeof *w->eperr))) return NULL;
+    for (unsigned i = 0; i < w->cfg->webhook_count && i < CFG_WEBHOOK_MAX; i++)
+        if (strcmp(w->cfg->webhooks[i].url, url) == 0) return &w->eperr[i];
+    return NULL;
+}
+
+static void note_error(struct gw_webhook *w, const char *url, const char *why)
+{
+    char red[160];
+    gw_webhook_url_redact(url, red, sizeof red);
+    snprintf(w->st.last_error, sizeof w->st.last_error, "%.120s: %.70s", red, why);
+    struct ep_error *e = ep_slot(w, url);
+    if (!e) return;
+    e->url_hash = url_hash(url);
+    e->at_ms = wall_ms();
+    snprintf(e->error, sizeof e->error, "%s", why);
+}
+
 static void failed(struct gw_webhook *w, const struct job *j, const char *why)
 {
     w->st.failed_attempts++;
     metric_add(w, "wagate_webhook_failed_attempts_total", 1);
-    snprintf(w->st.last_error, sizeof w->st.last_error, "%.120s: %.70s", j->url, why);
+    note_error(w, j->url, why);
     unsigned max = w->cfg->webhook_max_attempts;
     if (j->attempt < max) {
         uint64_t d =
@@ -582,6 +622,7 @@ int gw_webhook_new(uv_loop_t *loop, const struct gw_webhook_opts *o, struct gw_w
     if (!w) return -ENOMEM;
     w->tapped = cJSON_CreateArray();
     if (!w->tapped) {
+        free(w->eperr);
         free(w);
         return -ENOMEM;
     }
@@ -596,6 +637,7 @@ int gw_webhook_new(uv_loop_t *loop, const struct gw_webhook_opts *o, struct gw_w
         int r = api_events_subscribe(w->events, on_event, w, &w->sub);
         if (r < 0) {
             cJSON_Delete(w->tapped);
+            free(w->eperr);
             free(w);
             return r;
         }
@@ -658,6 +700,7 @@ static void on_closed(uv_handle_t *h)
     struct gw_webhook *w = h->data;
     cJSON_Delete(w->tapped);
     free(w->settles);
+    free(w->eperr);
     free(w);
 }
 
@@ -681,6 +724,42 @@ void gw_webhook_get_stats(const struct gw_webhook *w, struct gw_webhook_stats *o
     }
     *out = w->st;
     out->endpoints = w->cfg->webhook_count;
+}
+
+cJSON *gw_webhook_endpoints_json(const struct gw_webhook *w)
+{
+    if (!w || !w->cfg->webhook_count) return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    for (unsigned i = 0; arr && i < w->cfg->webhook_count && i < CFG_WEBHOOK_MAX; i++) {
+        const struct wg_webhook *c = &w->cfg->webhooks[i];
+        cJSON *o = cJSON_CreateObject();
+        char red[CFG_WEBHOOK_URL_MAX];
+        gw_webhook_url_redact(c->url, red, sizeof red);
+        cJSON_AddStringToObject(o, "url", red);
+        cJSON *ev = cJSON_AddArrayToObject(o, "events");
+        for (unsigned k = 0; k < c->n_events; k++)
+            cJSON_AddItemToArray(ev, cJSON_CreateString(c->events[k]));
+        size_t p = 0, d = 0;
+        if (w->db && st_wh_counts_url(w->db, c->url, &p, &d) == 0) {
+            cJSON_AddNumberToObject(o, "pending", (double)p);
+            cJSON_AddNumberToObject(o, "dead_letter", (double)d);
+        }
+        const struct ep_error *e = w->eperr ? &w->eperr[i] : NULL;
+        bool have = e && e->url_hash == url_hash(c->url);
+        cJSON_AddStringToObject(o, "last_error", have ? e->error : "");
+        if (have) {
+            char iso[40];
+            time_t t = (time_t)(e->at_ms / 1000);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            cJSON_AddStringToObject(o, "last_error_at", iso);
+        } else {
+            cJSON_AddNullToObject(o, "last_error_at");
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
 }
 
 const char *gw_webhook_last_error(const struct gw_webhook *w)

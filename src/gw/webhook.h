@@ -100,5 +100,13 @@ struct gw_webhook_stats {
     char last_error[200];          /* the last failed attempt: "<url>: HTTP 500", "" if none */
 };
 void gw_webhook_get_stats(const struct gw_webhook *w, struct gw_webhook_stats *out);
+/* Each configured endpoint as a JSON array for the status (the dashboard shows it):
+ * [{"url","events":[...],"pending","dead_letter","last_error","last_error_at"}] -- url
+ * redacted by gw_webhook_url_redact (gw/whurl.h) (the secret is never shown), pending/dead_letter
+ * counted in the store (absent while it is closed), last_error the endpoint's last failed
+ * attempt ("" if none since the start) and its time (ISO 8601 UTC, null if none). NULL w or
+ * no endpoints: NULL. */
+struct cJSON;
+struct cJSON *gw_webhook_endpoints_json(const struct gw_webhook *w);
 /* The stats' last_error, kept in w (valid until the next attempt ends); "" for NULL w. */
 const char *gw_webhook_last_error(const struct gw_webhook *w);

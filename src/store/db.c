@@ -31,6 +31,7 @@ struct st_db {
     void *settle_ud;
     bool in_sp; /* a savepoint is open inside the transaction */
     uint64_t commits;
+    struct st_db_commit_stats *cstats; /* borrowed, may be NULL (st_db_set_commit_stats) */
     bool prepared;
     int version;
     char last_error[256];
@@ -153,6 +154,8 @@ static const char *const sql[ST_Q_COUNT] = {
     [ST_Q_INBOX_NEXT_DUE] = "SELECT min(h.next_at) FROM hook_state h JOIN inbox i"
                             " ON i.cursor = h.cursor WHERE i.delivered = 0 AND h.next_at > ?1",
     [ST_Q_INBOX_COUNT_PENDING] = "SELECT count(*) FROM inbox WHERE delivered = 0",
+    [ST_Q_INBOX_OLDEST_PENDING] =
+        "SELECT received FROM inbox WHERE delivered = 0 ORDER BY cursor LIMIT 1",
     [ST_Q_INBOX_SETTLE_UPTO] =
         "UPDATE inbox SET delivered = 1 WHERE delivered = 0 AND cursor <= ?1",
     [ST_Q_HOOK_PUT] = "INSERT INTO hook_state (cursor, attempts, next_at, error, gave_up)"
@@ -203,6 +206,9 @@ static const char *const sql[ST_Q_COUNT] = {
                        " updated = ?5 WHERE id = ?1",
     [ST_Q_WH_COUNTS] = "SELECT (SELECT count(*) FROM webhook_delivery WHERE state = 'pending'),"
                        " (SELECT count(*) FROM webhook_delivery WHERE state = 'dead')",
+    [ST_Q_WH_COUNTS_URL] =
+        "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'dead'), 0)"
+        " FROM webhook_delivery WHERE state IN ('pending', 'dead') AND url = ?1",
     [ST_Q_WH_DONE] = "DELETE FROM webhook_delivery WHERE id = ?1",
     [ST_Q_WH_NEXT_DUE] = "SELECT min(next_at) FROM webhook_delivery WHERE state = 'pending'"
                          " AND next_at > ?1",
@@ -411,14 +417,28 @@ int st_db_rollback(struct st_db *db)
     return step_ctl(db, ST_Q_ROLLBACK, "rollback");
 }
 
+const double ST_DB_COMMIT_BOUNDS_MS[ST_DB_COMMIT_BUCKETS - 1] = {0.25, 0.5, 1,   2,   5,   10,
+                                                                 25,   50,  100, 250, 1000};
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void count_commit(struct st_db *db, double ms);
+
 int st_db_commit(struct st_db *db)
 {
     if (!db->in_txn) return st_db__failf(db, -EINVAL, "commit: no transaction is open");
+    double t0 = db->cstats ? mono_ms() : 0;
     int rc = step_ctl(db, ST_Q_COMMIT, "commit");
     if (rc == 0) {
         db->in_txn = false;
         db->in_sp = false;
         db->commits++;
+        if (db->cstats) count_commit(db, mono_ms() - t0);
         return 0;
     }
     char keep[sizeof db->last_error];
@@ -431,6 +451,27 @@ int st_db_commit(struct st_db *db)
 uint64_t st_db_commits(const struct st_db *db)
 {
     return db->commits;
+}
+
+static void count_commit(struct st_db *db, double ms)
+{
+    struct st_db_commit_stats *s = db->cstats;
+    size_t i = 0;
+    while (i < ST_DB_COMMIT_BUCKETS - 1 && ms > ST_DB_COMMIT_BOUNDS_MS[i])
+        i++;
+    s->bucket[i]++;
+    s->count++;
+    s->sum_ms += ms;
+}
+
+uint64_t st_db_changes(const struct st_db *db)
+{
+    return (uint64_t)sqlite3_total_changes64(db->h);
+}
+
+void st_db_set_commit_stats(struct st_db *db, struct st_db_commit_stats *s)
+{
+    db->cstats = s;
 }
 
 int st_db_savepoint(struct st_db *db)

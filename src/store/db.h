@@ -105,6 +105,25 @@ int st_db_rollback_to(struct st_db *db);
 /* Transactions committed on this handle since it was opened (st_db_commit successes). */
 uint64_t st_db_commits(const struct st_db *db);
 
+/* Rows inserted, updated or deleted through this handle since it was opened (every statement,
+ * in a transaction or not): unchanged means nothing was written. */
+uint64_t st_db_changes(const struct st_db *db);
+
+/* Commit latency (the COMMIT statement: the WAL append and its fsync), for /metrics. Bucket i
+ * counts the commits that took at most ST_DB_COMMIT_BOUNDS_MS[i] ms (not cumulative; the
+ * last bucket, +Inf, the rest). The caller owns the struct, so it outlives a close and reopen
+ * of the database (the counts only grow). */
+#define ST_DB_COMMIT_BUCKETS 12
+extern const double ST_DB_COMMIT_BOUNDS_MS[ST_DB_COMMIT_BUCKETS - 1];
+struct st_db_commit_stats {
+    uint64_t bucket[ST_DB_COMMIT_BUCKETS];
+    uint64_t count;
+    double sum_ms;
+};
+/* Count every successful commit of this handle into *s from now on (NULL: stop). Borrowed:
+ * it must outlive the handle or be detached first. */
+void st_db_set_commit_stats(struct st_db *db, struct st_db_commit_stats *s);
+
 /* Detail of the last failure on this handle ("" if none). */
 const char *st_db_last_error(const struct st_db *db);
 /* Schema version of the open database (PRAGMA user_version). */

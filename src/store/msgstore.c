@@ -463,6 +463,17 @@ int st_inbox_count_pending(struct st_db *db, size_t *n)
     return 0;
 }
 
+int st_inbox_oldest_pending(struct st_db *db, int64_t *received)
+{
+    *received = 0;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_OLDEST_PENDING);
+    if (!s) return -ENOTSUP;
+    int rc = st_db__row(db, s, "inbox oldest pending");
+    if (rc == 1) *received = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc;
+}
+
 int st_inbox_settle_upto(struct st_db *db, int64_t upto)
 {
     sqlite3_stmt *s = st_db__stmt(db, ST_Q_INBOX_SETTLE_UPTO);

@@ -167,6 +167,10 @@ int st_inbox_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
     __attribute__((warn_unused_result));
 /* The number of pending rows: 0 or an error. */
 int st_inbox_count_pending(struct st_db *db, size_t *n) __attribute__((warn_unused_result));
+/* When the oldest pending row was stored (Unix s, its `received`): 1 found, 0 none, or an
+ * error. One index lookup (inbox_undelivered), whatever the inbox's size. */
+int st_inbox_oldest_pending(struct st_db *db, int64_t *received)
+    __attribute__((warn_unused_result));
 /* Settle every pending row with cursor <= upto (no agent to hand them to); returns the
  * number settled or a negative errno. */
 int st_inbox_settle_upto(struct st_db *db, int64_t upto) __attribute__((warn_unused_result));

@@ -157,6 +157,22 @@ int st_wh_counts(struct st_db *db, size_t *pending, size_t *dead)
     return 0;
 }
 
+int st_wh_counts_url(struct st_db *db, const char *url, size_t *pending, size_t *dead)
+{
+    *pending = *dead = 0;
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_COUNTS_URL);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, url, -1, SQLITE_STATIC);
+    int rc = st_db__row(db, s, "webhook counts of an endpoint");
+    if (rc == 1) {
+        *pending = (size_t)sqlite3_column_int64(s, 0);
+        *dead = (size_t)sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == 1 ? 0 : rc < 0 ? rc : -EIO;
+}
+
 int st_wh_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
 {
     sqlite3_stmt *s = st_db__stmt(db, ST_Q_WH_NEXT_DUE);

@@ -56,6 +56,9 @@ int st_wh_counts(struct st_db *db, size_t *pending, size_t *dead)
     __attribute__((warn_unused_result));
 /* The earliest next_at after now_ms among pending rows (the next retry; rows due already are
  * not looked at): 1 found (*at), 0 none. */
+/* The same counts for one endpoint URL. */
+int st_wh_counts_url(struct st_db *db, const char *url, size_t *pending, size_t *dead)
+    __attribute__((warn_unused_result));
 int st_wh_next_due(struct st_db *db, int64_t now_ms, int64_t *at)
     __attribute__((warn_unused_result));
 /* The inbox cursor up to which message deliveries were enqueued (v7 starts it at the end of

@@ -9,12 +9,15 @@
 // the event stream resumes by seq after a drop (what happened meanwhile shows) and reconnects
 // to a restarted daemon (its cursor follows the new process); logout (confirmed in a dialog,
 // which the keyboard can cancel) shows a new QR; a notify-shaped event of a kind the page does
-// not know is listed and resolved by its follow-up; a phone-width page
+// not know is listed and resolved by its follow-up; a webhook endpoint that fails shows on the
+// card (its URL without the token, the dead letters, the last error) and the card's retry
+// button delivers them once the receiver is back; a phone-width page
 // has no horizontal scroll; the QR on the page follows the ref rotation (~60 s of waiting). Screenshots go to $WAGATE_TEST_OUT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -90,11 +93,29 @@ async function freePort() {
   return port;
 }
 
-async function startWagate(fw, dir, port) {
+// A webhook receiver: 500 while `fail` is set, else 204; counts what it answered 2xx.
+async function startReceiver() {
+  const r = { fail: true, ok: 0 };
+  r.srv = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (!r.fail) r.ok++;
+      res.writeHead(r.fail ? 500 : 204).end();
+    });
+  });
+  await new Promise((ok) => r.srv.listen(0, '127.0.0.1', ok));
+  r.url = `http://127.0.0.1:${r.srv.address().port}/hook?token=sekrit-token`;
+  return r;
+}
+
+async function startWagate(fw, dir, port, hook) {
   const state = path.join(dir, 'state'), cfg = path.join(dir, 'wagate.json');
-  // an outage of 1 s raises channel.down (the notification the page lists)
+  // an outage of 1 s raises channel.down (the notification the page lists); every received
+  // message goes to the webhook receiver, given up after 3 quick attempts
   writeFileSync(cfg, JSON.stringify({ whatsapp: { endpoint: fw.url, noise_root_pubkey: fw.root,
-    accounts: { default: {}, work: {} } }, notify: { outage_after_s: 1 } }));
+    accounts: { default: {}, work: {} } }, notify: { outage_after_s: 1 },
+  hooks: { webhook: { endpoints: [{ url: hook.url, secret: 'a-secret-of-the-browser-test' }],
+    retry_base_ms: 100, retry_max_ms: 200, max_attempts: 3 } } }));
   const fd = openSync(path.join(dir, 'gw.log'), 'a');
   const proc = spawn(bin('wagate'), ['--config', cfg, '--state-dir', state, 'gateway', '--listen',
     `127.0.0.1:${port}`], { stdio: ['ignore', fd, fd] });
@@ -136,8 +157,10 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'wagate-browser-gw-'));
   const port = await freePort();
   let gw = null, browser = null;
+  const hook = await startReceiver();
   t.after(async () => {
     await browser?.close();
+    hook.srv.close();
     const st = await gw?.stop();
     await fw.stop();
     const log = existsSync(path.join(dir, 'gw.log')) ? readFileSync(path.join(dir, 'gw.log'), 'utf8') : '';
@@ -149,7 +172,7 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
   assert.equal((await fw.admin('POST', '/admin/accounts', { phone: '+15550001' })).status, 201);
   assert.equal((await fw.admin('POST', '/admin/contacts', { name: 'alice', phone: '+15550002' })).status, 201);
   assert.equal((await fw.admin('POST', '/admin/accounts', { phone: '+15550003' })).status, 201);
-  gw = await startWagate(fw, dir, port);
+  gw = await startWagate(fw, dir, port, hook);
 
   await t.test('the page needs no token, the API does', async () => {
     const page = await fetch(`${gw.base}/`);
@@ -280,6 +303,36 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     await page.locator('#chat li.in', { hasText: text }).waitFor({ timeout: 5000 });
   });
 
+  await t.test('the webhook on the card: URL without the token, dead letters, last error, retry', async () => {
+    const wh = card(page).locator('.webhooks li.webhook');
+    await wh.first().waitFor({ timeout: 5000 });
+    assert.equal(await wh.count(), 1);
+    const url = await wh.locator('code.url').textContent();
+    assert.equal(url, hook.url.replace('sekrit-token', '*'));
+    assert.ok(!(await page.content()).includes('sekrit-token'), 'the token is not on the page');
+    // the messages so far went to a receiver answering 500: dead letters after 3 attempts each
+    await card(page).locator('.webhooks li.webhook[data-state="dead"]').waitFor({ timeout: 10000 });
+    const dead = Number(await wh.locator('.counts').getAttribute('data-dead'));
+    const st = (await gw.api('GET', '/api/v1/channels/whatsapp/default')).json;
+    assert.ok(dead >= 1, `dead letters on the card: ${dead}`);
+    assert.equal(st.webhooks.list[0].dead_letter, dead, 'the card shows the status API\'s count');
+    assert.match(await wh.locator('.last-error').textContent(), /HTTP 500/);
+    assert.equal(await card(page).locator('.webhooks .last-error').getAttribute('title') !== null, true);
+    await shot(page, 'dashboard-webhook-dead.png');
+    hook.fail = false;
+    await card(page).locator('[data-action="webhooks-retry"]').click();
+    await card(page).locator('.webhooks li.webhook[data-state="ok"]').waitFor({ timeout: 10000 });
+    assert.equal(await wh.locator('.counts').getAttribute('data-dead'), '0');
+    assert.equal(await card(page).locator('[data-action="webhooks-retry"]').count(), 0, 'no retry button without dead letters');
+    assert.ok(hook.ok >= dead, `the receiver got the ${dead} retried (${hook.ok})`);
+    // a new message: pending, then delivered, the card follows without a reload
+    const text = `for the webhook ${Date.now()}`;
+    assert.equal((await fw.admin('POST', '/admin/contacts/alice/send', { to: '+15550001', text })).status, 200);
+    const before = hook.ok;
+    await waitFor(() => hook.ok > before, 15000, 'the receiver to get the new message');
+    await card(page).locator('.webhooks li.webhook[data-state="ok"] .counts[data-pending="0"]').waitFor({ timeout: 5000 });
+  });
+
   await t.test('the event stream resumes by seq after a drop', async () => {
     const before = sockets.length;
     await page.evaluate(() => { S.retryMs = 2500; S.ws.close(); }); // eslint-disable-line no-undef
@@ -300,7 +353,7 @@ test('dashboard in chromium', { timeout: 420000 }, async (t) => {
     assert.equal(st.code, 0);
     await page.locator('#conn[data-state="retrying"]').waitFor({ timeout: 5000 });
     const oldSeq = await page.evaluate(() => S.lastSeq); // eslint-disable-line no-undef
-    gw = await startWagate(fw, dir, port);
+    gw = await startWagate(fw, dir, port, hook);
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20000 });
     await card(page).locator('.badge', { hasText: 'linked' }).waitFor({ timeout: 20000 });
     // the new process numbers its events from 1: the page's cursor follows it down (else its

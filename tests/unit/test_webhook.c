@@ -17,6 +17,7 @@
 
 #include "gw/config.h"
 #include "gw/whsig.h"
+#include "gw/whurl.h"
 #include "net/httpc.h"
 #include "net/url.h"
 #include "store/db.h"
@@ -298,6 +299,24 @@ static void test_config(void **state)
     }
 }
 
+static void test_url_redact(void **state)
+{
+    static const char *const v[][2] = {
+        {"http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook"},
+        {"https://user:pw@example.com/p?token=abc&x=1#frag", "https://example.com/p?token=*&x=*#*"},
+        {"https://h/p?flag&k=v", "https://h/p?flag&k=*"},
+        {"https://a@b/c@d", "https://b/c@d"}, /* an @ in the path is no userinfo */
+        {"https://h?q=", "https://h?q=*"},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        gw_webhook_url_redact(v[i][0], out, sizeof out);
+        assert_string_equal(out, v[i][1]);
+    }
+    gw_webhook_url_redact("https://h/very/long/path?token=secret", out, 12);
+    assert_string_equal(out, "https://h/v");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_backoff),     cmocka_unit_test(test_event_match),
         cmocka_unit_test(test_status_line), cmocka_unit_test(test_http_url),
         cmocka_unit_test(test_store_queue), cmocka_unit_test(test_config),
+        cmocka_unit_test(test_url_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,7 +181,68 @@ function renderCard(st) {
   ph.hidden = !(st.state === 'pairing' || st.state === 'logged_out' || st.pairing);
   if (st.pairing && st.pairing.method === 'code') ph.open = true;
   if (st.state === 'connected') ph.querySelector('.code').replaceChildren();
+  renderWebhooks(c, st);
   tick();
+}
+
+// ---- webhooks (hooks.webhook): each endpoint's queue, dead letters and last error ----
+
+function renderWebhooks(c, st) {
+  let sec = c.querySelector('.webhooks');
+  const list = st.webhooks && st.webhooks.list;
+  if (!list || !list.length) {
+    if (sec) sec.remove();
+    return;
+  }
+  if (!sec) {
+    sec = el('section', 'webhooks');
+    sec.setAttribute('aria-label', 'Webhooks of ' + st.account);
+    c.insertBefore(sec, c.querySelector('.buttons'));
+  }
+  const ul = el('ul');
+  let dead = 0;
+  for (const e of list) {
+    const li = el('li', 'webhook');
+    const known = typeof e.pending === 'number';
+    li.dataset.url = e.url;
+    li.dataset.state = !known ? 'unknown' : e.dead_letter > 0 ? 'dead' : e.pending > 0 ? 'pending' : 'ok';
+    li.append(el('code', 'url', e.url));
+    const n = el('span', 'counts', known ? e.pending + ' pending, ' + e.dead_letter + ' dead' : 'store closed');
+    if (known) {
+      n.dataset.pending = e.pending;
+      n.dataset.dead = e.dead_letter;
+      dead += e.dead_letter;
+    }
+    li.append(' ', n);
+    if (e.last_error) {
+      const le = el('span', 'err last-error', e.last_error);
+      if (e.last_error_at) le.title = 'at ' + e.last_error_at;
+      li.append(le);
+    }
+    ul.append(li);
+  }
+  const kids = [el('h4', null, 'Webhooks'), ul];
+  if (dead > 0) {
+    const b = el('button', null, 'Retry ' + dead + ' dead letter' + (dead === 1 ? '' : 's'));
+    b.type = 'button';
+    b.dataset.action = 'webhooks-retry';
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try { await apiJson('POST', chPath(st.account) + '/webhooks/retry'); } catch (e) { /* shown by the refresh */ }
+      refreshSoon();
+    });
+    kids.push(b);
+  }
+  sec.replaceChildren(...kids);
+}
+
+// Deliveries and failed attempts publish no event of their own (a dead letter does): while a
+// queue is not empty the status is read again every 2 s.
+function webhooksBusy() {
+  for (const st of S.channels.values())
+    for (const e of (st.webhooks && st.webhooks.list) || [])
+      if (e.pending > 0) return true;
+  return false;
 }
 
 // ---- link with a phone number (pairing code) ----
@@ -589,6 +650,7 @@ function onEvent(ev) {
       break;
     case 'message.received':
       addInbox(d);
+      if (S.channels.get(d.account) && S.channels.get(d.account).webhooks) refreshSoon();
       break;
     case 'message.state':
       setChatState(d.id, d.state);
@@ -604,7 +666,7 @@ function onEvent(ev) {
       resolveNotification(d, ev.ts);
       return;
     default:
-      if (ev.type.startsWith('channel.')) refreshSoon();
+      if (ev.type.startsWith('channel.') || ev.type.startsWith('webhook.')) refreshSoon();
   }
   addNote(ev);
 }
@@ -656,6 +718,7 @@ function start() {
     return;
   }
   setInterval(tick, 250);
+  setInterval(() => { if (webhooksBusy()) refreshSoon(); }, 2000);
   refresh().then(loadInbox).then(loadNotes);
   connect();
 }
