@@ -87,7 +87,8 @@ static void print_line(bool json, const char *s, size_t n)
     cJSON *o = text_line_json(s, n);
     if (!o) {
         o = cJSON_CreateObject();
-        char *raw = strndup(s, n);
+        char *raw = malloc(n + 1); /* not strndup: s is not NUL-terminated */
+        if (raw) memcpy(raw, s, n), raw[n] = '\0';
         cJSON_AddStringToObject(o, "msg", raw ? raw : "");
         free(raw);
     }

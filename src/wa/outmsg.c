@@ -103,7 +103,13 @@ static int quoted_bytes(const struct st_inbox_msg *row, const struct st_outbox_m
                         struct buf *out)
 {
     if (row->msg_id && row->type && strcmp(row->type, "text") == 0) {
-        char *t = strndup((const char *)row->payload, row->payload_len);
+        /* Not strndup: the payload is not NUL-terminated, and ASan's strict string checks
+         * (as CI runs them) flag strndup reading one byte past it. */
+        char *t = malloc(row->payload_len + 1);
+        if (t) {
+            memcpy(t, row->payload, row->payload_len);
+            t[row->payload_len] = '\0';
+        }
         int rc = t ? wa_send_build_text(t, out) : -ENOMEM;
         free(t);
         return rc;
