@@ -510,7 +510,7 @@ static int open_store(struct gw_channel *ch)
     chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
     gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
     chmetrics_live_set_db(&ch->live, ch->db);
-    chmedia_set_db(ch->media, ch->db);         /* and the files still to fetch */
+    chmedia_set_db(ch->media, ch->db); /* and the files still to fetch */
     return 0;
 }
 
@@ -1065,8 +1065,9 @@ static bool hook_admit(void *ud, const struct wa_inmsg *m)
 static void media_done(void *ud, int64_t cursor, const struct st_mfile *f)
 {
     struct gw_channel *ch = ud;
-    metric_add(ch, f->state == ST_MF_DONE ? "wagate_channel_media_fetched_total"
-                                          : "wagate_channel_media_failed_total",
+    metric_add(ch,
+               f->state == ST_MF_DONE ? "wagate_channel_media_fetched_total"
+                                      : "wagate_channel_media_failed_total",
                1);
     struct st_inbox_msg *v = NULL;
     size_t n = 0;

@@ -280,7 +280,8 @@ static struct job *make_job(struct chhook *h, const struct wa_inmsg *m, int atte
     cJSON *o = gw_inmsg_json(h->account, m);
     struct st_mfile f;
     if (o && wa_inmsg_kind_is_media(m->kind))
-        gw_json_add_file(o, h->account, m->cursor, st_mfile_get(h->db, m->cursor, &f) == 1 ? &f : NULL);
+        gw_json_add_file(o, h->account, m->cursor,
+                         st_mfile_get(h->db, m->cursor, &f) == 1 ? &f : NULL);
     if (o) {
         cJSON *text = cJSON_DetachItemFromObjectCaseSensitive(o, "text");
         cJSON_AddNumberToObject(o, "attempt", attempt);

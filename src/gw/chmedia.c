@@ -19,12 +19,12 @@
 #include "wa/mediaconn.h"
 #include "wa/mediaxfer.h"
 
-#define COMP         "media"
-#define BACKOFFS     32
-#define BACKOFF_MS   1000
-#define BACKOFF_MAX  300000
-#define SWEEP_MAX    64 /* files removed per sweep */
-#define MCONN_IQ_MS  20000
+#define COMP        "media"
+#define BACKOFFS    32
+#define BACKOFF_MS  1000
+#define BACKOFF_MAX 300000
+#define SWEEP_MAX   64 /* files removed per sweep */
+#define MCONN_IQ_MS 20000
 
 struct job {
     struct chmedia *m;

@@ -221,6 +221,7 @@ void gw_json_add_file(cJSON *o, const char *account, int64_t cursor, const struc
     cJSON_AddStringToObject(x, "state", st_mfile_state_name(st));
     if (st == ST_MF_DONE && f->path[0]) cJSON_AddStringToObject(x, "path", f->path);
     if (f && f->error[0] && st != ST_MF_DONE) cJSON_AddStringToObject(x, "error", f->error);
+    if (f && f->attempts > 0) cJSON_AddNumberToObject(x, "attempts", f->attempts);
     char url[160];
     snprintf(url, sizeof url, "/api/v1/media/%lld?account=%s", (long long)cursor, account);
     cJSON_AddStringToObject(x, "url", url);
