@@ -1189,6 +1189,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                               .ca_file = c->media_ca_file[0] ? c->media_ca_file : c->wa_tls_ca_file,
                               .budget = (uint64_t)c->media_max_mb << 20,
                               .keep_days = c->media_keep_days,
+                              .creds = &ch->creds,
                               .on_file = media_done,
                               .ud = ch};
     if (chmedia_new(&mo, &ch->media) < 0) ch->media = NULL; /* files stay pending */

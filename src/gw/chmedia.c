@@ -12,11 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "core/fileio.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "store/msgstore.h"
+#include "wa/creds.h"
+#include "wa/jid.h"
 #include "wa/mediaconn.h"
+#include "wa/mediaretry.h"
 #include "wa/mediaxfer.h"
 
 #define COMP        "media"
@@ -37,6 +42,8 @@ struct job {
 struct backoff {
     int64_t cursor; /* 0: free */
     uint64_t until; /* uv_now ms */
+    bool asked;     /* a media retry request went out for this row */
+    bool answered;  /* ... and the phone gave a new direct path */
 };
 
 struct mc_req {
@@ -50,6 +57,7 @@ struct chmedia {
     unsigned keep_days;
     void (*on_file)(void *, int64_t, const struct st_mfile *);
     void *ud;
+    const struct wa_creds *creds;
     struct st_db *db;
     struct wa_client *client;
     struct wa_media_conn mc;
@@ -157,6 +165,98 @@ static void sweep(struct chmedia *m)
 
 /* ---- downloads ---- */
 
+/* ---- media retry: the sender's phone uploads an expired file again ---- */
+
+/* "user@server" of a JID (the device part dropped), into out. */
+static void bare_jid(const char *jid, char *out, size_t cap)
+{
+    const char *at = strchr(jid, '@'), *colon = strchr(jid, ':');
+    if (at && colon && colon < at)
+        snprintf(out, cap, "%.*s%s", (int)(colon - jid), jid, at);
+    else
+        snprintf(out, cap, "%s", jid);
+}
+
+/* The URL of row `cursor` expired: ask the phone that sent it for a new upload, once.
+ * 0 (asked: the row stays pending), or <0 (cannot, or asked before: the caller fails it). */
+static int ask_retry(struct chmedia *m, int64_t cursor, int attempts)
+{
+    struct backoff *b = backoff_of(m, cursor, false);
+    if ((b && b->asked) || !m->client || !m->creds || !m->creds->me_pn[0]) return -EALREADY;
+    struct st_media_row row;
+    struct st_inbox_msg *v = NULL;
+    size_t n = 0;
+    if (st_media_get(m->db, cursor, &row) != 1 || !row.has_media_key) return -ENOENT;
+    if (st_inbox_list(m->db, cursor - 1, 1, &v, &n) < 0 || n != 1 || v[0].cursor != cursor ||
+        !v[0].msg_id || !v[0].chat) {
+        st_inbox_list_free(v, n);
+        return -ENOENT;
+    }
+    struct wa_mretry_key k = {0};
+    char me[WA_JID_STR_MAX], sender[WA_JID_STR_MAX];
+    bare_jid(m->creds->me_pn, me, sizeof me);
+    bare_jid(v[0].sender ? v[0].sender : "", sender, sizeof sender);
+    snprintf(k.id, sizeof k.id, "%s", v[0].msg_id);
+    snprintf(k.chat, sizeof k.chat, "%s", v[0].chat);
+    k.from_me = !strcmp(sender, me);
+    if (strstr(v[0].chat, "@g.us") && v[0].sender)
+        snprintf(k.participant, sizeof k.participant, "%s", v[0].sender);
+    st_inbox_list_free(v, n);
+    uint8_t iv[WA_MEDIA_RETRY_IV];
+    struct wa_node *req = NULL;
+    int r = RAND_bytes(iv, sizeof iv) == 1 ? 0 : -EIO;
+    if (r == 0) r = wa_mretry_request(row.media_key, &k, me, iv, &req);
+    if (r == 0) r = wa_client_send_node(m->client, req);
+    wa_node_free(req);
+    if (r < 0) return r;
+    b = backoff_of(m, cursor, true);
+    b->asked = true;
+    b->answered = false;
+    b->until = uv_now(m->loop) + CHMEDIA_RETRY_WAIT_MS;
+    log_info(COMP, m->account,
+             "message %lld: the file expired on the server; asked the sender's phone to upload "
+             "it again",
+             (long long)cursor);
+    record(m, cursor, ST_MF_PENDING, NULL,
+           "expired on the server: asked the sender's phone to upload it again", attempts);
+    kick_at(m, CHMEDIA_RETRY_WAIT_MS);
+    return 0;
+}
+
+void chmedia_on_retry(struct chmedia *m, const struct wa_node *n)
+{
+    if (!m || !m->db) return;
+    struct wa_mretry_answer a;
+    if (wa_mretry_parse_notification(n, NULL, &a) < 0) return;
+    struct st_inbox_msg msg = {0};
+    if (st_inbox_get_by_id(m->db, a.key.chat, a.key.id, &msg) != 1) return;
+    int64_t cursor = msg.cursor;
+    st_inbox_msg_free(&msg);
+    struct backoff *b = backoff_of(m, cursor, false);
+    struct st_media_row row;
+    if (!b || !b->asked || b->answered || st_media_get(m->db, cursor, &row) != 1) return;
+    struct st_mfile f;
+    int attempts = st_mfile_get(m->db, cursor, &f) == 1 ? f.attempts : 0;
+    int r = a.error_code ? -ENOENT : wa_mretry_parse_notification(n, row.media_key, &a);
+    if (r == 0 && (a.result != WA_MRETRY_SUCCESS || !a.direct_path[0])) r = -ENOENT;
+    if (r == 0) r = st_mfile_set_direct_path(m->db, cursor, a.direct_path);
+    if (r < 0) {
+        char why[300];
+        snprintf(why, sizeof why,
+                 "expired on the server, and the sender's phone did not upload it again (%s "
+                 "%d): the sender must send it again",
+                 a.error_code ? "error" : "result", a.error_code ? a.error_code : a.result);
+        b->cursor = 0;
+        record(m, cursor, ST_MF_FAILED, NULL, why, attempts);
+        return;
+    }
+    log_info(COMP, m->account, "message %lld: the sender's phone uploaded the file again",
+             (long long)cursor);
+    b->answered = true;
+    b->until = 0;
+    chmedia_kick(m);
+}
+
 static void on_download(void *ud, const struct wa_mdownload_result *r)
 {
     struct job *j = ud;
@@ -172,6 +272,8 @@ static void on_download(void *ud, const struct wa_mdownload_result *r)
         m->used += r->file_length;
         record(m, j->cursor, ST_MF_DONE, j->dest, NULL, j->attempts);
         sweep(m);
+    } else if (r->err == -ENOENT && ask_retry(m, j->cursor, j->attempts) == 0) {
+        /* the phone's answer (chmedia_on_retry) or the wait's end kicks again */
     } else if (r->err == -ENOENT) {
         char why[300];
         snprintf(why, sizeof why, "expired on the server (%s): the sender must send it again",
@@ -386,6 +488,7 @@ int chmedia_new(const struct chmedia_opts *o, struct chmedia **out)
     m->keep_days = o->keep_days ? o->keep_days : 30;
     m->on_file = o->on_file;
     m->ud = o->ud;
+    m->creds = o->creds;
     uv_timer_init(o->loop, m->timer);
     m->timer->data = m;
     uv_unref((uv_handle_t *)m->timer);

@@ -129,6 +129,12 @@ void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), voi
     m->repair_ud = ud;
 }
 
+static void on_media_retry(void *ud, const struct wa_node *n)
+{
+    struct chmsg *m = ud;
+    chmedia_on_retry(m->media, n);
+}
+
 static void on_not_stored(void *ud, const char *tag, const char *id, int err)
 {
     struct chmsg *m = ud;
@@ -172,6 +178,7 @@ struct chmsg *chmsg_new(const char *account, const struct wa_creds *creds,
                                        .undecryptable = on_undecryptable,
                                        .not_stored = on_not_stored,
                                        .store_failing = on_store_failing,
+                                       .media_retry = on_media_retry,
                                        .ud = m};
     return m;
 }

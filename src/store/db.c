@@ -143,6 +143,7 @@ static const char *const sql[ST_Q_COUNT] = {
                                " AND path = ?1",
     [ST_Q_MFILE_BY_SHA] = "SELECT path FROM inbox_media WHERE state = 'done' AND sha256 = ?1"
                           " LIMIT 1",
+    [ST_Q_MFILE_SET_DP] = "UPDATE inbox_media SET direct_path = ?2 WHERE cursor = ?1",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
     [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
     /* the AUTOINCREMENT high-water: the largest cursor ever given, deleted rows included */

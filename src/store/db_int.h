@@ -125,6 +125,7 @@ enum st_q {
     ST_Q_MFILE_OLDEST,
     ST_Q_MFILE_EXPIRE_PATH,
     ST_Q_MFILE_BY_SHA,
+    ST_Q_MFILE_SET_DP,
     ST_Q_COUNT
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/db_int.h"
+#include "store/msgstore.h"
 
 static const char *const names[] = {"pending", "done", "failed", "expired"};
 
@@ -123,5 +124,19 @@ int st_mfile_by_sha(struct st_db *db, const uint8_t sha256[32], char *path, size
         sqlite3_reset(s);
     }
     sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int st_mfile_set_direct_path(struct st_db *db, int64_t cursor, const char *direct_path)
+{
+    if (!direct_path || !direct_path[0] || strlen(direct_path) > ST_MEDIA_URL_MAX)
+        return st_db__failf(db, -EINVAL, "media direct path: bad argument");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_MFILE_SET_DP);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_int64(s, 1, cursor);
+    sqlite3_bind_text(s, 2, direct_path, -1, SQLITE_STATIC);
+    int rc = st_db__exec(db, s, "media direct path");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) == 0) rc = -ENOENT;
     return rc;
 }

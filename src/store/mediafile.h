@@ -47,3 +47,7 @@ int st_mfile_expire_path(struct st_db *db, const char *path) __attribute__((warn
 /* A done row whose plaintext has this SHA-256: 1 (path copied), 0 none, errno. */
 int st_mfile_by_sha(struct st_db *db, const uint8_t sha256[32], char *path, size_t cap)
     __attribute__((warn_unused_result));
+/* The media retry gave a new direct path for row `cursor`: 0, -ENOENT (no media row), -EINVAL
+ * (empty or over ST_MEDIA_URL_MAX), errno. */
+int st_mfile_set_direct_path(struct st_db *db, int64_t cursor, const char *direct_path)
+    __attribute__((warn_unused_result));

@@ -6,8 +6,9 @@
 # downloads, decrypts and verifies each into <account>/media/<sha256> (mode 0600), and the
 # files are byte-identical to the originals. The inbox rows, GET /api/v1/media/{cursor}, the
 # message.media events and the exec hook's stdin (which waits for the file) name them. The
-# same file twice is stored once; an expired or corrupted file ends as failed with the reason
-# (409 while pending, 410 once failed); a download the server refuses a few times is retried
+# same file twice is stored once; an expired URL is renewed by the media retry (the sender's
+# phone uploads it again); a file the phone lost, or a corrupted one, ends as failed with the
+# reason (409 while pending, 410 once failed); a download the server refuses a few times is retried
 # with backoff, and one that is pending when the daemon is killed is fetched after the restart.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/channel-lib.sh"
@@ -116,15 +117,29 @@ check "... into the same file (content-addressed, one copy)" ok_if \
   '[ "$(row "$IMG2" | jq -r .file.path)" = "$(row "$IMG" | jq -r .file.path)" ] &&
    [ "$(ls "$GW_STATE/accounts/default/media" | grep -vc part)" = 3 ]'
 
-# ---- an expired and a corrupted file: failed, with the reason ----
+# ---- an expired file: the media retry; a phone that lost it; a corrupted file ----
 head -c 5000 /dev/urandom >"$T/old.jpg"
 PE=$(put "$T/old.jpg" image)
 fw POST /admin/media/expire "{\"enc_sha256\":\"$(jq -r .enc_sha256 <<<"$PE")\"}" >/dev/null
+R0=$(fw GET /admin/media | jq .retries_answered)
+S=$(now_ms)
 EXP=$(send_media "$PE" '{"kind":"image"}')
-check "an expired file: failed" wait_file "$EXP" failed
+check "an expired URL: the sender's phone uploads it again (media retry), then fetched" wait_file "$EXP" done
+echo "# expired -> media retry -> fetched in $(($(now_ms) - S)) ms"
+check "... byte-identical" same "$EXP" "$T/old.jpg"
+check "... the phone answered one media retry request" ok_if \
+  '[ "$(fw GET /admin/media | jq .retries_answered)" = $((R0 + 1)) ]'
+check "... the log says what happened" ok_if \
+  'grep -q "expired on the server; asked the sender.s phone to upload it again" "$T/g/err.log" &&
+   grep -q "the sender.s phone uploaded the file again" "$T/g/err.log"'
+head -c 6000 /dev/urandom >"$T/lost.jpg"
+PL=$(put "$T/lost.jpg" image)
+fw POST /admin/media/expire "{\"enc_sha256\":\"$(jq -r .enc_sha256 <<<"$PL")\"}" >/dev/null
+LOST=$(send_media "$PL" '{"kind":"image","media_retry":false}')
+check "expired, and the phone no longer has it: failed" wait_file "$LOST" failed
 check "... the reason says expired, the sender must send it again" ok_if \
-  'row "$EXP" | jq -r .file.error | grep -q "expired"'
-api GET "$(row "$EXP" | jq -r .file.url)"
+  'row "$LOST" | jq -r .file.error | grep -q "expired on the server.*sender must send it again"'
+api GET "$(row "$LOST" | jq -r .file.url)"
 check "... GET /api/v1/media: 410 with the reason" ok_if '[ "$CODE" = 410 ] && grep -q expired <<<"$BODY"'
 head -c 7000 /dev/urandom >"$T/bad.jpg"
 PB=$(put "$T/bad.jpg" image)
@@ -134,7 +149,7 @@ check "a corrupted file: failed as not authentic, nothing kept" ok_if \
   'wait_file "$BAD" failed && row "$BAD" | jq -r .file.error | grep -q "not authentic" &&
    [ ! -e "$GW_STATE/accounts/default/media/$(sha256sum "$T/bad.jpg" | cut -d" " -f1)" ]'
 check "the hook got the failed ones too (state failed)" poll ok_if \
-  '[ "$(hook_file "$EXP" | cut -d" " -f1)" = failed ] && [ "$(hook_file "$BAD" | cut -d" " -f1)" = failed ]'
+  '[ "$(hook_file "$LOST" | cut -d" " -f1)" = failed ] && [ "$(hook_file "$BAD" | cut -d" " -f1)" = failed ]'
 
 # ---- refused twice: retried with backoff ----
 head -c 9000 /dev/urandom >"$T/retry.jpg"
