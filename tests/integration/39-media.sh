@@ -9,7 +9,8 @@
 # same file twice is stored once; an expired URL is renewed by the media retry (the sender's
 # phone uploads it again); a file the phone lost, or a corrupted one, ends as failed with the
 # reason (409 while pending, 410 once failed); a download the server refuses a few times is retried
-# with backoff, and one that is pending when the daemon is killed is fetched after the restart.
+# with backoff; one pending when the daemon is killed, and one killed in the middle of its
+# transfer (40 MB), are fetched after the restart, byte-identical.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/channel-lib.sh"
 FW_EXTRA="--media 127.0.0.1:0"
@@ -184,6 +185,23 @@ check "... byte-identical" same "$CR" "$T/crash.jpg"
 check "the message reached the hook once across the crash" ok_if \
   '[ "$(grep -cF "\"$CR\"" "$T/bot.calls")" = 1 ]'
 check "the earlier files are still there" same "$DOC" "$T/report.pdf"
+
+# ---- SIGKILL in the middle of a download ----
+head -c 40000000 /dev/urandom >"$T/big.mp4"
+PG=$(put "$T/big.mp4" video)
+BIG=$(send_media "$PG" '{"kind":"video","seconds":60}')
+MD=$GW_STATE/accounts/default/media
+part_growing() { [ "$(stat -c %s "$MD"/*.part 2>/dev/null | head -1)" -gt 1000000 ] 2>/dev/null; }
+for _ in $(seq 1 1000); do part_growing && break; sleep 0.005; done
+PS=$(stat -c %s "$MD"/*.part 2>/dev/null | head -1)
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+echo "# killed with ${PS:-no} bytes of the 40 MB video in its .part file"
+check "the daemon was killed mid-download (a .part file of some MB)" ok_if '[ "${PS:-0}" -gt 1000000 ]'
+check "gateway starts again" start_gateway g
+check "the interrupted download completes after the restart" wait_file "$BIG" done
+check "... byte-identical" same "$BIG" "$T/big.mp4"
+check "no .part file is left after it" ok_if '! ls "$MD" | grep -q "\.part$"'
 ls -la "$GW_STATE/accounts/default/media" | grep -q '\.part$' && echo "# a .part file remains"
 check "no .part file is left" ok_if '! ls "$GW_STATE/accounts/default/media" | grep -q "\.part$"'
 check "no sanitizer report" ok_if '! grep -q "Sanitizer\|runtime error" "$T/g/err.log" "$T/fw.err"'
