@@ -84,6 +84,8 @@ def code_routes(src):
                 subs = [""]
                 if "req->rest[0] == '/'" in body:
                     subs.append("/{id}")
+                    if "!rest[0]" in body:  # the bare path is refused: only "/{id}"
+                        subs = ["/{id}"]
             for s in subs:
                 routes[(method, path + s)] = auth
     ev = defs.get("EVENTS_PATH")

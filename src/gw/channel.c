@@ -30,6 +30,8 @@
 #include "core/statedir.h"
 #include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/chmedia.h"
+#include "store/mediafile.h"
 #include "gw/chmetrics.h"
 #include "gw/json.h"
 #include "gw/chmsg.h"
@@ -153,6 +155,7 @@ struct gw_channel {
     struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
     struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
     struct gw_sendwait *sw;     /* API sends waiting for their shared COMMIT (gw/sendwait.h) */
+    struct chmedia *media;      /* received files (gw/chmedia.h) */
     bool own_notify;            /* notify was made here (no shared one given): closed here */
     unsigned health_fail;
 
@@ -338,6 +341,7 @@ static void close_store(struct gw_channel *ch)
     chhook_set_store(ch->hook, NULL);
     gw_webhook_set_store(ch->webhook, NULL);
     chmetrics_live_set_db(&ch->live, NULL);
+    chmedia_set_db(ch->media, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -506,6 +510,7 @@ static int open_store(struct gw_channel *ch)
     chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
     gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
     chmetrics_live_set_db(&ch->live, ch->db);
+    chmedia_set_db(ch->media, ch->db); /* and the files still to fetch */
     return 0;
 }
 
@@ -538,6 +543,7 @@ static int new_client(struct gw_channel *ch)
 static void drop_client(struct gw_channel *ch)
 {
     ch->store_err = 0;
+    chmedia_set_client(ch->media, NULL);
     wa_session_free(ch->sess); /* first: it is attached to the client */
     ch->sess = NULL;
     wa_client_close(ch->client);
@@ -928,6 +934,7 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
         (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
                                       "the store writes again", CHANNEL_DISK_SETTLE_MS);
     end_outage(ch);
+    chmedia_set_client(ch->media, ch->client); /* media_conn, then what is still to fetch */
 }
 
 static void cb_close(void *ud, const struct wa_outcome *o)
@@ -1054,6 +1061,30 @@ static bool hook_admit(void *ud, const struct wa_inmsg *m)
     return gw_access_admit(ch->access, &ch->creds, m);
 }
 
+/* A received file reached its final state: the event, and the hook may run now. */
+static void media_done(void *ud, int64_t cursor, const struct st_mfile *f)
+{
+    struct gw_channel *ch = ud;
+    metric_add(ch,
+               f->state == ST_MF_DONE ? "wagate_channel_media_fetched_total"
+                                      : "wagate_channel_media_failed_total",
+               1);
+    struct st_inbox_msg *v = NULL;
+    size_t n = 0;
+    if (ch->db && st_inbox_list(ch->db, cursor - 1, 1, &v, &n) == 0 && n == 1 &&
+        v[0].cursor == cursor) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "account", ch->account);
+        cJSON_AddNumberToObject(d, "cursor", (double)cursor);
+        cJSON_AddStringToObject(d, "id", v[0].msg_id ? v[0].msg_id : "");
+        cJSON_AddStringToObject(d, "chat", v[0].chat ? v[0].chat : "");
+        gw_json_add_file(d, ch->account, cursor, f);
+        publish(ch, "message.media", d);
+    }
+    st_inbox_list_free(v, n);
+    chhook_wake(ch->hook);
+}
+
 static int settle_sends(void *ud)
 {
     return gw_channel_settle(ud);
@@ -1148,6 +1179,21 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                              ch->cfg.wa_dns_count, probe_resolved, ch, &ch->probe) < 0)
         ch->probe = NULL; /* no probe: the backoff alone then */
     chmsg_on_store_error(ch->msg, on_store_error, ch);
+    char mdir[PATH_MAX];
+    account_dir(ch, mdir, sizeof mdir - 8);
+    strncat(mdir, "/media", sizeof mdir - strlen(mdir) - 1);
+    const struct wg_config *c = o->cfg;
+    struct chmedia_opts mo = {.loop = loop,
+                              .account = ch->account,
+                              .dir = mdir,
+                              .ca_file = c->media_ca_file[0] ? c->media_ca_file : c->wa_tls_ca_file,
+                              .budget = (uint64_t)c->media_max_mb << 20,
+                              .keep_days = c->media_keep_days,
+                              .creds = &ch->creds,
+                              .on_file = media_done,
+                              .ud = ch};
+    if (chmedia_new(&mo, &ch->media) < 0) ch->media = NULL; /* files stay pending */
+    chmsg_set_media(ch->msg, ch->media);
     struct gw_sendwait_ops so = {.settle = settle_sends, .on_durable = send_durable, .ud = ch};
     if (gw_sendwait_new(loop, &so, &ch->sw) < 0) ch->sw = NULL; /* then each send commits alone */
     uv_timer_init(loop, &ch->retry_timer);
@@ -1188,6 +1234,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->close_cb = cb;
     ch->close_arg = arg;
     drop_client(ch);
+    chmedia_free(ch->media);
+    ch->media = NULL;
     gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
     ch->sw = NULL;
     close_store(ch);
@@ -1569,6 +1617,19 @@ int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
 int gw_channel_settle(struct gw_channel *ch)
 {
     return ch->sess ? wa_session_settle(ch->sess) : 0;
+}
+
+int gw_channel_media_file(struct gw_channel *ch, int64_t cursor, struct st_mfile *out)
+{
+    return ch->db ? st_mfile_get(ch->db, cursor, out) : -EAGAIN;
+}
+
+void gw_channel_media_mime(struct gw_channel *ch, int64_t cursor, char *mime, size_t cap)
+{
+    struct st_media_row row;
+    if (ch->db && st_media_get(ch->db, cursor, &row) == 1 && row.mimetype[0] &&
+        !strpbrk(row.mimetype, "\r\n"))
+        snprintf(mime, cap, "%s", row.mimetype);
 }
 
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,

@@ -179,6 +179,11 @@ int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *stat
 /* The chat a received message (by id) is in: 1 (copied), 0 unknown, -EAGAIN, store errors. */
 int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, size_t cap)
     __attribute__((warn_unused_result));
+/* A received file's state (store/mediafile.h): 1 found, 0 no media row, -EAGAIN (store not
+ * open), errno. The message's mimetype (empty when unknown) into mime. */
+struct st_mfile;
+int gw_channel_media_file(struct gw_channel *ch, int64_t cursor, struct st_mfile *out);
+void gw_channel_media_mime(struct gw_channel *ch, int64_t cursor, char *mime, size_t cap);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,
                      size_t *n);
 /* The inbox's cursor contract (gw/cursormark.h): the epoch (1, +1 at every restored or

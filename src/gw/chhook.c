@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "gw/hook.h"
 #include "gw/json.h"
+#include "store/mediafile.h"
 #include "wa/jid.h"
 
 #define COMP      "hook"
@@ -277,6 +278,10 @@ static struct job *make_job(struct chhook *h, const struct wa_inmsg *m, int atte
 {
     struct job *j = calloc(1, sizeof *j);
     cJSON *o = gw_inmsg_json(h->account, m);
+    struct st_mfile f;
+    if (o && wa_inmsg_kind_is_media(m->kind))
+        gw_json_add_file(o, h->account, m->cursor,
+                         st_mfile_get(h->db, m->cursor, &f) == 1 ? &f : NULL);
     if (o) {
         cJSON *text = cJSON_DetachItemFromObjectCaseSensitive(o, "text");
         cJSON_AddNumberToObject(o, "attempt", attempt);
@@ -379,13 +384,32 @@ static void settle_rows(struct chhook *h, const int64_t *cursors, size_t n)
         h->st.skipped += n;
 }
 
+/* A media row whose file is still being fetched, received less than media.hook_wait_s ago:
+ * the hook waits for it (and the rows after it wait too: the agent sees them in order).
+ * *wait_ms: how much longer. */
+static bool file_pending(struct chhook *h, const struct st_inbox_msg *row, int64_t now,
+                         uint64_t *wait_ms)
+{
+    struct wa_inmsg m;
+    wa_inmsg_from_row(row, &m);
+    if (!wa_inmsg_kind_is_media(m.kind)) return false;
+    int64_t until = (row->received + (int64_t)h->cfg->media_hook_wait_s) * 1000;
+    struct st_mfile f;
+    if (until <= now || st_mfile_get(h->db, row->cursor, &f) != 1 || f.state != ST_MF_PENDING)
+        return false;
+    *wait_ms = (uint64_t)(until - now);
+    return true;
+}
+
 /* One pass over the pending rows that are due: start runs while slots are free; settle the
- * ones that need no hook. Returns -EAGAIN when a store error stopped it. */
+ * ones that need no hook. Returns -EAGAIN when a store error stopped it, 1 when a row waits
+ * for its file (the timer is set to its deadline). */
 static int scan(struct chhook *h)
 {
     int64_t after = 0, now = wall_ms();
+    bool held = false;
     unsigned max = h->cfg->hook_exec_max_running;
-    while (h->st.running < max) {
+    while (h->st.running < max && !held) {
         struct st_inbox_msg *v = NULL;
         size_t n = 0, limit = SCAN_PAGE + h->st.running;
         if (st_inbox_pending(h->db, after, now, limit, &v, &n) < 0) {
@@ -399,6 +423,12 @@ static int scan(struct chhook *h)
         for (size_t i = 0; i < n && h->st.running < max && !err; i++) {
             after = v[i].cursor;
             if (is_running(h, v[i].cursor)) continue;
+            uint64_t wait = 0;
+            if (file_pending(h, &v[i], now, &wait)) { /* woken by chhook_wake, or the deadline */
+                held = true;
+                kick(h, wait);
+                break;
+            }
             struct wa_inmsg m;
             wa_inmsg_from_row(&v[i], &m);
             /* a row started before (attempts) was admitted then */
@@ -413,7 +443,7 @@ static int scan(struct chhook *h)
         if (err) return -EAGAIN;
         if (n < limit) break;
     }
-    return 0;
+    return held ? 1 : 0;
 }
 
 static void on_timer(uv_timer_t *t)
@@ -425,10 +455,12 @@ static void on_timer(uv_timer_t *t)
         if (n > 0) h->st.skipped += (unsigned long)n;
         return;
     }
-    if (scan(h) < 0) {
+    int sr = scan(h);
+    if (sr < 0) {
         kick(h, h->cfg->hook_exec_retry_base_ms);
         return;
     }
+    if (sr == 1) return; /* waiting for a file: its deadline (or chhook_wake) comes back */
     if (h->st.running >= h->cfg->hook_exec_max_running) return; /* on_done scans again */
     int64_t at = 0, now = wall_ms();
     if (st_inbox_next_due(h->db, now, &at) == 1) kick(h, (uint64_t)(at > now ? at - now : 0));
@@ -446,6 +478,11 @@ void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct
         return;
     }
     kick(h, 0); /* the row is in the inbox: the scan picks it up */
+}
+
+void chhook_wake(struct chhook *h)
+{
+    if (h && !h->closing && h->db) kick(h, 0);
 }
 
 void chhook_set_store(struct chhook *h, struct st_db *db)

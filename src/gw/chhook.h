@@ -103,6 +103,10 @@ void chhook_message(struct chhook *h, const struct wa_creds *creds, const struct
  * Attaching one scans it for rows left pending (e.g. by a crash). Runs started on an
  * earlier store are not recorded in the new one. */
 void chhook_set_store(struct chhook *h, struct st_db *db);
+/* Something a waiting row needed arrived (its file was fetched, or gave up): scan again. A
+ * media message waits for its file up to media.hook_wait_s after it was received (the rows
+ * after it wait too, in order); its JSON then carries "file" (gw/json.h gw_json_add_file). */
+void chhook_wake(struct chhook *h);
 /* Forget the event ring (before the API server closes). NULL ok. */
 void chhook_detach_api(struct chhook *h);
 /* Kill the running commands (their rows stay pending), free when the last one is reaped.

@@ -109,6 +109,13 @@ static const struct {
     {"wagate_channel_messages_out_total", "messages accepted into the outbox", API_METRIC_COUNTER},
     {"wagate_channel_signed_prekey_rotations_total",
      "new signed pre-keys stored (with the credentials) to be uploaded", API_METRIC_COUNTER},
+    {"wagate_channel_media_fetched_total",
+     "received files downloaded, verified and stored (or found stored already)",
+     API_METRIC_COUNTER},
+    {"wagate_channel_media_failed_total",
+     "received files given up (expired on the server, not authentic, over the cap, retries "
+     "exhausted)",
+     API_METRIC_COUNTER},
 };
 
 /* Every family declared; this account's plain series at 0 (the by-cause and by-state ones are

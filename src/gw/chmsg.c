@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/chmedia.h"
 #include "gw/json.h"
 
 #define COMP "whatsapp"
@@ -23,6 +24,7 @@ struct chmsg {
     struct api_metrics *metrics;
     struct chhook *hook;      /* the channel's exec hook (gw/chhook.h), may be NULL */
     struct gw_access *access; /* the access policy before every sink (gw/access.h), may be NULL */
+    struct chmedia *media;    /* fetches received files (gw/chmedia.h), may be NULL */
     struct wa_session_events ev;
     void (*repair)(void *ud, unsigned peers);
     void *repair_ud;
@@ -56,7 +58,11 @@ static void on_message(void *ud, const struct wa_inmsg *r)
     if (r->cursor > m->last_cursor) m->last_cursor = r->cursor;
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
-    publish(m, "message.received", gw_inmsg_json(m->account, r));
+    cJSON *d = gw_inmsg_json(m->account, r);
+    bool media = wa_inmsg_kind_is_media(r->kind);
+    if (d && media) gw_json_add_file(d, m->account, r->cursor, NULL);
+    publish(m, "message.received", d);
+    if (media) chmedia_kick(m->media);
     /* the one access check: stored, acked and counted above; the sinks only when allowed. The
      * hook reads its work from the inbox and asks gw_access_admit, which remembers this. */
     (void)gw_access_check(m->access, m->creds, r);
@@ -123,6 +129,12 @@ void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), voi
     m->repair_ud = ud;
 }
 
+static void on_media_retry(void *ud, const struct wa_node *n)
+{
+    struct chmsg *m = ud;
+    chmedia_on_retry(m->media, n);
+}
+
 static void on_not_stored(void *ud, const char *tag, const char *id, int err)
 {
     struct chmsg *m = ud;
@@ -166,6 +178,7 @@ struct chmsg *chmsg_new(const char *account, const struct wa_creds *creds,
                                        .undecryptable = on_undecryptable,
                                        .not_stored = on_not_stored,
                                        .store_failing = on_store_failing,
+                                       .media_retry = on_media_retry,
                                        .ud = m};
     return m;
 }
@@ -178,6 +191,11 @@ void chmsg_free(struct chmsg *m)
 void chmsg_set_hook(struct chmsg *m, struct chhook *hook)
 {
     if (m) m->hook = hook;
+}
+
+void chmsg_set_media(struct chmsg *m, struct chmedia *media)
+{
+    m->media = media;
 }
 
 void chmsg_set_access(struct chmsg *m, struct gw_access *a)

@@ -51,5 +51,8 @@ int64_t chmsg_last_cursor(const struct chmsg *m);
 const struct wa_session_events *chmsg_events(struct chmsg *m);
 /* The store-wide repair trigger (session event store_failing) goes to fn. NULL ok. */
 void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), void *ud);
+/* Received media messages kick the channel's file fetcher (NULL: none). */
+struct chmedia;
+void chmsg_set_media(struct chmsg *m, struct chmedia *media);
 /* A send was answered (queued or a duplicate). */
 void chmsg_sent(struct chmsg *m, const struct gw_send_result *r);

@@ -80,6 +80,11 @@ struct wg_config {
     /* whatsapp.chunk_size: a text longer than this many characters (16..65536, default
      * 4000) goes out as several messages, split at word boundaries (gw/chunk.h) */
     unsigned wa_chunk_size;
+    /* media.*: received files (gw/chmedia.h): the size budget per account (MiB), their age
+     * limit, how long the exec hook waits for a message's file before it runs without it, and
+     * the CA bundle for the media hosts (empty: whatsapp.tls_ca_file, else the system store) */
+    unsigned media_max_mb, media_keep_days, media_hook_wait_s;
+    char media_ca_file[CFG_PATH_MAX];
     /* whatsapp.mark_read: "never" (default) or "on_handled": a read receipt for each message
      * the exec hook handled */
     char wa_mark_read[16];

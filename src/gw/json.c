@@ -2,6 +2,8 @@
 /* json.c -- the JSON forms of the gateway's domain values. */
 #include "gw/json.h"
 
+#include "store/mediafile.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -209,4 +211,18 @@ cJSON *gw_channel_status_json(const struct gw_channel_status *st)
         if (list) cJSON_AddItemToObject(w, "list", list);
     }
     return o;
+}
+
+void gw_json_add_file(cJSON *o, const char *account, int64_t cursor, const struct st_mfile *f)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, "file");
+    if (!x) return;
+    enum st_mfile_state st = f ? f->state : ST_MF_PENDING;
+    cJSON_AddStringToObject(x, "state", st_mfile_state_name(st));
+    if (st == ST_MF_DONE && f->path[0]) cJSON_AddStringToObject(x, "path", f->path);
+    if (f && f->error[0] && st != ST_MF_DONE) cJSON_AddStringToObject(x, "error", f->error);
+    if (f && f->attempts > 0) cJSON_AddNumberToObject(x, "attempts", f->attempts);
+    char url[160];
+    snprintf(url, sizeof url, "/api/v1/media/%lld?account=%s", (long long)cursor, account);
+    cJSON_AddStringToObject(x, "url", url);
 }

@@ -16,6 +16,11 @@ struct gw_channel_status;
  * ("text" then holds U+FFFD for each invalid sequence). Every string is valid UTF-8.
  * A new object (NULL on ENOMEM); the caller owns it. */
 cJSON *gw_inmsg_json(const char *account, const struct wa_inmsg *m);
+/* A received file's state on o: "file": {"state" (pending|done|failed|expired), "path"? (done:
+ * the verified plaintext under the state dir), "error"? (failed), "url" (the API route that
+ * serves it: /api/v1/media/CURSOR?account=ACCOUNT)}. f NULL = pending. */
+struct st_mfile;
+void gw_json_add_file(cJSON *o, const char *account, int64_t cursor, const struct st_mfile *f);
 /* An outgoing message: {"account","id","to","state","error"? (why it failed),"attempts",
  * "created","updated"} (times in Unix seconds). A new object; the caller owns it. */
 cJSON *gw_outmsg_json(const char *account, const struct st_outbox_msg *m);

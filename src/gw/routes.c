@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/server.h"
+#include "core/fileio.h"
 #include "core/qr.h"
 #include "core/utf8.h"
 #include "gw/access.h"
@@ -17,6 +18,7 @@
 #include "gw/notify.h"
 #include "gw/sendwait.h"
 #include "gw/webhook.h"
+#include "store/mediafile.h"
 #include "store/msgstore.h"
 
 #define CH_PREFIX "/api/v1/channels/whatsapp/"
@@ -492,14 +494,21 @@ static void cursor_fields(cJSON *o, const struct gw_cursor_info *ci, long long e
     if (ahead) cJSON_ReplaceItemInObject(o, "next_cursor", cJSON_CreateNumber((double)ci->last));
 }
 
-static cJSON *inbox_json(const char *account, int64_t after, const struct st_inbox_msg *v, size_t n)
+static cJSON *inbox_json(struct gw_channel *ch, int64_t after, const struct st_inbox_msg *v,
+                         size_t n)
 {
+    const char *account = gw_channel_account(ch);
     cJSON *arr = cJSON_CreateArray();
     int64_t next = after;
     for (size_t i = 0; i < n; i++) {
         struct wa_inmsg m;
         wa_inmsg_from_row(&v[i], &m);
-        cJSON_AddItemToArray(arr, gw_inmsg_json(account, &m));
+        cJSON *o = gw_inmsg_json(account, &m);
+        struct st_mfile f;
+        if (o && wa_inmsg_kind_is_media(m.kind))
+            gw_json_add_file(o, account, m.cursor,
+                             gw_channel_media_file(ch, m.cursor, &f) == 1 ? &f : NULL);
+        cJSON_AddItemToArray(arr, o);
         next = v[i].cursor;
     }
     cJSON *o = cJSON_CreateObject();
@@ -568,12 +577,72 @@ static void messages_get(const struct api_request *req, struct api_response *res
         api_response_error(res, 500, strerror(-rc));
         return;
     }
-    cJSON *o = inbox_json(gw_channel_account(ch), after, v, n);
+    cJSON *o = inbox_json(ch, after, v, n);
     struct gw_cursor_info ci;
     gw_channel_cursors(ch, &ci);
     cursor_fields(o, &ci, epoch, after);
     api_response_json(res, 200, o);
     st_inbox_list_free(v, n);
+}
+
+/* GET /api/v1/media/{cursor}?account=ID: a received file, as fetched and verified (the
+ * message's mimetype). 404 no such media message, 409 not fetched yet (pending: retry later),
+ * 410 failed or expired (why), 413 over the API's body cap (read it at "path" instead). The
+ * file is read on the loop thread: at most API_MEDIA_MAX bytes, from the page cache in the
+ * usual case. */
+#define API_MEDIA_MAX (8u << 20)
+static void media_get(const struct api_request *req, struct api_response *res, void *arg)
+{
+    char acct[CFG_ACCOUNT_ID_MAX + 2] = "default";
+    long ar = http_query_param(req->http->query, "account", acct, sizeof acct);
+    const char *rest = req->rest[0] == '/' ? req->rest + 1 : "";
+    char *end = NULL;
+    long long cursor = strtoll(rest, &end, 10);
+    if ((ar < 0 && ar != -ENOENT) || !rest[0] || *end || cursor < 1) {
+        api_response_error(res, 400, "/api/v1/media/{cursor}[?account=ID]");
+        return;
+    }
+    struct gw_channel *ch = gw_channel_list_find(arg, acct);
+    if (!ch) {
+        api_response_error(res, 404, "no such account");
+        return;
+    }
+    struct st_mfile f;
+    char mime[130] = "application/octet-stream";
+    int rc = gw_channel_media_file(ch, cursor, &f);
+    if (rc == 1) gw_channel_media_mime(ch, cursor, mime, sizeof mime);
+    if (rc == -EAGAIN) {
+        api_response_error(res, 503, "the channel's store is not open");
+    } else if (rc < 0) {
+        api_response_error(res, 500, strerror(-rc));
+    } else if (rc == 0) {
+        api_response_error(res, 404, "no media message with that cursor");
+    } else if (f.state == ST_MF_PENDING) {
+        api_response_error(res, 409, "the file is not fetched yet; try again shortly");
+    } else if (f.state != ST_MF_DONE) {
+        char why[ST_MFILE_ERROR_MAX + 64];
+        snprintf(why, sizeof why, "the file is %s%s%s", st_mfile_state_name(f.state),
+                 f.error[0] ? ": " : "", f.error);
+        api_response_error(res, 410, why);
+    } else {
+        char *data = NULL;
+        size_t len = 0;
+        int r = file_read_all(f.path, API_MEDIA_MAX, &data, &len);
+        if (r == -EFBIG || r == -ENOBUFS) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "error", "the file is larger than the API serves (8 MiB)");
+            cJSON_AddStringToObject(o, "path", f.path);
+            api_response_json(res, 413, o);
+        } else if (r < 0) {
+            api_response_error(res, 410, "the file is gone from the state dir");
+        } else {
+            res->status = 200;
+            snprintf(res->content_type, sizeof res->content_type, "%s", mime);
+            buf_reset(&res->body);
+            if (buf_append(&res->body, data, len) < 0) api_response_error(res, 500, "no memory");
+        }
+        free(data);
+    }
 }
 
 /* POST /api/v1/chats/{jid}/chatstate {"state":"composing|recording|paused","account"?}. */
@@ -646,6 +715,7 @@ int gw_routes_add(struct api_server *s, struct gw_channel_list *list)
     if (r == 0) r = api_server_add_route(s, "POST", CH_PREFIX, true, channel_post, list);
     if (r == 0) r = api_server_add_route(s, "POST", MSG_PATH, true, messages_post, list);
     if (r == 0) r = api_server_add_route(s, "GET", MSG_PATH, true, messages_get, list);
+    if (r == 0) r = api_server_add_route(s, "GET", "/api/v1/media", true, media_get, list);
     if (r == 0) r = api_server_add_route(s, "POST", "/api/v1/chats", true, chats_post, list);
     /* the dashboard's page and assets at / (gw/dashboard.h) */
     if (r == 0) r = gw_dashboard_add(s);

@@ -129,6 +129,21 @@ static const char *const sql[ST_Q_COUNT] = {
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_Q_MEDIA_GET] = "SELECT kind, mimetype, file_length, media_key, sha256, enc_sha256,"
                        " direct_path, url, media_key_ts FROM inbox_media WHERE cursor = ?1",
+    [ST_Q_MFILE_PENDING] = "SELECT cursor FROM inbox_media WHERE state = 'pending' AND cursor > ?1"
+                           " ORDER BY cursor LIMIT ?2",
+    [ST_Q_MFILE_SET] = "UPDATE inbox_media SET state = ?2, path = ?3, error = ?4, attempts = ?5,"
+                       " fetched = ?6 WHERE cursor = ?1",
+    [ST_Q_MFILE_GET] = "SELECT state, path, error, attempts, fetched FROM inbox_media"
+                       " WHERE cursor = ?1",
+    [ST_Q_MFILE_USED] = "SELECT coalesce(sum(file_length), 0) FROM (SELECT DISTINCT path,"
+                        " file_length FROM inbox_media WHERE state = 'done')",
+    [ST_Q_MFILE_OLDEST] = "SELECT path, min(fetched) FROM inbox_media WHERE state = 'done'"
+                          " GROUP BY path ORDER BY 2 LIMIT 1",
+    [ST_Q_MFILE_EXPIRE_PATH] = "UPDATE inbox_media SET state = 'expired' WHERE state = 'done'"
+                               " AND path = ?1",
+    [ST_Q_MFILE_BY_SHA] = "SELECT path FROM inbox_media WHERE state = 'done' AND sha256 = ?1"
+                          " LIMIT 1",
+    [ST_Q_MFILE_SET_DP] = "UPDATE inbox_media SET direct_path = ?2 WHERE cursor = ?1",
     [ST_Q_INBOX_MARK] = "UPDATE inbox SET delivered = 1 WHERE cursor = ?1",
     [ST_Q_INBOX_SET_RAW] = "UPDATE inbox SET text_raw = ?2 WHERE cursor = ?1",
     /* the AUTOINCREMENT high-water: the largest cursor ever given, deleted rows included */

@@ -117,6 +117,15 @@ enum st_q {
     ST_Q_WH_MARK_SET,
     ST_Q_WH_MARK_END,
     ST_Q_WH_REQUEUE_DEAD,
+    /* mediafile.c */
+    ST_Q_MFILE_PENDING,
+    ST_Q_MFILE_SET,
+    ST_Q_MFILE_GET,
+    ST_Q_MFILE_USED,
+    ST_Q_MFILE_OLDEST,
+    ST_Q_MFILE_EXPIRE_PATH,
+    ST_Q_MFILE_BY_SHA,
+    ST_Q_MFILE_SET_DP,
     ST_Q_COUNT
 };
 

@@ -281,7 +281,24 @@ static const char v9[] =
     "ALTER TABLE signed_prekeys ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;\n"
     "UPDATE signed_prekeys SET created = CAST(strftime('%s', 'now') AS INTEGER);\n";
 
-static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7, v8, v9};
+/* v10: the received files (gw/chmedia.c, store/mediafile.h): each media row's download state
+ * -- pending (to fetch), done (path holds the verified plaintext), failed (error says why, after
+ * attempts tries), expired (the file was removed by the size budget or its age) -- so a file
+ * acked before it was fetched is fetched after any crash, once.
+ */
+static const char v10[] =
+    "-- v10: download state of received media\n"
+    "ALTER TABLE inbox_media ADD COLUMN state TEXT NOT NULL DEFAULT 'pending'\n"
+    "  CHECK (state IN ('pending', 'done', 'failed', 'expired'));\n"
+    "ALTER TABLE inbox_media ADD COLUMN path TEXT NOT NULL DEFAULT ''\n"
+    "  CHECK (length(path) <= 4096);\n"
+    "ALTER TABLE inbox_media ADD COLUMN error TEXT NOT NULL DEFAULT ''\n"
+    "  CHECK (length(error) <= 512);\n"
+    "ALTER TABLE inbox_media ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE inbox_media ADD COLUMN fetched INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX inbox_media_state ON inbox_media (state, cursor);\n";
+
+static const char *const migrations[ST_SCHEMA_VERSION] = {v1, v2, v3, v4, v5, v6, v7, v8, v9, v10};
 
 const char *st_migration_sql(int version)
 {

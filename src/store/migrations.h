@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 /* Schema version of this build (= number of migrations). */
-#define ST_SCHEMA_VERSION 9
+#define ST_SCHEMA_VERSION 10
 
 /* SQL text of migration `version` (1..ST_SCHEMA_VERSION), or NULL when out of range. */
 const char *st_migration_sql(int version);

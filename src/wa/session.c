@@ -168,6 +168,9 @@ static void route_ack(struct wa_session *s, const struct wa_node *n)
 static void route_other(struct wa_session *s, const struct wa_node *n)
 {
     wa_batch_flush(s->batch);
+    const char *type = wa_node_attr(n, "type");
+    if (s->ev.media_retry && wa_nb_is(n, "notification") && type && !strcmp(type, "mediaretry"))
+        s->ev.media_retry(s->ev.ud, n);
     to_receiver(s, n);
 }
 

@@ -58,6 +58,9 @@ struct wa_session_events {
     /* Many distinct peers fail to decrypt at once (wa_recv_env.on_store_failing): the owner
      * runs the store-wide repair -- from a timer, never from inside this call. */
     void (*store_failing)(void *ud, unsigned peers, unsigned fails, unsigned oks);
+    /* A <notification type='mediaretry'> (wa/mediaretry.h): the answer to a media retry
+     * request; n is valid during the call only (the session acks it after). */
+    void (*media_retry)(void *ud, const struct wa_node *n);
     void *ud;
 };
 

@@ -228,8 +228,10 @@ export async function startWagate(fw, { dir } = {}) {
   dir ??= tmpDir('wagate-');
   const state = path.join(dir, 'state');
   const cfgPath = path.join(dir, 'wagate.json');
-  writeFileSync(cfgPath, JSON.stringify({ whatsapp: { endpoint: fw.plainUrl ?? fw.url,
-    noise_root_pubkey: fw.root, accounts: { default: {} } } }));
+  const cfg = { whatsapp: { endpoint: fw.plainUrl ?? fw.url, noise_root_pubkey: fw.root,
+    accounts: { default: {} } } };
+  if (fw.media) cfg.media = { ca_file: fw.ca }; // fakewa's media host: trust its test CA
+  writeFileSync(cfgPath, JSON.stringify(cfg));
   const logPath = path.join(dir, 'gw.log');
   const logFd = openSync(logPath, 'a');
   const proc = spawn(wagateBin(), ['--config', cfgPath, '--state-dir', state, 'gateway',

@@ -10,7 +10,9 @@ command -v python3 >/dev/null || { echo "not ok - python3 missing"; exit 1; }
 
 fakewa_up() {
   [ -x "$FW" ] || { echo "not ok - $FW not built"; exit 1; }
-  "$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn \
+  # FW_EXTRA: more fakewa options (e.g. "--media 127.0.0.1:0" for its HTTPS media host)
+  # shellcheck disable=SC2086
+  "$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn ${FW_EXTRA:-} \
     >"$T/fw.out" 2>"$T/fw.err" &
   FW_PID=$!
   PIDS+=("$FW_PID")

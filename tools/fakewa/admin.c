@@ -226,6 +226,12 @@ static void h_send_kind(struct aconn *c, struct fw_account *a, const cJSON *body
     char id[64], err[256] = "";
     struct fw_kind_msg *k = b ? fw_kind_build(b, err, sizeof err) : NULL;
     int rc = k ? fw_sim_send_msg(c->s, a, to, fw_kind_message(k), id, err, sizeof(err)) : -EINVAL;
+    /* a media message of a stored file: the phone can upload it again (media retry) */
+    const char *enc = jstr(b, "enc_sha256"), *mk = jstr(b, "media_key");
+    uint8_t key[32];
+    bool keep = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "media_retry"));
+    if (rc == 0 && keep && enc && mk && strlen(mk) == 64 && hex_decode(key, 32, mk, 64) == 32)
+        fw_media_remember(id, key, enc);
     fw_kind_free(k);
     cJSON_Delete(b);
     if (rc < 0) {

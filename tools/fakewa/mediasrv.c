@@ -724,6 +724,18 @@ static const struct msent *sent_find(const char *id)
     return NULL;
 }
 
+void fw_media_remember(const char *msg_id, const uint8_t key[WA_MEDIA_KEY_LEN], const char *enc_hex)
+{
+    if (!M.running || !msg_id || strlen(msg_id) >= WA_MRETRY_ID_MAX || !enc_hex ||
+        strlen(enc_hex) != 64 ||
+        (!M.sent && !(M.sent = calloc(FW_MEDIA_SENT_MAX, sizeof(*M.sent)))))
+        return;
+    struct msent *e = &M.sent[M.nsent++ % FW_MEDIA_SENT_MAX];
+    snprintf(e->id, sizeof(e->id), "%s", msg_id);
+    memcpy(e->key, key, WA_MEDIA_KEY_LEN);
+    snprintf(e->hex, sizeof(e->hex), "%s", enc_hex);
+}
+
 void fw_media_on_retry(struct fw_conn *c, const struct wa_node *receipt)
 {
     struct wa_mretry_key k;

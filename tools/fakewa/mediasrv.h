@@ -44,6 +44,10 @@ struct fw_conn;
 struct wa_node;
 void fw_media_on_retry(struct fw_conn *c, const struct wa_node *receipt);
 
+/* The phone sent message msg_id referencing the stored file enc_hex (its enc SHA-256, hex)
+ * with this media key: it answers media retries for it (last FW_MEDIA_SENT_MAX kept). */
+void fw_media_remember(const char *msg_id, const uint8_t key[32], const char *enc_hex);
+
 /* Admin routes under /admin/media (README.md): the reply (caller deletes) and *status, or
  * NULL when the route is not a media one. body may be NULL (GET). */
 cJSON *fw_media_admin(struct fw_server *s, const char *method, const char *path, const char *query,

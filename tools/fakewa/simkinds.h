@@ -6,7 +6,9 @@
  * revoke, with "text" (text / edit) or "caption", "reply_to" {"id","participant"?,"text"?}
  * (contextInfo with a quoted conversation), "mentions" [JIDs], "target" (reaction / edit /
  * revoke: the message id), "target_from_me" (bool, default true: a message the recipient
- * sent), "emoji", "file_name", "seconds", "mimetype", "lat"/"long"/"name", "vcard". Media get
+ * sent), "emoji", "file_name", "seconds", "mimetype", "lat"/"long"/"name", "vcard". Media carry
+ * a real file's fields when body has "direct_path" with "media_key", "file_sha256",
+ * "enc_sha256" (hex), "url"? and "file_length" (what POST /admin/media/put answers), else
  * plausible fields and no file: a random media key, the SHA-256 of random "file" bytes, an
  * enc SHA-256, a direct path and an mmg URL, a file length. Strings are borrowed from body,
  * which must outlive the use of the Message.
