@@ -51,32 +51,7 @@
 #include "wa/paircode.h"
 #include "wa/session.h"
 
-#define NO_RETRY    UINT64_MAX
-#define TICK_MS     1000
-#define QR_MAX      1024
-#define HEALTH_MISS 2 /* unanswered pings in a row = wedged */
-#define COMP        "whatsapp"
-
-/* whatsapp.* as a channel uses it (copied at start: a reload changes them only for channels
- * started later; gw/daemon.c says so). A copy of these, not of the whole wg_config (~100 KB
- * with the accounts' access lists), so that an account costs little (issue 16). */
-#define CHANNEL_RELEASE_TICKS 10 /* the store's page cache is given back every 10 ticks (10 s) */
-
-struct ch_wa_cfg {
-    char wa_endpoint[CFG_PATH_MAX];
-    uint8_t wa_noise_root[32];
-    char wa_tls_ca_file[CFG_PATH_MAX];
-    char wa_dns_servers[CFG_MAX_DNS][64];
-    unsigned wa_dns_count;
-    unsigned wa_backoff_base_ms, wa_backoff_cap_ms;
-    unsigned wa_repair_gap_ms, wa_repair_wait_ms, wa_repair_store_peers, wa_repair_window_s;
-    unsigned wa_repair_phone_delay_ms;
-    unsigned notify_outage_after_s;
-    unsigned wa_chunk_size;
-    bool mark_read;                    /* whatsapp.mark_read = on_handled */
-    uint32_t spk_rotate_s, spk_keep_s; /* signal.* in seconds */
-    unsigned spk_keep_max;
-};
+#include "gw/channel_int.h"
 
 static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
 {
@@ -99,100 +74,6 @@ static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
     w->spk_rotate_s = c->sig_spk_rotate_days * day;
     w->spk_keep_s = c->sig_spk_keep_days * day;
     w->spk_keep_max = c->sig_spk_keep_max;
-}
-
-struct gw_channel {
-    uv_loop_t *loop;
-    struct cursormark mark; /* the inbox high-water outside the database (gw/cursormark.h) */
-    bool mark_open;         /* checked against the open database */
-    unsigned release_ticks; /* housekeeping ticks since the store's page cache was given back */
-    char account[CFG_ACCOUNT_ID_MAX + 1];
-    char dbpath[PATH_MAX];
-    struct ch_wa_cfg cfg; /* the whatsapp.* values this channel uses, copied at start */
-    const char *dns[CFG_MAX_DNS];
-    int ka_min, ka_max, ka_deadline;
-    uint64_t down_notice_ms;
-    uint64_t down_since; /* first failure since the last connected; 0 = up */
-    int64_t down_since_wall_ms;
-    bool down_notified;
-    bool ever_connected;      /* a later connected is a reconnection */
-    uint64_t last_probe;      /* degraded: the last write probe of the store */
-    int store_err;            /* a store error while logging in: degraded once connected */
-    int64_t up_since_wall_ms; /* the current connection's start; 0 = not connected */
-    struct api_events *events;
-    struct api_metrics *metrics;
-    struct chmetrics_live live; /* the series read at scrape time (gw/chmetrics.h) */
-    const char *lost_cause;     /* what ended the last connection (chmetrics_cause), or NULL */
-
-    enum gw_ch_state state;
-    uint64_t since_mono;
-    int64_t since_wall_ms;
-    char last_error[256];
-    char detail[256]; /* why the current attempt failed locally (store, client) */
-    char attempt_reason[300];
-    bool retry_pending;
-    bool retry_hold;    /* the pending delay must run its course (a ban) */
-    uint64_t last_kick; /* the last early attempt (operator, network change); 0 = none */
-    bool retry_kick;    /* the pending retry was moved up by gw_channel_retry_now */
-    uint64_t retry_at, retry_delay;
-    int64_t retry_wall_ms;
-    struct chpolicy pol;
-
-    struct st_db *db;
-    struct sg_store store;
-    signal_context *sig;
-    struct sg_ctx *sg;
-    struct wa_creds creds;
-    bool have_creds;
-    struct wa_client *client;
-    struct wa_session *sess;    /* receive/send paths of the current client (wa/session.h) */
-    struct chmsg *msg;          /* their events as logs, API events, metrics (gw/chmsg.h) */
-    struct chhook *hook;        /* the exec hook on received messages (gw/chhook.h) */
-    struct gw_webhook *webhook; /* hooks.webhook: events to HTTP(S) endpoints (gw/webhook.h) */
-    struct gw_access *access;   /* the access policy before the hook (gw/access.h) */
-    struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
-    struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
-    struct gw_sendwait *sw;     /* API sends waiting for their shared COMMIT (gw/sendwait.h) */
-    bool own_notify;            /* notify was made here (no shared one given): closed here */
-    unsigned health_fail;
-
-    char qr[QR_MAX];
-    bool qr_valid;
-    uint64_t qr_expires;
-    uint64_t reconnects; /* successful reconnections (connected again after a loss) */
-    uint64_t attempts;   /* failed attempts (sessions that ended and were retried) */
-
-    uv_timer_t retry_timer, tick;
-    uv_timer_t repair_timer; /* the store-wide repair runs from here, never from a callback */
-    unsigned repair_peers;
-    bool repair_upload;   /* the next connected uploads fresh pre-keys */
-    uint64_t last_repair; /* monotonic ms of the last store-wide repair; 0 = none */
-    int open_handles;
-    bool closing;
-    void (*close_cb)(void *arg);
-    void *close_arg;
-};
-
-/* snprintf that truncates on purpose (log and status strings). */
-static void strfmt(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void strfmt(char *dst, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst, n, fmt, ap);
-    va_end(ap);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t now(const struct gw_channel *ch)
-{
-    return uv_now(ch->loop);
 }
 
 /* ---- events, metrics, the transition function ---- */
@@ -237,8 +118,6 @@ static enum gw_note_kind outcome_kind(enum wa_outcome_class cls)
                                    : GW_NOTE_ERROR;
 }
 
-/* The one transition function. retry_ms: the delay of the attempt just scheduled, or
- * NO_RETRY. */
 static void on_tick(uv_timer_t *t);
 
 /* The 1 s housekeeping tick (QR expiry, the "unreachable" notice, the stuck-connecting
@@ -254,6 +133,8 @@ static void tick_update(struct gw_channel *ch)
         uv_timer_start(&ch->tick, on_tick, TICK_MS, TICK_MS);
 }
 
+/* The one transition function. retry_ms: the delay of the attempt just scheduled, or
+ * NO_RETRY. */
 static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *reason,
                       uint64_t retry_ms)
 {
