@@ -79,17 +79,17 @@ static void ch_wa_cfg_copy(struct ch_wa_cfg *w, const struct wg_config *c)
 /* ---- events, metrics, the transition function ---- */
 
 /* The channel's series (gw/chmetrics.h). */
-static void metric_add(struct gw_channel *ch, const char *name, double v)
+void ch_metric_add(struct gw_channel *ch, const char *name, double v)
 {
     chmetrics_add(ch->metrics, ch->account, name, v);
 }
 
-static void metric_set(struct gw_channel *ch, const char *name, double v)
+void ch_metric_set(struct gw_channel *ch, const char *name, double v)
 {
     chmetrics_set(ch->metrics, ch->account, name, v);
 }
 
-static void publish(struct gw_channel *ch, const char *type, cJSON *data)
+void ch_publish(struct gw_channel *ch, const char *type, cJSON *data)
 {
     gw_json_make_utf8(data); /* server texts (stream errors, failures) go out valid */
     if (ch->events && !ch->closing)
@@ -99,12 +99,12 @@ static void publish(struct gw_channel *ch, const char *type, cJSON *data)
 }
 
 /* An operator notification (gw/notify.h: deduplicated, every sink) and its resolution. */
-static void notice(struct gw_channel *ch, enum gw_note_kind kind, const char *text)
+void ch_notice(struct gw_channel *ch, enum gw_note_kind kind, const char *text)
 {
     if (!ch->closing) (void)gw_notify_raise(ch->notify, kind, ch->account, -1, text);
 }
 
-static void resolved(struct gw_channel *ch, enum gw_note_kind kind, const char *text)
+void ch_resolved(struct gw_channel *ch, enum gw_note_kind kind, const char *text)
 {
     if (!ch->closing) (void)gw_notify_resolve(ch->notify, kind, ch->account, text);
 }
@@ -135,8 +135,7 @@ static void tick_update(struct gw_channel *ch)
 
 /* The one transition function. retry_ms: the delay of the attempt just scheduled, or
  * NO_RETRY. */
-static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *reason,
-                      uint64_t retry_ms)
+void ch_set_state(struct gw_channel *ch, enum gw_ch_state to, const char *reason, uint64_t retry_ms)
 {
     enum gw_ch_state from = ch->state;
     ch->state = to;
@@ -156,143 +155,11 @@ static void set_state(struct gw_channel *ch, enum gw_ch_state to, const char *re
     cJSON_AddStringToObject(d, "to", gw_ch_state_name(to));
     cJSON_AddStringToObject(d, "reason", reason);
     if (retry_ms != NO_RETRY) cJSON_AddNumberToObject(d, "next_retry_ms", (double)retry_ms);
-    publish(ch, "channel.state", d);
+    ch_publish(ch, "channel.state", d);
     tick_update(ch);
 }
 
-/* ---- credentials (wa/credstore.h) ---- */
-
-static void account_dir(const struct gw_channel *ch, char *out, size_t n);
-
-/* Write the linked marker (core/statedir.h); a failure is logged, not fatal. */
-static void mark_linked(struct gw_channel *ch)
-{
-    char dir[PATH_MAX];
-    account_dir(ch, dir, sizeof dir);
-    int r = state_linked_mark(dir, ch->creds.me_pn);
-    if (r < 0)
-        log_warn(COMP, ch->account, "cannot write %s/%s: %s", dir, STATE_LINKED_FILE, strerror(-r));
-}
-
-static int save_creds(struct gw_channel *ch, const struct wa_creds *c)
-{
-    if (!ch->db) return -ENOTCONN;
-    int r = wa_creds_store(ch->db, c);
-    if (r < 0) {
-        strfmt(ch->last_error, sizeof ch->last_error, "saving credentials: %s",
-               st_db_last_error(ch->db));
-        log_error(COMP, ch->account, "%s", ch->last_error);
-        return r;
-    }
-    if (c != &ch->creds) ch->creds = *c;
-    ch->have_creds = true;
-    return 0;
-}
-
-/* Load the stored credentials, or create (and store) fresh unpaired ones. */
-static int load_creds(struct gw_channel *ch)
-{
-    int r = wa_creds_fetch(ch->db, &ch->creds);
-    if (r == 0) ch->have_creds = true;
-    if (r == 0 && wa_creds_is_paired(&ch->creds)) mark_linked(ch); /* linked before the marker */
-    if (r == 0 || r == -EUCLEAN) return r;
-    if (r != -ENOENT) return r;
-    r = wa_creds_generate(&ch->creds);
-    if (r < 0) return r;
-    log_info(COMP, ch->account, "no credentials yet: a new device identity was created");
-    return save_creds(ch, &ch->creds);
-}
-
-/* ---- the store ---- */
-
-static void close_store(struct gw_channel *ch)
-{
-    int mr = ch->mark_open ? cursormark_tick(&ch->mark, chmsg_last_cursor(ch->msg)) : 0;
-    if (mr < 0) log_warn(COMP, ch->account, "inbox marker: %s", strerror(-mr));
-    ch->mark_open = false;
-    wa_session_free(ch->sess);
-    ch->sess = NULL;
-    sg_ctx_free(ch->sg);
-    ch->sg = NULL;
-    if (ch->sig) signal_context_destroy(ch->sig);
-    ch->sig = NULL;
-    chhook_set_store(ch->hook, NULL);
-    gw_webhook_set_store(ch->webhook, NULL);
-    chmetrics_live_set_db(&ch->live, NULL);
-    if (ch->db && st_db_close(ch->db) < 0)
-        log_warn(COMP, ch->account, "closing the database reported an error");
-    ch->db = NULL;
-    wa_creds_wipe(&ch->creds);
-    ch->have_creds = false;
-}
-
-/* Rename `path`, -wal and -shm to path.<tag>-<UTC> (never delete). */
-static int move_aside(struct gw_channel *ch, const char *tag, char *newpath, size_t newlen)
-{
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    strfmt(newpath, newlen, "%s.%s-%s", ch->dbpath, tag, ts);
-    if (rename(ch->dbpath, newpath) < 0) return -errno;
-    const char *sfx[] = {"-wal", "-shm"};
-    for (int i = 0; i < 2; i++) {
-        char a[PATH_MAX + 8], b[PATH_MAX + 64];
-        strfmt(a, sizeof a, "%s%s", ch->dbpath, sfx[i]);
-        strfmt(b, sizeof b, "%s%s", newpath, sfx[i]);
-        if (access(a, F_OK) == 0 && rename(a, b) < 0) return -errno;
-    }
-    return 0;
-}
-
-static void quarantine_loggedout(struct gw_channel *ch, const char *why)
-{
-    close_store(ch);
-    char np[PATH_MAX + 64], text[PATH_MAX + 480];
-    int r = move_aside(ch, "loggedout", np, sizeof np);
-    if (r < 0)
-        strfmt(text, sizeof text, "%s; could not move the database aside: %s", why, strerror(-r));
-    else
-        strfmt(text, sizeof text,
-               "%s: logged out by the phone or the server; the old database was kept as %s; "
-               "run 'wagate channels login --account %s' to link again",
-               why, np, ch->account);
-    notice(ch, GW_NOTE_LOGGED_OUT, text);
-}
-
-/* <state>/accounts/<id>, where the linked marker (core/statedir.h) lives. */
-static void account_dir(const struct gw_channel *ch, char *out, size_t n)
-{
-    strfmt(out, n, "%s", ch->dbpath);
-    char *slash = strrchr(out, '/');
-    if (slash) *slash = '\0';
-}
-
-/* The database of a linked account is missing or empty: report it, keep what is there, and
- * wait for the owner (never a silent new device). */
-static void quarantine_lost(struct gw_channel *ch, int how)
-{
-    char np[PATH_MAX + 64] = "", text[PATH_MAX * 2 + 400];
-    int r = how == STATE_DB_EMPTY ? move_aside(ch, "empty", np, sizeof np) : 0;
-    strfmt(text, sizeof text,
-           "the database of this linked account is %s (%s)%s%s; no new device is made on its "
-           "own: restore it, or run 'wagate channels login --account %s' to link again",
-           how == STATE_DB_EMPTY ? "empty (0 bytes)" : "missing", ch->dbpath,
-           r < 0   ? ": could not move it aside: "
-           : np[0] ? ": quarantined as "
-                   : "",
-           r < 0 ? strerror(-r) : np, ch->account);
-    strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
-    notice(ch, GW_NOTE_LOGGED_OUT, text);
-    set_state(ch, GW_CH_LOGGED_OUT, how == STATE_DB_EMPTY ? "database empty" : "database missing",
-              NO_RETRY);
-}
-
 /* ---- store-wide session repair (design.md "Session repair" 3) ---- */
-
-static void force_attempt(struct gw_channel *ch, const char *why);
-static void drop_client(struct gw_channel *ch);
 
 /* From the repair timer: back up the database, delete every session and sender key (creds,
  * identity, pre-keys stay), reconnect; fresh pre-keys go up at the next connected. */
@@ -303,8 +170,8 @@ static void on_repair(uv_timer_t *t)
     ch->last_repair = now(ch);
     char reason[160], bak[PATH_MAX + 64], ts[32], text[PATH_MAX + 300];
     strfmt(reason, sizeof reason, "decryption failing for %u peers", ch->repair_peers);
-    set_state(ch, GW_CH_REPAIRING, reason, NO_RETRY);
-    drop_client(ch);
+    ch_set_state(ch, GW_CH_REPAIRING, reason, NO_RETRY);
+    ch_drop_client(ch);
     time_t tt = time(NULL);
     struct tm tm;
     gmtime_r(&tt, &tm);
@@ -314,17 +181,17 @@ static void on_repair(uv_timer_t *t)
     int n = st_sg_reset_sessions(ch->db);
     if (n < 0) {
         strfmt(text, sizeof text, "session repair failed: %s", st_db_last_error(ch->db));
-        notice(ch, GW_NOTE_ERROR, text);
-        force_attempt(ch, "session repair failed");
+        ch_notice(ch, GW_NOTE_ERROR, text);
+        ch_force_attempt(ch, "session repair failed");
         return;
     }
     ch->repair_upload = true;
-    metric_add(ch, "wagate_channel_session_repairs_total", 1);
+    ch_metric_add(ch, "wagate_channel_session_repairs_total", 1);
     strfmt(text, sizeof text,
            "encryption sessions were reset (%d sessions and sender keys deleted; decryption "
            "was failing for %u peers); backup %s",
            n, ch->repair_peers, b == 0 ? bak : "not written");
-    notice(ch, GW_NOTE_SESSIONS_RESET, text);
+    ch_notice(ch, GW_NOTE_SESSIONS_RESET, text);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddStringToObject(d, "text", "encryption sessions were reset");
@@ -334,8 +201,8 @@ static void on_repair(uv_timer_t *t)
         cJSON_AddStringToObject(d, "backup", bak);
     else
         cJSON_AddNullToObject(d, "backup");
-    publish(ch, "channel.repaired", d);
-    force_attempt(ch, "encryption sessions were reset");
+    ch_publish(ch, "channel.repaired", d);
+    ch_force_attempt(ch, "encryption sessions were reset");
 }
 
 /* chmsg's store_failing: at most one repair per CHANNEL_REPAIR_HOLD_MS. */
@@ -349,45 +216,6 @@ static void want_repair(void *ud, unsigned peers)
     }
     ch->repair_peers = peers;
     uv_timer_start(&ch->repair_timer, on_repair, 0, 0);
-}
-
-/* 0 open, 1 corrupt or lost (quarantined, state changed), < 0 error (last_error set). */
-static int open_store(struct gw_channel *ch)
-{
-    char err[512] = "", dir[PATH_MAX];
-    account_dir(ch, dir, sizeof dir);
-    int lost = state_db_check(dir, ch->dbpath);
-    if (lost > 0) {
-        quarantine_lost(ch, lost);
-        return 1;
-    }
-    int r = st_db_open(ch->dbpath, &ch->db, err, sizeof err);
-    if (r == -EUCLEAN) {
-        char np[PATH_MAX + 64] = "", qerr[256] = "", text[PATH_MAX + 400];
-        int q = st_db_quarantine(ch->dbpath, np, sizeof np, qerr, sizeof qerr);
-        strfmt(text, sizeof text, "database corrupt (%s): %s %s; a new QR is needed", err,
-               q < 0 ? "could not quarantine it:" : "quarantined as", q < 0 ? qerr : np);
-        strfmt(ch->last_error, sizeof ch->last_error, "%s", text);
-        notice(ch, GW_NOTE_LOGGED_OUT, text);
-        set_state(ch, GW_CH_LOGGED_OUT, "database corrupt", NO_RETRY);
-        return 1;
-    }
-    if (r < 0) {
-        strfmt(ch->detail, sizeof ch->detail, "%s", err);
-        return r;
-    }
-    ch->store = st_sgstore(ch->db, SG_TRUST_ANY);
-    r = sg_context_create(&ch->sig);
-    if (r == 0) r = sg_ctx_new(&ch->sg, ch->sig, &ch->store);
-    if (r < 0) {
-        strfmt(ch->detail, sizeof ch->detail, "signal context: %s", strerror(-r));
-        close_store(ch);
-        return r;
-    }
-    chhook_set_store(ch->hook, ch->db);        /* hands over what a crash left pending */
-    gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
-    chmetrics_live_set_db(&ch->live, ch->db);
-    return 0;
 }
 
 /* ---- sessions ---- */
@@ -416,7 +244,7 @@ static int new_client(struct gw_channel *ch)
 }
 
 /* End the session now (no on_close will come) and forget the client. */
-static void drop_client(struct gw_channel *ch)
+void ch_drop_client(struct gw_channel *ch)
 {
     ch->store_err = 0;
     wa_session_free(ch->sess); /* first: it is attached to the client */
@@ -446,22 +274,22 @@ static void track_down(struct gw_channel *ch)
     if (!ch->down_since) {
         ch->down_since = t ? t : 1;
         ch->down_since_wall_ms = wall_ms();
-        metric_set(ch, "wagate_channel_down_since_seconds",
-                   (double)(ch->down_since_wall_ms / 1000));
+        ch_metric_set(ch, "wagate_channel_down_since_seconds",
+                      (double)(ch->down_since_wall_ms / 1000));
     }
     if (ch->down_notified || t - ch->down_since < ch->down_notice_ms) return;
     ch->down_notified = true;
-    metric_add(ch, "wagate_channel_outages_total", 1);
+    ch_metric_add(ch, "wagate_channel_outages_total", 1);
     char text[400];
     strfmt(text, sizeof text, "WhatsApp unreachable for %llu s (%s); still retrying",
            (unsigned long long)((t - ch->down_since) / 1000), ch->last_error);
-    notice(ch, GW_NOTE_LINK_DOWN, text);
+    ch_notice(ch, GW_NOTE_LINK_DOWN, text);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddNumberToObject(d, "down_since_ms", (double)ch->down_since_wall_ms);
     cJSON_AddNumberToObject(d, "down_s", (double)((t - ch->down_since) / 1000));
     cJSON_AddStringToObject(d, "last_error", ch->last_error);
-    publish(ch, "channel.down", d);
+    ch_publish(ch, "channel.down", d);
 }
 
 /* Connected again: the outage (if any) is over. */
@@ -472,20 +300,20 @@ static void end_outage(struct gw_channel *ch)
         char reason[160];
         unsigned long long s = (t - ch->down_since) / 1000;
         strfmt(reason, sizeof reason, "WhatsApp connection restored after %llu s", s);
-        resolved(ch, GW_NOTE_LINK_DOWN, reason);
+        ch_resolved(ch, GW_NOTE_LINK_DOWN, reason);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "account", ch->account);
         cJSON_AddNumberToObject(d, "down_s", (double)s);
-        publish(ch, "channel.restored", d);
+        ch_publish(ch, "channel.restored", d);
     } else if (gw_notify_is_open(ch->notify, GW_NOTE_LINK_DOWN, ch->account)) {
         /* raised before a restart (gw/notify.h keeps it): this process never saw it begin */
-        resolved(ch, GW_NOTE_LINK_DOWN,
-                 "WhatsApp connection restored (the outage began before the gateway restarted)");
+        ch_resolved(ch, GW_NOTE_LINK_DOWN,
+                    "WhatsApp connection restored (the outage began before the gateway restarted)");
     }
     ch->down_since = 0;
     ch->down_since_wall_ms = 0;
     ch->down_notified = false;
-    metric_set(ch, "wagate_channel_down_since_seconds", 0);
+    ch_metric_set(ch, "wagate_channel_down_since_seconds", 0);
 }
 
 /* The channel stops retrying (logged out, stopped): no outage is tracked any more, and an
@@ -495,23 +323,23 @@ static void drop_outage(struct gw_channel *ch, const char *why)
     if (ch->down_notified) {
         char text[400];
         strfmt(text, sizeof text, "no longer retrying: %s", why);
-        resolved(ch, GW_NOTE_LINK_DOWN, text);
+        ch_resolved(ch, GW_NOTE_LINK_DOWN, text);
     } else if (gw_notify_is_open(ch->notify, GW_NOTE_LINK_DOWN, ch->account)) {
         char text[400];
         strfmt(text, sizeof text, "no longer retrying: %s", why);
-        resolved(ch, GW_NOTE_LINK_DOWN, text);
+        ch_resolved(ch, GW_NOTE_LINK_DOWN, text);
     }
     ch->down_since = 0;
     ch->down_since_wall_ms = 0;
     ch->down_notified = false;
-    metric_set(ch, "wagate_channel_down_since_seconds", 0);
+    ch_metric_set(ch, "wagate_channel_down_since_seconds", 0);
 }
 
 static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
 {
     if (ch->up_since_wall_ms) ch->lost_cause = chmetrics_cause(o); /* a connection ended */
     ch->up_since_wall_ms = 0;
-    metric_set(ch, "wagate_channel_connected_since_seconds", 0);
+    ch_metric_set(ch, "wagate_channel_connected_since_seconds", 0);
     struct chaction a;
     chpolicy_on_outcome(&ch->pol, o, now(ch), &a);
     if (o->cls != WA_OC_RESTART)
@@ -519,13 +347,13 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     ch->qr_valid = false;
     ch->health_fail = 0;
     if (a.quarantine)
-        quarantine_loggedout(ch, a.reason);
+        ch_quarantine_loggedout(ch, a.reason);
     else if (a.notify)
-        notice(ch, outcome_kind(o->cls), a.reason);
+        ch_notice(ch, outcome_kind(o->cls), a.reason);
     if (!a.retry) {
         drop_outage(ch, a.reason);
         ch->retry_pending = false;
-        set_state(ch, a.next, a.reason, NO_RETRY);
+        ch_set_state(ch, a.next, a.reason, NO_RETRY);
         return;
     }
     if (o->cls == WA_OC_TRANSIENT) track_down(ch);
@@ -538,7 +366,7 @@ static void handle_outcome(struct gw_channel *ch, const struct wa_outcome *o)
     if (a.next == GW_CH_CONNECTING) /* at once: the attempt makes the transition */
         strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", a.reason);
     else
-        set_state(ch, a.next, a.reason, a.delay_ms);
+        ch_set_state(ch, a.next, a.reason, a.delay_ms);
 }
 
 /* A local failure (store, credentials, client creation) counts as a transient outcome. */
@@ -554,19 +382,19 @@ static void local_failure(struct gw_channel *ch, const char *what, int err)
 static void check_cursors(struct gw_channel *ch)
 {
     char dir[PATH_MAX], text[400];
-    account_dir(ch, dir, sizeof dir);
+    ch_account_dir(ch, dir, sizeof dir);
     int r = cursormark_open(&ch->mark, dir, ch->db, !ch->have_creds, text, sizeof text);
     ch->mark_open = true;
     if (r < 0 || (r == 0 && text[0])) log_warn(COMP, ch->account, "%s", text);
     if (r != 1) return;
-    notice(ch, GW_NOTE_CURSOR_RESET, text);
+    ch_notice(ch, GW_NOTE_CURSOR_RESET, text);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddNumberToObject(d, "epoch", (double)ch->mark.epoch);
     cJSON_AddNumberToObject(d, "missed_from", (double)ch->mark.reset_from);
     cJSON_AddNumberToObject(d, "missed_to", (double)ch->mark.reset_to);
     cJSON_AddStringToObject(d, "text", text);
-    publish(ch, "inbox.cursor_reset", d);
+    ch_publish(ch, "inbox.cursor_reset", d);
 }
 
 static void attempt(struct gw_channel *ch)
@@ -575,19 +403,19 @@ static void attempt(struct gw_channel *ch)
     ch->retry_pending = false;
     ch->detail[0] = '\0';
     if (!ch->db) {
-        int r = open_store(ch);
+        int r = ch_open_store(ch);
         if (r == 1) return;
         if (r < 0) return local_failure(ch, "store", r);
     }
     if (!ch->have_creds) {
-        int r = load_creds(ch);
+        int r = ch_load_creds(ch);
         if (r == -EUCLEAN) {
-            close_store(ch);
+            ch_close_store(ch);
             char np[PATH_MAX + 64];
-            if (move_aside(ch, "badcreds", np, sizeof np) == 0)
-                notice(ch, GW_NOTE_LOGGED_OUT,
-                       "stored credentials are invalid: database moved aside");
-            set_state(ch, GW_CH_LOGGED_OUT, "invalid stored credentials", NO_RETRY);
+            if (ch_move_aside(ch, "badcreds", np, sizeof np) == 0)
+                ch_notice(ch, GW_NOTE_LOGGED_OUT,
+                          "stored credentials are invalid: database moved aside");
+            ch_set_state(ch, GW_CH_LOGGED_OUT, "invalid stored credentials", NO_RETRY);
             return;
         }
         if (r < 0) {
@@ -618,14 +446,14 @@ static void attempt(struct gw_channel *ch)
     bool pairing = !wa_creds_is_paired(&ch->creds);
     int r = wa_client_start(ch->client, &ch->creds, &ch->store);
     if (r < 0) {
-        drop_client(ch);
+        ch_drop_client(ch);
         return local_failure(ch, "session", r);
     }
     char reason[240];
     strfmt(reason, sizeof reason, "%s%s%s", ch->attempt_reason, ch->attempt_reason[0] ? ": " : "",
            pairing ? "pairing a new device" : "logging in with the stored credentials");
     ch->attempt_reason[0] = '\0';
-    set_state(ch, GW_CH_CONNECTING, reason, NO_RETRY);
+    ch_set_state(ch, GW_CH_CONNECTING, reason, NO_RETRY);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -642,73 +470,8 @@ static void end_session(struct gw_channel *ch, const char *text)
 {
     struct wa_outcome o = {.kind = WA_OUT_KEEPALIVE, .cls = WA_OC_TRANSIENT, .code = 408};
     strfmt(o.text, sizeof o.text, "%s", text);
-    drop_client(ch);
+    ch_drop_client(ch);
     handle_outcome(ch, &o);
-}
-
-/* ---- a store that cannot write (fault-matrix rows 30, 31) ---- */
-
-static void force_attempt(struct gw_channel *ch, const char *why);
-
-/* Degraded: try one real write (the credentials row, unchanged, in its own transaction: a
- * failure rolls back and leaves the stored row as it was). Once it commits, reconnect: the
- * server redelivers what was refused (nothing of it was acknowledged). */
-static void probe_store(struct gw_channel *ch)
-{
-    ch->last_probe = now(ch);
-    if (!ch->db || !ch->have_creds) return;
-    /* rewriting the credentials reuses pages, so it succeeds on a disk that is still full:
-     * a message needs new ones, so ask for some headroom as well */
-    char dir[PATH_MAX];
-    account_dir(ch, dir, sizeof dir);
-    struct statvfs vfs;
-    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < CHANNEL_PROBE_FREE) {
-        log_debug(COMP, ch->account, "store probe: %llu bytes free, below %u",
-                  (unsigned long long)vfs.f_bavail * vfs.f_frsize, CHANNEL_PROBE_FREE);
-        return;
-    }
-    int r = wa_creds_store(ch->db, &ch->creds);
-    if (r < 0) {
-        log_debug(COMP, ch->account, "store probe: still failing: %s", st_db_last_error(ch->db));
-        return;
-    }
-    log_info(COMP, ch->account,
-             "the store writes again: reconnecting so that the server redelivers what was refused");
-    if (!ch->closing) /* resolved once it stayed writable (a nearly full disk flaps) */
-        (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
-                                      "the store writes again", CHANNEL_DISK_SETTLE_MS);
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "account", ch->account);
-    publish(ch, "channel.storage_restored", d);
-    force_attempt(ch, "the store writes again");
-}
-
-/* A message could not be stored (chmsg): it was not acknowledged. While logged in (or once
- * the login it came in during completes), the channel is degraded (one alert) until a probe
- * write succeeds. */
-static void on_store_error(void *ud, int err)
-{
-    struct gw_channel *ch = ud;
-    if (ch->closing) return;
-    if (ch->state == GW_CH_CONNECTING && ch->client) {
-        ch->store_err = err; /* an offline stanza: degraded once the login completes */
-        return;
-    }
-    if (ch->state != GW_CH_CONNECTED) return;
-    char why[300];
-    strfmt(why, sizeof why,
-           "the store cannot write (%s): nothing is acknowledged, the server keeps the "
-           "messages; probing every %u s",
-           strerror(-err), CHANNEL_PROBE_MS / 1000);
-    strfmt(ch->last_error, sizeof ch->last_error, "store: %s", strerror(-err));
-    notice(ch, GW_NOTE_DISK, why);
-    ch->last_probe = now(ch);
-    set_state(ch, GW_CH_DEGRADED, why, NO_RETRY);
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "account", ch->account);
-    cJSON_AddStringToObject(d, "error", strerror(-err));
-    cJSON_AddStringToObject(d, "text", why);
-    publish(ch, "channel.degraded", d);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -721,7 +484,7 @@ static void on_tick(uv_timer_t *t)
     if (ch->state == GW_CH_CONNECTING && ch->client && now(ch) - ch->since_mono > CHANNEL_STUCK_MS)
         end_session(ch, "watchdog: session stuck while connecting");
     if (ch->state == GW_CH_DEGRADED && now(ch) - ch->last_probe >= CHANNEL_PROBE_MS)
-        probe_store(ch);
+        ch_probe_store(ch);
     if (ch->db && ++ch->release_ticks >= CHANNEL_RELEASE_TICKS) { /* idle or not: cheap */
         ch->release_ticks = 0;
         st_db_release_memory(ch->db);
@@ -741,32 +504,32 @@ static void cb_qr(void *ud, const char *qr, unsigned valid_ms)
     ch->qr_valid = true;
     ch->qr_expires = now(ch) + valid_ms;
     if (ch->state != GW_CH_PAIRING)
-        set_state(ch, GW_CH_PAIRING, "QR code ready: scan it with the phone", NO_RETRY);
+        ch_set_state(ch, GW_CH_PAIRING, "QR code ready: scan it with the phone", NO_RETRY);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "account", ch->account);
     cJSON_AddStringToObject(d, "qr", qr);
     cJSON_AddNumberToObject(d, "valid_ms", valid_ms);
-    publish(ch, "channel.qr", d);
+    ch_publish(ch, "channel.qr", d);
 }
 
 static int cb_paired(void *ud, const struct wa_creds *c)
 {
     struct gw_channel *ch = ud;
-    int r = save_creds(ch, c);
+    int r = ch_save_creds(ch, c);
     if (r == 0) {
         log_info(COMP, ch->account, "paired as %s (%s); credentials stored", c->me_pn,
                  c->platform[0] ? c->platform : "unknown platform");
-        mark_linked(ch);
+        ch_mark_linked(ch);
         char text[160];
         strfmt(text, sizeof text, "linked again as %s", c->me_pn);
-        resolved(ch, GW_NOTE_LOGGED_OUT, text);
+        ch_resolved(ch, GW_NOTE_LOGGED_OUT, text);
     }
     return r;
 }
 
 static int cb_creds(void *ud, const struct wa_creds *c)
 {
-    return save_creds(ud, c);
+    return ch_save_creds(ud, c);
 }
 
 static void cb_connected(void *ud, const char *lid, unsigned offline)
@@ -779,30 +542,31 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
     char reason[320];
     strfmt(reason, sizeof reason, "logged in as %s, %u offline stanza%s", ch->creds.me_pn, offline,
            offline == 1 ? "" : "s");
-    set_state(ch, GW_CH_CONNECTED, reason, NO_RETRY);
+    ch_set_state(ch, GW_CH_CONNECTED, reason, NO_RETRY);
     if (ch->store_err) {
         int e = ch->store_err;
         ch->store_err = 0;
-        on_store_error(ch, e);
+        ch_on_store_error(ch, e);
         return;
     }
     if (ch->ever_connected) {
         ch->reconnects++;
-        metric_add(ch, "wagate_channel_reconnects_total", 1);
+        ch_metric_add(ch, "wagate_channel_reconnects_total", 1);
         chmetrics_reconnect(ch->metrics, ch->account, ch->lost_cause);
     }
     ch->lost_cause = NULL;
     ch->ever_connected = true;
     ch->up_since_wall_ms = wall_ms();
-    metric_set(ch, "wagate_channel_connected_since_seconds", (double)(ch->up_since_wall_ms / 1000));
+    ch_metric_set(ch, "wagate_channel_connected_since_seconds",
+                  (double)(ch->up_since_wall_ms / 1000));
     if (ch->repair_upload) { /* after a store-wide repair: fresh one-time pre-keys */
         ch->repair_upload = false;
         int r = wa_client_prekey_topup(ch->client, 0);
         if (r < 0) log_warn(COMP, ch->account, "pre-key upload after the repair: %s", strerror(-r));
     }
-    resolved(ch, GW_NOTE_CONFLICT, "connected again: no other client holds the session");
-    resolved(ch, GW_NOTE_BANNED, "the ban is over: connected again");
-    resolved(ch, GW_NOTE_UPDATE_REQUIRED, "the server accepts the client again: connected");
+    ch_resolved(ch, GW_NOTE_CONFLICT, "connected again: no other client holds the session");
+    ch_resolved(ch, GW_NOTE_BANNED, "the ban is over: connected again");
+    ch_resolved(ch, GW_NOTE_UPDATE_REQUIRED, "the server accepts the client again: connected");
     /* at the first connection a disk problem can only be one raised before a restart (kept by
      * gw/notify.h): resolved once the store stayed writable */
     if (first && !ch->closing && gw_notify_is_open(ch->notify, GW_NOTE_DISK, ch->account))
@@ -854,7 +618,7 @@ static int spk_rotate(void *ud, const struct wa_creds *nc, const uint8_t *rec, s
         return r;
     }
     ch->creds = *nc;
-    metric_add(ch, "wagate_channel_signed_prekey_rotations_total", 1);
+    ch_metric_add(ch, "wagate_channel_signed_prekey_rotations_total", 1);
     return 0;
 }
 
@@ -1028,7 +792,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
     if (dnsprobe_new_for_url(loop, ch->cfg.wa_endpoint, ch->cfg.wa_dns_count ? ch->dns : NULL,
                              ch->cfg.wa_dns_count, probe_resolved, ch, &ch->probe) < 0)
         ch->probe = NULL; /* no probe: the backoff alone then */
-    chmsg_on_store_error(ch->msg, on_store_error, ch);
+    chmsg_on_store_error(ch->msg, ch_on_store_error, ch);
     struct gw_sendwait_ops so = {.settle = settle_sends, .on_durable = send_durable, .ud = ch};
     if (gw_sendwait_new(loop, &so, &ch->sw) < 0) ch->sw = NULL; /* then each send commits alone */
     uv_timer_init(loop, &ch->retry_timer);
@@ -1046,7 +810,7 @@ void gw_channel_start(struct gw_channel *ch)
 {
     if (ch->closing || ch->state != GW_CH_STOPPED) return;
     chpolicy_reset(&ch->pol);
-    set_state(ch, GW_CH_STARTING, "start", NO_RETRY);
+    ch_set_state(ch, GW_CH_STARTING, "start", NO_RETRY);
     schedule(ch, 0);
 }
 
@@ -1068,10 +832,10 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->closing = true;
     ch->close_cb = cb;
     ch->close_arg = arg;
-    drop_client(ch);
+    ch_drop_client(ch);
     gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
     ch->sw = NULL;
-    close_store(ch);
+    ch_close_store(ch);
     chmetrics_live_stop(&ch->live);
     dnsprobe_close(ch->probe);
     ch->probe = NULL;
@@ -1175,10 +939,10 @@ void gw_channel_status(const struct gw_channel *ch, struct gw_channel_status *st
 
 /* Operator-driven new attempt now: end any session. The backoff is not reset: if this attempt
  * fails too, the next delay continues where it was (repeated restarts cannot spin). */
-static void force_attempt(struct gw_channel *ch, const char *why)
+void ch_force_attempt(struct gw_channel *ch, const char *why)
 {
     ch->last_kick = now(ch);
-    drop_client(ch);
+    ch_drop_client(ch);
     strfmt(ch->attempt_reason, sizeof ch->attempt_reason, "%s", why);
     ch->retry_pending = false;
     uv_timer_stop(&ch->retry_timer);
@@ -1204,7 +968,7 @@ bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
                  "connecting again (%s): the attempt was still in %llu ms of "
                  "transport",
                  why, (unsigned long long)(now(ch) - ch->since_mono));
-        force_attempt(ch, why);
+        ch_force_attempt(ch, why);
         return true;
     }
     bool waiting = ch->retry_pending && !ch->retry_hold && ch->state == GW_CH_BACKOFF;
@@ -1223,14 +987,14 @@ bool gw_channel_retry_now(struct gw_channel *ch, const char *why)
     }
     log_info(COMP, ch->account, "retrying now (%s) instead of in %llu ms", why,
              (unsigned long long)left);
-    force_attempt(ch, why);
+    ch_force_attempt(ch, why);
     return true;
 }
 
 int gw_channel_restart(struct gw_channel *ch, const char *why)
 {
     if (ch->state == GW_CH_LOGGED_OUT) return -EPERM;
-    force_attempt(ch, why ? why : "operator restart");
+    ch_force_attempt(ch, why ? why : "operator restart");
     return 0;
 }
 
@@ -1240,25 +1004,25 @@ int gw_channel_logout(struct gw_channel *ch)
 {
     if (ch->closing) return -ECANCELED;
     if (ch->state == GW_CH_LOGGED_OUT && !ch->db && access(ch->dbpath, F_OK) != 0) return -EALREADY;
-    drop_client(ch);
+    ch_drop_client(ch);
     ch->retry_pending = false;
     uv_timer_stop(&ch->retry_timer);
-    close_store(ch);
+    ch_close_store(ch);
     char np[PATH_MAX + 64] = "", text[PATH_MAX + 160];
     bool had_db = access(ch->dbpath, F_OK) == 0;
-    int r = had_db ? move_aside(ch, "loggedout", np, sizeof np) : 0;
+    int r = had_db ? ch_move_aside(ch, "loggedout", np, sizeof np) : 0;
     if (r < 0) {
         strfmt(text, sizeof text, "logged out; could not move the database aside: %s",
                strerror(-r));
-        notice(ch, GW_NOTE_LOGGED_OUT, text);
-        set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
+        ch_notice(ch, GW_NOTE_LOGGED_OUT, text);
+        ch_set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
         return r;
     }
     strfmt(text, sizeof text, "logged out by the operator%s%s; link again with login",
            had_db ? ": the old database was kept as " : "", np);
-    notice(ch, GW_NOTE_LOGGED_OUT, text);
+    ch_notice(ch, GW_NOTE_LOGGED_OUT, text);
     drop_outage(ch, "logged out by the operator");
-    set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
+    ch_set_state(ch, GW_CH_LOGGED_OUT, "operator logout", NO_RETRY);
     return 0;
 }
 
@@ -1281,12 +1045,12 @@ void gw_channel_login(struct gw_channel *ch, struct gw_login_result *r)
         bool pair = unlinked(ch);
         if (ch->state == GW_CH_LOGGED_OUT) { /* the owner links anew: a fresh database is fine */
             char dir[PATH_MAX];
-            account_dir(ch, dir, sizeof dir);
+            ch_account_dir(ch, dir, sizeof dir);
             state_linked_clear(dir);
         }
         r->action = pair ? "pairing" : "linked; reconnecting now with the stored credentials";
         r->started = true;
-        force_attempt(ch, pair ? "login: pairing" : "login: force restart");
+        ch_force_attempt(ch, pair ? "login: pairing" : "login: force restart");
     }
 }
 
@@ -1326,7 +1090,7 @@ int gw_channel_login_phone(struct gw_channel *ch, const char *phone, struct gw_l
         cJSON_AddStringToObject(d, "account", ch->account);
         cJSON_AddStringToObject(d, "phone", r->phone);
         cJSON_AddNumberToObject(d, "valid_ms", r->valid_ms);
-        publish(ch, "channel.paircode", d); /* the code itself stays with the requester */
+        ch_publish(ch, "channel.paircode", d); /* the code itself stays with the requester */
     }
     return rc;
 }

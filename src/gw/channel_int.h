@@ -2,8 +2,8 @@
 /* channel_int.h -- PRIVATE to the channel supervisor (gw/channel): the state of one channel,
  * struct gw_channel, and the functions its files share.
  *
- * Included only by the files that make up gw/channel: channel.c. Nothing else may include it
- * (tests/ may); the contract for everyone else is gw/channel.h.
+ * Included only by the files that make up gw/channel: channel.c, chstore.c. Nothing else may
+ * include it (tests/ may); the contract for everyone else is gw/channel.h.
  *
  * Rules shared by these files (channel.c's head comment has the order of work):
  * - every state change goes through ch_set_state() (log line, metric, `channel.state`);
@@ -154,3 +154,50 @@ static inline uint64_t now(const struct gw_channel *ch)
 {
     return uv_now(ch->loop);
 }
+
+/* ---- channel.c: events, metrics, the transition function ---- */
+
+/* The channel's series (gw/chmetrics.h). */
+void ch_metric_add(struct gw_channel *ch, const char *name, double v);
+void ch_metric_set(struct gw_channel *ch, const char *name, double v);
+/* An event on the API stream (data is consumed; dropped once closing or without events). */
+void ch_publish(struct gw_channel *ch, const char *type, cJSON *data);
+/* An operator notification (gw/notify.h: deduplicated, every sink) and its resolution. */
+void ch_notice(struct gw_channel *ch, enum gw_note_kind kind, const char *text);
+void ch_resolved(struct gw_channel *ch, enum gw_note_kind kind, const char *text);
+/* The one transition function. retry_ms: the delay of the attempt just scheduled, or
+ * NO_RETRY. */
+void ch_set_state(struct gw_channel *ch, enum gw_ch_state to, const char *reason,
+                  uint64_t retry_ms);
+
+/* ---- chstore.c: credentials, the store, a store that cannot write ---- */
+
+/* <state>/accounts/<id>, where the linked marker (core/statedir.h) lives. */
+void ch_account_dir(const struct gw_channel *ch, char *out, size_t n);
+/* Write the linked marker (core/statedir.h); a failure is logged, not fatal. */
+void ch_mark_linked(struct gw_channel *ch);
+/* Store c (and take it as ch->creds): 0, -ENOTCONN without a store, or the store's error
+ * (logged, last_error set). */
+int ch_save_creds(struct gw_channel *ch, const struct wa_creds *c);
+/* Load the stored credentials, or create (and store) fresh unpaired ones. -EUCLEAN: the
+ * stored ones are invalid. */
+int ch_load_creds(struct gw_channel *ch);
+/* 0 open, 1 corrupt or lost (quarantined, state changed), < 0 error (detail set). */
+int ch_open_store(struct gw_channel *ch);
+/* Close the session's store side and the database (the inbox marker written first). */
+void ch_close_store(struct gw_channel *ch);
+/* Rename the database, -wal and -shm to <db>.<tag>-<UTC> (never delete): 0 or -errno. */
+int ch_move_aside(struct gw_channel *ch, const char *tag, char *newpath, size_t newlen);
+/* Logged out: close the store, move the database aside, tell the operator. */
+void ch_quarantine_loggedout(struct gw_channel *ch, const char *why);
+/* Degraded: one probe write of the store; once it commits, reconnect. */
+void ch_probe_store(struct gw_channel *ch);
+/* chmsg's store error (a message that could not be stored): degraded while logged in. */
+void ch_on_store_error(void *ud, int err);
+
+/* ---- channel.c: sessions (for now) ---- */
+
+/* End the session now (no on_close will come) and forget the client. */
+void ch_drop_client(struct gw_channel *ch);
+/* A new attempt now, ending any session; the backoff is not reset. */
+void ch_force_attempt(struct gw_channel *ch, const char *why);
