@@ -2,8 +2,8 @@
 /* channel_int.h -- PRIVATE to the channel supervisor (gw/channel): the state of one channel,
  * struct gw_channel, and the functions its files share.
  *
- * Included only by the files that make up gw/channel: channel.c, chstore.c. Nothing else may
- * include it (tests/ may); the contract for everyone else is gw/channel.h.
+ * Included only by the files that make up gw/channel: channel.c, chstore.c, chrepair.c. Nothing
+ * else may include it (tests/ may); the contract for everyone else is gw/channel.h.
  *
  * Rules shared by these files (channel.c's head comment has the order of work):
  * - every state change goes through ch_set_state() (log line, metric, `channel.state`);
@@ -201,3 +201,9 @@ void ch_on_store_error(void *ud, int err);
 void ch_drop_client(struct gw_channel *ch);
 /* A new attempt now, ending any session; the backoff is not reset. */
 void ch_force_attempt(struct gw_channel *ch, const char *why);
+
+/* ---- chrepair.c: store-wide session repair ---- */
+
+/* chmsg's store_failing: at most one repair per CHANNEL_REPAIR_HOLD_MS, run from the repair
+ * timer. */
+void ch_want_repair(void *ud, unsigned peers);
