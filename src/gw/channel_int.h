@@ -2,8 +2,9 @@
 /* channel_int.h -- PRIVATE to the channel supervisor (gw/channel): the state of one channel,
  * struct gw_channel, and the functions its files share.
  *
- * Included only by the files that make up gw/channel: channel.c, chstore.c, chrepair.c. Nothing
- * else may include it (tests/ may); the contract for everyone else is gw/channel.h.
+ * Included only by the files that make up gw/channel: channel.c, chstore.c, chrepair.c,
+ * chsession.c. Nothing else may include it (tests/ may); the contract for everyone else is
+ * gw/channel.h.
  *
  * Rules shared by these files (channel.c's head comment has the order of work):
  * - every state change goes through ch_set_state() (log line, metric, `channel.state`);
@@ -195,15 +196,32 @@ void ch_probe_store(struct gw_channel *ch);
 /* chmsg's store error (a message that could not be stored): degraded while logged in. */
 void ch_on_store_error(void *ud, int err);
 
-/* ---- channel.c: sessions (for now) ---- */
-
-/* End the session now (no on_close will come) and forget the client. */
-void ch_drop_client(struct gw_channel *ch);
-/* A new attempt now, ending any session; the backoff is not reset. */
-void ch_force_attempt(struct gw_channel *ch, const char *why);
-
 /* ---- chrepair.c: store-wide session repair ---- */
 
 /* chmsg's store_failing: at most one repair per CHANNEL_REPAIR_HOLD_MS, run from the repair
  * timer. */
 void ch_want_repair(void *ud, unsigned peers);
+
+/* ---- chsession.c: attempts, outcomes, outages, the housekeeping tick ---- */
+
+/* End the session now (no on_close will come) and forget the client. */
+void ch_drop_client(struct gw_channel *ch);
+/* The next attempt in delay ms (the retry timer). */
+void ch_schedule(struct gw_channel *ch, uint64_t delay);
+/* A new attempt now, ending any session; the backoff is not reset. */
+void ch_force_attempt(struct gw_channel *ch, const char *why);
+/* A session's outcome through the policy (gw/chpolicy.h): retry, stop or quarantine. */
+void ch_handle_outcome(struct gw_channel *ch, const struct wa_outcome *o);
+/* Tear the running session down and treat it as a keepalive outcome (health, watchdog). */
+void ch_end_session(struct gw_channel *ch, const char *text);
+/* Connected again: the outage (if any) is over (channel.restored). */
+void ch_end_outage(struct gw_channel *ch);
+/* The channel stops retrying: no outage tracked any more, an open link_down resolved. */
+void ch_drop_outage(struct gw_channel *ch, const char *why);
+/* The 1 s housekeeping tick (ch->tick). */
+void ch_on_tick(uv_timer_t *t);
+
+/* ---- channel.c (for now): the wa_client callbacks ---- */
+
+/* The callbacks (and signed pre-key ops) of every client the channel makes; ud = the channel. */
+extern const struct wa_client_cbs ch_client_cbs;
