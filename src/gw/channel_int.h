@@ -2,15 +2,17 @@
 /* channel_int.h -- PRIVATE to the channel supervisor (gw/channel): the state of one channel,
  * struct gw_channel, and the functions its files share.
  *
- * Included only by the files that make up gw/channel: channel.c, chstore.c, chrepair.c,
- * chsession.c. Nothing else may include it (tests/ may); the contract for everyone else is
- * gw/channel.h.
+ * Included only by the files that make up gw/channel: channel.c (the transition function, its
+ * events and metrics, the public API), chstore.c (credentials, the store, a store that cannot
+ * write), chrepair.c (the store-wide session repair), chsession.c (attempts, outcomes, outages, the
+ * housekeeping tick) and chclient.c (the wa_client callbacks). Nothing else may include it (tests/
+ * may); the contract for everyone else is gw/channel.h.
  *
  * Rules shared by these files (channel.c's head comment has the order of work):
  * - every state change goes through ch_set_state() (log line, metric, `channel.state`);
- * - nothing here re-enters the client from its own callbacks: an attempt runs from the retry
- *   timer or from an operator call (ch_force_attempt), a session ended early is dropped with
- *   ch_drop_client();
+ * - no attempt starts inside a client callback: it runs from a timer (retry, repair, tick) or
+ *   an operator call (ch_force_attempt); a session ended early is dropped with
+ *   ch_drop_client(), which is safe inside the client's callbacks;
  * - once ch->closing is set, nothing is published and no notification is raised.
  */
 #pragma once
@@ -185,7 +187,8 @@ int ch_save_creds(struct gw_channel *ch, const struct wa_creds *c);
 int ch_load_creds(struct gw_channel *ch);
 /* 0 open, 1 corrupt or lost (quarantined, state changed), < 0 error (detail set). */
 int ch_open_store(struct gw_channel *ch);
-/* Close the session's store side and the database (the inbox marker written first). */
+/* Close the session's store side and the database (the inbox marker written first); the
+ * credentials in memory are wiped. */
 void ch_close_store(struct gw_channel *ch);
 /* Rename the database, -wal and -shm to <db>.<tag>-<UTC> (never delete): 0 or -errno. */
 int ch_move_aside(struct gw_channel *ch, const char *tag, char *newpath, size_t newlen);
@@ -221,7 +224,7 @@ void ch_drop_outage(struct gw_channel *ch, const char *why);
 /* The 1 s housekeeping tick (ch->tick). */
 void ch_on_tick(uv_timer_t *t);
 
-/* ---- channel.c (for now): the wa_client callbacks ---- */
+/* ---- chclient.c: the wa_client callbacks ---- */
 
 /* The callbacks (and signed pre-key ops) of every client the channel makes; ud = the channel. */
 extern const struct wa_client_cbs ch_client_cbs;
