@@ -24,8 +24,11 @@ esac
 exit 0
 EOF
 mkdir -p "$T/g"
+# media.hook_wait_s 0: simkinds' media references no file on a media host, so the fetch only
+# fails and retries; the hook must not wait for it here (39-media tests the wait).
 printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s","chunk_size":50,
  "mark_read":"on_handled","accounts":{"default":{"dm_policy":"open"}}},
+ "media":{"hook_wait_s":0},
  "hooks":{"exec":{"command":"sh %s","timeout_ms":3000,"typing":true}}}\n' \
   "$LISTEN" "$ROOT" "$T/bot.sh" >"$T/g/wagate.json"
 
