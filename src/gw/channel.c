@@ -749,7 +749,7 @@ void gw_channel_media_mime(struct gw_channel *ch, int64_t cursor, char *mime, si
 {
     struct st_media_row row;
     if (ch->db && st_media_get(ch->db, cursor, &row) == 1 && row.mimetype[0] &&
-        !strpbrk(row.mimetype, "\r\n"))
+        !strpbrk(row.mimetype, "\r\n") && strlen(row.mimetype) < cap) /* never cut short */
         snprintf(mime, cap, "%s", row.mimetype);
 }
 

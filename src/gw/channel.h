@@ -180,7 +180,8 @@ int gw_channel_chatstate(struct gw_channel *ch, const char *to, const char *stat
 int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, size_t cap)
     __attribute__((warn_unused_result));
 /* A received file's state (store/mediafile.h): 1 found, 0 no media row, -EAGAIN (store not
- * open), errno. The message's mimetype (empty when unknown) into mime. */
+ * open), errno. The message's mimetype into mime, left as it is when unknown or longer than
+ * cap - 1 (a cut mimetype would be a wrong one). */
 struct st_mfile;
 int gw_channel_media_file(struct gw_channel *ch, int64_t cursor, struct st_mfile *out);
 void gw_channel_media_mime(struct gw_channel *ch, int64_t cursor, char *mime, size_t cap);

@@ -608,7 +608,7 @@ static void media_get(const struct api_request *req, struct api_response *res, v
         return;
     }
     struct st_mfile f;
-    char mime[130] = "application/octet-stream";
+    char mime[sizeof res->content_type] = "application/octet-stream";
     int rc = gw_channel_media_file(ch, cursor, &f);
     if (rc == 1) gw_channel_media_mime(ch, cursor, mime, sizeof mime);
     if (rc == -EAGAIN) {
