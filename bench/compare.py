@@ -416,6 +416,42 @@ def outbound(fw, gw, who, contact, jid, n):
     rec("outbound write syscalls per message", who, (fsyncs(gw.p.pid) - w0) / n)
 
 
+SYNCS = "fsync,fdatasync,sync_file_range,msync,sync,syncfs"
+
+
+def strace_syncs(pid, run):
+    """fsync-type syscalls of every thread of pid while run() runs (strace -f -c attached); None
+    when strace is missing or may not attach. ptrace slows the process: an untimed round."""
+    out = os.path.join(T, f"strace-{pid}.txt")
+    try:
+        st = subprocess.Popen(["strace", "-f", "-c", "-e", f"trace={SYNCS}", "-o", out, "-p", str(pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        run()
+        return None
+    time.sleep(0.5)
+    run()
+    st.send_signal(2)
+    st.wait()
+    try:
+        lines = open(out).read().splitlines()
+    except OSError:
+        return None
+    # "% time  seconds  usecs/call  calls  [errors]  syscall": calls is the fourth column
+    rows = [l.split() for l in lines]
+    return sum(int(r[3]) for r in rows if len(r) >= 5 and r[-1] in SYNCS.split(",") and r[3].isdigit())
+
+
+def outbound_syncs(fw, gw, who, contact, jid, n):
+    """One untimed outbound round of n concurrent API sends under strace: fsyncs per message."""
+    base = fw.inbox_len(contact)
+    to = jid if who == "baileys" else "+" + jid.split("@")[0]
+    k = strace_syncs(gw.p.pid, lambda: (gw.send(to, n), wait_for(
+        lambda: fw.inbox_len(contact) - base >= n, 120, f"{who} outbound at {contact}")))
+    if k is not None:
+        rec("outbound fsyncs per message (strace, untimed round)", who, k / n)
+
+
 def recovery_wagate(fw, gw, phone, fault, settle):
     before = gw.channels()[gw.accounts[0]].get("reconnects", 0)
     t0 = time.monotonic()
@@ -725,7 +761,9 @@ def main():
     for _ in range(ROUNDS):
         outbound(fw, w, "wagate", "alice", "15550002@s.whatsapp.net", N_OUT)
         outbound(fw, b, "baileys", "bob", "15550003@s.whatsapp.net", N_OUT)
-    total = ROUNDS * (N_IN + N_GROUP + N_OUT)
+    outbound_syncs(fw, w, "wagate", "alice", "15550002@s.whatsapp.net", N_OUT)
+    outbound_syncs(fw, b, "baileys", "bob", "15550003@s.whatsapp.net", N_OUT)
+    total = ROUNDS * (N_IN + N_GROUP + N_OUT) + 2 * N_OUT
     for who, g in (("wagate", w), ("baileys", b)):
         rec(f"RSS MiB after {total:,} messages", who, rss_threads(g.p.pid)[0])
 
@@ -790,8 +828,10 @@ def table(ceil_1, ceil_g, secs):
         "wagate commits each inbound message durably (SQLite WAL, synchronous=FULL) before it is "
         "acknowledged; Baileys' default store (useMultiFileAuthState) writes its key files with no "
         "fsync at all, and keeps no message store. CPU is the process tree's (schedstat).",
-        "Write syscalls stand in for fsyncs (/proc/PID/io syscw counts WAL writes, fsyncs and "
-        "socket writes).",
+        "Write syscalls: /proc/PID/io syscw (WAL writes, fsyncs and socket writes). fsyncs per "
+        f"message: fsync, fdatasync, sync_file_range, msync, sync, syncfs of every thread counted by "
+        f"`strace -f -c` attached for one extra outbound round of {N_OUT} sends from {SENDERS} "
+        "concurrent API connections (untimed: ptrace slows the process).",
         f"Whole compare run: {secs:.0f} s. A daemon serves up to 1024 accounts "
         "(CFG_MAX_ACCOUNTS); an account-per-node row that ran out says so (none in 60 s).",
     ]
