@@ -5,7 +5,9 @@
 # Env: BENCH_IN (1:1 inbound per run, default 2500), BENCH_GROUP (group inbound per run, 500),
 # BENCH_OUT (outbound per run, 300, max 330), BENCH_IDLE (idle seconds, 30), BENCH_STARTS (10),
 # BENCH_WAGATE_ACCOUNTS ("1,10,100"), BENCH_BAILEYS_ACCOUNTS ("1,10,100"), BENCH_ONLY ("nodes":
-# the accounts-per-node rows alone, e.g. BENCH_ONLY=nodes BENCH_WAGATE_ACCOUNTS=1000).
+# the accounts-per-node rows alone, e.g. BENCH_ONLY=nodes BENCH_WAGATE_ACCOUNTS=1000),
+# BENCH_NODE_CACHE (with BENCH_ONLY=nodes: a directory kept between runs holding fakewa's state
+# and each wagate node's linked store, so a rerun skips linking; made on the first run).
 import http.client, json, os, queue, statistics, subprocess, sys, tempfile, threading, time
 import shutil
 
@@ -25,6 +27,8 @@ STARTS = int(os.environ.get("BENCH_STARTS", "10"))
 W_ACC = [int(x) for x in os.environ.get("BENCH_WAGATE_ACCOUNTS", "1,10,100").split(",") if x]
 B_ACC = [int(x) for x in os.environ.get("BENCH_BAILEYS_ACCOUNTS", "1,10,100").split(",") if x]
 ONLY = os.environ.get("BENCH_ONLY", "")
+FLOOD_PERF = os.environ.get("BENCH_FLOOD_PERF", "") == "1"  # perf the flood: bench/out/flood-*.perf.txt
+NODE_CACHE = os.path.abspath(os.environ["BENCH_NODE_CACHE"]) if os.environ.get("BENCH_NODE_CACHE") and ONLY == "nodes" else ""
 ROUNDS = 3
 SENDERS = 4  # concurrent admin connections driving fakewa's simulated contacts
 T = tempfile.mkdtemp(prefix="wagate-compare-")
@@ -132,7 +136,7 @@ def stop(p):
 class Fakewa:
     def __init__(self):
         self.p = subprocess.Popen([FAKEWA, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-                                   "--state", os.path.join(T, "fw"), "--log-level", "warn"],
+                                   "--state", os.path.join(NODE_CACHE or T, "fw"), "--log-level", "warn"],
                                   stdout=subprocess.PIPE, text=True)
         PROCS.append(self.p)
         kv = {}
@@ -184,8 +188,8 @@ class Fakewa:
 
 # ---- wagate ----
 class Wagate:
-    def __init__(self, fw, name, accounts):
-        self.fw, self.dir, self.accounts = fw, os.path.join(T, name), accounts
+    def __init__(self, fw, name, accounts, base=None):
+        self.fw, self.dir, self.accounts = fw, os.path.join(base or T, name), accounts
         self.state = os.path.join(self.dir, "state")
         os.makedirs(self.dir, exist_ok=True)
         self.cfg = os.path.join(self.dir, "wagate.json")
@@ -233,10 +237,17 @@ class Wagate:
         def qr():
             s, b = self.api("POST", f"/api/v1/channels/whatsapp/{acct}/login")
             return b.get("qr") if isinstance(b, dict) else None
-        q = wait_for(qr, 20, "wagate QR")
-        s, b = self.fw.api("POST", "/admin/scan", {"qr": q, "phone": phone})
-        if s != 200:
-            raise RuntimeError(f"scan: {s} {b}")
+        for tries in range(3):  # a QR ref can rotate between reading it and the scan: read again
+            # an account linked by an earlier run (BENCH_NODE_CACHE) connects instead of a QR
+            q = wait_for(lambda: "linked" if self.acct_state(acct) == "connected" else qr(), 20,
+                         "wagate QR")
+            if q == "linked":
+                return
+            s, b = self.fw.api("POST", "/admin/scan", {"qr": q, "phone": phone})
+            if s == 200:
+                break
+            if tries == 2:
+                raise RuntimeError(f"scan: {s} {b}")
         wait_for(lambda: self.acct_state(acct) == "connected", 30, "linked")
 
     def acct_state(self, acct):  # one account's entry: cheap even with a thousand accounts
@@ -405,6 +416,42 @@ def outbound(fw, gw, who, contact, jid, n):
     rec("outbound write syscalls per message", who, (fsyncs(gw.p.pid) - w0) / n)
 
 
+SYNCS = "fsync,fdatasync,sync_file_range,msync,sync,syncfs"
+
+
+def strace_syncs(pid, run):
+    """fsync-type syscalls of every thread of pid while run() runs (strace -f -c attached); None
+    when strace is missing or may not attach. ptrace slows the process: an untimed round."""
+    out = os.path.join(T, f"strace-{pid}.txt")
+    try:
+        st = subprocess.Popen(["strace", "-f", "-c", "-e", f"trace={SYNCS}", "-o", out, "-p", str(pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        run()
+        return None
+    time.sleep(0.5)
+    run()
+    st.send_signal(2)
+    st.wait()
+    try:
+        lines = open(out).read().splitlines()
+    except OSError:
+        return None
+    # "% time  seconds  usecs/call  calls  [errors]  syscall": calls is the fourth column
+    rows = [l.split() for l in lines]
+    return sum(int(r[3]) for r in rows if len(r) >= 5 and r[-1] in SYNCS.split(",") and r[3].isdigit())
+
+
+def outbound_syncs(fw, gw, who, contact, jid, n):
+    """One untimed outbound round of n concurrent API sends under strace: fsyncs per message."""
+    base = fw.inbox_len(contact)
+    to = jid if who == "baileys" else "+" + jid.split("@")[0]
+    k = strace_syncs(gw.p.pid, lambda: (gw.send(to, n), wait_for(
+        lambda: fw.inbox_len(contact) - base >= n, 120, f"{who} outbound at {contact}")))
+    if k is not None:
+        rec("outbound fsyncs per message (strace, untimed round)", who, k / n)
+
+
 def recovery_wagate(fw, gw, phone, fault, settle):
     before = gw.channels()[gw.accounts[0]].get("reconnects", 0)
     t0 = time.monotonic()
@@ -545,12 +592,15 @@ def link_all(g, pairs, width=8):
 def per_node(fw, who, k, phone_base):
     """k linked accounts on one process: start to all connected, RSS, idle CPU, one flood."""
     if who == "wagate":
-        g = Wagate(fw, f"node-w{k}", [f"a{i}" for i in range(k)])
-        for i in range(k):
-            fw.account(f"+{phone_base + i}")
-        g.start()
-        link_all(g, [(f"a{i}", f"+{phone_base + i}") for i in range(k)])
-        g.stop()
+        g = Wagate(fw, f"node-w{k}", [f"a{i}" for i in range(k)], NODE_CACHE)
+        linked = os.path.join(g.dir, "linked")  # BENCH_NODE_CACHE: linked by an earlier run
+        if not os.path.exists(linked):
+            for i in range(k):
+                fw.account(f"+{phone_base + i}")
+            g.start()
+            link_all(g, [(f"a{i}", f"+{phone_base + i}") for i in range(k)])
+            g.stop()
+            open(linked, "w").close()
         t0 = g.start()
         wait_for(g.all_connected, 120, "all connected")
     else:
@@ -587,8 +637,9 @@ def per_node(fw, who, k, phone_base):
     # a /metrics scrape costs ~1.8 KB of text per account on both sides: polled every 20 ms
     # at 1,000 accounts the counting would be most of the work, so poll less often there
     poll = 0.02 if k <= 10 else 0.2
-    c1, t1 = cpu(g.p.pid), time.monotonic()
-    fw.flood("alice", [f"+{phone_base + i}" for i in range(k)], n)
+    perf = perf_start(g.p.pid, f"flood-{who}-{k}") if FLOOD_PERF else None
+    c1, t1, f1 = cpu(g.p.pid), time.monotonic(), cpu(fw.p.pid)
+    send_s = fw.flood("alice", [f"+{phone_base + i}" for i in range(k)], n)
     got = 0
     while got < n and time.monotonic() - t1 < 300:
         got = count()
@@ -596,12 +647,37 @@ def per_node(fw, who, k, phone_base):
             time.sleep(poll)
     rate = got / (time.monotonic() - t1)
     flood_cpu = (cpu(g.p.pid) - c1) / max(got, 1) * 1000
+    log(f"compare: {who} {k} accounts flood: {got}/{n} in {time.monotonic() - t1:.2f} s (fakewa sent "
+        f"them in {send_s:.2f} s), CPU-s: {who} {cpu(g.p.pid) - c1:.2f}, fakewa {cpu(fw.p.pid) - f1:.2f}")
+    if perf:
+        perf_report(perf)
     g.stop()
     rec(f"{k} accounts: start to all connected (s)", who, up)
     rec(f"{k} accounts: RSS MiB (per account)", who, (mib, mib / k))
     rec(f"{k} accounts: idle CPU (% of a core)", who, idle_cpu * 100)
     rec(f"{k} accounts: flood msgs/s ({n} across all)", who, rate)
     rec(f"{k} accounts: flood CPU-s per 1,000", who, flood_cpu)
+
+
+def perf_start(pid, name):
+    data = os.path.join(OUT, f"{name}.perf.data")
+    p = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-g", "-o", data,
+                          "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return p, data
+
+
+def perf_report(perf):
+    """Stop a perf_start(); write its top self costs next to its data (NAME.perf.txt)."""
+    p, data = perf
+    p.send_signal(2)
+    p.wait()
+    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "-g", "none",
+                          "--percent-limit", "1", "--sort", "dso,symbol"],
+                         capture_output=True, text=True).stdout
+    top = "\n".join(l for l in rep.splitlines() if l.strip() and not l.startswith("#"))
+    open(data.replace(".perf.data", ".perf.txt"), "w").write(top + "\n")
+    log(f"compare: perf top costs in {data.replace('.perf.data', '.perf.txt')}")
 
 
 def nodes(fw):
@@ -685,7 +761,9 @@ def main():
     for _ in range(ROUNDS):
         outbound(fw, w, "wagate", "alice", "15550002@s.whatsapp.net", N_OUT)
         outbound(fw, b, "baileys", "bob", "15550003@s.whatsapp.net", N_OUT)
-    total = ROUNDS * (N_IN + N_GROUP + N_OUT)
+    outbound_syncs(fw, w, "wagate", "alice", "15550002@s.whatsapp.net", N_OUT)
+    outbound_syncs(fw, b, "baileys", "bob", "15550003@s.whatsapp.net", N_OUT)
+    total = ROUNDS * (N_IN + N_GROUP + N_OUT) + 2 * N_OUT
     for who, g in (("wagate", w), ("baileys", b)):
         rec(f"RSS MiB after {total:,} messages", who, rss_threads(g.p.pid)[0])
 
@@ -750,8 +828,10 @@ def table(ceil_1, ceil_g, secs):
         "wagate commits each inbound message durably (SQLite WAL, synchronous=FULL) before it is "
         "acknowledged; Baileys' default store (useMultiFileAuthState) writes its key files with no "
         "fsync at all, and keeps no message store. CPU is the process tree's (schedstat).",
-        "Write syscalls stand in for fsyncs (/proc/PID/io syscw counts WAL writes, fsyncs and "
-        "socket writes).",
+        "Write syscalls: /proc/PID/io syscw (WAL writes, fsyncs and socket writes). fsyncs per "
+        f"message: fsync, fdatasync, sync_file_range, msync, sync, syncfs of every thread counted by "
+        f"`strace -f -c` attached for one extra outbound round of {N_OUT} sends from {SENDERS} "
+        "concurrent API connections (untimed: ptrace slows the process).",
         f"Whole compare run: {secs:.0f} s. A daemon serves up to 1024 accounts "
         "(CFG_MAX_ACCOUNTS); an account-per-node row that ran out says so (none in 60 s).",
     ]
