@@ -31,6 +31,7 @@
 #include "gw/access.h"
 #include "gw/chhook.h"
 #include "gw/chmedia.h"
+#include "gw/chmsend.h"
 #include "store/mediafile.h"
 #include "gw/chmetrics.h"
 #include "gw/json.h"
@@ -156,6 +157,7 @@ struct gw_channel {
     struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
     struct gw_sendwait *sw;     /* API sends waiting for their shared COMMIT (gw/sendwait.h) */
     struct chmedia *media;      /* received files (gw/chmedia.h) */
+    struct chmsend *msend;      /* files to send (gw/chmsend.h) */
     bool own_notify;            /* notify was made here (no shared one given): closed here */
     unsigned health_fail;
 
@@ -342,6 +344,7 @@ static void close_store(struct gw_channel *ch)
     gw_webhook_set_store(ch->webhook, NULL);
     chmetrics_live_set_db(&ch->live, NULL);
     chmedia_set_db(ch->media, NULL);
+    chmsend_set_db(ch->msend, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -511,6 +514,7 @@ static int open_store(struct gw_channel *ch)
     gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
     chmetrics_live_set_db(&ch->live, ch->db);
     chmedia_set_db(ch->media, ch->db); /* and the files still to fetch */
+    chmsend_set_db(ch->msend, ch->db); /* and the files still to upload */
     return 0;
 }
 
@@ -544,6 +548,7 @@ static void drop_client(struct gw_channel *ch)
 {
     ch->store_err = 0;
     chmedia_set_client(ch->media, NULL);
+    chmsend_set_client(ch->msend, NULL);
     wa_session_free(ch->sess); /* first: it is attached to the client */
     ch->sess = NULL;
     wa_client_close(ch->client);
@@ -935,6 +940,7 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
                                       "the store writes again", CHANNEL_DISK_SETTLE_MS);
     end_outage(ch);
     chmedia_set_client(ch->media, ch->client); /* media_conn, then what is still to fetch */
+    chmsend_set_client(ch->msend, ch->client); /* ... and to upload */
 }
 
 static void cb_close(void *ud, const struct wa_outcome *o)
@@ -1062,6 +1068,18 @@ static bool hook_admit(void *ud, const struct wa_inmsg *m)
 }
 
 /* A received file reached its final state: the event, and the hook may run now. */
+static void msend_kick(void *ud)
+{
+    struct gw_channel *ch = ud;
+    wa_session_kick(ch->sess);
+}
+
+static void msend_failed(void *ud, const char *id, const char *err)
+{
+    struct gw_channel *ch = ud;
+    chmsg_state(ch->msg, id, ST_OUT_FAILED, err);
+}
+
 static void media_done(void *ud, int64_t cursor, const struct st_mfile *f)
 {
     struct gw_channel *ch = ud;
@@ -1194,6 +1212,18 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                               .ud = ch};
     if (chmedia_new(&mo, &ch->media) < 0) ch->media = NULL; /* files stay pending */
     chmsg_set_media(ch->msg, ch->media);
+    account_dir(ch, mdir, sizeof mdir - 12);
+    strncat(mdir, "/outmedia", sizeof mdir - strlen(mdir) - 1);
+    struct chmsend_opts so_m = {.loop = loop,
+                                .account = ch->account,
+                                .dir = mdir,
+                                .ca_file = mo.ca_file,
+                                .creds = &ch->creds,
+                                .kick_sender = msend_kick,
+                                .on_failed = msend_failed,
+                                .ud = ch};
+    if (chmsend_new(&so_m, &ch->msend) < 0) ch->msend = NULL; /* media sends refused */
+    chmsg_set_msend(ch->msg, ch->msend);
     struct gw_sendwait_ops so = {.settle = settle_sends, .on_durable = send_durable, .ud = ch};
     if (gw_sendwait_new(loop, &so, &ch->sw) < 0) ch->sw = NULL; /* then each send commits alone */
     uv_timer_init(loop, &ch->retry_timer);
@@ -1236,6 +1266,9 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     drop_client(ch);
     chmedia_free(ch->media);
     ch->media = NULL;
+    chmsend_free(ch->msend);
+    ch->msend = NULL;
+    chmsg_set_msend(ch->msg, NULL);
     gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
     ch->sw = NULL;
     close_store(ch);
@@ -1617,6 +1650,11 @@ int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
 int gw_channel_settle(struct gw_channel *ch)
 {
     return ch->sess ? wa_session_settle(ch->sess) : 0;
+}
+
+struct chmsend *gw_channel_msend(struct gw_channel *ch)
+{
+    return ch->msend;
 }
 
 int gw_channel_media_file(struct gw_channel *ch, int64_t cursor, struct st_mfile *out)
