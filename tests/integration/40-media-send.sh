@@ -98,4 +98,95 @@ check "alice sees the document's name and caption" ok_if \
   "jq -e '.what.type==\"document\" and .what.file_name==\"report.pdf\" and .what.file.mimetype==\"application/pdf\"' $T/doc.json >/dev/null"
 check "the messages are sent (acked) and their copies removed" ok_if \
   'for k in IMG VID AUD PTT DOC STK; do wait_status "${!k}" "sent|delivered|read" || return 1; done; [ -z "$(ls -A "$(OUT)")" ]'
+
+# ---- raw bodies ----
+head -c 200000 /dev/urandom >"$T/raw.png"
+head -c 30000 /dev/urandom >"$T/raw.ogg"
+head -c 500000 /dev/urandom >"$T/raw.bin"
+raw image image/png "$T/raw.png" "caption=raw%20upload"; RIMG=$(jq -r '.id // empty' <<<"$BODY")
+check "a raw image body: 202" ok_if '[ "$CODE" = 202 ] && [ -n "$RIMG" ]'
+raw ptt "audio/ogg; codecs=opus" "$T/raw.ogg" "seconds=2"; RPTT=$(jq -r '.id // empty' <<<"$BODY")
+raw document application/octet-stream "$T/raw.bin" "file_name=data.bin"; RDOC=$(jq -r '.id // empty' <<<"$BODY")
+check "raw voice note and document accepted" ok_if '[ -n "$RPTT" ] && [ -n "$RDOC" ]'
+check "the raw image reaches alice byte-identical" ok_if 'wait_alice "$RIMG" && same "$RIMG" "$T/raw.png"'
+check "the raw voice note reaches alice byte-identical" ok_if 'wait_alice "$RPTT" && same "$RPTT" "$T/raw.ogg"'
+check "the raw document reaches alice byte-identical" ok_if 'wait_alice "$RDOC" && same "$RDOC" "$T/raw.bin"'
+check "... with the content type, caption and file name given" ok_if \
+  "alice_msg $RIMG | jq -e '.what.file.mimetype==\"image/png\" and .what.caption==\"raw upload\"' >/dev/null &&
+   alice_msg $RPTT | jq -e '.what.type==\"ptt\" and .what.seconds==2' >/dev/null &&
+   alice_msg $RDOC | jq -e '.what.file_name==\"data.bin\"' >/dev/null"
+
+# ---- a reply with a file; idempotency ----
+Q=$(fw POST /admin/contacts/alice/send '{"to":"+15550001","text":"send me the photo"}' | jq -r .id)
+for _ in $(seq 1 100); do api GET '/api/v1/messages?after=0&limit=1000'; grep -q "$Q" <<<"$BODY" && break; sleep 0.05; done
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"here\",\"reply_to\":\"$Q\",\"idempotency_key\":\"photo-1\"}"; REP=$ID
+check "an image replying to alice's message reaches her quoted" ok_if \
+  "wait_alice $REP && alice_msg $REP | jq -e '.what.quoted.id==\"$Q\" and .what.caption==\"here\"' >/dev/null"
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"here\",\"reply_to\":\"$Q\",\"idempotency_key\":\"photo-1\"}"
+check "the same idempotency_key again: 200 duplicate, the same id" ok_if \
+  '[ "$CODE" = 200 ] && [ "$ID" = "$REP" ] && [ "$(jq -r .duplicate <<<"$BODY")" = true ]'
+send "{\"to\":\"+15550003\",\"image\":{\"path\":\"$T/photo.jpg\"},\"idempotency_key\":\"photo-1\"}"
+check "... to another recipient: 409" ok_if '[ "$CODE" = 409 ]'
+
+# ---- bad inputs: clear 400s ----
+bad() { # bad JSON WORDS: 400 whose error mentions WORDS
+  api POST /api/v1/messages "$1"
+  [ "$CODE" = 400 ] && grep -qi -- "$2" <<<"$(jq -r .error <<<"$BODY")" || { echo "# $CODE $BODY"; return 1; }
+}
+head -c 1500000 /dev/urandom >"$T/big.webp"
+check "a relative path: 400" bad '{"to":"+15550002","image":{"path":"photo.jpg"}}' "absolute"
+check "a missing file: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/nope.jpg\"}}" "No such file"
+check "a directory: 400" bad "{\"to\":\"+15550002\",\"document\":{\"path\":\"$T\"}}" "not a regular file"
+check "a sticker over its 1 MiB cap: 400" bad "{\"to\":\"+15550002\",\"sticker\":{\"path\":\"$T/big.webp\"}}" "1048576"
+check "an empty file: 400" bad "{\"to\":\"+15550002\",\"document\":{\"path\":\"/dev/null\"}}" "regular"
+check "two files in one message: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"video\":{\"path\":\"$T/clip.mp4\"}}" "one file"
+check "ptt with an image: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"ptt\":true}" "ptt"
+check "a caption on a voice note: 400" bad "{\"to\":\"+15550002\",\"audio\":{\"path\":\"$T/voice.ogg\"},\"ptt\":true,\"caption\":\"x\"}" "caption"
+check "file_name on an image: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"file_name\":\"a.jpg\"}" "document"
+check "a path that is not a string: 400" bad '{"to":"+15550002","image":"/tmp/x"}' "path"
+check "no recipient: 400" bad "{\"image\":{\"path\":\"$T/photo.jpg\"}}" "to"
+raw bogus image/png "$T/raw.png"
+check "a raw body of an unknown type: 400" ok_if '[ "$CODE" = 400 ] && grep -q "type:" <<<"$BODY"'
+: >"$T/empty"
+raw image image/png "$T/empty"
+check "an empty raw body: 400" ok_if '[ "$CODE" = 400 ] && grep -q "empty" <<<"$BODY"'
+head -c 1100000 /dev/urandom >"$T/over.bin"
+raw document application/octet-stream "$T/over.bin"
+check "a raw body over the API's 1 MiB request cap: 413" ok_if '[ "$CODE" = 413 ]'
+check "nothing was left in outmedia by the refused sends" ok_if 'sleep 0.3; [ -z "$(ls -A "$(OUT)")" ]'
+
+# ---- the server refuses uploads: retried, or failed for good ----
+fw POST /admin/media/fail '{"op":"upload","count":2,"status":503}' >/dev/null
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"after two 503s\"}"; R503=$ID
+check "an upload refused twice (503) is retried and the image arrives" ok_if 'wait_alice "$R503" && same "$R503" "$T/photo.jpg"'
+fw POST /admin/media/fail '{"op":"upload","count":1,"status":413}' >/dev/null
+send "{\"to\":\"+15550002\",\"document\":{\"path\":\"$T/report.pdf\"}}"; R413=$ID
+check "an upload refused as too large (413) makes the message failed" wait_status "$R413" failed
+api GET "/api/v1/messages/$R413"
+check "... with the reason in GET /api/v1/messages/{id}" ok_if 'jq -e ".error|test(\"uploaded\")" <<<"$BODY" >/dev/null'
+check "... its copy removed, and alice never got it" ok_if \
+  '[ ! -e "$(OUT)/$R413" ] && [ -z "$(alice_msg "$R413")" ]'
+
+# ---- SIGKILL while an upload is under way ----
+head -c 6000000 /dev/urandom >"$T/long.mp4"
+fw POST /admin/media/fail '{"op":"slow","count":1,"ms":20000}' >/dev/null
+IN0=$(fw GET /admin/media | jq .bytes_in)
+send "{\"to\":\"+15550002\",\"video\":{\"path\":\"$T/long.mp4\"},\"caption\":\"survives a crash\"}"; KV=$ID
+for _ in $(seq 1 200); do
+  [ $(($(fw GET /admin/media | jq .bytes_in) - IN0)) -ge 6000000 ] && break
+  sleep 0.05
+done
+api GET "/api/v1/messages/$KV"
+check "while it uploads the message is queued, held for its upload" ok_if \
+  'jq -e ".state==\"queued\" and (.error|test(\"upload\"))" <<<"$BODY" >/dev/null'
+check "its copy is in outmedia (0600)" ok_if '[ "$(stat -c %a "$(OUT)/$KV")" = 600 ]'
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+check "gateway starts again after SIGKILL mid-upload" start_gateway g
+check "connected again" wait_state connected 10000
+check "after the restart the video reaches alice, byte-identical" ok_if 'wait_alice "$KV" && same "$KV" "$T/long.mp4"'
+check "... exactly once" ok_if \
+  'sleep 1; [ "$(alice_in | jq --arg id "$KV" "[.messages[] | select(.id==\$id)] | length")" = 1 ]'
+check "... and its copy is removed once acked" ok_if \
+  'wait_status "$KV" "sent|delivered|read" && sleep 0.2 && [ ! -e "$(OUT)/$KV" ]'
 finish

@@ -91,8 +91,8 @@ static int decrypt_file(const struct mfields *f, const char *src, const char *ds
     if (rc == 0 && res.file_length != f->length) rc = -EBADMSG;
     if (rc == 0 && rename(part, dst) < 0) rc = -errno;
     if (rc < 0) {
-        snprintf(err, errlen, "%s", rc == -EBADMSG ? "not authentic (MAC, hash or length)"
-                                                   : strerror(-rc));
+        snprintf(err, errlen, "%s",
+                 rc == -EBADMSG ? "not authentic (MAC, hash or length)" : strerror(-rc));
         unlink(part);
     }
     *len = rc == 0 ? res.file_length : 0;
