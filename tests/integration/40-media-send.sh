@@ -128,6 +128,23 @@ check "the same idempotency_key again: 200 duplicate, the same id" ok_if \
 send "{\"to\":\"+15550003\",\"image\":{\"path\":\"$T/photo.jpg\"},\"idempotency_key\":\"photo-1\"}"
 check "... to another recipient: 409" ok_if '[ "$CODE" = 409 ]'
 
+# ---- the CLI ----
+cli() { "$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" "$@"; }
+CP=$(cd "$T" && cli message send --to +15550002 --ptt voice.ogg --json | jq -r .id)
+check "wagate message send --ptt FILE (a relative path, made absolute by the CLI)" ok_if \
+  "wait_alice $CP && same $CP $T/voice.ogg && alice_msg $CP | jq -e '.what.type==\"ptt\"' >/dev/null"
+CD=$(cli message send --to +15550002 --document "$T/report.pdf" --file-name "Q3 report.pdf" --caption "the report" --json | jq -r .id)
+check "wagate message send --document FILE --file-name N --caption T" ok_if \
+  "wait_alice $CD && same $CD $T/report.pdf && alice_msg $CD | jq -e '.what.file_name==\"Q3 report.pdf\" and .what.caption==\"the report\"' >/dev/null"
+CI=$(cli message send --to +15550002 --image "$T/photo.jpg" --caption "from the cli" | awk '{print $1}')
+check "wagate message send --image FILE --caption T (plain output: id state)" ok_if \
+  "wait_alice $CI && same $CI $T/photo.jpg"
+out=$(cli message send --to +15550002 --image "$T/nope.jpg" 2>&1)
+check "the CLI shows the daemon's reason for a bad file" ok_if 'grep -q "No such file" <<<"$out"'
+cli message send --to +15550002 --image "$T/photo.jpg" --video "$T/clip.mp4" >/dev/null 2>&1
+RC=$?
+check "the CLI refuses two files (usage, exit 2)" ok_if '[ "$RC" = 2 ]'
+
 # ---- bad inputs: clear 400s ----
 bad() { # bad JSON WORDS: 400 whose error mentions WORDS
   api POST /api/v1/messages "$1"
