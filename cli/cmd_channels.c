@@ -22,6 +22,8 @@
 /* Options shared by the subcommands. */
 struct ch_opts {
     const char *account, *to, *text, *key, *phone, *reply_to;
+    const char *file, *kind, *caption, *file_name, *mimetype; /* a file to send */
+    bool ptt;
     int timeout_s;
     bool yes; /* --yes: no confirmation */
 };
@@ -44,6 +46,31 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
     return 0;
 }
 
+/* --image / --video / --audio / --ptt / --document / --sticker FILE: 1 taken, 0 not one, -1. */
+static int take_file(int argc, char **argv, int *i, struct ch_opts *o)
+{
+    static const char *const kinds[] = {"image", "video", "audio", "ptt", "document", "sticker"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char flag[16];
+        snprintf(flag, sizeof flag, "--%s", kinds[k]);
+        const char *v = NULL;
+        int r = take_value(argc, argv, i, flag, &v);
+        if (r <= 0) {
+            if (r < 0) return r;
+            continue;
+        }
+        if (o->file) {
+            fprintf(stderr, "wagate: one file per message\n");
+            return -1;
+        }
+        o->file = v;
+        o->kind = k == 3 ? "audio" : kinds[k];
+        o->ptt = k == 3;
+        return 1;
+    }
+    return 0;
+}
+
 /* Parse argv[first..]; -1 (usage printed) or 0. */
 static int parse_opts(int argc, char **argv, int first, struct ch_opts *o)
 {
@@ -56,6 +83,10 @@ static int parse_opts(int argc, char **argv, int first, struct ch_opts *o)
             (r = take_value(argc, argv, &i, "--idempotency-key", &o->key)) ||
             (r = take_value(argc, argv, &i, "--phone", &o->phone)) ||
             (r = take_value(argc, argv, &i, "--reply-to", &o->reply_to)) ||
+            (r = take_value(argc, argv, &i, "--caption", &o->caption)) ||
+            (r = take_value(argc, argv, &i, "--file-name", &o->file_name)) ||
+            (r = take_value(argc, argv, &i, "--mimetype", &o->mimetype)) ||
+            (r = take_file(argc, argv, &i, o)) ||
             (r = take_value(argc, argv, &i, "--timeout", &t))) {
             if (r < 0) return -1;
             if (t && (o->timeout_s = atoi(t)) <= 0) {
@@ -465,6 +496,15 @@ static int message_send(struct cli_env *e, const struct ch_opts *o, const char *
         cJSON *rx = cJSON_AddObjectToObject(body, "reaction");
         cJSON_AddStringToObject(rx, "message_id", react_id);
         cJSON_AddStringToObject(rx, "emoji", emoji);
+    } else if (o->file) {
+        char *abs = realpath(o->file, NULL); /* the daemon takes absolute paths only */
+        cJSON *f = cJSON_AddObjectToObject(body, o->kind);
+        cJSON_AddStringToObject(f, "path", abs ? abs : o->file);
+        free(abs);
+        if (o->ptt) cJSON_AddTrueToObject(body, "ptt");
+        if (o->caption) cJSON_AddStringToObject(body, "caption", o->caption);
+        if (o->file_name) cJSON_AddStringToObject(body, "file_name", o->file_name);
+        if (o->mimetype) cJSON_AddStringToObject(body, "mimetype", o->mimetype);
     } else {
         cJSON_AddStringToObject(body, "text", o->text);
     }
@@ -490,6 +530,9 @@ static int message_usage(void)
 {
     fprintf(stderr, "usage: wagate message send --to NUMBER --text TEXT [--reply-to ID] "
                     "[--account ID] [--idempotency-key K] [--json]\n"
+                    "       wagate message send --to NUMBER --image|--video|--audio|--ptt|"
+                    "--document|--sticker FILE [--caption T] [--file-name N] [--mimetype M] "
+                    "[--reply-to ID] ...\n"
                     "       wagate message react ID EMOJI [--to NUMBER] [--account ID] "
                     "(EMOJI \"\" removes the reaction)\n"
                     "       wagate message status ID [--account ID] [--json]\n");
@@ -510,8 +553,18 @@ int cmd_message_main(int argc, char **argv)
         fprintf(stderr, "wagate message %s: '%s' is not a message id\n", argv[1], argv[2]);
         return EXIT_USAGE;
     }
-    if (!status && !react && (!o.to || !o.text)) {
-        fprintf(stderr, "wagate message send: --to and --text are required\n");
+    if (!status && !react && (!o.to || (!o.text && !o.file))) {
+        fprintf(stderr, "wagate message send: --to and --text (or a file: --image FILE, ...) are "
+                        "required\n");
+        return EXIT_USAGE;
+    }
+    if (o.file && o.text) {
+        fprintf(stderr, "wagate message send: a file's text is its --caption\n");
+        return EXIT_USAGE;
+    }
+    if (!o.file && (o.caption || o.file_name || o.mimetype)) {
+        fprintf(stderr, "wagate message send: --caption, --file-name and --mimetype go with a "
+                        "file (--image FILE, ...)\n");
         return EXIT_USAGE;
     }
     if ((r = cli_load(&e)) != 0) return r;

@@ -31,6 +31,7 @@
 #include "gw/access.h"
 #include "gw/chhook.h"
 #include "gw/chmedia.h"
+#include "gw/chmsend.h"
 #include "store/mediafile.h"
 #include "gw/chmetrics.h"
 #include "gw/json.h"
@@ -194,6 +195,19 @@ static bool hook_admit(void *ud, const struct wa_inmsg *m)
     return gw_access_admit(ch->access, &ch->creds, m);
 }
 
+/* A file to send was uploaded: the sender takes its message now. */
+static void msend_kick(void *ud)
+{
+    struct gw_channel *ch = ud;
+    wa_session_kick(ch->sess);
+}
+
+static void msend_failed(void *ud, const char *id, const char *err)
+{
+    struct gw_channel *ch = ud;
+    chmsg_state(ch->msg, id, ST_OUT_FAILED, err);
+}
+
 /* A received file reached its final state: the event, and the hook may run now. */
 static void media_done(void *ud, int64_t cursor, const struct st_mfile *f)
 {
@@ -327,6 +341,18 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                               .ud = ch};
     if (chmedia_new(&mo, &ch->media) < 0) ch->media = NULL; /* files stay pending */
     chmsg_set_media(ch->msg, ch->media);
+    ch_account_dir(ch, mdir, sizeof mdir - 12);
+    strncat(mdir, "/outmedia", sizeof mdir - strlen(mdir) - 1);
+    struct chmsend_opts so_m = {.loop = loop,
+                                .account = ch->account,
+                                .dir = mdir,
+                                .ca_file = mo.ca_file,
+                                .creds = &ch->creds,
+                                .kick_sender = msend_kick,
+                                .on_failed = msend_failed,
+                                .ud = ch};
+    if (chmsend_new(&so_m, &ch->msend) < 0) ch->msend = NULL; /* media sends refused */
+    chmsg_set_msend(ch->msg, ch->msend);
     struct gw_sendwait_ops so = {.settle = settle_sends, .on_durable = send_durable, .ud = ch};
     if (gw_sendwait_new(loop, &so, &ch->sw) < 0) ch->sw = NULL; /* then each send commits alone */
     uv_timer_init(loop, &ch->retry_timer);
@@ -369,6 +395,9 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch_drop_client(ch);
     chmedia_free(ch->media);
     ch->media = NULL;
+    chmsend_free(ch->msend);
+    ch->msend = NULL;
+    chmsg_set_msend(ch->msg, NULL);
     gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
     ch->sw = NULL;
     ch_close_store(ch);
@@ -738,6 +767,11 @@ int gw_channel_send_deferred(struct gw_channel *ch, const struct wa_outmsg *m,
 int gw_channel_settle(struct gw_channel *ch)
 {
     return ch->sess ? wa_session_settle(ch->sess) : 0;
+}
+
+struct chmsend *gw_channel_msend(struct gw_channel *ch)
+{
+    return ch->msend;
 }
 
 int gw_channel_media_file(struct gw_channel *ch, int64_t cursor, struct st_mfile *out)

@@ -183,6 +183,8 @@ int gw_channel_chat_of(struct gw_channel *ch, const char *msg_id, char *chat, si
  * open), errno. The message's mimetype into mime, left as it is when unknown or longer than
  * cap - 1 (a cut mimetype would be a wrong one). */
 struct st_mfile;
+/* The channel's media sends (gw/chmsend.h), NULL if it could not be made. */
+struct chmsend *gw_channel_msend(struct gw_channel *ch);
 int gw_channel_media_file(struct gw_channel *ch, int64_t cursor, struct st_mfile *out);
 void gw_channel_media_mime(struct gw_channel *ch, int64_t cursor, char *mime, size_t cap);
 int gw_channel_inbox(struct gw_channel *ch, int64_t after, size_t limit, struct st_inbox_msg **v,

@@ -116,6 +116,7 @@ struct gw_channel {
     struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
     struct gw_sendwait *sw;     /* API sends waiting for their shared COMMIT (gw/sendwait.h) */
     struct chmedia *media;      /* received files (gw/chmedia.h) */
+    struct chmsend *msend;      /* files to send (gw/chmsend.h) */
     bool own_notify;            /* notify was made here (no shared one given): closed here */
     unsigned health_fail;
 

@@ -6,6 +6,7 @@
  * rotation over the account's database (store/spkstore.h).
  */
 #include "gw/chmedia.h"
+#include "gw/chmsend.h"
 #include "gw/channel_int.h"
 
 #include <errno.h>
@@ -102,6 +103,7 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
                                       "the store writes again", CHANNEL_DISK_SETTLE_MS);
     ch_end_outage(ch);
     chmedia_set_client(ch->media, ch->client); /* media_conn, then what is still to fetch */
+    chmsend_set_client(ch->msend, ch->client); /* ... and to upload */
 }
 
 static void cb_close(void *ud, const struct wa_outcome *o)

@@ -13,6 +13,7 @@
 #include "gw/access.h"
 #include "gw/chhook.h"
 #include "gw/chmedia.h"
+#include "gw/chmsend.h"
 #include "gw/json.h"
 
 #define COMP "whatsapp"
@@ -25,6 +26,7 @@ struct chmsg {
     struct chhook *hook;      /* the channel's exec hook (gw/chhook.h), may be NULL */
     struct gw_access *access; /* the access policy before every sink (gw/access.h), may be NULL */
     struct chmedia *media;    /* fetches received files (gw/chmedia.h), may be NULL */
+    struct chmsend *msend;    /* uploads files to send (gw/chmsend.h), may be NULL */
     struct wa_session_events ev;
     void (*repair)(void *ud, unsigned peers);
     void *repair_ud;
@@ -91,7 +93,18 @@ static void on_state(void *ud, const char *id, enum st_out_state st, const char 
         log_warn(COMP, m->account, "message %s failed: %s", id, err ? err : "");
     else if (st == ST_OUT_SENT) /* also the ones that waited in the outbox through an outage */
         log_info(COMP, m->account, "message %s sent (the server acknowledged it)", id);
+    chmsend_state(m->msend, id, st);
     state_event(m, id, st, err);
+}
+
+void chmsg_state(struct chmsg *m, const char *id, enum st_out_state st, const char *err)
+{
+    if (m) on_state(m, id, st, err);
+}
+
+void chmsg_set_msend(struct chmsg *m, struct chmsend *ms)
+{
+    if (m) m->msend = ms;
 }
 
 static void on_undecryptable(void *ud, const struct wa_undecryptable *u)

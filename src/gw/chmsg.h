@@ -54,5 +54,11 @@ void chmsg_set_repair(struct chmsg *m, void (*fn)(void *ud, unsigned peers), voi
 /* Received media messages kick the channel's file fetcher (NULL: none). */
 struct chmedia;
 void chmsg_set_media(struct chmsg *m, struct chmedia *media);
+/* The channel's media sends: told of every row's state (their copies go when acked). */
+struct chmsend;
+void chmsg_set_msend(struct chmsg *m, struct chmsend *ms);
+/* A message's state as the sender reports it (log, event, chmsend): for rows failed outside
+ * the sender (a file that could not be uploaded). */
+void chmsg_state(struct chmsg *m, const char *id, enum st_out_state st, const char *err);
 /* A send was answered (queued or a duplicate). */
 void chmsg_sent(struct chmsg *m, const struct gw_send_result *r);

@@ -7,6 +7,7 @@
  * inbox marker).
  */
 #include "gw/chmedia.h"
+#include "gw/chmsend.h"
 #include "gw/channel_int.h"
 
 #include <errno.h>
@@ -63,6 +64,7 @@ void ch_drop_client(struct gw_channel *ch)
 {
     ch->store_err = 0;
     chmedia_set_client(ch->media, NULL);
+    chmsend_set_client(ch->msend, NULL);
     wa_session_free(ch->sess); /* first: it is attached to the client */
     ch->sess = NULL;
     wa_client_close(ch->client);

@@ -6,6 +6,7 @@
  * its probe writes (fault-matrix rows 30, 31).
  */
 #include "gw/chmedia.h"
+#include "gw/chmsend.h"
 #include "gw/channel_int.h"
 
 #include <errno.h>
@@ -92,6 +93,7 @@ void ch_close_store(struct gw_channel *ch)
     gw_webhook_set_store(ch->webhook, NULL);
     chmetrics_live_set_db(&ch->live, NULL);
     chmedia_set_db(ch->media, NULL);
+    chmsend_set_db(ch->msend, NULL);
     if (ch->db && st_db_close(ch->db) < 0)
         log_warn(COMP, ch->account, "closing the database reported an error");
     ch->db = NULL;
@@ -199,6 +201,7 @@ int ch_open_store(struct gw_channel *ch)
     gw_webhook_set_store(ch->webhook, ch->db); /* likewise the webhook queue */
     chmetrics_live_set_db(&ch->live, ch->db);
     chmedia_set_db(ch->media, ch->db); /* and the files still to fetch */
+    chmsend_set_db(ch->msend, ch->db); /* and the files still to upload */
     return 0;
 }
 

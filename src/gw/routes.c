@@ -16,6 +16,7 @@
 #include "gw/dashboard.h"
 #include "gw/json.h"
 #include "gw/notify.h"
+#include "gw/routes_media.h"
 #include "gw/sendwait.h"
 #include "gw/webhook.h"
 #include "store/mediafile.h"
@@ -351,6 +352,10 @@ static void send_parsed(const struct api_request *req, const cJSON *body, struct
         api_response_error(res, 400, bad);
         return;
     }
+    if (m.kind == WA_OM_TEXT && rmedia_wanted(body)) { /* a file (gw/routes_media.h) */
+        rmedia_send_json(req, body, &m, acct, res, l);
+        return;
+    }
     if ((!to && m.kind != WA_OM_REACTION) || (m.kind == WA_OM_TEXT && !text) ||
         (kv && !cJSON_IsNull(kv) && !key)) {
         api_response_error(res, 400, "need \"to\" and \"text\" strings");
@@ -437,6 +442,10 @@ static const char *body_problem(const uint8_t *p, size_t n, char *why, size_t wl
 
 static void messages_post(const struct api_request *req, struct api_response *res, void *arg)
 {
+    if (rmedia_raw(req)) { /* the body is a file (gw/routes_media.h) */
+        rmedia_send_raw(req, res, arg);
+        return;
+    }
     const uint8_t *raw = req->http->body;
     size_t rawlen = req->http->body_len;
     char why[96];

@@ -188,8 +188,15 @@ static const char *const sql[ST_Q_COUNT] = {
                               " attempts = attempts + ?4, updated = ?5 WHERE msg_id = ?1",
     [ST_Q_OUTBOX_LIST_QUEUED] =
         "SELECT id, idem_key, msg_id, to_jid, payload, state, error, attempts, created,"
-        " updated FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?1",
+        " updated FROM outbox WHERE state = 'queued' AND error IS NULL ORDER BY id LIMIT ?1",
     [ST_Q_OUTBOX_COUNT_QUEUED] = "SELECT count(*) FROM outbox WHERE state = 'queued'",
+    [ST_Q_OUTBOX_HOLD] = "UPDATE outbox SET error = ?2, updated = ?3"
+                         " WHERE msg_id = ?1 AND state = 'queued'",
+    [ST_Q_OUTBOX_UNHOLD] = "UPDATE outbox SET payload = ?2, error = NULL, updated = ?3"
+                           " WHERE msg_id = ?1 AND state = 'queued' AND error IS NOT NULL",
+    [ST_Q_OUTBOX_LIST_HELD] =
+        "SELECT id, idem_key, msg_id, to_jid, payload, state, error, attempts, created,"
+        " updated FROM outbox WHERE state = 'queued' AND error IS NOT NULL ORDER BY id LIMIT ?1",
     [ST_Q_RETRY_PUT] = "INSERT INTO retry_buffer (msg_id, to_jid, payload, created)"
                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (msg_id) DO UPDATE SET"
                        " to_jid = ?2, payload = ?3, created = ?4",

@@ -660,12 +660,13 @@ int st_outbox_count_queued(struct st_db *db, size_t *n)
     return 0;
 }
 
-int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
+static int outbox_list(struct st_db *db, enum st_q q, size_t limit, struct st_outbox_msg **out,
+                       size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (!limit || limit > ST_LIST_MAX) return bad(db, "outbox list");
-    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_LIST_QUEUED);
+    sqlite3_stmt *s = st_db__stmt(db, q);
     if (!s) return -ENOTSUP;
     struct st_outbox_msg *v = calloc(limit, sizeof *v);
     if (!v) return -ENOMEM;
@@ -691,6 +692,54 @@ int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg *
     *out = v;
     *n = k;
     return 0;
+}
+
+int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
+{
+    return outbox_list(db, ST_Q_OUTBOX_LIST_QUEUED, limit, out, n);
+}
+
+int st_outbox_list_held(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
+{
+    return outbox_list(db, ST_Q_OUTBOX_LIST_HELD, limit, out, n);
+}
+
+int st_outbox_get_by_key(struct st_db *db, const char *idem_key, struct st_outbox_msg *out)
+{
+    if (!str_ok(idem_key, 1, ST_IDEM_MAX)) return bad(db, "outbox get");
+    return outbox_one(db, ST_Q_OUTBOX_BY_KEY, idem_key, out);
+}
+
+int st_outbox_hold(struct st_db *db, const char *msg_id, const char *why)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX) || !why || !why[0] || strnlen(why, 513) > 512)
+        return bad(db, "outbox hold");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_HOLD);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, why, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "outbox hold");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) != 1)
+        return st_db__failf(db, -ENOENT, "outbox: no queued message %s", msg_id);
+    return rc;
+}
+
+int st_outbox_unhold(struct st_db *db, const char *msg_id, const uint8_t *payload, size_t len)
+{
+    if (!str_ok(msg_id, 1, ST_MSGID_MAX) || !payload || !len) return bad(db, "outbox unhold");
+    if (len > ST_PAYLOAD_MAX) return st_db__failf(db, -ENOBUFS, "outbox: payload too big");
+    sqlite3_stmt *s = st_db__stmt(db, ST_Q_OUTBOX_UNHOLD);
+    if (!s) return -ENOTSUP;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    bind_payload(s, 2, payload, len);
+    sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    int rc = st_db__exec(db, s, "outbox unhold");
+    sqlite3_clear_bindings(s);
+    if (rc == 0 && st_db__changes(db) != 1)
+        return st_db__failf(db, -ENOENT, "outbox: no held message %s", msg_id);
+    return rc;
 }
 
 /* ---- retry buffer ---- */

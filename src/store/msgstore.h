@@ -234,6 +234,23 @@ int st_outbox_set_state(struct st_db *db, const char *msg_id, enum st_out_state 
 int st_outbox_count_queued(struct st_db *db, size_t *n) __attribute__((warn_unused_result));
 int st_outbox_list_queued(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
     __attribute__((warn_unused_result));
+/* Held rows (media sends, gw/chmsend.h): a `queued` row whose error is set is not ready to go
+ * out -- its file is still to be uploaded, and the error says so (and why the last upload
+ * attempt failed). st_outbox_list_queued() never lists them; st_outbox_count_queued() counts
+ * them. st_outbox_hold() sets that error on a queued row (0, -ENOENT when no queued row has
+ * that id); st_outbox_unhold() replaces the payload with the finished Message and clears the
+ * error, so the sender takes it (0, -ENOENT when the row is not held). A state change
+ * (st_outbox_set_state) clears the hold too. */
+int st_outbox_hold(struct st_db *db, const char *msg_id, const char *why)
+    __attribute__((warn_unused_result));
+int st_outbox_unhold(struct st_db *db, const char *msg_id, const uint8_t *payload, size_t len)
+    __attribute__((warn_unused_result));
+/* Up to `limit` held rows, oldest first. Free with st_outbox_list_free. */
+int st_outbox_list_held(struct st_db *db, size_t limit, struct st_outbox_msg **out, size_t *n)
+    __attribute__((warn_unused_result));
+/* The row of an idempotency key: 1 (*out, free with st_outbox_msg_free), 0 none, <0. */
+int st_outbox_get_by_key(struct st_db *db, const char *idem_key, struct st_outbox_msg *out)
+    __attribute__((warn_unused_result));
 void st_outbox_msg_free(struct st_outbox_msg *m);
 void st_outbox_list_free(struct st_outbox_msg *v, size_t n);
 

@@ -32,11 +32,11 @@ static int check_text(const char *t, size_t min, size_t max, const char *what, c
 /* The content's own rules (before an id is spent on it). */
 static int check_content(const struct wa_outmsg *m, char *err, size_t errlen)
 {
-    if (m->kind < WA_OM_TEXT || m->kind > WA_OM_REVOKE) {
+    if (m->kind < WA_OM_TEXT || m->kind > WA_OM_MEDIA) {
         snprintf(err, errlen, "unknown message kind %d", (int)m->kind);
         return -EINVAL;
     }
-    if (m->kind != WA_OM_TEXT && (!m->target || !m->target[0])) {
+    if (m->kind != WA_OM_TEXT && m->kind != WA_OM_MEDIA && (!m->target || !m->target[0])) {
         snprintf(err, errlen, "the message id to react to / edit / revoke is missing");
         return -EINVAL;
     }
@@ -51,6 +51,17 @@ static int check_content(const struct wa_outmsg *m, char *err, size_t errlen)
     if (m->kind == WA_OM_REACTION)
         return check_text(m->text ? m->text : "", 0, WA_SEND_EMOJI_MAX, "emoji", err, errlen);
     if (m->kind == WA_OM_REVOKE) return 0;
+    if (m->kind == WA_OM_MEDIA) {
+        int rc = wa_outmedia_check(m->media, err, errlen);
+        if (rc == 0 && m->text &&
+            (m->media->type == WA_MEDIA_AUDIO || m->media->type == WA_MEDIA_STICKER)) {
+            snprintf(err, errlen, "a %s has no caption", wa_media_type_name(m->media->type));
+            rc = -EINVAL;
+        }
+        return rc < 0 || !m->text
+                   ? rc
+                   : check_text(m->text, 1, WA_SEND_TEXT_MAX, "caption", err, errlen);
+    }
     return check_text(m->text, 1, WA_SEND_TEXT_MAX, "text", err, errlen);
 }
 
@@ -159,7 +170,7 @@ static int build_content(struct wa_outrow *r, const struct wa_outmsg *m, const s
     const char *sender = found == 1 ? (row.sender && row.sender[0] ? row.sender : row.chat) : mine;
     int rc = 0;
     int64_t now_ms = (int64_t)time(NULL) * 1000;
-    if (m->kind == WA_OM_TEXT) {
+    if (m->kind == WA_OM_TEXT || m->kind == WA_OM_MEDIA) {
         char jids[WA_SEND_MENTIONS_MAX][WA_JID_STR_MAX];
         const char *jp[WA_SEND_MENTIONS_MAX];
         struct buf q;
@@ -174,7 +185,10 @@ static int build_content(struct wa_outrow *r, const struct wa_outmsg *m, const s
                                   .quoted_len = q.len,
                                   .mentions = jp,
                                   .n_mentions = m->n_mentions};
-        if (rc == 0) rc = wa_send_build_rich(m->text, &ctx, &r->pb);
+        if (rc == 0 && m->kind == WA_OM_MEDIA)
+            rc = wa_outmedia_build(m->media, m->text, &ctx, &r->pb);
+        else if (rc == 0)
+            rc = wa_send_build_rich(m->text, &ctx, &r->pb);
         buf_free(&q);
     } else {
         struct wa_send_key k = {.chat = r->chat,
@@ -210,6 +224,8 @@ int wa_outrow_make(struct wa_outrow *r, const struct wa_outmsg *m, const struct 
     }
     rc = wa_send_msg_id(me.user, (int64_t)time(NULL), r->id, sizeof(r->id));
     if (rc < 0) snprintf(err, errlen, "enqueue: rng");
+    /* a file's bytes change with its upload: a retry is recognised by its key and recipient */
+    r->stamped = m->kind == WA_OM_MEDIA;
     if (rc == 0 && m->kind == WA_OM_TEXT && !m->target && !m->n_mentions)
         rc = wa_send_build_text(m->text, &r->pb);
     else if (rc == 0)

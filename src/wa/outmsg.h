@@ -20,6 +20,7 @@
 #include "store/db.h"
 #include "store/msgstore.h"
 #include "wa/creds.h"
+#include "wa/outmedia.h"
 
 #define WA_SEND_TEXT_MAX 65536 /* bytes of one text message */
 
@@ -32,6 +33,8 @@ enum wa_outmsg_kind {
     WA_OM_REACTION, /* reactionMessage on `target` with `text` = the emoji ("" removes it) */
     WA_OM_EDIT,     /* protocolMessage MESSAGE_EDIT of our own message `target` to `text` */
     WA_OM_REVOKE,   /* protocolMessage REVOKE of our own message `target` */
+    WA_OM_MEDIA,    /* a file (`media`), `text` its caption (NULL: none), a quote (`target`)
+                       and mentions as for text: the held Message of wa/outmedia.h */
 };
 
 struct wa_outmsg {
@@ -47,6 +50,7 @@ struct wa_outmsg {
      * WA_SEND_MENTIONS_MAX */
     const char *const *mentions;
     size_t n_mentions;
+    const struct wa_outmedia *media; /* WA_OM_MEDIA only */
 };
 
 /* A text message value. */

@@ -312,6 +312,11 @@ int wa_session_send_deferred(struct wa_session *s, const struct wa_outmsg *m,
     return r;
 }
 
+void wa_session_kick(struct wa_session *s)
+{
+    if (s) wa_sender_kick(s->snd);
+}
+
 void wa_session_stats(const struct wa_session *s, struct wa_recv_stats *out)
 {
     wa_recv_get_stats(s->rcv, out);

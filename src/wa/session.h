@@ -97,6 +97,8 @@ int wa_session_send_deferred(struct wa_session *s, const struct wa_outmsg *m,
                              struct st_outbox_msg *out, wa_sender_done_fn done, void *arg,
                              bool *deferred, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* Look at the outbox again (a held row was released: gw/chmsend.h). NULL ok. */
+void wa_session_kick(struct wa_session *s);
 /* End the deferred group now: 0 (none open, or committed) or the COMMIT's error. NULL ok. */
 int wa_session_settle(struct wa_session *s);
 void wa_session_stats(const struct wa_session *s, struct wa_recv_stats *out);

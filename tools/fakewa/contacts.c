@@ -14,6 +14,7 @@
 #include "router.h"
 #include "signal/sg_cipher.h"
 #include "signal/sg_memstore.h"
+#include "simfetch.h"
 #include "wa.pb-c.h"
 
 struct inbox_item {
@@ -244,6 +245,8 @@ static int decrypt_enc(struct fw_sim *sim, const struct wa_node *enc, const stru
     const char *t = m ? msg_text(m, 0) : NULL;
     if (t && !*text) *text = strdup(t);
     cJSON *w = m && !*what ? fw_kind_describe(m) : NULL;
+    cJSON *file = w ? fw_sim_fetch_media(m) : NULL; /* the phone downloads a received file */
+    if (file) cJSON_AddItemToObject(w, "file", file);
     if (w && strcmp(cJSON_GetObjectItem(w, "type")->valuestring, "other") != 0)
         *what = cJSON_PrintUnformatted(w);
     cJSON_Delete(w);

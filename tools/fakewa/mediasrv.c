@@ -63,6 +63,8 @@ static struct {
     int fail_up, fail_down, fail_status;
     int cut_down; /* fault: the next downloads stop after cut_bytes of body */
     uint64_t cut_bytes;
+    int slow_up; /* fault: the next uploads are answered slow_ms after their body is in */
+    uint64_t slow_ms;
     struct mstats st;
     struct msent *sent; /* ring of FW_MEDIA_SENT_MAX */
     size_t nsent;
@@ -77,6 +79,7 @@ struct upload {
     char token[64];
     uint64_t len;
     EVP_MD_CTX *sha;
+    uv_timer_t *slow; /* the "slow" fault: the answer waits for this timer */
 };
 
 static void new_auth(void)
@@ -285,7 +288,29 @@ static int on_body(struct mhttp_conn *c, const uint8_t *p, size_t n)
     return EVP_DigestUpdate(u->sha, p, n) == 1 ? 0 : -EIO;
 }
 
+static void finish_upload(struct mhttp_conn *c);
+
+static void slow_fired(uv_timer_t *t)
+{
+    finish_upload(t->data);
+}
+
 static void on_end(struct mhttp_conn *c)
+{
+    struct upload *u = mhttp_ud(c);
+    if (u && M.slow_up > 0 && (u->slow = malloc(sizeof *u->slow))) {
+        M.slow_up--;
+        uv_timer_init(M.s->loop, u->slow);
+        u->slow->data = c;
+        uv_timer_start(u->slow, slow_fired, M.slow_ms, 0);
+        log_info("fakewa", "media", "fault: the upload's answer waits %llu ms",
+                 (unsigned long long)M.slow_ms);
+        return;
+    }
+    finish_upload(c);
+}
+
+static void finish_upload(struct mhttp_conn *c)
 {
     struct upload *u = mhttp_ud(c);
     uint8_t h[32];
@@ -427,10 +452,16 @@ static int on_head(struct mhttp_conn *c, const struct mhttp_req *r)
     return 0;
 }
 
+static void timer_free(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void on_done(struct mhttp_conn *c)
 {
     struct upload *u = mhttp_ud(c);
     if (!u) return;
+    if (u->slow) uv_close((uv_handle_t *)u->slow, timer_free);
     if (u->fd >= 0) close(u->fd);
     if (u->tmp[0]) unlink(u->tmp);
     EVP_MD_CTX_free(u->sha);
@@ -486,6 +517,21 @@ void fw_media_stop(void)
     M.files = NULL;
     M.nfiles = 0;
     M.running = false;
+}
+
+int fw_media_file_of(const char *dp, char *path, size_t cap, const char **dir)
+{
+    if (!M.running || !dp || strncmp(dp, DP_PREFIX, strlen(DP_PREFIX)) != 0) return -ENOENT;
+    const char *name = dp + strlen(DP_PREFIX);
+    char hex[65];
+    if (strlen(name) < 68 || strncmp(name + 64, ".enc", 4) != 0) return -ENOENT;
+    memcpy(hex, name, 64);
+    hex[64] = '\0';
+    const struct mfile *f = find(hex);
+    if (!f) return -ENOENT;
+    file_path(hex, path, cap);
+    *dir = M.s->state_dir;
+    return 0;
 }
 
 int fw_media_conn_info(const char **host, const char **auth, unsigned *ttl)
@@ -707,8 +753,11 @@ cJSON *fw_media_admin(struct fw_server *s, const char *method, const char *path,
         else if (op && strcmp(op, "cut") == 0) {
             M.cut_down = n;
             M.cut_bytes = (uint64_t)jnum(body, "bytes", 65536);
+        } else if (op && strcmp(op, "slow") == 0) {
+            M.slow_up = n;
+            M.slow_ms = (uint64_t)jnum(body, "ms", 5000);
         } else
-            return aerr(status, 400, "op: upload, download or cut");
+            return aerr(status, 400, "op: upload, download, cut or slow");
         return a_stats(status);
     }
     return aerr(status, 404, "not found");

@@ -37,6 +37,11 @@ void fw_media_stop(void);
  * when no media host runs. */
 int fw_media_conn_info(const char **host, const char **auth, unsigned *ttl);
 
+/* The stored enc file of a direct path this host handed out (its signature is not checked:
+ * for the simulated phones, which download from their own host): 0 with the file's path and
+ * *dir = the state dir, or -ENOENT. */
+int fw_media_file_of(const char *direct_path, char *path, size_t cap, const char **dir);
+
 /* A client's <receipt type='server-error'> (media retry request) from connection c: the
  * sender's simulated phone answers with <notification type='mediaretry'> -- a new direct
  * path when the message was put with a msg_id (POST /admin/media/put), else <error code=2>. */

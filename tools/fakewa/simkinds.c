@@ -323,6 +323,33 @@ static void add_target(cJSON *o, const char *name, const Wa__MessageKey *key, co
     if (emoji) cJSON_AddStringToObject(t, "emoji", emoji);
 }
 
+/* A file's message: its kind, caption, file name, duration and context ("other" if none). */
+static const char *describe_media(cJSON *o, const Wa__Message *m)
+{
+    const char *caption = NULL, *name = NULL, *type = "other";
+    const Wa__ContextInfo *ci = NULL;
+    uint32_t secs = 0;
+    if (m->imagemessage) {
+        type = "image", caption = m->imagemessage->caption, ci = m->imagemessage->contextinfo;
+    } else if (m->videomessage) {
+        type = "video", caption = m->videomessage->caption, ci = m->videomessage->contextinfo;
+        secs = m->videomessage->seconds;
+    } else if (m->audiomessage) {
+        type = m->audiomessage->ptt ? "ptt" : "audio", ci = m->audiomessage->contextinfo;
+        secs = m->audiomessage->seconds;
+    } else if (m->documentmessage) {
+        type = "document", caption = m->documentmessage->caption;
+        name = m->documentmessage->filename, ci = m->documentmessage->contextinfo;
+    } else if (m->stickermessage) {
+        type = "sticker", ci = m->stickermessage->contextinfo;
+    }
+    if (caption) cJSON_AddStringToObject(o, "caption", caption);
+    if (name) cJSON_AddStringToObject(o, "file_name", name);
+    if (secs) cJSON_AddNumberToObject(o, "seconds", secs);
+    add_ctx(o, ci);
+    return type;
+}
+
 cJSON *fw_kind_describe(const Wa__Message *m)
 {
     for (int i = 0; m && i < 4; i++) { /* unwrap */
@@ -359,6 +386,8 @@ cJSON *fw_kind_describe(const Wa__Message *m)
         add_target(o, "revoke", m->protocolmessage->key, NULL, NULL);
     } else if (m->protocolmessage) {
         type = "protocol";
+    } else {
+        type = describe_media(o, m);
     }
     cJSON_AddStringToObject(o, "type", type);
     return o;

@@ -14,8 +14,9 @@
  * which must outlive the use of the Message.
  *
  * fw_kind_describe() says what a received Message is, for the sim's inbox: a new JSON object
- * {"type", "quoted"?: {"id","participant"}, "mentions"?, "reaction"?: {"target","emoji"},
- * "edit"?: {"target","text"}, "revoke"?: {"target"}} (NULL on ENOMEM).
+ * {"type" (text, image, video, audio, ptt, document, sticker, reaction, ...), "caption"?,
+ * "file_name"?, "seconds"?, "quoted"?: {"id","participant"}, "mentions"?, "reaction"?:
+ * {"target","emoji"}, "edit"?: {"target","text"}, "revoke"?: {"target"}} (NULL on ENOMEM).
  */
 #pragma once
 #include <cjson/cJSON.h>

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* outmedia.c -- the Message of a file we send (see outmedia.h). */
+#include "wa/outmedia.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/utf8.h"
+#include "wa.pb-c.h"
+
+static int pack(const Wa__Message *m, struct buf *out)
+{
+    size_t n = wa__message__get_packed_size(m);
+    int rc = buf_reserve(out, n);
+    if (rc < 0) return rc;
+    wa__message__pack(m, out->data + out->len);
+    out->len += n;
+    return 0;
+}
+
+static bool str_ok(const char *s, size_t min, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    return s ? n >= min && n <= max && utf8_first_invalid(s, n) == n : min == 0;
+}
+
+int wa_outmedia_check(const struct wa_outmedia *md, char *err, size_t errlen)
+{
+    if (!md ||
+        (md->type != WA_MEDIA_IMAGE && md->type != WA_MEDIA_VIDEO && md->type != WA_MEDIA_AUDIO &&
+         md->type != WA_MEDIA_DOCUMENT && md->type != WA_MEDIA_STICKER)) {
+        snprintf(err, errlen, "not a kind of file that can be sent");
+        return -EINVAL;
+    }
+    if (!str_ok(md->mimetype, 1, WA_OUTMEDIA_MIME_MAX) || strpbrk(md->mimetype, "\r\n")) {
+        snprintf(err, errlen, "mimetype: 1..%d bytes of text", WA_OUTMEDIA_MIME_MAX);
+        return -EINVAL;
+    }
+    if (!str_ok(md->file_name, 0, WA_OUTMEDIA_FNAME_MAX)) {
+        snprintf(err, errlen, "file_name: up to %d bytes of UTF-8", WA_OUTMEDIA_FNAME_MAX);
+        return -EINVAL;
+    }
+    if (!md->file_length || md->file_length > wa_media_cap(md->type)) {
+        snprintf(err, errlen, "the file must be 1..%llu bytes for a %s",
+                 (unsigned long long)wa_media_cap(md->type), wa_media_type_name(md->type));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int wa_outmedia_build(const struct wa_outmedia *md, const char *caption,
+                      const struct wa_send_ctx *ctx, struct buf *out)
+{
+    char why[8];
+    if (wa_outmedia_check(md, why, sizeof why) < 0) return -EINVAL;
+    if (caption && (md->type == WA_MEDIA_AUDIO || md->type == WA_MEDIA_STICKER)) return -EINVAL;
+    Wa__Message m = WA__MESSAGE__INIT, *q = NULL;
+    Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT, *cip = NULL;
+    if (ctx && (ctx->quoted || ctx->n_mentions)) {
+        if (ctx->quoted) {
+            q = wa__message__unpack(NULL, ctx->quoted_len, ctx->quoted);
+            if (!q) return -EBADMSG;
+            ci.stanzaid = (char *)ctx->stanza_id;
+            ci.participant = (char *)ctx->participant;
+            ci.quotedmessage = q;
+        }
+        ci.mentionedjid = (char **)ctx->mentions;
+        ci.n_mentionedjid = ctx->n_mentions;
+        cip = &ci;
+    }
+    Wa__ImageMessage im = WA__IMAGE_MESSAGE__INIT;
+    Wa__VideoMessage vm = WA__VIDEO_MESSAGE__INIT;
+    Wa__AudioMessage am = WA__AUDIO_MESSAGE__INIT;
+    Wa__DocumentMessage dm = WA__DOCUMENT_MESSAGE__INIT;
+    Wa__StickerMessage sm = WA__STICKER_MESSAGE__INIT;
+    char *mime = (char *)md->mimetype, *cap = (char *)caption;
+    uint64_t len = md->file_length;
+    switch (md->type) {
+    case WA_MEDIA_IMAGE:
+        im.mimetype = mime, im.caption = cap, im.has_filelength = 1, im.filelength = len;
+        im.contextinfo = cip;
+        m.imagemessage = &im;
+        break;
+    case WA_MEDIA_VIDEO:
+        vm.mimetype = mime, vm.caption = cap, vm.has_filelength = 1, vm.filelength = len;
+        vm.has_seconds = md->seconds > 0, vm.seconds = md->seconds;
+        vm.contextinfo = cip;
+        m.videomessage = &vm;
+        break;
+    case WA_MEDIA_AUDIO:
+        am.mimetype = mime, am.has_filelength = 1, am.filelength = len;
+        am.has_seconds = md->seconds > 0, am.seconds = md->seconds;
+        am.has_ptt = 1, am.ptt = md->ptt;
+        am.contextinfo = cip;
+        m.audiomessage = &am;
+        break;
+    case WA_MEDIA_DOCUMENT:
+        dm.mimetype = mime, dm.caption = cap, dm.has_filelength = 1, dm.filelength = len;
+        dm.filename = (char *)md->file_name;
+        dm.title = (char *)md->file_name;
+        dm.contextinfo = cip;
+        m.documentmessage = &dm;
+        break;
+    default: /* WA_MEDIA_STICKER (checked above) */
+        sm.mimetype = mime, sm.has_filelength = 1, sm.filelength = len;
+        sm.contextinfo = cip;
+        m.stickermessage = &sm;
+        break;
+    }
+    int rc = pack(&m, out);
+    if (q) wa__message__free_unpacked(q, NULL);
+    return rc;
+}
+
+int wa_outmedia_type(const uint8_t *pb, size_t len, enum wa_media_type *t, bool *ptt)
+{
+    Wa__Message *m = wa__message__unpack(NULL, len, pb);
+    if (!m) return -EBADMSG;
+    int rc = 0;
+    bool p = false;
+    if (m->imagemessage)
+        *t = WA_MEDIA_IMAGE;
+    else if (m->videomessage)
+        *t = WA_MEDIA_VIDEO;
+    else if (m->audiomessage)
+        *t = WA_MEDIA_AUDIO, p = m->audiomessage->has_ptt && m->audiomessage->ptt;
+    else if (m->documentmessage)
+        *t = WA_MEDIA_DOCUMENT;
+    else if (m->stickermessage)
+        *t = WA_MEDIA_STICKER;
+    else
+        rc = -ENOENT;
+    if (ptt) *ptt = p;
+    wa__message__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* The upload fields of one submessage, by reference. */
+struct fields {
+    char **url, **direct_path;
+    ProtobufCBinaryData *key, *sha, *enc;
+    protobuf_c_boolean *has_key, *has_sha, *has_enc, *has_len, *has_ts;
+    uint64_t *len;
+    int64_t *ts;
+};
+
+#define FIELDS(p)                                                                                  \
+    (struct fields)                                                                                \
+    {                                                                                              \
+        .url = &(p)->url, .direct_path = &(p)->directpath, .key = &(p)->mediakey,                  \
+        .sha = &(p)->filesha256, .enc = &(p)->fileencsha256, .has_key = &(p)->has_mediakey,        \
+        .has_sha = &(p)->has_filesha256, .has_enc = &(p)->has_fileencsha256,                       \
+        .has_len = &(p)->has_filelength, .has_ts = &(p)->has_mediakeytimestamp,                    \
+        .len = &(p)->filelength, .ts = &(p)->mediakeytimestamp                                     \
+    }
+
+int wa_outmedia_complete(const uint8_t *pb, size_t len, const struct wa_outmedia_upload *u,
+                         struct buf *out)
+{
+    if (!u || !u->url || !u->direct_path || !u->media_key || !u->file_sha256 || !u->file_enc_sha256)
+        return -EINVAL;
+    Wa__Message *m = wa__message__unpack(NULL, len, pb);
+    if (!m) return -EBADMSG;
+    struct fields f;
+    if (m->imagemessage)
+        f = FIELDS(m->imagemessage);
+    else if (m->videomessage)
+        f = FIELDS(m->videomessage);
+    else if (m->audiomessage)
+        f = FIELDS(m->audiomessage);
+    else if (m->documentmessage)
+        f = FIELDS(m->documentmessage);
+    else if (m->stickermessage)
+        f = FIELDS(m->stickermessage);
+    else {
+        wa__message__free_unpacked(m, NULL);
+        return -ENOENT;
+    }
+    /* the unpacked strings and bytes are the library's: swap ours in, restore before free */
+    struct fields keep = f;
+    char *old_url = *f.url, *old_dp = *f.direct_path;
+    ProtobufCBinaryData ok = *f.key, os = *f.sha, oe = *f.enc;
+    *f.url = (char *)u->url;
+    *f.direct_path = (char *)u->direct_path;
+    *f.key = (ProtobufCBinaryData){.len = WA_MEDIA_KEY_LEN, .data = (uint8_t *)u->media_key};
+    *f.sha = (ProtobufCBinaryData){.len = 32, .data = (uint8_t *)u->file_sha256};
+    *f.enc = (ProtobufCBinaryData){.len = 32, .data = (uint8_t *)u->file_enc_sha256};
+    *f.has_key = *f.has_sha = *f.has_enc = *f.has_len = *f.has_ts = 1;
+    *f.len = u->file_length;
+    *f.ts = u->key_ts;
+    int rc = pack(m, out);
+    *keep.url = old_url;
+    *keep.direct_path = old_dp;
+    *keep.key = ok;
+    *keep.sha = os;
+    *keep.enc = oe;
+    wa__message__free_unpacked(m, NULL);
+    return rc;
+}

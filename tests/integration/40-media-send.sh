@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Sending files, end to end, in the REAL daemon against wagate-fakewa's HTTPS media host
+# (issue 14): POST /api/v1/messages with an image, a video, an audio file, a voice note, a
+# document and a sticker -- by {"path"} and as a raw body -- is answered 202 once the file's
+# copy (<account>/outmedia/<id>, 0600) is durable; wagate asks media_conn for the host,
+# encrypts and uploads the copy, sends the message, and alice's phone downloads and decrypts
+# a byte-identical file (MAC and both hashes checked by fakewa). Captions, the document's file
+# name, ptt and a reply's quote reach her. The copy is gone once the server acked the message.
+# Bad inputs are clear 400s. Uploads the server refuses are retried; a refusal every time
+# ends as failed with the reason. A SIGKILL while an upload is under way (fakewa holds its
+# answer): after the restart the upload starts over and the message reaches alice exactly once.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/channel-lib.sh"
+FW_EXTRA="--media 127.0.0.1:0"
+fakewa_up
+CA=$(sed -n 's/^ca //p' "$T/fw.out")
+mkdir -p "$T/g"
+printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s",
+ "accounts":{"default":{"dm_policy":"open"}}},
+ "media":{"ca_file":"%s"}}\n' "$LISTEN" "$ROOT" "$CA" >"$T/g/wagate.json"
+
+alice_in() { fw GET /admin/contacts/alice/inbox; }
+# alice_msg ID: what alice's phone got for message ID (the last copy)
+alice_msg() { alice_in | jq -c --arg id "$1" '[.messages[] | select(.id==$id)] | last // empty'; }
+wait_alice() { # wait_alice ID: alice got it, with its file downloaded
+  for _ in $(seq 1 200); do
+    [ "$(alice_msg "$1" | jq -r '.what.file.ok // empty')" = true ] && return 0
+    sleep 0.05
+  done
+  echo "# alice got: $(alice_msg "$1")"
+  return 1
+}
+# same ID ORIGINAL: what alice decrypted is the original, byte for byte
+same() { local p; p=$(alice_msg "$1" | jq -r .what.file.path); cmp -s "$p" "$2"; }
+status_of() { api GET "/api/v1/messages/$1"; jq -r .state <<<"$BODY"; }
+wait_status() { # wait_status ID REGEX: the outbox state matches (sent|delivered|read)
+  local st
+  for _ in $(seq 1 200); do
+    st=$(status_of "$1")
+    [[ "$st" =~ ^($2)$ ]] && return 0
+    sleep 0.05
+  done
+  echo "# message $1: $st"
+  return 1
+}
+send() { api POST /api/v1/messages "$1"; ID=$(jq -r '.id // empty' <<<"$BODY"); } # sets ID
+# raw TYPE CONTENT-TYPE FILE QUERY: a raw-body upload; sets BODY and CODE
+raw() {
+  local out
+  out=$(curl -s -m 10 -w '\n%{http_code}' -X POST -H "Authorization: Bearer $GW_TOKEN" \
+    -H "Content-Type: $2" --data-binary "@$3" \
+    "http://$GW_LISTEN/api/v1/messages?to=%2B15550002&type=$1${4:+&$4}")
+  CODE=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
+OUT() { echo "$GW_STATE/accounts/default/outmedia"; }
+
+# ---- link ----
+check "gateway starts" start_gateway g
+check "pairing" wait_state pairing 5000
+QR=$(wait_qr)
+check "the fake phone scans the QR" grep -q '"jid"' <<<"$(fw POST /admin/scan "{\"qr\":\"$QR\",\"phone\":\"+15550001\"}")"
+check "connected" wait_state connected 5000
+
+# ---- every kind by path ----
+head -c 300000 /dev/urandom >"$T/photo.jpg"
+head -c 1500000 /dev/urandom >"$T/clip.mp4"
+head -c 90000 /dev/urandom >"$T/song.mp3"
+head -c 40000 /dev/urandom >"$T/voice.ogg"
+head -c 2100000 /dev/urandom >"$T/report.pdf"
+head -c 20000 /dev/urandom >"$T/sticker.webp"
+S=$(now_ms)
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"look at this\"}"; IMG=$ID
+check "an image by path: 202 with an id" ok_if '[ "$CODE" = 202 ] && [ -n "$IMG" ]'
+send "{\"to\":\"+15550002\",\"video\":{\"path\":\"$T/clip.mp4\"},\"caption\":\"a clip\",\"seconds\":4}"; VID=$ID
+send "{\"to\":\"+15550002\",\"audio\":{\"path\":\"$T/song.mp3\"}}"; AUD=$ID
+send "{\"to\":\"+15550002\",\"audio\":{\"path\":\"$T/voice.ogg\"},\"ptt\":true,\"seconds\":3}"; PTT=$ID
+send "{\"to\":\"+15550002\",\"document\":{\"path\":\"$T/report.pdf\"},\"caption\":\"Q3\"}"; DOC=$ID
+send "{\"to\":\"+15550002\",\"sticker\":{\"path\":\"$T/sticker.webp\"}}"; STK=$ID
+check "six kinds accepted" ok_if '[ -n "$VID" ] && [ -n "$AUD" ] && [ -n "$PTT" ] && [ -n "$DOC" ] && [ -n "$STK" ]'
+for k in IMG VID AUD PTT DOC STK; do
+  check "$k reaches alice with its file" wait_alice "${!k}"
+done
+echo "# six files (4 MB) uploaded, sent and decrypted by alice $(($(now_ms) - S)) ms after the first was accepted"
+check "the image is byte-identical" same "$IMG" "$T/photo.jpg"
+check "the video is byte-identical" same "$VID" "$T/clip.mp4"
+check "the audio is byte-identical" same "$AUD" "$T/song.mp3"
+check "the voice note is byte-identical" same "$PTT" "$T/voice.ogg"
+check "the document is byte-identical" same "$DOC" "$T/report.pdf"
+check "the sticker is byte-identical" same "$STK" "$T/sticker.webp"
+alice_msg "$IMG" >"$T/img.json"; alice_msg "$PTT" >"$T/ptt.json"; alice_msg "$DOC" >"$T/doc.json"
+check "alice sees an image with its caption and mimetype" ok_if \
+  "jq -e '.what.type==\"image\" and .what.caption==\"look at this\" and .what.file.mimetype==\"image/jpeg\"' $T/img.json >/dev/null"
+check "alice sees a voice note (ptt, opus)" ok_if \
+  "jq -e '.what.type==\"ptt\" and (.what.file.mimetype|startswith(\"audio/ogg\"))' $T/ptt.json >/dev/null"
+check "alice sees the document's name and caption" ok_if \
+  "jq -e '.what.type==\"document\" and .what.file_name==\"report.pdf\" and .what.file.mimetype==\"application/pdf\"' $T/doc.json >/dev/null"
+check "the messages are sent (acked) and their copies removed" ok_if \
+  'for k in IMG VID AUD PTT DOC STK; do wait_status "${!k}" "sent|delivered|read" || return 1; done; [ -z "$(ls -A "$(OUT)")" ]'
+
+# ---- raw bodies ----
+head -c 200000 /dev/urandom >"$T/raw.png"
+head -c 30000 /dev/urandom >"$T/raw.ogg"
+head -c 500000 /dev/urandom >"$T/raw.bin"
+raw image image/png "$T/raw.png" "caption=raw%20upload"; RIMG=$(jq -r '.id // empty' <<<"$BODY")
+check "a raw image body: 202" ok_if '[ "$CODE" = 202 ] && [ -n "$RIMG" ]'
+raw ptt "audio/ogg; codecs=opus" "$T/raw.ogg" "seconds=2"; RPTT=$(jq -r '.id // empty' <<<"$BODY")
+raw document application/octet-stream "$T/raw.bin" "file_name=data.bin"; RDOC=$(jq -r '.id // empty' <<<"$BODY")
+check "raw voice note and document accepted" ok_if '[ -n "$RPTT" ] && [ -n "$RDOC" ]'
+check "the raw image reaches alice byte-identical" ok_if 'wait_alice "$RIMG" && same "$RIMG" "$T/raw.png"'
+check "the raw voice note reaches alice byte-identical" ok_if 'wait_alice "$RPTT" && same "$RPTT" "$T/raw.ogg"'
+check "the raw document reaches alice byte-identical" ok_if 'wait_alice "$RDOC" && same "$RDOC" "$T/raw.bin"'
+check "... with the content type, caption and file name given" ok_if \
+  "alice_msg $RIMG | jq -e '.what.file.mimetype==\"image/png\" and .what.caption==\"raw upload\"' >/dev/null &&
+   alice_msg $RPTT | jq -e '.what.type==\"ptt\" and .what.seconds==2' >/dev/null &&
+   alice_msg $RDOC | jq -e '.what.file_name==\"data.bin\"' >/dev/null"
+
+# ---- a reply with a file; idempotency ----
+Q=$(fw POST /admin/contacts/alice/send '{"to":"+15550001","text":"send me the photo"}' | jq -r .id)
+for _ in $(seq 1 100); do api GET '/api/v1/messages?after=0&limit=1000'; grep -q "$Q" <<<"$BODY" && break; sleep 0.05; done
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"here\",\"reply_to\":\"$Q\",\"idempotency_key\":\"photo-1\"}"; REP=$ID
+check "an image replying to alice's message reaches her quoted" ok_if \
+  "wait_alice $REP && alice_msg $REP | jq -e '.what.quoted.id==\"$Q\" and .what.caption==\"here\"' >/dev/null"
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"here\",\"reply_to\":\"$Q\",\"idempotency_key\":\"photo-1\"}"
+check "the same idempotency_key again: 200 duplicate, the same id" ok_if \
+  '[ "$CODE" = 200 ] && [ "$ID" = "$REP" ] && [ "$(jq -r .duplicate <<<"$BODY")" = true ]'
+send "{\"to\":\"+15550003\",\"image\":{\"path\":\"$T/photo.jpg\"},\"idempotency_key\":\"photo-1\"}"
+check "... to another recipient: 409" ok_if '[ "$CODE" = 409 ]'
+
+# ---- the CLI ----
+cli() { "$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" "$@"; }
+CP=$(cd "$T" && cli message send --to +15550002 --ptt voice.ogg --json | jq -r .id)
+check "wagate message send --ptt FILE (a relative path, made absolute by the CLI)" ok_if \
+  "wait_alice $CP && same $CP $T/voice.ogg && alice_msg $CP | jq -e '.what.type==\"ptt\"' >/dev/null"
+CD=$(cli message send --to +15550002 --document "$T/report.pdf" --file-name "Q3 report.pdf" --caption "the report" --json | jq -r .id)
+check "wagate message send --document FILE --file-name N --caption T" ok_if \
+  "wait_alice $CD && same $CD $T/report.pdf && alice_msg $CD | jq -e '.what.file_name==\"Q3 report.pdf\" and .what.caption==\"the report\"' >/dev/null"
+CI=$(cli message send --to +15550002 --image "$T/photo.jpg" --caption "from the cli" | awk '{print $1}')
+check "wagate message send --image FILE --caption T (plain output: id state)" ok_if \
+  "wait_alice $CI && same $CI $T/photo.jpg"
+out=$(cli message send --to +15550002 --image "$T/nope.jpg" 2>&1)
+check "the CLI shows the daemon's reason for a bad file" ok_if 'grep -q "No such file" <<<"$out"'
+cli message send --to +15550002 --image "$T/photo.jpg" --video "$T/clip.mp4" >/dev/null 2>&1
+RC=$?
+check "the CLI refuses two files (usage, exit 2)" ok_if '[ "$RC" = 2 ]'
+
+# ---- bad inputs: clear 400s ----
+bad() { # bad JSON WORDS: 400 whose error mentions WORDS
+  api POST /api/v1/messages "$1"
+  [ "$CODE" = 400 ] && grep -qi -- "$2" <<<"$(jq -r .error <<<"$BODY")" || { echo "# $CODE $BODY"; return 1; }
+}
+head -c 1500000 /dev/urandom >"$T/big.webp"
+check "a relative path: 400" bad '{"to":"+15550002","image":{"path":"photo.jpg"}}' "absolute"
+check "a missing file: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/nope.jpg\"}}" "No such file"
+check "a directory: 400" bad "{\"to\":\"+15550002\",\"document\":{\"path\":\"$T\"}}" "not a regular file"
+check "a sticker over its 1 MiB cap: 400" bad "{\"to\":\"+15550002\",\"sticker\":{\"path\":\"$T/big.webp\"}}" "1048576"
+check "an empty file: 400" bad "{\"to\":\"+15550002\",\"document\":{\"path\":\"/dev/null\"}}" "regular"
+check "two files in one message: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"video\":{\"path\":\"$T/clip.mp4\"}}" "one file"
+check "ptt with an image: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"ptt\":true}" "ptt"
+check "a caption on a voice note: 400" bad "{\"to\":\"+15550002\",\"audio\":{\"path\":\"$T/voice.ogg\"},\"ptt\":true,\"caption\":\"x\"}" "caption"
+check "file_name on an image: 400" bad "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"file_name\":\"a.jpg\"}" "document"
+check "a path that is not a string: 400" bad '{"to":"+15550002","image":"/tmp/x"}' "path"
+check "no recipient: 400" bad "{\"image\":{\"path\":\"$T/photo.jpg\"}}" "to"
+raw bogus image/png "$T/raw.png"
+check "a raw body of an unknown type: 400" ok_if '[ "$CODE" = 400 ] && grep -q "type:" <<<"$BODY"'
+: >"$T/empty"
+raw image image/png "$T/empty"
+check "an empty raw body: 400" ok_if '[ "$CODE" = 400 ] && grep -q "empty" <<<"$BODY"'
+head -c 1100000 /dev/urandom >"$T/over.bin"
+raw document application/octet-stream "$T/over.bin"
+check "a raw body over the API's 1 MiB request cap: 413" ok_if '[ "$CODE" = 413 ]'
+check "nothing was left in outmedia by the refused sends" ok_if 'sleep 0.3; [ -z "$(ls -A "$(OUT)")" ]'
+
+# ---- the server refuses uploads: retried, or failed for good ----
+fw POST /admin/media/fail '{"op":"upload","count":2,"status":503}' >/dev/null
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/photo.jpg\"},\"caption\":\"after two 503s\"}"; R503=$ID
+check "an upload refused twice (503) is retried and the image arrives" ok_if 'wait_alice "$R503" && same "$R503" "$T/photo.jpg"'
+fw POST /admin/media/fail '{"op":"upload","count":1,"status":413}' >/dev/null
+send "{\"to\":\"+15550002\",\"document\":{\"path\":\"$T/report.pdf\"}}"; R413=$ID
+check "an upload refused as too large (413) makes the message failed" wait_status "$R413" failed
+api GET "/api/v1/messages/$R413"
+check "... with the reason in GET /api/v1/messages/{id}" ok_if 'jq -e ".error|test(\"uploaded\")" <<<"$BODY" >/dev/null'
+check "... its copy removed, and alice never got it" ok_if \
+  '[ ! -e "$(OUT)/$R413" ] && [ -z "$(alice_msg "$R413")" ]'
+
+# ---- SIGKILL while an upload is under way ----
+head -c 6000000 /dev/urandom >"$T/long.mp4"
+fw POST /admin/media/fail '{"op":"slow","count":1,"ms":20000}' >/dev/null
+IN0=$(fw GET /admin/media | jq .bytes_in)
+send "{\"to\":\"+15550002\",\"video\":{\"path\":\"$T/long.mp4\"},\"caption\":\"survives a crash\"}"; KV=$ID
+for _ in $(seq 1 200); do
+  [ $(($(fw GET /admin/media | jq .bytes_in) - IN0)) -ge 6000000 ] && break
+  sleep 0.05
+done
+api GET "/api/v1/messages/$KV"
+check "while it uploads the message is queued, held for its upload" ok_if \
+  'jq -e ".state==\"queued\" and (.error|test(\"upload\"))" <<<"$BODY" >/dev/null'
+check "its copy is in outmedia (0600)" ok_if '[ "$(stat -c %a "$(OUT)/$KV")" = 600 ]'
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+check "gateway starts again after SIGKILL mid-upload" start_gateway g
+check "connected again" wait_state connected 10000
+check "after the restart the video reaches alice, byte-identical" ok_if 'wait_alice "$KV" && same "$KV" "$T/long.mp4"'
+check "... exactly once" ok_if \
+  'sleep 1; [ "$(alice_in | jq --arg id "$KV" "[.messages[] | select(.id==\$id)] | length")" = 1 ]'
+check "... and its copy is removed once acked" ok_if \
+  'wait_status "$KV" "sent|delivered|read" && sleep 0.2 && [ ! -e "$(OUT)/$KV" ]'
+finish
