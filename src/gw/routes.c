@@ -33,13 +33,6 @@ static cJSON *status_json(const struct gw_channel *ch)
     return gw_channel_status_json(&st);
 }
 
-struct gw_channel *gw_channel_list_find(const struct gw_channel_list *list, const char *account)
-{
-    for (size_t i = 0; i < list->n; i++)
-        if (strcmp(gw_channel_account(list->v[i]), account) == 0) return list->v[i];
-    return NULL;
-}
-
 /* Split "acct/action" into acct and action ("" when absent). -EINVAL if malformed. */
 static int split_rest(const char *rest, char *acct, size_t alen, const char **action)
 {

@@ -26,16 +26,12 @@
 #pragma once
 #include <stddef.h>
 
-#include "core/config.h"
+#include "gw/chlist.h"
 
 struct api_server;
 struct gw_channel;
 
 /* The daemon's channels (borrowed by the routes; must outlive the server). */
-struct gw_channel_list {
-    struct gw_channel *v[CFG_MAX_ACCOUNTS];
-    size_t n;
-};
 
 /* Register the routes. 0 or the first api_server_add_route error. */
 int gw_routes_add(struct api_server *s, struct gw_channel_list *list);
@@ -43,4 +39,3 @@ int gw_routes_add(struct api_server *s, struct gw_channel_list *list);
 struct gw_notify;
 int gw_routes_add_notify(struct api_server *s, struct gw_notify *n);
 /* The channel of `account`, or NULL. */
-struct gw_channel *gw_channel_list_find(const struct gw_channel_list *list, const char *account);

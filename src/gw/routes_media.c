@@ -12,7 +12,7 @@
 #include "api/server.h"
 #include "gw/channel.h"
 #include "gw/chmsend.h"
-#include "gw/routes.h"
+#include "gw/chlist.h"
 #include "store/msgstore.h"
 
 static const char *const kinds[] = {"image", "video", "audio", "document", "sticker"};
