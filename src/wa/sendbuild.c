@@ -243,13 +243,43 @@ int wa_send_build_amend(const struct wa_send_key *k, const char *text, int64_t t
     return pack_msg(&m, out);
 }
 
+/* The enc nodes' mediatype of a media Message (Baileys' getMediaType), or NULL. */
+static const char *media_type_name(const Wa__Message *m)
+{
+    if (m->imagemessage) return "image";
+    if (m->videomessage) return m->videomessage->gifplayback ? "gif" : "video";
+    if (m->audiomessage) return m->audiomessage->ptt ? "ptt" : "audio";
+    if (m->contactmessage) return "vcard";
+    if (m->documentmessage) return "document";
+    if (m->contactsarraymessage) return "contact_array";
+    if (m->stickermessage) return "sticker";
+    return NULL;
+}
+
+/* mediatype=name on every enc under n (the stanza's own and those under participants/to). */
+static int set_enc_mediatype(struct wa_node *n, const char *name)
+{
+    size_t k = wa_node_child_count(n);
+    for (size_t i = 0; i < k; i++) {
+        struct wa_node *c = wa_node_child_at(n, i);
+        int rc = strcmp(c->tag.s, "enc") == 0 ? wa_node_set_attr(c, "mediatype", name)
+                                              : set_enc_mediatype(c, name);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
 int wa_send_set_kind_attrs(struct wa_node *n, const uint8_t *pb, size_t len)
 {
     Wa__Message *m = pb ? wa__message__unpack(NULL, len, pb) : NULL;
     if (!m) return 0;
     int rc = 0;
     const Wa__ProtocolMessage *p = m->protocolmessage;
-    if (m->reactionmessage) rc = wa_node_set_attr(n, "type", "reaction");
+    const char *media = media_type_name(m);
+    if (m->reactionmessage)
+        rc = wa_node_set_attr(n, "type", "reaction");
+    else if (media && (rc = wa_node_set_attr(n, "type", "media")) == 0)
+        rc = set_enc_mediatype(n, media);
     if (rc == 0 && p && p->has_type && p->type == WA__PROTOCOL_MESSAGE__TYPE__MESSAGE_EDIT)
         rc = wa_node_set_attr(n, "edit", "1");
     else if (rc == 0 && p && p->has_type && p->type == WA__PROTOCOL_MESSAGE__TYPE__REVOKE)

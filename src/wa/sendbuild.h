@@ -65,8 +65,11 @@ int wa_send_build_reaction(const struct wa_send_key *k, const char *emoji, int64
 int wa_send_build_amend(const struct wa_send_key *k, const char *text, int64_t ts_ms,
                         struct buf *out) __attribute__((warn_unused_result));
 /* The <message> attributes a payload's kind calls for, set on m: type="reaction" for a
- * reaction (else the "text" the stanza has), edit="1" for an edit, edit="7" for a revoke
- * (as Baileys' sendMessage sets them). 0 or -ENOMEM; a payload that does not unpack changes
+ * reaction, type="media" for a media message (image, video, audio, document, sticker, vCard,
+ * contacts) with mediatype="image|gif|video|ptt|audio|document|sticker|vcard|
+ * contact_array" on every <enc> under m (so call it after the encs are added),
+ * else the "text" the stanza has; edit="1" for an edit, edit="7" for a revoke (as Baileys'
+ * relayMessage sets them). 0 or -ENOMEM; a payload that does not unpack changes
  * nothing. */
 int wa_send_set_kind_attrs(struct wa_node *m, const uint8_t *pb, size_t len)
     __attribute__((warn_unused_result));

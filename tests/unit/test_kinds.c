@@ -24,6 +24,7 @@
 #include "store/msgstore.h"
 #include "wa/msg.h"
 #include "wa/msgmeta.h"
+#include "wa/outmedia.h"
 #include "wa/sendbuild.h"
 
 /* Pack m, decode it as the receive path does, describe it: the meta JSON parsed. */
@@ -575,6 +576,62 @@ static void test_send_builders(void **state)
     buf_free(&q);
 }
 
+/* A media payload makes the stanza type="media" and puts mediatype on every enc, the
+ * participants' and the group's (as Baileys' relayMessage); a ptt is "ptt". */
+static void test_media_stanza_attrs(void **state)
+{
+    (void)state;
+    struct buf b = {0};
+    struct wa_outmedia md = {.type = WA_MEDIA_AUDIO,
+                             .ptt = true,
+                             .mimetype = "audio/ogg; codecs=opus",
+                             .file_length = 10,
+                             .seconds = 3};
+    assert_int_equal(wa_outmedia_build(&md, NULL, NULL, &b), 0);
+    struct wa_jid to;
+    assert_int_equal(wa_jid_parse(&to, "15550002@s.whatsapp.net", 23), 0);
+    const uint8_t ct[4] = {1, 2, 3, 4};
+    struct wa_send_part parts[2] = {{.jid = to, .type = SG_MSG, .ct = ct, .len = 4},
+                                    {.jid = to, .type = SG_PKMSG, .ct = ct, .len = 4}};
+    struct wa_node *n = wa_send_build_stanza("3EB0M", &to, parts, 2, ct, 4, ct, 4);
+    assert_non_null(n);
+    assert_string_equal(wa_node_attr(n, "type"), "text");
+    assert_int_equal(wa_send_set_kind_attrs(n, b.data, b.len), 0);
+    assert_string_equal(wa_node_attr(n, "type"), "media");
+    struct wa_node *ps = wa_node_child(n, "participants");
+    assert_int_equal(wa_node_child_count(ps), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(
+            wa_node_attr(wa_node_child(wa_node_child_at(ps, i), "enc"), "mediatype"), "ptt");
+    assert_string_equal(wa_node_attr(wa_node_child(n, "enc"), "mediatype"), "ptt");
+    assert_null(wa_node_attr(wa_node_child(n, "device-identity"), "mediatype"));
+    wa_node_free(n);
+    /* a document; a text stays "text" with no mediatype */
+    buf_reset(&b);
+    md = (struct wa_outmedia){.type = WA_MEDIA_DOCUMENT,
+                              .mimetype = "application/pdf",
+                              .file_name = "a.pdf",
+                              .file_length = 10};
+    assert_int_equal(wa_outmedia_build(&md, "see", NULL, &b), 0);
+    n = wa_send_build_stanza("3EB0N", &to, parts, 1, NULL, 0, NULL, 0);
+    assert_int_equal(wa_send_set_kind_attrs(n, b.data, b.len), 0);
+    assert_string_equal(wa_node_attr(n, "type"), "media");
+    assert_string_equal(
+        wa_node_attr(wa_node_child(wa_node_child_at(wa_node_child(n, "participants"), 0), "enc"),
+                     "mediatype"),
+        "document");
+    wa_node_free(n);
+    buf_reset(&b);
+    assert_int_equal(wa_send_build_text("hi", &b), 0);
+    n = wa_send_build_stanza("3EB0P", &to, parts, 1, NULL, 0, NULL, 0);
+    assert_int_equal(wa_send_set_kind_attrs(n, b.data, b.len), 0);
+    assert_string_equal(wa_node_attr(n, "type"), "text");
+    assert_null(wa_node_attr(
+        wa_node_child(wa_node_child_at(wa_node_child(n, "participants"), 0), "enc"), "mediatype"));
+    wa_node_free(n);
+    buf_free(&b);
+}
+
 static int no_send(void *ud, const struct wa_outmsg *m, struct gw_send_result *r)
 {
     (void)ud, (void)m, (void)r;
@@ -624,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_store_v8_migration),
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_send_builders),
+        cmocka_unit_test(test_media_stanza_attrs),
         cmocka_unit_test(test_access_stored_mentions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
