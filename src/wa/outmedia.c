@@ -55,20 +55,11 @@ int wa_outmedia_build(const struct wa_outmedia *md, const char *caption,
     char why[8];
     if (wa_outmedia_check(md, why, sizeof why) < 0) return -EINVAL;
     if (caption && (md->type == WA_MEDIA_AUDIO || md->type == WA_MEDIA_STICKER)) return -EINVAL;
-    Wa__Message m = WA__MESSAGE__INIT, *q = NULL;
+    Wa__Message m = WA__MESSAGE__INIT;
     Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT, *cip = NULL;
-    if (ctx && (ctx->quoted || ctx->n_mentions)) {
-        if (ctx->quoted) {
-            q = wa__message__unpack(NULL, ctx->quoted_len, ctx->quoted);
-            if (!q) return -EBADMSG;
-            ci.stanzaid = (char *)ctx->stanza_id;
-            ci.participant = (char *)ctx->participant;
-            ci.quotedmessage = q;
-        }
-        ci.mentionedjid = (char **)ctx->mentions;
-        ci.n_mentionedjid = ctx->n_mentions;
-        cip = &ci;
-    }
+    int fr = wa_send_ctx_fill(ctx, &ci);
+    if (fr < 0) return fr;
+    if (fr > 0) cip = &ci;
     Wa__ImageMessage im = WA__IMAGE_MESSAGE__INIT;
     Wa__VideoMessage vm = WA__VIDEO_MESSAGE__INIT;
     Wa__AudioMessage am = WA__AUDIO_MESSAGE__INIT;
@@ -109,7 +100,7 @@ int wa_outmedia_build(const struct wa_outmedia *md, const char *caption,
         break;
     }
     int rc = pack(&m, out);
-    if (q) wa__message__free_unpacked(q, NULL);
+    wa_send_ctx_release(&ci);
     return rc;
 }
 

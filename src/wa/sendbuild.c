@@ -173,26 +173,38 @@ int wa_send_build_text(const char *text, struct buf *out)
     return pack_msg(&m, out);
 }
 
+int wa_send_ctx_fill(const struct wa_send_ctx *ctx, Wa__ContextInfo *ci)
+{
+    if (!ctx || (!ctx->quoted && !ctx->n_mentions)) return 0;
+    if (ctx->quoted) {
+        ci->quotedmessage = wa__message__unpack(NULL, ctx->quoted_len, ctx->quoted);
+        if (!ci->quotedmessage) return -EBADMSG;
+        ci->stanzaid = (char *)ctx->stanza_id;
+        ci->participant = (char *)ctx->participant;
+    }
+    ci->mentionedjid = (char **)ctx->mentions;
+    ci->n_mentionedjid = ctx->n_mentions;
+    return 1;
+}
+
+void wa_send_ctx_release(Wa__ContextInfo *ci)
+{
+    if (ci && ci->quotedmessage) wa__message__free_unpacked(ci->quotedmessage, NULL);
+    if (ci) ci->quotedmessage = NULL;
+}
+
 int wa_send_build_rich(const char *text, const struct wa_send_ctx *ctx, struct buf *out)
 {
-    if (!ctx || (!ctx->quoted && !ctx->n_mentions)) return wa_send_build_text(text, out);
-    Wa__Message m = WA__MESSAGE__INIT, *q = NULL;
-    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
     Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT;
-    if (ctx->quoted) {
-        q = wa__message__unpack(NULL, ctx->quoted_len, ctx->quoted);
-        if (!q) return -EBADMSG;
-        ci.stanzaid = (char *)ctx->stanza_id;
-        ci.participant = (char *)ctx->participant;
-        ci.quotedmessage = q;
-    }
-    ci.mentionedjid = (char **)ctx->mentions;
-    ci.n_mentionedjid = ctx->n_mentions;
+    int rc = wa_send_ctx_fill(ctx, &ci);
+    if (rc <= 0) return rc < 0 ? rc : wa_send_build_text(text, out);
+    Wa__Message m = WA__MESSAGE__INIT;
+    Wa__ExtendedTextMessage et = WA__EXTENDED_TEXT_MESSAGE__INIT;
     et.text = (char *)text;
     et.contextinfo = &ci;
     m.extendedtextmessage = &et;
-    int rc = pack_msg(&m, out);
-    if (q) wa__message__free_unpacked(q, NULL);
+    rc = pack_msg(&m, out);
+    wa_send_ctx_release(&ci);
     return rc;
 }
 

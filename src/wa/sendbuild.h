@@ -51,6 +51,15 @@ struct wa_send_ctx {
 };
 int wa_send_build_rich(const char *text, const struct wa_send_ctx *ctx, struct buf *out)
     __attribute__((warn_unused_result));
+/* The contextInfo of ctx, for any submessage (a text's, a media's): ci (initialised by the
+ * caller with WA__CONTEXT_INFO__INIT) gets stanzaId, participant, quotedMessage (unpacked
+ * from ctx->quoted: wa_send_ctx_release frees it) and mentionedJid (borrowed from ctx).
+ * 1 (ci is filled: use it), 0 (ctx NULL or without quote and mentions: no contextInfo) or
+ * -EBADMSG (ctx->quoted does not unpack). */
+struct Wa__ContextInfo;
+int wa_send_ctx_fill(const struct wa_send_ctx *ctx, struct Wa__ContextInfo *ci)
+    __attribute__((warn_unused_result));
+void wa_send_ctx_release(struct Wa__ContextInfo *ci);
 /* The key of a message being reacted to / edited / revoked: its chat, id, whether we sent it,
  * and in groups the sender (NULL in 1:1 chats and for our own). */
 struct wa_send_key {
