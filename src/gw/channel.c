@@ -30,6 +30,7 @@
 #include "core/statedir.h"
 #include "gw/access.h"
 #include "gw/chhook.h"
+#include "gw/chmconn.h"
 #include "gw/chmedia.h"
 #include "gw/chmsend.h"
 #include "store/mediafile.h"
@@ -337,9 +338,12 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                               .budget = (uint64_t)c->media_max_mb << 20,
                               .keep_days = c->media_keep_days,
                               .creds = &ch->creds,
+                              .mconn = ch->mconn,
                               .on_file = media_done,
                               .ud = ch};
-    if (chmedia_new(&mo, &ch->media) < 0) ch->media = NULL; /* files stay pending */
+    if (chmconn_new(loop, ch->account, &ch->mconn) < 0) ch->mconn = NULL; /* no media then */
+    mo.mconn = ch->mconn;
+    if (!ch->mconn || chmedia_new(&mo, &ch->media) < 0) ch->media = NULL; /* files stay pending */
     chmsg_set_media(ch->msg, ch->media);
     ch_account_dir(ch, mdir, sizeof mdir - 12);
     strncat(mdir, "/outmedia", sizeof mdir - strlen(mdir) - 1);
@@ -348,10 +352,12 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                                 .dir = mdir,
                                 .ca_file = mo.ca_file,
                                 .creds = &ch->creds,
+                                .mconn = ch->mconn,
                                 .kick_sender = msend_kick,
                                 .on_failed = msend_failed,
                                 .ud = ch};
-    if (chmsend_new(&so_m, &ch->msend) < 0) ch->msend = NULL; /* media sends refused */
+    if (!ch->mconn || chmsend_new(&so_m, &ch->msend) < 0)
+        ch->msend = NULL; /* media sends refused */
     chmsg_set_msend(ch->msg, ch->msend);
     struct gw_sendwait_ops so = {.settle = settle_sends, .on_durable = send_durable, .ud = ch};
     if (gw_sendwait_new(loop, &so, &ch->sw) < 0) ch->sw = NULL; /* then each send commits alone */
@@ -397,6 +403,8 @@ void gw_channel_close(struct gw_channel *ch, void (*cb)(void *arg), void *arg)
     ch->media = NULL;
     chmsend_free(ch->msend);
     ch->msend = NULL;
+    chmconn_free(ch->mconn); /* after its watchers */
+    ch->mconn = NULL;
     chmsg_set_msend(ch->msg, NULL);
     gw_sendwait_close(ch->sw); /* the sender is gone: what it held is answered now */
     ch->sw = NULL;

@@ -115,6 +115,7 @@ struct gw_channel {
     struct dnsprobe *probe;     /* resolver-only probe in a DNS outage (gw/dnsprobe.h), or NULL */
     struct gw_notify *notify;   /* operator notifications (gw/notify.h) */
     struct gw_sendwait *sw;     /* API sends waiting for their shared COMMIT (gw/sendwait.h) */
+    struct chmconn *mconn;      /* media_conn of both (gw/chmconn.h) */
     struct chmedia *media;      /* received files (gw/chmedia.h) */
     struct chmsend *msend;      /* files to send (gw/chmsend.h) */
     bool own_notify;            /* notify was made here (no shared one given): closed here */

@@ -5,6 +5,7 @@
  * close (the outcome), health (2 missed pings end the session), and the signed pre-key
  * rotation over the account's database (store/spkstore.h).
  */
+#include "gw/chmconn.h"
 #include "gw/chmedia.h"
 #include "gw/chmsend.h"
 #include "gw/channel_int.h"
@@ -102,6 +103,7 @@ static void cb_connected(void *ud, const char *lid, unsigned offline)
         (void)gw_notify_resolve_after(ch->notify, GW_NOTE_DISK, ch->account,
                                       "the store writes again", CHANNEL_DISK_SETTLE_MS);
     ch_end_outage(ch);
+    chmconn_set_client(ch->mconn, ch->client); /* a new media_conn for this connection */
     chmedia_set_client(ch->media, ch->client); /* media_conn, then what is still to fetch */
     chmsend_set_client(ch->msend, ch->client); /* ... and to upload */
 }

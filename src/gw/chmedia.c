@@ -20,7 +20,6 @@
 #include "store/msgstore.h"
 #include "wa/creds.h"
 #include "wa/jid.h"
-#include "wa/mediaconn.h"
 #include "wa/mediaretry.h"
 #include "wa/mediaxfer.h"
 
@@ -29,7 +28,6 @@
 #define BACKOFF_MS  1000
 #define BACKOFF_MAX 300000
 #define SWEEP_MAX   64 /* files removed per sweep */
-#define MCONN_IQ_MS 20000
 
 struct job {
     struct chmedia *m;
@@ -46,10 +44,6 @@ struct backoff {
     bool answered;  /* ... and the phone gave a new direct path */
 };
 
-struct mc_req {
-    struct chmedia *m; /* NULL once the owner is gone */
-};
-
 struct chmedia {
     uv_loop_t *loop;
     char account[64], dir[PATH_MAX], ca[PATH_MAX];
@@ -60,9 +54,7 @@ struct chmedia {
     const struct wa_creds *creds;
     struct st_db *db;
     struct wa_client *client;
-    struct wa_media_conn mc;
-    uint64_t mc_until; /* uv_now ms; 0 = none */
-    struct mc_req *mc_req;
+    struct chmconn *mconn; /* borrowed */
     struct job jobs[CHMEDIA_PARALLEL];
     struct backoff bo[BACKOFFS];
     uv_timer_t *timer;
@@ -289,7 +281,7 @@ static void on_download(void *ud, const struct wa_mdownload_result *r)
                  r->detail[0] ? ": " : "", r->detail);
         record(m, j->cursor, ST_MF_FAILED, NULL, why, j->attempts);
     } else {
-        if (r->err == -EACCES) m->mc_until = 0; /* a new media_conn first */
+        if (r->err == -EACCES) chmconn_invalidate(m->mconn); /* a new media_conn first */
         uint64_t d = (uint64_t)BACKOFF_MS << (j->attempts - 1);
         if (d > BACKOFF_MAX) d = BACKOFF_MAX;
         struct backoff *b = backoff_of(m, j->cursor, true);
@@ -355,11 +347,13 @@ static void start(struct chmedia *m, struct job *j, int64_t cursor)
         record(m, cursor, ST_MF_DONE, j->dest, NULL, f.attempts);
         return;
     }
+    const struct wa_media_conn *mc = chmconn_get(m->mconn); /* fresh: chmedia_kick checked */
+    if (!mc) return;
     const char *hosts[WA_MCONN_HOSTS_MAX];
-    for (size_t i = 0; i < m->mc.nhosts; i++)
-        hosts[i] = m->mc.hosts[i].hostname;
+    for (size_t i = 0; i < mc->nhosts; i++)
+        hosts[i] = mc->hosts[i].hostname;
     struct wa_mxfer_opts o = {.hosts = hosts,
-                              .nhosts = m->mc.nhosts,
+                              .nhosts = mc->nhosts,
                               .ca_file = m->ca[0] ? m->ca : NULL,
                               .max_attempts = 1};
     struct wa_mdownload_req rq = {.direct_path = row.direct_path,
@@ -378,52 +372,16 @@ static void start(struct chmedia *m, struct job *j, int64_t cursor)
     }
 }
 
-/* ---- media_conn ---- */
-
-static void on_mconn(void *ud, int status, const struct wa_node *resp)
-{
-    struct mc_req *q = ud;
-    struct chmedia *m = q->m;
-    free(q);
-    if (!m) return;
-    m->mc_req = NULL;
-    struct wa_media_conn mc;
-    if (status == 0 && wa_media_conn_parse(resp, &mc) == 0) {
-        uint32_t ttl = mc.ttl ? mc.ttl : 300; /* seconds */
-        if (ttl > 86400) ttl = 86400;
-        mc.fetched_ms = uv_now(m->loop);
-        m->mc = mc;
-        m->mc_until = mc.fetched_ms + (uint64_t)ttl * 1000;
-        chmedia_kick(m);
-        return;
-    }
-    log_warn(COMP, m->account, "media_conn: %s", status ? strerror(-status) : "bad answer");
-    kick_at(m, 5000);
-}
-
-static void ask_mconn(struct chmedia *m)
-{
-    if (m->mc_req || !m->client) return;
-    struct mc_req *q = calloc(1, sizeof *q);
-    char id[WA_IQ_ID_MAX + 1];
-    wa_client_new_id(m->client, id, sizeof id);
-    struct wa_node *iq = q ? wa_media_conn_build(id) : NULL;
-    int r = iq ? wa_client_send_iq(m->client, iq, MCONN_IQ_MS, on_mconn, q) : -ENOMEM;
-    wa_node_free(iq);
-    if (r < 0) {
-        free(q);
-        kick_at(m, 5000);
-        return;
-    }
-    q->m = m;
-    m->mc_req = q;
-}
-
 /* ---- scheduling ---- */
 
 static void on_timer(uv_timer_t *t)
 {
     chmedia_kick(t->data);
+}
+
+static void kick_cb(void *ud)
+{
+    chmedia_kick(ud);
 }
 
 static void kick_at(struct chmedia *m, uint64_t delay)
@@ -444,10 +402,7 @@ void chmedia_kick(struct chmedia *m)
     int64_t v[BACKOFFS + CHMEDIA_PARALLEL];
     size_t n = 0;
     if (st_mfile_pending(m->db, 0, v, sizeof v / sizeof v[0], &n) < 0 || n == 0) return;
-    if (!m->mc_until || uv_now(m->loop) >= m->mc_until) {
-        ask_mconn(m); /* its answer kicks again */
-        return;
-    }
+    if (!chmconn_get(m->mconn)) return; /* asked for: its answer kicks again */
     uint64_t now = uv_now(m->loop);
     for (size_t i = 0; i < n && (j = free_job(m)); i++) {
         if (running(m, v[i])) continue;
@@ -474,7 +429,8 @@ static void cancel_all(struct chmedia *m)
 int chmedia_new(const struct chmedia_opts *o, struct chmedia **out)
 {
     *out = NULL;
-    if (!o || !o->loop || !o->dir || !o->dir[0] || strlen(o->dir) >= PATH_MAX) return -EINVAL;
+    if (!o || !o->loop || !o->mconn || !o->dir || !o->dir[0] || strlen(o->dir) >= PATH_MAX)
+        return -EINVAL;
     struct chmedia *m = calloc(1, sizeof *m);
     if (!m || !(m->timer = malloc(sizeof *m->timer))) {
         free(m);
@@ -489,6 +445,12 @@ int chmedia_new(const struct chmedia_opts *o, struct chmedia **out)
     m->on_file = o->on_file;
     m->ud = o->ud;
     m->creds = o->creds;
+    m->mconn = o->mconn;
+    if (chmconn_watch(m->mconn, kick_cb, m) < 0) {
+        free(m->timer);
+        free(m);
+        return -ENOSPC;
+    }
     uv_timer_init(o->loop, m->timer);
     m->timer->data = m;
     uv_unref((uv_handle_t *)m->timer);
@@ -512,10 +474,6 @@ void chmedia_set_db(struct chmedia *m, struct st_db *db)
 void chmedia_set_client(struct chmedia *m, struct wa_client *c)
 {
     if (!m) return;
-    if (m->mc_req) { /* its callback still comes (-ENOTCONN / -ECANCELED): to nobody */
-        m->mc_req->m = NULL;
-        m->mc_req = NULL;
-    }
     m->client = c;
     if (c) chmedia_kick(m);
 }
@@ -537,7 +495,7 @@ void chmedia_free(struct chmedia *m)
 {
     if (!m) return;
     cancel_all(m);
-    if (m->mc_req) m->mc_req->m = NULL;
+    chmconn_unwatch(m->mconn, m);
     uv_timer_stop(m->timer);
     uv_close((uv_handle_t *)m->timer, timer_closed);
     free(m);

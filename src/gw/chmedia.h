@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "store/db.h"
+#include "gw/chmconn.h"
 #include "store/mediafile.h"
 #include "wa/client.h"
 
@@ -43,6 +44,7 @@ struct chmedia_opts {
     uint64_t budget;              /* bytes; 0 = 1 GiB */
     unsigned keep_days;           /* 0 = 30 */
     const struct wa_creds *creds; /* borrowed, kept current: our JID for media retries */
+    struct chmconn *mconn;        /* borrowed (required): the channel's media_conn */
     void (*on_file)(void *ud, int64_t cursor, const struct st_mfile *f);
     void *ud;
 };

@@ -22,7 +22,6 @@
 #define COMP        "media"
 #define BACKOFF_MS  1000
 #define BACKOFF_MAX 60000
-#define MCONN_IQ_MS 20000
 #define TRIES       16 /* rows whose attempts are remembered */
 #define COPY_CHUNK  (256 * 1024)
 #define HELD_WHY    "waiting for the file's upload"
@@ -52,10 +51,6 @@ try {
     uint64_t until; /* uv_now ms */
 };
 
-struct mc_req {
-    struct chmsend *m; /* NULL once the owner is gone */
-};
-
 struct chmsend {
     uv_loop_t *loop;
     char account[64], dir[PATH_MAX], ca[PATH_MAX];
@@ -65,10 +60,8 @@ struct chmsend {
     void *ud;
     struct st_db *db;
     struct wa_client *client;
-    struct wa_media_conn mc;
-    uint64_t mc_until;
-    struct mc_req *mc_req;
-    struct wa_mxfer *x; /* the upload under way */
+    struct chmconn *mconn; /* borrowed */
+    struct wa_mxfer *x;    /* the upload under way */
     char x_id[32];
     struct acc *accs;
     struct try tries[TRIES];
@@ -437,7 +430,7 @@ static void on_upload(void *ud, const struct wa_mupload_result *r)
                  why);
         fail_row(m, id, fin);
     } else {
-        if (r->err == -EACCES) m->mc_until = 0; /* a new media_conn first */
+        if (r->err == -EACCES) chmconn_invalidate(m->mconn); /* a new media_conn first */
         uint64_t d = (uint64_t)BACKOFF_MS << (t->attempts - 1);
         if (d > BACKOFF_MAX) d = BACKOFF_MAX;
         t->until = uv_now(m->loop) + d;
@@ -466,14 +459,16 @@ static void start(struct chmsend *m, const struct st_outbox_msg *row)
         fail_row(m, row->msg_id, "the copy of the file to send is gone");
         return;
     }
+    const struct wa_media_conn *mc = chmconn_get(m->mconn); /* fresh: chmsend_kick checked */
+    if (!mc) return;
     struct try *t = try_of(m, row->msg_id, true);
     t->attempts++;
     const char *hosts[WA_MCONN_HOSTS_MAX];
-    for (size_t i = 0; i < m->mc.nhosts; i++)
-        hosts[i] = m->mc.hosts[i].hostname;
+    for (size_t i = 0; i < mc->nhosts; i++)
+        hosts[i] = mc->hosts[i].hostname;
     struct wa_mxfer_opts o = {.hosts = hosts,
-                              .nhosts = m->mc.nhosts,
-                              .auth = m->mc.auth,
+                              .nhosts = mc->nhosts,
+                              .auth = mc->auth,
                               .ca_file = m->ca[0] ? m->ca : NULL,
                               .max_attempts = 1};
     snprintf(m->x_id, sizeof m->x_id, "%s", row->msg_id);
@@ -495,52 +490,16 @@ static void start(struct chmsend *m, const struct st_outbox_msg *row)
              t->attempts);
 }
 
-/* ---- media_conn ---- */
-
-static void on_mconn(void *ud, int status, const struct wa_node *resp)
-{
-    struct mc_req *q = ud;
-    struct chmsend *m = q->m;
-    free(q);
-    if (!m) return;
-    m->mc_req = NULL;
-    struct wa_media_conn mc;
-    if (status == 0 && wa_media_conn_parse(resp, &mc) == 0) {
-        uint32_t ttl = mc.ttl ? mc.ttl : 300;
-        if (ttl > 86400) ttl = 86400;
-        mc.fetched_ms = uv_now(m->loop);
-        m->mc = mc;
-        m->mc_until = mc.fetched_ms + (uint64_t)ttl * 1000;
-        chmsend_kick(m);
-        return;
-    }
-    log_warn(COMP, m->account, "media_conn: %s", status ? strerror(-status) : "bad answer");
-    kick_at(m, 5000);
-}
-
-static void ask_mconn(struct chmsend *m)
-{
-    if (m->mc_req || !m->client) return;
-    struct mc_req *q = calloc(1, sizeof *q);
-    char id[WA_IQ_ID_MAX + 1];
-    wa_client_new_id(m->client, id, sizeof id);
-    struct wa_node *iq = q ? wa_media_conn_build(id) : NULL;
-    int r = iq ? wa_client_send_iq(m->client, iq, MCONN_IQ_MS, on_mconn, q) : -ENOMEM;
-    wa_node_free(iq);
-    if (r < 0) {
-        free(q);
-        kick_at(m, 5000);
-        return;
-    }
-    q->m = m;
-    m->mc_req = q;
-}
-
 /* ---- scheduling ---- */
 
 static void on_timer(uv_timer_t *t)
 {
     chmsend_kick(t->data);
+}
+
+static void kick_cb(void *ud)
+{
+    chmsend_kick(ud);
 }
 
 static void kick_at(struct chmsend *m, uint64_t delay)
@@ -558,9 +517,8 @@ void chmsend_kick(struct chmsend *m)
     struct st_outbox_msg *v = NULL;
     size_t n = 0;
     if (st_outbox_list_held(m->db, TRIES, &v, &n) < 0 || n == 0) return;
-    if (!m->mc_until || uv_now(m->loop) >= m->mc_until) {
+    if (!chmconn_get(m->mconn)) { /* asked for: its answer kicks again */
         st_outbox_list_free(v, n);
-        ask_mconn(m); /* its answer kicks again */
         return;
     }
     uint64_t now = uv_now(m->loop);
@@ -622,7 +580,8 @@ static void sweep(struct chmsend *m)
 int chmsend_new(const struct chmsend_opts *o, struct chmsend **out)
 {
     *out = NULL;
-    if (!o || !o->loop || !o->dir || !o->dir[0] || strlen(o->dir) >= PATH_MAX - 64) return -EINVAL;
+    if (!o || !o->loop || !o->mconn || !o->dir || !o->dir[0] || strlen(o->dir) >= PATH_MAX - 64)
+        return -EINVAL;
     struct chmsend *m = calloc(1, sizeof *m);
     if (!m || !(m->timer = malloc(sizeof *m->timer))) {
         free(m);
@@ -636,6 +595,12 @@ int chmsend_new(const struct chmsend_opts *o, struct chmsend **out)
     m->kick_sender = o->kick_sender;
     m->on_failed = o->on_failed;
     m->ud = o->ud;
+    m->mconn = o->mconn;
+    if (chmconn_watch(m->mconn, kick_cb, m) < 0) {
+        free(m->timer);
+        free(m);
+        return -ENOSPC;
+    }
     uv_timer_init(o->loop, m->timer);
     m->timer->data = m;
     uv_unref((uv_handle_t *)m->timer);
@@ -665,12 +630,7 @@ void chmsend_set_db(struct chmsend *m, struct st_db *db)
 void chmsend_set_client(struct chmsend *m, struct wa_client *c)
 {
     if (!m) return;
-    if (m->mc_req) {
-        m->mc_req->m = NULL;
-        m->mc_req = NULL;
-    }
     m->client = c;
-    m->mc_until = 0; /* a new connection: a new media_conn */
     if (c) chmsend_kick(m);
 }
 
@@ -688,7 +648,7 @@ void chmsend_free(struct chmsend *m)
 {
     if (!m) return;
     cancel_upload(m);
-    if (m->mc_req) m->mc_req->m = NULL;
+    chmconn_unwatch(m->mconn, m);
     for (struct acc *a = m->accs; a; a = a->next) {
         if (a->done) a->done(a->ud, -ECANCELED, "the channel is stopping: nothing was queued");
         a->done = NULL;

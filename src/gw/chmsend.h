@@ -32,6 +32,7 @@
 
 #include <uv.h>
 
+#include "gw/chmconn.h"
 #include "store/db.h"
 #include "store/msgstore.h"
 #include "wa/client.h"
@@ -47,6 +48,7 @@ struct chmsend_opts {
     const char *dir;               /* the copies (created 0700 at the first accept) */
     const char *ca_file;           /* the media hosts' CA bundle, NULL or "" = the system store */
     const struct wa_creds *creds;  /* borrowed, kept current */
+    struct chmconn *mconn;         /* borrowed (required): the channel's media_conn */
     void (*kick_sender)(void *ud); /* a held row was released */
     void (*on_failed)(void *ud, const char *id, const char *err); /* a held row failed */
     void *ud;

@@ -6,6 +6,7 @@
  * expiry, the stuck-connecting watchdog, the degraded store's probe, the page cache, the
  * inbox marker).
  */
+#include "gw/chmconn.h"
 #include "gw/chmedia.h"
 #include "gw/chmsend.h"
 #include "gw/channel_int.h"
@@ -63,6 +64,7 @@ static int new_client(struct gw_channel *ch)
 void ch_drop_client(struct gw_channel *ch)
 {
     ch->store_err = 0;
+    chmconn_set_client(ch->mconn, NULL);
     chmedia_set_client(ch->media, NULL);
     chmsend_set_client(ch->msend, NULL);
     wa_session_free(ch->sess); /* first: it is attached to the client */
