@@ -10,11 +10,11 @@
 
 #include "core/log.h"
 
-#define COMP         "media"
-#define IQ_MS        20000
-#define RETRY_MS     5000
-#define TTL_DEFAULT  300   /* seconds, when the answer has none */
-#define TTL_MAX      86400 /* seconds */
+#define COMP        "media"
+#define IQ_MS       20000
+#define RETRY_MS    5000
+#define TTL_DEFAULT 300   /* seconds, when the answer has none */
+#define TTL_MAX     86400 /* seconds */
 
 struct req {
     struct chmconn *c; /* NULL once its owner forgot it */
@@ -37,7 +37,8 @@ struct chmconn {
 
 static void tell(struct chmconn *c)
 {
-    for (size_t i = 0; i < c->nw; i++) c->w[i].fn(c->w[i].ud);
+    for (size_t i = 0; i < c->nw; i++)
+        c->w[i].fn(c->w[i].ud);
 }
 
 static void on_timer(uv_timer_t *t)

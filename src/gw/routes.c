@@ -439,6 +439,10 @@ static void messages_post(const struct api_request *req, struct api_response *re
         rmedia_send_raw(req, res, arg);
         return;
     }
+    if (rmedia_multipart(req)) { /* a form with a file */
+        rmedia_send_multipart(req, res, arg);
+        return;
+    }
     const uint8_t *raw = req->http->body;
     size_t rawlen = req->http->body_len;
     char why[96];

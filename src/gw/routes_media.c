@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api/http.h"
+#include "api/multipart.h"
 #include "api/server.h"
 #include "gw/channel.h"
 #include "gw/chmsend.h"
@@ -254,35 +255,31 @@ static const char *qp(const char *query, const char *name, char *buf, size_t cap
     return n < 0 ? NULL : buf;
 }
 
-void rmedia_send_raw(const struct api_request *req, struct api_response *res,
-                     struct gw_channel_list *l)
+/* The fields of a raw or multipart upload, NUL-terminated (NULL: absent). */
+struct upfields {
+    const char *type, *to, *caption, *key, *reply, *account, *fname, *secs, *mime;
+};
+
+static void send_upload(const struct api_request *req, struct api_response *res,
+                        struct gw_channel_list *l, const struct upfields *f, const uint8_t *data,
+                        size_t len)
 {
-    const char *q = req->http->query;
-    char type[16], to[300], acct[80], cap[4096], fname[300], secs[16], reply[160], key[160];
-    bool bad = false;
-    const char *t = qp(q, "type", type, sizeof type, &bad);
     struct wa_outmedia md = {0};
-    if (!kind_type(t, &md.type, &md.ptt)) {
+    if (!kind_type(f->type, &md.type, &md.ptt)) {
         api_response_error(res, 400, "type: image, video, audio, ptt, document or sticker");
         return;
     }
     struct wa_outmsg m = {.kind = WA_OM_MEDIA,
-                          .to = qp(q, "to", to, sizeof to, &bad),
-                          .text = qp(q, "caption", cap, sizeof cap, &bad),
-                          .idem_key = qp(q, "idempotency_key", key, sizeof key, &bad),
-                          .target = qp(q, "reply_to", reply, sizeof reply, &bad),
+                          .to = f->to,
+                          .text = f->caption,
+                          .idem_key = f->key,
+                          .target = f->reply,
                           .media = &md};
-    const char *account = qp(q, "account", acct, sizeof acct, &bad);
-    md.file_name = qp(q, "file_name", fname, sizeof fname, &bad);
-    const char *s = qp(q, "seconds", secs, sizeof secs, &bad);
-    if (bad) {
-        api_response_error(res, 400, "a query parameter is malformed or too long");
-        return;
-    }
-    if (s) {
+    md.file_name = f->fname;
+    if (f->secs) {
         char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (!s[0] || *end || v > 86400) {
+        unsigned long v = strtoul(f->secs, &end, 10);
+        if (!f->secs[0] || *end || v > 86400) {
             api_response_error(res, 400, "seconds: the duration, 0..86400");
             return;
         }
@@ -292,8 +289,117 @@ void rmedia_send_raw(const struct api_request *req, struct api_response *res,
         api_response_error(res, 400, "file_name: for a document");
         return;
     }
-    const char *ct = http_request_header(req->http, "Content-Type");
-    md.mimetype = ct && ct[0] ? ct : default_mime(md.type, md.ptt, md.file_name);
-    struct chmsend_src src = {.data = req->http->body, .len = req->http->body_len};
-    accept_and_answer(req, res, l, account, &m, &src);
+    md.mimetype = f->mime && f->mime[0] ? f->mime : default_mime(md.type, md.ptt, md.file_name);
+    struct chmsend_src src = {.data = data, .len = len};
+    accept_and_answer(req, res, l, f->account, &m, &src);
+}
+
+void rmedia_send_raw(const struct api_request *req, struct api_response *res,
+                     struct gw_channel_list *l)
+{
+    const char *q = req->http->query;
+    char type[16], to[300], acct[80], cap[4096], fname[300], secs[16], reply[160], key[160];
+    bool bad = false;
+    struct upfields f = {.type = qp(q, "type", type, sizeof type, &bad),
+                         .to = qp(q, "to", to, sizeof to, &bad),
+                         .caption = qp(q, "caption", cap, sizeof cap, &bad),
+                         .key = qp(q, "idempotency_key", key, sizeof key, &bad),
+                         .reply = qp(q, "reply_to", reply, sizeof reply, &bad),
+                         .account = qp(q, "account", acct, sizeof acct, &bad),
+                         .fname = qp(q, "file_name", fname, sizeof fname, &bad),
+                         .secs = qp(q, "seconds", secs, sizeof secs, &bad),
+                         .mime = http_request_header(req->http, "Content-Type")};
+    if (bad) {
+        api_response_error(res, 400, "a query parameter is malformed or too long");
+        return;
+    }
+    send_upload(req, res, l, &f, req->http->body, req->http->body_len);
+}
+
+bool rmedia_multipart(const struct api_request *req)
+{
+    char b[MP_BOUNDARY_MAX + 1];
+    return mp_boundary(http_request_header(req->http, "Content-Type"), b, sizeof b) != -ENOENT;
+}
+
+/* A text field of a multipart body into buf (NUL-terminated, no NUL inside): NULL when
+ * absent; *bad when too long or holding a NUL. */
+static const char *mp_field(const struct mp_part *p, size_t n, const char *name, char *buf,
+                            size_t cap, bool *bad)
+{
+    const struct mp_part *f = mp_find(p, n, name);
+    if (!f) return NULL;
+    if (f->has_filename || f->len >= cap || (f->len && memchr(f->data, '\0', f->len))) {
+        *bad = true;
+        return NULL;
+    }
+    if (f->len) memcpy(buf, f->data, f->len);
+    buf[f->len] = '\0';
+    return buf;
+}
+
+void rmedia_send_multipart(const struct api_request *req, struct api_response *res,
+                           struct gw_channel_list *l)
+{
+    char bnd[MP_BOUNDARY_MAX + 1], err[160];
+    if (mp_boundary(http_request_header(req->http, "Content-Type"), bnd, sizeof bnd) < 0) {
+        api_response_error(res, 400, "Content-Type: multipart/form-data needs a boundary");
+        return;
+    }
+    struct mp_part p[MP_PARTS_MAX];
+    size_t n = 0;
+    if (mp_parse(req->http->body, req->http->body_len, bnd, p, MP_PARTS_MAX, &n, err, sizeof err) <
+        0) {
+        char why[200];
+        snprintf(why, sizeof why, "multipart body: %s", err);
+        api_response_error(res, 400, why);
+        return;
+    }
+    /* the file: the part named "file", or one named after its kind (then that is the type) */
+    const struct mp_part *file = mp_find(p, n, "file");
+    const char *kind = NULL;
+    static const char *const names[] = {"image", "video", "audio", "ptt", "document", "sticker"};
+    for (size_t i = 0; !file && i < sizeof names / sizeof names[0]; i++)
+        if ((file = mp_find(p, n, names[i]))) kind = names[i];
+    if (!file || !file->len) {
+        api_response_error(res, 400,
+                           "multipart body: no file (a non-empty part named \"file\", or "
+                           "\"image\", \"video\", \"audio\", \"ptt\", \"document\", "
+                           "\"sticker\")");
+        return;
+    }
+    char type[16], to[300], acct[80], cap[4096], fname[300], secs[16], reply[160], key[160],
+        mime[WA_OUTMEDIA_MIME_MAX + 1];
+    bool bad = false;
+    struct upfields f = {.type = mp_field(p, n, "type", type, sizeof type, &bad),
+                         .to = mp_field(p, n, "to", to, sizeof to, &bad),
+                         .caption = mp_field(p, n, "caption", cap, sizeof cap, &bad),
+                         .key = mp_field(p, n, "idempotency_key", key, sizeof key, &bad),
+                         .reply = mp_field(p, n, "reply_to", reply, sizeof reply, &bad),
+                         .account = mp_field(p, n, "account", acct, sizeof acct, &bad),
+                         .fname = mp_field(p, n, "file_name", fname, sizeof fname, &bad),
+                         .secs = mp_field(p, n, "seconds", secs, sizeof secs, &bad),
+                         .mime = mp_field(p, n, "mimetype", mime, sizeof mime, &bad)};
+    if (bad) {
+        api_response_error(res, 400,
+                           "multipart body: a field is too long, holds a NUL, or has a filename");
+        return;
+    }
+    if (kind && f.type && strcmp(kind, f.type)) {
+        api_response_error(res, 400, "multipart body: the file part's name and \"type\" differ");
+        return;
+    }
+    if (!f.type) f.type = kind;
+    if (!f.mime && file->content_type[0] &&
+        strcasecmp(file->content_type, "application/octet-stream"))
+        f.mime = file->content_type;
+    bool doc = f.type && !strcmp(f.type, "document");
+    if (!f.fname && doc && file->filename[0]) f.fname = file->filename;
+    /* the default mimetype by the part's filename when nothing names one */
+    if (!f.mime && !doc && file->filename[0]) {
+        enum wa_media_type t;
+        bool ptt;
+        if (kind_type(f.type, &t, &ptt)) f.mime = default_mime(t, ptt, file->filename);
+    }
+    send_upload(req, res, l, &f, file->data, file->len);
 }

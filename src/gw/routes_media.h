@@ -9,6 +9,12 @@
  *          &file_name=&seconds=&reply_to=&idempotency_key=&account=] with the file as the body
  *          (its Content-Type the mimetype); bodies are capped by the API's request size
  *          (RMEDIA_RAW_MAX: larger files go by path).
+ *   multipart/form-data: the same fields as parts (to, type, caption, mimetype, file_name,
+ *          seconds, reply_to, idempotency_key, account) and the file as a part named "file"
+ *          (or named after its kind: "image", "ptt", ...; then "type" may be left out); the
+ *          file part's Content-Type is the mimetype unless "mimetype" is given (or it is
+ *          application/octet-stream), a document's file name defaults to the part's filename.
+ *          Capped like a raw body (api/multipart.h has the part caps).
  * The answer (202 {"account","id","state":"queued"}) waits until the file's copy is durable
  * and its row committed; 400 for a bad file or field, 404/409/503 as for text.
  */
@@ -35,3 +41,8 @@ void rmedia_send_json(const struct api_request *req, const cJSON *body, struct w
 /* A raw-body upload. */
 void rmedia_send_raw(const struct api_request *req, struct api_response *res,
                      struct gw_channel_list *l);
+/* True when the body is multipart/form-data (Content-Type). */
+bool rmedia_multipart(const struct api_request *req);
+/* A multipart/form-data upload. */
+void rmedia_send_multipart(const struct api_request *req, struct api_response *res,
+                           struct gw_channel_list *l);

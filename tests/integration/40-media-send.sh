@@ -116,6 +116,36 @@ check "... with the content type, caption and file name given" ok_if \
    alice_msg $RPTT | jq -e '.what.type==\"ptt\" and .what.seconds==2' >/dev/null &&
    alice_msg $RDOC | jq -e '.what.file_name==\"data.bin\"' >/dev/null"
 
+# ---- multipart/form-data ----
+# form ARGS...: a multipart upload (curl -F); sets BODY and CODE
+form() {
+  local out
+  out=$(curl -s -m 10 -w '\n%{http_code}' -X POST -H "Authorization: Bearer $GW_TOKEN" "$@" \
+    "http://$GW_LISTEN/api/v1/messages")
+  CODE=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
+head -c 150000 /dev/urandom >"$T/form.jpg"
+head -c 80000 /dev/urandom >"$T/form.pdf"
+form -F to=+15550002 -F type=image -F "caption=from a form" -F "file=@$T/form.jpg;type=image/jpeg"
+FIMG=$(jq -r '.id // empty' <<<"$BODY")
+check "a multipart image (file + type fields): 202" ok_if '[ "$CODE" = 202 ] && [ -n "$FIMG" ]'
+form -F to=+15550002 -F "document=@$T/form.pdf;filename=Q3 report.pdf"
+FDOC=$(jq -r '.id // empty' <<<"$BODY")
+check "a multipart document (the part named after its kind): 202" ok_if '[ "$CODE" = 202 ] && [ -n "$FDOC" ]'
+check "the multipart image reaches alice byte-identical, with its caption" ok_if \
+  "wait_alice $FIMG && same $FIMG $T/form.jpg && alice_msg $FIMG | jq -e '.what.caption==\"from a form\" and .what.file.mimetype==\"image/jpeg\"' >/dev/null"
+check "the multipart document keeps the part's filename and mimetype by extension" ok_if \
+  "wait_alice $FDOC && same $FDOC $T/form.pdf && alice_msg $FDOC | jq -e '.what.file_name==\"Q3 report.pdf\" and .what.file.mimetype==\"application/pdf\"' >/dev/null"
+form -F to=+15550002 -F "caption=no file"
+check "a multipart body without a file: 400" ok_if '[ "$CODE" = 400 ] && grep -q "no file" <<<"$BODY"'
+form -F to=+15550002 -F type=video -F "image=@$T/form.jpg"
+check "a multipart file part and type that differ: 400" ok_if '[ "$CODE" = 400 ] && grep -q "differ" <<<"$BODY"'
+form -H "Content-Type: multipart/form-data; boundary=XyZ" --data-binary $'--XyZ\r\nContent-Disposition: form-data; name="to"\r\n\r\n+15550002'
+check "a truncated multipart body: 400 with the reason" ok_if '[ "$CODE" = 400 ] && grep -q "multipart body" <<<"$BODY"'
+form -H "Content-Type: multipart/form-data" --data-binary 'x'
+check "multipart without a boundary: 400" ok_if '[ "$CODE" = 400 ] && grep -q "boundary" <<<"$BODY"'
+
 # ---- a reply with a file; idempotency ----
 Q=$(fw POST /admin/contacts/alice/send '{"to":"+15550001","text":"send me the photo"}' | jq -r .id)
 for _ in $(seq 1 100); do api GET '/api/v1/messages?after=0&limit=1000'; grep -q "$Q" <<<"$BODY" && break; sleep 0.05; done
