@@ -497,10 +497,14 @@ static int message_send(struct cli_env *e, const struct ch_opts *o, const char *
         cJSON_AddStringToObject(rx, "message_id", react_id);
         cJSON_AddStringToObject(rx, "emoji", emoji);
     } else if (o->file) {
-        char *abs = realpath(o->file, NULL); /* the daemon takes absolute paths only */
         cJSON *f = cJSON_AddObjectToObject(body, o->kind);
-        cJSON_AddStringToObject(f, "path", abs ? abs : o->file);
-        free(abs);
+        if (!strncmp(o->file, "https://", 8) || !strncmp(o->file, "http://", 7)) {
+            cJSON_AddStringToObject(f, "url", o->file); /* fetched by the daemon */
+        } else {
+            char *abs = realpath(o->file, NULL); /* the daemon takes absolute paths only */
+            cJSON_AddStringToObject(f, "path", abs ? abs : o->file);
+            free(abs);
+        }
         if (o->ptt) cJSON_AddTrueToObject(body, "ptt");
         if (o->caption) cJSON_AddStringToObject(body, "caption", o->caption);
         if (o->file_name) cJSON_AddStringToObject(body, "file_name", o->file_name);

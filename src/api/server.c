@@ -620,24 +620,48 @@ static void resume(struct client *c)
     srv_update_timer(c);
 }
 
-void api_server_release(struct api_server *s, uint64_t id, int status, const char *msg)
+/* The held response of id, unlinked (NULL: none). */
+static struct api_held *held_take(struct api_server *s, uint64_t id)
 {
     struct api_held **pp = &s->held;
     while (*pp && (*pp)->id != id)
         pp = &(*pp)->next;
     struct api_held *h = *pp;
-    if (!h) return;
-    *pp = h->next;
+    if (h) *pp = h->next;
+    return h;
+}
+
+static void held_send(struct api_server *s, struct api_held *h)
+{
     struct client *c = h->c;
     if (c) c->held = NULL;
     if (c && c->state == C_HTTP) {
-        if (status && api_response_error(&h->res, status, msg ? msg : "failed") < 0)
-            h->res.status = 500;
         srv_count_request(s, h->route, h->res.status);
         srv_send_response(c, &h->res, h->keep);
         resume(c);
     }
     held_free(h);
+}
+
+void api_server_release(struct api_server *s, uint64_t id, int status, const char *msg)
+{
+    struct api_held *h = held_take(s, id);
+    if (!h) return;
+    if (status && api_response_error(&h->res, status, msg ? msg : "failed") < 0)
+        h->res.status = 500;
+    held_send(s, h);
+}
+
+void api_server_release_json(struct api_server *s, uint64_t id, int status, cJSON *json)
+{
+    struct api_held *h = held_take(s, id);
+    if (!h) {
+        cJSON_Delete(json);
+        return;
+    }
+    buf_reset(&h->res.body);
+    if (api_response_json(&h->res, status, json) < 0) h->res.status = 500;
+    held_send(s, h);
 }
 
 /* ---- timers ------------------------------------------------------------- */

@@ -149,6 +149,9 @@ int api_response_header(struct api_response *res, const char *name, const char *
  * close callback runs. */
 uint64_t api_response_defer(const struct api_request *req, struct api_response *res);
 void api_server_release(struct api_server *s, uint64_t id, int status, const char *msg);
+/* The same, answering status with json as the body instead (ownership taken; NULL -> {}):
+ * for a deferral whose answer is only known later (a file fetched from a URL first). */
+void api_server_release_json(struct api_server *s, uint64_t id, int status, cJSON *json);
 
 /* Bind and listen; returns 0 or -errno (e.g. -EADDRINUSE, -EINVAL for a bad
  * listen address or empty token), detail in err (may be NULL). On failure

@@ -353,6 +353,7 @@ int gw_channel_new(uv_loop_t *loop, const struct gw_channel_opts *o, struct gw_c
                                 .ca_file = mo.ca_file,
                                 .creds = &ch->creds,
                                 .mconn = ch->mconn,
+                                .cfg = o->cfg,
                                 .kick_sender = msend_kick,
                                 .on_failed = msend_failed,
                                 .ud = ch};

@@ -13,8 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "core/fileio.h"
+#include "core/hex.h"
 #include "core/log.h"
+#include "gw/mediaurl.h"
 #include "wa/mediaconn.h"
 #include "wa/mediaxfer.h"
 #include "wa/outmedia.h"
@@ -61,7 +65,10 @@ struct chmsend {
     struct st_db *db;
     struct wa_client *client;
     struct chmconn *mconn; /* borrowed */
-    struct wa_mxfer *x;    /* the upload under way */
+    const struct wg_config *cfg;
+    struct fetch *fetches;
+    unsigned nfetches;
+    struct wa_mxfer *x; /* the upload under way */
     char x_id[32];
     struct acc *accs;
     struct try tries[TRIES];
@@ -596,6 +603,7 @@ int chmsend_new(const struct chmsend_opts *o, struct chmsend **out)
     m->on_failed = o->on_failed;
     m->ud = o->ud;
     m->mconn = o->mconn;
+    m->cfg = o->cfg;
     if (chmconn_watch(m->mconn, kick_cb, m) < 0) {
         free(m->timer);
         free(m);
@@ -644,10 +652,123 @@ static void timer_closed(uv_handle_t *h)
     free(h);
 }
 
+/* ---- files from URLs ---- */
+
+struct fetch {
+    struct chmsend *m;
+    struct fetch *next;
+    struct mediaurl *f;
+    char path[PATH_MAX + 48];
+    chmsend_fetched_fn done;
+    void *ud;
+    uv_timer_t *later; /* the -ECANCELED answer of a stopped channel */
+};
+
+static void fetch_unlink(struct chmsend *m, struct fetch *ft)
+{
+    for (struct fetch **p = &m->fetches; *p; p = &(*p)->next)
+        if (*p == ft) {
+            *p = ft->next;
+            m->nfetches--;
+            return;
+        }
+}
+
+static void fetched(void *ud, int rc, uint64_t size, const char *why)
+{
+    struct fetch *ft = ud;
+    fetch_unlink(ft->m, ft);
+    if (rc == 0)
+        log_info(COMP, ft->m->account, "fetched %llu bytes from a URL into %s",
+                 (unsigned long long)size, ft->path);
+    else
+        log_info(COMP, ft->m->account, "a file to send was not fetched: %s", why);
+    ft->done(ft->ud, rc, rc == 0 ? ft->path : NULL, why);
+    free(ft);
+}
+
+static void late_closed(uv_handle_t *h)
+{
+    struct fetch *ft = h->data;
+    free(h);
+    ft->done(ft->ud, -ECANCELED, NULL, "the channel is stopping: nothing was queued");
+    free(ft);
+}
+
+static void late_fire(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, late_closed);
+}
+
+/* Every fetch under way is stopped; its owner hears -ECANCELED from a later callback. */
+static void cancel_fetches(struct chmsend *m)
+{
+    while (m->fetches) {
+        struct fetch *ft = m->fetches;
+        m->fetches = ft->next;
+        mediaurl_cancel(ft->f);
+        ft->later = malloc(sizeof *ft->later);
+        if (!ft->later) { /* no memory for a later callback: tell now */
+            ft->done(ft->ud, -ECANCELED, NULL, "the channel is stopping: nothing was queued");
+            free(ft);
+            continue;
+        }
+        uv_timer_init(m->loop, ft->later);
+        ft->later->data = ft;
+        uv_timer_start(ft->later, late_fire, 0, 0);
+    }
+    m->nfetches = 0;
+}
+
+int chmsend_fetch_url(struct chmsend *m, const char *url, enum wa_media_type type,
+                      chmsend_fetched_fn done, void *ud, char *err, size_t errlen)
+{
+    if (!m || !done) return -EINVAL;
+    int rc = mediaurl_allowed(url, m->cfg ? m->cfg->media_url_allow : NULL,
+                              m->cfg ? m->cfg->media_url_allow_count : 0, err, errlen);
+    if (rc < 0) return rc;
+    if (m->nfetches >= CHMSEND_FETCHES) {
+        snprintf(err, errlen, "%d files are being fetched already: try again", CHMSEND_FETCHES);
+        return -EBUSY;
+    }
+    if (dir_create(m->dir, 0700) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot create %s: %s", m->dir, strerror(errno));
+        return rc;
+    }
+    struct fetch *ft = calloc(1, sizeof *ft);
+    if (!ft) return -ENOMEM;
+    uint8_t r[8];
+    char hex[17];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        free(ft);
+        return -EIO;
+    }
+    hex_encode(hex, r, sizeof r);
+    snprintf(ft->path, sizeof ft->path, "%s/url-%s.part", m->dir, hex);
+    ft->m = m;
+    ft->done = done;
+    ft->ud = ud;
+    struct mediaurl_opts o = {.url = url,
+                              .dest = ft->path,
+                              .cap = wa_media_cap(type),
+                              .ca_file = m->ca[0] ? m->ca : NULL};
+    rc = mediaurl_fetch(m->loop, &o, fetched, ft, &ft->f, err, errlen);
+    if (rc < 0) {
+        free(ft);
+        return rc;
+    }
+    ft->next = m->fetches;
+    m->fetches = ft;
+    m->nfetches++;
+    return 0;
+}
+
 void chmsend_free(struct chmsend *m)
 {
     if (!m) return;
     cancel_upload(m);
+    cancel_fetches(m);
     chmconn_unwatch(m->mconn, m);
     for (struct acc *a = m->accs; a; a = a->next) {
         if (a->done) a->done(a->ud, -ECANCELED, "the channel is stopping: nothing was queued");

@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "gw/chmconn.h"
+#include "gw/config.h"
 #include "store/db.h"
 #include "store/msgstore.h"
 #include "wa/client.h"
@@ -49,6 +50,7 @@ struct chmsend_opts {
     const char *ca_file;           /* the media hosts' CA bundle, NULL or "" = the system store */
     const struct wa_creds *creds;  /* borrowed, kept current */
     struct chmconn *mconn;         /* borrowed (required): the channel's media_conn */
+    const struct wg_config *cfg;   /* borrowed, read live: media.url_allow (NULL: none) */
     void (*kick_sender)(void *ud); /* a held row was released */
     void (*on_failed)(void *ud, const char *id, const char *err); /* a held row failed */
     void *ud;
@@ -95,3 +97,17 @@ void chmsend_kick(struct chmsend *m);
 unsigned chmsend_active(const struct chmsend *m);
 /* Cancel everything and free (accepts whose copy is under way end with done(-ECANCELED)). */
 void chmsend_free(struct chmsend *m);
+
+/* A file from a URL (gw/mediaurl.h): checked against media.url_allow, then fetched (at most
+ * the type's cap) into a scratch file in this channel's dir ("url-<random>.part", so the
+ * sweep at the next store open removes one a crash left). done(ud, 0, path, NULL) with the
+ * fetched file -- the caller hands it to chmsend_accept as a path and removes it afterwards
+ * -- or done(ud, rc, NULL, why): -ENOENT (404/410), -EMSGSIZE, -EPROTO, a network error,
+ * -ECANCELED (the channel stopped). It runs once, from a loop callback. Returns 0, or
+ * -EACCES / -EINVAL (the URL is not allowed: err says why), -ENOMEM, -errno (the dir):
+ * then done never runs. At most CHMSEND_FETCHES at a time (-EBUSY beyond). */
+#define CHMSEND_FETCHES 8
+typedef void (*chmsend_fetched_fn)(void *ud, int rc, const char *path, const char *why);
+int chmsend_fetch_url(struct chmsend *m, const char *url, enum wa_media_type type,
+                      chmsend_fetched_fn done, void *ud, char *err, size_t errlen)
+    __attribute__((warn_unused_result));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gw/mediaurl.h"
 #include "wa/sendbuild.h"
 
 /* WhatsApp's real Noise certificate root ("WhatsAppLongTerm1"). */
@@ -49,6 +50,33 @@ static int set_dns(const struct cfg_key *k, void *obj, const cJSON *v, char *err
         snprintf(c->wa_dns_servers[n++], sizeof c->wa_dns_servers[0], "%s", e->valuestring);
     }
     c->wa_dns_count = n;
+    return 0;
+}
+
+/* media.url_allow: ["https://host/path/", ...] (gw/mediaurl.h). */
+_Static_assert(CFG_URL_ALLOW_MAX == MEDIAURL_PREFIXES_MAX &&
+                   CFG_URL_PREFIX_MAX == MEDIAURL_PREFIX_MAX,
+               "media.url_allow matches gw/mediaurl");
+static int set_url_allow(const struct cfg_key *k, void *obj, const cJSON *v, char *err,
+                         size_t errlen)
+{
+    struct wg_config *c = obj;
+    const char *what = "an array of up to 16 URL prefixes (\"https://host/path/\")";
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > CFG_URL_ALLOW_MAX)
+        return cfg_expected(err, errlen, k->path, what, v);
+    unsigned n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        char why[200];
+        if (!cJSON_IsString(e)) return cfg_expected(err, errlen, k->path, what, e);
+        if (mediaurl_prefix_check(e->valuestring, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: %s", k->path, why);
+            return -EINVAL;
+        }
+        snprintf(c->media_url_allow[n++], sizeof c->media_url_allow[0], "%s", e->valuestring);
+    }
+    c->media_url_allow_count = n;
     return 0;
 }
 
@@ -406,6 +434,7 @@ static const struct cfg_key keys[] = {
      AT(media_ca_file),
      .max = CFG_PATH_MAX - 1,
      .def = ""},
+    {.path = "media.url_allow", .type = CFG_CUSTOM, AT(media_url_allow), .set = set_url_allow},
     {.path = "notify", .type = CFG_SECTION},
     {.path = "notify.outage_after_s",
      .type = CFG_UINT,

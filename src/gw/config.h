@@ -16,6 +16,8 @@
 #include "core/config.h"
 
 #define CFG_MAX_DNS         8
+#define CFG_URL_ALLOW_MAX   16
+#define CFG_URL_PREFIX_MAX  512
 #define CFG_DEFAULT_URL     "wss://web.whatsapp.com/ws/chat"
 #define CFG_HOOK_CMD_MAX    1024 /* hooks.exec.command, bytes incl. the NUL */
 #define CFG_ACCESS_LIST_MAX 32   /* entries of allow_from / groups per account */
@@ -85,6 +87,10 @@ struct wg_config {
      * the CA bundle for the media hosts (empty: whatsapp.tls_ca_file, else the system store) */
     unsigned media_max_mb, media_keep_days, media_hook_wait_s;
     char media_ca_file[CFG_PATH_MAX];
+    /* media.url_allow: URL prefixes a file to send may be fetched from (gw/mediaurl.h;
+     * none: URL sources are refused) */
+    char media_url_allow[CFG_URL_ALLOW_MAX][CFG_URL_PREFIX_MAX];
+    unsigned media_url_allow_count;
     /* whatsapp.mark_read: "never" (default) or "on_handled": a read receipt for each message
      * the exec hook handled */
     char wa_mark_read[16];

@@ -3,14 +3,17 @@
 #include "gw/routes_media.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api/http.h"
 #include "api/multipart.h"
 #include "api/server.h"
+#include "core/utf8.h"
 #include "gw/channel.h"
 #include "gw/chmsend.h"
 #include "gw/chlist.h"
@@ -182,6 +185,193 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+/* ---- a file from a URL: fetched first, then accepted like a path (gw/chmsend.h) ---- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'                     ? c - '0'
+           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                    : -1;
+}
+
+/* The last path segment of a URL (no query), percent-decoded, for a document's default name
+ * and the mimetype by extension: "file" when it is empty, too long, or decodes to a '/', a
+ * control character or invalid UTF-8. */
+static const char *url_name(const char *url, char *buf, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    size_t n = p ? strcspn(p, "?#") : 0;
+    const char *seg = p;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '/') seg = p + i + 1;
+    size_t k = 0;
+    for (const char *q = seg; p && q < p + n; q++) {
+        int c = (unsigned char)*q;
+        if (c == '%' && q + 2 < p + n && hexval(q[1]) >= 0 && hexval(q[2]) >= 0) {
+            c = hexval(q[1]) * 16 + hexval(q[2]);
+            q += 2;
+        }
+        if (c < 0x20 || c == 0x7f || c == '/' || k + 1 >= cap) return "file";
+        buf[k++] = (char)c;
+    }
+    if (k == 0) return "file";
+    buf[k] = '\0';
+    return utf8_valid(buf, k) ? buf : "file";
+}
+
+/* A request waiting for its file: an owned copy of the message (the body goes away). */
+struct urlreq {
+    struct api_server *server;
+    uint64_t ticket;
+    struct gw_channel_list *l;
+    char account[80];
+    struct wa_outmsg m;
+    struct wa_outmedia md;
+    char *to, *text, *key, *target, *mime, *fname, *mentions[WA_SEND_MENTIONS_MAX];
+    char path[PATH_MAX + 64];
+    char id[32]; /* the accepted row's */
+};
+
+static void urlreq_free(struct urlreq *u)
+{
+    free(u->to), free(u->text), free(u->key), free(u->target), free(u->mime), free(u->fname);
+    for (size_t i = 0; i < u->m.n_mentions; i++)
+        free(u->mentions[i]);
+    free(u);
+}
+
+static bool dup_str(const char *s, char **out)
+{
+    *out = s ? strdup(s) : NULL;
+    return !s || *out;
+}
+
+static struct urlreq *urlreq_new(const struct wa_outmsg *m, const char *account)
+{
+    struct urlreq *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    snprintf(u->account, sizeof u->account, "%s", account);
+    u->md = *m->media;
+    u->m = *m;
+    u->m.media = &u->md;
+    u->m.n_mentions = 0;
+    bool ok = dup_str(m->to, &u->to) && dup_str(m->text, &u->text) &&
+              dup_str(m->idem_key, &u->key) && dup_str(m->target, &u->target) &&
+              dup_str(m->media->mimetype, &u->mime) && dup_str(m->media->file_name, &u->fname);
+    for (size_t i = 0; ok && i < m->n_mentions && i < WA_SEND_MENTIONS_MAX; i++, u->m.n_mentions++)
+        ok = dup_str(m->mentions[i], &u->mentions[i]);
+    if (!ok) {
+        urlreq_free(u);
+        return NULL;
+    }
+    u->m.to = u->to, u->m.text = u->text, u->m.idem_key = u->key, u->m.target = u->target;
+    u->m.mentions = (const char *const *)u->mentions;
+    u->md.mimetype = u->mime, u->md.file_name = u->fname;
+    return u;
+}
+
+static int fetch_status(int rc)
+{
+    return rc == -EACCES                                                        ? 403
+           : rc == -EINVAL || rc == -EMSGSIZE || rc == -ENOENT || rc == -EPROTO ? 400
+           : rc == -EBUSY || rc == -ECANCELED || rc == -EAGAIN                  ? 503
+           : rc == -ENOMEM || rc == -EIO                                        ? 500
+                                                                                : 502;
+}
+
+static cJSON *queued_json(const char *account, const char *id, const char *state, bool dup)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "account", account);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "state", state);
+    if (dup) cJSON_AddTrueToObject(o, "duplicate");
+    return o;
+}
+
+static void url_accepted(void *ud, int rc, const char *err)
+{
+    struct urlreq *u = ud;
+    (void)unlink(u->path); /* copied into outmedia, or refused */
+    if (rc == 0)
+        api_server_release_json(u->server, u->ticket, 202,
+                                queued_json(u->account, u->id, "queued", false));
+    else
+        api_server_release(u->server, u->ticket, fetch_status(rc), err);
+    urlreq_free(u);
+}
+
+static void url_fetched(void *ud, int rc, const char *path, const char *why)
+{
+    struct urlreq *u = ud;
+    struct gw_channel *ch = rc == 0 ? gw_channel_list_find(u->l, u->account) : NULL;
+    if (rc == 0 && !ch) rc = -ECANCELED, why = "the account is gone";
+    if (rc == 0 && !u->ticket) rc = -ECANCELED; /* nobody waits for it (no memory to defer) */
+    if (rc < 0) {
+        if (path) (void)unlink(path);
+        api_server_release(u->server, u->ticket, fetch_status(rc), why);
+        urlreq_free(u);
+        return;
+    }
+    snprintf(u->path, sizeof u->path, "%s", path);
+    struct chmsend_accepted acc;
+    char err[300] = "";
+    struct chmsend_src src = {.path = u->path};
+    rc = chmsend_accept(gw_channel_msend(ch), &u->m, &src, url_accepted, u, &acc, err, sizeof err);
+    if (rc == 0) {
+        snprintf(u->id, sizeof u->id, "%s", acc.id);
+        return; /* url_accepted answers */
+    }
+    (void)unlink(u->path);
+    if (rc == ST_DUPLICATE)
+        api_server_release_json(
+            u->server, u->ticket, 200,
+            queued_json(u->account, acc.id, st_out_state_name(acc.state), true));
+    else
+        api_server_release(u->server, u->ticket, rc == -EEXIST ? 409 : fetch_status(rc),
+                           err[0] ? err : strerror(-rc));
+    urlreq_free(u);
+}
+
+static void url_start(const struct api_request *req, struct api_response *res,
+                      struct gw_channel_list *l, const char *account, const struct wa_outmsg *m,
+                      const char *url)
+{
+    struct gw_channel *ch = gw_channel_list_find(l, account ? account : "default");
+    if (!ch) {
+        api_response_error(res, 404, "no such account");
+        return;
+    }
+    if (!m->to) {
+        api_response_error(res, 400, "need \"to\": the number, JID or group to send the file to");
+        return;
+    }
+    if (m->idem_key && (!m->idem_key[0] || strlen(m->idem_key) >= ST_IDEM_MAX)) {
+        api_response_error(res, 400, "idempotency_key: 1 to 127 characters");
+        return;
+    }
+    struct chmsend *ms = gw_channel_msend(ch);
+    struct urlreq *u = ms ? urlreq_new(m, gw_channel_account(ch)) : NULL;
+    if (!u) {
+        api_response_error(res, ms ? 500 : 503, ms ? "out of memory" : "media sends are off");
+        return;
+    }
+    u->server = req->server;
+    u->l = l;
+    char err[300] = "";
+    int rc = chmsend_fetch_url(ms, url, m->media->type, url_fetched, u, err, sizeof err);
+    if (rc < 0) { /* not allowed, or not started: nothing runs later */
+        api_response_error(res, fetch_status(rc), err[0] ? err : strerror(-rc));
+        urlreq_free(u);
+        return;
+    }
+    /* url_fetched runs from a later callback: the ticket is set by then */
+    api_response_json(res, 202, NULL); /* replaced by the answer of url_fetched / url_accepted */
+    u->ticket = api_response_defer(req, res);
+    if (!u->ticket) api_response_error(res, 500, "out of memory"); /* u is dropped then */
+}
+
 void rmedia_send_json(const struct api_request *req, const cJSON *body, struct wa_outmsg *m,
                       const char *account, struct api_response *res, struct gw_channel_list *l)
 {
@@ -200,13 +390,18 @@ void rmedia_send_json(const struct api_request *req, const cJSON *body, struct w
     }
     const cJSON *ptt = cJSON_GetObjectItemCaseSensitive(body, "ptt"),
                 *secs = cJSON_GetObjectItemCaseSensitive(body, "seconds");
-    const char *path = cJSON_IsObject(f) ? jstr(f, "path") : NULL;
-    if (!path) {
-        char why[96];
-        snprintf(why, sizeof why, "%s: an object {\"path\": \"/absolute/file\"}", kind);
+    const char *path = cJSON_IsObject(f) ? jstr(f, "path") : NULL,
+               *url = cJSON_IsObject(f) ? jstr(f, "url") : NULL;
+    if (!path == !url) {
+        char why[120];
+        snprintf(why, sizeof why,
+                 "%s: an object {\"path\": \"/absolute/file\"} or {\"url\": \"https://...\"}",
+                 kind);
         api_response_error(res, 400, why);
         return;
     }
+    char uname[256];
+    if (url) path = url_name(url, uname, sizeof uname); /* for the defaults below */
     if ((ptt && !cJSON_IsBool(ptt)) || (cJSON_IsTrue(ptt) && strcmp(kind, "audio"))) {
         api_response_error(res, 400, "ptt: true or false, with \"audio\" (a voice note)");
         return;
@@ -242,6 +437,10 @@ void rmedia_send_json(const struct api_request *req, const cJSON *body, struct w
     m->kind = WA_OM_MEDIA;
     m->text = jstr(body, "caption");
     m->media = &md;
+    if (url) {
+        url_start(req, res, l, account, m, url);
+        return;
+    }
     struct chmsend_src src = {.path = path};
     accept_and_answer(req, res, l, account, m, &src);
 }

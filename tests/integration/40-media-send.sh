@@ -15,10 +15,16 @@ source "$(dirname "$0")/channel-lib.sh"
 FW_EXTRA="--media 127.0.0.1:0"
 fakewa_up
 CA=$(sed -n 's/^ca //p' "$T/fw.out")
+# a loopback web server for files sent from a URL (media.url_allow: only its /ok/ prefix)
+mkdir -p "$T/web/ok" "$T/web/secret"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$T/web" 0 >"$T/web.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q "port" "$T/web.out" 2>/dev/null && break; sleep 0.05; done
+WEB="127.0.0.1:$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/web.out" | head -1)"
 mkdir -p "$T/g"
 printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s",
  "accounts":{"default":{"dm_policy":"open"}}},
- "media":{"ca_file":"%s"}}\n' "$LISTEN" "$ROOT" "$CA" >"$T/g/wagate.json"
+ "media":{"ca_file":"%s","url_allow":["http://%s/ok/"]}}\n' "$LISTEN" "$ROOT" "$CA" "$WEB" >"$T/g/wagate.json"
 
 alice_in() { fw GET /admin/contacts/alice/inbox; }
 # alice_msg ID: what alice's phone got for message ID (the last copy)
@@ -146,6 +152,36 @@ check "a truncated multipart body: 400 with the reason" ok_if '[ "$CODE" = 400 ]
 form -H "Content-Type: multipart/form-data" --data-binary 'x'
 check "multipart without a boundary: 400" ok_if '[ "$CODE" = 400 ] && grep -q "boundary" <<<"$BODY"'
 
+# ---- from a URL the operator allowed ----
+cli() { "$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" "$@"; }
+head -c 400000 /dev/urandom >"$T/web/ok/pic.jpg"
+head -c 120000 /dev/urandom >"$T/web/ok/minutes v2.pdf"
+head -c 1200000 /dev/urandom >"$T/web/ok/big.webp"
+echo "not for you" >"$T/web/secret/key.txt"
+send "{\"to\":\"+15550002\",\"image\":{\"url\":\"http://$WEB/ok/pic.jpg\"},\"caption\":\"from the web\"}"; UIMG=$ID
+check "an image from an allowed URL: 202 once fetched and copied" ok_if '[ "$CODE" = 202 ] && [ -n "$UIMG" ]'
+send "{\"to\":\"+15550002\",\"document\":{\"url\":\"http://$WEB/ok/minutes%20v2.pdf?x=1\"}}"; UDOC=$ID
+check "the URL image reaches alice byte-identical, with its caption" ok_if \
+  "wait_alice $UIMG && same $UIMG $T/web/ok/pic.jpg && alice_msg $UIMG | jq -e '.what.caption==\"from the web\" and .what.file.mimetype==\"image/jpeg\"' >/dev/null"
+check "a URL document is named after the URL's last segment, decoded" ok_if \
+  "wait_alice $UDOC && same $UDOC '$T/web/ok/minutes v2.pdf' && alice_msg $UDOC | jq -e '.what.file_name==\"minutes v2.pdf\" and .what.file.mimetype==\"application/pdf\"' >/dev/null"
+check "no fetched scratch file is left (url-*.part)" ok_if '[ -z "$(ls "$(OUT)" | grep "^url-")" ]'
+send "{\"to\":\"+15550002\",\"image\":{\"url\":\"http://$WEB/secret/key.txt\"}}"
+check "a URL outside media.url_allow: 403" ok_if '[ "$CODE" = 403 ] && grep -q "url_allow" <<<"$BODY"'
+send "{\"to\":\"+15550002\",\"document\":{\"url\":\"http://$WEB/ok/../secret/key.txt\"}}"
+check "a dot segment leaving the prefix: 400" ok_if '[ "$CODE" = 400 ] && grep -q "dot segment" <<<"$BODY"'
+send "{\"to\":\"+15550002\",\"document\":{\"url\":\"http://$WEB/ok/%2e%2e/secret/key.txt\"}}"
+check "... also percent-encoded: 400" ok_if '[ "$CODE" = 400 ]'
+send "{\"to\":\"+15550002\",\"image\":{\"url\":\"http://$WEB/ok/nope.jpg\"}}"
+check "a URL that answers 404: 400 with the status" ok_if '[ "$CODE" = 400 ] && grep -q "HTTP 404" <<<"$BODY"'
+send "{\"to\":\"+15550002\",\"sticker\":{\"url\":\"http://$WEB/ok/big.webp\"}}"
+check "a URL file over its kind's cap: 400" ok_if '[ "$CODE" = 400 ] && grep -q "cap" <<<"$BODY"'
+send "{\"to\":\"+15550002\",\"image\":{\"url\":\"http://$WEB/ok/pic.jpg\",\"path\":\"$T/photo.jpg\"}}"
+check "both url and path: 400" ok_if '[ "$CODE" = 400 ]'
+CU=$(cli message send --to +15550002 --image "http://$WEB/ok/pic.jpg" --caption "cli url" | awk "{print \$1}")
+check "wagate message send --image URL: the daemon fetches it" ok_if 'wait_alice "$CU" && same "$CU" "$T/web/ok/pic.jpg"'
+check "the refused URLs left nothing in outmedia" ok_if 'sleep 0.2; [ -z "$(ls "$(OUT)" | grep "^url-")" ]'
+
 # ---- a reply with a file; idempotency ----
 Q=$(fw POST /admin/contacts/alice/send '{"to":"+15550001","text":"send me the photo"}' | jq -r .id)
 for _ in $(seq 1 100); do api GET '/api/v1/messages?after=0&limit=1000'; grep -q "$Q" <<<"$BODY" && break; sleep 0.05; done
@@ -159,7 +195,6 @@ send "{\"to\":\"+15550003\",\"image\":{\"path\":\"$T/photo.jpg\"},\"idempotency_
 check "... to another recipient: 409" ok_if '[ "$CODE" = 409 ]'
 
 # ---- the CLI ----
-cli() { "$WAGATE_BIN" --config "$T/g/wagate.json" --state-dir "$GW_STATE" "$@"; }
 CP=$(cd "$T" && cli message send --to +15550002 --ptt voice.ogg --json | jq -r .id)
 check "wagate message send --ptt FILE (a relative path, made absolute by the CLI)" ok_if \
   "wait_alice $CP && same $CP $T/voice.ogg && alice_msg $CP | jq -e '.what.type==\"ptt\"' >/dev/null"

@@ -337,6 +337,26 @@ static void test_signal_keys(void **state)
     assert_int_equal(parse(&c, "{\"signal\":{\"spk_rotate\":1}}", err), -EINVAL);
 }
 
+static void test_media_url_allow(void **state)
+{
+    struct wg_config c;
+    char err[CFG_ERR_MAX] = "";
+    cfg_defaults(&c);
+    assert_int_equal(c.media_url_allow_count, 0); /* URL sources off unless listed */
+    assert_int_equal(parse(&c,
+                           "{\"media\":{\"url_allow\":[\"https://files.example.com/a/\","
+                           "\"http://127.0.0.1:8080/\"]}}",
+                           err),
+                     0);
+    assert_int_equal(c.media_url_allow_count, 2);
+    assert_string_equal(c.media_url_allow[1], "http://127.0.0.1:8080/");
+    assert_int_equal(parse(&c, "{\"media\":{\"url_allow\":[\"https://files.example.com\"]}}", err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "media.url_allow"));
+    assert_int_equal(parse(&c, "{\"media\":{\"url_allow\":\"https://h/\"}}", err), -EINVAL);
+    assert_int_equal(parse(&c, "{\"media\":{\"url_allow\":[1]}}", err), -EINVAL);
+}
+
 static void test_hooks(void **state)
 {
     struct wg_config c;
@@ -477,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_backoff_keys),
         cmocka_unit_test(test_keepalive_keys),
         cmocka_unit_test(test_signal_keys),
+        cmocka_unit_test(test_media_url_allow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
