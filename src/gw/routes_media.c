@@ -127,23 +127,33 @@ static void answer_error(struct api_response *res, int rc, const char *err)
     api_response_error(res, status, err && err[0] ? err : strerror(-rc));
 }
 
-static void accept_and_answer(const struct api_request *req, struct api_response *res,
-                              struct gw_channel_list *l, const char *account,
-                              const struct wa_outmsg *m, const struct chmsend_src *src)
+/* The account's channel for a file to send, with its recipient and key checked: NULL when
+ * res has the error (404, 400). */
+static struct gw_channel *target_channel(struct api_response *res, struct gw_channel_list *l,
+                                         const char *account, const struct wa_outmsg *m)
 {
     struct gw_channel *ch = gw_channel_list_find(l, account ? account : "default");
     if (!ch) {
         api_response_error(res, 404, "no such account");
-        return;
+        return NULL;
     }
     if (!m->to) {
         api_response_error(res, 400, "need \"to\": the number, JID or group to send the file to");
-        return;
+        return NULL;
     }
     if (m->idem_key && (!m->idem_key[0] || strlen(m->idem_key) >= ST_IDEM_MAX)) {
         api_response_error(res, 400, "idempotency_key: 1 to 127 characters");
-        return;
+        return NULL;
     }
+    return ch;
+}
+
+static void accept_and_answer(const struct api_request *req, struct api_response *res,
+                              struct gw_channel_list *l, const char *account,
+                              const struct wa_outmsg *m, const struct chmsend_src *src)
+{
+    struct gw_channel *ch = target_channel(res, l, account, m);
+    if (!ch) return;
     struct hold *h = calloc(1, sizeof *h);
     if (!h) {
         api_response_error(res, 500, "out of memory");
@@ -338,19 +348,8 @@ static void url_start(const struct api_request *req, struct api_response *res,
                       struct gw_channel_list *l, const char *account, const struct wa_outmsg *m,
                       const char *url)
 {
-    struct gw_channel *ch = gw_channel_list_find(l, account ? account : "default");
-    if (!ch) {
-        api_response_error(res, 404, "no such account");
-        return;
-    }
-    if (!m->to) {
-        api_response_error(res, 400, "need \"to\": the number, JID or group to send the file to");
-        return;
-    }
-    if (m->idem_key && (!m->idem_key[0] || strlen(m->idem_key) >= ST_IDEM_MAX)) {
-        api_response_error(res, 400, "idempotency_key: 1 to 127 characters");
-        return;
-    }
+    struct gw_channel *ch = target_channel(res, l, account, m);
+    if (!ch) return;
     struct chmsend *ms = gw_channel_msend(ch);
     struct urlreq *u = ms ? urlreq_new(m, gw_channel_account(ch)) : NULL;
     if (!u) {
