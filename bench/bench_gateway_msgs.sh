@@ -11,66 +11,17 @@
 # each way, medians, IDLE_SECONDS (default 10), BENCH_SMAPS=1 (list the largest
 # resident mappings). Last, the daemon is restarted on the same state dir (login from the
 # stored credentials) and its idle RSS is measured again.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-B=${WAGATE_BUILD:-build}
-BIN=${WAGATE_BIN:-$B/wagate}
-FW=$B/wagate-fakewa
+source "$(dirname "$0")/lib.sh"
 N=${BENCH_MSGS:-300}
 NIN=${BENCH_MSGS_IN:-1000}
 SECS=${IDLE_SECONDS:-10}
 [ "$N" -gt 330 ] && N=330
-for x in "$BIN" "$FW"; do [ -x "$x" ] || { echo "bench_gateway_msgs: $x not built"; exit 0; }; done
-for c in jq curl python3; do command -v $c >/dev/null || { echo "bench_gateway_msgs: $c missing"; exit 0; }; done
-T=$(mktemp -d /tmp/wagate-bench-XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-
-"$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn \
-  >"$T/fw.out" 2>"$T/fw.err" &
-PIDS+=($!)
-for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
-ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
-ROOT=$(sed -n 's/^root //p' "$T/fw.out")
-LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
-fw() { curl -s -m 5 -X "$1" ${3:+-d "$3"} "http://$ADMIN$2"; }
-fw POST /admin/accounts '{"phone":"+15550001"}' >/dev/null
-fw POST /admin/contacts '{"name":"alice","phone":"+15550002"}' >/dev/null
-
-S=$T/g/state
-mkdir -p "$T/g"
+bench_init bench_gateway_msgs python3
+bench_fakewa
 printf '{"whatsapp":{"endpoint":"ws://%s/ws/chat","noise_root_pubkey":"%s"}}\n' "$LISTEN" "$ROOT" \
   >"$T/g/wagate.json"
-start_daemon() {
-  rm -f "$S/gateway.json"
-  "$BIN" --config "$T/g/wagate.json" --state-dir "$S" gateway --listen 127.0.0.1:0 \
-    >>"$T/g/out.log" 2>>"$T/g/err.log" &
-  PID=$!
-  PIDS+=("$PID")
-  L=""
-  for _ in $(seq 1 500); do
-    [ -f "$S/gateway.json" ] && L=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$S/gateway.json")
-    [ -n "$L" ] && curl -sf -m 1 "http://$L/healthz" >/dev/null && break
-    sleep 0.01
-  done
-  TOK=$(cat "$S/token")
-}
-start_daemon
-api() { curl -s -m 5 -X "$1" -H "Authorization: Bearer $TOK" ${3:+-H 'content-type: application/json' -d "$3"} "http://$L$2"; }
-state() { api GET /api/v1/channels/whatsapp/default | jq -r .state; }
-wait_state() {
-  for _ in $(seq 1 400); do [ "$(state)" = "$1" ] && return 0; sleep 0.05; done
-  echo "bench_gateway_msgs: channel not $1 (state $(state))"; exit 0
-}
-wait_state pairing
-QR=""
-for _ in $(seq 1 200); do
-  QR=$(api GET '/api/v1/channels/whatsapp/default/qr?format=json' | jq -r '.qr // empty')
-  [ -n "$QR" ] && break
-  sleep 0.05
-done
-fw POST /admin/scan "{\"qr\":\"$QR\",\"phone\":\"+15550001\"}" >/dev/null
-wait_state connected
+bench_daemon
+bench_link
 
 # ---- idle with one linked account ----
 sleep 2
@@ -199,7 +150,7 @@ echo "daemon RSS after the floods: $(awk "BEGIN{printf \"%.1f\", $r0/1024}") MiB
 
 # ---- restart on the same state: login from the stored credentials (no QR), then idle ----
 kill "$PID" && wait "$PID" 2>/dev/null
-start_daemon
+bench_daemon
 wait_state connected
 sleep 2
 a=$(switches)

@@ -8,71 +8,23 @@
 # through /proc/PID/clear_refs) and after, the time and the CPU seconds from the request to
 # alice's decrypted copy, and that copy's check. Asserts nothing (issue 14's goal: the peak
 # stays under 16 MB).
-set -uo pipefail
-cd "$(dirname "$0")/.."
-B=${WAGATE_BUILD:-build}
-BIN=${WAGATE_BIN:-$B/wagate}
-FW=$B/wagate-fakewa
+source "$(dirname "$0")/lib.sh"
 MB=${BENCH_MEDIA_MB:-50}
-for x in "$BIN" "$FW"; do [ -x "$x" ] || { echo "bench_media_send_rss: $x not built"; exit 0; }; done
-for c in jq curl; do command -v $c >/dev/null || { echo "bench_media_send_rss: $c missing"; exit 0; }; done
-T=$(mktemp -d /tmp/wagate-bench-XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-
-"$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --media 127.0.0.1:0 --state "$T/fw" --log-level warn \
-  >"$T/fw.out" 2>"$T/fw.err" &
-PIDS+=($!)
-for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
-ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
-ROOT=$(sed -n 's/^root //p' "$T/fw.out")
-LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
-CA=$(sed -n 's/^ca //p' "$T/fw.out")
-fw() { curl -s -m 60 -X "$1" ${3:+-d "$3"} "http://$ADMIN$2"; }
-fw POST /admin/accounts '{"phone":"+15550001"}' >/dev/null
-fw POST /admin/contacts '{"name":"alice","phone":"+15550002"}' >/dev/null
-
-S=$T/g/state
-mkdir -p "$T/g"
+bench_init bench_media_send_rss
+bench_fakewa --media 127.0.0.1:0
 cat >"$T/g/wagate.json" <<JSON
 {"whatsapp":{"endpoint":"ws://$LISTEN/ws/chat","noise_root_pubkey":"$ROOT",
   "accounts":{"default":{"dm_policy":"open"}}},
  "media":{"ca_file":"$CA"}}
 JSON
-"$BIN" --config "$T/g/wagate.json" --state-dir "$S" gateway --listen 127.0.0.1:0 \
-  >"$T/g/out.log" 2>"$T/g/err.log" &
-PID=$!
-PIDS+=("$PID")
-L=""
-for _ in $(seq 1 500); do
-  [ -f "$S/gateway.json" ] && L=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$S/gateway.json")
-  [ -n "$L" ] && curl -sf -m 1 "http://$L/healthz" >/dev/null && break
-  sleep 0.01
-done
-TOK=$(cat "$S/token")
-api() { curl -s -m 5 -X "$1" -H "Authorization: Bearer $TOK" ${3:+-d "$3"} "http://$L$2"; }
-state() { api GET /api/v1/channels/whatsapp/default | jq -r .state; }
-wait_state() {
-  for _ in $(seq 1 400); do [ "$(state)" = "$1" ] && return 0; sleep 0.05; done
-  echo "bench_media_send_rss: channel not $1"; exit 0
-}
-wait_state pairing
-QR=""
-for _ in $(seq 1 200); do
-  QR=$(api GET '/api/v1/channels/whatsapp/default/qr?format=json' | jq -r '.qr // empty')
-  [ -n "$QR" ] && break
-  sleep 0.05
-done
-fw POST /admin/scan "{\"qr\":\"$QR\",\"phone\":\"+15550001\"}" >/dev/null
-wait_state connected
+bench_daemon
+bench_link
 sleep 1
 
-kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$PID/status"; }
-cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 head -c $((MB * 1048576)) /dev/urandom >"$T/video.mp4"
 R0=$(kib VmRSS)
 echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true # resets VmHWM to the current RSS
-C0=$(cpu)
+C0=$(cpu_ticks)
 T0=$(date +%s%N)
 ID=$(api POST /api/v1/messages "{\"to\":\"+15550002\",\"video\":{\"path\":\"$T/video.mp4\"},\"seconds\":300}" | jq -r .id)
 GOT=""
@@ -82,7 +34,7 @@ for _ in $(seq 1 1200); do # bounded: 120 s
   sleep 0.1
 done
 T1=$(date +%s%N)
-C1=$(cpu)
+C1=$(cpu_ticks)
 HWM=$(kib VmHWM)
 R1=$(kib VmRSS)
 P=$(jq -r '.path // empty' <<<"$GOT")

@@ -7,28 +7,10 @@
 # max_concurrent = 4 at once), the daemon's CPU seconds for it, and the median and p99 delay
 # from "stored in the inbox" (the daemon's cursor order, timed by fakewa's send) to the
 # request at the receiver for a paced run. Prints figures; asserts nothing.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-B=${WAGATE_BUILD:-build}
-BIN=${WAGATE_BIN:-$B/wagate}
-FW=$B/wagate-fakewa
+source "$(dirname "$0")/lib.sh"
 N=${BENCH_MSGS:-500}
-for x in "$BIN" "$FW"; do [ -x "$x" ] || { echo "bench_webhook: $x not built"; exit 0; }; done
-for c in jq curl python3; do command -v $c >/dev/null || { echo "bench_webhook: $c missing"; exit 0; }; done
-T=$(mktemp -d /tmp/wagate-bench-XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-
-"$FW" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state "$T/fw" --log-level warn \
-  >"$T/fw.out" 2>"$T/fw.err" &
-PIDS+=($!)
-for _ in $(seq 1 500); do grep -q '^ready 1' "$T/fw.out" 2>/dev/null && break; sleep 0.01; done
-ADMIN=$(sed -n 's/^admin //p' "$T/fw.out")
-ROOT=$(sed -n 's/^root //p' "$T/fw.out")
-LISTEN=$(sed -n 's/^listen //p' "$T/fw.out")
-fw() { curl -s -m 5 -X "$1" ${3:+-d "$3"} "http://$ADMIN$2"; }
-fw POST /admin/accounts '{"phone":"+15550001"}' >/dev/null
-fw POST /admin/contacts '{"name":"alice","phone":"+15550002"}' >/dev/null
+bench_init bench_webhook python3
+bench_fakewa
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$T/recv.py" <<'PY'
@@ -49,38 +31,12 @@ PY
 python3 "$T/recv.py" "$PORT" "$T/recv.log" 2>"$T/recv.err" &
 PIDS+=($!)
 
-S=$T/g/state
-mkdir -p "$T/g"
 cat >"$T/g/wagate.json" <<JSON
 {"whatsapp":{"endpoint":"ws://$LISTEN/ws/chat","noise_root_pubkey":"$ROOT"},
  "hooks":{"webhook":{"endpoints":[{"url":"http://127.0.0.1:$PORT/in","secret":"bench-secret-0123456789"}],"max_concurrent":${BENCH_CONC:-4}}}}
 JSON
-"$BIN" --config "$T/g/wagate.json" --state-dir "$S" gateway --listen 127.0.0.1:0 \
-  >"$T/g/out.log" 2>"$T/g/err.log" &
-PID=$!
-PIDS+=("$PID")
-L=""
-for _ in $(seq 1 500); do
-  [ -f "$S/gateway.json" ] && L=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$S/gateway.json")
-  [ -n "$L" ] && curl -sf -m 1 "http://$L/healthz" >/dev/null && break
-  sleep 0.01
-done
-TOK=$(cat "$S/token")
-api() { curl -s -m 5 -X "$1" -H "Authorization: Bearer $TOK" "http://$L$2"; }
-state() { api GET /api/v1/channels/whatsapp/default | jq -r .state; }
-wait_state() {
-  for _ in $(seq 1 400); do [ "$(state)" = "$1" ] && return 0; sleep 0.05; done
-  echo "bench_webhook: channel not $1"; exit 0
-}
-wait_state pairing
-QR=""
-for _ in $(seq 1 200); do
-  QR=$(api GET '/api/v1/channels/whatsapp/default/qr?format=json' | jq -r '.qr // empty')
-  [ -n "$QR" ] && break
-  sleep 0.05
-done
-fw POST /admin/scan "{\"qr\":\"$QR\",\"phone\":\"+15550001\"}" >/dev/null
-wait_state connected
+bench_daemon
+bench_link
 
 cat >"$T/flood.py" <<'PY'
 import http.client, json, os, sys, time

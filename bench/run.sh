@@ -9,7 +9,7 @@ for b in build/bench_*; do
   "$b"
 done
 for s in bench/*.sh; do
-  case "$(basename "$s")" in run.sh | compare.sh) continue ;; esac # compare: make bench runs it last
+  case "$(basename "$s")" in run.sh | compare.sh | lib.sh) continue ;; esac # compare: make bench runs it last
   echo "== $(basename "$s")"
   # recovery.sh: 5 outages per mode here (make bench stays under 15 minutes); RUNS=20 for a
   # figure to quote
