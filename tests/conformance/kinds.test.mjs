@@ -6,41 +6,23 @@
 // contextInfo (stanzaId, participant, quotedMessage, mentionedJid) and the reactionMessage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admin, cleanup, pairClient, startFakewa, startWagate, tmpDir, waitFor } from './lib.mjs';
+import { admin, linkBoth, waitFor } from './lib.mjs';
 
 const GW = '+15550001', GW_JID = '15550001@s.whatsapp.net';
 const BL = '+15550003', BL_JID = '15550003@s.whatsapp.net';
 const user = (jid) => jid?.split('@')[0].split(':')[0];
 
 async function setup(t) {
-  const fw = await startFakewa();
-  const bdir = tmpDir('baileys-auth-');
-  let gw = null, c = null;
-  t.after(async () => {
-    const undecrypted = c?.messages.filter((m) => m.stub === 2).map((m) => m.key) ?? [];
-    await c?.stop();
-    const st = await gw?.stop();
-    await fw.stop();
-    cleanup(bdir);
-    if (gw) {
-      const log = gw.log();
-      cleanup(gw.dir);
-      assert.doesNotMatch(log, /ERROR: AddressSanitizer|runtime error:/, 'sanitizer report in the wagate log');
-      assert.equal(st?.code, 0, `wagate exit ${JSON.stringify(st)}`);
-    }
-    assert.deepEqual(undecrypted, [], 'Baileys could not decrypt');
+  const r = await linkBoth(t, {
+    gwPhone: GW, blPhone: BL,
+    checks: (c) => {
+      const undecrypted = c.messages.filter((m) => m.stub === 2).map((m) => m.key);
+      return () => assert.deepEqual(undecrypted, [], 'Baileys could not decrypt');
+    },
   });
-  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: GW })).status, 201);
-  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: BL })).status, 201);
-  gw = await startWagate(fw);
-  await gw.link(GW);
-  c = await pairClient(fw, BL, bdir);
-  c.reactions = [];
-  c.sock.ev.on('messages.reaction', (r) => c.reactions.push(...r));
-  for (const phone of ['15550001', '15550003'])
-    await waitFor(async () => (await admin(fw, 'GET', `/admin/devices?phone=${phone}`)).json
-      .find((x) => x.device === 1 && x.prekeys > 0), 10000, `pre-keys of ${phone}`);
-  return { fw, gw, c };
+  r.c.reactions = [];
+  r.c.sock.ev.on('messages.reaction', (x) => r.c.reactions.push(...x));
+  return r;
 }
 
 const row = (gw, id, pred = () => true) => waitFor(async () => (await gw.inbox())

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
+import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import makeWASocket, { Browsers, WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys';
@@ -304,4 +305,41 @@ export async function startWagate(fw, { dir } = {}) {
     return exited;
   };
   return gw;
+}
+
+// ---- the usual pair: wagate and real Baileys on one fresh fakewa ----
+
+// A fresh fakewa (with its HTTPS media host when `media`), the accounts gwPhone and blPhone,
+// wagate linked as gwPhone and Baileys paired as blPhone, both with their pre-keys uploaded.
+// t.after stops everything and removes the dirs, then fails on a sanitizer report in
+// wagate's log or a non-zero exit. `checks(c)`, if given, runs first (the client still up)
+// and may return a function of assertions that runs last. Resolves {fw, gw, c}.
+export async function linkBoth(t, { media = false, gwPhone = '+15550001', blPhone = '+15550003',
+  checks } = {}) {
+  const fw = await startFakewa({ media });
+  const bdir = tmpDir('baileys-auth-');
+  let gw = null, c = null;
+  t.after(async () => {
+    const post = c && checks ? checks(c) : null;
+    await c?.stop();
+    const st = await gw?.stop();
+    await fw.stop();
+    cleanup(bdir);
+    if (gw) {
+      const log = gw.log();
+      cleanup(gw.dir);
+      assert.doesNotMatch(log, /ERROR: AddressSanitizer|runtime error:/, 'sanitizer report in the wagate log');
+      assert.equal(st?.code, 0, `wagate exit ${JSON.stringify(st)}`);
+    }
+    post?.();
+  });
+  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: gwPhone })).status, 201);
+  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: blPhone })).status, 201);
+  gw = await startWagate(fw);
+  await gw.link(gwPhone);
+  c = await pairClient(fw, blPhone, bdir);
+  for (const phone of [gwPhone, blPhone].map((p) => p.replace(/^\+/, '')))
+    await waitFor(async () => (await admin(fw, 'GET', `/admin/devices?phone=${phone}`)).json
+      .find((x) => x.device === 1 && x.prekeys > 0), 10000, `pre-keys of ${phone}`);
+  return { fw, gw, c };
 }

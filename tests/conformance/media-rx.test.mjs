@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { admin, cleanup, pairClient, startFakewa, startWagate, tmpDir, waitFor } from './lib.mjs';
+import { admin, linkBoth, waitFor } from './lib.mjs';
 
 const GW = '+15550001', GW_JID = '15550001@s.whatsapp.net';
 const BL = '+15550003';
@@ -21,29 +21,7 @@ async function png() {
 }
 
 test('Baileys sends an image, a voice note and a document; wagate\'s files are byte-identical', { timeout: 120000 }, async (t) => {
-  const fw = await startFakewa({ media: true });
-  const bdir = tmpDir('baileys-auth-');
-  let gw = null, c = null;
-  t.after(async () => {
-    await c?.stop();
-    const st = await gw?.stop();
-    await fw.stop();
-    cleanup(bdir);
-    if (gw) {
-      const log = gw.log();
-      cleanup(gw.dir);
-      assert.doesNotMatch(log, /ERROR: AddressSanitizer|runtime error:/, 'sanitizer report in the wagate log');
-      assert.equal(st?.code, 0, `wagate exit ${JSON.stringify(st)}`);
-    }
-  });
-  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: GW })).status, 201);
-  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: BL })).status, 201);
-  gw = await startWagate(fw);
-  await gw.link(GW);
-  c = await pairClient(fw, BL, bdir);
-  for (const phone of ['15550001', '15550003'])
-    await waitFor(async () => (await admin(fw, 'GET', `/admin/devices?phone=${phone}`)).json
-      .find((x) => x.device === 1 && x.prekeys > 0), 10000, `pre-keys of ${phone}`);
+  const { fw, gw, c } = await linkBoth(t, { media: true, gwPhone: GW, blPhone: BL });
 
   const image = await png();
   const voice = randomBytes(23 * 1024 + 5);

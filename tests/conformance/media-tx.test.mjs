@@ -12,38 +12,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { downloadMediaMessage } from '@whiskeysockets/baileys';
-import { admin, cleanup, pairClient, startFakewa, startWagate, tmpDir, waitFor } from './lib.mjs';
+import { admin, cleanup, linkBoth, tmpDir, waitFor } from './lib.mjs';
 
 const GW = '+15550001';
 const BL = '+15550003';
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
 test('wagate sends an image, a voice note and a document; Baileys downloads them byte-identical', { timeout: 120000 }, async (t) => {
-  const fw = await startFakewa({ media: true });
-  const bdir = tmpDir('baileys-auth-');
   const files = tmpDir('media-tx-');
-  let gw = null, c = null;
-  t.after(async () => {
-    await c?.stop();
-    const st = await gw?.stop();
-    await fw.stop();
-    cleanup(bdir);
-    cleanup(files);
-    if (gw) {
-      const log = gw.log();
-      cleanup(gw.dir);
-      assert.doesNotMatch(log, /ERROR: AddressSanitizer|runtime error:/, 'sanitizer report in the wagate log');
-      assert.equal(st?.code, 0, `wagate exit ${JSON.stringify(st)}`);
-    }
-  });
-  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: GW })).status, 201);
-  assert.equal((await admin(fw, 'POST', '/admin/accounts', { phone: BL })).status, 201);
-  gw = await startWagate(fw);
-  await gw.link(GW);
-  c = await pairClient(fw, BL, bdir);
-  for (const phone of ['15550001', '15550003'])
-    await waitFor(async () => (await admin(fw, 'GET', `/admin/devices?phone=${phone}`)).json
-      .find((x) => x.device === 1 && x.prekeys > 0), 10000, `pre-keys of ${phone}`);
+  t.after(() => cleanup(files));
+  const { fw, gw, c } = await linkBoth(t, { media: true, gwPhone: GW, blPhone: BL });
 
   const orig = {
     image: randomBytes(180 * 1024 + 3),
