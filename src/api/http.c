@@ -35,6 +35,12 @@ struct http_parser {
     enum span_state span;
     bool started, ready, dead;
     bool expect_continue; /* "Expect: 100-continue" seen, not yet taken */
+    bool spooling;        /* this request's body goes to the sink */
+    uint64_t spooled;
+    uint64_t spool_max;
+    http_spool_fn spool_decide;
+    http_sink_fn spool_sink;
+    void *spool_ud;
     int dead_rc;
     int status;
     struct http_request req;
@@ -192,8 +198,14 @@ static int on_headers_complete(llhttp_t *ll)
     if (ll->http_minor >= 1 && !http_request_header(&p->req, "Host"))
         return fail(p, 400, "missing Host header");
     if ((ll->flags & F_CONTENT_LENGTH) &&
-        ll->content_length > p->lim.max_request_bytes - p->head_bytes)
-        return fail(p, 413, "request body too large");
+        ll->content_length > p->lim.max_request_bytes - p->head_bytes) {
+        int d = p->spool_decide && ll->content_length <= p->spool_max
+                    ? p->spool_decide(p->spool_ud, &p->req, ll->content_length)
+                    : 0;
+        if (d >= 400) return fail(p, d, d == 401 ? "missing or bad token" : "request refused");
+        if (d != 1) return fail(p, 413, "request body too large");
+        p->spooling = true;
+    }
     const char *expect = http_request_header(&p->req, "Expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 && ll->content_length > 0 &&
         ll->http_minor >= 1)
@@ -204,6 +216,13 @@ static int on_headers_complete(llhttp_t *ll)
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     struct http_parser *p = from_ll(ll);
+    if (p->spooling) {
+        if (p->spooled + len > p->spool_max) return fail(p, 413, "request body too large");
+        if (p->spool_sink(p->spool_ud, at, len) < 0)
+            return fail(p, 500, "cannot store the request body");
+        p->spooled += len;
+        return 0;
+    }
     if (p->body.len + len > p->lim.max_request_bytes - p->head_bytes)
         return fail(p, 413, "request body too large");
     if (buf_append(&p->body, at, len) < 0) return fail(p, 500, "out of memory");
@@ -215,6 +234,8 @@ static int on_message_complete(llhttp_t *ll)
     struct http_parser *p = from_ll(ll);
     p->req.body = p->body.len ? p->body.data : NULL;
     p->req.body_len = p->body.len;
+    p->req.spooled = p->spooling;
+    p->req.spooled_len = p->spooled;
     p->req.keep_alive = llhttp_should_keep_alive(ll) != 0;
     p->req.upgrade = ll->upgrade != 0;
     p->ready = true;
@@ -262,6 +283,15 @@ int http_parser_new(const struct http_limits *lim, struct http_parser **out)
     p->ll.data = p;
     *out = p;
     return 0;
+}
+
+void http_parser_set_spool(struct http_parser *p, uint64_t max, http_spool_fn decide,
+                           http_sink_fn sink, void *ud)
+{
+    p->spool_max = decide && sink ? max : 0;
+    p->spool_decide = decide;
+    p->spool_sink = sink;
+    p->spool_ud = ud;
 }
 
 void http_parser_free(struct http_parser *p)
@@ -339,7 +369,8 @@ void http_parser_next(struct http_parser *p)
     p->url_len = 0;
     p->head_bytes = 0;
     p->span = SP_NONE;
-    p->started = p->ready = p->expect_continue = false;
+    p->started = p->ready = p->expect_continue = p->spooling = false;
+    p->spooled = 0;
     if (llhttp_get_errno(&p->ll) == HPE_PAUSED_UPGRADE)
         llhttp_resume_after_upgrade(&p->ll);
     else

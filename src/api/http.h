@@ -12,6 +12,7 @@
  *   - more than max_headers header lines               -> 431
  *   - request line + headers over max_head_bytes       -> 431
  *   - head + body over max_request_bytes               -> 413
+ *     (unless spooled: http_parser_set_spool, below)
  *   - Transfer-Encoding (chunked bodies) refused        -> 411 (send Content-Length)
  *   - HTTP/1.1 without Host, duplicate/conflicting
  *     Content-Length, any syntax error                 -> 400
@@ -55,8 +56,10 @@ struct http_request {
     size_t nheaders;
     const uint8_t *body; /* NULL when body_len == 0 */
     size_t body_len;
-    bool keep_alive; /* HTTP/1.1 default or 1.0 + keep-alive, and no "close" */
-    bool upgrade;    /* Connection: upgrade + Upgrade header (or CONNECT) */
+    bool spooled;         /* the body went to the spool sink (body NULL, body_len 0) */
+    uint64_t spooled_len; /* ... this many bytes of it */
+    bool keep_alive;      /* HTTP/1.1 default or 1.0 + keep-alive, and no "close" */
+    bool upgrade;         /* Connection: upgrade + Upgrade header (or CONNECT) */
 };
 
 struct http_parser; /* opaque */
@@ -77,6 +80,17 @@ void http_parser_free(struct http_parser *p);
  * Feeding while a request is READY returns -EBUSY. */
 int http_parser_feed(struct http_parser *p, const void *data, size_t len, size_t *consumed)
     __attribute__((warn_unused_result));
+/* Bodies over max_request_bytes, streamed instead of buffered. Once a head is complete with a
+ * Content-Length over the in-memory cap, decide(ud, head, content_length) runs (head is the
+ * request without its body): 1 = spool it -- every body byte then goes to sink(ud, p, n)
+ * (0, or < 0 to fail the request with 500 "cannot store the request body"), up to max bytes
+ * (a larger Content-Length is 413 without asking) and the request comes out with spooled
+ * set --, 0 = 413 as usual, or an HTTP status >= 400 to refuse it with (e.g. 401 before
+ * any body byte is read; the parser is dead then, as after any error). */
+typedef int (*http_spool_fn)(void *ud, const struct http_request *head, uint64_t content_length);
+typedef int (*http_sink_fn)(void *ud, const void *p, size_t n);
+void http_parser_set_spool(struct http_parser *p, uint64_t max, http_spool_fn decide,
+                           http_sink_fn sink, void *ud);
 /* The complete request after HTTP_READY, else NULL. */
 const struct http_request *http_parser_request(const struct http_parser *p);
 /* Drop the current request and get ready for the next one. */

@@ -296,6 +296,11 @@ static bool authorized(struct client *c, const char *given)
     return ok;
 }
 
+bool srv_authorized(struct client *c, const struct http_request *req)
+{
+    return authorized(c, bearer(req));
+}
+
 /* The subprotocols offered on an upgrade: the token from "wagate.bearer.<token>" into tok
  * ("" if none), and whether "wagate.v1" was offered. */
 static void ws_protocols(const struct http_request *req, char *tok, size_t toklen, bool *v1)
@@ -386,9 +391,9 @@ static void handle_events(struct client *c, const struct http_request *req, cons
     ws_start(c, accept, v1 ? WS_PROTO : NULL, since, rest, restlen);
 }
 
-static const struct route *find_route(struct api_server *s, const struct http_request *req,
-                                      const char **rest, bool *path_known, char *allow,
-                                      size_t allowlen)
+const struct route *srv_find_route(struct api_server *s, const struct http_request *req,
+                                   const char **rest, bool *path_known, char *allow,
+                                   size_t allowlen)
 {
     const struct route *best = NULL;
     size_t best_len = 0, known_len = 0;
@@ -415,8 +420,8 @@ static const struct route *find_route(struct api_server *s, const struct http_re
     return best;
 }
 
-static void handle_request(struct client *c, const struct http_request *req, const uint8_t *rest,
-                           size_t restlen)
+static void route_request(struct client *c, const struct http_request *req, const uint8_t *rest,
+                          size_t restlen, const char *spool)
 {
     struct api_server *s = c->srv;
     /* an upgrade we do not speak ends HTTP on this connection */
@@ -438,7 +443,7 @@ static void handle_request(struct client *c, const struct http_request *req, con
     const char *sub = "";
     bool known;
     char allow[128];
-    const struct route *rt = find_route(s, req, &sub, &known, allow, sizeof(allow));
+    const struct route *rt = srv_find_route(s, req, &sub, &known, allow, sizeof(allow));
     if (!rt) {
         char hdr[160];
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
@@ -454,7 +459,12 @@ static void handle_request(struct client *c, const struct http_request *req, con
     }
     struct api_response res;
     srv_response_init(&res);
-    struct api_request areq = {.http = req, .route = rt->prefix, .rest = sub, .server = s};
+    struct api_request areq = {.http = req,
+                               .route = rt->prefix,
+                               .rest = sub,
+                               .server = s,
+                               .spool_path = req->spooled ? spool : NULL,
+                               .spool_len = req->spooled ? req->spooled_len : 0};
     res.held = NULL;
     rt->fn(&areq, &res, rt->arg);
     if (res.status < 100 || res.status > 599) res.status = 500;
@@ -475,6 +485,20 @@ static void handle_request(struct client *c, const struct http_request *req, con
     srv_count_request(s, rt->prefix, res.status);
     srv_send_response(c, &res, keep);
     srv_response_free(&res);
+}
+
+/* A request, and its spooled body (server_spool.c): the file goes with the response. */
+static void handle_request(struct client *c, const struct http_request *req, const uint8_t *rest,
+                           size_t restlen)
+{
+    srv_spool_finish(c);
+    char *spool = c->spool_path;
+    c->spool_path = NULL;
+    route_request(c, req, rest, restlen, spool);
+    if (spool && c->held && !c->held->spool_path)
+        c->held->spool_path = spool; /* removed when it is released */
+    else
+        srv_spool_remove(spool);
 }
 
 uint64_t api_response_defer(const struct api_request *req, struct api_response *res)
@@ -596,6 +620,7 @@ static void srv_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 
 static void held_free(struct api_held *h)
 {
+    srv_spool_remove(h->spool_path);
     srv_response_free(&h->res);
     free(h);
 }
@@ -721,8 +746,8 @@ static void srv_update_timer(struct client *c)
                 false);
         else if (!c->served)
             arm(c, T_FIRST, cfg->header_timeout_ms, false);
-        else if (http_parser_busy(c->hp))
-            arm(c, T_REQUEST, cfg->request_timeout_ms, false);
+        else if (http_parser_busy(c->hp)) /* a spooled body: the deadline is per read */
+            arm(c, T_REQUEST, cfg->request_timeout_ms, c->spool_fd >= 0);
         else
             arm(c, T_IDLE, cfg->idle_timeout_ms, true);
         break;
@@ -777,6 +802,7 @@ void srv_client_close(struct client *c)
         api_metrics_set(s->metrics, "wagate_api_clients", NULL, (double)s->nclients);
     }
     if (c->triage) s->ntriage--;
+    srv_spool_drop(c);              /* a body cut short */
     if (c->held) c->held->c = NULL; /* released later, to nobody */
     c->held = NULL;
     c->state = C_CLOSED;
@@ -791,6 +817,7 @@ void srv_on_connection(uv_stream_t *l, int status)
     if (status < 0 || s->closing) return;
     struct client *c = calloc(1, sizeof(*c));
     if (!c) return;
+    c->spool_fd = -1;
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
@@ -820,6 +847,8 @@ void srv_on_connection(uv_stream_t *l, int status)
         srv_client_close(c);
         return;
     }
+    if (s->spool_dir) /* each route's own cap is checked by srv_spool_decide */
+        http_parser_set_spool(c->hp, UINT64_MAX, srv_spool_decide, srv_spool_sink, c);
     if (s->cfg.tls && !(c->tls = s->cfg.tls->accept(s->cfg.tls_ctx))) {
         srv_client_close(c);
         return;
@@ -853,6 +882,7 @@ void srv_server_free(struct api_server *s)
         free(s->token);
     }
     free(s->version);
+    free(s->spool_dir);
     free(s);
 }
 
@@ -906,6 +936,18 @@ void api_server_set_status_cb(struct api_server *s, void (*fill)(cJSON *status, 
 {
     s->status_fill = fill;
     s->status_arg = arg;
+}
+
+int api_server_route_spool(struct api_server *s, const char *method, const char *prefix,
+                           uint64_t max)
+{
+    if (!s || !method || !prefix || !max) return -EINVAL;
+    for (size_t i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].method, method) == 0 && strcmp(s->routes[i].prefix, prefix) == 0) {
+            s->routes[i].spool_max = max;
+            return 0;
+        }
+    return -ENOENT;
 }
 
 int api_server_add_route(struct api_server *s, const char *method, const char *path_prefix,

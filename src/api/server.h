@@ -105,6 +105,10 @@ struct api_config {
     bool metrics_public; /* GET /metrics without the token */
     /* TLS on the API port (NULL: plain HTTP). The first request deadline (header_timeout_ms)
      * covers the handshake; nothing blocks the loop (the codec works on memory buffers). */
+    /* Bodies over max_request_bytes for the routes that take them (api_server_route_spool):
+     * written to a file in spool_dir (created 0600, removed once the response went out) while
+     * they arrive, never held in memory. NULL: none (413 as for every other route). */
+    const char *spool_dir;
     const struct api_tls_ops *tls;
     void *tls_ctx; /* passed to tls->accept(); owned by the caller, outlives the server */
 };
@@ -114,6 +118,10 @@ struct api_request {
     const struct http_request *http; /* method, path, query, headers, body */
     const char *route;               /* the registered prefix that matched */
     const char *rest;                /* path after the prefix ("" when exact) */
+    /* a body spooled to a file (api_server_route_spool): its path and size, else NULL / 0
+     * (http->body has it). The file is the server's: it goes when the response went out. */
+    const char *spool_path;
+    uint64_t spool_len;
     struct api_server *server;
 };
 
@@ -149,6 +157,11 @@ int api_response_header(struct api_response *res, const char *name, const char *
  * close callback runs. */
 uint64_t api_response_defer(const struct api_request *req, struct api_response *res);
 void api_server_release(struct api_server *s, uint64_t id, int status, const char *msg);
+/* Let the registered route (method, prefix) take bodies up to max bytes through the spool
+ * (api_config.spool_dir; the token is checked before any body byte is read: 401 at once).
+ * 0, -ENOENT (no such route), -EINVAL. */
+int api_server_route_spool(struct api_server *s, const char *method, const char *prefix,
+                           uint64_t max) __attribute__((warn_unused_result));
 /* The same, answering status with json as the body instead (ownership taken; NULL -> {}):
  * for a deferral whose answer is only known later (a file fetched from a URL first). */
 void api_server_release_json(struct api_server *s, uint64_t id, int status, cJSON *json);

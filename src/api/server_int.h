@@ -29,6 +29,7 @@ struct route {
     bool auth;
     api_handler_fn fn;
     void *arg;
+    uint64_t spool_max; /* bodies up to this through the spool (server_spool.c); 0: none */
 };
 
 enum cstate { C_HTTP, C_WS, C_DRAIN, C_CLOSED };
@@ -60,6 +61,8 @@ struct client {
     uint64_t born;    /* uv_now() at the accept */
     void *tls;        /* the transport codec (api_tls_ops) of this connection, or NULL */
     unsigned long long frames_at_ping;
+    int spool_fd;     /* the body being spooled (-1: none) */
+    char *spool_path; /* its file, until the response went out */
 };
 
 /* A deferred response (api_response_defer), on the server's list until released. */
@@ -70,6 +73,7 @@ struct api_held {
     const char *route;
     bool keep;
     struct api_response res; /* its buffers, moved out of the handler's response */
+    char *spool_path;        /* the request's spooled body: removed with the response */
 };
 
 struct wreq {
@@ -91,6 +95,8 @@ struct api_server {
     struct api_metrics *metrics;
     struct client *clients;
     struct api_held *held; /* deferred responses, oldest first */
+    char *spool_dir;       /* cfg.spool_dir, copied; NULL: no spooling */
+    uint64_t spool_seq;
     uint64_t held_seq;
     size_t nclients, nall, nws, ntriage;
     struct api_guard guard;
@@ -113,6 +119,16 @@ void srv_send_error(struct client *c, int status, const char *msg, const char *e
 void srv_count_request(struct api_server *s, const char *route, int status);
 void srv_on_connection(uv_stream_t *l, int status);
 void srv_server_free(struct api_server *s);
+const struct route *srv_find_route(struct api_server *s, const struct http_request *req,
+                                   const char **rest, bool *path_known, char *allow,
+                                   size_t allowlen);
+bool srv_authorized(struct client *c, const struct http_request *req);
+/* server_spool.c */
+int srv_spool_decide(void *ud, const struct http_request *head, uint64_t content_length);
+int srv_spool_sink(void *ud, const void *p, size_t n);
+void srv_spool_finish(struct client *c); /* the body is complete: close the file */
+void srv_spool_drop(struct client *c);   /* close and remove it (a request that ended) */
+void srv_spool_remove(char *path);       /* remove and free a file given away */
 /* server_admit.c */
 bool srv_admit(struct api_server *s, struct client *c); /* may close an idle client */
 struct client *srv_oldest_triaged(struct api_server *s);

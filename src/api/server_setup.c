@@ -204,8 +204,11 @@ static int server_init(struct api_server *s, const struct api_config *cfg, char 
     s->cfg.allowed_hosts = NULL; /* the guard keeps its own copy */
     s->token = strdup(cfg->token);
     s->version = strdup(cfg->version ? cfg->version : "unknown");
-    if (!s->token || !s->version || api_events_new(s->cfg.event_ring, 0, &s->events) < 0 ||
-        api_metrics_new(&s->metrics) < 0 || srv_declare_metrics(s->metrics) < 0)
+    s->cfg.spool_dir = NULL; /* s->spool_dir is the copy */
+    s->spool_dir = cfg->spool_dir && cfg->spool_dir[0] ? strdup(cfg->spool_dir) : NULL;
+    if (!s->token || !s->version || (cfg->spool_dir && cfg->spool_dir[0] && !s->spool_dir) ||
+        api_events_new(s->cfg.event_ring, 0, &s->events) < 0 || api_metrics_new(&s->metrics) < 0 ||
+        srv_declare_metrics(s->metrics) < 0)
         return seterr(err, errlen, 0, "out of memory");
     s->start_ms = uv_now(s->loop);
     api_events_now_iso(s->started_at, sizeof(s->started_at));

@@ -3,6 +3,7 @@
 #include "gw/daemon.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -441,6 +442,27 @@ static int check_remote(const struct daemon *d)
     return 0;
 }
 
+/* <state>/spool: large request bodies as they arrive (api/server.h spool_dir), 0700; what a
+ * crash left there is removed. 0, or -1 (logged: then bodies over the in-memory cap get 413). */
+static int prepare_spool(const struct daemon *d, char *path, size_t cap)
+{
+    if ((size_t)snprintf(path, cap, "%s/spool", d->state_dir) >= cap ||
+        dir_create(path, 0700) < 0) {
+        log_warn("gateway", NULL, "cannot create %s: %s (large uploads refused)", path,
+                 strerror(errno));
+        return -1;
+    }
+    DIR *dir = opendir(path);
+    for (struct dirent *e; dir && (e = readdir(dir));) {
+        if (strncmp(e->d_name, "body-", 5) != 0) continue;
+        char f[PATH_MAX + 300];
+        snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+        (void)unlink(f);
+    }
+    if (dir) closedir(dir);
+    return 0;
+}
+
 static int start_api(struct daemon *d)
 {
     char err[256] = "";
@@ -461,6 +483,8 @@ static int start_api(struct daemon *d)
         .tls = d->api_tls ? &gw_apitls_ops : NULL,
         .tls_ctx = d->api_tls,
     };
+    char spool[PATH_MAX + 16];
+    if (prepare_spool(d, spool, sizeof spool) == 0) ac.spool_dir = spool;
     const char *hosts[CFG_MAX_HOSTS];
     for (unsigned i = 0; i < d->cfg.allowed_hosts.n; i++)
         hosts[i] = d->cfg.allowed_hosts.name[i];

@@ -439,6 +439,12 @@ static void messages_post(const struct api_request *req, struct api_response *re
         rmedia_send_raw(req, res, arg);
         return;
     }
+    if (req->spool_path) { /* only a raw file body may pass the in-memory cap */
+        api_response_error(res, 413,
+                           "a body over 1 MiB must be a raw file upload (?type=...); forms "
+                           "and JSON stay under 1 MiB");
+        return;
+    }
     if (rmedia_multipart(req)) { /* a form with a file */
         rmedia_send_multipart(req, res, arg);
         return;
@@ -720,6 +726,8 @@ int gw_routes_add(struct api_server *s, struct gw_channel_list *list)
     int r = api_server_add_route(s, "GET", CH_PREFIX, true, channel_get, list);
     if (r == 0) r = api_server_add_route(s, "POST", CH_PREFIX, true, channel_post, list);
     if (r == 0) r = api_server_add_route(s, "POST", MSG_PATH, true, messages_post, list);
+    if (r == 0) /* raw file bodies past the in-memory cap (gw/routes_media.h) */
+        r = api_server_route_spool(s, "POST", MSG_PATH, RMEDIA_SPOOL_MAX);
     if (r == 0) r = api_server_add_route(s, "GET", MSG_PATH, true, messages_get, list);
     if (r == 0) r = api_server_add_route(s, "GET", "/api/v1/media", true, media_get, list);
     if (r == 0) r = api_server_add_route(s, "POST", "/api/v1/chats", true, chats_post, list);

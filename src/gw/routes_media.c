@@ -459,8 +459,8 @@ struct upfields {
 };
 
 static void send_upload(const struct api_request *req, struct api_response *res,
-                        struct gw_channel_list *l, const struct upfields *f, const uint8_t *data,
-                        size_t len)
+                        struct gw_channel_list *l, const struct upfields *f,
+                        const struct chmsend_src *src)
 {
     struct wa_outmedia md = {0};
     if (!kind_type(f->type, &md.type, &md.ptt)) {
@@ -488,8 +488,7 @@ static void send_upload(const struct api_request *req, struct api_response *res,
         return;
     }
     md.mimetype = f->mime && f->mime[0] ? f->mime : default_mime(md.type, md.ptt, md.file_name);
-    struct chmsend_src src = {.data = data, .len = len};
-    accept_and_answer(req, res, l, f->account, &m, &src);
+    accept_and_answer(req, res, l, f->account, &m, src);
 }
 
 void rmedia_send_raw(const struct api_request *req, struct api_response *res,
@@ -511,7 +510,10 @@ void rmedia_send_raw(const struct api_request *req, struct api_response *res,
         api_response_error(res, 400, "a query parameter is malformed or too long");
         return;
     }
-    send_upload(req, res, l, &f, req->http->body, req->http->body_len);
+    /* past the in-memory cap the server spooled the body to a file: send from there */
+    struct chmsend_src src = {
+        .path = req->spool_path, .data = req->http->body, .len = req->http->body_len};
+    send_upload(req, res, l, &f, &src);
 }
 
 bool rmedia_multipart(const struct api_request *req)
@@ -599,5 +601,5 @@ void rmedia_send_multipart(const struct api_request *req, struct api_response *r
         bool ptt;
         if (kind_type(f.type, &t, &ptt)) f.mime = default_mime(t, ptt, file->filename);
     }
-    send_upload(req, res, l, &f, file->data, file->len);
+    send_upload(req, res, l, &f, &(struct chmsend_src){.data = file->data, .len = file->len});
 }

@@ -7,8 +7,9 @@
  *          "seconds"?, "reply_to"?, "mentions"?, "idempotency_key"?, "account"?}
  *   raw:  POST /api/v1/messages?to=...&type=image|video|audio|ptt|document|sticker[&caption=
  *          &file_name=&seconds=&reply_to=&idempotency_key=&account=] with the file as the body
- *          (its Content-Type the mimetype); bodies are capped by the API's request size
- *          (RMEDIA_RAW_MAX: larger files go by path).
+ *          (its Content-Type the mimetype); a body over RMEDIA_RAW_MAX is spooled to a file
+ *          by the API server as it arrives (api/server.h) and accepted from there, up to
+ *          RMEDIA_SPOOL_MAX (and the kind's cap).
  *   multipart/form-data: the same fields as parts (to, type, caption, mimetype, file_name,
  *          seconds, reply_to, idempotency_key, account) and the file as a part named "file"
  *          (or named after its kind: "image", "ptt", ...; then "type" may be left out); the
@@ -20,12 +21,16 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
 #include "wa/outmsg.h"
 
-#define RMEDIA_RAW_MAX (1024 * 1024) /* the API server's request cap (head included) */
+#define RMEDIA_RAW_MAX (1024 * 1024) /* in memory (head included): forms, JSON */
+#define RMEDIA_SPOOL_MAX                                                                           \
+    ((uint64_t)256 << 20) /* a raw body, spooled to a file (the largest                            \
+                           * kind's cap: each kind's own is checked) */
 
 struct api_request;
 struct api_response;

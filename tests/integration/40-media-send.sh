@@ -232,9 +232,22 @@ check "a raw body of an unknown type: 400" ok_if '[ "$CODE" = 400 ] && grep -q "
 : >"$T/empty"
 raw image image/png "$T/empty"
 check "an empty raw body: 400" ok_if '[ "$CODE" = 400 ] && grep -q "empty" <<<"$BODY"'
-head -c 1100000 /dev/urandom >"$T/over.bin"
-raw document application/octet-stream "$T/over.bin"
-check "a raw body over the API's 1 MiB request cap: 413" ok_if '[ "$CODE" = 413 ]'
+# ---- raw bodies past the API's 1 MiB in-memory cap: spooled to a file as they arrive ----
+SPOOL="$GW_STATE/spool"
+head -c 5000000 /dev/urandom >"$T/over.bin"
+raw document application/octet-stream "$T/over.bin" "file_name=big.bin"; BIG=$(jq -r '.id // empty' <<<"$BODY")
+check "a 5 MB raw body (over the 1 MiB in-memory cap): 202" ok_if '[ "$CODE" = 202 ] && [ -n "$BIG" ]'
+check "... reaches alice byte-identical" ok_if 'wait_alice "$BIG" && same "$BIG" "$T/over.bin"'
+check "... and its spooled body is gone" ok_if '[ -z "$(ls -A "$SPOOL")" ]'
+head -c 17000000 /dev/urandom >"$T/huge.jpg"
+raw image image/jpeg "$T/huge.jpg"
+check "a raw image over its 16 MiB cap: 400" ok_if '[ "$CODE" = 400 ] && grep -q "16777216" <<<"$BODY"'
+out=$(curl -s -m 10 -w '\n%{http_code}' -X POST -H "Authorization: Bearer wrong" -H "Content-Type: image/jpeg" \
+  --data-binary "@$T/over.bin" "http://$GW_LISTEN/api/v1/messages?to=%2B15550002&type=image")
+check "a large body with a bad token: 401 before it is read" ok_if '[ "${out##*$'"'"'\n'"'"'}" = 401 ]'
+form -F to=+15550002 -F "document=@$T/over.bin"
+check "a multipart form over 1 MiB: 413 (raw uploads only)" ok_if '[ "$CODE" = 413 ] && grep -q "raw" <<<"$BODY"'
+check "the spool is empty after the refusals" ok_if 'sleep 0.2; [ -z "$(ls -A "$SPOOL")" ]'
 check "nothing was left in outmedia by the refused sends" ok_if 'sleep 0.3; [ -z "$(ls -A "$(OUT)")" ]'
 
 # ---- the server refuses uploads: retried, or failed for good ----

@@ -237,6 +237,125 @@ static void test_caps(void **st)
     http_parser_free(p);
 }
 
+/* Bodies over the in-memory cap through the spool hooks: decided at the head (with the
+ * head's path and headers), streamed to the sink across every split, then the next
+ * pipelined request parses as usual; 0 from decide is 413, a status refuses with it, a
+ * Content-Length over the spool cap is 413 without asking, a failing sink is 500. */
+struct spool {
+    int decide; /* what decide answers */
+    int asked;  /* times decide ran */
+    char path[32];
+    uint64_t cl;
+    size_t got;
+    uint32_t sum; /* of the bytes sunk */
+    int sink_rc;
+};
+
+static int sp_decide(void *ud, const struct http_request *head, uint64_t cl)
+{
+    struct spool *sp = ud;
+    sp->asked++;
+    snprintf(sp->path, sizeof sp->path, "%s", head->path);
+    sp->cl = cl;
+    assert_non_null(http_request_header(head, "Host"));
+    return sp->decide;
+}
+
+static int sp_sink(void *ud, const void *p, size_t n)
+{
+    struct spool *sp = ud;
+    for (size_t i = 0; i < n; i++)
+        sp->sum += ((const uint8_t *)p)[i];
+    sp->got += n;
+    return sp->sink_rc;
+}
+
+static void test_spool(void **st)
+{
+    struct http_limits lim = {.max_request_bytes = 512};
+    static char req[8192];
+    const char *h = "POST /up?type=x HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n";
+    size_t hl = strlen(h), total = hl + 5000;
+    memcpy(req, h, hl);
+    uint32_t want = 0;
+    for (size_t i = 0; i < 5000; i++) {
+        req[hl + i] = (char)(i * 7);
+        want += (uint8_t)(i * 7);
+    }
+    const char *next = "GET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+    memcpy(req + total, next, strlen(next));
+    size_t all = total + strlen(next);
+    for (size_t chunk = 1; chunk <= all; chunk = chunk < 64 ? chunk * 3 : chunk * 7) {
+        struct http_parser *p;
+        struct spool sp = {.decide = 1};
+        assert_int_equal(http_parser_new(&lim, &p), 0);
+        http_parser_set_spool(p, 10000, sp_decide, sp_sink, &sp);
+        size_t off = 0;
+        int ready = 0;
+        while (off < all) {
+            size_t n = all - off < chunk ? all - off : chunk, used = 0;
+            int r = http_parser_feed(p, req + off, n, &used);
+            assert_true(r >= 0);
+            off += used;
+            if (r == HTTP_READY) {
+                const struct http_request *q = http_parser_request(p);
+                if (ready == 0) {
+                    assert_true(q->spooled);
+                    assert_int_equal(q->spooled_len, 5000);
+                    assert_null(q->body);
+                    assert_int_equal(q->body_len, 0);
+                    assert_string_equal(q->query, "type=x");
+                } else {
+                    assert_false(q->spooled);
+                    assert_string_equal(q->path, "/after");
+                }
+                ready++;
+                http_parser_next(p);
+            }
+        }
+        assert_int_equal(ready, 2);
+        assert_int_equal(sp.asked, 1);
+        assert_string_equal(sp.path, "/up");
+        assert_int_equal(sp.cl, 5000);
+        assert_int_equal(sp.got, 5000);
+        assert_int_equal(sp.sum, want);
+        http_parser_free(p);
+    }
+    /* decide says no (413), a status (401), the spool cap (413 unasked), the sink fails (500) */
+    const struct {
+        int decide, sink_rc;
+        uint64_t max;
+        int status, asked;
+    } cases[] = {{0, 0, 10000, 413, 1},
+                 {401, 0, 10000, 401, 1},
+                 {1, 0, 4999, 413, 0},
+                 {1, -ENOSPC, 10000, 500, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct http_parser *p;
+        struct spool sp = {.decide = cases[i].decide, .sink_rc = cases[i].sink_rc};
+        assert_int_equal(http_parser_new(&lim, &p), 0);
+        http_parser_set_spool(p, cases[i].max, sp_decide, sp_sink, &sp);
+        size_t used;
+        assert_true(http_parser_feed(p, req, total, &used) < 0);
+        assert_int_equal(http_parser_status(p), cases[i].status);
+        assert_int_equal(sp.asked, cases[i].asked);
+        if (cases[i].status == 401) assert_int_equal(sp.got, 0); /* not a body byte read */
+        http_parser_free(p);
+    }
+    /* a body under the in-memory cap is never spooled */
+    struct http_parser *p;
+    struct spool sp = {.decide = 1};
+    assert_int_equal(http_parser_new(&lim, &p), 0);
+    http_parser_set_spool(p, 10000, sp_decide, sp_sink, &sp);
+    const char *small = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+    size_t used;
+    assert_int_equal(http_parser_feed(p, small, strlen(small), &used), HTTP_READY);
+    assert_false(http_parser_request(p)->spooled);
+    assert_int_equal(http_parser_request(p)->body_len, 3);
+    assert_int_equal(sp.asked, 0);
+    http_parser_free(p);
+}
+
 static void test_upgrade_leftover(void **st)
 {
     const char *s = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
@@ -322,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_content_length_conflicts),
         cmocka_unit_test(test_chunked_refused),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_spool),
         cmocka_unit_test(test_upgrade_leftover),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_busy_flag),
