@@ -183,7 +183,9 @@ static void mdat(struct buf *b, const struct mg_mp4 *o)
         put(b, 8 + o->mdat_len, 4);
         if (buf_append(b, (const uint8_t *)"mdat", 4) < 0) abort();
     }
-    zeros(b, o->mdat_len);
+    if (buf_reserve(b, o->mdat_len) < 0) abort();
+    memset(b->data + b->len, 0, o->mdat_len);
+    b->len += o->mdat_len;
 }
 
 int mg_mp4_bytes(const struct mg_mp4 *o, uint8_t **out, size_t *n)

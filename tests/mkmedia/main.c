@@ -3,7 +3,7 @@
  * of a received thumbnail:
  *   wagate-test-mkmedia jpeg W H OUT [gray|progressive]
  *   wagate-test-mkmedia png W H OUT [alpha|interlaced]
- *   wagate-test-mkmedia mp4 W H MS OUT
+ *   wagate-test-mkmedia mp4 W H MS OUT [MDAT_BYTES]   (moov after the mdat, as cameras write)
  *   wagate-test-mkmedia opus MS OUT [half]
  *   wagate-test-mkmedia jpeginfo FILE      prints "W H R,G,B" (size, top-left pixel) */
 #include <stdio.h>
@@ -21,7 +21,7 @@ static int usage(void)
     return 2;
 }
 
-static int write_mp4(uint32_t w, uint32_t h, uint32_t ms, const char *out)
+static int write_mp4(uint32_t w, uint32_t h, uint32_t ms, const char *out, size_t mdat)
 {
     struct mg_mp4 o = {.width = w,
                        .height = h,
@@ -29,7 +29,8 @@ static int write_mp4(uint32_t w, uint32_t h, uint32_t ms, const char *out)
                        .duration = ms,
                        .audio_first = true,
                        .moov_last = true,
-                       .mdat_len = 4096};
+                       .mdat_len = mdat,
+                       .largesize = mdat > 1000000};
     uint8_t *p;
     size_t n;
     if (mg_mp4_bytes(&o, &p, &n) < 0) return -1;
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
                     !strcmp(flag, "alpha"), !strcmp(flag, "interlaced"));
     else if (!strcmp(k, "mp4") && argc >= 6)
         rc = write_mp4((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]),
-                       argv[5]);
+                       argv[5], argc > 6 ? (size_t)strtoull(argv[6], NULL, 10) : 4096);
     else
         return usage();
     if (rc < 0) fprintf(stderr, "wagate-test-mkmedia: cannot write the file\n");
