@@ -81,10 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!p) return 0;
     memcpy(p, data + 1, size - 1);
     switch (data[0] & 3) {
-    case 0: mp4(p, size - 1); break;
-    case 1: ogg(p, size - 1); break;
-    case 2: img(p, size - 1); break;
-    default: wave(p, size - 1); break;
+    case 0:
+        mp4(p, size - 1);
+        break;
+    case 1:
+        ogg(p, size - 1);
+        break;
+    case 2:
+        img(p, size - 1);
+        break;
+    default:
+        wave(p, size - 1);
+        break;
     }
     free(p);
     return 0;
