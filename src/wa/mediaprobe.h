@@ -27,7 +27,7 @@
 #include "wa/waveform.h"
 
 #define WA_MPROBE_PCM        (120 * 48) /* frames per op_read_float: 120 ms at 48 kHz */
-#define WA_MPROBE_WAVE_MAX_S (30 * 60)
+#define WA_MPROBE_WAVE_MAX_S (15 * 60)  /* 10 minutes decode in ~2 s here */
 
 struct wa_mprobe {
     uint32_t width, height; /* 0: unknown */
