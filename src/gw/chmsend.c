@@ -177,6 +177,10 @@ static void amend_row(struct chmsend *m, struct acc *a)
     buf_init(&pb, ST_PAYLOAD_MAX);
     int rc = wa_outmedia_amend(a->row.pb.data, a->row.pb.len, &md, &pb);
     if (rc == 0) {
+        log_debug(COMP, m->account,
+                  "message %s: from the file: %ux%u, %u s, %zu bytes of thumbnail%s", a->row.id,
+                  p->width, p->height, p->seconds, p->thumb_len,
+                  p->has_waveform ? ", a waveform" : "");
         struct buf old = a->row.pb;
         a->row.pb = pb;
         pb = old;
