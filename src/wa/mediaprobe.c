@@ -59,6 +59,19 @@ static int probe_video(int fd, uint64_t size, struct wa_mprobe *out)
     return 0;
 }
 
+/* m4a (MP4 audio): the duration from mvhd, as for a video. */
+static int probe_m4a(int fd, uint64_t size, struct wa_mprobe *out)
+{
+    struct mp4_info mi;
+    int rc = mp4_probe(fd_read, &fd, size, &mi);
+    if (rc < 0 || !mi.seconds) {
+        WHY(out, "m4a: %s", rc < 0 ? strerror(-rc) : "no duration");
+        return rc < 0 && rc != -ENOENT ? rc : -EBADMSG;
+    }
+    out->seconds = mi.seconds;
+    return 0;
+}
+
 /* The waveform: the file decoded once by libopusfile, channel 0 into wa/waveform. */
 static void waveform(const char *path, struct wa_mprobe *out)
 {
@@ -107,8 +120,11 @@ static int probe_opus(const char *path, int fd, uint64_t size, bool ptt, struct 
     uint64_t granule = 0;
     int rc = pread_all(fd, 0, buf, hn);
     if (rc == 0 && oggopus_head(buf, hn, &h) < 0) {
-        WHY(out, "not an Ogg Opus file");
-        rc = -ENOENT; /* mp3, m4a, ...: nothing to say */
+        bool m4a = hn >= 8 && !memcmp(buf + 4, "ftyp", 4);
+        free(buf);
+        if (m4a) return probe_m4a(fd, size, out);
+        WHY(out, "not an Ogg Opus or MP4 audio file");
+        return -ENOENT; /* mp3, ...: nothing to say */
     }
     if (rc == 0) rc = pread_all(fd, size - tn, buf, tn);
     if (rc == 0 && oggopus_last_granule(buf, tn, &h, &granule) < 0) {

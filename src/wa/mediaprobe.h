@@ -10,8 +10,9 @@
  *                     thumbnail: that needs a video decoder, libavcodec, not linked)
  *   audio             Ogg Opus (sniffed, whatever the mimetype): seconds from the last page
  *                     (wa/oggopus); for a voice note also the waveform (wa/waveform), the file
- *                     decoded by libopusfile in pieces of WA_MPROBE_PCM frames. Other audio
- *                     (mp3, m4a): nothing (the API's `seconds`, if any, stays)
+ *                     decoded by libopusfile in pieces of WA_MPROBE_PCM frames. MP4 audio
+ *                     (m4a: an ftyp box first): seconds from mvhd (wa/mp4box), no waveform.
+ *                     Other audio (mp3): nothing (the API's `seconds`, if any, stays)
  *   document          nothing
  * Memory stays constant whatever the file's size (a few hundred KiB at most; a progressive
  * JPEG up to IMG_JPEG_MEM_MAX). A voice note over WA_MPROBE_WAVE_MAX_S seconds gets no

@@ -454,7 +454,19 @@ static void test_ogg(void **state)
     assert_int_equal(pr.seconds, 0);
     assert_false(pr.has_waveform);
     free(p);
-    /* an mp3 (anything not Ogg Opus): nothing to say */
+    /* m4a: the duration from its boxes (no waveform, even as a voice note) */
+    struct mg_mp4 m4a = {
+        .timescale = 44100, .duration = 44100 * 7 + 30000, .moov_last = true, .mdat_len = 2000};
+    assert_int_equal(mg_mp4_bytes(&m4a, &p, &n), 0);
+    spit(tmp("song.m4a"), p, n);
+    free(p);
+    assert_int_equal(wa_mprobe_file(tmp("song.m4a"), WA_MEDIA_AUDIO, true, &pr), 0);
+    assert_int_equal(pr.seconds, 8);
+    assert_false(pr.has_waveform);
+    spit(tmp("song.m4a"), (const uint8_t *)"\0\0\0\020ftypM4A \0\0\0\0", 16);
+    assert_int_equal(wa_mprobe_file(tmp("song.m4a"), WA_MEDIA_AUDIO, false, &pr), -EBADMSG);
+    assert_int_equal(pr.seconds, 0);
+    /* an mp3 (anything else): nothing to say */
     spit(tmp("song.mp3"), (const uint8_t *)"ID3\x03\0\0\0\0\0\0 then frames", 22);
     assert_int_equal(wa_mprobe_file(tmp("song.mp3"), WA_MEDIA_AUDIO, true, &pr), -ENOENT);
     assert_int_equal(pr.seconds, 0);
