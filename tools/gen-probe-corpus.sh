@@ -15,12 +15,14 @@ trap 'rm -rf "$t"' EXIT
 "$mk" opus 200 "$t/ogg"
 "$mk" jpeg 40 30 "$t/jpeg"
 "$mk" jpeg 24 24 "$t/jpeg-prog" progressive
+"$mk" jpeg 16 24 "$t/jpeg-exif" exif6
 "$mk" png 20 12 "$t/png" alpha
 seed() { { printf "\\$(printf %03o "$1")"; cat "$2"; } >"$out/$3"; }
 seed 0 "$t/mp4" mp4
 seed 1 "$t/ogg" ogg
 seed 2 "$t/jpeg" jpeg
 seed 2 "$t/jpeg-prog" jpeg-progressive
+seed 2 "$t/jpeg-exif" jpeg-exif
 seed 2 "$t/png" png
 printf '\002RIFF\0\0\0\0WEBPVP8X\012\0\0\0\020\0\0\0\377\001\0\053\001\0' >"$out/webp"
 ls -l "$out"

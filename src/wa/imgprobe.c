@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +21,22 @@ struct boxf {
     uint32_t *acc;  /* dw * dh * 3 sums of horizontally averaged pixels */
     uint32_t *rows; /* dh: source rows added to each */
     uint16_t *line; /* dw * 3: the current source row, averaged horizontally */
+    int orient;     /* EXIF orientation applied at the end (0, 1: none) */
 };
 
-static int boxf_init(struct boxf *b, uint32_t sw, uint32_t sh)
+/* orient: the EXIF orientation (1..8; 0 = none): the thumbnail is made in the stored image's
+ * space and turned at the end, so with 5..8 (a quarter turn) its stored height is the one
+ * that becomes IMG_THUMB_WIDTH. */
+static int boxf_init(struct boxf *b, uint32_t sw, uint32_t sh, int orient)
 {
     memset(b, 0, sizeof *b);
-    uint64_t dh = ((uint64_t)sh * IMG_THUMB_WIDTH + sw / 2) / sw;
-    b->sw = sw, b->sh = sh, b->dw = IMG_THUMB_WIDTH;
-    b->dh = (uint32_t)(dh < 1 ? 1 : dh > IMG_THUMB_HMAX ? IMG_THUMB_HMAX : dh);
+    bool quarter = orient >= 5;
+    uint32_t along = quarter ? sh : sw, other = quarter ? sw : sh;
+    uint64_t o = ((uint64_t)other * IMG_THUMB_WIDTH + along / 2) / along;
+    o = o < 1 ? 1 : o > IMG_THUMB_HMAX ? IMG_THUMB_HMAX : o;
+    b->sw = sw, b->sh = sh, b->orient = orient;
+    b->dw = quarter ? (uint32_t)o : IMG_THUMB_WIDTH;
+    b->dh = quarter ? IMG_THUMB_WIDTH : (uint32_t)o;
     b->acc = calloc((size_t)b->dw * b->dh * 3, sizeof *b->acc);
     b->rows = calloc(b->dh, sizeof *b->rows);
     b->line = calloc((size_t)b->dw * 3, sizeof *b->line);
@@ -132,12 +141,47 @@ static void encode_rgb(struct enc *x, const uint8_t *rgb, uint32_t w, uint32_t h
     out->thumb = x->buf, out->thumb_len = x->len;
 }
 
+/* The stored image's pixel (x, y) for the displayed pixel (X, Y) of an EXIF orientation (w, h:
+ * the stored size). */
+static void exif_src(int orient, uint32_t w, uint32_t h, uint32_t X, uint32_t Y, uint32_t *x,
+                     uint32_t *y)
+{
+    switch (orient) {
+    case 2:
+        *x = w - 1 - X, *y = Y;
+        break;
+    case 3:
+        *x = w - 1 - X, *y = h - 1 - Y;
+        break;
+    case 4:
+        *x = X, *y = h - 1 - Y;
+        break;
+    case 5:
+        *x = Y, *y = X;
+        break;
+    case 6:
+        *x = Y, *y = h - 1 - X;
+        break;
+    case 7:
+        *x = w - 1 - Y, *y = h - 1 - X;
+        break;
+    case 8:
+        *x = w - 1 - Y, *y = X;
+        break;
+    default:
+        *x = X, *y = Y;
+        break;
+    }
+}
+
 static int boxf_encode(const struct boxf *b, struct img_info *out)
 {
-    uint8_t *rgb = malloc((size_t)b->dw * b->dh * 3);
+    size_t n = (size_t)b->dw * b->dh * 3;
+    uint8_t *rgb = malloc(n), *shown = malloc(n);
     struct enc *x = calloc(1, sizeof *x);
-    if (!rgb || !x) {
+    if (!rgb || !shown || !x) {
         free(rgb);
+        free(shown);
         free(x);
         return -ENOMEM;
     }
@@ -146,9 +190,47 @@ static int boxf_encode(const struct boxf *b, struct img_info *out)
             uint32_t r = b->rows[dy] ? b->rows[dy] : 1;
             rgb[(size_t)dy * b->dw * 3 + i] = (uint8_t)(b->acc[(size_t)dy * b->dw * 3 + i] / r);
         }
-    encode_rgb(x, rgb, b->dw, b->dh, out);
+    bool quarter = b->orient >= 5;
+    uint32_t w = quarter ? b->dh : b->dw, h = quarter ? b->dw : b->dh;
+    for (uint32_t Y = 0; Y < h; Y++)
+        for (uint32_t X = 0; X < w; X++) {
+            uint32_t sx, sy;
+            exif_src(b->orient, b->dw, b->dh, X, Y, &sx, &sy);
+            memcpy(shown + ((size_t)Y * w + X) * 3, rgb + ((size_t)sy * b->dw + sx) * 3, 3);
+        }
+    encode_rgb(x, shown, w, h, out);
     free(rgb);
+    free(shown);
     free(x);
+    return 0;
+}
+
+static uint32_t rd(const uint8_t *p, int n, bool le)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint32_t)p[le ? i : n - 1 - i] << (8 * i);
+    return v;
+}
+
+int img_exif_orientation(const uint8_t *p, size_t n)
+{
+    if (n < 14 || memcmp(p, "Exif\0\0", 6)) return 0;
+    p += 6, n -= 6; /* the TIFF header: byte order, 42, IFD0's offset */
+    bool le = p[0] == 'I' && p[1] == 'I';
+    if (!le && !(p[0] == 'M' && p[1] == 'M')) return 0;
+    if (rd(p + 2, 2, le) != 42) return 0;
+    uint32_t ifd = rd(p + 4, 4, le);
+    if (ifd > n - 2 || ifd < 8) return 0;
+    uint32_t count = rd(p + ifd, 2, le);
+    for (uint32_t i = 0; i < count && i < 512; i++) {
+        size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+        if (e + 12 > n) return 0;
+        if (rd(p + e, 2, le) != 0x0112) continue;
+        /* SHORT, count 1: the value in the entry's first two value bytes */
+        uint32_t v = rd(p + e + 2, 2, le) == 3 ? rd(p + e + 8, 2, le) : 0;
+        return v >= 1 && v <= 8 ? (int)v : 0;
+    }
     return 0;
 }
 
@@ -185,10 +267,20 @@ static int jpeg_decode(struct dec *x, FILE *f, int want_thumb, struct img_info *
     jpeg_create_decompress(d);
     d->mem->max_memory_to_use = IMG_JPEG_MEM_MAX;
     jpeg_stdio_src(d, f);
+    jpeg_save_markers(d, JPEG_APP0 + 1, 0xffff); /* Exif: the orientation */
     jpeg_read_header(d, TRUE);
-    if (!dims_ok(out, d->image_width, d->image_height) || !want_thumb) {
+    int orient = 0;
+    for (jpeg_saved_marker_ptr mk = d->marker_list; mk && !orient; mk = mk->next)
+        if (mk->marker == JPEG_APP0 + 1) orient = img_exif_orientation(mk->data, mk->data_length);
+    if (!dims_ok(out, d->image_width, d->image_height)) {
         jpeg_destroy_decompress(d);
-        return out->width ? 0 : -EBADMSG;
+        return -EBADMSG;
+    }
+    if (orient >= 5) /* shown a quarter turn round: the size as shown */
+        out->width = d->image_height, out->height = d->image_width;
+    if (!want_thumb) {
+        jpeg_destroy_decompress(d);
+        return 0;
     }
     if (d->jpeg_color_space == JCS_CMYK || d->jpeg_color_space == JCS_YCCK) {
         WHY(out, "jpeg: CMYK, no thumbnail");
@@ -206,7 +298,8 @@ static int jpeg_decode(struct dec *x, FILE *f, int want_thumb, struct img_info *
     d->dct_method = JDCT_IFAST;
     d->do_fancy_upsampling = FALSE;
     jpeg_start_decompress(d);
-    if (d->output_components != 3 || boxf_init(&x->b, d->output_width, d->output_height) < 0 ||
+    if (d->output_components != 3 ||
+        boxf_init(&x->b, d->output_width, d->output_height, orient) < 0 ||
         !(x->row = malloc((size_t)d->output_width * 3))) {
         WHY(out, "jpeg: cannot decode for a thumbnail");
         jpeg_destroy_decompress(d);
@@ -276,7 +369,7 @@ static int png_decode(struct pdec *x, FILE *f, int want_thumb, struct img_info *
     png_set_gray_to_rgb(p);
     png_read_update_info(p, info);
     unsigned ch = png_get_channels(p, info);
-    if ((ch != 3 && ch != 4) || boxf_init(&x->b, w, h) < 0 ||
+    if ((ch != 3 && ch != 4) || boxf_init(&x->b, w, h, 0) < 0 ||
         !(x->row = malloc(png_get_rowbytes(p, info))) || !(x->rgb = malloc((size_t)w * 3))) {
         WHY(out, "png: cannot decode for a thumbnail");
         return 0;

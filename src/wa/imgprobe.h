@@ -2,11 +2,12 @@
 /* imgprobe.h -- an image's dimensions and its jpegThumbnail (issue 14, media send), in
  * constant memory. Blocking file reads: threadpool only (wa/mediaprobe.h).
  *
- * JPEG (libjpeg-turbo): the header gives the size; the thumbnail is decoded with DCT-domain
- * scaling (scale 1/8, 1/4 or 1/2: the smallest that keeps at least twice the thumbnail's
- * size), one scanline at a time into a box filter, so a 12 MP photo is never held as pixels.
- * A progressive JPEG needs its whole coefficient buffer: libjpeg's memory is capped at
- * IMG_JPEG_MEM_MAX, a larger one gets its dimensions only. CMYK / YCCK: dimensions only.
+ * JPEG (libjpeg-turbo): the header gives the size (as shown: an Exif orientation 5..8, a
+ * quarter turn, swaps width and height; the thumbnail is turned / mirrored as shown too); the
+ * thumbnail is decoded with DCT-domain scaling (scale 1/8, 1/4 or 1/2: the smallest that keeps at
+ * least twice the thumbnail's size), one scanline at a time into a box filter, so a 12 MP photo is
+ * never held as pixels. A progressive JPEG needs its whole coefficient buffer: libjpeg's memory is
+ * capped at IMG_JPEG_MEM_MAX, a larger one gets its dimensions only. CMYK / YCCK: dimensions only.
  * PNG (libpng): read row by row (expanded to 8-bit RGB(A), alpha over white) into the same
  * box filter; an interlaced PNG (its rows come in 7 passes) gets its dimensions only.
  * WebP (VP8, VP8L, VP8X) and GIF: the dimensions from the first bytes, no thumbnail.
@@ -49,3 +50,6 @@ int img_probe_file(const char *path, int want_thumb, struct img_info *out)
 int img_probe_mem(const uint8_t *p, size_t n, int want_thumb, struct img_info *out)
     __attribute__((warn_unused_result));
 void img_info_free(struct img_info *i);
+/* The orientation (1..8) in an APP1 Exif payload ("Exif\0\0" + TIFF: IFD0 tag 0x0112), 0 when
+ * absent or malformed (every offset checked against n). Pure. */
+int img_exif_orientation(const uint8_t *p, size_t n);

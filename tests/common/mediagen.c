@@ -24,6 +24,12 @@ void mg_quadrant_rgb(uint32_t w, uint32_t h, uint32_t x, uint32_t y, uint8_t rgb
 
 int mg_jpeg(const char *path, uint32_t w, uint32_t h, bool gray, bool progressive)
 {
+    return mg_jpeg_exif(path, w, h, gray, progressive, 0);
+}
+
+int mg_jpeg_exif(const char *path, uint32_t w, uint32_t h, bool gray, bool progressive,
+                 int orientation)
+{
     FILE *f = fopen(path, "wb");
     uint8_t *row = malloc((size_t)w * 3);
     if (!f || !row) {
@@ -43,6 +49,14 @@ int mg_jpeg(const char *path, uint32_t w, uint32_t h, bool gray, bool progressiv
     jpeg_set_quality(&c, 90, TRUE);
     if (progressive) jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
+    if (orientation) { /* APP1: Exif, big-endian TIFF, IFD0 with a dummy tag and Orientation */
+        uint8_t ex[6 + 8 + 2 + 24 + 4] = "Exif\0\0MM\0\x2a\0\0\0\x08\0\x02";
+        uint8_t *ent = ex + 16;
+        ent[0] = 0x01, ent[1] = 0x0f, ent[3] = 2, ent[7] = 1;     /* Make: ASCII, 1 byte */
+        ent[12] = 0x01, ent[13] = 0x12, ent[15] = 3, ent[19] = 1; /* Orientation: SHORT, 1 */
+        ent[20] = 0, ent[21] = (uint8_t)orientation;
+        jpeg_write_marker(&c, JPEG_APP0 + 1, ex, sizeof ex);
+    }
     for (uint32_t y = 0; y < h; y++) {
         for (uint32_t x = 0; x < w; x++) {
             uint8_t px[3];

@@ -14,6 +14,9 @@ void mg_quadrant_rgb(uint32_t w, uint32_t h, uint32_t x, uint32_t y, uint8_t rgb
 /* A w x h JPEG (quality 90) at path: gray = one component (the quadrants' luma), progressive.
  * 0 or -1. */
 int mg_jpeg(const char *path, uint32_t w, uint32_t h, bool gray, bool progressive);
+/* The same with an Exif APP1 whose IFD0 has Orientation = orientation (1..8; 0: no Exif). */
+int mg_jpeg_exif(const char *path, uint32_t w, uint32_t h, bool gray, bool progressive,
+                 int orientation);
 /* A w x h PNG: alpha = RGBA with the top-left quadrant fully transparent; interlaced = Adam7.
  * 0 or -1. */
 int mg_png(const char *path, uint32_t w, uint32_t h, bool alpha, bool interlaced);

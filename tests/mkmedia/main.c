@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* wagate-test-mkmedia -- the shell tests' media files (tests/common/mediagen.h), and a check
  * of a received thumbnail:
- *   wagate-test-mkmedia jpeg W H OUT [gray|progressive]
+ *   wagate-test-mkmedia jpeg W H OUT [gray|progressive|exif1..exif8]
  *   wagate-test-mkmedia png W H OUT [alpha|interlaced]
  *   wagate-test-mkmedia mp4 W H MS OUT [MDAT_BYTES]   (moov after the mdat, as cameras write)
  *   wagate-test-mkmedia opus MS OUT [half]
@@ -66,8 +66,9 @@ int main(int argc, char **argv)
     if (!strcmp(k, "opus") && argc >= 4)
         rc = mg_opus(argv[3], (uint32_t)atoi(argv[2]), argc > 4 && !strcmp(argv[4], "half"));
     else if (!strcmp(k, "jpeg") && argc >= 5)
-        rc = mg_jpeg(argv[4], (uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]),
-                     !strcmp(flag, "gray"), !strcmp(flag, "progressive"));
+        rc = mg_jpeg_exif(argv[4], (uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]),
+                          !strcmp(flag, "gray"), !strcmp(flag, "progressive"),
+                          !strncmp(flag, "exif", 4) ? atoi(flag + 4) : 0);
     else if (!strcmp(k, "png") && argc >= 5)
         rc = mg_png(argv[4], (uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]),
                     !strcmp(flag, "alpha"), !strcmp(flag, "interlaced"));

@@ -60,7 +60,17 @@ static void spit(const char *path, const uint8_t *p, size_t n)
 
 /* The thumbnail decodes to 32 x round(32 h / w) and its four quadrants have the picture's
  * colours (tl: top-left's expected colour; NULL: the quadrant pattern). */
+static void check_thumb4(const struct img_info *ii, uint32_t w, uint32_t h, const uint8_t *tl,
+                         const uint8_t (*all)[3]);
+
 static void check_thumb(const struct img_info *ii, uint32_t w, uint32_t h, const uint8_t *tl)
+{
+    check_thumb4(ii, w, h, tl, NULL);
+}
+
+/* all: the four quadrants' colours as shown (tl, tr, bl, br), NULL: the pattern. */
+static void check_thumb4(const struct img_info *ii, uint32_t w, uint32_t h, const uint8_t *tl,
+                         const uint8_t (*all)[3])
 {
     assert_non_null(ii->thumb);
     assert_true(ii->thumb_len > 100 && ii->thumb_len <= IMG_THUMB_BYTES);
@@ -78,6 +88,7 @@ static void check_thumb(const struct img_info *ii, uint32_t w, uint32_t h, const
         uint8_t want[3];
         mg_quadrant_rgb(tw, th, px[q][0], px[q][1], want);
         if (q == 0 && tl) memcpy(want, tl, 3);
+        if (all) memcpy(want, all[q], 3);
         const uint8_t *got = rgb + ((size_t)px[q][1] * tw + px[q][0]) * 3;
         for (int c = 0; c < 3; c++)
             if (abs((int)got[c] - (int)want[c]) > 40)
@@ -127,6 +138,39 @@ static void test_jpeg(void **state)
     assert_int_equal(ii.height, 1600);
     check_thumb(&ii, 16, 1600, NULL);
     img_info_free(&ii);
+}
+
+static void test_jpeg_exif(void **state)
+{
+    (void)state;
+    /* the stored quadrants R G / B W, as each orientation shows them (tl, tr, bl, br) */
+    const uint8_t(*shown[9])[3] = {0};
+    const uint8_t o1[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 255}};
+    const uint8_t o2[4][3] = {{0, 255, 0}, {255, 0, 0}, {255, 255, 255}, {0, 0, 255}};
+    const uint8_t o3[4][3] = {{255, 255, 255}, {0, 0, 255}, {0, 255, 0}, {255, 0, 0}};
+    const uint8_t o4[4][3] = {{0, 0, 255}, {255, 255, 255}, {255, 0, 0}, {0, 255, 0}};
+    const uint8_t o5[4][3] = {{255, 0, 0}, {0, 0, 255}, {0, 255, 0}, {255, 255, 255}};
+    const uint8_t o6[4][3] = {{0, 0, 255}, {255, 0, 0}, {255, 255, 255}, {0, 255, 0}};
+    const uint8_t o7[4][3] = {{255, 255, 255}, {0, 255, 0}, {0, 0, 255}, {255, 0, 0}};
+    const uint8_t o8[4][3] = {{0, 255, 0}, {255, 255, 255}, {255, 0, 0}, {0, 0, 255}};
+    shown[1] = o1, shown[2] = o2, shown[3] = o3, shown[4] = o4;
+    shown[5] = o5, shown[6] = o6, shown[7] = o7, shown[8] = o8;
+    for (int o = 1; o <= 8; o++) {
+        struct img_info ii;
+        assert_int_equal(mg_jpeg_exif(tmp("exif.jpg"), 800, 600, false, false, o), 0);
+        assert_int_equal(img_probe_file(tmp("exif.jpg"), 1, &ii), 0);
+        uint32_t w = o >= 5 ? 600 : 800, h = o >= 5 ? 800 : 600;
+        assert_int_equal(ii.width, w);
+        assert_int_equal(ii.height, h);
+        check_thumb4(&ii, w, h, NULL, shown[o]);
+        img_info_free(&ii);
+    }
+    /* malformed Exif: no orientation */
+    assert_int_equal(img_exif_orientation((const uint8_t *)"Exif\0\0MM\0\x2a\xff\xff\xff\xff", 14),
+                     0);
+    assert_int_equal(img_exif_orientation((const uint8_t *)"Exif\0\0II\x2a\0\x08\0\0\0\x01\0", 16),
+                     0);
+    assert_int_equal(img_exif_orientation((const uint8_t *)"JFIF", 4), 0);
 }
 
 static void test_jpeg_bad(void **state)
@@ -576,10 +620,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jpeg), cmocka_unit_test(test_jpeg_bad),
-        cmocka_unit_test(test_png),  cmocka_unit_test(test_webp_gif),
-        cmocka_unit_test(test_mp4),  cmocka_unit_test(test_waveform),
-        cmocka_unit_test(test_ogg),  cmocka_unit_test(test_outmedia_amend),
+        cmocka_unit_test(test_jpeg),           cmocka_unit_test(test_jpeg_exif),
+        cmocka_unit_test(test_jpeg_bad),       cmocka_unit_test(test_png),
+        cmocka_unit_test(test_webp_gif),       cmocka_unit_test(test_mp4),
+        cmocka_unit_test(test_waveform),       cmocka_unit_test(test_ogg),
+        cmocka_unit_test(test_outmedia_amend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
