@@ -83,10 +83,11 @@ int oggopus_last_granule(const uint8_t *tail, size_t n, const struct oggopus_hea
     unsigned tries = 0;
     for (size_t i = 0; i + 27 <= n && tries < OGGOPUS_TAIL_BYTES / 27; i++) {
         if (tail[i] != 'O' || memcmp(tail + i, "OggS", 4)) continue;
+        if (le32(tail + i + 14) != h->serial) continue; /* another stream, or no page: no CRC */
         tries++;
         struct ogg_page pg;
         if (ogg_page_parse(tail + i, n - i, &pg) < 0) continue;
-        if (pg.serial == h->serial && pg.granule != UINT64_MAX) *granule = pg.granule, found = 1;
+        if (pg.granule != UINT64_MAX) *granule = pg.granule, found = 1;
         i += pg.header_len + pg.body_len - 1; /* the next page follows */
     }
     return found ? 0 : -ENOENT;
