@@ -18,6 +18,7 @@ RUN_PKGS=(
   libuv1-dev libc-ares-dev libssl-dev libwslay-dev
   libsignal-protocol-c-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev libqrencode-dev libcjson-dev libcmocka-dev zlib1g-dev
+  libjpeg62-turbo-dev libpng-dev libopusfile-dev
   curl ca-certificates
 )
 # Development on top (`make build`, the default): clang + its sanitizer/fuzzer runtime, lld

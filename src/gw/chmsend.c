@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "gw/mediaurl.h"
 #include "wa/mediaconn.h"
+#include "wa/mediaprobe.h"
 #include "wa/mediaxfer.h"
 #include "wa/outmedia.h"
 
@@ -44,6 +45,10 @@ struct acc {
     char part[PATH_MAX + 48], dest[PATH_MAX + 40], dir[PATH_MAX];
     int rc; /* the copy's result */
     char why[160];
+    enum wa_media_type type;
+    bool ptt;
+    struct wa_mprobe probe; /* what the copy says about itself (after the copy, threadpool) */
+    int probe_rc;
     chmsend_done_fn done;
     void *ud;
 };
@@ -151,6 +156,39 @@ static void work_copy(uv_work_t *w)
 {
     struct acc *a = w->data;
     a->rc = copy_file(a);
+    if (a->rc == 0) a->probe_rc = wa_mprobe_file(a->dest, a->type, a->ptt, &a->probe);
+}
+
+/* The held Message with what the probe learnt (a failure only leaves the fields out). */
+static void amend_row(struct chmsend *m, struct acc *a)
+{
+    const struct wa_mprobe *p = &a->probe;
+    if (a->probe_rc < 0 || p->why[0])
+        log_debug(COMP, m->account, "message %s: the file's probe: %s", a->row.id,
+                  p->why[0] ? p->why : strerror(-a->probe_rc));
+    if (a->probe_rc < 0) return;
+    struct wa_outmedia md = {.width = p->width,
+                             .height = p->height,
+                             .seconds = p->seconds,
+                             .waveform = p->has_waveform ? p->waveform : NULL,
+                             .thumbnail = p->thumb,
+                             .thumbnail_len = p->thumb_len};
+    struct buf pb;
+    buf_init(&pb, ST_PAYLOAD_MAX);
+    int rc = wa_outmedia_amend(a->row.pb.data, a->row.pb.len, &md, &pb);
+    if (rc == 0) {
+        log_debug(COMP, m->account,
+                  "message %s: from the file: %ux%u, %u s, %zu bytes of thumbnail%s", a->row.id,
+                  p->width, p->height, p->seconds, p->thumb_len,
+                  p->has_waveform ? ", a waveform" : "");
+        struct buf old = a->row.pb;
+        a->row.pb = pb;
+        pb = old;
+    } else {
+        log_debug(COMP, m->account, "message %s: the probe's fields left out: %s", a->row.id,
+                  strerror(-rc));
+    }
+    buf_free(&pb);
 }
 
 static void acc_unlink(struct chmsend *m, struct acc *a)
@@ -191,6 +229,7 @@ static int commit_row(struct chmsend *m, struct acc *a)
 
 static void acc_free(struct acc *a)
 {
+    wa_mprobe_free(&a->probe);
     wa_outrow_free(&a->row);
     free(a->data);
     free(a);
@@ -202,6 +241,7 @@ static void after_copy(uv_work_t *w, int status)
     struct chmsend *m = a->m;
     int rc = status < 0 ? status : a->rc;
     if (m) acc_unlink(m, a);
+    if (rc == 0 && m) amend_row(m, a);
     if (rc == 0 && m)
         rc = commit_row(m, a);
     else if (!m && rc == 0)
@@ -303,6 +343,7 @@ int chmsend_accept(struct chmsend *m, const struct wa_outmsg *msg, const struct 
     if (a->data) memcpy(a->data, src->data, src->len);
     if (src->path) snprintf(a->src, sizeof a->src, "%s", src->path);
     a->len = (size_t)md.file_length;
+    a->type = md.type, a->ptt = md.ptt;
     a->has_idem = msg->idem_key != NULL;
     if (msg->idem_key) snprintf(a->idem, sizeof a->idem, "%s", msg->idem_key);
     snprintf(a->dir, sizeof a->dir, "%s", m->dir);

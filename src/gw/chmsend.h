@@ -6,7 +6,9 @@
  * request body) is checked (absolute path, a regular file, 1 byte..wa_media_cap(type)), the
  * outbox row is made (wa/outmsg.h: its id and the held Message, wa/outmedia.h), and a
  * threadpool job copies the file to <dir>/<id> (mode 0600: <id>.part, fsync, rename, fsync of
- * the directory). Only then, on the loop, the row is committed as a HELD queued row
+ * the directory) and probes the copy (wa/mediaprobe.h: sizes, thumbnail, seconds, waveform;
+ * the held Message is amended with what it learnt, wa_outmedia_amend; a failed probe only
+ * leaves those fields out). Only then, on the loop, the row is committed as a HELD queued row
  * (store/msgstore.h st_outbox_hold: the sender does not take it) and done(ud, 0, NULL) runs:
  * the API answers its 202 after that, so an accepted message is durable with its file.
  *

@@ -49,12 +49,47 @@ int wa_outmedia_check(const struct wa_outmedia *md, char *err, size_t errlen)
     return 0;
 }
 
+static ProtobufCBinaryData bytes(const uint8_t *p, size_t n)
+{
+    return (ProtobufCBinaryData){.len = n, .data = (uint8_t *)p};
+}
+
+/* md's probe fields onto m's media submessage (borrowed bytes). seconds: at build, md's own;
+ * when amending, only if the submessage has none (the API's wins). */
+static void set_probe(Wa__Message *m, const struct wa_outmedia *md, bool build)
+{
+    bool dims = md->width && md->height, th = md->thumbnail && md->thumbnail_len;
+    if (m->imagemessage) {
+        Wa__ImageMessage *p = m->imagemessage;
+        if (dims) p->has_width = p->has_height = 1, p->width = md->width, p->height = md->height;
+        if (th)
+            p->has_jpegthumbnail = 1, p->jpegthumbnail = bytes(md->thumbnail, md->thumbnail_len);
+    } else if (m->videomessage) {
+        Wa__VideoMessage *p = m->videomessage;
+        if (dims) p->has_width = p->has_height = 1, p->width = md->width, p->height = md->height;
+        if (th)
+            p->has_jpegthumbnail = 1, p->jpegthumbnail = bytes(md->thumbnail, md->thumbnail_len);
+        if (!build && md->seconds && !(p->has_seconds && p->seconds))
+            p->has_seconds = 1, p->seconds = md->seconds;
+    } else if (m->audiomessage) {
+        Wa__AudioMessage *p = m->audiomessage;
+        if (md->waveform && p->ptt)
+            p->has_waveform = 1, p->waveform = bytes(md->waveform, WA_OUTMEDIA_WAVEFORM);
+        if (!build && md->seconds && !(p->has_seconds && p->seconds))
+            p->has_seconds = 1, p->seconds = md->seconds;
+    } else if (m->stickermessage) {
+        Wa__StickerMessage *p = m->stickermessage;
+        if (dims) p->has_width = p->has_height = 1, p->width = md->width, p->height = md->height;
+    }
+}
+
 int wa_outmedia_build(const struct wa_outmedia *md, const char *caption,
                       const struct wa_send_ctx *ctx, struct buf *out)
 {
     char why[8];
     if (wa_outmedia_check(md, why, sizeof why) < 0) return -EINVAL;
     if (caption && (md->type == WA_MEDIA_AUDIO || md->type == WA_MEDIA_STICKER)) return -EINVAL;
+    if (md->thumbnail_len > WA_OUTMEDIA_THUMB_MAX) return -EINVAL;
     Wa__Message m = WA__MESSAGE__INIT;
     Wa__ContextInfo ci = WA__CONTEXT_INFO__INIT, *cip = NULL;
     int fr = wa_send_ctx_fill(ctx, &ci);
@@ -99,8 +134,37 @@ int wa_outmedia_build(const struct wa_outmedia *md, const char *caption,
         m.stickermessage = &sm;
         break;
     }
+    set_probe(&m, md, true);
     int rc = pack(&m, out);
     wa_send_ctx_release(&ci);
+    return rc;
+}
+
+int wa_outmedia_amend(const uint8_t *pb, size_t len, const struct wa_outmedia *md, struct buf *out)
+{
+    if (!md || md->thumbnail_len > WA_OUTMEDIA_THUMB_MAX) return -EINVAL;
+    Wa__Message *m = wa__message__unpack(NULL, len, pb);
+    if (!m) return -EBADMSG;
+    if (!m->imagemessage && !m->videomessage && !m->audiomessage && !m->documentmessage &&
+        !m->stickermessage) {
+        wa__message__free_unpacked(m, NULL);
+        return -ENOENT;
+    }
+    /* the library's own bytes are swapped for ours, and back before the free */
+    Wa__ImageMessage *im = m->imagemessage;
+    Wa__VideoMessage *vm = m->videomessage;
+    Wa__AudioMessage *am = m->audiomessage;
+    ProtobufCBinaryData keep_it = im ? im->jpegthumbnail : (ProtobufCBinaryData){0};
+    ProtobufCBinaryData keep_vt = vm ? vm->jpegthumbnail : (ProtobufCBinaryData){0};
+    ProtobufCBinaryData keep_wf = am ? am->waveform : (ProtobufCBinaryData){0};
+    protobuf_c_boolean has_it = im && im->has_jpegthumbnail, has_vt = vm && vm->has_jpegthumbnail,
+                       has_wf = am && am->has_waveform;
+    set_probe(m, md, false);
+    int rc = pack(m, out);
+    if (im) im->jpegthumbnail = keep_it, im->has_jpegthumbnail = has_it;
+    if (vm) vm->jpegthumbnail = keep_vt, vm->has_jpegthumbnail = has_vt;
+    if (am) am->waveform = keep_wf, am->has_waveform = has_wf;
+    wa__message__free_unpacked(m, NULL);
     return rc;
 }
 

@@ -10,6 +10,10 @@
 # Bad inputs are clear 400s. Uploads the server refuses are retried; a refusal every time
 # ends as failed with the reason. A SIGKILL while an upload is under way (fakewa holds its
 # answer): after the restart the upload starts over and the message reaches alice exactly once.
+# Real files (made by wagate-test-mkmedia) arrive with what they say about themselves: an
+# image's width, height and a decodable 32-pixel jpegThumbnail, a video's size and seconds, a
+# voice note's seconds and 64-byte waveform; random bytes go without (the probe never fails a
+# send).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/channel-lib.sh"
 FW_EXTRA="--media 127.0.0.1:0"
@@ -104,6 +108,39 @@ check "alice sees the document's name and caption" ok_if \
   "jq -e '.what.type==\"document\" and .what.file_name==\"report.pdf\" and .what.file.mimetype==\"application/pdf\"' $T/doc.json >/dev/null"
 check "the messages are sent (acked) and their copies removed" ok_if \
   'for k in IMG VID AUD PTT DOC STK; do wait_status "${!k}" "sent|delivered|read" || return 1; done; [ -z "$(ls -A "$(OUT)")" ]'
+
+# ---- what a file says about itself: sizes, thumbnail, duration, waveform ----
+MK="$WAGATE_BUILD/wagate-test-mkmedia"
+"$MK" jpeg 1600 1200 "$T/real.jpg" && "$MK" png 300 200 "$T/real.png" &&
+  "$MK" mp4 1280 720 4600 "$T/real.mp4" && "$MK" opus 3200 "$T/real.ogg"
+check "real media files made (wagate-test-mkmedia)" ok_if '[ -s "$T/real.jpg" ] && [ -s "$T/real.ogg" ]'
+send "{\"to\":\"+15550002\",\"image\":{\"path\":\"$T/real.jpg\"}}"; PJ=$ID
+send "{\"to\":\"+15550002\",\"video\":{\"path\":\"$T/real.mp4\"}}"; PV=$ID
+send "{\"to\":\"+15550002\",\"audio\":{\"path\":\"$T/real.ogg\"},\"ptt\":true}"; PP=$ID
+send "{\"to\":\"+15550002\",\"audio\":{\"path\":\"$T/real.ogg\"},\"ptt\":true,\"seconds\":9}"; PS=$ID
+raw image image/png "$T/real.png"; PR=$(jq -r '.id // empty' <<<"$BODY")
+for k in PJ PV PP PS PR; do check "$k reaches alice" wait_alice "${!k}"; done
+alice_msg "$PJ" >"$T/pj.json"
+check "alice's image has its width and height (1600 x 1200)" ok_if \
+  "jq -e '.what.width==1600 and .what.height==1200' $T/pj.json >/dev/null"
+jq -r .what.thumbnail "$T/pj.json" | base64 -d >"$T/thumb.jpg" 2>/dev/null
+TI=$("$MK" jpeginfo "$T/thumb.jpg")
+check "... and a jpegThumbnail that decodes: 32 x 24, its top-left red ($TI)" ok_if \
+  '[[ "$TI" =~ ^32\ 24\ ([0-9]+),([0-9]+),([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 200 ] && [ "${BASH_REMATCH[2]}" -lt 60 ]'
+check "the raw PNG body too: 300 x 200 and a 32 x 21 thumbnail" ok_if \
+  "alice_msg $PR | jq -e '.what.width==300 and .what.height==200' >/dev/null &&
+   alice_msg $PR | jq -r .what.thumbnail | base64 -d >$T/thumb2.jpg && \"\$MK\" jpeginfo $T/thumb2.jpg | grep -q '^32 21 '"
+check "alice's video has 1280 x 720 and 5 seconds from its boxes (no thumbnail)" ok_if \
+  "alice_msg $PV | jq -e '.what.width==1280 and .what.height==720 and .what.seconds==5 and .what.thumbnail==null' >/dev/null"
+alice_msg "$PP" >"$T/pp.json"
+check "alice's voice note has 3 seconds and a 64-byte waveform (0..100, loudest 100, rising)" ok_if \
+  "jq -e '.what.seconds==3 and (.what.waveform|length)==64 and (.what.waveform|max)==100 and
+          (.what.waveform|min)>=0 and .what.waveform[0] < .what.waveform[60]' $T/pp.json >/dev/null"
+check "... the API's own seconds win over the file's" ok_if \
+  "alice_msg $PS | jq -e '.what.seconds==9 and (.what.waveform|length)==64' >/dev/null"
+check "a file that is not what it claims (random bytes) goes without them" ok_if \
+  "jq -e '.what.width==null and .what.thumbnail==null' $T/img.json >/dev/null &&
+   jq -e '.what.waveform==null and .what.seconds==3' $T/ptt.json >/dev/null"
 
 # ---- raw bodies ----
 head -c 200000 /dev/urandom >"$T/raw.png"

@@ -2,6 +2,7 @@
 /* simkinds.c -- every message kind a simulated phone sends, and what it received. */
 #include "simkinds.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdbool.h>
@@ -323,29 +324,55 @@ static void add_target(cJSON *o, const char *name, const Wa__MessageKey *key, co
     if (emoji) cJSON_AddStringToObject(t, "emoji", emoji);
 }
 
-/* A file's message: its kind, caption, file name, duration and context ("other" if none). */
+/* "thumbnail": the jpegThumbnail in base64 (what the phone would show before downloading). */
+static void add_thumb(cJSON *o, protobuf_c_boolean has, ProtobufCBinaryData t)
+{
+    if (!has || !t.len || t.len > 64 * 1024) return;
+    char *b64 = malloc(4 * ((t.len + 2) / 3) + 1);
+    if (!b64) return;
+    EVP_EncodeBlock((unsigned char *)b64, t.data, (int)t.len);
+    cJSON_AddStringToObject(o, "thumbnail", b64);
+    free(b64);
+}
+
+/* A file's message: its kind, caption, file name, duration, size, thumbnail, a voice note's
+ * waveform and context ("other" if none). */
 static const char *describe_media(cJSON *o, const Wa__Message *m)
 {
     const char *caption = NULL, *name = NULL, *type = "other";
     const Wa__ContextInfo *ci = NULL;
-    uint32_t secs = 0;
+    uint32_t secs = 0, w = 0, h = 0;
     if (m->imagemessage) {
         type = "image", caption = m->imagemessage->caption, ci = m->imagemessage->contextinfo;
+        w = m->imagemessage->width, h = m->imagemessage->height;
+        add_thumb(o, m->imagemessage->has_jpegthumbnail, m->imagemessage->jpegthumbnail);
     } else if (m->videomessage) {
         type = "video", caption = m->videomessage->caption, ci = m->videomessage->contextinfo;
         secs = m->videomessage->seconds;
+        w = m->videomessage->width, h = m->videomessage->height;
+        add_thumb(o, m->videomessage->has_jpegthumbnail, m->videomessage->jpegthumbnail);
     } else if (m->audiomessage) {
         type = m->audiomessage->ptt ? "ptt" : "audio", ci = m->audiomessage->contextinfo;
         secs = m->audiomessage->seconds;
+        if (m->audiomessage->has_waveform) {
+            cJSON *wf = cJSON_AddArrayToObject(o, "waveform");
+            for (size_t i = 0; i < m->audiomessage->waveform.len && i < 256; i++)
+                cJSON_AddItemToArray(wf, cJSON_CreateNumber(m->audiomessage->waveform.data[i]));
+        }
     } else if (m->documentmessage) {
         type = "document", caption = m->documentmessage->caption;
         name = m->documentmessage->filename, ci = m->documentmessage->contextinfo;
     } else if (m->stickermessage) {
         type = "sticker", ci = m->stickermessage->contextinfo;
+        w = m->stickermessage->width, h = m->stickermessage->height;
     }
     if (caption) cJSON_AddStringToObject(o, "caption", caption);
     if (name) cJSON_AddStringToObject(o, "file_name", name);
     if (secs) cJSON_AddNumberToObject(o, "seconds", secs);
+    if (w && h) {
+        cJSON_AddNumberToObject(o, "width", w);
+        cJSON_AddNumberToObject(o, "height", h);
+    }
     add_ctx(o, ci);
     return type;
 }
