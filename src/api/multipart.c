@@ -230,6 +230,9 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, struct mp_pa
         if (r < 0) return r;
         size_t dstart = (size_t)(hend - body) + 4;
         if (!next) return fail(err, errlen, "part %s: no closing delimiter", pt->name);
+        /* "...header CRLF" + "CRLF--B": the last header line's CRLF is the delimiter's, and
+         * the part has no body section at all (RFC 2046: body-part := headers [CRLF *OCTET]) */
+        if ((size_t)(next - body) < dstart) dstart = (size_t)(next - body);
         pt->len = (size_t)(next - body) - dstart;
         pt->data = pt->len ? body + dstart : NULL;
         (*n)++;

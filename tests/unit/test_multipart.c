@@ -94,6 +94,18 @@ static void test_parts(void **state)
     assert_int_equal(parse(b2, sizeof b2 - 1, p, &n, err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(p[0].len, 1);
+    /* headers straight into the next delimiter: no body section (found by fuzz_multipart:
+     * the length underflowed) */
+    static const char b3[] = "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n--XyZ\r\n"
+                             "Content-Disposition: form-data; name=b\r\n\r\nzz\r\n--XyZ--";
+    assert_int_equal(parse(b3, sizeof b3 - 1, p, &n, err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(p[0].name, "a");
+    assert_int_equal(p[0].len, 0);
+    assert_null(p[0].data);
+    assert_string_equal(p[1].name, "b");
+    assert_int_equal(p[1].len, 2);
+    assert_memory_equal(p[1].data, "zz", 2);
     /* no parts at all */
     assert_int_equal(parse("--XyZ--", 7, p, &n, err), 0);
     assert_int_equal(n, 0);
