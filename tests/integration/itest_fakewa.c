@@ -47,7 +47,7 @@
 #define WAIT_MS 5000
 
 static pid_t g_pid;
-static char g_listen[192], g_admin[192];
+static char g_listen[192], g_admin[192], g_state[64];
 static uint8_t g_root[32];
 
 /* ---- process and HTTP ---- */
@@ -86,6 +86,7 @@ static int start_fakewa(void **state)
     char bin[512], dir[] = "/tmp/itest-fakewa-XXXXXX";
     snprintf(bin, sizeof(bin), "%s/wagate-fakewa", b ? b : "build");
     if (!mkdtemp(dir)) return -1;
+    snprintf(g_state, sizeof g_state, "%s", dir);
     int p[2];
     if (pipe(p) < 0) return -1;
     g_pid = fork();
@@ -820,6 +821,28 @@ static int inbox_texts(const char *who, const char *prefix, int n, unsigned char
     return got;
 }
 
+/* The one-time pre-keys the account file of +15550001's device 1 lists (-1: unreadable). */
+static int saved_prekeys(void)
+{
+    char path[128], txt[65536];
+    snprintf(path, sizeof path, "%s/accounts/15550001.json", g_state);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(txt, 1, sizeof txt - 1, f);
+    fclose(f);
+    txt[n] = '\0';
+    cJSON *o = cJSON_Parse(txt);
+    int got = -1;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(o, "devices"))
+    {
+        if (cJSON_GetNumberValue(cJSON_GetObjectItem(d, "id")) == 1)
+            got = cJSON_GetArraySize(cJSON_GetObjectItem(d, "prekeys"));
+    }
+    cJSON_Delete(o);
+    return got;
+}
+
 static void test_flood(void **state)
 {
     (void)state;
@@ -864,6 +887,21 @@ static void test_flood(void **state)
             fail_msg("case %zu: %s", i, resp);
     unsigned char again[N] = {0};
     assert_int_equal(inbox_texts("sink1", "fl", N, again), N / 2); /* nothing more arrived */
+
+    /* the first text to +15550001's device takes one of its pre-keys: the account file is
+     * written once the flood is over (saves are held while it runs) */
+    int before = saved_prekeys();
+    assert_true(before > 0);
+    assert_int_equal(http("POST", "/admin/flood",
+                          "{\"from\":\"flooder\",\"to\":[\"+15550001\"],\"count\":3}", resp,
+                          sizeof resp),
+                     200);
+    int after = -1;
+    for (int i = 0; i < 100 && after != before - 1; i++) {
+        usleep(10000);
+        after = saved_prekeys();
+    }
+    assert_int_equal(after, before - 1);
 
     /* one flood at a time: a second one while the first runs gets 409; the first stops when
      * its requester goes away (it would take minutes), and the next one is accepted again */

@@ -504,7 +504,7 @@ static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account
             b.has_prekey = true;
             b.prekey_id = pk.id;
             memcpy(b.prekey, pk.pub, 32);
-            if (!rd->sim) fw_account_save(s, ra);
+            if (!rd->sim) fw_account_save_soon(s, ra);
         }
         rc = sg_session_from_bundle(sim->ctx, &addr, &b);
     }

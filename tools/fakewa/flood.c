@@ -15,6 +15,7 @@
 
 #include "accounts.h"
 #include "contacts.h"
+#include "core/log.h"
 
 #define TEXT_MAX 256
 
@@ -59,6 +60,13 @@ static void on_closed(uv_handle_t *h)
     free(f);
 }
 
+/* The hold on account saves ends: the pre-keys the flood took are written now. */
+static size_t release_saves(struct fw_server *s)
+{
+    s->hold_saves = false;
+    return fw_account_save_held(s);
+}
+
 static void finish(struct fw_flood *f, int rc, const char *err)
 {
     struct fw_flood_result r = {.sent = f->sent,
@@ -66,9 +74,13 @@ static void finish(struct fw_flood *f, int rc, const char *err)
                                 .cpu_ms = cpu_ms() - f->cpu0_ms,
                                 .rc = rc};
     snprintf(r.error, sizeof r.error, "%s", err ? err : "");
+    struct fw_server *s = f->s;
     g_flood = NULL;
     uv_close((uv_handle_t *)&f->idle, on_closed);
-    f->done(f->arg, &r);
+    f->done(f->arg, &r); /* the answer is written before the saves block the loop */
+    double t = mono_ms();
+    size_t n = release_saves(s);
+    if (n) log_info("fakewa", NULL, "flood: %zu accounts saved in %.0f ms", n, mono_ms() - t);
 }
 
 static void on_slice(uv_idle_t *h)
@@ -101,8 +113,8 @@ static int parse(struct fw_server *s, const cJSON *body, struct fw_flood *f, cha
     int nto = cJSON_IsArray(to) ? cJSON_GetArraySize(to) : 0;
     if (!cJSON_IsString(from) || nto < 1 || nto > FW_FLOOD_TARGETS_MAX || !cJSON_IsNumber(count) ||
         count->valuedouble < 1 || count->valuedouble > FW_FLOOD_COUNT_MAX ||
-        (text && (!cJSON_IsString(text) || !*text->valuestring ||
-                  strlen(text->valuestring) > TEXT_MAX))) {
+        (text &&
+         (!cJSON_IsString(text) || !*text->valuestring || strlen(text->valuestring) > TEXT_MAX))) {
         snprintf(err, errlen,
                  "need from (string), to (1..%d accounts), count (1..%d), text? (1..%d bytes)",
                  FW_FLOOD_TARGETS_MAX, FW_FLOOD_COUNT_MAX, TEXT_MAX);
@@ -156,6 +168,7 @@ int fw_flood_start(struct fw_server *s, const cJSON *body, fw_flood_done_fn done
     uv_idle_init(s->loop, &f->idle);
     f->idle.data = f;
     uv_idle_start(&f->idle, on_slice);
+    s->hold_saves = true;
     g_flood = f;
     if (out) *out = f;
     return 0;
@@ -165,5 +178,6 @@ void fw_flood_cancel(struct fw_flood *f)
 {
     if (!f || f != g_flood) return;
     g_flood = NULL;
+    (void)release_saves(f->s);
     uv_close((uv_handle_t *)&f->idle, on_closed);
 }

@@ -9,8 +9,12 @@
  * /admin/contacts/<from>/send does (fw_sim_send_msg). The targets are resolved once, at the
  * start (an unknown one: -ENOENT, nothing sent). Sending runs on the loop in slices of
  * FW_FLOOD_SLICE messages per loop iteration (an idle handle), so the connections' I/O (the
- * clients' acks and receipts, a requester that goes away) goes on meanwhile; without HTTP per message the flood costs fakewa only the
- * encryption and the routing of each text.
+ * clients' acks and receipts, a requester that goes away) goes on meanwhile; without HTTP per
+ * message the flood costs fakewa only the encryption and the routing of each text.
+ *
+ * Account saves are held while a flood runs (accounts.h fw_account_save_soon): the one-time
+ * pre-keys its first texts take are written once per account after the last text (after
+ * done has answered: each is an atomic write with two fsyncs, on the loop).
  *
  * Limits: 1..FW_FLOOD_TARGETS_MAX targets, 1..FW_FLOOD_COUNT_MAX texts, text 1..256 bytes;
  * one flood at a time (-EBUSY).
@@ -29,11 +33,11 @@
 struct fw_flood;
 
 struct fw_flood_result {
-    size_t sent;      /* texts encrypted and routed */
-    double wall_ms;   /* from the start to the last one routed */
-    double cpu_ms;    /* fakewa's CPU (the whole process: user + system) over that time */
-    int rc;           /* 0, or the error that stopped the flood after `sent` texts */
-    char error[256];  /* rc's detail, "" when rc == 0 */
+    size_t sent;     /* texts encrypted and routed */
+    double wall_ms;  /* from the start to the last one routed */
+    double cpu_ms;   /* fakewa's CPU (the whole process: user + system) over that time */
+    int rc;          /* 0, or the error that stopped the flood after `sent` texts */
+    char error[256]; /* rc's detail, "" when rc == 0 */
 };
 
 /* Called once, on the loop, when the flood ends (all sent, or the first failure). */
