@@ -800,6 +800,10 @@ static int send_resolved(struct fw_server *s, struct fw_account *a, struct fw_gr
 int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
                     const Wa__Message *content, char *id_out, char *err, size_t errlen)
 {
+    if (!a->sim) { /* before the recipient, as ever: the error a caller sees first */
+        snprintf(err, errlen, "no simulated phone");
+        return -EINVAL;
+    }
     struct fw_group *g = strchr(to, '@') && !strstr(to, "@g.us") ? NULL : fw_group_find(s, to);
     struct fw_account *ra = g ? NULL : fw_account_lookup(s, to);
     if (!g && !ra) {
