@@ -870,6 +870,21 @@ static void test_flood(void **state)
     for (int k = 0; k < N; k++)
         assert_int_equal(seen1[k] + 2 * seen2[k], k % 2 ? 2 : 1);
 
+    /* a group target: every member's phone gets every text (sender keys, as the send route) */
+    cJSON *g = http1_request_json(
+        g_admin, "POST", "/admin/groups",
+        "{\"subject\":\"fl\",\"members\":[\"flooder\",\"sink1\",\"sink2\"]}", WAIT_MS, &st);
+    assert_int_equal(st, 201);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"from\":\"flooder\",\"to\":[\"%s\"],\"count\":70,\"text\":\"grp\"}",
+             cJSON_GetStringValue(cJSON_GetObjectItem(g, "jid")));
+    cJSON_Delete(g);
+    assert_int_equal(http("POST", "/admin/flood", body, resp, sizeof resp), 200);
+    unsigned char g1[70] = {0}, g2[70] = {0};
+    assert_int_equal(inbox_texts("sink1", "grp", 70, g1), 70);
+    assert_int_equal(inbox_texts("sink2", "grp", 70, g2), 70);
+
     /* refused before anything is sent */
     static const struct {
         const char *body;
