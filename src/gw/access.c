@@ -90,6 +90,7 @@ struct seen {
 struct gw_access {
     struct gw_access_opts o;
     char account[CFG_ACCOUNT_ID_MAX + 1];
+    unsigned cfg_hint; /* the account's index in the config's list (cfg_access_hint) */
     uv_timer_t *timer;
     struct reply pending[GW_ACCESS_PENDING];
     size_t npending;
@@ -240,7 +241,7 @@ static enum gw_access_verdict judge(struct gw_access *a, const struct wa_creds *
                                     const struct wa_inmsg *m, const char **why,
                                     const char **sender_out, struct st_db **db_out)
 {
-    const struct wg_access *p = cfg_access(a->o.cfg, a->account);
+    const struct wg_access *p = cfg_access_hint(a->o.cfg, a->account, &a->cfg_hint);
     struct wa_jid cj;
     bool parsed = m->chat && wa_jid_parse(&cj, m->chat, strlen(m->chat)) == 0;
     bool group = parsed && wa_jid_is_group(&cj);
