@@ -7,7 +7,10 @@
 # BENCH_WAGATE_ACCOUNTS ("1,10,100"), BENCH_BAILEYS_ACCOUNTS ("1,10,100"), BENCH_ONLY ("nodes":
 # the accounts-per-node rows alone, e.g. BENCH_ONLY=nodes BENCH_WAGATE_ACCOUNTS=1000),
 # BENCH_NODE_CACHE (with BENCH_ONLY=nodes: a directory kept between runs holding fakewa's state
-# and each wagate node's linked store, so a rerun skips linking; made on the first run).
+# and each wagate node's linked store, so a rerun skips linking; made on the first run),
+# BENCH_FLOOD_PERF=1 (perf the accounts-per-node floods, the client's and fakewa's:
+# bench/out/flood-WHO-K.perf.txt, flood-fakewa-WHO-K.perf.txt). The inbound texts come from
+# fakewa's POST /admin/flood (tools/fakewa/flood.h: no HTTP request per message).
 import http.client, json, os, queue, statistics, subprocess, sys, tempfile, threading, time
 import shutil
 
@@ -30,7 +33,7 @@ ONLY = os.environ.get("BENCH_ONLY", "")
 FLOOD_PERF = os.environ.get("BENCH_FLOOD_PERF", "") == "1"  # perf the flood: bench/out/flood-*.perf.txt
 NODE_CACHE = os.path.abspath(os.environ["BENCH_NODE_CACHE"]) if os.environ.get("BENCH_NODE_CACHE") and ONLY == "nodes" else ""
 ROUNDS = 3
-SENDERS = 4  # concurrent admin connections driving fakewa's simulated contacts
+SENDERS = 4  # concurrent API connections of the outbound sends
 T = tempfile.mkdtemp(prefix="wagate-compare-")
 OUT = os.path.join(ROOT, "bench", "out")
 os.makedirs(OUT, exist_ok=True)
@@ -158,32 +161,16 @@ class Fakewa:
         return len(self.api("GET", f"/admin/contacts/{who}/inbox")[1]["messages"])
 
     def flood(self, sender, targets, n):
-        """sender's phone sends n texts, round robin over targets; returns seconds."""
-        idx = iter(range(n))
-        lock = threading.Lock()
-        err = []
-
-        def work():
-            h, port = self.admin.rsplit(":", 1)
-            c = http.client.HTTPConnection(h, int(port), timeout=30)
-            while True:
-                with lock:
-                    k = next(idx, None)
-                if k is None:
-                    return
-                s, b = hreq(self.admin, "POST", f"/admin/contacts/{sender}/send",
-                            {"to": targets[k % len(targets)],
-                             "text": f"bench inbound {k}: the quick brown fox"}, conn=c)
-                if s != 200:
-                    err.append((s, b))
-                    return
-        t0 = time.monotonic()
-        ts = [threading.Thread(target=work) for _ in range(SENDERS)]
-        [t.start() for t in ts]
-        [t.join() for t in ts]
-        if err:
-            raise RuntimeError(f"fakewa send: {err[0]}")
-        return time.monotonic() - t0
+        """sender's phone sends n texts, round robin over targets, from inside fakewa
+        (POST /admin/flood: no HTTP request per message); returns fakewa's seconds for them
+        (its CPU-s for them in self.flood_cpu)."""
+        s, b = hreq(self.admin, "POST", "/admin/flood",
+                    {"from": sender, "to": targets, "count": n,
+                     "text": "bench inbound: the quick brown fox"}, timeout=600)
+        if s != 200 or not isinstance(b, dict) or b.get("sent") != n:
+            raise RuntimeError(f"fakewa flood: {s} {b}")
+        self.flood_cpu = b["cpu_ms"] / 1000
+        return b["wall_ms"] / 1000
 
 
 # ---- wagate ----
@@ -248,7 +235,7 @@ class Wagate:
                 break
             if tries == 2:
                 raise RuntimeError(f"scan: {s} {b}")
-        wait_for(lambda: self.acct_state(acct) == "connected", 30, "linked")
+        wait_for(lambda: self.acct_state(acct) == "connected", 60, "linked")
 
     def acct_state(self, acct):  # one account's entry: cheap even with a thousand accounts
         try:
@@ -622,10 +609,13 @@ def per_node(fw, who, k, phone_base):
     # wagate with many accounts: counted from /metrics (stored and acked, where the agent reads
     # it), as paging a thousand inboxes would measure the poller; one account: the inbox route
     if who == "wagate" and k > 1:
-        base = g.stored()
+        zero = [g.stored()]
 
         def count():
-            return g.stored() - base
+            return g.stored() - zero[0]
+
+        def reset():
+            zero[0] = g.stored()
     else:
         g.delivered()
         seen = [0]
@@ -633,30 +623,61 @@ def per_node(fw, who, k, phone_base):
         def count():
             seen[0] += g.delivered()
             return seen[0]
+
+        def reset():
+            g.delivered()
+            seen[0] = 0
     n = 200 * k if k < 10 else 2000
     # a /metrics scrape costs ~1.8 KB of text per account on both sides: polled every 20 ms
     # at 1,000 accounts the counting would be most of the work, so poll less often there
     poll = 0.02 if k <= 10 else 0.2
+    targets = [f"+{phone_base + i}" for i in range(k)]
+
+    def wait_count(want, t_start):
+        got = 0
+        while got < want and time.monotonic() - t_start < 300:
+            got = count()
+            if got < want:
+                time.sleep(poll)
+        return got
+    # first contact, untimed for the flood row: fakewa forgets its phones' sessions at every
+    # start, so alice's first text to each account is a pkmsg (a new session, a one-time
+    # pre-key taken, the account's pre-key top-up); one text to each sets them up, so the
+    # flood below measures messages on existing sessions (with 2,000 texts over 1,000
+    # accounts, half of them would otherwise be session set-ups)
+    c0, t0 = cpu(g.p.pid), time.monotonic()
+    first_s = fw.flood("alice", targets, k)
+    got0 = wait_count(k, t0)
+    first_wall = time.monotonic() - t0
+    log(f"compare: {who} {k} accounts first texts: {got0}/{k} in {first_wall:.2f} s (fakewa "
+        f"{first_s:.2f} s), CPU-s: {who} {cpu(g.p.pid) - c0:.2f}")
+    if k >= 10:  # below, a handful of texts: too few to be a rate
+        rec(f"{k} accounts: first text to each (new sessions), msgs/s", who, got0 / first_wall)
+        rec(f"{k} accounts: first text to each, CPU-s per 1,000", who,
+            (cpu(g.p.pid) - c0) / max(got0, 1) * 1000)
+    time.sleep(1)  # the pre-key top-ups and receipts of the first texts settle
+    reset()
     perf = perf_start(g.p.pid, f"flood-{who}-{k}") if FLOOD_PERF else None
+    fperf = perf_start(fw.p.pid, f"flood-fakewa-{who}-{k}") if FLOOD_PERF else None
     c1, t1, f1 = cpu(g.p.pid), time.monotonic(), cpu(fw.p.pid)
-    send_s = fw.flood("alice", [f"+{phone_base + i}" for i in range(k)], n)
-    got = 0
-    while got < n and time.monotonic() - t1 < 300:
-        got = count()
-        if got < n:
-            time.sleep(poll)
-    rate = got / (time.monotonic() - t1)
+    send_s = fw.flood("alice", targets, n)
+    got = wait_count(n, t1)
+    wall = time.monotonic() - t1
+    rate = got / wall
     flood_cpu = (cpu(g.p.pid) - c1) / max(got, 1) * 1000
-    log(f"compare: {who} {k} accounts flood: {got}/{n} in {time.monotonic() - t1:.2f} s (fakewa sent "
-        f"them in {send_s:.2f} s), CPU-s: {who} {cpu(g.p.pid) - c1:.2f}, fakewa {cpu(fw.p.pid) - f1:.2f}")
-    if perf:
-        perf_report(perf)
+    log(f"compare: {who} {k} accounts flood: {got}/{n} in {wall:.2f} s (fakewa sent them in "
+        f"{send_s:.2f} s with {fw.flood_cpu:.2f} CPU-s; {who} done {wall - send_s:.2f} s later), "
+        f"CPU-s: {who} {cpu(g.p.pid) - c1:.2f}, fakewa {cpu(fw.p.pid) - f1:.2f}")
+    for pf in (perf, fperf):
+        if pf:
+            perf_report(pf)
     g.stop()
     rec(f"{k} accounts: start to all connected (s)", who, up)
     rec(f"{k} accounts: RSS MiB (per account)", who, (mib, mib / k))
     rec(f"{k} accounts: idle CPU (% of a core)", who, idle_cpu * 100)
     rec(f"{k} accounts: flood msgs/s ({n} across all)", who, rate)
     rec(f"{k} accounts: flood CPU-s per 1,000", who, flood_cpu)
+    rec(f"{k} accounts: flood, fakewa's own send time (s)", who, send_s)
 
 
 def perf_start(pid, name):
@@ -682,16 +703,17 @@ def perf_report(perf):
 
 def nodes(fw):
     log(f"compare: accounts per node, wagate {W_ACC}, Baileys {B_ACC}")
-    base = 15560000
     for k in sorted(set(W_ACC) | set(B_ACC)):
         for who, ks in (("wagate", W_ACC), ("baileys", B_ACC)):
             if k in ks:
+                # phones fixed by (who, k) alone, so a BENCH_NODE_CACHE run with other k's finds
+                # its accounts again: [base, base + k) are disjoint for every pair (who, k)
+                base = 15560000 + k * (k - 1) + (k if who == "baileys" else 0)
                 try:
                     per_node(fw, who, k, base)
                 except Exception as e:  # a row that runs out (memory, time) says so
                     log(f"compare: {who} with {k} accounts: {e}")
                     rec(f"{k} accounts: start to all connected (s)", who, float("nan"))
-                base += 2000
 
 
 def main():
@@ -822,7 +844,7 @@ def table(ceil_1, ceil_g, secs):
     notes = [""]
     if ceil_1 and ceil_g:
         notes.append(
-            f"fakewa's own send rate (the ceiling of the inbound rows, {SENDERS} admin connections): "
+            f"fakewa's own send rate (the ceiling of the inbound rows, POST /admin/flood): "
             f"1:1 {statistics.median(ceil_1):.0f}/s, group {statistics.median(ceil_g):.0f}/s.")
     notes += [
         "wagate commits each inbound message durably (SQLite WAL, synchronous=FULL) before it is "

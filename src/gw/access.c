@@ -90,6 +90,14 @@ struct seen {
 struct gw_access {
     struct gw_access_opts o;
     char account[CFG_ACCOUNT_ID_MAX + 1];
+    unsigned cfg_hint; /* the account's index in the config's list (cfg_access_hint) */
+    /* wagate_channel_messages_blocked_total by reason, looked up once each (a lookup by
+     * labels walks every account's series: O(accounts) per blocked message) */
+    struct {
+        char reason[24];
+        struct api_metric_ref ref;
+    } blocked_ref[8];
+    size_t nblocked_ref;
     uv_timer_t *timer;
     struct reply pending[GW_ACCESS_PENDING];
     size_t npending;
@@ -109,9 +117,25 @@ static void publish(struct gw_access *a, const char *type, cJSON *d)
 static void count_blocked(struct gw_access *a, const char *reason)
 {
     if (!a->o.metrics) return;
+    for (size_t i = 0; i < a->nblocked_ref; i++)
+        if (strcmp(a->blocked_ref[i].reason, reason) == 0) {
+            api_metrics_ref_add(a->o.metrics, a->blocked_ref[i].ref, 1);
+            return;
+        }
     char acct[80], l[200];
     api_metrics_label_escape(a->account, acct, sizeof acct);
     snprintf(l, sizeof l, "channel=\"whatsapp\",account=\"%s\",reason=\"%s\"", acct, reason);
+    struct api_metric_ref r;
+    size_t n = a->nblocked_ref;
+    if (n < sizeof a->blocked_ref / sizeof a->blocked_ref[0] &&
+        strlen(reason) < sizeof a->blocked_ref[0].reason &&
+        api_metrics_ref(a->o.metrics, "wagate_channel_messages_blocked_total", l, &r) == 0) {
+        snprintf(a->blocked_ref[n].reason, sizeof a->blocked_ref[n].reason, "%s", reason);
+        a->blocked_ref[n].ref = r;
+        a->nblocked_ref++;
+        api_metrics_ref_add(a->o.metrics, r, 1);
+        return;
+    }
     api_metrics_add(a->o.metrics, "wagate_channel_messages_blocked_total", l, 1);
 }
 
@@ -240,7 +264,7 @@ static enum gw_access_verdict judge(struct gw_access *a, const struct wa_creds *
                                     const struct wa_inmsg *m, const char **why,
                                     const char **sender_out, struct st_db **db_out)
 {
-    const struct wg_access *p = cfg_access(a->o.cfg, a->account);
+    const struct wg_access *p = cfg_access_hint(a->o.cfg, a->account, &a->cfg_hint);
     struct wa_jid cj;
     bool parsed = m->chat && wa_jid_parse(&cj, m->chat, strlen(m->chat)) == 0;
     bool group = parsed && wa_jid_is_group(&cj);

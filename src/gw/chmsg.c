@@ -33,15 +33,37 @@ struct chmsg {
     void (*store_error)(void *ud, int err);
     void *store_error_ud;
     int64_t last_cursor; /* the largest inbox cursor stored so far */
+    /* the per-message counters, looked up once (a lookup by labels walks every account's
+     * series of the family: O(accounts) per message on a node with many) */
+    struct api_metric_ref in_ref, out_ref;
 };
+
+static void labels(const struct chmsg *m, char *l, size_t n)
+{
+    char acct[80];
+    api_metrics_label_escape(m->account, acct, sizeof acct);
+    snprintf(l, n, "channel=\"whatsapp\",account=\"%s\"", acct);
+}
 
 static void count(struct chmsg *m, const char *name)
 {
     if (!m->metrics) return;
-    char acct[80], l[160];
-    api_metrics_label_escape(m->account, acct, sizeof acct);
-    snprintf(l, sizeof l, "channel=\"whatsapp\",account=\"%s\"", acct);
+    char l[160];
+    labels(m, l, sizeof l);
     api_metrics_add(m->metrics, name, l, 1);
+}
+
+/* A hot counter through its reference, found at its first use (the family is declared by
+ * then; until it is, each call tries again). */
+static void count_ref(struct chmsg *m, struct api_metric_ref *r, const char *name)
+{
+    if (!m->metrics) return;
+    if (r->f < 0) {
+        char l[160];
+        labels(m, l, sizeof l);
+        if (api_metrics_ref(m->metrics, name, l, r) < 0) return;
+    }
+    api_metrics_ref_add(m->metrics, *r, 1);
 }
 
 static void publish(struct chmsg *m, const char *type, cJSON *d)
@@ -56,7 +78,7 @@ static void publish(struct chmsg *m, const char *type, cJSON *d)
 static void on_message(void *ud, const struct wa_inmsg *r)
 {
     struct chmsg *m = ud;
-    count(m, "wagate_channel_messages_in_total");
+    count_ref(m, &m->in_ref, "wagate_channel_messages_in_total");
     if (r->cursor > m->last_cursor) m->last_cursor = r->cursor;
     log_info(COMP, m->account, "message %s from %s stored (cursor %lld)", r->id,
              r->sender && r->sender[0] ? r->sender : r->chat, (long long)r->cursor);
@@ -185,6 +207,7 @@ struct chmsg *chmsg_new(const char *account, const struct wa_creds *creds,
     m->creds = creds;
     m->events = events;
     m->metrics = metrics;
+    m->in_ref = m->out_ref = API_METRIC_REF_NONE;
     m->ev = (struct wa_session_events){.message_received = on_message,
                                        .message_state = on_state,
                                        .receipt = on_receipt,
@@ -230,5 +253,5 @@ const struct wa_session_events *chmsg_events(struct chmsg *m)
 
 void chmsg_sent(struct chmsg *m, const struct gw_send_result *r)
 {
-    if (m && !r->duplicate) count(m, "wagate_channel_messages_out_total");
+    if (m && !r->duplicate) count_ref(m, &m->out_ref, "wagate_channel_messages_out_total");
 }

@@ -197,10 +197,23 @@ const char (*cfg_access_jids(const struct wg_config *c, const struct wg_access *
 
 const struct wg_access *cfg_access(const struct wg_config *c, const char *account)
 {
+    unsigned hint = 0;
+    return cfg_access_hint(c, account, &hint);
+}
+
+const struct wg_access *cfg_access_hint(const struct wg_config *c, const char *account,
+                                        unsigned *hint)
+{
     static struct wg_access def;
     static bool init;
-    for (unsigned i = 0; account && i < c->wa_account_count && i < CFG_MAX_ACCOUNTS; i++)
-        if (strcmp(c->wa_accounts[i], account) == 0) return &c->wa_access[i];
+    unsigned n = c->wa_account_count < CFG_MAX_ACCOUNTS ? c->wa_account_count : CFG_MAX_ACCOUNTS;
+    if (account && *hint < n && strcmp(c->wa_accounts[*hint], account) == 0)
+        return &c->wa_access[*hint];
+    for (unsigned i = 0; account && i < n; i++)
+        if (strcmp(c->wa_accounts[i], account) == 0) {
+            *hint = i;
+            return &c->wa_access[i];
+        }
     if (!init) {
         access_defaults(&def);
         init = true;

@@ -144,6 +144,12 @@ struct wg_config {
 void cfg_defaults(struct wg_config *c);
 /* The access policy of an account by id (the defaults for an unknown one). */
 const struct wg_access *cfg_access(const struct wg_config *c, const char *account);
+/* The same with a hint the caller keeps (*hint: the account's index found last time, any
+ * value at first): O(1) while the account list is unchanged, a search (and a new *hint)
+ * after a reload moved or removed it -- the per-message path of gw/access, where a search
+ * over 1,000 account ids per message would be O(accounts). */
+const struct wg_access *cfg_access_hint(const struct wg_config *c, const char *account,
+                                        unsigned *hint);
 /* The allow_from (groups false) or groups (true) JIDs of a (from cfg_access on c): *n of
  * them, CFG_ACCESS_JID_MAX bytes apart. */
 const char (*cfg_access_jids(const struct wg_config *c, const struct wg_access *a, bool groups,

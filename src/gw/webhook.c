@@ -277,17 +277,31 @@ static int queue_tapped(struct gw_webhook *w)
     return r;
 }
 
-/* The stream's sink: keep the events some endpoint wants (queued on the next iteration). A
+/* The stream's sink, subscribed for this account alone (api/events.h routes by data's
+ * "account"): keep the events some endpoint wants (queued on the next iteration). A
  * message.received nobody wants only lets the mark follow the inbox, within MARK_LAG_MS and
  * without parsing the event (the hot path of a gateway without webhooks). */
+/* The event's own type is the first "type" key of api/events' rendering
+ * ({"seq":N,"ts":"...","type":"...","data":...}): a "type" inside data comes later. */
+static bool is_message_received(const char *json, size_t len)
+{
+    static const char key[] = "\"type\":\"", val[] = "message.received\"";
+    const char *p = memmem(json, len, key, sizeof key - 1);
+    if (!p) return false;
+    p += sizeof key - 1;
+    return (size_t)(json + len - p) >= sizeof val - 1 && memcmp(p, val, sizeof val - 1) == 0;
+}
+
 static void on_event(void *arg, long long seq, const char *json, size_t len)
 {
     struct gw_webhook *w = arg;
+    (void)seq;
     if (w->closing) return;
-    static const char msg_type[] = "\"type\":\"message.received\"";
-    bool msg = memmem(json, len, msg_type, sizeof msg_type - 1) != NULL;
-    if (msg && !anyone_wants(w, "message.received")) {
-        if (!w->mark_stale) {
+    if (is_message_received(json, len)) {
+        if (anyone_wants(w, "message.received")) {
+            w->inbox_dirty = true; /* the inbox row is the source: see the header */
+            kick(w, 0);
+        } else if (!w->mark_stale) {
             w->mark_stale = true;
             kick(w, MARK_LAG_MS);
         }
@@ -296,13 +310,7 @@ static void on_event(void *arg, long long seq, const char *json, size_t len)
     if (w->cfg->webhook_count == 0) return;
     cJSON *e = cJSON_ParseWithLength(json, len);
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(e, "type"));
-    const cJSON *d = cJSON_GetObjectItem(e, "data");
-    const char *acct = cJSON_GetStringValue(cJSON_GetObjectItem(d, "account"));
-    bool ours = type && acct && strcmp(acct, w->account) == 0;
-    if (ours && strcmp(type, "message.received") == 0) {
-        w->inbox_dirty = true; /* the inbox row is the source: see the header */
-        kick(w, 0);
-    } else if (ours && strncmp(type, "webhook.", 8) != 0 && anyone_wants(w, type)) {
+    if (type && strncmp(type, "webhook.", 8) != 0 && anyone_wants(w, type)) {
         if (cJSON_GetArraySize(w->tapped) >= GW_WEBHOOK_TAP_MAX) {
             w->st.tap_dropped++;
         } else {
@@ -634,7 +642,7 @@ int gw_webhook_new(uv_loop_t *loop, const struct gw_webhook_opts *o, struct gw_w
     w->boot_ms = wall_ms();
     w->st.backlog = w->st.dead = -1;
     if (w->events) {
-        int r = api_events_subscribe(w->events, on_event, w, &w->sub);
+        int r = api_events_subscribe_account(w->events, w->account, on_event, w, &w->sub);
         if (r < 0) {
             cJSON_Delete(w->tapped);
             free(w->eperr);

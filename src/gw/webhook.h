@@ -24,7 +24,8 @@
  *    an endpoint that wants messages the mark just follows the inbox (at most 10 s late, and
  *    when a store is attached or detached), so enabling webhooks later (a restart or a
  *    SIGHUP) does not replay the history.
- *  - every other type: tapped from the event stream (api/events.h) as it is published and
+ *  - every other type: tapped from the event stream (api/events.h; subscribed for this
+ *    account, so the stream hands it this account's events alone) as it is published and
  *    queued on the next loop iteration (at most GW_WEBHOOK_TAP_MAX waiting; an event
  *    published in the instant before a crash can be lost, like on the event stream itself).
  *    webhook.* events are never sent to webhooks.
@@ -71,7 +72,7 @@ struct gw_webhook_opts {
     struct api_metrics *metrics; /* may be NULL */
 };
 
-/* 0, -EINVAL (missing loop/account/cfg), -ENOMEM, or api_events_subscribe's error. */
+/* 0, -EINVAL (missing loop/account/cfg), -ENOMEM, or api_events_subscribe_account's error. */
 int gw_webhook_new(uv_loop_t *loop, const struct gw_webhook_opts *o, struct gw_webhook **out)
     __attribute__((warn_unused_result));
 /* The account database (borrowed; NULL before it is closed). Attaching one queues what the

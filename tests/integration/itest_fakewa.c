@@ -8,7 +8,8 @@
  * different Noise key, a second login replacing the first (conflict), the offline queue being
  * delivered after <active/> with an `offline` attribute and then <ib><offline count/>, the
  * queued message decrypting with our own Signal state, faults (stream_error 503, failure 402,
- * stall). Every wait is bounded (poll timeouts); the child is killed on exit.
+ * stall), and POST /admin/flood (one phone's texts round robin over other phones, decrypted
+ * there). Every wait is bounded (poll timeouts); the child is killed on exit.
  */
 #include <errno.h>
 #include <poll.h>
@@ -46,7 +47,7 @@
 #define WAIT_MS 5000
 
 static pid_t g_pid;
-static char g_listen[192], g_admin[192];
+static char g_listen[192], g_admin[192], g_state[64];
 static uint8_t g_root[32];
 
 /* ---- process and HTTP ---- */
@@ -85,6 +86,7 @@ static int start_fakewa(void **state)
     char bin[512], dir[] = "/tmp/itest-fakewa-XXXXXX";
     snprintf(bin, sizeof(bin), "%s/wagate-fakewa", b ? b : "build");
     if (!mkdtemp(dir)) return -1;
+    snprintf(g_state, sizeof g_state, "%s", dir);
     int p[2];
     if (pipe(p) < 0) return -1;
     g_pid = fork();
@@ -792,13 +794,174 @@ static void test_faults(void **state)
     cli_close(&c);
 }
 
+/* The texts "<prefix> <k>" in contact who's inbox, as a bitmap over k < n; returns how many. */
+static int inbox_texts(const char *who, const char *prefix, int n, unsigned char *seen)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/admin/contacts/%s/inbox", who);
+    int st = 0;
+    cJSON *o = http1_request_json(g_admin, "GET", path, NULL, WAIT_MS, &st);
+    assert_int_equal(st, 200);
+    int got = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(o, "messages"))
+    {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "text"));
+        int k = -1;
+        char tail;
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(m, "ok")));
+        if (t && strncmp(t, prefix, strlen(prefix)) == 0 &&
+            sscanf(t + strlen(prefix), " %d%c", &k, &tail) == 1 && k >= 0 && k < n) {
+            assert_false(seen[k]); /* each text once */
+            seen[k] = 1;
+            got++;
+        }
+    }
+    cJSON_Delete(o);
+    return got;
+}
+
+/* The one-time pre-keys the account file of +15550001's device 1 lists (-1: unreadable). */
+static int saved_prekeys(void)
+{
+    char path[128], txt[65536];
+    snprintf(path, sizeof path, "%s/accounts/15550001.json", g_state);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(txt, 1, sizeof txt - 1, f);
+    fclose(f);
+    txt[n] = '\0';
+    cJSON *o = cJSON_Parse(txt);
+    int got = -1;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(o, "devices"))
+    {
+        if (cJSON_GetNumberValue(cJSON_GetObjectItem(d, "id")) == 1)
+            got = cJSON_GetArraySize(cJSON_GetObjectItem(d, "prekeys"));
+    }
+    cJSON_Delete(o);
+    return got;
+}
+
+static void test_flood(void **state)
+{
+    (void)state;
+    char resp[4096];
+    static const char *phones[] = {"{\"name\":\"flooder\",\"phone\":\"+15550301\"}",
+                                   "{\"name\":\"sink1\",\"phone\":\"+15550302\"}",
+                                   "{\"name\":\"sink2\",\"phone\":\"+15550303\"}"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http("POST", "/admin/contacts", phones[i], resp, sizeof resp), 201);
+    /* 150 texts (more than two slices), round robin: even k to sink1, odd k to sink2 */
+    enum { N = 150 };
+    int st = 0;
+    cJSON *r = http1_request_json(
+        g_admin, "POST", "/admin/flood",
+        "{\"from\":\"flooder\",\"to\":[\"sink1\",\"+15550303\"],\"count\":150,\"text\":\"fl\"}",
+        WAIT_MS, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "sent")), N);
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(r, "wall_ms")) >= 0);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(r, "cpu_ms")));
+    cJSON_Delete(r);
+    unsigned char seen1[N] = {0}, seen2[N] = {0};
+    assert_int_equal(inbox_texts("sink1", "fl", N, seen1), N / 2);
+    assert_int_equal(inbox_texts("sink2", "fl", N, seen2), N / 2);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(seen1[k] + 2 * seen2[k], k % 2 ? 2 : 1);
+
+    /* a group target: every member's phone gets every text (sender keys, as the send route) */
+    cJSON *g = http1_request_json(
+        g_admin, "POST", "/admin/groups",
+        "{\"subject\":\"fl\",\"members\":[\"flooder\",\"sink1\",\"sink2\"]}", WAIT_MS, &st);
+    assert_int_equal(st, 201);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"from\":\"flooder\",\"to\":[\"%s\"],\"count\":70,\"text\":\"grp\"}",
+             cJSON_GetStringValue(cJSON_GetObjectItem(g, "jid")));
+    cJSON_Delete(g);
+    assert_int_equal(http("POST", "/admin/flood", body, resp, sizeof resp), 200);
+    unsigned char g1[70] = {0}, g2[70] = {0};
+    assert_int_equal(inbox_texts("sink1", "grp", 70, g1), 70);
+    assert_int_equal(inbox_texts("sink2", "grp", 70, g2), 70);
+
+    /* refused before anything is sent */
+    static const struct {
+        const char *body;
+        int status;
+    } bad[] = {
+        {"{\"from\":\"flooder\",\"to\":[\"sink1\",\"nobody\"],\"count\":5}", 404},
+        {"{\"from\":\"flooder\",\"to\":[\"flooder\"],\"count\":5}", 404},
+        {"{\"from\":\"nobody\",\"to\":[\"sink1\"],\"count\":5}", 404},
+        {"{\"from\":\"flooder\",\"to\":[],\"count\":5}", 400},
+        {"{\"from\":\"flooder\",\"to\":[\"sink1\"],\"count\":0}", 400},
+        {"{\"from\":\"flooder\",\"to\":[\"sink1\"],\"count\":5,\"text\":\"\"}", 400},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (http("POST", "/admin/flood", bad[i].body, resp, sizeof resp) != bad[i].status)
+            fail_msg("case %zu: %s", i, resp);
+    unsigned char again[N] = {0};
+    assert_int_equal(inbox_texts("sink1", "fl", N, again), N / 2); /* nothing more arrived */
+
+    /* the first text to +15550001's device takes one of its pre-keys: the account file is
+     * written once the flood is over (saves are held while it runs) */
+    int before = saved_prekeys();
+    assert_true(before > 0);
+    assert_int_equal(http("POST", "/admin/flood",
+                          "{\"from\":\"flooder\",\"to\":[\"+15550001\"],\"count\":3}", resp,
+                          sizeof resp),
+                     200);
+    int after = -1;
+    for (int i = 0; i < 100 && after != before - 1; i++) {
+        usleep(10000);
+        after = saved_prekeys();
+    }
+    assert_int_equal(after, before - 1);
+
+    /* one flood at a time: a second one while the first runs gets 409; the first stops when
+     * its requester goes away (it would take minutes), and the next one is accepted again */
+    int fd = http1_connect(g_admin);
+    assert_true(fd >= 0);
+    static const char big[] = "{\"from\":\"flooder\",\"to\":[\"sink1\"],\"count\":1000000,"
+                              "\"text\":\"busy\"}";
+    char req[512];
+    int len = snprintf(req, sizeof req,
+                       "POST /admin/flood HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %zu\r\n\r\n%s",
+                       strlen(big), big);
+    assert_int_equal(write_all(fd, req, (size_t)len), 0);
+    static const char one[] = "{\"from\":\"flooder\",\"to\":[\"sink2\"],\"count\":1}";
+    int busy = 0;
+    for (int i = 0; i < 200 && busy != 409; i++) /* until fakewa has read the first one */
+        busy = http("POST", "/admin/flood", one, resp, sizeof resp);
+    assert_int_equal(busy, 409);
+    close(fd);
+    int ok = 0;
+    for (int i = 0; i < 200 && ok != 200; i++) {
+        ok = http("POST", "/admin/flood", one, resp, sizeof resp);
+        if (ok != 200) usleep(10000);
+    }
+    assert_int_equal(ok, 200);
+    int st1 = 0, st2 = 0;
+    cJSON *s1 = http1_request_json(g_admin, "GET", "/admin/stats", NULL, WAIT_MS, &st1);
+    usleep(200000);
+    cJSON *s2 = http1_request_json(g_admin, "GET", "/admin/stats", NULL, WAIT_MS, &st2);
+    assert_int_equal(st1, 200);
+    assert_int_equal(st2, 200);
+    double d1 = cJSON_GetNumberValue(cJSON_GetObjectItem(s1, "sim_decrypted"));
+    double d2 = cJSON_GetNumberValue(cJSON_GetObjectItem(s2, "sim_decrypted"));
+    assert_true(d1 > 0);
+    assert_true(d2 == d1); /* nothing is sent any more */
+    cJSON_Delete(s1);
+    cJSON_Delete(s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pair),
-        cmocka_unit_test(test_login_offline_queue),
-        cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_pair),       cmocka_unit_test(test_login_offline_queue),
+        cmocka_unit_test(test_rejections), cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_flood),
     };
     return cmocka_run_group_tests(tests, start_fakewa, stop_fakewa);
 }

@@ -243,6 +243,22 @@ static void test_access_keys(void **state)
     assert_true(a->require_mention);
     a = cfg_access(&c, "home");
     assert_int_equal(a->dm_policy, WG_DM_ALLOWLIST);
+    /* with a hint: the index is kept, a stale one (another account there now, or out of
+     * range after a reload) is searched again */
+    unsigned hint = 99, at_home;
+    assert_ptr_equal(cfg_access_hint(&c, "home", &hint), a);
+    assert_true(hint < c.wa_account_count);
+    assert_string_equal(c.wa_accounts[hint], "home");
+    at_home = hint;
+    assert_ptr_equal(cfg_access_hint(&c, "home", &hint), a);
+    assert_int_equal(hint, at_home);
+    hint = at_home == 0 ? 1 : 0; /* the other account's index */
+    assert_ptr_equal(cfg_access_hint(&c, "work", &hint), cfg_access(&c, "work"));
+    assert_string_equal(c.wa_accounts[hint], "work");
+    assert_ptr_equal(cfg_access_hint(&c, "home", &hint), a); /* moved: found again */
+    assert_int_equal(hint, at_home);
+    assert_int_equal(cfg_access_hint(&c, "nobody", &hint)->dm_policy, WG_DM_PAIRING);
+    assert_int_equal(hint, at_home); /* unknown: the defaults, the hint untouched */
     unsigned nj = 0;
     const char(*jv)[CFG_ACCESS_JID_MAX] = cfg_access_jids(&c, a, false, &nj);
     assert_int_equal(a->n_allow, 2);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_webhook.c -- webhook signature, delivery id, retry schedule, event match, the HTTP
- * status-line parser, the URL form and the delivery queue of the store (schema v7). */
+ * status-line parser, the URL form, the delivery queue of the store (schema v7) and the
+ * webhook's tap on the event stream (its own account's events only). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "api/events.h"
+#include "loop.h"
 #include "gw/config.h"
+#include "gw/webhook.h"
 #include "gw/whsig.h"
 #include "gw/whurl.h"
 #include "net/httpc.h"
@@ -317,6 +324,70 @@ static void test_url_redact(void **state)
     assert_string_equal(out, "https://h/v");
 }
 
+static void publish_state(struct api_events *ev, const char *acct)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "account", acct);
+    cJSON_AddStringToObject(d, "state", "connected");
+    assert_true(api_events_publish(ev, "channel.state", d) > 0);
+}
+
+static bool queued_one(void *arg)
+{
+    struct gw_webhook_stats st;
+    gw_webhook_get_stats(arg, &st);
+    return st.queued >= 1;
+}
+
+/* Each account's webhook subscribes for its account alone: the stream hands it that
+ * account's events, no one else's, however many accounts share the daemon. */
+static void test_tap_own_account(void **state)
+{
+    (void)state;
+    static struct wg_config c;
+    char err[512] = "", dir[] = "/tmp/test_webhook.XXXXXX", path[64];
+    assert_int_equal(parse(&c,
+                           "{\"hooks\":{\"webhook\":{\"endpoints\":[{\"url\":\"http://127.0.0.1:9/"
+                           "h\",\"secret\":\"0123456789abcdef\",\"events\":[\"channel.*\"]}]}}}",
+                           err, sizeof err),
+                     0);
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/wa.db", dir);
+    struct st_db *db = NULL;
+    assert_int_equal(st_db_open(path, &db, err, sizeof err), 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct api_events *ev;
+    assert_int_equal(api_events_new(0, 0, &ev), 0);
+    struct gw_webhook *w = NULL;
+    struct gw_webhook_opts o = {.account = "acct-a", .cfg = &c, .events = ev};
+    assert_int_equal(gw_webhook_new(&loop, &o, &w), 0);
+    assert_int_equal(api_events_accounts(ev), 1); /* subscribed by its account */
+    assert_int_equal(api_events_subscribers(ev), 1);
+    gw_webhook_set_store(w, db);
+
+    publish_state(ev, "acct-b"); /* another account's: not this webhook's */
+    publish_state(ev, "acct-a");
+    publish_state(ev, "acct-aa");
+    assert_true(loop_run_until_fn(&loop, queued_one, w, 2000));
+    loop_run_for(&loop, 50);
+    struct gw_webhook_stats st;
+    gw_webhook_get_stats(w, &st);
+    assert_int_equal(st.queued, 1);
+    assert_int_equal(st.tap_dropped, 0);
+
+    gw_webhook_close(w);
+    loop_run_for(&loop, 20);
+    assert_int_equal(api_events_subscribers(ev), 0);
+    assert_int_equal(api_events_accounts(ev), 0);
+    api_events_free(ev);
+    assert_int_equal(st_db_close(db), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,7 +395,7 @@ int main(void)
         cmocka_unit_test(test_backoff),     cmocka_unit_test(test_event_match),
         cmocka_unit_test(test_status_line), cmocka_unit_test(test_http_url),
         cmocka_unit_test(test_store_queue), cmocka_unit_test(test_config),
-        cmocka_unit_test(test_url_redact),
+        cmocka_unit_test(test_url_redact),  cmocka_unit_test(test_tap_own_account),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -416,6 +416,26 @@ void fw_account_save(struct fw_server *s, struct fw_account *a)
     free(txt);
 }
 
+void fw_account_save_soon(struct fw_server *s, struct fw_account *a)
+{
+    if (s->hold_saves)
+        a->save_pending = true;
+    else
+        fw_account_save(s, a);
+}
+
+size_t fw_account_save_held(struct fw_server *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->reg->nacc; i++)
+        if (s->reg->acc[i]->save_pending) {
+            s->reg->acc[i]->save_pending = false;
+            fw_account_save(s, s->reg->acc[i]);
+            n++;
+        }
+    return n;
+}
+
 static int device_load(struct fw_account *a, const cJSON *o)
 {
     if (a->ndev >= FW_MAX_DEVICES) return -ENOSPC;

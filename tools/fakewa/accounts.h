@@ -95,6 +95,7 @@ struct fw_account {
     struct fw_device *dev[FW_MAX_DEVICES];
     size_t ndev;
     struct fw_sim *sim; /* device 0 private state */
+    bool save_pending;  /* fw_account_save_soon() while saves are held */
 };
 
 struct fw_group {
@@ -134,6 +135,14 @@ struct fw_account *fw_account_by_jid(struct fw_server *s, const struct wa_jid *j
 struct fw_account *fw_account_lookup(struct fw_server *s, const char *key);
 /* Persist an account (no-op without a state dir). Errors are logged, not returned. */
 void fw_account_save(struct fw_server *s, struct fw_account *a);
+/* The same, unless saves are held (s->hold_saves: a flood, flood.h): then the account is
+ * only marked, and fw_account_save_held() writes it once when the hold ends. Each save is
+ * an atomic write with two fsyncs on the loop: a flood's first texts to 1,000 accounts each
+ * take a one-time pre-key, and saving each at once made fakewa wait on the disk for most
+ * of the flood. A crash meanwhile can hand a taken pre-key out again (a test server). */
+void fw_account_save_soon(struct fw_server *s, struct fw_account *a);
+/* Write every marked account (see above); returns how many. */
+size_t fw_account_save_held(struct fw_server *s);
 
 struct fw_device *fw_device_get(struct fw_account *a, uint32_t id);
 /* Add a companion device (registered=false until pairing completes). -ENOSPC when full. */

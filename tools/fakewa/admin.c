@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* admin.c -- admin HTTP API: accounts, contacts, scan, groups, faults, stats. */
+/* admin.c -- admin HTTP API: accounts, contacts, scan, groups, faults, stats, floods. */
 #include "admin.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "conn.h"
 #include "faults.h"
+#include "flood.h"
 #include "mediasrv.h"
 #include "paircode.h"
 #include "pairing.h"
@@ -31,6 +32,7 @@ struct aconn {
     struct fw_server *s;
     struct http_parser *hp;
     struct buf out;
+    struct fw_flood *flood; /* POST /admin/flood running for this connection */
     int open;
     bool done;
 };
@@ -49,6 +51,8 @@ static void on_closed(uv_handle_t *h)
 
 static void aclose(struct aconn *c)
 {
+    fw_flood_cancel(c->flood); /* the requester went away */
+    c->flood = NULL;
     uv_timer_stop(&c->timer);
     if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_closed);
     if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_closed);
@@ -439,6 +443,36 @@ static void h_redeliver(struct aconn *c, const cJSON *body)
     reply(c, 200, o);
 }
 
+static void flood_done(void *arg, const struct fw_flood_result *r)
+{
+    struct aconn *c = arg;
+    c->flood = NULL;
+    if (r->rc < 0) {
+        char e[320];
+        snprintf(e, sizeof e, "after %zu sent: %s", r->sent, r->error);
+        reply_err(c, errno_status(r->rc), e);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sent", (double)r->sent);
+    cJSON_AddNumberToObject(o, "wall_ms", r->wall_ms);
+    cJSON_AddNumberToObject(o, "cpu_ms", r->cpu_ms);
+    reply(c, 200, o);
+}
+
+/* POST /admin/flood (flood.h): answered once every text is sent; no idle timeout meanwhile. */
+static void h_flood(struct aconn *c, const cJSON *body)
+{
+    char err[256] = "";
+    int rc = fw_flood_start(c->s, body, flood_done, c, &c->flood, err, sizeof err);
+    if (rc < 0) {
+        reply_err(c, rc == -EBUSY ? 409 : errno_status(rc), err[0] ? err : strerror(-rc));
+        return;
+    }
+    c->done = true; /* one request per connection: later bytes are not parsed */
+    uv_timer_stop(&c->timer);
+}
+
 static void route_contact(struct aconn *c, const struct http_request *r, const cJSON *body)
 {
     const char *rest = r->path + strlen("/admin/contacts/");
@@ -522,6 +556,8 @@ static void route(struct aconn *c, const struct http_request *r)
             reply_err(c, 404, "unknown account");
     } else if (post && strcmp(p, "/admin/fault") == 0) {
         h_fault(c, body);
+    } else if (post && strcmp(p, "/admin/flood") == 0) {
+        h_flood(c, body);
     } else if (post && strcmp(p, "/admin/redeliver") == 0) {
         h_redeliver(c, body);
     } else if (get && strcmp(p, "/admin/chatstates") == 0) {

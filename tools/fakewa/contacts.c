@@ -504,7 +504,7 @@ static int encrypt_to(struct fw_server *s, struct fw_sim *sim, struct fw_account
             b.has_prekey = true;
             b.prekey_id = pk.id;
             memcpy(b.prekey, pk.pub, 32);
-            if (!rd->sim) fw_account_save(s, ra);
+            if (!rd->sim) fw_account_save_soon(s, ra);
         }
         rc = sg_session_from_bundle(sim->ctx, &addr, &b);
     }
@@ -763,24 +763,16 @@ int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const
     return fw_sim_send_msg(s, a, to, &m, id_out, err, errlen);
 }
 
-int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
-                    const Wa__Message *content, char *id_out, char *err, size_t errlen)
+/* One message to a group g or an account ra (one of the two). */
+static int send_resolved(struct fw_server *s, struct fw_account *a, struct fw_group *g,
+                         struct fw_account *ra, const Wa__Message *content, char *id_out, char *err,
+                         size_t errlen)
 {
     struct fw_sim *sim = a->sim;
     const char *text = content->conversation;
     if (!sim) {
         snprintf(err, errlen, "no simulated phone");
         return -EINVAL;
-    }
-    struct fw_group *g = strchr(to, '@') && !strstr(to, "@g.us") ? NULL : fw_group_find(s, to);
-    struct fw_account *ra = g ? NULL : fw_account_lookup(s, to);
-    if (!g && !ra) {
-        struct wa_jid j;
-        if (wa_jid_parse(&j, to, strlen(to)) == 0) ra = fw_account_by_jid(s, &j);
-    }
-    if (!g && !ra) {
-        snprintf(err, errlen, "unknown recipient %s", to);
-        return -ENOENT;
     }
     new_msg_id(s, id_out);
     bool media = content->imagemessage || content->videomessage || content->audiomessage ||
@@ -803,6 +795,33 @@ int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
     if (rc == 0) fw_route_message(s, a, fw_device_get(a, 0), msg);
     wa_node_free(msg);
     return rc;
+}
+
+int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
+                    const Wa__Message *content, char *id_out, char *err, size_t errlen)
+{
+    if (!a->sim) { /* before the recipient, as ever: the error a caller sees first */
+        snprintf(err, errlen, "no simulated phone");
+        return -EINVAL;
+    }
+    struct fw_group *g = strchr(to, '@') && !strstr(to, "@g.us") ? NULL : fw_group_find(s, to);
+    struct fw_account *ra = g ? NULL : fw_account_lookup(s, to);
+    if (!g && !ra) {
+        struct wa_jid j;
+        if (wa_jid_parse(&j, to, strlen(to)) == 0) ra = fw_account_by_jid(s, &j);
+    }
+    if (!g && !ra) {
+        snprintf(err, errlen, "unknown recipient %s", to);
+        return -ENOENT;
+    }
+    return send_resolved(s, a, g, ra, content, id_out, err, errlen);
+}
+
+int fw_sim_send_to(struct fw_server *s, struct fw_account *a, struct fw_group *g,
+                   struct fw_account *ra, const Wa__Message *content, char *id_out, char *err,
+                   size_t errlen)
+{
+    return send_resolved(s, a, g, g ? NULL : ra, content, id_out, err, errlen);
 }
 
 void fw_sim_fresh_sessions(struct fw_sim *sim, enum fw_sim_bundle b)

@@ -67,6 +67,11 @@ int fw_sim_send(struct fw_server *s, struct fw_account *a, const char *to, const
 int fw_sim_send_msg(struct fw_server *s, struct fw_account *a, const char *to,
                     const Wa__Message *content, char *id_out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The same to a recipient already looked up: the group g, else the account ra (one of the
+ * two not NULL; flood.h sends this way, without a lookup per message). */
+int fw_sim_send_to(struct fw_server *s, struct fw_account *a, struct fw_group *g,
+                   struct fw_account *ra, const Wa__Message *content, char *id_out, char *err,
+                   size_t errlen) __attribute__((warn_unused_result));
 
 /* The sim asks again for message `id` it received (a test driver for the sender's side of
  * retry receipts, fault-matrix row 34): a <receipt type=retry> with <retry count=count> to the

@@ -61,6 +61,7 @@ struct fw_server {
     struct ntls_server *tls;  /* wss:// configuration (net/tls.h), NULL without --listen-tls */
     char ca_path[FW_STATE_PATH_MAX + 16]; /* test CA of the wss:// certificate ("" = none) */
     uint64_t seq;                         /* for ids */
+    bool hold_saves; /* accounts.h fw_account_save_soon: marked, written when the hold ends */
     char last_error[1024];
 };
 
