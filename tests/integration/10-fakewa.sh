@@ -65,6 +65,8 @@ check "bob replies and alice decrypts (msg on the same session)" \
 for i in $(seq 1 20); do api POST /admin/contacts/alice/send "{\"to\":\"bob\",\"text\":\"n$i\"}" >/dev/null; done
 check "20 more messages all decrypt in order" \
   [ "$(j GET /admin/contacts/bob/inbox | jq -r '[.messages[] | select(.ok) | .text] | join(",")' | tr ',' '\n' | tail -1)" = n20 ]
+check "the inbox's total counts every message it got" \
+  [ "$(j GET /admin/contacts/bob/inbox | jq -r '.total == (.messages | length) and .total >= 21')" = true ]
 
 api POST /admin/groups '{"subject":"team","members":["alice","bob","+15550001"]}'; g=$(jq -r .jid <<<"$BODY")
 check "group created" [ "$CODE" = 201 ] && [[ "$g" == *@g.us ]]

@@ -70,6 +70,7 @@ struct fw_sim {
     struct sg_signed_prekey spk;
     struct inbox_item *inbox; /* ring of FW_SIM_INBOX */
     size_t nin, in_head;
+    uint64_t in_total; /* messages ever added (the inbox keeps the last FW_SIM_INBOX) */
     struct rcpt_item *rcpts; /* ring of FW_SIM_INBOX */
     size_t nrc, rc_head;
 };
@@ -204,6 +205,7 @@ static struct inbox_item *inbox_add(struct fw_sim *sim)
     } else {
         sim->nin++;
     }
+    sim->in_total++;
     free(it->text);
     free(it->what);
     memset(it, 0, sizeof(*it));
@@ -906,6 +908,7 @@ void fw_sim_answer_placeholders(struct fw_sim *sim, bool on)
 cJSON *fw_sim_inbox_json(const struct fw_sim *sim)
 {
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "total", sim ? (double)sim->in_total : 0);
     cJSON *ms = cJSON_AddArrayToObject(o, "messages");
     for (size_t i = 0; sim && i < sim->nin; i++) {
         const struct inbox_item *it = &sim->inbox[(sim->in_head + i) % FW_SIM_INBOX];
