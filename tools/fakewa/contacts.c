@@ -70,7 +70,7 @@ struct fw_sim {
     struct sg_signed_prekey spk;
     struct inbox_item *inbox; /* ring of FW_SIM_INBOX */
     size_t nin, in_head;
-    uint64_t in_total; /* messages ever added (the inbox keeps the last FW_SIM_INBOX) */
+    uint64_t in_total;       /* messages ever added (the inbox keeps the last FW_SIM_INBOX) */
     struct rcpt_item *rcpts; /* ring of FW_SIM_INBOX */
     size_t nrc, rc_head;
 };
