@@ -11,7 +11,7 @@ done
 for s in bench/*.sh; do
   case "$(basename "$s")" in run.sh | compare.sh | lib.sh) continue ;; esac # compare: make bench runs it last
   echo "== $(basename "$s")"
-  # recovery.sh: 5 outages per mode here (make bench stays under 15 minutes); RUNS=20 for a
+  # recovery.sh: 3 outages per mode here (make bench stays under 15 minutes); RUNS=20 for a
   # figure to quote
-  RUNS=${BENCH_RECOVERY_RUNS:-5} WAGATE_BIN=build/wagate bash "$s"
+  RUNS=${BENCH_RECOVERY_RUNS:-3} WAGATE_BIN=build/wagate bash "$s"
 done
