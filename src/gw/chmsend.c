@@ -41,6 +41,7 @@ struct acc {
     bool has_idem;
     char src[PATH_MAX];
     uint8_t *data; /* a body to write instead of src */
+    bool take;     /* src is the caller's scratch file: renamed into place */
     size_t len;    /* bytes expected */
     char part[PATH_MAX + 48], dest[PATH_MAX + 40], dir[PATH_MAX];
     int rc; /* the copy's result */
@@ -102,8 +103,33 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 }
 
 /* Threadpool: src (or data) -> part, fsync, rename to dest, fsync dir. */
+/* Threadpool: a->src (the caller's scratch file) renamed to dest after an fsync, dir fsync.
+ * -EXDEV: another filesystem (then copied). */
+static int take_file(struct acc *a)
+{
+    int fd = open(a->src, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || (uint64_t)sb.st_size != a->len) {
+        if (fd >= 0) close(fd);
+        snprintf(a->why, sizeof a->why, "the file changed before it was taken");
+        return -EINVAL;
+    }
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    if (rc == 0 && rename(a->src, a->dest) < 0) rc = -errno;
+    if (rc == 0) (void)dir_sync(a->dir);
+    if (rc < 0 && rc != -EXDEV)
+        snprintf(a->why, sizeof a->why, "moving the file into place: %s", strerror(-rc));
+    return rc;
+}
+
 static int copy_file(struct acc *a)
 {
+    if (a->take) {
+        int rc = take_file(a);
+        if (rc != -EXDEV) return rc;
+        a->why[0] = '\0';
+    }
     int in = -1, rc = 0;
     if (!a->data && (in = open(a->src, O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(a->why, sizeof a->why, "cannot open the file: %s", strerror(errno));
@@ -342,6 +368,7 @@ int chmsend_accept(struct chmsend *m, const struct wa_outmsg *msg, const struct 
     }
     if (a->data) memcpy(a->data, src->data, src->len);
     if (src->path) snprintf(a->src, sizeof a->src, "%s", src->path);
+    a->take = src->path && src->take;
     a->len = (size_t)md.file_length;
     a->type = md.type, a->ptt = md.ptt;
     a->has_idem = msg->idem_key != NULL;

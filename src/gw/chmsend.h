@@ -63,6 +63,10 @@ struct chmsend_src {
     const char *path;
     const uint8_t *data;
     size_t len;
+    /* path is the caller's scratch file (a fetched URL, a spooled body): moved into place by
+     * rename instead of copied when it is on the same filesystem (else copied); the caller
+     * still removes its path afterwards (gone once moved) */
+    bool take;
 };
 
 /* The copy is durable and the row committed (rc 0), or not (rc < 0, err says why; nothing is

@@ -327,7 +327,7 @@ static void url_fetched(void *ud, int rc, const char *path, const char *why)
     snprintf(u->path, sizeof u->path, "%s", path);
     struct chmsend_accepted acc;
     char err[300] = "";
-    struct chmsend_src src = {.path = u->path};
+    struct chmsend_src src = {.path = u->path, .take = true}; /* moved, not copied */
     rc = chmsend_accept(gw_channel_msend(ch), &u->m, &src, url_accepted, u, &acc, err, sizeof err);
     if (rc == 0) {
         snprintf(u->id, sizeof u->id, "%s", acc.id);
@@ -511,8 +511,11 @@ void rmedia_send_raw(const struct api_request *req, struct api_response *res,
         return;
     }
     /* past the in-memory cap the server spooled the body to a file: send from there */
-    struct chmsend_src src = {
-        .path = req->spool_path, .data = req->http->body, .len = req->http->body_len};
+    struct chmsend_src src = {.path = req->spool_path,
+                              .data = req->http->body,
+                              .len = req->http->body_len,
+                              .take = req->spool_path !=
+                                      NULL}; /* a spooled body is moved, not copied */
     send_upload(req, res, l, &f, &src);
 }
 
